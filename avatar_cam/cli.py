@@ -1,0 +1,156 @@
+"""`avatar-cam`: the window by default; `--headless` runs the same pipeline from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from avatar_cam.composite import Mode, parse_color
+from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.sinks import SinkError, open_sink
+from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
+from avatar_cam.styles import StyleCatalog, StyleError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
+    if not (16 <= w <= 7680 and 16 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 16x16 .. 7680x4320")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avatar-cam",
+        description="Your webcam as a cartoon avatar, sent to a virtual camera. "
+        "Without --headless the window opens.",
+    )
+    p.add_argument("--headless", action="store_true", help="run without a window")
+    p.add_argument("--input", "-i", metavar="SRC",
+                   help="camera index, video, image or folder of images (default: camera 0, or "
+                        "the demo clip when there is no camera; 'demo' forces the demo clip)")
+    p.add_argument("--output", "-o", metavar="DST", default=None,
+                   help="vcam, none, a .mp4 path, an image path or a folder (headless default: vcam)")
+    p.add_argument("--style", "-s", metavar="NAME|PATH", help="style name or .onnx file (default: built-in)")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
+                   help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
+                        "full: whole frame through the style")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
+    p.add_argument("--stats", metavar="FILE.json", type=Path, help="write run statistics as JSON")
+    p.add_argument("--loop", action="store_true", help="loop a video input")
+    p.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
+    p.add_argument("--size", type=parse_size, default=(640, 480), metavar="WxH",
+                   help="output size (default 640x480)")
+    p.add_argument("--fps", type=float, default=30.0, help="virtual camera / live output rate")
+    p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
+                   help="resolution asked of the webcam (default 640x480, MJPG)")
+    p.add_argument("--background", default="#283040", help="avatar-mode background, #RRGGBB or R,G,B")
+    p.add_argument("--provider", default="auto",
+                   help="ONNX Runtime execution provider: auto, tensorrt, cuda, directml, coreml, cpu")
+    p.add_argument("--list-styles", action="store_true", help="list styles and exit")
+    p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
+    return p
+
+
+def _fail(msg: str) -> int:
+    print(f"avatar-cam: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def list_styles() -> int:
+    catalog = StyleCatalog()
+    default = catalog.default() if catalog.styles else None
+    for s in catalog.styles:
+        mark = "*" if default and s.path == default.path else " "
+        print(f"{mark} {s.summary()}")
+    for problem in catalog.problems:
+        print(f"! {problem}")
+    print("user styles folder:", catalog.dirs[-1])
+    return 0 if catalog.styles else 1
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    from avatar_cam.demo import default_input
+
+    try:
+        background = parse_color(args.background)
+        style = StyleCatalog().resolve(args.style)
+        spec = default_input(args.input)
+        source = open_source(spec, loop=args.loop, width=args.camera_size[0],
+                             height=args.camera_size[1])
+    except (StyleError, SourceError, ValueError) as e:
+        return _fail(str(e))
+    still = isinstance(source, FolderSource) or not source.live and source.fps == 1.0
+    fps = args.fps if source.live or still else source.fps
+    output = args.output or "vcam"
+    try:
+        sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
+        config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, mirror=args.mirror,
+                                background=background, provider=args.provider)
+        pipeline = Pipeline(style, config)
+    except (SinkError, StyleError, ValueError) as e:
+        source.close()
+        return _fail(str(e))
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"avatar-cam: {source.name} -> {output} | style {style.name} | provider "
+          f"{pipeline.provider} | mode {args.mode}", file=sys.stderr)
+    reopen = (lambda: open_source(spec, width=args.camera_size[0], height=args.camera_size[1])) \
+        if source.live else None
+    try:
+        stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, still=still,
+                             reopen=reopen)
+    except (SinkError, OSError) as e:
+        return _fail(str(e))
+    finally:
+        source.close()
+        sink.close()
+    summary = stats.summary() | {"provider": pipeline.provider, "style": style.name,
+                                 "mode": args.mode, "input": spec, "output": output}
+    if isinstance(source, FolderSource) and source.skipped:
+        summary["skipped_inputs"] = source.skipped
+    if args.stats:
+        try:
+            args.stats.parent.mkdir(parents=True, exist_ok=True)
+            args.stats.write_text(json.dumps(summary, indent=2))
+        except OSError as e:
+            return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
+    print(f"avatar-cam: {summary['frames_out']} frames, {summary['frames_with_face']} with a face, "
+          f"{summary['frames_fallback']} fallback, {summary['fps']} fps, latency p50 "
+          f"{summary['latency_ms']['p50']} ms", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_styles:
+        return list_styles()
+    if args.list_cameras:
+        cams = list_cameras()
+        for i, name in cams:
+            print(f"{i}: {name}")
+        if not cams:
+            print("no camera found (use --input demo or a video file)")
+        return 0
+    if args.max_frames is not None and args.max_frames < 1:
+        return _fail("--max-frames must be at least 1")
+    if args.headless:
+        return run_headless(args)
+    try:
+        from avatar_cam.gui.app import run_gui
+    except ImportError as e:
+        return _fail(f"the window cannot start ({e}); use --headless")
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

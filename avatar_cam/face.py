@@ -1,0 +1,163 @@
+"""Face detection (MediaPipe), one sticky tracked face, One-Euro smoothing of its geometry."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from avatar_cam.frame import Face
+
+
+class FaceDetector:
+    """MediaPipe face detection on a (possibly downscaled) BGR frame; all faces, in image pixels.
+
+    `model_selection=1` is the full-range model (faces up to ~5 m); 0 is short-range (~2 m),
+    which misses small faces in wide shots, so full-range is the default.
+    """
+
+    def __init__(self, min_confidence: float = 0.5, model_selection: int = 1, max_side: int = 640):
+        import mediapipe as mp  # heavy import, kept out of module import time
+
+        self._mp = mp.solutions.face_detection.FaceDetection(
+            model_selection=model_selection, min_detection_confidence=min_confidence
+        )
+        self.max_side = max_side
+
+    def detect(self, image_bgr: np.ndarray) -> list[Face]:
+        h, w = image_bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = image_bgr if scale == 1.0 else cv2.resize(
+            image_bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        )
+        result = self._mp.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        faces = []
+        for det in result.detections or []:
+            rb = det.location_data.relative_bounding_box
+            kps = np.array(
+                [(k.x * w, k.y * h) for k in det.location_data.relative_keypoints], dtype=np.float32
+            )
+            faces.append(
+                Face(
+                    box=(rb.xmin * w, rb.ymin * h, rb.width * w, rb.height * h),
+                    keypoints=kps,
+                    score=float(det.score[0]) if det.score else 0.0,
+                )
+            )
+        return faces
+
+    def close(self) -> None:
+        self._mp.close()
+
+
+class OneEuroFilter:
+    """One-Euro filter (Casiez et al., CHI 2012) over a vector: smooth when still, quick when moving."""
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
+        self._t: float | None = None
+
+    @staticmethod
+    def _alpha(cutoff: float | np.ndarray, dt: float) -> float | np.ndarray:
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def reset(self) -> None:
+        self._x = self._dx = self._t = None
+
+    def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
+        """Filter sample `x` taken at time `t` (seconds). Speeds are divided by `scale` before
+        `beta` applies, so a pixel signal can be judged in face sizes per second."""
+        x = np.asarray(x, dtype=np.float64)
+        if self._x is None or self._t is None or t <= self._t:
+            self._x, self._dx, self._t = x, np.zeros_like(x), t
+            return x
+        dt = t - self._t
+        dx = (x - self._x) / dt
+        a_d = self._alpha(self.d_cutoff, dt)
+        self._dx = a_d * dx + (1 - a_d) * self._dx
+        cutoff = self.min_cutoff + self.beta * np.abs(self._dx) / scale
+        a = self._alpha(cutoff, dt)
+        self._x = a * x + (1 - a) * self._x
+        self._t = t
+        return self._x
+
+
+@dataclass
+class TrackerConfig:
+    """Tracking knobs. `hold_frames`: how long a lost face is kept before it counts as gone."""
+
+    min_cutoff: float = 1.2
+    beta: float = 0.5
+    hold_frames: int = 3
+    switch_iou: float = 0.2
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+class FaceTracker:
+    """Keeps one face across frames: the one overlapping the last tracked face, else the largest
+    and most central. Box and keypoints are smoothed with a One-Euro filter whose speed term is
+    measured in face sizes per second, so the same settings work for near and far faces."""
+
+    def __init__(self, detector: FaceDetector, config: TrackerConfig | None = None):
+        self.detector = detector
+        self.config = config or TrackerConfig()
+        self._filter = OneEuroFilter(self.config.min_cutoff, self.config.beta)
+        self._last: Face | None = None
+        self._missed = 0
+
+    def reset(self) -> None:
+        """Forget the face (next frame picks afresh); used between unrelated stills."""
+        self._filter.reset()
+        self._last = None
+        self._missed = 0
+
+    def _pick(self, faces: list[Face], shape: tuple[int, ...]) -> Face | None:
+        if not faces:
+            return None
+        if self._last is not None:
+            best = max(faces, key=lambda f: _iou(f.box, self._last.box))
+            if _iou(best.box, self._last.box) >= self.config.switch_iou:
+                return best
+        h, w = shape[:2]
+        diag = math.hypot(w, h)
+
+        def rank(f: Face) -> float:
+            cx, cy = f.center
+            off = math.hypot(cx - w / 2, cy - h / 2) / diag
+            return math.sqrt(f.area) / diag - 0.5 * off
+
+        return max(faces, key=rank)
+
+    def update(self, image_bgr: np.ndarray, t: float, smooth: bool = True) -> Face | None:
+        face = self._pick(self.detector.detect(image_bgr), image_bgr.shape)
+        if face is None:
+            self._missed += 1
+            if self._last is not None and self._missed <= self.config.hold_frames:
+                return self._last
+            self.reset()
+            return None
+        self._missed = 0
+        if not smooth:
+            self._last = face
+            return face
+        size = max(face.box[2], face.box[3])
+        vec = np.concatenate([np.asarray(face.box, dtype=np.float64), face.keypoints.ravel()])
+        out = self._filter(vec, t, scale=size)
+        smoothed = Face(box=tuple(out[:4]), keypoints=out[4:].reshape(-1, 2).astype(np.float32),
+                        score=face.score)
+        self._last = smoothed
+        return smoothed

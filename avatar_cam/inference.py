@@ -1,0 +1,152 @@
+"""ONNX Runtime: pick the best execution provider, open sessions, run a style on a face crop."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import platformdirs
+
+from avatar_cam.styles import APP_NAME, STYLE_CODE_INPUT, StyleInfo
+
+# Best first. CUDA/TensorRT are listed by onnxruntime-gpu even without a GPU: what a session
+# really uses is read back from `session.get_providers()`.
+PREFERRED_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "DmlExecutionProvider",
+    "CoreMLExecutionProvider",
+    "CPUExecutionProvider",
+)
+SHORT_NAMES = {
+    "TensorrtExecutionProvider": "tensorrt",
+    "CUDAExecutionProvider": "cuda",
+    "DmlExecutionProvider": "directml",
+    "CoreMLExecutionProvider": "coreml",
+    "CPUExecutionProvider": "cpu",
+}
+
+
+@functools.cache
+def _loadable(*names: str) -> bool:
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def _nvidia_ready() -> tuple[bool, bool]:
+    """(CUDA usable, TensorRT usable): the driver and the runtime libraries ORT needs load.
+
+    Without this check ORT prints a screen of errors on every machine without a GPU before it
+    falls back to the CPU."""
+    if platform.system() == "Windows":
+        return _loadable("nvcuda.dll"), _loadable("nvinfer_10.dll", "nvinfer.dll")
+    if platform.system() != "Linux":
+        return False, False
+    cuda = _loadable("libcuda.so.1") and _loadable("libcublasLt.so.13", "libcublasLt.so.12")
+    return cuda, cuda and _loadable("libnvinfer.so.10")
+
+
+def available_providers() -> set[str]:
+    """Providers this machine can really run (GPU ones only with a driver and runtime present)."""
+    available = set(ort.get_available_providers())
+    cuda, trt = _nvidia_ready()
+    if not cuda:
+        available.discard("CUDAExecutionProvider")
+    if not trt:
+        available.discard("TensorrtExecutionProvider")
+    return available
+
+
+def provider_chain(requested: str = "auto") -> list[str | tuple[str, dict]]:
+    """Providers to ask ORT for, best first; `requested` is auto or a short name (cpu, cuda...)."""
+    available = available_providers()
+    if requested != "auto":
+        full = {v: k for k, v in SHORT_NAMES.items()}.get(requested, requested)
+        if full not in available:
+            raise ValueError(
+                f"execution provider {requested!r} is not available here "
+                f"(available: {', '.join(SHORT_NAMES.get(p, p) for p in sorted(available))})"
+            )
+        names = [full, "CPUExecutionProvider"] if full != "CPUExecutionProvider" else [full]
+    else:
+        names = [p for p in PREFERRED_PROVIDERS if p in available]
+    chain: list[str | tuple[str, dict]] = []
+    for name in names:
+        if name == "TensorrtExecutionProvider":
+            cache = Path(platformdirs.user_cache_dir(APP_NAME)) / "trt-engines"
+            chain.append((name, {"trt_engine_cache_enable": True,
+                                 "trt_engine_cache_path": str(cache),
+                                 "trt_fp16_enable": True}))
+        else:
+            chain.append(name)
+    return chain
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Graph optimisations on, quiet logs, intra-op threads = physical cores (the capture and face
+    threads need the rest)."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2))
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return opts
+
+
+def open_session(path: Path, provider: str = "auto", threads: int | None = None) -> ort.InferenceSession:
+    opts = session_options(threads)
+    chain = provider_chain(provider)
+    try:
+        return ort.InferenceSession(str(path), opts, providers=chain)
+    except Exception:
+        # A GPU provider whose libraries are missing can fail outright instead of falling back.
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+class Stylizer:
+    """Runs one style on RGB uint8 crops. Buffers are allocated once per input size."""
+
+    def __init__(self, style: StyleInfo, provider: str = "auto", threads: int | None = None):
+        self.style = style
+        self.session = open_session(style.path, provider, threads)
+        self.provider = SHORT_NAMES.get(self.session.get_providers()[0], self.session.get_providers()[0])
+        self._input = np.empty((1, 3, style.size, style.size), np.float32)
+        self.style_code: np.ndarray | None = None
+        if style.style_code_dim:
+            mean = style.metadata.get("mean_style_code")
+            self.style_code = (
+                np.asarray([float(v) for v in mean.split(",")], np.float32)[None]
+                if mean else np.zeros((1, style.style_code_dim), np.float32)
+            )
+
+    @property
+    def size(self) -> int:
+        return self.style.size
+
+    def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
+        """RGB uint8 (size, size, 3) -> RGB uint8 cartoon of the same size.
+
+        Raises `FloatingPointError` when the model returns NaN/Inf, so callers treat it as a
+        generator fault like any other exception."""
+        x = self._input
+        np.multiply(crop_rgb.transpose(2, 0, 1)[None], 2.0 / 255.0, out=x, casting="unsafe")
+        x -= 1.0
+        feeds = {self.style.input_name: x}
+        if self.style_code is not None:
+            feeds[STYLE_CODE_INPUT] = self.style_code
+        y = self.session.run([self.style.output_name], feeds)[0][0]
+        if not np.isfinite(y).all():
+            raise FloatingPointError("style output has NaN/Inf")
+        y = np.clip((y + 1.0) * 127.5, 0, 255)
+        return np.ascontiguousarray(y.transpose(1, 2, 0)).astype(np.uint8)

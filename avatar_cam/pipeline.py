@@ -1,0 +1,275 @@
+"""The pipeline: source -> face -> crop -> stylize -> composite -> privacy gate -> sinks.
+
+One object used by the headless CLI, the GUI workers and the benchmark. `process()` handles one
+frame; `run()` drives a source into sinks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
+from avatar_cam.composite import Compositor, Mode, full_frame_input
+from avatar_cam.face import FaceDetector, FaceTracker
+from avatar_cam.frame import Frame
+from avatar_cam.inference import Stylizer
+from avatar_cam.privacy import PrivacyGate
+from avatar_cam.sinks import Sink
+from avatar_cam.sources import Source, SourceLost
+from avatar_cam.styles import StyleInfo
+
+
+@dataclass
+class PipelineConfig:
+    mode: Mode = Mode.AVATAR
+    output_size: tuple[int, int] = (640, 480)
+    mirror: bool = False
+    background: tuple[int, int, int] = (64, 48, 40)
+    provider: str = "auto"
+    threads: int | None = None
+    crop: CropSpec = field(default_factory=CropSpec)
+    hold_frames: int = 12
+
+
+class Stats:
+    """Counters and timings for a run; `summary()` is what `--stats` writes."""
+
+    def __init__(self, window: int = 2048):
+        self.frames_in = 0
+        self.frames_out = 0
+        self.frames_with_face = 0
+        self.fallbacks: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self._window = window
+        self._latency: list[float] = []
+        self._stages: dict[str, list[float]] = {}
+        self._t_first: float | None = None
+        self._t_last: float | None = None
+
+    def add(self, frame: Frame, latency_ms: float) -> None:
+        now = time.perf_counter()
+        self._t_first = self._t_first or now
+        self._t_last = now
+        self.frames_out += 1
+        if frame.face is not None:
+            self.frames_with_face += 1
+        if frame.fallback:
+            self.fallbacks[frame.fallback] += 1
+        self._push(self._latency, latency_ms)
+        for k, v in frame.timings_ms.items():
+            self._push(self._stages.setdefault(k, []), v)
+
+    def _push(self, buf: list[float], v: float) -> None:
+        buf.append(v)
+        if len(buf) > 2 * self._window:  # bounded memory on long runs; keeps the recent window
+            del buf[: len(buf) - self._window]
+
+    @property
+    def fps(self) -> float:
+        if self._t_first is None or self._t_last is None or self.frames_out < 2:
+            return 0.0
+        return (self.frames_out - 1) / max(1e-9, self._t_last - self._t_first)
+
+    @staticmethod
+    def _pct(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {"p50": 0.0, "p95": 0.0}
+        a = np.asarray(values)
+        return {"p50": round(float(np.percentile(a, 50)), 3), "p95": round(float(np.percentile(a, 95)), 3)}
+
+    def summary(self) -> dict:
+        return {
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+            "frames_with_face": self.frames_with_face,
+            "frames_fallback": sum(self.fallbacks.values()),
+            "fallbacks": dict(self.fallbacks),
+            "errors": dict(self.errors),
+            "fps": round(self.fps, 2),
+            "latency_ms": self._pct(self._latency),
+            "stages": {k: self._pct(v) for k, v in self._stages.items()},
+        }
+
+
+class Pipeline:
+    """Everything between a camera frame and the picture sinks receive."""
+
+    def __init__(self, style: StyleInfo, config: PipelineConfig | None = None,
+                 detector: FaceDetector | None = None):
+        self.config = config or PipelineConfig()
+        self.tracker = FaceTracker(detector or FaceDetector())
+        self._lock = threading.Lock()
+        self.stylizer: Stylizer | None = None
+        self.style_error: str | None = None
+        self.compositor = Compositor(self.config.mode, self.config.output_size,
+                                     self.config.background, mirror=self.config.mirror)
+        self.gate = PrivacyGate(self.config.output_size, self.config.hold_frames)
+        self.stats = Stats()
+        self.paused = False
+        self.set_style(style)
+
+    # -- controls (safe to call from another thread while frames flow) -----------------------
+    def set_style(self, style: StyleInfo) -> None:
+        """Load `style` and switch to it; the old style keeps running until the new one is ready.
+        Raises whatever loading raises and keeps the old style then."""
+        stylizer = Stylizer(style, self.config.provider, self.config.threads)
+        with self._lock:
+            self.stylizer = stylizer
+            self.style_error = None
+
+    def drop_style(self, reason: str) -> None:
+        """Stop stylising (e.g. a style file turned out broken); frames become placeholders."""
+        with self._lock:
+            self.stylizer = None
+            self.style_error = reason
+
+    def set_mode(self, mode: Mode | str) -> None:
+        self.compositor.mode = Mode(mode)
+
+    def set_mirror(self, mirror: bool) -> None:
+        self.compositor.mirror = mirror
+
+    def set_background(self, color: tuple[int, int, int]) -> None:
+        self.compositor.set_background(color)
+
+    @property
+    def style(self) -> StyleInfo | None:
+        return self.stylizer.style if self.stylizer else None
+
+    @property
+    def provider(self) -> str:
+        return self.stylizer.provider if self.stylizer else "none"
+
+    # -- one frame -----------------------------------------------------------------------------
+    def process(self, frame: Frame, still: bool = False) -> Frame:
+        """Run every stage on `frame`; `frame.output` is then safe for any sink."""
+        t = frame.timings_ms
+        stylizer = self.stylizer
+        mode = self.compositor.mode
+        if still:
+            self.tracker.reset()
+        if self.paused:
+            frame.fallback = "paused"
+        elif stylizer is None:
+            frame.fallback = "no_style"
+        elif mode is Mode.FULL:
+            self._stylize_full(frame, stylizer)
+        else:
+            self._stylize_face(frame, stylizer, mode, still)
+        s = time.perf_counter()
+        self.gate(frame)
+        t["gate"] = (time.perf_counter() - s) * 1e3
+        return frame
+
+    def _stylize_face(self, frame: Frame, stylizer: Stylizer, mode: Mode, still: bool) -> None:
+        t = frame.timings_ms
+        s = time.perf_counter()
+        frame.face = self.tracker.update(frame.image, frame.timestamp, smooth=not still)
+        t["detect"] = (time.perf_counter() - s) * 1e3
+        if frame.face is None:
+            frame.fallback = "no_face"
+            return
+        s = time.perf_counter()
+        frame.crop_matrix = face_crop_matrix(frame.face, stylizer.size, self.config.crop)
+        crop = warp_crop(frame.image, frame.crop_matrix, stylizer.size)
+        frame.crop = crop[..., ::-1]  # BGR -> RGB view; Stylizer copies into its own buffer
+        t["crop"] = (time.perf_counter() - s) * 1e3
+        if not self._run_generator(frame, stylizer, frame.crop):
+            return
+        s = time.perf_counter()
+        if mode is Mode.OVERLAY:
+            frame.output = self.compositor.overlay(frame.cartoon, frame.image, frame.crop_matrix)
+        else:
+            frame.output = self.compositor.avatar(frame.cartoon)
+        t["composite"] = (time.perf_counter() - s) * 1e3
+
+    def _stylize_full(self, frame: Frame, stylizer: Stylizer) -> None:
+        s = time.perf_counter()
+        x = full_frame_input(frame.image, stylizer.size)
+        frame.timings_ms["crop"] = (time.perf_counter() - s) * 1e3
+        if self._run_generator(frame, stylizer, x):
+            s = time.perf_counter()
+            frame.output = self.compositor.full(frame.cartoon)
+            frame.timings_ms["composite"] = (time.perf_counter() - s) * 1e3
+
+    def _run_generator(self, frame: Frame, stylizer: Stylizer, x: np.ndarray) -> bool:
+        s = time.perf_counter()
+        try:
+            frame.cartoon = stylizer(x)
+        except Exception as e:  # any generator fault becomes a counted fallback, never a crash
+            self.stats.errors[type(e).__name__] += 1
+            frame.fallback = "generator_error"
+            return False
+        finally:
+            frame.timings_ms["inference"] = (time.perf_counter() - s) * 1e3
+        return True
+
+    def placeholder(self, reason: str, index: int = -1) -> Frame:
+        """A frame with no camera image behind it (source lost, stream starting)."""
+        w, h = self.config.output_size
+        frame = Frame(np.zeros((h, w, 3), np.uint8), index, time.perf_counter(), fallback=reason)
+        self.gate(frame)
+        return frame
+
+    # -- a whole run -----------------------------------------------------------------------------
+    def run(
+        self,
+        source: Source,
+        sinks: Sequence[Sink],
+        max_frames: int | None = None,
+        stop: threading.Event | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
+        still: bool = False,
+        reopen: Callable[[], Source] | None = None,
+    ) -> Stats:
+        """Drive `source` through the pipeline into `sinks` until it ends, `max_frames` outputs
+        were written, or `stop` is set. A lost live source shows a placeholder and is reopened
+        with `reopen` when given."""
+        stop = stop or threading.Event()
+        while not stop.is_set() and (max_frames is None or self.stats.frames_out < max_frames):
+            s = time.perf_counter()
+            try:
+                frame = source.read()
+            except SourceLost:
+                frame = self.placeholder("source_lost")
+                self._emit(frame, sinks, s, on_frame)
+                source = self._reopen(source, reopen, stop)
+                if source is None:
+                    break
+                continue
+            if frame is None:
+                break
+            self.stats.frames_in += 1
+            frame.timings_ms["capture"] = (time.perf_counter() - s) * 1e3
+            s = time.perf_counter()
+            self.process(frame, still=still)
+            self._emit(frame, sinks, s, on_frame)
+        return self.stats
+
+    def _emit(self, frame: Frame, sinks: Sequence[Sink], start: float,
+              on_frame: Callable[[Frame], None] | None) -> None:
+        s = time.perf_counter()
+        for sink in sinks:
+            sink.write(frame.output, frame.name)
+        frame.timings_ms["sink"] = (time.perf_counter() - s) * 1e3
+        self.stats.add(frame, (time.perf_counter() - start) * 1e3)
+        if on_frame:
+            on_frame(frame)
+
+    @staticmethod
+    def _reopen(source: Source, reopen: Callable[[], Source] | None,
+                stop: threading.Event) -> Source | None:
+        if reopen is None:
+            return None
+        source.close()
+        while not stop.wait(1.0):
+            try:
+                return reopen()
+            except Exception:
+                continue
+        return None

@@ -1,0 +1,258 @@
+"""Frame sources: a webcam (threaded, newest frame only), a video file, a still image, a folder."""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from avatar_cam.frame import Frame
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be opened or read; one line naming it and the problem."""
+
+
+class SourceLost(RuntimeError):
+    """A live source stopped delivering (camera unplugged); it may come back."""
+
+
+class Source(Protocol):
+    live: bool  # live sources drop stale frames; file sources deliver every frame
+    fps: float
+    name: str
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of a file source."""
+
+    def close(self) -> None: ...
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A BGR uint8 image from any file OpenCV reads (grey, RGBA and 16-bit made 8-bit BGR)."""
+    data = np.fromfile(str(path), np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise SourceError(f"{path}: not a readable image")
+    return img
+
+
+class ImageSource:
+    """One still image, delivered once (or `repeat` times, for previews)."""
+
+    live = False
+    fps = 1.0
+
+    def __init__(self, path: Path, repeat: int = 1):
+        self.path = path
+        self.name = path.name
+        self.image = read_image(path)
+        self._left = repeat
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        self._index += 1
+        return Frame(self.image.copy(), self._index - 1, time.perf_counter(), name=self.name)
+
+    def close(self) -> None:
+        pass
+
+
+class FolderSource:
+    """Every image in a folder (sorted by name), each a separate still; unreadable files skipped
+    with a warning that is kept in `skipped`."""
+
+    live = False
+    fps = 1.0
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.name = path.name
+        self.files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not self.files:
+            raise SourceError(f"{path}: folder has no images ({', '.join(sorted(IMAGE_EXTS))})")
+        self.skipped: list[str] = []
+        self._it: Iterator[Path] = iter(self.files)
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        for p in self._it:
+            try:
+                img = read_image(p)
+            except SourceError as e:
+                self.skipped.append(str(e))
+                continue
+            self._index += 1
+            return Frame(img, self._index - 1, time.perf_counter(), name=p.name)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class VideoSource:
+    """A video file, every frame in order; `loop` restarts at the end. Timestamps follow the
+    file's frame rate so smoothing behaves as it would live."""
+
+    live = False
+
+    def __init__(self, path: Path, loop: bool = False):
+        self.path = path
+        self.name = path.name
+        self.loop = loop
+        self._cap = cv2.VideoCapture(str(path))
+        if not self._cap.isOpened():
+            raise SourceError(f"{path}: cannot open as a video")
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._index = 0
+        ok, first = self._cap.read()
+        if not ok:
+            raise SourceError(f"{path}: video has no readable frames")
+        self._pending: np.ndarray | None = first
+
+    def read(self) -> Frame | None:
+        if self._pending is not None:
+            img, self._pending = self._pending, None
+        else:
+            ok, img = self._cap.read()
+            if not ok and self.loop and self._index > 0:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, img = self._cap.read()
+            if not ok:
+                return None
+        self._index += 1
+        return Frame(img, self._index - 1, (self._index - 1) / self.fps, name=self.name)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def _camera_backend() -> int:
+    system = platform.system()
+    if system == "Windows":
+        return cv2.CAP_DSHOW
+    if system == "Darwin":
+        return cv2.CAP_AVFOUNDATION
+    return cv2.CAP_V4L2
+
+
+class CameraSource:
+    """A webcam read on its own thread; `read()` returns the newest frame only (stale ones drop).
+
+    Asks for MJPG at `width` x `height` (USB cameras deliver 30 fps at 640x480 in MJPG where raw
+    YUYV can be slower). Raises `SourceLost` when the camera stops delivering."""
+
+    live = True
+
+    def __init__(self, index: int, width: int = 640, height: int = 480, fps: float = 30.0,
+                 timeout_s: float = 2.0):
+        self.index = index
+        self.name = f"camera {index}"
+        self.timeout_s = timeout_s
+        self._cap = self._open(index, width, height, fps)
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or fps
+        self._lock = threading.Condition()
+        self._latest: np.ndarray | None = None
+        self._seq = 0
+        self._taken = 0
+        self._failed = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture-{index}", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _open(index: int, width: int, height: int, fps: float) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(index, _camera_backend())
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(
+                f"camera {index} cannot be opened: it does not exist or another app is using it "
+                "(see `avatar-cam --list-cameras`)"
+            )
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        cap.set(cv2.CAP_PROP_FPS, fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        ok, _ = cap.read()
+        if not ok:
+            cap.release()
+            raise SourceError(f"camera {index} opened but gives no frames (busy in another app?)")
+        return cap
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ok, img = self._cap.read()
+            with self._lock:
+                if not ok:
+                    self._failed = True
+                    self._lock.notify_all()
+                    return
+                self._latest = img
+                self._seq += 1
+                self._lock.notify_all()
+
+    def read(self) -> Frame | None:
+        with self._lock:
+            ok = self._lock.wait_for(lambda: self._seq > self._taken or self._failed, self.timeout_s)
+            if self._failed or not ok:
+                raise SourceLost(f"camera {self.index} stopped delivering frames")
+            self._taken = self._seq
+            img = self._latest
+        return Frame(img, self._taken - 1, time.perf_counter(), name=self.name)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._cap.release()
+
+
+def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 480) -> Source:
+    """A source from a CLI/GUI spec: a camera index, a video, an image or a folder of images."""
+    if spec.isdigit():
+        return CameraSource(int(spec), width, height)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise SourceError(f"{spec}: no such file, folder or camera index")
+    if path.is_dir():
+        return FolderSource(path)
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTS:
+        return ImageSource(path)
+    if ext in VIDEO_EXTS:
+        return VideoSource(path, loop=loop)
+    raise SourceError(
+        f"{spec}: unknown input type {ext or '(no extension)'}; use a camera index, a video "
+        f"({', '.join(sorted(VIDEO_EXTS))}), an image or a folder"
+    )
+
+
+def list_cameras(max_index: int = 8) -> list[tuple[int, str]]:
+    """(index, name) of cameras that open. Names come from sysfs on Linux, else 'Camera N'."""
+    found = []
+    for i in range(max_index):
+        name = f"Camera {i}"
+        sys_name = Path(f"/sys/class/video4linux/video{i}/name")
+        if platform.system() == "Linux":
+            if not Path(f"/dev/video{i}").exists():
+                continue
+            if sys_name.is_file():
+                name = sys_name.read_text().strip() or name
+        cap = cv2.VideoCapture(i, _camera_backend())
+        if cap.isOpened():
+            found.append((i, name))
+        cap.release()
+    return found

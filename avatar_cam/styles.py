@@ -1,0 +1,208 @@
+"""The style file: one ONNX model plus metadata, the only contract between training and the app.
+
+Contract (checked by `load_style`):
+- input 0: float32 NCHW RGB in [-1, 1], N=1 allowed, H=W fixed or dynamic;
+- optional input `style_code` (float32 [1, D]) for styles that take a reference cartoon's code;
+- output 0: float32 NCHW RGB in [-1, 1], same H and W as the input;
+- metadata_props: the keys in `REQUIRED_METADATA`.
+Nothing here imports torch; `export/` imports this module to check what it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import platformdirs
+
+REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note", "trained_on")
+KNOWN_KINDS = ("cyclegan", "content-invariant", "light", "distilled", "placeholder")
+VALUE_RANGE = "-1,1"
+STYLE_CODE_INPUT = "style_code"
+APP_NAME = "avatar-cam"
+
+
+class StyleError(ValueError):
+    """A style file that cannot be used; the message is one line naming the file and the problem."""
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    """A validated style file."""
+
+    path: Path
+    name: str
+    kind: str
+    input_size: int | None  # None: dynamic (the app then uses `DEFAULT_DYNAMIC_SIZE`)
+    input_name: str
+    output_name: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    style_code_dim: int | None = None  # set when the style accepts a reference style code
+
+    @property
+    def size(self) -> int:
+        return self.input_size or DEFAULT_DYNAMIC_SIZE
+
+    def summary(self) -> str:
+        size = self.input_size or "dynamic"
+        return f"{self.name} ({self.kind}, {size}px) - {self.path}"
+
+
+DEFAULT_DYNAMIC_SIZE = 256
+
+
+def builtin_styles_dir() -> Path:
+    """`assets/styles` of this checkout (or `AVATAR_CAM_ASSETS/styles`)."""
+    root = os.environ.get("AVATAR_CAM_ASSETS")
+    base = Path(root) if root else Path(__file__).resolve().parents[1] / "assets"
+    return base / "styles"
+
+
+def user_styles_dir() -> Path:
+    """Per-user styles folder, e.g. ~/.local/share/avatar-cam/styles on Linux."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "styles"
+
+
+def _fail(path: Path, problem: str) -> StyleError:
+    return StyleError(f"{path}: {problem}")
+
+
+def _dim(d: object) -> int | None:
+    return d if isinstance(d, int) and d > 0 else None
+
+
+def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
+    """Open and check a style file; raise `StyleError` with one line saying what is wrong.
+
+    With `probe`, the model is also run once on a grey image to check output shape and range.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise _fail(path, "no such style file")
+    if path.stat().st_size == 0:
+        raise _fail(path, "file is empty")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    opts.intra_op_num_threads = 1
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises several types (Fail, InvalidGraph, NotImplemented, ...)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise _fail(path, f"not a loadable ONNX model ({first[:300]})") from None
+    meta = dict(sess.get_modelmeta().custom_metadata_map)
+    missing = [k for k in REQUIRED_METADATA if not meta.get(k)]
+    if missing:
+        raise _fail(path, f"metadata is missing {', '.join(missing)} (see the style-file contract)")
+    if meta["value_range"].replace(" ", "") != VALUE_RANGE:
+        raise _fail(path, f"value_range is {meta['value_range']!r}, the app needs {VALUE_RANGE!r}")
+    if meta["kind"] not in KNOWN_KINDS:
+        raise _fail(path, f"kind {meta['kind']!r} is not one of {', '.join(KNOWN_KINDS)}")
+
+    inputs = sess.get_inputs()
+    image_inputs = [i for i in inputs if i.name != STYLE_CODE_INPUT]
+    if len(image_inputs) != 1 or len(inputs) > 2:
+        names = ", ".join(i.name for i in inputs)
+        raise _fail(path, f"needs one image input (plus optional '{STYLE_CODE_INPUT}'), has: {names}")
+    inp = image_inputs[0]
+    if inp.type != "tensor(float)" or len(inp.shape) != 4 or inp.shape[1] != 3:
+        raise _fail(path, f"input must be float32 [N,3,H,W], is {inp.type} {inp.shape}")
+    h, w = _dim(inp.shape[2]), _dim(inp.shape[3])
+    if h != w:
+        raise _fail(path, f"input must be square or dynamic, is {inp.shape}")
+    declared = meta["input_size"].strip()
+    if declared != "dynamic" and (not declared.isdigit() or (h is not None and int(declared) != h)):
+        raise _fail(path, f"metadata input_size={declared!r} does not match the input shape {inp.shape}")
+    size = h or (int(declared) if declared.isdigit() else None)
+
+    outputs = sess.get_outputs()
+    out = outputs[0]
+    if out.type != "tensor(float)" or len(out.shape) != 4 or out.shape[1] != 3:
+        raise _fail(path, f"output must be float32 [N,3,H,W], is {out.type} {out.shape}")
+
+    code_dim = None
+    code_inputs = [i for i in inputs if i.name == STYLE_CODE_INPUT]
+    if code_inputs:
+        code_dim = _dim(code_inputs[0].shape[-1])
+        if code_inputs[0].type != "tensor(float)" or code_dim is None:
+            raise _fail(path, f"'{STYLE_CODE_INPUT}' must be float32 [1,D], is {code_inputs[0].shape}")
+
+    info = StyleInfo(
+        path=path,
+        name=meta["name"],
+        kind=meta["kind"],
+        input_size=size,
+        input_name=inp.name,
+        output_name=out.name,
+        metadata=meta,
+        style_code_dim=code_dim,
+    )
+    if probe:
+        _probe(sess, info)
+    return info
+
+
+def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
+    n = info.size
+    feeds: dict[str, np.ndarray] = {info.input_name: np.zeros((1, 3, n, n), np.float32)}
+    if info.style_code_dim:
+        feeds[STYLE_CODE_INPUT] = np.zeros((1, info.style_code_dim), np.float32)
+    try:
+        y = sess.run([info.output_name], feeds)[0]
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise _fail(info.path, f"fails on a {n}x{n} image ({first[:300]})") from None
+    if y.shape != (1, 3, n, n):
+        raise _fail(info.path, f"output shape {list(y.shape)} != input shape [1, 3, {n}, {n}]")
+    if not np.isfinite(y).all():
+        raise _fail(info.path, "output has NaN or Inf on a plain grey image")
+    if y.min() < -1.5 or y.max() > 1.5:
+        raise _fail(info.path, f"output range [{y.min():.2f}, {y.max():.2f}] is not [-1, 1]")
+
+
+class StyleCatalog:
+    """Every usable style: built-in first, then the user's folder. Broken files are reported, not
+    fatal (`problems` lists them)."""
+
+    def __init__(self, dirs: list[Path] | None = None):
+        self.dirs = dirs if dirs is not None else [builtin_styles_dir(), user_styles_dir()]
+        self.styles: list[StyleInfo] = []
+        self.problems: list[str] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.styles, self.problems = [], []
+        for d in self.dirs:
+            for p in sorted(d.glob("*.onnx")) if d.is_dir() else []:
+                try:
+                    self.styles.append(load_style(p, probe=False))
+                except StyleError as e:
+                    self.problems.append(str(e))
+
+    def default(self) -> StyleInfo:
+        """The built-in default: the one named in `assets/styles/default.json`, else the first."""
+        if not self.styles:
+            raise StyleError("no style found in " + ", ".join(str(d) for d in self.dirs))
+        marker = builtin_styles_dir() / "default.json"
+        if marker.is_file():
+            wanted = json.loads(marker.read_text()).get("default")
+            for s in self.styles:
+                if s.path.name == wanted or s.name == wanted:
+                    return s
+        return self.styles[0]
+
+    def resolve(self, name_or_path: str | None) -> StyleInfo:
+        """A style by name, file stem or path; `None` gives the default."""
+        if name_or_path is None:
+            return self.default()
+        p = Path(name_or_path).expanduser()
+        if p.suffix == ".onnx" or p.exists():
+            return load_style(p)
+        for s in self.styles:
+            if name_or_path in (s.name, s.path.stem):
+                return s
+        known = ", ".join(s.name for s in self.styles) or "none"
+        raise StyleError(f"no style named {name_or_path!r} (known: {known})")

@@ -1,0 +1,1 @@
+"""Export: training checkpoints -> verified style files (ONNX + metadata)."""
