@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import signal
 import sys
 import threading
@@ -130,6 +132,36 @@ def run_headless(args: argparse.Namespace) -> int:
     return 0
 
 
+def has_display() -> bool:
+    """Whether a window can open (Linux needs an X or Wayland display; tests set offscreen)."""
+    if platform.system() != "Linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run_without_display(args: argparse.Namespace) -> int:
+    """No screen (a server, an SSH session): run headless into the virtual camera, or, when none
+    exists, into a preview video, and say so."""
+    import platformdirs
+
+    from avatar_cam.sinks import SinkError, VirtualCameraSink
+    from avatar_cam.styles import APP_NAME
+
+    print("avatar-cam: no display, so no window; running headless.", file=sys.stderr)
+    args.headless = True
+    if args.output is None:
+        try:
+            VirtualCameraSink(args.size, args.fps).close()
+            args.output = "vcam"
+        except SinkError as e:
+            preview = Path(platformdirs.user_data_dir(APP_NAME)) / "preview.mp4"
+            print(f"avatar-cam: {e}\navatar-cam: preview only: writing {preview}", file=sys.stderr)
+            args.output = str(preview)
+            if args.max_frames is None and args.input not in (None, "demo"):
+                args.max_frames = 300
+    return run_headless(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list_styles:
@@ -145,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("--max-frames must be at least 1")
     if args.headless:
         return run_headless(args)
+    if not has_display():
+        return run_without_display(args)
     try:
         from avatar_cam.gui.app import run_gui
     except ImportError as e:

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from avatar_cam.frame import Face
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what MediaPipe's C++ side prints to fd 2 while its graph starts (TFLite/absl
+    banners that say nothing to a user). Python-level errors still propagate as exceptions."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capture, GUI)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 class FaceDetector:
@@ -21,9 +46,11 @@ class FaceDetector:
     def __init__(self, min_confidence: float = 0.5, model_selection: int = 1, max_side: int = 640):
         import mediapipe as mp  # heavy import, kept out of module import time
 
-        self._mp = mp.solutions.face_detection.FaceDetection(
-            model_selection=model_selection, min_detection_confidence=min_confidence
-        )
+        with quiet_native_stderr():
+            self._mp = mp.solutions.face_detection.FaceDetection(
+                model_selection=model_selection, min_detection_confidence=min_confidence
+            )
+            self._mp.process(np.zeros((64, 64, 3), np.uint8))  # warm-up prints its banner here
         self.max_side = max_side
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:

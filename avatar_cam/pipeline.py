@@ -99,7 +99,7 @@ class Stats:
 class Pipeline:
     """Everything between a camera frame and the picture sinks receive."""
 
-    def __init__(self, style: StyleInfo, config: PipelineConfig | None = None,
+    def __init__(self, style: StyleInfo | None, config: PipelineConfig | None = None,
                  detector: FaceDetector | None = None):
         self.config = config or PipelineConfig()
         self.tracker = FaceTracker(detector or FaceDetector())
@@ -111,7 +111,10 @@ class Pipeline:
         self.gate = PrivacyGate(self.config.output_size, self.config.hold_frames)
         self.stats = Stats()
         self.paused = False
-        self.set_style(style)
+        if style is None:  # the window can open with no usable style and show the 'no style' card
+            self.drop_style("no style loaded")
+        else:
+            self.set_style(style)
 
     # -- controls (safe to call from another thread while frames flow) -----------------------
     def set_style(self, style: StyleInfo) -> None:
@@ -226,21 +229,29 @@ class Pipeline:
         on_frame: Callable[[Frame], None] | None = None,
         still: bool = False,
         reopen: Callable[[], Source] | None = None,
+        retry_s: float = 1.0,
     ) -> Stats:
         """Drive `source` through the pipeline into `sinks` until it ends, `max_frames` outputs
-        were written, or `stop` is set. A lost live source shows a placeholder and is reopened
-        with `reopen` when given."""
+        were written, or `stop` is set. A lost live source is replaced by placeholder frames
+        (one per `retry_s`) while `reopen` is tried; without `reopen` the run ends."""
         stop = stop or threading.Event()
+        current: Source | None = source
         while not stop.is_set() and (max_frames is None or self.stats.frames_out < max_frames):
             s = time.perf_counter()
+            if current is None:
+                self._emit(self.placeholder("source_lost"), sinks, s, on_frame)
+                current = self._try_open(reopen)
+                if current is None:
+                    stop.wait(retry_s)
+                continue
             try:
-                frame = source.read()
+                frame = current.read()
             except SourceLost:
-                frame = self.placeholder("source_lost")
-                self._emit(frame, sinks, s, on_frame)
-                source = self._reopen(source, reopen, stop)
-                if source is None:
+                current.close()
+                if reopen is None:
+                    self._emit(self.placeholder("source_lost"), sinks, s, on_frame)
                     break
+                current = None
                 continue
             if frame is None:
                 break
@@ -249,6 +260,8 @@ class Pipeline:
             s = time.perf_counter()
             self.process(frame, still=still)
             self._emit(frame, sinks, s, on_frame)
+        if current is not None and current is not source:
+            current.close()
         return self.stats
 
     def _emit(self, frame: Frame, sinks: Sequence[Sink], start: float,
@@ -262,14 +275,10 @@ class Pipeline:
             on_frame(frame)
 
     @staticmethod
-    def _reopen(source: Source, reopen: Callable[[], Source] | None,
-                stop: threading.Event) -> Source | None:
+    def _try_open(reopen: Callable[[], Source] | None) -> Source | None:
         if reopen is None:
             return None
-        source.close()
-        while not stop.wait(1.0):
-            try:
-                return reopen()
-            except Exception:
-                continue
-        return None
+        try:
+            return reopen()
+        except Exception:  # the camera is still gone; try again after retry_s
+            return None

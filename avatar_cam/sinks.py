@@ -67,10 +67,12 @@ class VirtualCameraSink:
         self._cam.close()
 
 
-def _check_writable_dir(directory: Path) -> None:
-    directory = directory if directory.exists() else directory.parent
-    while not directory.exists():
-        directory = directory.parent
+def _prepare_dir(directory: Path) -> None:
+    """Create `directory` now, so a bad output path fails before any frame is processed."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SinkError(f"{directory}: cannot create the output folder ({e.strerror})") from None
     if not os.access(directory, os.W_OK):
         raise SinkError(f"{directory}: not writable")
 
@@ -81,15 +83,15 @@ class VideoFileSink:
     def __init__(self, path: Path, fps: float = 30.0):
         self.path = path
         self.fps = fps
-        _check_writable_dir(path.parent)
+        _prepare_dir(path.parent)
         self._writer: cv2.VideoWriter | None = None
         self.frames = 0
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = image_bgr.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
+            mp4 = self.path.suffix.lower() in (".mp4", ".m4v", ".mov")
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if mp4 else "MJPG"))
             self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise SinkError(f"{self.path}: cannot write a video here")
@@ -118,11 +120,10 @@ class ImageFileSink:
 
     def __init__(self, path: Path):
         self.path = path
-        _check_writable_dir(path.parent)
+        _prepare_dir(path.parent)
         self.frames = 0
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         _imwrite(self.path, image_bgr)
         self.frames += 1
 
@@ -135,11 +136,10 @@ class FolderSink:
 
     def __init__(self, path: Path):
         self.path = path
-        _check_writable_dir(path)
+        _prepare_dir(path)
         self.frames = 0
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
         target = self.path / (name if name and Path(name).suffix.lower() in IMAGE_EXTS
                               else f"{self.frames:06d}.png")
         _imwrite(target, image_bgr)

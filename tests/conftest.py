@@ -1,0 +1,68 @@
+"""Shared fixtures: styles the tests build themselves, real faces, the shared clips when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from export.placeholder import build_placeholder_style
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT.parent / "shared" / "media"
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def clip_651() -> Path:
+    path = MEDIA / "651.mp4"
+    if not path.is_file():
+        pytest.skip(f"real talking-head clip not present at {path} (only on machines with ../shared)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_face() -> np.ndarray:
+    """A drawn face MediaPipe detects (always available, no real person)."""
+    from avatar_cam.demo import draw_demo_face
+
+    return draw_demo_face(0.4)
+
+
+def write_model(model: onnx.ModelProto, path: Path) -> Path:
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.fixture
+def style_file(tmp_path: Path) -> Path:
+    """A tiny valid style file (64px mosaic) made with onnx.helper."""
+    return write_model(build_placeholder_style(size=64, block=8, metadata={"name": "tiny-test"}),
+                       tmp_path / "tiny.onnx")
+
+
+def identity_model(inputs: list, outputs: list, nodes: list, meta: dict[str, str],
+                   opset: int = 17, domains: tuple[str, ...] = ()) -> onnx.ModelProto:
+    """A hand-made graph for the bad-style tests."""
+    graph = helper.make_graph(nodes, "g", inputs, outputs)
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in domains]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    helper.set_model_props(model, meta)
+    return model
+
+
+VALID_META = {
+    "name": "t", "kind": "placeholder", "input_size": "32", "value_range": "-1,1",
+    "license_note": "test", "trained_on": "nothing",
+}
+
+
+def tensor(name: str, shape: list, dtype: int = TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)

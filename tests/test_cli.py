@@ -1,0 +1,104 @@
+"""The headless CLI end to end: real clip in, real files out, stats, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.cli import main
+from avatar_cam.demo import draw_demo_face
+from tests.vcam_backend import RecordingBackend, only_backends
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            return out
+        out.append(f)
+
+
+def test_clip_to_mp4_keeps_every_frame_tracks_the_face_and_leaks_nothing(
+    clip_651: Path, tmp_path: Path
+) -> None:
+    out, stats = tmp_path / "out.mp4", tmp_path / "s.json"
+    assert main(["--headless", "--input", str(clip_651), "--output", str(out), "--stats", str(stats)]) == 0
+    s = json.loads(stats.read_text())
+    for key in ("frames_in", "frames_out", "frames_with_face", "frames_fallback", "fps", "latency_ms",
+                "provider", "style"):
+        assert key in s
+    assert s["frames_in"] == s["frames_out"] == s["frames_with_face"] == 62
+    assert s["frames_fallback"] == 0 and s["provider"] == "cpu"
+    written, original = _frames(out), _frames(clip_651)
+    assert len(written) == 62
+    for w, o in zip(written, original, strict=True):
+        raw = cv2.resize(o, (w.shape[1], w.shape[0]))
+        assert np.abs(w.astype(int) - raw).mean() > 20, "an output frame looks like the camera frame"
+
+
+def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "one.png"), draw_demo_face(0.0))
+    cv2.imwrite(str(src / "two.jpg"), draw_demo_face(1.0))
+    (src / "junk.png").write_bytes(b"junk")
+    assert main(["--headless", "-i", str(src / "one.png"), "-o", str(tmp_path / "a.png")]) == 0
+    assert cv2.imread(str(tmp_path / "a.png")).shape == (480, 640, 3)
+    stats = tmp_path / "s.json"
+    assert main(["--headless", "-i", str(src), "-o", str(tmp_path / "out"), "--size", "320x240",
+                 "--stats", str(stats)]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.png", "two.jpg"]
+    s = json.loads(stats.read_text())
+    assert s["frames_with_face"] == 2 and len(s["skipped_inputs"]) == 1
+
+
+def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
+    with only_backends(recording=RecordingBackend):
+        code = main(["--headless", "-i", "demo", "-o", "vcam", "--max-frames", "5", "--mirror",
+                     "--mode", "overlay"])
+    assert code == 0
+    assert len(RecordingBackend.frames) == 5 and RecordingBackend.frames[0].shape == (480, 640, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--style", "nope"], "no style named 'nope'"),
+        (["--style", "/nonexistent/x.onnx"], "no such style file"),
+        (["-i", "/nonexistent.mp4"], "no such file"),
+        (["-i", "42"], "camera 42 cannot be opened"),
+        (["--background", "blue"], "background colour"),
+        (["-o", "vcam"], "virtual camera unavailable"),
+        (["--max-frames", "0"], "--max-frames must be at least 1"),
+    ],
+)
+def test_bad_input_exits_1_with_one_clear_line(capsys: pytest.CaptureFixture[str], args: list[str],
+                                               expected: str) -> None:
+    argv = ["--headless", "-i", "demo", "-o", "none", *args]
+    with only_backends():
+        assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert expected in err
+    assert err.count("avatar-cam: error:") == 1
+
+
+def test_list_styles_shows_the_builtin_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list-styles"]) == 0
+    assert "* " in capsys.readouterr().out
+
+
+def test_the_app_never_imports_torch() -> None:
+    code = (
+        "import sys, avatar_cam.cli, avatar_cam.pipeline, avatar_cam.styles, avatar_cam.demo;"
+        "import avatar_cam.face, avatar_cam.inference, avatar_cam.sinks, avatar_cam.sources;"
+        "assert 'torch' not in sys.modules and 'training' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -1,0 +1,101 @@
+"""Alignment, One-Euro smoothing, tracking choice, and real MediaPipe on real and drawn faces."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.align import align_face, crop_matrix, face_crop_matrix, invert
+from avatar_cam.face import FaceDetector, FaceTracker, OneEuroFilter
+from avatar_cam.frame import Face
+
+
+def _face(cx: float, cy: float, size: float, tilt_deg: float = 0.0) -> Face:
+    a = math.radians(tilt_deg)
+    d = np.array([math.cos(a), math.sin(a)]) * size * 0.25
+    c = np.array([cx, cy - size * 0.1])
+    kps = np.array([c - d, c + d, [cx, cy], [cx, cy + size * 0.25], c - 2 * d, c + 2 * d], np.float32)
+    return Face(box=(cx - size / 2, cy - size / 2, size, size), keypoints=kps)
+
+
+def _apply(m: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return m[:, :2] @ p + m[:, 2]
+
+
+@pytest.mark.parametrize("tilt", [-30.0, 0.0, 17.0])
+def test_crop_levels_the_eye_line_and_centres_the_face(tilt: float) -> None:
+    face = _face(300, 200, 120, tilt)
+    m = face_crop_matrix(face, 256)
+    r, l = (_apply(m, e) for e in face.eyes)
+    assert abs(r[1] - l[1]) < 1e-3, "eyes must be level in the crop"
+    assert r[0] < l[0], "person's right eye stays on the image left"
+    c = _apply(m, np.array(face.center))
+    assert abs(c[0] - 128) < 1e-3, "the face centre sits on the crop's vertical midline"
+    assert 128 < c[1] < 128 + 0.2 * 120 * 256 / 240, "the crop is shifted up to show hair"
+    # the crop shows the face box ~2x: eye distance 0.5*size*scale(256/240)
+    assert abs(np.linalg.norm(l - r) - 0.5 * 120 * 256 / 240) < 1e-2
+
+
+def test_invert_round_trips() -> None:
+    m = crop_matrix(np.array([10.0, 20.0]), np.array([50.0, 30.0]), (40.0, 40.0), 100.0, 128)
+    p = np.array([33.0, 44.0])
+    assert np.allclose(_apply(invert(m), _apply(m, p)), p, atol=1e-6)
+
+
+def test_one_euro_is_steady_when_still_and_quick_when_moving() -> None:
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter(min_cutoff=1.2, beta=0.5)
+    noisy = [f(np.array([100.0 + rng.normal(0, 2.0)]), i / 30, scale=100)[0] for i in range(90)]
+    assert np.std(noisy[30:]) < 1.0, "jitter of a still face must shrink"
+    f.reset()
+    out = [f(np.array([0.0 if i < 10 else 100.0]), i / 30, scale=100)[0] for i in range(20)]
+    assert out[13] > 80, f"a fast move must be followed within ~3 frames, got {out[10:14]}"
+
+
+class _ScriptedDetector:
+    def __init__(self, script: list[list[Face]]):
+        self.script = script
+        self.i = 0
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        faces = self.script[min(self.i, len(self.script) - 1)]
+        self.i += 1
+        return faces
+
+
+def test_tracker_picks_central_face_then_sticks_to_it() -> None:
+    img = np.zeros((480, 640, 3), np.uint8)
+    center, side = _face(320, 240, 100), _face(100, 240, 110)
+    moved_side = _face(110, 240, 150)
+    det = _ScriptedDetector([[side, center], [moved_side, _face(325, 240, 100)], [], [], [], [], []])
+    tr = FaceTracker(det)  # type: ignore[arg-type]
+    assert abs(tr.update(img, 0.0).center[0] - 320) < 1
+    second = tr.update(img, 1 / 30)
+    assert abs(second.center[0] - 320) < 10, "must not jump to a bigger face elsewhere"
+    held = [tr.update(img, (2 + k) / 30) for k in range(4)]
+    assert all(h is not None for h in held[:3]) and held[3] is None, "lost face held 3 frames"
+
+
+def test_mediapipe_finds_the_drawn_demo_face(demo_face: np.ndarray) -> None:
+    faces = FaceDetector().detect(demo_face)
+    assert len(faces) == 1
+    crop = align_face(demo_face, faces[0], 128)
+    assert crop.shape == (128, 128, 3)
+
+
+def test_mediapipe_tracks_every_frame_of_a_real_clip(clip_651: Path) -> None:
+    cap = cv2.VideoCapture(str(clip_651))
+    tracker = FaceTracker(FaceDetector())
+    found, i = 0, 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        face = tracker.update(img, i / 24)
+        found += face is not None
+        i += 1
+    assert i == 62 and found == 62

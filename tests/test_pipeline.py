@@ -1,0 +1,155 @@
+"""Stylizer, compositor, privacy gate and the whole pipeline on real MediaPipe + real ORT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar_cam.composite import Compositor, Mode, parse_color, placeholder_card
+from avatar_cam.frame import Face, Frame
+from avatar_cam.inference import Stylizer, provider_chain
+from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.privacy import PrivacyGate
+from avatar_cam.sources import VideoSource
+from avatar_cam.styles import load_style
+
+
+def test_stylizer_runs_on_cpu_and_keeps_size(style_file: Path) -> None:
+    st = Stylizer(load_style(style_file), provider="cpu")
+    crop = np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)
+    out = st(crop)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    assert st.provider == "cpu"
+    # an 8px mosaic: every 8x8 tile is one colour
+    assert (out[:8, :8] == out[0, 0]).all()
+
+
+def test_provider_chain_always_ends_on_cpu_and_rejects_unknown() -> None:
+    chain = provider_chain("auto")
+    assert chain[-1] == "CPUExecutionProvider"
+    with pytest.raises(ValueError, match="not available"):
+        provider_chain("nonexistent")
+
+
+def test_parse_color() -> None:
+    assert parse_color("#102030") == (0x30, 0x20, 0x10)
+    assert parse_color("1,2,3") == (3, 2, 1)
+    with pytest.raises(ValueError):
+        parse_color("red")
+
+
+def test_avatar_mode_shows_only_the_cartoon_on_the_background() -> None:
+    comp = Compositor(Mode.AVATAR, (320, 240), background=(1, 2, 3))
+    cartoon = np.full((64, 64, 3), 200, np.uint8)
+    out = comp.avatar(cartoon)
+    assert out.shape == (240, 320, 3)
+    assert (out[:, :20] == (1, 2, 3)).all(), "sides are plain background"
+    assert (out[120, 160] == 200).all()
+    mirrored = Compositor(Mode.AVATAR, (320, 240), mirror=True)
+    asym = cartoon.copy()
+    asym[:, :32] = 0
+    assert mirrored.avatar(asym)[120, 200].sum() == 0, "mirror flips left and right"
+
+
+def test_overlay_covers_the_face_and_keeps_the_rest() -> None:
+    cam = np.full((240, 320, 3), 90, np.uint8)
+    comp = Compositor(Mode.OVERLAY, (320, 240))
+    m = np.array([[1.0, 0, -96], [0, 1.0, -56]])  # a 128px crop at (96, 56)
+    out = comp.overlay(np.full((128, 128, 3), 250, np.uint8), cam, m)
+    assert (out[120, 160] > 240).all(), "face centre is cartoon"
+    assert (out[5, 5] == 90).all(), "far corner is camera"
+
+
+def _frame(image: np.ndarray, i: int = 0) -> Frame:
+    return Frame(image, i, i / 30)
+
+
+def test_privacy_gate_holds_last_cartoon_then_shows_a_card() -> None:
+    gate = PrivacyGate((64, 48), hold_frames=2)
+    cam = np.full((48, 64, 3), 7, np.uint8)
+    good = _frame(cam)
+    good.output = np.full((48, 64, 3), 100, np.uint8)
+    assert gate(good) is good.output
+    outs = []
+    for i in range(4):
+        f = _frame(cam, i + 1)
+        f.fallback = "no_face"
+        outs.append(gate(f))
+    assert (outs[0] == 100).all() and (outs[1] == 100).all()
+    assert not (outs[2] == 100).all(), "after the hold, a placeholder card"
+    assert gate.counts["no_face"] == 4
+
+
+def test_privacy_gate_blocks_the_camera_frame_itself() -> None:
+    gate = PrivacyGate((64, 48))
+    cam = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
+    for out in (cam, cam[:], cam.copy()):  # the same buffer, a view of it, an equal copy
+        f = _frame(cam)
+        f.output = out
+        res = gate(f)
+        assert f.fallback == "raw_blocked"
+        assert not np.array_equal(res, cam)
+    f = _frame(cam)
+    f.face = Face((10, 10, 20, 20), np.zeros((6, 2), np.float32))
+    f.output = cam.copy()
+    f.output[0, 0] += 1  # differs outside the face, raw inside it
+    gate(f)
+    assert f.fallback == "raw_blocked"
+
+
+def test_placeholder_card_has_no_camera_content() -> None:
+    card = placeholder_card((320, 240), "Looking for your face...")
+    assert card.shape == (240, 320, 3) and card.std() > 0
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_pipeline_on_a_real_clip_never_emits_a_camera_frame(clip_651: Path, style_file: Path,
+                                                          mode: Mode) -> None:
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=mode, output_size=(392, 360)))
+    src = VideoSource(clip_651)
+    n = 0
+    while (frame := src.read()) is not None and n < 20:
+        pipe.process(frame)
+        assert frame.output is not None and frame.output.shape == (360, 392, 3)
+        assert not np.shares_memory(frame.output, frame.image)
+        assert not np.array_equal(frame.output, frame.image)
+        if mode is not Mode.FULL:
+            assert frame.face is not None and frame.fallback is None
+        n += 1
+    assert n == 20
+
+
+def test_generator_faults_and_nan_become_fallbacks(demo_face: np.ndarray, style_file: Path) -> None:
+    pipe = Pipeline(load_style(style_file), PipelineConfig(output_size=(320, 240), hold_frames=1))
+    ok = pipe.process(_frame(demo_face))
+    assert ok.fallback is None
+
+    def boom(_x: np.ndarray) -> np.ndarray:
+        raise RuntimeError("GPU fell off")
+
+    real = pipe.stylizer
+    pipe.stylizer = boom  # type: ignore[assignment]
+    pipe.stylizer.size = 64  # type: ignore[attr-defined]
+    bad = pipe.process(_frame(demo_face.copy(), 1))
+    assert bad.fallback == "generator_error"
+    assert np.array_equal(bad.output, ok.output), "holds the last good cartoon"
+    assert pipe.stats.errors["RuntimeError"] == 1
+    pipe.stylizer = real
+    real.session.run = lambda *a, **k: [np.full((1, 3, 64, 64), np.nan, np.float32)]  # type: ignore
+    nan = pipe.process(_frame(demo_face.copy(), 2))
+    assert nan.fallback == "generator_error" and pipe.stats.errors["FloatingPointError"] == 1
+
+
+def test_no_face_pause_and_no_style_give_placeholders(style_file: Path) -> None:
+    pipe = Pipeline(load_style(style_file), PipelineConfig(output_size=(320, 240)))
+    blank = np.full((240, 320, 3), 128, np.uint8)
+    assert pipe.process(_frame(blank)).fallback == "no_face"
+    pipe.paused = True
+    assert pipe.process(_frame(blank)).fallback == "paused"
+    pipe.paused = False
+    pipe.drop_style("broken")
+    assert pipe.process(_frame(blank)).fallback == "no_style"
+    pipe.set_style(load_style(style_file))
+    assert pipe.style is not None

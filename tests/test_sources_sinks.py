@@ -1,0 +1,146 @@
+"""Sources (still, folder, video, camera errors) and sinks (vcam via pyvirtualcam, files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.sinks import (FolderSink, ImageFileSink, SinkError, VideoFileSink, VirtualCameraSink,
+                              open_sink, vcam_setup_help)
+from avatar_cam.sources import (CameraSource, FolderSource, ImageSource, SourceError, VideoSource,
+                                open_source)
+from tests.vcam_backend import RecordingBackend, only_backends
+
+
+def _video(path: Path, n: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+    for i in range(n):
+        w.write(np.full((size[1], size[0], 3), i * 20, np.uint8))
+    w.release()
+    return path
+
+
+def test_video_source_reads_every_frame_and_loops(tmp_path: Path) -> None:
+    src = VideoSource(_video(tmp_path / "v.mp4"))
+    frames = []
+    while (f := src.read()) is not None:
+        frames.append(f)
+    assert len(frames) == 10 and frames[3].timestamp == pytest.approx(0.3)
+    looped = VideoSource(tmp_path / "v.mp4", loop=True)
+    assert sum(looped.read() is not None for _ in range(25)) == 25
+
+
+def test_truncated_video_gives_the_frames_it_has_or_one_clear_error(tmp_path: Path) -> None:
+    data = _video(tmp_path / "v.mp4", n=30).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    try:
+        src = VideoSource(tmp_path / "cut.mp4")
+    except SourceError as e:
+        assert "cut.mp4" in str(e)
+        return
+    n = 0
+    while src.read() is not None:
+        n += 1
+    assert n < 30
+
+
+def test_folder_source_skips_unreadable_files_and_keeps_names(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "c.jpg"), np.zeros((8, 8), np.uint8))  # grayscale becomes BGR
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("ignored")
+    src = FolderSource(tmp_path)
+    names = []
+    while (f := src.read()) is not None:
+        assert f.image.shape == (8, 8, 3)
+        names.append(f.name)
+    assert names == ["a.png", "c.jpg"]
+    assert len(src.skipped) == 1 and "b.png" in src.skipped[0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [("missing.mp4", "no such file"), ("empty_dir", "no images"), ("x.xyz", "unknown input type"),
+     ("bad.png", "not a readable image"), ("bad.mp4", "cannot open"), ("97", "camera 97 cannot be opened")],
+)
+def test_bad_sources_give_one_clear_line(tmp_path: Path, spec: str, expected: str) -> None:
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "x.xyz").write_text("?")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(SourceError, match=expected):
+        open_source(spec if spec.isdigit() else str(tmp_path / spec))
+
+
+def test_image_source_gives_one_frame(tmp_path: Path) -> None:
+    rgba = np.zeros((10, 12, 4), np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), rgba)
+    src = ImageSource(tmp_path / "a.png")
+    assert src.read().image.shape == (10, 12, 3)
+    assert src.read() is None
+
+
+def test_camera_source_is_a_live_source() -> None:
+    assert CameraSource.live and not VideoSource.live
+
+
+def test_vcam_sink_sends_bgr_frames_through_pyvirtualcam() -> None:
+    with only_backends(recording=RecordingBackend):
+        sink = VirtualCameraSink((32, 24), 30)
+        frame = np.random.default_rng(0).integers(0, 255, (24, 32, 3), np.uint8)
+        sink.write(frame)
+        sink.close()
+    assert sink.device == "recording-test-cam"
+    assert len(RecordingBackend.frames) == 1 and np.array_equal(RecordingBackend.frames[0], frame)
+
+
+def test_missing_vcam_backend_gives_library_reasons_and_setup_help() -> None:
+    class Broken:
+        def __init__(self, **kw: object):
+            raise RuntimeError("No v4l2 loopback device found at /dev/video[0-99].")
+
+    with only_backends(v4l2loopback=Broken), pytest.raises(SinkError) as err:
+        VirtualCameraSink((32, 24))
+    msg = str(err.value)
+    assert "'v4l2loopback' backend: No v4l2 loopback device" in msg
+    assert vcam_setup_help() in msg
+    assert "exclusive_caps=1" in vcam_setup_help("Linux") and "OBS" in vcam_setup_help("Windows")
+
+
+def test_file_sinks_write_what_they_get(tmp_path: Path) -> None:
+    img = np.full((24, 32, 3), 77, np.uint8)
+    vs = VideoFileSink(tmp_path / "o.mp4", fps=10)
+    for _ in range(5):
+        vs.write(img)
+    vs.close()
+    cap = cv2.VideoCapture(str(tmp_path / "o.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    fs = FolderSink(tmp_path / "frames")
+    fs.write(img, "face.jpg")
+    fs.write(img)
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["000001.png", "face.jpg"]
+    ImageFileSink(tmp_path / "one.png").write(img)
+    assert cv2.imread(str(tmp_path / "one.png")).shape == (24, 32, 3)
+    assert isinstance(open_sink("none", (32, 24), 30), object)
+    with pytest.raises(SinkError, match="unknown output type"):
+        open_sink(str(tmp_path / "x.docx"), (32, 24), 30)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; permission test needs a user")
+def test_unwritable_output_is_refused(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(SinkError, match="not writable"):
+        open_sink(str(ro / "o.mp4"), (32, 24), 30)
+
+
+def test_output_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    for out in ("o.png", "o.mp4", "frames"):
+        with pytest.raises(SinkError, match="cannot create the output folder"):
+            open_sink(str(tmp_path / "afile" / "sub" / out), (32, 24), 30)

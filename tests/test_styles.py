@@ -1,0 +1,122 @@
+"""The style-file contract: valid files load, every kind of bad file gives one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from onnx import TensorProto, helper
+
+from avatar_cam.styles import StyleCatalog, StyleError, builtin_styles_dir, load_style
+from export.placeholder import build_placeholder_style
+from tests.conftest import VALID_META, identity_model, tensor, write_model
+
+
+def test_valid_style_loads_with_metadata(style_file: Path) -> None:
+    info = load_style(style_file)
+    assert info.name == "tiny-test"
+    assert info.kind == "placeholder"
+    assert info.input_size == 64
+    assert info.style_code_dim is None
+
+
+def test_dynamic_style_uses_declared_or_default_size(tmp_path: Path) -> None:
+    info = load_style(write_model(build_placeholder_style(size=None, block=8), tmp_path / "d.onnx"))
+    assert info.input_size is None and info.size == 256
+
+
+def test_builtin_styles_all_load() -> None:
+    files = sorted(builtin_styles_dir().glob("*.onnx"))
+    assert files, "assets/styles must ship at least one style"
+    for f in files:
+        load_style(f)  # raises on any problem
+
+
+def _bad(tmp_path: Path, name: str, model) -> Path:
+    return write_model(model, tmp_path / f"{name}.onnx")
+
+
+def _relu(meta: dict, in_shape: list, out_shape: list, dtype: int = TensorProto.FLOAT):
+    return identity_model([tensor("x", in_shape, dtype)], [tensor("y", out_shape, dtype)],
+                          [helper.make_node("Relu", ["x"], ["y"])], meta)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", "no such style file"),
+        ("empty", "file is empty"),
+        ("garbage", "not a loadable ONNX model"),
+        ("truncated", "not a loadable ONNX model"),
+        ("no_metadata", "metadata is missing"),
+        ("wrong_range", "value_range"),
+        ("wrong_kind", "kind"),
+        ("one_channel", "input must be float32 [N,3,H,W]"),
+        ("not_square", "square"),
+        ("size_mismatch", "does not match"),
+        ("custom_op", "not a loadable ONNX model"),
+        ("shrinks", "output shape"),
+        ("nan_output", "NaN"),
+        ("int_input", "input must be float32"),
+    ],
+)
+def test_bad_style_gives_one_clear_line(tmp_path: Path, style_file: Path, case: str, expected: str) -> None:
+    meta = dict(VALID_META)
+    p = tmp_path / f"{case}.onnx"
+    if case == "empty":
+        p.write_bytes(b"")
+    elif case == "garbage":
+        p.write_bytes(b"this is not a protobuf at all" * 10)
+    elif case == "truncated":
+        p.write_bytes(style_file.read_bytes()[:200])
+    elif case == "no_metadata":
+        _bad(tmp_path, case, _relu({}, [1, 3, 32, 32], [1, 3, 32, 32]))
+    elif case == "wrong_range":
+        _bad(tmp_path, case, _relu(meta | {"value_range": "0,1"}, [1, 3, 32, 32], [1, 3, 32, 32]))
+    elif case == "wrong_kind":
+        _bad(tmp_path, case, _relu(meta | {"kind": "magic"}, [1, 3, 32, 32], [1, 3, 32, 32]))
+    elif case == "one_channel":
+        _bad(tmp_path, case, _relu(meta, [1, 1, 32, 32], [1, 1, 32, 32]))
+    elif case == "not_square":
+        _bad(tmp_path, case, _relu(meta, [1, 3, 32, 48], [1, 3, 32, 48]))
+    elif case == "size_mismatch":
+        _bad(tmp_path, case, _relu(meta | {"input_size": "64"}, [1, 3, 32, 32], [1, 3, 32, 32]))
+    elif case == "int_input":
+        _bad(tmp_path, case, _relu(meta, [1, 3, 32, 32], [1, 3, 32, 32], TensorProto.INT32))
+    elif case == "custom_op":
+        model = identity_model([tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 32, 32])],
+                               [helper.make_node("Cartoonify", ["x"], ["y"], domain="com.example")],
+                               meta, domains=("com.example",))
+        _bad(tmp_path, case, model)
+    elif case == "shrinks":
+        model = identity_model(
+            [tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 16, 16])],
+            [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2])], meta)
+        _bad(tmp_path, case, model)
+    elif case == "nan_output":
+        model = identity_model([tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 32, 32])],
+                               [helper.make_node("Log", ["x"], ["l"]),  # log(0) on grey -> -inf
+                                helper.make_node("Div", ["l", "l"], ["y"])], meta)
+        _bad(tmp_path, case, model)
+    with pytest.raises(StyleError) as err:
+        load_style(p)
+    msg = str(err.value)
+    assert expected in msg, msg
+    assert "\n" not in msg and str(p) in msg
+
+
+def test_catalog_lists_good_reports_bad_and_resolves(tmp_path: Path, style_file: Path) -> None:
+    (tmp_path / "broken.onnx").write_bytes(b"nope")
+    catalog = StyleCatalog(dirs=[tmp_path, tmp_path / "does-not-exist"])
+    assert [s.name for s in catalog.styles] == ["tiny-test"]
+    assert len(catalog.problems) == 1 and "broken.onnx" in catalog.problems[0]
+    assert catalog.resolve("tiny-test").path == style_file
+    assert catalog.resolve("tiny").path == style_file  # file stem
+    assert catalog.resolve(str(style_file)).name == "tiny-test"
+    with pytest.raises(StyleError, match="no style named 'nope'"):
+        catalog.resolve("nope")
+
+
+def test_empty_catalog_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(StyleError, match="no style found"):
+        StyleCatalog(dirs=[tmp_path]).default()
