@@ -30,14 +30,14 @@ def _apply(m: np.ndarray, p: np.ndarray) -> np.ndarray:
 def test_crop_levels_the_eye_line_and_centres_the_face(tilt: float) -> None:
     face = _face(300, 200, 120, tilt)
     m = face_crop_matrix(face, 256)
-    r, l = (_apply(m, e) for e in face.eyes)
-    assert abs(r[1] - l[1]) < 1e-3, "eyes must be level in the crop"
-    assert r[0] < l[0], "person's right eye stays on the image left"
+    r, left = (_apply(m, e) for e in face.eyes)
+    assert abs(r[1] - left[1]) < 1e-3, "eyes must be level in the crop"
+    assert r[0] < left[0], "person's right eye stays on the image left"
     c = _apply(m, np.array(face.center))
     assert abs(c[0] - 128) < 1e-3, "the face centre sits on the crop's vertical midline"
     assert 128 < c[1] < 128 + 0.2 * 120 * 256 / 240, "the crop is shifted up to show hair"
     # the crop shows the face box ~2x: eye distance 0.5*size*scale(256/240)
-    assert abs(np.linalg.norm(l - r) - 0.5 * 120 * 256 / 240) < 1e-2
+    assert abs(np.linalg.norm(left - r) - 0.5 * 120 * 256 / 240) < 1e-2
 
 
 def test_invert_round_trips() -> None:

@@ -9,10 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from avatar_cam.sinks import (FolderSink, ImageFileSink, SinkError, VideoFileSink, VirtualCameraSink,
-                              open_sink, vcam_setup_help)
-from avatar_cam.sources import (CameraSource, FolderSource, ImageSource, SourceError, VideoSource,
-                                open_source)
+from avatar_cam.sinks import (
+    FolderSink,
+    ImageFileSink,
+    SinkError,
+    VideoFileSink,
+    VirtualCameraSink,
+    open_sink,
+    vcam_setup_help,
+)
+from avatar_cam.sources import CameraSource, FolderSource, ImageSource, SourceError, VideoSource, open_source
 from tests.vcam_backend import RecordingBackend, only_backends
 
 
