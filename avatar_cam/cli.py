@@ -111,8 +111,8 @@ def run_headless(args: argparse.Namespace) -> int:
     try:
         stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, still=still,
                              reopen=reopen)
-    except (SinkError, OSError) as e:
-        return _fail(str(e))
+    except Exception as e:  # a sink that kept failing (disk full, device gone): say so, exit 1
+        return _fail(f"output {output} failed: {e}")
     finally:
         source.close()
         sink.close()

@@ -111,6 +111,8 @@ class Pipeline:
         self.gate = PrivacyGate(self.config.output_size, self.config.hold_frames)
         self.stats = Stats()
         self.paused = False
+        self.max_sink_failures = 30
+        self._sink_failures: dict[int, int] = {}
         if style is None:  # the window can open with no usable style and show the 'no style' card
             self.drop_style("no style loaded")
         else:
@@ -172,8 +174,14 @@ class Pipeline:
     def _stylize_face(self, frame: Frame, stylizer: Stylizer, mode: Mode, still: bool) -> None:
         t = frame.timings_ms
         s = time.perf_counter()
-        frame.face = self.tracker.update(frame.image, frame.timestamp, smooth=not still)
-        t["detect"] = (time.perf_counter() - s) * 1e3
+        try:
+            frame.face = self.tracker.update(frame.image, frame.timestamp, smooth=not still)
+        except Exception as e:  # a detector fault is a counted fallback, never a crash
+            self.stats.errors[f"detector:{type(e).__name__}"] += 1
+            frame.fallback = "detector_error"
+            return
+        finally:
+            t["detect"] = (time.perf_counter() - s) * 1e3
         if frame.face is None:
             frame.fallback = "no_face"
             return
@@ -205,7 +213,7 @@ class Pipeline:
         try:
             frame.cartoon = stylizer(x)
         except Exception as e:  # any generator fault becomes a counted fallback, never a crash
-            self.stats.errors[type(e).__name__] += 1
+            self.stats.errors[f"generator:{type(e).__name__}"] += 1
             frame.fallback = "generator_error"
             return False
         finally:
@@ -266,9 +274,18 @@ class Pipeline:
 
     def _emit(self, frame: Frame, sinks: Sequence[Sink], start: float,
               on_frame: Callable[[Frame], None] | None) -> None:
+        """Hand the gated output to every sink. A sink that raises is counted and skipped for this
+        frame; after `max_sink_failures` failures in a row its error ends the run."""
         s = time.perf_counter()
         for sink in sinks:
-            sink.write(frame.output, frame.name)
+            try:
+                sink.write(frame.output, frame.name)
+                self._sink_failures[id(sink)] = 0
+            except Exception as e:
+                self.stats.errors[f"sink:{type(e).__name__}"] += 1
+                self._sink_failures[id(sink)] = self._sink_failures.get(id(sink), 0) + 1
+                if self._sink_failures[id(sink)] >= self.max_sink_failures:
+                    raise
         frame.timings_ms["sink"] = (time.perf_counter() - s) * 1e3
         self.stats.add(frame, (time.perf_counter() - start) * 1e3)
         if on_frame:

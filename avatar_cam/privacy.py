@@ -12,6 +12,7 @@ from avatar_cam.frame import Frame
 PLACEHOLDER_TEXT = {
     "no_face": ("Looking for your face...", "the avatar comes back when a face is found"),
     "generator_error": ("Avatar paused", "the style failed on this frame"),
+    "detector_error": ("Looking for your face...", "face tracking hiccup"),
     "style_swap": ("Switching style...", ""),
     "no_style": ("No style loaded", "pick a style"),
     "paused": ("Paused", "press the pause key again to resume"),

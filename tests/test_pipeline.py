@@ -135,11 +135,11 @@ def test_generator_faults_and_nan_become_fallbacks(demo_face: np.ndarray, style_
     bad = pipe.process(_frame(demo_face.copy(), 1))
     assert bad.fallback == "generator_error"
     assert np.array_equal(bad.output, ok.output), "holds the last good cartoon"
-    assert pipe.stats.errors["RuntimeError"] == 1
+    assert pipe.stats.errors["generator:RuntimeError"] == 1
     pipe.stylizer = real
     real.session.run = lambda *a, **k: [np.full((1, 3, 64, 64), np.nan, np.float32)]  # type: ignore
     nan = pipe.process(_frame(demo_face.copy(), 2))
-    assert nan.fallback == "generator_error" and pipe.stats.errors["FloatingPointError"] == 1
+    assert nan.fallback == "generator_error" and pipe.stats.errors["generator:FloatingPointError"] == 1
 
 
 def test_no_face_pause_and_no_style_give_placeholders(style_file: Path) -> None:
