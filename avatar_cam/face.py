@@ -116,12 +116,62 @@ class OneEuroFilter:
 
 @dataclass
 class TrackerConfig:
-    """Tracking knobs. `hold_frames`: how long a lost face is kept before it counts as gone."""
+    """Tracking knobs. `hold_frames`: how long a lost face is kept before it counts as gone.
+    `detect_every`: run the detector on every Nth frame and follow the face with optical flow in
+    between (re-detecting at once when the flow loses it); 1 detects every frame."""
 
     min_cutoff: float = 1.2
     beta: float = 0.5
     hold_frames: int = 3
     switch_iou: float = 0.2
+    detect_every: int = 3
+    flow_side: int = 320
+
+
+class FaceFlow:
+    """Moves a face from one frame to the next with pyramidal Lucas-Kanade on a grid of points
+    inside the face box: ~1 ms where the detector takes 6-10 ms."""
+
+    GRID = np.stack(np.meshgrid(np.linspace(0.2, 0.8, 4), np.linspace(0.25, 0.85, 4)), -1).reshape(-1, 2)
+
+    def __init__(self, side: int = 320):
+        self.side = side
+        self._prev: np.ndarray | None = None
+        self._scale = 1.0
+
+    def gray(self, image_bgr: np.ndarray) -> np.ndarray:
+        h, w = image_bgr.shape[:2]
+        self._scale = min(1.0, self.side / max(h, w))
+        g = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        if self._scale < 1.0:
+            g = cv2.resize(g, (round(w * self._scale), round(h * self._scale)), interpolation=cv2.INTER_AREA)
+        return g
+
+    def remember(self, image_bgr: np.ndarray) -> None:
+        self._prev = self.gray(image_bgr)
+
+    def follow(self, face: Face, image_bgr: np.ndarray) -> Face | None:
+        """`face` (found in the remembered frame) moved into `image_bgr`, or None if lost."""
+        if self._prev is None:
+            return None
+        cur = self.gray(image_bgr)
+        x, y, w, h = face.box
+        pts = (np.array([x, y]) + self.GRID * np.array([w, h])) * self._scale
+        pts = pts.astype(np.float32).reshape(-1, 1, 2)
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(self._prev, cur, pts, None, winSize=(15, 15), maxLevel=2)
+        back, status_b, _ = cv2.calcOpticalFlowPyrLK(cur, self._prev, nxt, None, winSize=(15, 15), maxLevel=2)
+        self._prev = cur
+        fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
+        good = (status.ravel() == 1) & (status_b.ravel() == 1) & (fb < 1.0)
+        if good.sum() < 8:
+            return None
+        m, _ = cv2.estimateAffinePartial2D(pts[good] / self._scale, nxt[good] / self._scale)
+        if m is None:
+            return None
+        kps = (face.keypoints @ m[:, :2].T + m[:, 2]).astype(np.float32)
+        s = math.hypot(m[0, 0], m[1, 0])
+        cx, cy = np.array(face.center) @ m[:, :2].T + m[:, 2]
+        return Face(box=(cx - w * s / 2, cy - h * s / 2, w * s, h * s), keypoints=kps, score=face.score)
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -143,13 +193,17 @@ class FaceTracker:
         self.detector = detector
         self.config = config or TrackerConfig()
         self._filter = OneEuroFilter(self.config.min_cutoff, self.config.beta)
+        self._flow = FaceFlow(self.config.flow_side)
         self._last: Face | None = None
+        self._raw: Face | None = None  # last unsmoothed geometry, what the flow follows
+        self._since_detect = 0
         self._missed = 0
+        self.detections = 0  # detector runs, for the benchmark
 
     def reset(self) -> None:
         """Forget the face (next frame picks afresh); used between unrelated stills."""
         self._filter.reset()
-        self._last = None
+        self._last = self._raw = None
         self._missed = 0
 
     def _pick(self, faces: list[Face], shape: tuple[int, ...]) -> Face | None:
@@ -169,8 +223,24 @@ class FaceTracker:
 
         return max(faces, key=rank)
 
-    def update(self, image_bgr: np.ndarray, t: float, smooth: bool = True) -> Face | None:
+    def _locate(self, image_bgr: np.ndarray, smooth: bool) -> Face | None:
+        """This frame's raw face: followed by optical flow between detections, else detected."""
+        every = self.config.detect_every
+        if smooth and every > 1 and self._raw is not None and self._since_detect < every - 1:
+            moved = self._flow.follow(self._raw, image_bgr)
+            if moved is not None:
+                self._since_detect += 1
+                return moved
+        self.detections += 1
+        self._since_detect = 0
         face = self._pick(self.detector.detect(image_bgr), image_bgr.shape)
+        if every > 1 and smooth:
+            self._flow.remember(image_bgr)
+        return face
+
+    def update(self, image_bgr: np.ndarray, t: float, smooth: bool = True) -> Face | None:
+        face = self._locate(image_bgr, smooth)
+        self._raw = face if face is not None else self._raw
         if face is None:
             self._missed += 1
             if self._last is not None and self._missed <= self.config.hold_frames:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from avatar_cam.align import align_face, crop_matrix, face_crop_matrix, invert
-from avatar_cam.face import FaceDetector, FaceTracker, OneEuroFilter
+from avatar_cam.face import FaceDetector, FaceTracker, OneEuroFilter, TrackerConfig
 from avatar_cam.frame import Face
 
 
@@ -99,3 +99,19 @@ def test_mediapipe_tracks_every_frame_of_a_real_clip(clip_651: Path) -> None:
         found += face is not None
         i += 1
     assert i == 62 and found == 62
+
+
+def test_flow_between_detections_follows_the_face_like_the_detector(clip_651: Path) -> None:
+    cap = cv2.VideoCapture(str(clip_651))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    det = FaceDetector()
+    every = FaceTracker(det, TrackerConfig(detect_every=1))
+    third = FaceTracker(det, TrackerConfig(detect_every=3))
+    errs = []
+    for i, img in enumerate(frames):
+        a, b = every.update(img, i / 24), third.update(img, i / 24)
+        errs.append(np.linalg.norm(a.keypoints - b.keypoints, axis=1).mean() / a.box[2])
+    assert third.detections <= len(frames) // 3 + 2 and every.detections == len(frames)
+    assert max(errs) < 0.02, f"flow drifted {max(errs):.3f} face widths from the detector"
