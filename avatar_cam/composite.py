@@ -98,17 +98,22 @@ class Compositor:
         return self._finish(out)
 
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
-        """The cartoon warped back onto the face in the camera frame, feathered at the rim."""
+        """The cartoon warped back onto the face in the camera frame, feathered at the rim.
+
+        The camera frame is scaled to cover the output (centre-cropped, aspect kept), and the
+        cartoon is warped straight into output coordinates: one warp, no stretching."""
         n = cartoon_rgb.shape[0]
         h, w = camera_bgr.shape[:2]
-        back = invert(crop_matrix)
-        head = cv2.warpAffine(cv2.cvtColor(cartoon_rgb, cv2.COLOR_RGB2BGR), back, (w, h),
+        ow, oh = self.size
+        scale = max(ow / w, oh / h)
+        to_out = np.array([[scale, 0, (ow - w * scale) / 2], [0, scale, (oh - h * scale) / 2]])
+        cam = cv2.warpAffine(camera_bgr, to_out, (ow, oh), flags=cv2.INTER_LINEAR)
+        back = to_out @ np.vstack([invert(crop_matrix), [0, 0, 1]])  # crop -> output pixels
+        head = cv2.warpAffine(cv2.cvtColor(cartoon_rgb, cv2.COLOR_RGB2BGR), back, (ow, oh),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        m = cv2.warpAffine(self._mask("ellipse", n)[0], back, (w, h), flags=cv2.INTER_LINEAR,
+        m = cv2.warpAffine(self._mask("ellipse", n)[0], back, (ow, oh), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT)
-        out = cv2.blendLinear(head, camera_bgr, m, 1.0 - m)
-        return self._finish(cv2.resize(out, self.size, interpolation=cv2.INTER_AREA)
-                            if (w, h) != self.size else out)
+        return self._finish(cv2.blendLinear(head, cam, m, 1.0 - m))
 
     def full(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """A whole-frame cartoon (made from a letterboxed frame) resized to the output."""

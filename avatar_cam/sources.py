@@ -140,7 +140,7 @@ class VideoSource:
         self._cap.release()
 
 
-def _camera_backend() -> int:
+def camera_backend() -> int:
     system = platform.system()
     if system == "Windows":
         return cv2.CAP_DSHOW
@@ -175,7 +175,7 @@ class CameraSource:
 
     @staticmethod
     def _open(index: int, width: int, height: int, fps: float) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(index, _camera_backend())
+        cap = cv2.VideoCapture(index, camera_backend())
         if not cap.isOpened():
             cap.release()
             raise SourceError(
@@ -251,7 +251,7 @@ def list_cameras(max_index: int = 8) -> list[tuple[int, str]]:
                 continue
             if sys_name.is_file():
                 name = sys_name.read_text().strip() or name
-        cap = cv2.VideoCapture(i, _camera_backend())
+        cap = cv2.VideoCapture(i, camera_backend())
         if cap.isOpened():
             found.append((i, name))
         cap.release()

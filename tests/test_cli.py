@@ -99,6 +99,7 @@ def test_the_app_never_imports_torch() -> None:
     code = (
         "import sys, avatar_cam.cli, avatar_cam.pipeline, avatar_cam.styles, avatar_cam.demo;"
         "import avatar_cam.face, avatar_cam.inference, avatar_cam.sinks, avatar_cam.sources;"
+        "import avatar_cam.gui.app, avatar_cam.bench;"
         "assert 'torch' not in sys.modules and 'training' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -60,6 +60,11 @@ def test_overlay_covers_the_face_and_keeps_the_rest() -> None:
     out = comp.overlay(np.full((128, 128, 3), 250, np.uint8), cam, m)
     assert (out[120, 160] > 240).all(), "face centre is cartoon"
     assert (out[5, 5] == 90).all(), "far corner is camera"
+    cam = np.zeros((360, 392, 3), np.uint8)
+    cam[:50] = 200  # a top band: scaled 1.63x to cover 640x480, 54 rows are cropped off the top
+    out = Compositor(Mode.OVERLAY, (640, 480)).overlay(np.zeros((128, 128, 3), np.uint8), cam,
+                                                       np.array([[1.0, 0, 1000], [0, 1.0, 1000]]))
+    assert out[20, 320].min() > 150 and out[40, 320].max() < 50, "aspect kept, not stretched"
 
 
 def _frame(image: np.ndarray, i: int = 0) -> Frame:

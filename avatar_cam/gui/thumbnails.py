@@ -1,0 +1,124 @@
+"""Style thumbnails: each style run on the demo face, cropped the way the pipeline crops faces.
+
+Made on a worker thread (own detector and ORT session, never the live pipeline's) and cached
+as PNG files keyed by the style file's path, size and modification time."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import platformdirs
+from PySide6.QtCore import QObject, Signal
+
+from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
+from avatar_cam.demo import draw_demo_face
+from avatar_cam.face import FaceDetector
+from avatar_cam.styles import APP_NAME, StyleInfo
+
+SAMPLE_TIME_S = 0.5  # a demo-face moment with open eyes and a slight turn
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "thumbnails"
+
+
+def sample_face_crop(size: int, crop: CropSpec | None = None,
+                     detector: FaceDetector | None = None) -> np.ndarray:
+    """RGB (size, size, 3): the demo face found by MediaPipe and aligned like a live frame.
+    Falls back to a centred square if no face is found (it always is on the demo face)."""
+    image = draw_demo_face(SAMPLE_TIME_S)
+    faces = (detector or FaceDetector()).detect(image)
+    if faces:
+        face = max(faces, key=lambda f: f.area)
+        out = warp_crop(image, face_crop_matrix(face, size, crop or CropSpec()), size)
+    else:
+        h, w = image.shape[:2]
+        n = min(h, w)
+        y0, x0 = (h - n) // 2, (w - n) // 2
+        out = cv2.resize(image[y0 : y0 + n, x0 : x0 + n], (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(out[..., ::-1])
+
+
+def cache_key(style: StyleInfo) -> str:
+    st = style.path.stat()
+    raw = f"{style.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{style.size}"
+    return hashlib.sha1(raw.encode()).hexdigest()[:20]
+
+
+class ThumbnailMaker(QObject):
+    """`request(styles)` makes missing thumbnails in the background; `ready(path, rgb)` fires
+    for each (from the cache at once, or when made); `failed(path, reason)` for styles that
+    do not run."""
+
+    ready = Signal(str, object)  # style path, RGB uint8 array
+    failed = Signal(str, str)
+
+    def __init__(self, cache_dir: Path | None = None, crop: CropSpec | None = None, size: int = 112):
+        super().__init__()
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.crop = crop or CropSpec()
+        self.size = size
+        self._memory: dict[str, np.ndarray] = {}
+        self._crops: dict[int, np.ndarray] = {}
+        self._detector: FaceDetector | None = None
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="avatar-thumbs")
+        self._closed = False
+
+    def request(self, styles: list[StyleInfo]) -> Future[None]:
+        return self._pool.submit(self._make_all, list(styles))
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._detector is not None:
+            self._detector.close()
+
+    def _sample(self, size: int) -> np.ndarray:
+        if size not in self._crops:
+            if self._detector is None:
+                self._detector = FaceDetector()
+            self._crops[size] = sample_face_crop(size, self.crop, self._detector)
+        return self._crops[size]
+
+    def _make_all(self, styles: list[StyleInfo]) -> None:
+        for style in styles:
+            if self._closed:
+                return
+            try:
+                rgb = self.thumbnail(style)
+            except Exception as e:  # a broken style gets no picture, and a tooltip saying why
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                self.failed.emit(str(style.path), first)
+                continue
+            if not self._closed:
+                self.ready.emit(str(style.path), rgb)
+
+    def thumbnail(self, style: StyleInfo) -> np.ndarray:
+        """RGB (self.size, self.size, 3) for `style`, from memory, disk or made now."""
+        key = cache_key(style)
+        with self._lock:
+            if key in self._memory:
+                return self._memory[key]
+        file = self.cache_dir / f"{key}.png"
+        img = cv2.imread(str(file), cv2.IMREAD_COLOR) if file.is_file() else None
+        if img is not None and img.shape[:2] == (self.size, self.size):
+            rgb = np.ascontiguousarray(img[..., ::-1])
+        else:
+            from avatar_cam.inference import Stylizer
+
+            cartoon = Stylizer(style, "cpu", threads=1)(self._sample(style.size))
+            rgb = cv2.resize(cartoon, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(file), rgb[..., ::-1])
+            except OSError:
+                pass  # a read-only cache only costs remaking the picture next time
+        with self._lock:
+            self._memory[key] = rgb
+        return rgb

@@ -1,0 +1,223 @@
+"""Small widgets: the video views, the style picker and the message banner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
+
+from avatar_cam.styles import StyleInfo
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+def bgr_to_qimage(bgr: np.ndarray) -> QImage:
+    """A QImage over a BGR uint8 array (no copy; keep the array alive while the image is used)."""
+    arr = np.ascontiguousarray(bgr)
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_BGR888)
+
+
+def rgb_to_pixmap(rgb: np.ndarray) -> QPixmap:
+    arr = np.ascontiguousarray(rgb)
+    h, w = arr.shape[:2]
+    return QPixmap.fromImage(QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888).copy())
+
+
+class VideoView(QWidget):
+    """Paints the latest BGR frame scaled to fit (aspect kept), or a line of text when there is
+    none. Painting is all it does."""
+
+    def __init__(self, placeholder: str = "", min_size: QSize | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self._array: np.ndarray | None = None
+        self._image: QImage | None = None
+        self.placeholder = placeholder
+        self.setMinimumSize(min_size or QSize(160, 120))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def set_frame(self, bgr: np.ndarray | None) -> None:
+        self._array = bgr
+        self._image = bgr_to_qimage(bgr) if bgr is not None else None
+        self.update()
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        if self._image is None:
+            self.update()
+
+    @property
+    def has_frame(self) -> bool:
+        return self._image is not None
+
+    def frame(self) -> np.ndarray | None:
+        return self._array
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802 (Qt name)
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(24, 26, 30))
+        if self._image is None:
+            p.setPen(QColor(170, 176, 186))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       self.placeholder)
+            return
+        img = self._image
+        scale = min(self.width() / img.width(), self.height() / img.height())
+        w, h = img.width() * scale, img.height() * scale
+        target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(target, img)
+
+
+class StylePicker(QListWidget):
+    """Every style as a name and a thumbnail; `picked(path)` when the user chooses one."""
+
+    picked = Signal(str)
+
+    def __init__(self, icon_size: int = 88, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(icon_size, icon_size))
+        self.setGridSize(QSize(icon_size + 24, icon_size + 34))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setWordWrap(True)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+        self._blank = self._blank_icon(icon_size)
+        self.currentItemChanged.connect(self._on_current)
+
+    @staticmethod
+    def _blank_icon(n: int) -> QIcon:
+        pm = QPixmap(n, n)
+        pm.fill(QColor(60, 64, 72))
+        return QIcon(pm)
+
+    def set_styles(self, styles: list[StyleInfo], current: str | None = None) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for s in styles:
+            item = QListWidgetItem(self._blank, s.name)
+            item.setData(PATH_ROLE, str(s.path))
+            desc = s.metadata.get("description", "")
+            item.setToolTip("\n".join(x for x in (s.summary(), desc,
+                                                  "trained on: " + s.metadata.get("trained_on", ""),
+                                                  "license: " + s.metadata.get("license_note", ""))
+                                      if x))
+            self.addItem(item)
+        self.blockSignals(False)
+        if current:
+            self.select_path(current)
+
+    def paths(self) -> list[str]:
+        return [self.item(i).data(PATH_ROLE) for i in range(self.count())]
+
+    def _item(self, path: str) -> QListWidgetItem | None:
+        for i in range(self.count()):
+            if self.item(i).data(PATH_ROLE) == path:
+                return self.item(i)
+        return None
+
+    def select_path(self, path: str) -> None:
+        """Show `path` as the current style without emitting `picked`."""
+        item = self._item(path)
+        if item is not None:
+            self.blockSignals(True)
+            self.setCurrentItem(item)
+            self.blockSignals(False)
+
+    def current_path(self) -> str | None:
+        item = self.currentItem()
+        return item.data(PATH_ROLE) if item else None
+
+    def set_thumbnail(self, path: str, rgb: np.ndarray) -> None:
+        item = self._item(path)
+        if item is not None:
+            item.setIcon(QIcon(rgb_to_pixmap(rgb)))
+
+    def mark_broken(self, path: str, reason: str) -> None:
+        item = self._item(path)
+        if item is not None:
+            item.setToolTip(f"{item.toolTip()}\n\nDoes not run: {reason}")
+
+    def step(self, delta: int) -> str | None:
+        """Path of the style `delta` places from the current one (wrapping), or None."""
+        n = self.count()
+        if n == 0:
+            return None
+        row = self.currentRow()
+        return self.item((max(row, 0) + delta) % n if row >= 0 else 0).data(PATH_ROLE)
+
+    def _on_current(self, current: QListWidgetItem | None, _previous: object) -> None:
+        if current is not None:
+            self.picked.emit(current.data(PATH_ROLE))
+
+
+class Banner(QFrame):
+    """A coloured line with a message and a few buttons (no webcam, errors); hidden when empty."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(10, 6, 10, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout.addWidget(self.label, 1)
+        self.close_button = QToolButton()
+        self.close_button.setText("\u2715")
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAutoRaise(True)
+        self.close_button.clicked.connect(self.clear_message)
+        self._layout.addWidget(self.close_button)
+        self._buttons: list[QPushButton] = []
+        self.kind = ""
+        self.hide()
+
+    def show_message(self, text: str, actions: list[tuple[str, Callable[[], None]]] | None = None,
+                     kind: str = "warning") -> None:
+        for b in self._buttons:
+            b.deleteLater()
+        self._buttons = []
+        self.kind = kind
+        colors = {"warning": "#5a4a1e", "error": "#5c2626", "info": "#23405c"}
+        self.setStyleSheet(f"#banner {{ background: {colors.get(kind, '#333')}; border-radius: 6px; }}"
+                           " #banner QLabel, #banner QToolButton { color: #f0f0f0; }")
+        self.label.setText(text)
+        for title, callback in actions or []:
+            b = QPushButton(title)
+            b.clicked.connect(callback)
+            self._layout.insertWidget(self._layout.count() - 1, b)
+            self._buttons.append(b)
+        self.show()
+
+    def buttons(self) -> list[QPushButton]:
+        return list(self._buttons)
+
+    def clear_message(self) -> None:
+        self.kind = ""
+        self.hide()
+
+
+def big_font(widget: QWidget, points: float = 1.5, bold: bool = True) -> None:
+    font = QFont(widget.font())
+    font.setPointSizeF(font.pointSizeF() * points)
+    font.setBold(bold)
+    widget.setFont(font)

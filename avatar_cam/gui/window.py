@@ -1,0 +1,395 @@
+"""The main window: previews, controls, help, status bar. It only paints and forwards clicks;
+everything slow runs in the engine's threads."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import threading
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from avatar_cam.composite import parse_color
+from avatar_cam.gui.cameras import scan_cameras
+from avatar_cam.gui.controls import DEMO_SPEC, FILE_SPEC, ControlPanel
+from avatar_cam.gui.engine import Engine
+from avatar_cam.gui.help import help_html
+from avatar_cam.gui.settings import AppSettings, StartOptions
+from avatar_cam.gui.styles_ui import StyleController
+from avatar_cam.gui.thumbnails import ThumbnailMaker
+from avatar_cam.gui.widgets import Banner, VideoView, big_font
+from avatar_cam.styles import StyleCatalog
+
+HINT_TEXT = ("<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
+             "<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
+             "&middot; Ctrl+P pause &middot; Ctrl+Shift+V virtual camera &middot; "
+             "Ctrl+K camera preview &middot; F1 help")
+FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "paused",
+                 "source_lost": "camera not available", "generator_error": "style error",
+                 "no_style": "no style", "raw_blocked": "held back"}
+
+
+class MainWindow(QMainWindow):
+    """avatar-cam's window. Test hooks: `errors` (every error shown), `banner`, `controls`."""
+
+    cameras_found = Signal(object)  # list[(index, name)] from the camera scan thread
+
+    def __init__(self, engine: Engine, catalog: StyleCatalog, settings: AppSettings,
+                 thumbs: ThumbnailMaker, options: StartOptions):
+        super().__init__()
+        self.engine, self.settings, self.options = engine, settings, options
+        self.errors: list[str] = []
+        self._last_packet_info: tuple[float, float, str, str | None] | None = None
+        self._files: list[str] = [] if options.spec.isdigit() or options.spec == DEMO_SPEC \
+            else [options.spec]
+        self._cameras: list[tuple[int, str]] = []
+        self.setWindowTitle("avatar-cam")
+        self.resize(1280, 780)
+        self._build_ui()
+        self.styles = StyleController(self, engine, catalog, thumbs, settings)
+        self._build_actions()
+        self._connect()
+        self._apply_options()
+        self._restore_window()
+        self._status_timer = QTimer(self)
+        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.start(250)
+        self.refresh_cameras()
+        for notice in options.notices:
+            self.show_error("Starting avatar-cam", notice, dialog=False)
+        if options.notices and not self.banner.isVisible():
+            self.banner.show_message("\n".join(options.notices), kind="warning")
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        central = QWidget()
+        row = QHBoxLayout(central)
+        left = QVBoxLayout()
+        title = QLabel("What the meeting sees")
+        big_font(title, 1.15)
+        left.addWidget(title)
+        self.banner = Banner()
+        left.addWidget(self.banner)
+        self.output_view = VideoView("Starting...", QSize(320, 240))
+        left.addWidget(self.output_view, 1)
+        bottom = QHBoxLayout()
+        self.camera_view = VideoView("Camera preview", QSize(240, 180))
+        self.camera_view.setFixedSize(256, 192)
+        self.camera_view.setToolTip("Your camera with the tracked face box. Only you see this.")
+        bottom.addWidget(self.camera_view)
+        self.hint = QLabel(HINT_TEXT)
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.RichText)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        bottom.addWidget(self.hint, 1)
+        left.addLayout(bottom)
+        row.addLayout(left, 1)
+        self.controls = ControlPanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(360)
+        scroll.setMaximumWidth(480)
+        row.addWidget(scroll)
+        self.setCentralWidget(central)
+
+        self.help_dock = QDockWidget("Getting started", self)
+        self.help_dock.setObjectName("help")
+        browser = QTextBrowser()
+        browser.setOpenExternalLinks(True)
+        browser.setHtml(help_html())
+        self.help_dock.setWidget(browser)
+        self.help_dock.setMinimumWidth(300)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_dock)
+        self.help_dock.visibilityChanged.connect(self._help_visibility)
+
+        sb = self.statusBar()
+        self.status_fps, self.status_latency = QLabel(), QLabel()
+        self.status_provider, self.status_face, self.status_vcam = QLabel(), QLabel(), QLabel()
+        sb.setStyleSheet("QStatusBar::item { border: none; }")
+        for w in (self.status_fps, self.status_latency, self.status_provider, self.status_face,
+                  self.status_vcam):
+            w.setContentsMargins(10, 0, 10, 0)
+            sb.addPermanentWidget(w)
+
+    def _build_actions(self) -> None:
+        def action(text: str, keys: list[str], slot: object, checkable: bool = False) -> QAction:
+            a = QAction(text, self)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            a.setCheckable(checkable)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        self.action_next_style = action("Next style", ["Ctrl+Right", "]"], lambda: self.styles.step(1))
+        self.action_prev_style = action("Previous style", ["Ctrl+Left", "["],
+                                        lambda: self.styles.step(-1))
+        self.action_mirror = action("Mirror", ["Ctrl+M"], self._toggle_mirror)
+        self.action_pause = action("Pause", ["Ctrl+P", "Pause"], self._toggle_pause)
+        self.action_vcam = action("Virtual camera", ["Ctrl+Shift+V"],
+                                  lambda: self.controls.vcam_button.click())
+        self.action_camera = action("Camera preview", ["Ctrl+K"],
+                                    lambda: self.controls.camera_check.toggle())
+        self.action_help = action("Help", ["F1"], self._toggle_help)
+
+    def _connect(self) -> None:
+        e, c = self.engine, self.controls
+        e.frame_ready.connect(self._on_frame)
+        e.source_state.connect(self._on_source_state)
+        e.vcam_state.connect(self._on_vcam_state)
+        e.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.cameras_found.connect(self._on_cameras)
+        c.vcam_button.toggled.connect(self._on_vcam_clicked)
+        c.camera_combo.activated.connect(self._on_source_picked)
+        c.refresh_button.clicked.connect(self.refresh_cameras)
+        c.size_combo.activated.connect(self._on_size_picked)
+        c.mode_combo.activated.connect(self._on_mode_picked)
+        c.background_button.clicked.connect(self._pick_background)
+        c.mirror_check.toggled.connect(self._on_mirror)
+        c.camera_check.toggled.connect(self._on_show_camera)
+        c.pause_button.toggled.connect(self.set_paused)
+
+    def _apply_options(self) -> None:
+        o, c = self.options, self.controls
+        c.set_mode(o.mode)
+        c.mirror_check.setChecked(o.mirror)
+        c.set_background(QColor(o.background))
+        c.camera_check.setChecked(self.settings.show_camera)
+        self._on_show_camera(self.settings.show_camera)
+        c.select_size(o.camera_size)
+        c.set_cameras([], o.spec, self._files)
+        self.help_dock.setVisible(not self.settings.help_seen)
+        if o.auto_demo:
+            self.banner.show_message("No webcam found, so the demo clip (a drawn face) is playing. "
+                                     "Plug a camera in and pick it under Camera.",
+                                     [("Look for cameras", self.refresh_cameras)], kind="info")
+        self._on_vcam_state(False, "off")
+        if o.vcam:
+            self.controls.vcam_button.setChecked(True)
+
+    def _restore_window(self) -> None:
+        if self.settings.geometry is not None:
+            self.restoreGeometry(self.settings.geometry)
+        if self.settings.window_state is not None:
+            self.restoreState(self.settings.window_state)
+            self.help_dock.setVisible(not self.settings.help_seen)
+
+    # -- frames and status ----------------------------------------------------------------------
+    def _on_frame(self) -> None:
+        packet = self.engine.take_packet()
+        if packet is None:
+            return
+        self.output_view.set_frame(packet.output)
+        if self.controls.camera_check.isChecked():
+            if packet.camera is None:
+                self.camera_view.set_placeholder("Hidden while paused" if self.engine.paused
+                                                 else "No camera picture")
+            self.camera_view.set_frame(packet.camera)
+        self._last_packet_info = (packet.fps, packet.latency_ms, packet.provider, packet.fallback)
+
+    def _update_status(self) -> None:
+        info = self._last_packet_info
+        provider = self.engine.pipeline.provider
+        if info is None:
+            self.status_fps.setText("fps -")
+            self.status_latency.setText("latency -")
+            self.status_face.setText("")
+        else:
+            fps, latency, provider, fallback = info
+            self.status_fps.setText(f"{fps:4.1f} fps")
+            self.status_latency.setText(f"latency {latency:3.0f} ms")
+            self.status_face.setText(FALLBACK_TEXT.get(fallback, fallback or ""))
+        self.status_provider.setText(f"provider {provider}")
+        on = self.engine.vcam_on
+        self.status_vcam.setText("virtual camera ON" if on else "virtual camera off (preview only)")
+        self.status_vcam.setStyleSheet("color: #2e7d32; font-weight: bold;" if on else "")
+
+    def show_error(self, title: str, text: str, dialog: bool = True) -> None:
+        """Tell the user: always in the status bar, and in a non-blocking dialog if `dialog`."""
+        self.errors.append(text)
+        self.statusBar().showMessage(f"{title}: {text.splitlines()[0]}", 10000)
+        if dialog and self.isVisible():
+            box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                              self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+
+    # -- source ---------------------------------------------------------------------------------
+    def refresh_cameras(self) -> None:
+        """Scan for cameras on a thread (opening devices can take a second); the camera in use
+        and our own virtual camera are not opened."""
+        spec = self.engine.spec
+        busy = {int(spec)} if spec.isdigit() else set()
+        own = {self.engine.vcam_device} if self.engine.vcam_device else set()
+
+        def scan() -> None:
+            try:
+                found = scan_cameras(busy, exclude_devices=own)
+            except Exception:
+                found = []
+            with contextlib.suppress(RuntimeError):  # the window may be gone by now
+                self.cameras_found.emit(found)
+
+        threading.Thread(target=scan, name="camera-scan", daemon=True).start()
+
+    def _on_cameras(self, cameras: list[tuple[int, str]]) -> None:
+        self._cameras = cameras
+        self.controls.set_cameras(cameras, self.engine.spec, self._files)
+        if self.options.auto_demo and cameras and self.banner.kind == "info":
+            self.banner.show_message(f"Found {cameras[0][1]}.", [
+                ("Use it", lambda: self.use_source(str(cameras[0][0])))], kind="info")
+
+    def _on_source_picked(self, index: int) -> None:
+        spec = self.controls.camera_combo.itemData(index)
+        if spec == FILE_SPEC:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Play a video or image", "",
+                "Video or image (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.png *.jpg *.jpeg *.bmp *.webp)")
+            if not path:
+                self.controls.select_source(self.engine.spec)
+                return
+            spec = path
+        if spec:
+            self.use_source(spec)
+
+    def use_source(self, spec: str, remember: bool = True) -> None:
+        """Switch the input (camera index, file, or 'demo'); remembered for the next launch."""
+        if not spec.isdigit() and spec != DEMO_SPEC and spec not in self._files:
+            self._files.append(spec)
+        self.options.auto_demo = False
+        self.banner.clear_message()
+        self.engine.set_source(spec, self.controls.current_size())
+        self.controls.set_cameras(self._cameras, spec, self._files)
+        self.output_view.set_placeholder("Opening...")
+        if remember:
+            self.settings.input = spec
+
+    def _on_size_picked(self, index: int) -> None:
+        size = self.controls.size_at(index)
+        if size is None:
+            return
+        self.settings.camera_size = size
+        if self.engine.spec.isdigit():
+            self.engine.set_source(self.engine.spec, size)
+
+    def _on_source_state(self, state: str, message: str) -> None:
+        spec = self.engine.spec
+        if state == "running":
+            if self.banner.kind in ("warning", "error"):
+                self.banner.clear_message()
+            self.statusBar().showMessage(f"Reading {message}", 4000)
+        elif state == "lost":
+            self.banner.show_message(f"The camera stopped ({message}). The meeting sees a 'Camera "
+                                     "not available' card; reconnecting when it comes back...")
+        elif state == "failed":
+            self.errors.append(message)
+            actions = [("Retry", lambda: self.use_source(self.engine.spec, remember=False))]
+            if spec != DEMO_SPEC:
+                actions.insert(0, ("Use the demo clip", lambda: self.use_source(DEMO_SPEC, False)))
+            what = "No webcam could be opened" if spec.isdigit() else "The input cannot be read"
+            self.banner.show_message(f"{what}: {message}", actions, kind="error")
+            self.output_view.set_placeholder(what)
+        elif state == "ended":
+            self.statusBar().showMessage(message, 6000)
+
+    # -- output controls ------------------------------------------------------------------------
+    def _on_mode_picked(self, index: int) -> None:
+        mode = self.controls.mode_combo.itemData(index)
+        self.engine.set_mode(mode)
+        self.settings.mode = mode
+
+    def _pick_background(self) -> None:
+        color = QColorDialog.getColor(QColor(self.controls.background_button.text()), self,
+                                      "Background colour")
+        if color.isValid():
+            self.set_background(color.name())
+
+    def set_background(self, hex_color: str) -> None:
+        try:
+            bgr = parse_color(hex_color)
+        except ValueError as e:
+            self.show_error("Background", str(e))
+            return
+        self.engine.set_background(bgr)
+        self.controls.set_background(QColor(hex_color))
+        self.settings.background = hex_color
+
+    def _on_mirror(self, on: bool) -> None:
+        self.engine.set_mirror(on)
+        self.settings.mirror = on
+
+    def _toggle_mirror(self) -> None:
+        self.controls.mirror_check.toggle()
+
+    def _on_show_camera(self, on: bool) -> None:
+        self.engine.show_camera = on
+        self.camera_view.setVisible(on)
+        self.settings.show_camera = on
+
+    def set_paused(self, paused: bool) -> None:
+        self.engine.set_paused(paused)
+        self.controls.set_paused(paused)
+        self.statusBar().showMessage("Paused: the meeting sees a 'Paused' card" if paused
+                                     else "Resumed", 4000)
+
+    def _toggle_pause(self) -> None:
+        self.set_paused(not self.engine.paused)
+
+    # -- virtual camera -------------------------------------------------------------------------
+    def _on_vcam_clicked(self, on: bool) -> None:
+        if on:
+            self.controls.set_vcam(False, "Opening...", busy=True)
+        else:
+            self.controls.set_vcam(False, "Closing...")
+            self.settings.vcam = False
+        self.engine.set_vcam(on)
+
+    def _on_vcam_state(self, on: bool, text: str) -> None:
+        if on:
+            self.controls.set_vcam(True, f"Sending to {text}. Pick it as the camera in "
+                                         "Zoom / Meet / Teams (F1 for how).")
+            self.settings.vcam = True
+        elif text == "off":
+            self.controls.set_vcam(False, "Off: the preview still runs; the meeting app sees "
+                                          "nothing from avatar-cam.")
+        else:
+            reason, _, steps = text.partition("\n")
+            body = html.escape(reason).replace("\n", "<br>")
+            if steps:
+                body += f"<br><br><b>To set it up:</b> {html.escape(steps)}"
+            self.controls.set_vcam(False, "<b style='color:#c62828'>Not available: the preview "
+                                          f"still runs.</b><br>{body}<br>(F1: full setup help)")
+            self.show_error("Virtual camera", text, dialog=False)
+
+    # -- help and closing -----------------------------------------------------------------------
+    def _toggle_help(self) -> None:
+        self.help_dock.setVisible(not self.help_dock.isVisible())
+
+    def _help_visibility(self, visible: bool) -> None:
+        if not visible and self.isVisible():
+            self.settings.help_seen = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        """Save the window, stop the threads, release the camera and the virtual camera."""
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.sync()
+        self._status_timer.stop()
+        self.styles.close()
+        self.engine.stop()
+        super().closeEvent(event)

@@ -1,0 +1,261 @@
+"""The window with the real Qt (offscreen): builds and streams, styles switch mid-stream, broken
+styles are refused, settings round-trip, help and hotkeys."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("PySide6.QtWidgets")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from test_gui_helpers import (  # noqa: E402
+    MEDIA,
+    FakeFactory,
+    mosaic_style,
+    nan_style,
+    pump,
+    style_code_style,
+    wait_until,
+)
+
+from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
+from avatar_cam.gui.help import help_html  # noqa: E402
+from avatar_cam.gui.settings import AppSettings  # noqa: E402
+from avatar_cam.gui.window import MainWindow  # noqa: E402
+from avatar_cam.styles import StyleCatalog  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def qapp() -> QApplication:
+    return QApplication.instance() or QApplication([])
+
+
+@pytest.fixture
+def env(tmp_path: Path, qapp: QApplication):
+    """Style folders with two mosaics, a user folder, settings and thumbnail cache in tmp."""
+    builtin, user = tmp_path / "builtin", tmp_path / "user"
+    mosaic_style(builtin / "a-fine.onnx", "fine", block=8)
+    mosaic_style(builtin / "b-coarse.onnx", "coarse", block=32)
+    user.mkdir()
+    windows: list[MainWindow] = []
+
+    class Env:
+        root = tmp_path
+        settings_path = tmp_path / "settings.ini"
+
+        def window(self, argv: list[str] | None = None, factory: object = None,
+                   show: bool = True, **kw: object) -> MainWindow:
+            args = parse_gui_args(["--input", "0"] if argv is None else argv)
+            w = build_window(args, settings=AppSettings(self.settings_path),
+                             catalog=StyleCatalog([builtin, user]),
+                             source_factory=factory or FakeFactory([{}]),
+                             thumbnail_dir=tmp_path / "thumbs", has_camera=True, **kw)
+            windows.append(w)
+            if show:
+                w.show()
+            return w
+
+    yield Env()
+    for w in windows:
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()
+
+
+def frames_out(w: MainWindow) -> int:
+    return w.engine.pipeline.stats.frames_out
+
+
+def test_window_builds_and_streams(env) -> None:
+    w = env.window()
+    wait_until(lambda: w.output_view.has_frame and w.camera_view.has_frame, what="first frames")
+    wait_until(lambda: frames_out(w) > 10, what="10 frames")
+    out = w.output_view.frame()
+    assert out is not None and out.shape == (480, 640, 3)
+    assert w.camera_view.frame() is not None
+    pump(0.3)
+    assert "fps" in w.status_fps.text() and w.status_fps.text() != "fps -"
+    assert "latency" in w.status_latency.text()
+    assert w.status_provider.text() == "provider cpu"
+    assert w.controls.style_picker.count() == 2
+    assert w.engine.pipeline.style.name == "fine"  # first in the catalog = default
+    assert w.engine.state == "running" and not w.errors
+    wait_until(lambda: not w.controls.style_picker.item(0).icon().isNull(), what="thumbnail")
+    assert list((env.root / "thumbs").glob("*.png"))
+
+
+@pytest.mark.skipif(not (MEDIA / "651.mp4").is_file(), reason="../shared/media/651.mp4 absent")
+def test_window_on_a_real_clip_finds_the_face(env) -> None:
+    from avatar_cam.gui.workers import open_gui_source
+
+    w = env.window(["--input", str(MEDIA / "651.mp4")], factory=open_gui_source)
+    wait_until(lambda: frames_out(w) > 15, what="frames from 651.mp4")
+    stats = w.engine.pipeline.stats
+    assert stats.frames_with_face >= stats.frames_out - 3
+    assert "651.mp4" in w.controls.camera_combo.currentText()
+
+
+def test_style_switch_applies_mid_stream(env) -> None:
+    w = env.window()
+    wait_until(lambda: frames_out(w) > 5, what="stream running")
+    before = frames_out(w)
+    w.action_next_style.trigger()
+    wait_until(lambda: w.engine.pipeline.style.name == "coarse", what="style switch")
+    wait_until(lambda: frames_out(w) > before + 10, what="frames after the switch")
+    stats = w.engine.pipeline.stats
+    assert "no_style" not in stats.fallbacks and not stats.errors
+    assert w.controls.style_picker.current_path().endswith("b-coarse.onnx")
+    assert AppSettings(env.settings_path).style.endswith("b-coarse.onnx")
+    assert "coarse" in w.windowTitle()
+    w.action_prev_style.trigger()
+    wait_until(lambda: w.engine.pipeline.style.name == "fine", what="previous style")
+
+
+def test_broken_style_keeps_the_old_one(env) -> None:
+    nan_style(env.root / "user" / "zz-broken.onnx")
+    w = env.window()
+    wait_until(lambda: frames_out(w) > 3, what="stream running")
+    broken = next(p for p in w.controls.style_picker.paths() if "zz-broken" in p)
+    w.styles.pick(broken).result(10)
+    wait_until(lambda: bool(w.errors), what="error shown")
+    assert "NaN" in w.errors[-1] and "Still using fine" in w.errors[-1]
+    assert w.engine.pipeline.style.name == "fine"
+    assert w.controls.style_picker.current_path().endswith("a-fine.onnx")
+    before = frames_out(w)
+    wait_until(lambda: frames_out(w) > before + 5, what="stream still running")
+
+
+def test_add_style_checks_the_file(env) -> None:
+    w = env.window()
+    junk = env.root / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    w.styles.add_style_file(junk).result(10)
+    wait_until(lambda: bool(w.errors), what="error for junk file")
+    assert "not a loadable ONNX model" in w.errors[-1]
+    assert not list((env.root / "user").glob("*.onnx"))
+
+    good = mosaic_style(env.root / "elsewhere" / "mine.onnx", "mine", block=4)
+    w.styles.add_style_file(good).result(10)
+    wait_until(lambda: w.engine.pipeline.style is not None
+               and w.engine.pipeline.style.name == "mine", what="added style in use")
+    assert (env.root / "user" / "mine.onnx").is_file()
+    assert w.controls.style_picker.count() == 3
+
+
+def test_style_from_a_cartoon_image(env) -> None:
+    import cv2
+
+    style, _ = style_code_style(env.root / "user" / "coded.onnx", dim=4)
+    w = env.window()
+    assert not w.controls.reference_button.isEnabled()  # the mosaic takes no reference
+    w.styles.pick(str(style)).result(10)
+    wait_until(lambda: w.controls.reference_button.isEnabled(), what="reference enabled")
+    ref = env.root / "red.png"
+    cv2.imwrite(str(ref), np.full((90, 120, 3), (0, 0, 255), np.uint8))
+    w.styles.apply_reference(ref).result(10)
+    code = w.engine.pipeline.stylizer.style_code
+    wait_until(lambda: not np.allclose(w.engine.pipeline.stylizer.style_code, 0), what="code set")
+    code = w.engine.pipeline.stylizer.style_code
+    assert code.shape == (1, 4) and code[0, 0] == pytest.approx(1.0)  # red channel mean
+    w.styles.apply_reference(env.root / "missing.png").result(10)
+    wait_until(lambda: bool(w.errors), what="error for a missing image")
+
+
+def test_settings_round_trip(env) -> None:
+    s = AppSettings(env.settings_path)
+    s.input, s.camera_size, s.mode, s.mirror, s.background = "3", (1280, 720), "overlay", True, "#102030"
+    s.sync()
+    again = AppSettings(env.settings_path)
+    assert (again.input, again.camera_size, again.mode, again.mirror, again.background) == \
+        ("3", (1280, 720), "overlay", True, "#102030")
+
+    env.settings_path.unlink()
+    w = env.window([])  # no flags: camera 0 (a camera exists)
+    w.resize(1333, 811)
+    w.controls.mode_combo.setCurrentIndex(w.controls.mode_combo.findData("full"))
+    w.controls.mode_combo.activated.emit(w.controls.mode_combo.currentIndex())
+    w.controls.mirror_check.setChecked(True)
+    w.set_background("#204060")
+    w.styles.pick(w.controls.style_picker.paths()[1]).result(10)
+    wait_until(lambda: w.engine.pipeline.style.name == "coarse", what="style picked")
+    pump(0.1)
+    w.close()
+
+    saved = AppSettings(env.settings_path).geometry
+    assert saved is not None  # (offscreen clamps restored sizes to its 800x800 screen)
+    w2 = env.window([])
+    assert w2.restoreGeometry(saved)
+    assert w2.engine.pipeline.compositor.mode.value == "full"
+    assert w2.engine.pipeline.compositor.mirror is True
+    assert w2.controls.background_button.text() == "#204060"
+    assert w2.engine.pipeline.style.name == "coarse"
+    w2.close()
+
+    w3 = env.window(["--input", "1", "--mode", "avatar"])  # flags win for this session only
+    assert w3.engine.spec == "1" and w3.engine.pipeline.compositor.mode.value == "avatar"
+    w3.close()
+    assert AppSettings(env.settings_path).mode == "full"
+    assert AppSettings(env.settings_path).input != "1"
+
+
+def test_first_run_help_panel(env) -> None:
+    w = env.window()
+    assert w.help_dock.isVisible()
+    w.help_dock.close()
+    assert AppSettings(env.settings_path).help_seen
+    w.action_help.trigger()
+    assert w.help_dock.isVisible()
+    w.close()
+    assert not env.window().help_dock.isVisible()
+    for system, needle in (("Linux", "exclusive_caps=1"), ("Windows", "OBS Virtual Camera"),
+                           ("Darwin", "OBS Virtual Camera")):
+        text = help_html(system)
+        assert needle in text and "Zoom" in text and "Meet" in text and "Teams" in text
+        assert "(this computer)" in text
+
+
+def test_hotkeys(env) -> None:
+    w = env.window()
+    w.activateWindow()
+    wait_until(lambda: frames_out(w) > 2, what="stream running")
+    QTest.keyClick(w, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    wait_until(lambda: w.engine.pipeline.compositor.mirror, what="Ctrl+M mirrors")
+    QTest.keyClick(w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    wait_until(lambda: w.engine.paused, what="Ctrl+P pauses")
+    assert w.controls.pause_button.isChecked()
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    wait_until(lambda: w.engine.pipeline.style.name == "coarse", what="] = next style")
+    QTest.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert not w.controls.camera_check.isChecked() and not w.engine.show_camera
+    QTest.keyClick(w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert not w.engine.paused
+
+
+def test_startup_problems_are_shown_not_fatal(env, tmp_path: Path) -> None:
+    w = env.window(["--input", "0", "--style", "no-such-style", "--provider", "nonsense"])
+    assert w.engine.pipeline.style.name == "fine"  # fell back to the default
+    text = w.banner.label.text()
+    assert w.banner.isVisible() and "no-such-style" in text and "nonsense" in text
+    w.banner.close_button.click()
+    assert not w.banner.isVisible()
+
+    empty = build_window(parse_gui_args(["--input", "0"]), settings=AppSettings(tmp_path / "e.ini"),
+                         catalog=StyleCatalog([tmp_path / "none"]), source_factory=FakeFactory([{}]),
+                         thumbnail_dir=tmp_path / "t", has_camera=True)
+    try:
+        empty.show()
+        card = empty.engine.pipeline.gate.card("no_style")
+        wait_until(lambda: empty.output_view.frame() is not None
+                   and np.array_equal(empty.output_view.frame(), card), what="no-style card")
+        assert "no style could be loaded" in empty.banner.label.text()
+    finally:
+        empty.close()
