@@ -155,6 +155,9 @@ class FaceFlow:
         if self._prev is None:
             return None
         cur = self.gray(image_bgr)
+        if cur.shape != self._prev.shape:  # the source changed resolution: detect afresh
+            self._prev = cur
+            return None
         x, y, w, h = face.box
         pts = (np.array([x, y]) + self.GRID * np.array([w, h])) * self._scale
         pts = pts.astype(np.float32).reshape(-1, 1, 2)

@@ -115,3 +115,11 @@ def test_flow_between_detections_follows_the_face_like_the_detector(clip_651: Pa
         errs.append(np.linalg.norm(a.keypoints - b.keypoints, axis=1).mean() / a.box[2])
     assert third.detections <= len(frames) // 3 + 2 and every.detections == len(frames)
     assert max(errs) < 0.02, f"flow drifted {max(errs):.3f} face widths from the detector"
+
+
+def test_flow_survives_a_resolution_change(demo_face: np.ndarray) -> None:
+    tracker = FaceTracker(FaceDetector(), TrackerConfig(detect_every=3))
+    assert tracker.update(demo_face, 0.0) is not None
+    small = cv2.resize(demo_face, (320, 240))
+    face = tracker.update(small, 1 / 30)  # flow cannot compare different sizes: re-detects
+    assert face is not None and tracker.detections == 2
