@@ -1,0 +1,156 @@
+"""Expression, pose and gaze measures of one face from MediaPipe Face Mesh (no torch).
+
+Used by `avatar-eval` to check that a cartoon keeps the person's expression, head pose and gaze:
+run `ExpressionAnalyzer.analyze` on the input crop and on the cartoon, then `compare` the two.
+
+Measures (all from the 478 refined landmarks; "right" is the person's right, image-left):
+- `mouth_open`: inner-lip gap / mouth width (0 closed, ~0.3-0.6 wide open);
+- `eye_open`: (right, left) lid gap / eye width (~0.25-0.35 open, < 0.1 closed);
+- `yaw`, `pitch`, `roll` (degrees): proxies from the mesh's 3D points (cheek-to-cheek line in x/z,
+  forehead-to-chin line in y/z, eye line in x/y);
+- `gaze`: (x, y) iris centre offset from the eye centre in eye widths, both eyes averaged,
+  measured along the eye line (+x towards image right, +y down).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+N_LANDMARKS = 478  # 468 mesh points + 10 iris points (refine_landmarks=True)
+
+# landmark indices (MediaPipe face mesh topology)
+RIGHT_EYE_OUTER, RIGHT_EYE_INNER, RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM = 33, 133, 159, 145
+LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_EYE_TOP, LEFT_EYE_BOTTOM = 362, 263, 386, 374
+MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER, LIP_INNER_TOP, LIP_INNER_BOTTOM = 291, 61, 13, 14
+RIGHT_CHEEK, LEFT_CHEEK, FOREHEAD, CHIN, NOSE_TIP = 234, 454, 10, 152, 1
+RIGHT_IRIS, LEFT_IRIS = 468, 473  # iris centres
+
+
+@dataclass(frozen=True)
+class Expression:
+    """Measures of one face; `landmarks` are (478, 3) image pixels (z scaled like x)."""
+
+    landmarks: np.ndarray
+    face_size: float  # cheek-to-cheek distance in pixels
+    mouth_open: float
+    eye_open: tuple[float, float]
+    yaw: float
+    pitch: float
+    roll: float
+    gaze: tuple[float, float]
+
+    def normalized(self) -> np.ndarray:
+        """(478, 2) landmarks centred on the eye midpoint, eye line horizontal, face size 1."""
+        pts = self.landmarks[:, :2]
+        mid = (pts[RIGHT_EYE_OUTER] + pts[LEFT_EYE_OUTER]) / 2
+        a = -math.radians(self.roll)
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        return ((pts - mid) @ rot.T) / max(self.face_size, 1e-6)
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a[:2] - b[:2]))
+
+
+def measures_from_landmarks(lm: np.ndarray) -> Expression:
+    """All measures from (478, 3) pixel landmarks (pure geometry, testable without MediaPipe)."""
+    lm = np.asarray(lm, dtype=np.float64)
+    if lm.shape != (N_LANDMARKS, 3):
+        raise ValueError(f"need ({N_LANDMARKS}, 3) landmarks, got {lm.shape}")
+    face = _dist(lm[RIGHT_CHEEK], lm[LEFT_CHEEK])
+    mouth = _dist(lm[LIP_INNER_TOP], lm[LIP_INNER_BOTTOM]) / max(_dist(lm[MOUTH_LEFT_CORNER],
+                                                                     lm[MOUTH_RIGHT_CORNER]), 1e-6)
+    eye_r = _dist(lm[RIGHT_EYE_TOP], lm[RIGHT_EYE_BOTTOM]) / max(_dist(lm[RIGHT_EYE_OUTER],
+                                                                       lm[RIGHT_EYE_INNER]), 1e-6)
+    eye_l = _dist(lm[LEFT_EYE_TOP], lm[LEFT_EYE_BOTTOM]) / max(_dist(lm[LEFT_EYE_OUTER],
+                                                                     lm[LEFT_EYE_INNER]), 1e-6)
+    ex = lm[LEFT_EYE_OUTER] - lm[RIGHT_EYE_OUTER]
+    roll = math.degrees(math.atan2(ex[1], ex[0]))
+    cheeks = lm[LEFT_CHEEK] - lm[RIGHT_CHEEK]
+    yaw = math.degrees(math.atan2(cheeks[2], math.hypot(cheeks[0], cheeks[1])))
+    vert = lm[CHIN] - lm[FOREHEAD]
+    pitch = math.degrees(math.atan2(-vert[2], math.hypot(vert[0], vert[1])))
+    # gaze along the eye line
+    u = ex[:2] / max(np.linalg.norm(ex[:2]), 1e-6)
+    v = np.array([-u[1], u[0]])
+    offs = []
+    for iris, outer, inner in ((RIGHT_IRIS, RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
+                               (LEFT_IRIS, LEFT_EYE_OUTER, LEFT_EYE_INNER)):
+        centre = (lm[outer, :2] + lm[inner, :2]) / 2
+        width = max(_dist(lm[outer], lm[inner]), 1e-6)
+        d = lm[iris, :2] - centre
+        offs.append((float(d @ u) / width, float(d @ v) / width))
+    gaze = (float(np.mean([o[0] for o in offs])), float(np.mean([o[1] for o in offs])))
+    return Expression(landmarks=lm, face_size=face, mouth_open=mouth, eye_open=(eye_r, eye_l),
+                      yaw=yaw, pitch=pitch, roll=roll, gaze=gaze)
+
+
+def compare(ref: Expression, out: Expression) -> dict[str, float]:
+    """How far `out` (the cartoon) is from `ref` (the photo).
+
+    `keypoint_error`: mean landmark distance / the photo's face size (same crop, so no alignment);
+    the rest are absolute differences of the measures.
+    """
+    dist = np.linalg.norm(ref.landmarks[:, :2] - out.landmarks[:, :2], axis=1)
+    err = dist.mean() / max(ref.face_size, 1e-6)
+    return {
+        "keypoint_error": float(err),
+        "mouth_open_diff": abs(ref.mouth_open - out.mouth_open),
+        "eye_open_diff": float(np.mean(np.abs(np.subtract(ref.eye_open, out.eye_open)))),
+        "yaw_diff": abs(ref.yaw - out.yaw),
+        "pitch_diff": abs(ref.pitch - out.pitch),
+        "roll_diff": abs(ref.roll - out.roll),
+        "gaze_diff": float(np.hypot(ref.gaze[0] - out.gaze[0], ref.gaze[1] - out.gaze[1])),
+    }
+
+
+class ExpressionAnalyzer:
+    """MediaPipe Face Mesh (static images, refined iris landmarks) -> `Expression` or None."""
+
+    def __init__(self, min_confidence: float = 0.5):
+        import mediapipe as mp  # heavy import, kept out of module import time
+
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=min_confidence,
+        )
+
+    def landmarks(self, image: np.ndarray, bgr: bool = True) -> np.ndarray | None:
+        """(478, 3) pixel landmarks of the most prominent face, or None when no face is found."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"need an HxWx3 image, got {image.shape}")
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
+        result = self._mesh.process(np.ascontiguousarray(rgb))
+        if not result.multi_face_landmarks:
+            return None
+        h, w = image.shape[:2]
+        pts = result.multi_face_landmarks[0].landmark
+        if len(pts) < N_LANDMARKS:
+            return None
+        return np.array([(p.x * w, p.y * h, p.z * w) for p in pts[:N_LANDMARKS]], dtype=np.float64)
+
+    def analyze(self, image: np.ndarray, bgr: bool = True) -> Expression | None:
+        """All measures for `image` (uint8, BGR unless `bgr=False`), or None without a face."""
+        lm = self.landmarks(image, bgr)
+        return None if lm is None else measures_from_landmarks(lm)
+
+    def close(self) -> None:
+        self._mesh.close()
+
+    def __enter__(self) -> ExpressionAnalyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def face_found(image: np.ndarray, analyzer: ExpressionAnalyzer | None = None, bgr: bool = True) -> bool:
+    """True when Face Mesh finds a face in `image`."""
+    if analyzer is not None:
+        return analyzer.landmarks(image, bgr) is not None
+    with ExpressionAnalyzer() as a:
+        return a.landmarks(image, bgr) is not None

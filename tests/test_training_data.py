@@ -1,0 +1,146 @@
+"""Data: bad files counted, deterministic batches, augmentation, hold-out split, prepare."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from avatar_cam.align import DEFAULT_CROP, align_face, face_crop_matrix  # noqa: E402
+from avatar_cam.frame import Face  # noqa: E402
+from training.data import (  # noqa: E402
+    AugmentConfig,
+    UnpairedSteps,
+    augment,
+    domain_dirs,
+    holdout_split,
+    prepare,
+    scan_images,
+)
+from training.testing import make_image_folder  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def test_bad_files_are_warned_once_each_skipped_and_counted(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    d = make_image_folder(tmp_path / "A", 3)
+    (d / "notes.txt").write_text("not an image")
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (d / "empty.png").write_bytes(b"")
+    (d / ".DS_Store").write_bytes(b"x")  # hidden: ignored silently
+    with caplog.at_level(logging.WARNING, logger="training.data"):
+        res = scan_images([d])
+    assert len(res.paths) == 3
+    assert sorted(Path(p).name for p, _ in res.skipped) == ["broken.jpg", "empty.png", "notes.txt"]
+    assert dict((Path(p).name, r) for p, r in res.skipped)["notes.txt"] == "not an image file"
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 3
+    assert "3 files skipped" in res.summary("A")
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(tmp_path: Path) -> None:
+    a = scan_images([make_image_folder(tmp_path / "A", 5, 40, "A")]).paths
+    b = scan_images([make_image_folder(tmp_path / "B", 3, 40, "B")]).paths
+    ds = UnpairedSteps(a, b, 32, 2, 20, seed=7, with_a2=True)
+    x = ds[4]
+    assert set(x) == {"A", "A2", "B"} and x["A"].shape == (2, 3, 32, 32)
+    assert x["A"].min() >= -1 and x["A"].max() <= 1
+    again = UnpairedSteps(a, b, 32, 2, 20, seed=7, with_a2=True)[4]
+    assert all(torch.equal(x[k], again[k]) for k in x)
+    assert not torch.equal(x["A"], ds[5]["A"])
+    assert not torch.equal(x["A"], UnpairedSteps(a, b, 32, 2, 20, seed=8)[4]["A"])
+    # each epoch visits every image once
+    seen = [ds.index("A", s, j) for s in range(5) for j in range(2)]
+    assert sorted(seen[:5]) == list(range(5)) and sorted(seen[5:]) == list(range(5))
+
+
+def test_augment(tmp_path: Path) -> None:
+    img = (np.random.default_rng(0).random((50, 60, 3)) * 255).astype(np.uint8)
+    rng = np.random.default_rng(1)
+    plain = AugmentConfig(flip=False, min_scale=1.0, max_aspect=1.0, jitter=0.0)
+    out = augment(img, 32, rng, plain, color=True)
+    assert out.shape == (32, 32, 3) and out.dtype == np.uint8
+    # colour jitter only touches photos
+    cfg = AugmentConfig(flip=False, min_scale=1.0, max_aspect=1.0, jitter=0.3)
+    a = augment(img, 32, np.random.default_rng(2), cfg, color=False)
+    b = augment(img, 32, np.random.default_rng(2), plain, color=False)
+    c = augment(img, 32, np.random.default_rng(2), cfg, color=True)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_holdout_split_and_folder_layout(tmp_path: Path) -> None:
+    paths = [Path(f"/x/{i}.png") for i in range(10)]
+    train, val = holdout_split(paths, 3, seed=0)
+    assert len(val) == 3 and not set(train) & set(val) and len(train) == 7
+    assert holdout_split(list(reversed(paths)), 3, seed=0)[1] == val  # order does not matter
+    (tmp_path / "trainA").mkdir()
+    assert domain_dirs(str(tmp_path), ["/extra"], "A") == [str(tmp_path / "trainA"), "/extra"]
+    with pytest.raises(FileNotFoundError, match="trainB"):
+        domain_dirs(str(tmp_path), [], "B")
+
+
+class _FakeTracker:
+    """Finds a face only in images whose top-left pixel is white, at a known place (padded coords)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, image: np.ndarray, t: float, smooth: bool = True) -> Face | None:
+        self.calls += 1
+        pad = (image.shape[0] - 64) // 2
+        if image[pad, pad, 0] != 255:
+            return None
+        kp = np.array([[24, 28], [40, 28], [32, 36], [32, 44], [18, 30], [46, 30]], np.float32) + pad
+        return Face(box=(16 + pad, 16 + pad, 32, 36), keypoints=kp)
+
+
+def test_prepare_crops_like_the_app_and_lists_missing_faces(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rng = np.random.default_rng(0)
+    imgs = {}
+    for i in range(3):
+        img = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+        img[0, 0] = 255 if i < 2 else 0
+        cv2.imwrite(str(raw / f"p{i}.png"), img)
+        imgs[i] = img
+    (raw / "bad.jpg").write_bytes(b"nope")
+    out = tmp_path / "out"
+    rep = prepare([raw], out, size=48, tracker_factory=_FakeTracker, progress=False)
+    assert rep["written"] == 2 and rep["not_found"] == [str(raw / "p2.png")]
+    assert rep["unreadable"] == [str(raw / "bad.jpg")]
+    assert json.loads((out / "prepare_report.json").read_text())["not_found"] == rep["not_found"]
+    crop = cv2.imread(str(out / "p0.jpg"))
+    assert crop.shape == (48, 48, 3)
+    kp = np.array([[24, 28], [40, 28], [32, 36], [32, 44], [18, 30], [46, 30]], np.float32)
+    ref = align_face(imgs[0], Face(box=(16, 16, 32, 36), keypoints=kp), 48, DEFAULT_CROP)
+    ref_jpeg = cv2.imdecode(cv2.imencode(".jpg", ref, [cv2.IMWRITE_JPEG_QUALITY, 95])[1], cv2.IMREAD_COLOR)
+    assert np.array_equal(crop, ref_jpeg)  # exactly the app's crop (after the same JPEG encoding)
+    mask = cv2.warpAffine(np.ones((64, 64), np.float32), face_crop_matrix(
+        Face(box=(16, 16, 32, 36), keypoints=kp), 48, DEFAULT_CROP), (48, 48))
+    assert rep["outside_mean"] == pytest.approx(1 - mask.mean(), abs=1e-3)
+    # a second pass skips what is there; the report is not mistaken for an image
+    rep2 = prepare([raw], out, size=48, tracker_factory=_FakeTracker, progress=False)
+    assert rep2["already_there"] == 2 and not scan_images([out]).skipped
+
+
+@pytest.mark.skipif(not (SHARED / "utkface").is_dir(), reason="shared datasets not present")
+def test_prepare_with_mediapipe_on_a_real_photo(tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    src = tmp_path / "src"
+    src.mkdir()
+    for photo in sorted((SHARED / "utkface").glob("*.jpg"))[:3]:
+        (src / photo.name).write_bytes(photo.read_bytes())
+    (src / "blank.png").write_bytes(cv2.imencode(".png", np.full((200, 200, 3), 128, np.uint8))[1].tobytes())
+    rep = prepare([src], tmp_path / "out", size=64, progress=False)
+    assert rep["written"] >= 2 and str(src / "blank.png") in rep["not_found"]
+    assert rep["written"] + len(rep["not_found"]) == 4

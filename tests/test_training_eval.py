@@ -1,0 +1,145 @@
+"""avatar-eval on tiny sets: FID/KID through torch-fidelity (fake and random-weight Inception
+features), the missing-weights message, expression metrics, per-group results, style files."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training import evaluate as ev  # noqa: E402
+from training.testing import make_image_folder, tiny_config  # noqa: E402
+from training.trainer import train  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def fidelity() -> None:
+    """Skip (with the reason) where torch-fidelity is not installed."""
+    try:
+        ev.import_torch_fidelity()
+    except ev.EvalError as e:
+        pytest.skip(f"FID/KID path not testable: {e}")
+
+
+def _fake_features(images: np.ndarray) -> np.ndarray:
+    """Mean colour and a few coarse statistics: enough to tell two image sets apart."""
+    x = images.astype(np.float64) / 255
+    return np.concatenate([x.mean((1, 2)), x.std((1, 2)), x[:, ::8, ::8].reshape(len(x), -1)[:, :10]], 1)
+
+
+def test_fid_kid_from_features(fidelity: None) -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 8)), rng.normal(size=(30, 8))
+    far = rng.normal(loc=2.0, size=(30, 8))
+    same, diff = ev.fid_kid(a, b), ev.fid_kid(a, far)
+    assert diff["fid"] > 5 * same["fid"] and diff["kid_mean"] > same["kid_mean"]
+    assert ev.fid_kid(a, b[:5])["kid_subset_size"] == 5  # KID subsets never exceed the smaller set
+    with pytest.raises(ev.EvalError):
+        ev.fid_kid(a, b[:1])
+
+
+def test_missing_or_bad_inception_weights_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ev.EvalError, match="not found"):
+        ev.inception_features(str(tmp_path / "nope.pth"))
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ev.EvalError, match="not a usable Inception state dict"):
+        ev.inception_features(str(bad))
+
+
+def test_inception_path_with_local_weights(tmp_path: Path, fidelity: None) -> None:
+    """The real torch-fidelity Inception-v3, with random weights saved as a local file."""
+    ev.import_torch_fidelity()
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    with ev._patched(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None), \
+            ev._patched(fe, "load_state_dict_from_url", lambda *a, **k: {}):
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    weights = tmp_path / "inception.pth"
+    torch.save(net.state_dict(), weights)
+    features = ev.inception_features(str(weights))
+    imgs = (np.random.default_rng(0).random((2, 64, 64, 3)) * 255).astype(np.uint8)
+    f = features(imgs)
+    assert f.shape == (2, 2048) and np.isfinite(f).all()
+
+
+def test_utk_groups() -> None:
+    assert ev.utk_group("utkface__34_1_2_20170116174525125.jpg.chip.jpg") == {
+        "age": "20-39", "gender": "female", "ethnicity": "Asian"}
+    assert ev.utk_group("8_0_4_2017.jpg") == {"age": "0-12", "gender": "male", "ethnicity": "Others"}
+    assert ev.utk_group("female_1003.jpg") is None
+
+
+def test_eval_a_run_with_fake_features_and_analyzer(tmp_path: Path, fidelity: None) -> None:
+    run = train(tiny_config(tmp_path, steps=1, val_count=4))
+    photos = make_image_folder(tmp_path / "photos", 4, 40, "A", seed=3)
+    names = ["25_0_1_2017.png", "70_1_3_2017.png", "30_0_1_2017.png", "plain.png"]
+    paths = []
+    for p, n in zip(sorted(photos.iterdir()), names, strict=True):
+        paths.append(p.rename(p.with_name(n)))
+    from avatar_cam.expression import measures_from_landmarks
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 100, (478, 3))
+
+    def analyze(rgb: np.ndarray):  # noqa: ANN202 - a face whose mouth opens with brightness
+        if rgb.mean() < 5:
+            return None
+        lm = base.copy()
+        lm[14, 1] += rgb.mean() / 10
+        return measures_from_landmarks(lm)
+
+    gen, size, source, cfg = ev.run_generator(str(run))
+    out = tmp_path / "eval"
+    res = ev.evaluate(gen, size, paths, sorted((tmp_path / "data" / "B").iterdir()), out, source,
+                      features=_fake_features, analyze=analyze, extra={"config": cfg})
+    assert res["n_photos"] == 4 and res["fid"] is not None and res["kid_subset_size"] == 4
+    ex = res["expression"]
+    assert ex["input_face_rate"] == 1.0 and ex["n_compared"] == ex["n"] * ex["output_face_rate"]
+    assert ex["keypoint_error"] is not None and ex["mouth_open_diff"] >= 0
+    assert set(res["groups"]) == {"age=20-39", "age=60+", "gender=male", "gender=female",
+                                  "ethnicity=Black", "ethnicity=Indian"}
+    assert res["groups"]["gender=male"]["n"] == 2
+    assert json.loads((out / "eval.json").read_text())["n_photos"] == 4
+    assert (out / "contact_sheet.png").stat().st_size > 0
+
+
+def test_eval_cli_on_a_run_without_inception_weights(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = train(tiny_config(tmp_path, steps=1, val_count=3))
+    rc = ev.main(["--run", str(run), "--inception-weights", str(tmp_path / "missing.pth")])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "FID/KID not computed" in err and "missing.pth" in err
+    res = json.loads((run / "eval" / "eval.json").read_text())
+    assert res["fid"] is None and "missing.pth" in res["fid_error"]
+    assert res["n_photos"] == 3 and res["expression"]["n"] == 3  # held-out photos from split.json
+
+
+def test_eval_cli_on_a_style_file(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from training.models import create_model
+
+    model = create_model(tiny_config(tmp_path))
+    gen = model.generator_for_export()
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(gen, (torch.zeros(1, 3, 32, 32),), buf, input_names=["input"],
+                          output_names=["output"], dynamo=False, opset_version=17)
+    m = onnx.load_from_string(buf.getvalue())
+    meta = {**model.export_metadata(), "name": "tiny"}
+    onnx.helper.set_model_props(m, meta)
+    style = tmp_path / "tiny.onnx"
+    onnx.save(m, str(style))
+    photos = make_image_folder(tmp_path / "p", 3, 40, "A")
+    out = tmp_path / "style_eval"
+    assert ev.main(["--style", str(style), "--photos", str(photos), "--no-fid", "--out", str(out)]) == 0
+    res = json.loads((out / "eval.json").read_text())
+    assert res["n_photos"] == 3 and res["fid_error"] == "skipped (--no-fid)"
+    assert ev.main(["--style", str(tmp_path / "none.onnx"), "--photos", str(photos)]) == 2

@@ -1,0 +1,150 @@
+"""`avatar-train`: train a photo->cartoon model, prepare (crop + align) photos, print MACs.
+
+    avatar-train --model cyclegan|content-invariant --generator resnet9|light \\
+        --data-a DIR [DIR ...] --data-b DIR --out RUN_DIR --size 256 --batch-size N --steps N \\
+        [--resume] [--device auto|cpu|cuda|mps] [--config FILE] [--set KEY=VALUE ...]
+    avatar-train --resume --out RUN_DIR           # continue exactly where RUN_DIR stopped
+    avatar-train prepare --input DIR [DIR ...] --out DIR --size 256
+    avatar-train macs [--size 256]
+
+Options resolve as defaults < `--config FILE` (TOML recipe or a run's config.json) < flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from training.options import ConfigError, TrainConfig, read_config_file
+
+# flag -> config key, for flags that map one-to-one
+_FLAGS = {
+    "model": str, "generator": str, "dataroot": str, "out": str, "size": int, "batch_size": int,
+    "steps": int, "seed": int, "device": str, "amp": str, "workers": int, "threads": int, "lr": float,
+    "gan_mode": str, "upsample": str, "save_every": int, "sample_every": int, "log_every": int,
+    "val_count": int, "name": str, "trained_on": str, "license_note": str, "teacher": str,
+    "keep_checkpoints": int,
+}
+
+
+def _train_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog,
+                                description="Train a photo->cartoon generator on unpaired folders.")
+    p.add_argument("--config", help="TOML recipe (training/recipes/*.toml) or a run's config.json")
+    p.add_argument("--data-a", nargs="+", action="extend", help="photo folder(s); repeatable")
+    p.add_argument("--data-b", nargs="+", action="extend", help="cartoon folder(s); repeatable")
+    for key, typ in _FLAGS.items():
+        if key in ("model", "generator"):
+            continue
+        p.add_argument("--" + key.replace("_", "-"), type=typ, default=None)
+    p.add_argument("--model", choices=["cyclegan", "content-invariant"])
+    p.add_argument("--generator", choices=["resnet9", "light"])
+    p.add_argument("--resume", action="store_true", help="continue RUN_DIR exactly (step, LR, RNG)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other config key, value as JSON or text (e.g. --set lambda_cycle=5)")
+    return p
+
+
+def _parse_set(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip().replace("-", "_")] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip().replace("-", "_")] = v
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults < config file (or RUN_DIR/config.json on --resume) < explicit flags."""
+    values: dict = {}
+    if args.config:
+        values.update(read_config_file(args.config))
+    elif args.resume and args.out and (Path(args.out) / "config.json").exists():
+        values.update(read_config_file(Path(args.out) / "config.json"))
+    for key in _FLAGS:
+        v = getattr(args, key, None)
+        if v is not None:
+            values[key] = v
+    if args.data_a:
+        values["data_a"] = args.data_a
+    if args.data_b:
+        values["data_b"] = args.data_b
+    if args.no_progress:
+        values["progress"] = False
+    values.update(_parse_set(args.set))
+    return TrainConfig.from_dict(values, "options")
+
+
+def cmd_train(argv: list[str]) -> int:
+    args = _train_parser("avatar-train").parse_args(argv)
+    from training.checkpoint import CheckpointError
+    from training.trainer import train
+
+    try:
+        cfg = config_from_args(args)
+        run_dir = train(cfg, resume=args.resume)
+    except (ConfigError, CheckpointError, FileNotFoundError) as e:
+        print(f"avatar-train: error: {e}", file=sys.stderr)
+        return 2
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_prepare(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="avatar-train prepare",
+                                description="Crop and align faces as the app does (MediaPipe + align).")
+    p.add_argument("--input", nargs="+", action="extend", required=True, help="raw photo folder(s)")
+    p.add_argument("--out", required=True, help="folder for the aligned crops (+ prepare_report.json)")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--pad", type=float, default=0.25, help="border added for detection, x image side")
+    p.add_argument("--max-outside", type=float, default=None,
+                   help="skip (and list) crops with more than this share outside the photo")
+    p.add_argument("--overwrite", action="store_true", help="redo crops that already exist")
+    args = p.parse_args(argv)
+    from training.data import REPORT_NAME, prepare
+
+    try:
+        rep = prepare(args.input, args.out, args.size, args.pad, args.max_outside, args.overwrite)
+    except FileNotFoundError as e:
+        print(f"avatar-train prepare: error: {e}", file=sys.stderr)
+        return 2
+    print(f"prepare: {rep['written']} crops written, {rep['already_there']} already there, "
+          f"{len(rep['not_found'])} without a face, {len(rep['unreadable'])} unreadable, "
+          f"{len(rep['not_an_image'])} not images, {len(rep['too_tight'])} too tight; "
+          f"mean share outside the photo {rep['outside_mean']:.2f}; "
+          f"report (lists every skipped file): {Path(args.out) / REPORT_NAME}")
+    return 0
+
+
+def cmd_macs(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="avatar-train macs", description="Params and MACs of every network.")
+    p.add_argument("--size", type=int, default=256)
+    args = p.parse_args(argv)
+    from training.networks import describe_all
+
+    for line in describe_all(args.size):
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"train": cmd_train, "prepare": cmd_prepare, "macs": cmd_macs}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        _train_parser("avatar-train").print_help()
+        return 0
+    return cmd_train(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

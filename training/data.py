@@ -1,0 +1,342 @@
+"""Unpaired image folders, deterministic augmented batches, and `prepare` (face crop + align).
+
+- `scan_images` lists the images of one or more folders (recursively, sorted); non-image and
+  unreadable files get one warning each and are counted in `ScanResult.skipped`.
+- `UnpairedSteps` is a map-style dataset whose item `s` is the whole batch of training step `s`:
+  which images and which augmentation are a pure function of (seed, step), so a resumed run sees
+  exactly the batches the uninterrupted run would have seen, with any number of loader workers.
+- `prepare` crops raw photos with the app's own detector (`avatar_cam.face.FaceDetector`, picked
+  like `FaceTracker` picks) and `avatar_cam.align.align_face` with `DEFAULT_CROP`, so training
+  sees the webcam framing; photos without a face are listed in `prepare_report.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+log = logging.getLogger("training.data")
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+REPORT_NAME = "prepare_report.json"
+IGNORED_NAMES = {REPORT_NAME, "README.md", "LICENSE", "LICENSE.txt"}
+
+
+@dataclass
+class ScanResult:
+    """Usable image paths and (path, reason) for every skipped file."""
+
+    paths: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self, name: str) -> str:
+        text = f"{name}: {len(self.paths)} images"
+        if self.skipped:
+            text += f", {len(self.skipped)} files skipped (not an image or unreadable)"
+        return text
+
+
+def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
+    """Decode an image file (unicode paths fine); None when it cannot be read or decoded."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    img = cv2.imdecode(data, flags)
+    return img if img is not None and img.size > 0 else None
+
+
+def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
+    """All image files under `dirs`; hidden files and known sidecars are ignored silently.
+
+    With `verify` each image is decoded at 1/8 scale to catch corrupt files up front.
+    """
+    result = ScanResult()
+    for d in dirs:
+        root = Path(d)
+        if not root.is_dir():
+            raise FileNotFoundError(f"data folder not found: {root}")
+        for p in sorted(root.rglob("*")):
+            if (not p.is_file() or p.name.startswith(".") or p.name in IGNORED_NAMES
+                    or p.name.endswith(".tmp")):
+                continue
+            if p.suffix.lower() not in IMAGE_EXTS:
+                reason = "not an image file"
+            elif verify and read_image(p, cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
+                reason = "unreadable image"
+            else:
+                result.paths.append(p)
+                continue
+            log.warning("skipping %s: %s", p, reason)
+            result.skipped.append((str(p), reason))
+    return result
+
+
+def domain_dirs(dataroot: str | None, extra: Sequence[str], domain: str, phase: str = "train") -> list[str]:
+    """Folders of one domain: `DATAROOT/trainA` (CycleGAN convention) plus any `--data-a` dirs."""
+    dirs = list(extra)
+    if dataroot:
+        d = Path(dataroot) / f"{phase}{domain}"
+        if not d.is_dir():
+            raise FileNotFoundError(f"{dataroot} has no {phase}{domain}/ folder (CycleGAN layout)")
+        dirs.insert(0, str(d))
+    return dirs
+
+
+def holdout_split(paths: Sequence[Path], n_val: int, seed: int) -> tuple[list[Path], list[Path]]:
+    """(train, val): `n_val` images held out by a fixed seed, independent of listing order."""
+    ordered = sorted(paths, key=str)
+    n_val = min(n_val, max(len(ordered) - 1, 0))
+    perm = np.random.default_rng(seed).permutation(len(ordered))
+    val_idx = set(perm[:n_val].tolist())
+    train = [p for i, p in enumerate(ordered) if i not in val_idx]
+    val = [ordered[i] for i in sorted(val_idx)]
+    return train, val
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Flip, random resized crop (area `min_scale`..1, aspect within `max_aspect`), colour jitter."""
+
+    flip: bool = True
+    min_scale: float = 0.8
+    max_aspect: float = 1.1
+    jitter: float = 0.1  # brightness/contrast/saturation +-jitter, hue +-jitter*18 degrees
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> 3xHxW float32 in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(127.5).sub_(1.0)
+
+
+def to_image(t: torch.Tensor) -> np.ndarray:
+    """3xHxW (or 1x3xHxW) tensor in [-1, 1] -> HxWx3 uint8 RGB."""
+    t = t.detach().float().cpu().reshape(-1, *t.shape[-3:])[0]
+    return ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+
+def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Centre square crop then resize to `size` (area filter down, linear up)."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    sq = rgb[y:y + s, x:x + s]
+    interp = cv2.INTER_AREA if s > size else cv2.INTER_LINEAR
+    return cv2.resize(sq, (size, size), interpolation=interp)
+
+
+def augment(rgb: np.ndarray, size: int, rng: np.random.Generator, cfg: AugmentConfig,
+            color: bool) -> np.ndarray:
+    """Random resized crop, flip and (for photos, `color`) mild colour jitter; uint8 RGB out."""
+    h, w = rgb.shape[:2]
+    area = h * w * rng.uniform(cfg.min_scale, 1.0)
+    aspect = float(np.exp(rng.uniform(-np.log(cfg.max_aspect), np.log(cfg.max_aspect))))
+    cw = int(round(min(w, np.sqrt(area * aspect))))
+    ch = int(round(min(h, np.sqrt(area / aspect))))
+    x0 = int(rng.integers(0, w - cw + 1))
+    y0 = int(rng.integers(0, h - ch + 1))
+    crop = rgb[y0:y0 + ch, x0:x0 + cw]
+    interp = cv2.INTER_AREA if min(ch, cw) > size else cv2.INTER_LINEAR
+    out = cv2.resize(crop, (size, size), interpolation=interp)
+    if cfg.flip and rng.random() < 0.5:
+        out = out[:, ::-1]
+    if color and cfg.jitter > 0:
+        j = cfg.jitter
+        b, c, s, hue = (rng.uniform(1 - j, 1 + j), rng.uniform(1 - j, 1 + j), rng.uniform(1 - j, 1 + j),
+                        rng.uniform(-j, j))
+        f = out.astype(np.float32) * b
+        f = (f - f.mean()) * c + f.mean()
+        gray = f @ np.array([0.299, 0.587, 0.114], np.float32)
+        f = gray[..., None] + (f - gray[..., None]) * s
+        out = np.clip(f, 0, 255).astype(np.uint8)
+        if abs(hue) > 1e-3:
+            hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV)
+            hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(round(hue * 18))) % 180).astype(np.uint8)
+            out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return np.ascontiguousarray(out)
+
+
+@lru_cache(maxsize=8)
+def _permutation(n: int, seed: int, key: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, key, epoch]).permutation(n)
+
+
+_DOMAIN_KEYS = {"A": 1, "A2": 2, "B": 3}
+
+
+class UnpairedSteps(Dataset):
+    """Item `s` = the batch of step `s`: {"A": photos, "A2": other photos, "B": cartoons}, each
+    [batch, 3, size, size] in [-1, 1]. Every domain walks through its own per-epoch shuffle.
+    """
+
+    def __init__(self, paths_a: Sequence[Path], paths_b: Sequence[Path], size: int, batch_size: int,
+                 steps: int, seed: int = 0, aug: AugmentConfig | None = None, with_a2: bool = False):
+        if not paths_a or not paths_b:
+            raise ValueError("both domains need at least one image")
+        self.paths = {"A": list(paths_a), "A2": list(paths_a), "B": list(paths_b)}
+        self.size, self.batch_size, self.steps, self.seed = size, batch_size, steps, seed
+        self.aug = aug or AugmentConfig()
+        self.domains = ("A", "A2", "B") if with_a2 else ("A", "B")
+        self.bad: set[str] = set()
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def index(self, domain: str, step: int, j: int) -> int:
+        """Which image of `domain` fills slot `j` of step `step`."""
+        n = len(self.paths[domain])
+        pos = step * self.batch_size + j
+        return int(_permutation(n, self.seed, _DOMAIN_KEYS[domain], pos // n)[pos % n])
+
+    def load(self, domain: str, idx: int, rng: np.random.Generator) -> torch.Tensor:
+        paths = self.paths[domain]
+        for k in range(len(paths)):
+            p = paths[(idx + k) % len(paths)]
+            bgr = read_image(p)
+            if bgr is not None:
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain != "B"))
+            if str(p) not in self.bad:
+                self.bad.add(str(p))
+                log.warning("skipping %s: unreadable image (it was readable when scanned)", p)
+        raise RuntimeError(f"no readable image left in domain {domain}")
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        batch = {}
+        for d in self.domains:
+            items = []
+            for j in range(self.batch_size):
+                rng = np.random.default_rng([self.seed, _DOMAIN_KEYS[d], step, j])
+                items.append(self.load(d, self.index(d, step, j), rng))
+            batch[d] = torch.stack(items)
+        return batch
+
+
+def load_plain(paths: Sequence[Path], size: int) -> torch.Tensor:
+    """Un-augmented [N, 3, size, size] batch (for fixed sample grids and evaluation)."""
+    out = []
+    for p in paths:
+        bgr = read_image(p)
+        if bgr is None:
+            raise ValueError(f"unreadable image: {p}")
+        out.append(to_tensor(resize_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)))
+    return torch.stack(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare: crop and align raw photos the way the app crops webcam frames
+
+
+def _outside_fraction(matrix: np.ndarray, shape: tuple[int, ...], size: int) -> float:
+    """Share of the crop that lies outside the source image (filled by replicated borders)."""
+    mask = np.full(shape[:2], 255, np.uint8)
+    warped = cv2.warpAffine(mask, matrix, (size, size), flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return float(1.0 - (warped > 127).mean())
+
+
+def _safe_name(rel: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(rel.with_suffix("").parts))
+
+
+def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, pad: float = 0.25,
+            max_outside: float | None = None, overwrite: bool = False,
+            tracker_factory: Callable[[], object] | None = None,
+            progress: bool = True) -> dict:
+    """Crop and align every photo under `inputs` into `out_dir` (JPEG q95, `size` square).
+
+    Detection runs on the photo padded by `pad` x its side (tight crops such as UTKFace are
+    otherwise often missed), with the app's `FaceTracker` rule for picking one face; the crop is
+    `align_face(photo, face, size, DEFAULT_CROP)`. Photos with no face are listed under
+    `not_found`; with `max_outside`, crops that are more than that share outside the photo are
+    listed under `too_tight` and not written. Returns the report, also written to
+    `out_dir/prepare_report.json`.
+    """
+    from avatar_cam.align import DEFAULT_CROP, align_face, face_crop_matrix
+    from avatar_cam.frame import Face
+
+    if tracker_factory is None:
+        from avatar_cam.face import FaceDetector, FaceTracker
+
+        class CountingDetector(FaceDetector):
+            last_count = 0
+
+            def detect(self, image_bgr: np.ndarray) -> list[Face]:
+                faces = super().detect(image_bgr)
+                self.last_count = len(faces)
+                return faces
+
+        def tracker_factory() -> object:
+            return FaceTracker(CountingDetector())
+
+    tracker = tracker_factory()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scan = scan_images(inputs, verify=False)
+    report: dict = {"inputs": [str(i) for i in inputs], "out": str(out), "size": size,
+                    "crop": {"scale": DEFAULT_CROP.scale, "shift_y": DEFAULT_CROP.shift_y},
+                    "written": 0, "already_there": 0, "not_found": [], "unreadable": [],
+                    "not_an_image": [], "too_tight": [], "multiple_faces": 0, "outside_mean": 0.0}
+    report["not_an_image"] = [p for p, _ in scan.skipped]
+    outside_sum = 0.0
+    iterator = scan.paths
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(scan.paths, desc="prepare", unit="img")
+    for p in iterator:
+        root = next(Path(i) for i in inputs if Path(p).is_relative_to(Path(i)))
+        rel = Path(p).relative_to(root)
+        if len(inputs) > 1:
+            rel = Path(root.name) / rel
+        dest = out / f"{_safe_name(rel)}.jpg"
+        if dest.exists() and not overwrite:
+            report["already_there"] += 1
+            continue
+        img = read_image(p)
+        if img is None:
+            log.warning("skipping %s: unreadable image", p)
+            report["unreadable"].append(str(p))
+            continue
+        m = int(round(pad * max(img.shape[:2])))
+        padded = cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        tracker.reset()  # type: ignore[attr-defined]
+        found = tracker.update(padded, 0.0, smooth=False)  # type: ignore[attr-defined]
+        if found is None:
+            report["not_found"].append(str(p))
+            continue
+        if getattr(getattr(tracker, "detector", None), "last_count", 1) > 1:
+            report["multiple_faces"] += 1
+        x, y, w, h = found.box
+        face = Face(box=(x - m, y - m, w, h), keypoints=found.keypoints - m, score=found.score)
+        outside = _outside_fraction(face_crop_matrix(face, size, DEFAULT_CROP), img.shape, size)
+        if max_outside is not None and outside > max_outside:
+            report["too_tight"].append(str(p))
+            continue
+        outside_sum += outside
+        crop = align_face(img, face, size, DEFAULT_CROP)
+        ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise OSError(f"could not encode a crop of {p}")
+        tmp = dest.with_suffix(".jpg.tmp")
+        buf.tofile(str(tmp))
+        os.replace(tmp, dest)
+        report["written"] += 1
+    report["outside_mean"] = round(outside_sum / max(report["written"], 1), 4)
+    tmp = out / (REPORT_NAME + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, out / REPORT_NAME)
+    return report

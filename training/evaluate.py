@@ -1,0 +1,470 @@
+"""`avatar-eval`: how good is a style (ONNX style file) or a training run, on held-out faces.
+
+    avatar-eval --run RUN_DIR [--photos DIR ...] [--cartoons DIR ...] [--out DIR]
+    avatar-eval --style STYLE.onnx --photos DIR [--cartoons DIR] [--out DIR]
+        [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N]
+
+For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
+be aligned crops (`avatar-train prepare`), as the app feeds the generator.
+
+- FID and KID (torch-fidelity's Inception-v3 features, pool3 2048-d) between the generated
+  cartoons and real cartoons. The Inception weights come from `--inception-weights PATH`
+  (torch-fidelity's `weights-inception-2015-12-05-6726825d.pth`, or a .safetensors of the same
+  state dict), else torch's hub cache, else a download; when none works the metrics are null with
+  the reason, and everything else is still computed. KID's subset size is at most the smaller set.
+- What the paper cares about, without any download: does the cartoon keep the expression, pose
+  and gaze (MediaPipe Face Mesh on input and output, `avatar_cam.expression`): face-found rate
+  on outputs, landmark error as a fraction of face size, mouth/eye-open agreement, yaw/pitch/roll
+  and gaze differences, also per UTKFace group (age, gender, ethnicity from the file names).
+
+Writes `OUT/eval.json` and `OUT/contact_sheet.png` (photo | cartoon pairs; green frame: a face
+was found on the cartoon, red: not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import re
+import sys
+import types
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+                 "weights-inception-2015-12-05-6726825d.pth")
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+FeatureFn = Callable[[np.ndarray], np.ndarray]  # uint8 [N, H, W, 3] RGB -> float [N, D]
+Generator = Callable[[np.ndarray], np.ndarray]  # uint8 RGB HxWx3 crop -> uint8 RGB cartoon
+
+AGE_GROUPS = ((0, 12, "0-12"), (13, 19, "13-19"), (20, 39, "20-39"), (40, 59, "40-59"), (60, 200, "60+"))
+GENDERS = {0: "male", 1: "female"}
+ETHNICITIES = {0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Others"}
+_UTK = re.compile(r"(?:^|__)(\d{1,3})_([01])_([0-4])_\d+")
+
+
+class EvalError(RuntimeError):
+    """A problem that stops the evaluation; one line."""
+
+
+# -- torch-fidelity without torchvision ------------------------------------------------------------
+
+def import_torch_fidelity() -> types.ModuleType:
+    """Import torch_fidelity; if torchvision is absent, with import-time stand-ins for it.
+
+    torch-fidelity imports torchvision at package import for its CLIP/DINOv2/VGG extractors and
+    CIFAR/STL datasets, none of which FID/KID with Inception use. The stand-ins are removed
+    from sys.modules again right after the import, so nothing else sees a fake torchvision.
+    """
+    try:
+        import torch_fidelity
+
+        return torch_fidelity
+    except ModuleNotFoundError as e:
+        if e.name is None or not e.name.startswith("torchvision"):
+            raise EvalError("torch-fidelity is not installed (pip install --no-deps torch-fidelity)"
+                            ) from None
+    names = ["torchvision", "torchvision.datasets", "torchvision.transforms",
+             "torchvision.transforms.functional", "torchvision.models"]
+    stubs = {n: types.ModuleType(n) for n in names}
+    for n in ("CIFAR10", "CIFAR100", "STL10"):
+        setattr(stubs["torchvision.datasets"], n, type(n, (), {}))
+    stubs["torchvision"].datasets = stubs["torchvision.datasets"]  # type: ignore[attr-defined]
+    stubs["torchvision"].transforms = stubs["torchvision.transforms"]  # type: ignore[attr-defined]
+    stubs["torchvision"].models = stubs["torchvision.models"]  # type: ignore[attr-defined]
+    stubs["torchvision.transforms"].functional = stubs["torchvision.transforms.functional"]  # type: ignore[attr-defined]
+    saved = {n: sys.modules.get(n) for n in names}
+    sys.modules.update(stubs)
+    try:
+        for mod in [m for m in sys.modules if m == "torch_fidelity" or m.startswith("torch_fidelity.")]:
+            del sys.modules[mod]
+        import torch_fidelity
+
+        return torch_fidelity
+    finally:
+        for n, old in saved.items():
+            if old is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = old
+
+
+def _load_state_dict(path: Path) -> dict:
+    import torch
+
+    if not path.is_file():
+        raise EvalError(f"Inception weights not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same problem to the user
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise EvalError(f"{path}: not a usable Inception state dict ({first[:200]})") from None
+
+
+def inception_features(weights: str | None, device: str = "cpu", batch: int = 16) -> FeatureFn:
+    """torch-fidelity's Inception-v3 pool3 (2048-d) features, weights loaded without pickle code."""
+    import torch
+
+    if weights:
+        state = _load_state_dict(Path(weights))
+    else:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+        if cached.is_file():
+            state = _load_state_dict(cached)
+        else:
+            try:
+                state = torch.hub.load_state_dict_from_url(INCEPTION_URL, map_location="cpu",
+                                                           progress=False, weights_only=True)
+            except Exception as e:  # noqa: BLE001 - no network, proxy, HTTP error...
+                raise EvalError(
+                    f"FID/KID need the Inception-v3 weights and they could not be downloaded "
+                    f"({type(e).__name__}); download {INCEPTION_FILE} elsewhere and pass "
+                    f"--inception-weights PATH, or use --no-fid") from None
+    tf = import_torch_fidelity()
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    with _patched(fe, "load_state_dict_from_url", lambda *a, **k: state):
+        try:
+            net = tf.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+        except RuntimeError as e:
+            first = (str(e).strip().splitlines() or ["mismatch"])[0]
+            raise EvalError(f"Inception weights do not fit torch-fidelity's Inception-v3 ({first[:200]})"
+                            ) from None
+    net = net.to(device).eval()
+
+    def run(images: np.ndarray) -> np.ndarray:
+        feats = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch):
+                chunk = np.ascontiguousarray(images[i:i + batch].transpose(0, 3, 1, 2))
+                x = torch.from_numpy(chunk).to(device)
+                feats.append(net(x)[0].cpu().double().numpy())
+        return np.concatenate(feats, 0)
+
+    return run
+
+
+@contextlib.contextmanager
+def _patched(obj: object, name: str, value: object):  # noqa: ANN202
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old)
+
+
+def fid_kid(feat_fake: np.ndarray, feat_real: np.ndarray, subset_size: int | None = None,
+            subsets: int = 100, seed: int = 0) -> dict[str, float]:
+    """FID and KID (torch-fidelity's implementations) from two feature sets."""
+    import torch
+
+    tf = import_torch_fidelity()
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    del tf
+    n = min(len(feat_fake), len(feat_real))
+    if n < 2:
+        raise EvalError(f"FID/KID need at least 2 images per set, have {len(feat_fake)} and {len(feat_real)}")
+    k = min(subset_size or 1000, n)
+    f1, f2 = torch.from_numpy(feat_fake.astype(np.float64)), torch.from_numpy(feat_real.astype(np.float64))
+    fid = fid_statistics_to_metric(fid_features_to_statistics(f1), fid_features_to_statistics(f2), False)
+    kid = kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=k, kid_degree=3, kid_gamma=None,
+                                 kid_coef0=1, kid_kernel="poly", rng_seed=seed, verbose=False)
+    return {"fid": float(fid[KEY_METRIC_FID]), "kid_mean": float(kid[KEY_METRIC_KID_MEAN]),
+            "kid_std": float(kid[KEY_METRIC_KID_STD]), "kid_subset_size": k,
+            "n_generated": len(feat_fake), "n_real": len(feat_real)}
+
+
+# -- generators ----------------------------------------------------------------------------------
+
+def style_generator(path: str) -> tuple[Generator, int, str]:
+    """An ONNX style file (checked by the app's validator) as a crop -> cartoon function."""
+    import onnxruntime as ort
+
+    from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, load_style
+
+    try:
+        info = load_style(path)
+    except StyleError as e:
+        raise EvalError(str(e)) from None
+    sess = ort.InferenceSession(str(info.path), providers=["CPUExecutionProvider"])
+
+    def run(rgb: np.ndarray) -> np.ndarray:
+        x = (rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5) - 1.0
+        feeds = {info.input_name: x}
+        if info.style_code_dim:
+            feeds[STYLE_CODE_INPUT] = np.zeros((1, info.style_code_dim), np.float32)
+        y = sess.run([info.output_name], feeds)[0][0]
+        return ((np.clip(y, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
+
+    return run, info.size, f"style {info.path} ({info.kind})"
+
+
+def run_generator(path: str) -> tuple[Generator, int, str, dict[str, Any]]:
+    """A training run's generator (checkpoint) as a crop -> cartoon function."""
+    import torch
+
+    from training.checkpoint import CheckpointError, load_for_export
+
+    try:
+        model, cfg, step = load_for_export(path)
+    except CheckpointError as e:
+        raise EvalError(str(e)) from None
+    gen = model.generator_for_export()
+
+    def run(rgb: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
+        with torch.no_grad():
+            y = gen(x)[0].numpy()
+        return ((np.clip(y, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
+
+    return run, cfg.size, f"run {path} ({cfg.model}/{cfg.generator}, step {step})", cfg.to_dict()
+
+
+# -- expression metrics ------------------------------------------------------------------------
+
+def utk_group(name: str) -> dict[str, str] | None:
+    """Age group, gender and ethnicity from a UTKFace file name, else None."""
+    m = _UTK.search(Path(name).name)
+    if not m:
+        return None
+    age, gender, eth = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    age_group = next(label for lo, hi, label in AGE_GROUPS if lo <= age <= hi)
+    return {"age": age_group, "gender": GENDERS[gender], "ethnicity": ETHNICITIES[eth]}
+
+
+def _mean(values: list[float]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def _corr(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3 or np.std(a) < 1e-9 or np.std(b) < 1e-9:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Face-found rates and mean differences over per-image records."""
+    n = len(records)
+    with_in = [r for r in records if r["input_face"]]
+    both = [r for r in with_in if r["output_face"]]
+    out: dict[str, Any] = {
+        "n": n,
+        "input_face_rate": len(with_in) / n if n else None,
+        "output_face_rate": sum(r["output_face"] for r in records) / n if n else None,
+        "output_face_rate_given_input_face": len(both) / len(with_in) if with_in else None,
+        "n_compared": len(both),
+    }
+    keys = ["keypoint_error", "mouth_open_diff", "eye_open_diff", "yaw_diff", "pitch_diff", "roll_diff",
+            "gaze_diff"]
+    for k in keys:
+        out[k] = _mean([r["diff"][k] for r in both])
+    out["mouth_open_corr"] = _corr([r["input"]["mouth_open"] for r in both],
+                                   [r["output"]["mouth_open"] for r in both])
+    out["eye_open_corr"] = _corr([float(np.mean(r["input"]["eye_open"])) for r in both],
+                                 [float(np.mean(r["output"]["eye_open"])) for r in both])
+    return out
+
+
+def expression_records(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray], names: Sequence[str],
+                       analyze: Callable[[np.ndarray], Any] | None = None) -> list[dict[str, Any]]:
+    """Per image: faces found, measures of input and output, and their differences."""
+    from avatar_cam.expression import ExpressionAnalyzer, compare
+
+    analyzer = None
+    if analyze is None:
+        analyzer = ExpressionAnalyzer()
+
+        def analyze(rgb: np.ndarray) -> Any:
+            return analyzer.analyze(rgb, bgr=False)
+
+    def brief(e: Any) -> dict[str, Any]:
+        return {"mouth_open": e.mouth_open, "eye_open": list(e.eye_open), "yaw": e.yaw, "pitch": e.pitch,
+                "roll": e.roll, "gaze": list(e.gaze)}
+
+    records = []
+    try:
+        for name, p, c in zip(names, photos, cartoons, strict=True):
+            ei, eo = analyze(p), analyze(c)
+            rec: dict[str, Any] = {"name": name, "input_face": ei is not None, "output_face": eo is not None,
+                                   "group": utk_group(name)}
+            if ei is not None:
+                rec["input"] = brief(ei)
+            if eo is not None:
+                rec["output"] = brief(eo)
+            if ei is not None and eo is not None:
+                rec["diff"] = compare(ei, eo)
+            records.append(rec)
+    finally:
+        if analyzer is not None:
+            analyzer.close()
+    return records
+
+
+def group_summaries(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`summarize` per UTKFace age group, gender and ethnicity (empty without labels)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for field in ("age", "gender", "ethnicity"):
+        values = sorted({r["group"][field] for r in records if r["group"]})
+        for v in values:
+            groups[f"{field}={v}"] = summarize([r for r in records if r["group"] and r["group"][field] == v])
+    return groups
+
+
+def contact_sheet(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray], found: Sequence[bool],
+                  path: Path, max_pairs: int = 32, tile: int = 128, per_row: int = 4) -> None:
+    """photo | cartoon pairs, `per_row` pairs a row; cartoon framed green (face found) or red."""
+    pairs = []
+    for p, c, f in list(zip(photos, cartoons, found, strict=True))[:max_pairs]:
+        a = cv2.resize(p, (tile, tile), interpolation=cv2.INTER_AREA)
+        b = cv2.resize(c, (tile, tile), interpolation=cv2.INTER_AREA)
+        b = cv2.rectangle(b.copy(), (1, 1), (tile - 2, tile - 2), (0, 200, 0) if f else (220, 0, 0), 3)
+        pairs.append(np.concatenate([a, b], 1))
+    while len(pairs) % per_row:
+        pairs.append(np.zeros_like(pairs[0]))
+    rows = [np.concatenate(pairs[i:i + per_row], 1) for i in range(0, len(pairs), per_row)]
+    sheet = np.concatenate(rows, 0)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    buf.tofile(str(path))
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+def _images(paths: Sequence[Path], size: int) -> list[np.ndarray]:
+    from training.data import read_image, resize_square
+
+    out = []
+    for p in paths:
+        bgr = read_image(p)
+        if bgr is None:
+            print(f"avatar-eval: warning: skipping unreadable {p}", file=sys.stderr)
+            continue
+        out.append(resize_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
+    return out
+
+
+def evaluate(generate: Generator, size: int, photo_paths: Sequence[Path], cartoon_paths: Sequence[Path],
+             out_dir: Path, source: str, features: FeatureFn | None = None, fid_error: str | None = None,
+             analyze: Callable[[np.ndarray], Any] | None = None, kid_subset_size: int | None = None,
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Generate cartoons for `photo_paths`, compute every metric, write eval.json + contact sheet."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from training.data import read_image
+
+    photo_paths = [p for p in photo_paths if read_image(p, cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None]
+    photos = _images(photo_paths, size)
+    if not photos:
+        raise EvalError("no readable photos to evaluate")
+    cartoons = [generate(p) for p in photos]
+    names = [p.name for p in photo_paths]
+    result: dict[str, Any] = {"source": source, "size": size, "n_photos": len(photos),
+                              "n_real_cartoons": len(cartoon_paths)}
+    if extra:
+        result.update(extra)
+    # FID / KID
+    result.update({"fid": None, "kid_mean": None, "kid_std": None})
+    if features is not None and cartoon_paths:
+        real = _images(cartoon_paths, size)
+        try:
+            result.update(fid_kid(features(np.stack(cartoons)), features(np.stack(real)), kid_subset_size))
+        except EvalError as e:
+            result["fid_error"] = str(e)
+    else:
+        result["fid_error"] = fid_error or "no real cartoons given (--cartoons)"
+    # expression, pose, gaze
+    records = expression_records(photos, cartoons, names, analyze)
+    result["expression"] = summarize(records)
+    result["groups"] = group_summaries(records)
+    result["per_image"] = records
+    contact_sheet(photos, cartoons, [r["output_face"] for r in records], out_dir / "contact_sheet.png")
+    from training.checkpoint import atomic_write_text
+
+    atomic_write_text(out_dir / "eval.json", json.dumps(result, indent=2))
+    return result
+
+
+def _list(dirs: Sequence[str]) -> list[Path]:
+    from training.data import scan_images
+
+    return scan_images(dirs, verify=False).paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="avatar-eval", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="run directory or checkpoint file")
+    src.add_argument("--style", help="ONNX style file")
+    p.add_argument("--photos", nargs="+", action="extend",
+                   help="aligned photo folders (default: the run's held-out photos)")
+    p.add_argument("--cartoons", nargs="+", action="extend", help="real cartoon folders for FID/KID")
+    p.add_argument("--out", help="output folder (default: RUN_DIR/eval or eval_<style name>)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many photos / cartoons (0: all)")
+    p.add_argument("--inception-weights", help="torch-fidelity Inception-v3 weights (.pth or .safetensors)")
+    p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
+    p.add_argument("--kid-subset-size", type=int, default=None, help="default: min(1000, set sizes)")
+    args = p.parse_args(argv)
+    try:
+        extra = None
+        if args.run:
+            generate, size, source, cfg = run_generator(args.run)
+            extra = {"config": cfg}
+            run_dir = Path(args.run)
+            run_dir = run_dir if run_dir.is_dir() and (run_dir / "config.json").exists() else None
+            split_file = run_dir / "split.json" if run_dir else None
+            split = json.loads(split_file.read_text()) if split_file and split_file.exists() else {}
+            photos = _list(args.photos) if args.photos else [Path(x) for x in split.get("val_A", [])]
+            cartoons = _list(args.cartoons) if args.cartoons else [Path(x) for x in split.get("val_B", [])]
+            out = Path(args.out) if args.out else (run_dir or Path(".")) / "eval"
+        else:
+            generate, size, source = style_generator(args.style)
+            if not args.photos:
+                raise EvalError("--style needs --photos DIR (aligned crops)")
+            photos = _list(args.photos)
+            cartoons = _list(args.cartoons) if args.cartoons else []
+            out = Path(args.out) if args.out else Path(f"eval_{Path(args.style).stem}")
+        if args.limit:
+            photos, cartoons = photos[: args.limit], cartoons[: args.limit]
+        features, fid_error = None, "skipped (--no-fid)" if args.no_fid else None
+        if not args.no_fid and cartoons:
+            try:
+                features = inception_features(args.inception_weights)
+            except EvalError as e:
+                fid_error = str(e)
+                print(f"avatar-eval: FID/KID not computed: {e}", file=sys.stderr)
+        result = evaluate(generate, size, photos, cartoons, out, source, features, fid_error,
+                          kid_subset_size=args.kid_subset_size, extra=extra)
+    except EvalError as e:
+        print(f"avatar-eval: error: {e}", file=sys.stderr)
+        return 2
+    ex = result["expression"]
+
+    def fmt(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    print(f"{source}: {result['n_photos']} photos; FID {fmt(result['fid'])}, "
+          f"KID {fmt(result['kid_mean'])}; faces found on cartoons {fmt(ex['output_face_rate'])}; "
+          f"keypoint error {fmt(ex['keypoint_error'])} of face size; "
+          f"mouth-open diff {fmt(ex['mouth_open_diff'])}; eye-open diff {fmt(ex['eye_open_diff'])}")
+    print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Every training option in one dataclass; defaults < `--config FILE` (TOML or JSON) < CLI flags.
+
+The full resolved config is written to `RUN_DIR/config.json`; `training.checkpoint` rebuilds
+models from it, so it is also the export room's source of truth for what a checkpoint holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODELS = ("cyclegan", "content-invariant")
+
+# Keys that may differ between a run and its `--resume` (they do not change the maths).
+RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
+                "progress", "steps", "out", "threads"}
+
+
+class ConfigError(ValueError):
+    """A bad option or config file; the message is one line."""
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Loss weights follow the CycleGAN paper and reference implementation."""
+
+    model: str = "cyclegan"            # cyclegan | content-invariant
+    generator: str = "resnet9"         # resnet9 | light
+    out: str = "runs/run"
+    dataroot: str = ""                 # folder with trainA/ and trainB/ (CycleGAN layout)
+    data_a: list[str] = field(default_factory=list)  # photo folders (several allowed)
+    data_b: list[str] = field(default_factory=list)  # cartoon folders
+    size: int = 256
+    batch_size: int = 1
+    steps: int = 10000
+    seed: int = 0
+    device: str = "auto"               # auto | cpu | cuda | mps
+    amp: str = "auto"                  # auto (bf16/fp16 on GPU, off on CPU) | off | bf16 | fp16
+    workers: int = -1                  # data loader workers, -1: auto
+    threads: int = 0                   # torch CPU threads, 0: torch's default (1 is best on a busy CPU)
+    # optimisation
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay_start: int = -1           # step where linear decay to 0 starts; -1: steps // 2
+    gan_mode: str = "lsgan"            # lsgan | vanilla (the paper's log loss)
+    lambda_gan: float = 1.0            # weight of the generators' adversarial terms
+    # networks
+    upsample: str = "transpose"        # resnet9 only: transpose (reference) | resize
+    gen_width: int = 0                 # 0: 64 for resnet9, 32 for light
+    ndf: int = 64
+    d_layers: int = 3                  # 3: the 70x70 PatchGAN
+    # CycleGAN
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5       # times lambda_cycle, as in the reference
+    pool_size: int = 50
+    # content-invariant
+    style_dim: int = 8
+    lambda_rec: float = 10.0           # ||R(Ec(fake), Es(x')) - x||
+    lambda_content: float = 1.0        # ||Ec(fake) - Ec(x)||
+    lambda_self: float = 10.0          # self-reconstruction of both domains (added)
+    lambda_style: float = 1.0          # ||Es(fake) - Es(y)|| style reconstruction (added)
+    style_ema: float = 0.01            # momentum of the running mean cartoon style code
+    # distillation (cyclegan only): L1 between the student's and a trained teacher's G_A(x)
+    teacher: str = ""                  # run dir or checkpoint of a trained model
+    lambda_distill: float = 10.0
+    # data
+    val_count: int = 50                # held out per domain (fixed seed), used by samples + eval
+    flip: bool = True
+    min_scale: float = 0.8
+    jitter: float = 0.1
+    # logging and checkpoints
+    log_every: int = 10
+    sample_every: int = 500
+    sample_count: int = 4
+    save_every: int = 1000
+    keep_checkpoints: int = 5          # periodic checkpoints kept (0: all)
+    progress: bool = True
+    # style-file metadata
+    name: str = ""
+    trained_on: str = ""               # default: built from the data folders
+    license_note: str = ""
+
+    def resolved_decay_start(self) -> int:
+        return self.steps // 2 if self.lr_decay_start < 0 else self.lr_decay_start
+
+    def validate(self) -> TrainConfig:
+        """Check values; raise ConfigError with one line."""
+        if self.model not in MODELS:
+            raise ConfigError(f"--model must be one of {', '.join(MODELS)}, not {self.model!r}")
+        if self.generator not in ("resnet9", "light"):
+            raise ConfigError(f"--generator must be resnet9 or light, not {self.generator!r}")
+        if self.size % 8 or self.size < 32:
+            raise ConfigError(f"--size must be a multiple of 8 and >= 32, not {self.size}")
+        if self.batch_size < 1 or self.steps < 1:
+            raise ConfigError("--batch-size and --steps must be >= 1")
+        if self.gan_mode not in ("lsgan", "vanilla"):
+            raise ConfigError(f"gan_mode must be lsgan or vanilla, not {self.gan_mode!r}")
+        if self.amp not in ("auto", "off", "bf16", "fp16"):
+            raise ConfigError(f"amp must be auto, off, bf16 or fp16, not {self.amp!r}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
+        if self.teacher and self.model != "cyclegan":
+            raise ConfigError("teacher distillation is implemented for --model cyclegan only")
+        if not (self.dataroot or self.data_a) or not (self.dataroot or self.data_b):
+            raise ConfigError("give --dataroot DIR (with trainA/ trainB/) or --data-a DIR and --data-b DIR")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{source}: unknown option(s) {', '.join(unknown)}")
+        cfg = cls()
+        for k, v in values.items():
+            default = getattr(cfg, k)
+            if isinstance(default, list) and isinstance(v, str):
+                v = [v]
+            if isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)
+            if not isinstance(v, type(default)) or (isinstance(v, bool) != isinstance(default, bool)):
+                raise ConfigError(f"{source}: {k} should be {type(default).__name__}, got {v!r}")
+            setattr(cfg, k, v)
+        return cfg
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Options from a TOML recipe (a `[train]` table or top level) or a run's config.json."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{p}: not valid JSON ({e})") from None
+    else:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ModuleNotFoundError:
+                raise ConfigError("TOML recipes need Python 3.11+ or `pip install tomli`") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML ({e})") from None
+    if "train" in data and isinstance(data["train"], dict):
+        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **data["train"]}
+    return {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def diff_for_resume(saved: TrainConfig, new: TrainConfig) -> list[str]:
+    """Options that differ in a way that would break an exact resume."""
+    a, b = saved.to_dict(), new.to_dict()
+    return [f"{k} ({a[k]!r} -> {b[k]!r})" for k in a if k not in RUNTIME_KEYS and a[k] != b[k]]

@@ -1,0 +1,336 @@
+"""The training loop: data, model, LR schedule, progress bar, TensorBoard scalars, sample grids,
+atomic checkpoints and exact resume.
+
+`train(cfg, resume=False)` runs `cfg.steps` optimisation steps into `cfg.out` (RUN_DIR):
+
+- `config.json` (full resolved config), `split.json` (training lists and held-out images),
+  `train.log`, `metrics.jsonl` and `tb/` (TensorBoard event file: losses, lr, it/s),
+- `samples/step_XXXXXXX.png` + `samples/latest.png` every `sample_every` steps (rows: held-out
+  photos; columns: input, output, reconstruction, ...),
+- `checkpoints/` (see `training.checkpoint`) every `save_every` steps, at the end, and on
+  SIGINT/SIGTERM (after the step in flight).
+
+A batch is a pure function of (seed, step) and all model randomness comes from the saved RNG
+state, so `--resume` continues exactly where the uninterrupted run would be.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from training import checkpoint as ckpt
+from training.data import (
+    AugmentConfig,
+    UnpairedSteps,
+    domain_dirs,
+    holdout_split,
+    load_plain,
+    scan_images,
+    to_image,
+)
+from training.models import TrainModel, create_model, resolve_device
+from training.options import ConfigError, TrainConfig, diff_for_resume
+from training.tbwriter import ScalarWriter
+
+log = logging.getLogger("training")
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Constant `lr` until `lr_decay_start`, then linear decay towards 0 at `steps` (reference rule)."""
+    start = cfg.resolved_decay_start()
+    span = max(cfg.steps - start, 0) + 1
+    return cfg.lr * (1.0 - max(0, step + 1 - start) / span)
+
+
+class _TqdmHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def setup_logging(run_dir: Path) -> None:
+    """Log to RUN_DIR/train.log and stderr (through tqdm so the bar stays intact)."""
+    logger = logging.getLogger("training")
+    logger.setLevel(logging.INFO)
+    for h in list(logger.handlers):
+        if getattr(h, "_avatar_train", False):
+            logger.removeHandler(h)
+            h.close()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    fh = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+    sh = _TqdmHandler()
+    for h in (fh, sh):
+        h.setFormatter(fmt)
+        h._avatar_train = True  # type: ignore[attr-defined]
+        logger.addHandler(h)
+    logger.propagate = False
+
+
+@dataclass
+class DataSplit:
+    """Training lists and held-out images of both domains."""
+
+    train_a: list[Path]
+    train_b: list[Path]
+    val_a: list[Path]
+    val_b: list[Path]
+    trained_on: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"train_A": [str(p) for p in self.train_a], "train_B": [str(p) for p in self.train_b],
+                "val_A": [str(p) for p in self.val_a], "val_B": [str(p) for p in self.val_b],
+                "trained_on": self.trained_on}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> DataSplit:
+        return cls(*[[Path(p) for p in doc[k]] for k in ("train_A", "train_B", "val_A", "val_B")],
+                   trained_on=doc.get("trained_on", ""))
+
+
+def _label(dirs: list[str], counts: list[int]) -> str:
+    parts = ("/".join(Path(d).resolve().parts[-2:]) for d in dirs)
+    return ", ".join(f"{d} ({n})" for d, n in zip(parts, counts, strict=True))
+
+
+def build_split(cfg: TrainConfig) -> DataSplit:
+    """Scan the data folders (bad files warned + counted) and hold out `val_count` per domain."""
+    out: dict[str, Any] = {}
+    labels = []
+    for dom, extra in (("A", cfg.data_a), ("B", cfg.data_b)):
+        dirs = domain_dirs(cfg.dataroot or None, extra, dom)
+        counts, paths = [], []
+        skipped = 0
+        for d in dirs:
+            res = scan_images([d])
+            counts.append(len(res.paths))
+            paths += res.paths
+            skipped += len(res.skipped)
+        log.info("domain %s: %d images in %s%s", dom, len(paths), ", ".join(dirs),
+                 f"; {skipped} files skipped (not an image or unreadable, warned above)" if skipped else "")
+        if not paths:
+            raise ConfigError(f"domain {dom}: no images found in {', '.join(dirs)}")
+        test_dir = Path(cfg.dataroot) / f"test{dom}" if cfg.dataroot else None
+        if test_dir is not None and test_dir.is_dir():
+            train, val = paths, scan_images([test_dir]).paths[: cfg.val_count]
+        else:
+            train, val = holdout_split(paths, cfg.val_count, cfg.seed)
+        out[dom] = (train, val)
+        labels.append(_label(dirs, counts))
+    trained_on = f"photos: {labels[0]}; cartoons: {labels[1]}"
+    return DataSplit(out["A"][0], out["B"][0], out["A"][1], out["B"][1], trained_on)
+
+
+def save_grid(columns: list[tuple[str, torch.Tensor]], path: Path) -> None:
+    """Rows = samples, columns = visuals, a label strip on top; written atomically as PNG."""
+    n = columns[0][1].shape[0]
+    size = columns[0][1].shape[-1]
+    tile = max(size, 96)
+    rows = []
+    for i in range(n):
+        row = [cv2.resize(to_image(t[i]), (tile, tile), interpolation=cv2.INTER_NEAREST) for _, t in columns]
+        rows.append(np.concatenate(row, 1))
+    header = np.full((18, tile * len(columns), 3), 255, np.uint8)
+    for j, (label, _) in enumerate(columns):
+        cv2.putText(header, label[: tile // 6], (j * tile + 3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.33,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    grid = np.concatenate([header] + rows, 0)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    tmp = path.with_name(path.name + ".tmp")
+    buf.tofile(str(tmp))
+    os.replace(tmp, path)
+
+
+class _Stop:
+    """SIGINT/SIGTERM set a flag; the loop saves after the step in flight and exits."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:  # second signal: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+        log.warning("signal %d: saving a checkpoint after this step, then stopping", signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def prepare_run(cfg: TrainConfig, resume: bool) -> tuple[TrainConfig, Path]:
+    """Create RUN_DIR and write config.json, or check a resumed run's config is compatible."""
+    run_dir = Path(cfg.out)
+    cfg_path = run_dir / "config.json"
+    if resume:
+        if not cfg_path.exists():
+            raise ConfigError(f"--resume: {cfg_path} not found (nothing to resume)")
+        saved = ckpt.load_config(cfg_path)
+        if cfg.lr_decay_start < 0:
+            cfg.lr_decay_start = saved.lr_decay_start
+        if not cfg.trained_on:
+            cfg.trained_on = saved.trained_on
+        diffs = diff_for_resume(saved, cfg)
+        if diffs:
+            raise ConfigError("--resume with different options: " + "; ".join(diffs))
+        if cfg.steps != saved.steps:
+            log.warning("--steps changed %d -> %d: the LR decay now ends at the new step count",
+                        saved.steps, cfg.steps)
+    else:
+        if ckpt.has_checkpoint(run_dir):
+            raise ConfigError(f"{run_dir} already holds a run; use --resume or another --out")
+        if cfg.lr_decay_start < 0:
+            cfg.lr_decay_start = cfg.steps // 2
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return cfg, run_dir
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Run training; returns RUN_DIR. See the module docstring for what it writes."""
+    cfg.validate()
+    cfg, run_dir = prepare_run(cfg, resume)
+    setup_logging(run_dir)
+    device = resolve_device(cfg.device)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    log.info("run %s: %s / %s, %dpx, batch %d, %d steps, device %s", run_dir, cfg.model, cfg.generator,
+             cfg.size, cfg.batch_size, cfg.steps, device)
+
+    split_path = run_dir / "split.json"
+    if resume and split_path.exists():
+        split = DataSplit.from_json(json.loads(split_path.read_text()))
+        log.info("data: %d photos, %d cartoons (lists from split.json)", len(split.train_a),
+                 len(split.train_b))
+    else:
+        split = build_split(cfg)
+        ckpt.atomic_write_text(split_path, json.dumps(split.to_json()))
+    if not cfg.trained_on:
+        cfg.trained_on = split.trained_on
+    ckpt.atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
+
+    model = create_model(cfg, device)
+    model.train()
+    for line in model.generator_summary(cfg.size):
+        log.info(line)
+    start = 0
+    if resume:
+        start, _ = ckpt.resume(run_dir, model)
+        log.info("resumed at step %d", start)
+    if start >= cfg.steps:
+        log.info("nothing to do: already at step %d of %d", start, cfg.steps)
+        return run_dir
+
+    dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
+                            AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
+                            with_a2=cfg.model == "content-invariant")
+    workers = cfg.workers
+    if workers < 0:
+        workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)
+    loader = DataLoader(dataset, batch_size=None, sampler=range(start, cfg.steps), num_workers=workers,
+                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed),
+                        persistent_workers=False)
+    n_vis = min(cfg.sample_count, len(split.val_a), len(split.val_b))
+    vis_a = load_plain(split.val_a[:n_vis], cfg.size) if n_vis else None
+    vis_b = load_plain(split.val_b[:n_vis], cfg.size) if n_vis else None
+    (run_dir / "samples").mkdir(exist_ok=True)
+    writer = ScalarWriter(run_dir / "tb")
+    metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed below
+
+    def write_samples(step: int) -> None:
+        if vis_a is None:
+            return
+        with torch.random.fork_rng(devices=[]):
+            model.eval()
+            cols = model.visuals(vis_a, vis_b)
+            model.train()
+        save_grid(cols, run_dir / "samples" / f"step_{step:07d}.png")
+        save_grid(cols, run_dir / "samples" / "latest.png")
+
+    def save(step: int, periodic: bool) -> None:
+        ckpt.save_checkpoint(run_dir, model, step, {"lr": lr_at(step, cfg), "steps": cfg.steps,
+                                                    "lr_decay_start": cfg.lr_decay_start},
+                             periodic=periodic, keep=cfg.keep_checkpoints)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="it", dynamic_ncols=True,
+               disable=not cfg.progress, file=sys.stderr)
+    window: dict[str, list[float]] = defaultdict(list)
+    t_window, n_window = time.perf_counter(), 0
+    step = start
+    try:
+        with _Stop() as stop:
+            for step, batch in enumerate(loader, start):
+                lr = lr_at(step, cfg)
+                model.set_lr(lr)
+                losses = model.step(batch)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise FloatingPointError(f"non-finite loss at step {step}: {losses}")
+                done = step + 1
+                for k, v in losses.items():
+                    window[k].append(v)
+                n_window += 1
+                bar.update(1)
+                if done % cfg.log_every == 0 or done == cfg.steps:
+                    dt = time.perf_counter() - t_window
+                    means = {k: float(np.mean(v)) for k, v in window.items()}
+                    its = n_window / max(dt, 1e-9)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in list(means.items())[:4]}, refresh=False)
+                    rec = {"step": done, "lr": lr, "it_per_s": its, **means}
+                    metrics.write(json.dumps(rec) + "\n")
+                    metrics.flush()
+                    for k, v in means.items():
+                        writer.add_scalar(f"loss/{k}", v, done)
+                    writer.add_scalar("train/lr", lr, done)
+                    writer.add_scalar("train/it_per_s", its, done)
+                    writer.flush()
+                    log.info("step %d  %s  lr %.2e  %.2f it/s", done,
+                             " ".join(f"{k} {v:.3f}" for k, v in means.items()), lr, its)
+                    window.clear()
+                    t_window, n_window = time.perf_counter(), 0
+                if done % cfg.sample_every == 0 or done == cfg.steps:
+                    write_samples(done)
+                if done % cfg.save_every == 0 or done == cfg.steps:
+                    save(done, periodic=done % cfg.save_every == 0)
+                if stop.signum is not None:
+                    if done % cfg.save_every and done != cfg.steps:
+                        save(done, periodic=False)
+                    log.warning("stopped at step %d (resume with --resume)", done)
+                    raise SystemExit(128 + stop.signum)
+    finally:
+        bar.close()
+        metrics.close()
+        writer.close()
+    log.info("done: %d steps, checkpoints in %s", cfg.steps, ckpt.checkpoint_dir(run_dir))
+    return run_dir
+
+
+__all__ = ["DataSplit", "TrainModel", "build_split", "lr_at", "save_grid", "train"]
