@@ -1,0 +1,263 @@
+"""avatar-export on real (tiny) training runs: every model kind, the app pipeline, bad checkpoints.
+
+The runs are trained here for 2 steps at 32 px with 8-channel generators on drawn images: real
+checkpoints from `training.trainer.train`, small enough for CI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from avatar_cam.inference import Stylizer
+from avatar_cam.styles import load_style
+from export.cli import main
+from export.sources import config_sha256
+
+KINDS = [("cyclegan", "resnet9"), ("cyclegan", "light"), ("content-invariant", "resnet9"),
+         ("content-invariant", "light")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """2 shared cores: one torch thread is ~10x faster for these tiny nets than two contending."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _draw_folder(folder: Path, seed: int, n: int = 6) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        img = np.full((48, 48, 3), rng.integers(60, 200, 3), np.uint8)
+        cv2.circle(img, (24, 22), 14, tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
+        cv2.circle(img, (18, 19), 3, (20, 20, 20), -1)
+        cv2.circle(img, (30, 19), 3, (20, 20, 20), -1)
+        cv2.imwrite(str(folder / f"{i:02d}.png"), img)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    pytest.importorskip("training.trainer")
+    from training.options import TrainConfig
+    from training.trainer import train
+
+    root = tmp_path_factory.mktemp("runs")
+    photos = _draw_folder(root / "data" / "photos", 0)
+    cartoons = _draw_folder(root / "data" / "cartoons", 1)
+    out = {}
+    for model, gen in KINDS:
+        cfg = TrainConfig(model=model, generator=gen, data_a=[str(photos)], data_b=[str(cartoons)], size=32,
+                          steps=2, gen_width=8, ndf=8, val_count=2, save_every=1, sample_every=100,
+                          log_every=1, progress=False, workers=0, out=str(root / f"{model}-{gen}"),
+                          keep_checkpoints=0, name=f"test-{model}-{gen}",
+                          license_note="MIT; drawn test images")
+        out[(model, gen)] = train(cfg)
+    return out
+
+
+def _export(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    rc = main(["--onnx", *argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+@pytest.mark.parametrize(("model", "gen"), KINDS)
+def test_every_kind_exports_verifies_and_runs_in_the_app(model: str, gen: str, runs: dict, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    run = runs[(model, gen)]
+    out = tmp_path / "style.onnx"
+    rc, stdout, err = _export(["--run", str(run), "--out", str(out)], capsys)
+    assert rc == 0, err
+    assert "max abs" in stdout and "wrote" in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["style.onnx"]
+    info = load_style(out)
+    meta = info.metadata
+    assert (info.kind, info.name, info.input_size) == (model, f"test-{model}-{gen}", 32)
+    assert meta["generator"] == gen and meta["step"] == "2" and meta["source"] == "training run"
+    cfg = json.loads((run / "config.json").read_text())
+    assert meta["config_sha256"] == config_sha256(cfg)
+    assert meta["weights_sha256"] == json.loads((run / "checkpoints" / "latest.json").read_text())[
+        "weights_sha256"]
+    assert "photos" in meta["trained_on"] and meta["license_note"] == "MIT; drawn test images"
+    assert meta["data_a"].endswith("data/photos") and meta["data_b"].endswith("data/cartoons")
+    assert float(meta["gmac_256"]) > 0 and int(meta["params"]) > 0
+    assert float(meta["verified"].split("max abs error ")[1].split(",")[0]) < 5e-3
+    # the app pipeline: a uint8 face crop through the real Stylizer
+    face = cv2.cvtColor(cv2.imread(str(sorted((run.parent / "data" / "photos").iterdir())[0])),
+                        cv2.COLOR_BGR2RGB)
+    cartoon = Stylizer(info, provider="cpu", threads=1)(cv2.resize(face, (32, 32)))
+    assert cartoon.shape == (32, 32, 3) and cartoon.dtype == np.uint8
+
+
+def test_fp16_and_dynamic_exports_of_a_run(runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = runs[("cyclegan", "resnet9")]
+    rc, _, err = _export(["--run", str(run), "--out", str(tmp_path / "h.onnx"), "--fp16"], capsys)
+    assert rc == 0, err
+    info = load_style(tmp_path / "h.onnx")
+    assert info.name.endswith("-fp16") and info.metadata["precision"] == "fp16"
+    rc, stdout, err = _export(["--run", str(run), "--out", str(tmp_path / "d.onnx"), "--dynamic"], capsys)
+    assert rc == 0, err
+    assert load_style(tmp_path / "d.onnx").input_size is None
+    assert re.search(r"\s24\s+\d", stdout)  # also verified at a second size (3/4 of 32)
+
+
+def test_periodic_checkpoint_by_file(runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ck = runs[("cyclegan", "light")] / "checkpoints" / "step_0000001.safetensors"
+    rc, _, err = _export(["--checkpoint", str(ck), "--out", str(tmp_path / "s.onnx"), "--size", "48"], capsys)
+    assert rc == 0, err
+    info = load_style(tmp_path / "s.onnx")
+    assert info.metadata["step"] == "1" and info.metadata["checkpoint"] == "step_0000001.json"
+    assert info.input_size == 48 and info.metadata["training_size"] == "32"
+
+
+def test_content_invariant_style_image_and_style_input(runs: dict, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    from safetensors.torch import load_file
+
+    run = runs[("content-invariant", "resnet9")]
+    ref = sorted((run.parent / "data" / "cartoons").iterdir())[3]
+    rc, _, err = _export(["--run", str(run), "--out", str(tmp_path / "ref.onnx"), "--style-image", str(ref)],
+                         capsys)
+    assert rc == 0, err
+    info = load_style(tmp_path / "ref.onnx")
+    assert info.name.endswith(f"-{ref.stem}") and info.metadata["style_source"].startswith("reference image")
+    assert info.style_code_dim is None
+
+    rc, _, err = _export(["--run", str(run), "--out", str(tmp_path / "in.onnx"), "--style-input"], capsys)
+    assert rc == 0, err
+    info = load_style(tmp_path / "in.onnx")
+    assert info.style_code_dim == 8 and info.metadata["style_code_dim"] == "8"
+    mean = load_file(str(run / "checkpoints" / "latest.safetensors"))["style_mean"].numpy()
+    stylizer = Stylizer(info, provider="cpu", threads=1)
+    np.testing.assert_allclose(stylizer.style_code[0], mean, rtol=1e-6, atol=1e-7)
+    assert stylizer(np.full((32, 32, 3), 100, np.uint8)).shape == (32, 32, 3)
+
+
+def test_cyclegan_has_no_reference_styles(runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = runs[("cyclegan", "resnet9")]
+    rc, _, err = _export(["--run", str(run), "--out", str(tmp_path / "x.onnx"), "--style-input"], capsys)
+    assert rc == 1 and "needs a content-invariant run" in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def _copy_run(run: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "run"
+    shutil.copytree(run, dst)
+    return dst
+
+
+def _truncate(run: Path) -> Path:
+    w = run / "checkpoints" / "latest.safetensors"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    return run
+
+
+def _garbage_weights_no_json(run: Path) -> Path:
+    w = run / "checkpoints" / "step_0000001.safetensors"
+    (run / "checkpoints" / "step_0000001.json").unlink()
+    w.write_bytes(b"\x00" * 100)
+    return w
+
+
+def _bad_json(run: Path) -> Path:
+    (run / "checkpoints" / "latest.json").write_text("{not json")
+    return run
+
+
+def _no_config(run: Path) -> Path:
+    (run / "config.json").unlink()
+    return run
+
+
+def _other_generator(run: Path) -> Path:
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["generator"] = "light"
+    (run / "config.json").write_text(json.dumps(cfg))
+    return run
+
+
+def _other_width(run: Path) -> Path:
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["gen_width"] = 16
+    (run / "config.json").write_text(json.dumps(cfg))
+    return run
+
+
+def _empty_dir(run: Path) -> Path:
+    shutil.rmtree(run / "checkpoints")
+    return run
+
+
+def _nan_weights(run: Path) -> Path:
+    """A diverged run: a valid file whose generator holds NaN (its JSON hash updated to match)."""
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    ck = run / "checkpoints"
+    tensors = load_file(str(ck / "latest.safetensors"))
+    key = next(k for k in tensors if k.startswith("G_A.") and k.endswith("weight"))
+    tensors[key] = torch.full_like(tensors[key], float("nan"))
+    save_file(tensors, str(ck / "latest.safetensors"))
+    doc = json.loads((ck / "latest.json").read_text())
+    doc["weights_sha256"] = hashlib.sha256((ck / "latest.safetensors").read_bytes()).hexdigest()
+    (ck / "latest.json").write_text(json.dumps(doc))
+    return run
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (_truncate, "sha256 differs"),
+    (_garbage_weights_no_json, "not a readable safetensors file"),
+    (_bad_json, "corrupt checkpoint JSON"),
+    (_no_config, "config is needed"),
+    (_other_generator, "weights do not fit"),
+    (_other_width, "of another shape"),
+    (_empty_dir, "no checkpoint found"),
+    (lambda run: run / "nope", "no such run directory"),
+    (_nan_weights, "the torch model itself outputs NaN/Inf"),
+])
+def test_bad_checkpoints_give_one_line_and_no_file(damage, message: str, runs: dict, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    target = damage(_copy_run(runs[("cyclegan", "resnet9")], tmp_path))
+    outdir = tmp_path / "styles"
+    outdir.mkdir()
+    flag = "--checkpoint" if str(target).endswith(".safetensors") else "--run"
+    rc, _, err = _export([flag, str(target), "--out", str(outdir / "s.onnx")], capsys)
+    assert rc == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("avatar-export: error: ") and message in lines[0], err
+    assert not list(outdir.iterdir())
+
+
+def test_exported_styles_drive_the_headless_app(runs: dict, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    """The whole app (MediaPipe, crop, Stylizer, compositor, privacy gate) on an exported style."""
+    from avatar_cam.cli import main as app_main
+    from avatar_cam.demo import draw_demo_face
+
+    face = tmp_path / "face.png"
+    cv2.imwrite(str(face), draw_demo_face(0.0))
+    cases = ((("cyclegan", "resnet9"), []), (("content-invariant", "light"), ["--style-input"]))
+    for (model, gen), extra in cases:
+        style = tmp_path / f"{model}-{gen}.onnx"
+        rc, _, err = _export(["--run", str(runs[(model, gen)]), "--out", str(style), *extra], capsys)
+        assert rc == 0, err
+        stats = tmp_path / "stats.json"
+        assert app_main(["--headless", "-i", str(face), "-o", str(tmp_path / f"{gen}.png"),
+                         "--style", str(style), "--stats", str(stats)]) == 0
+        s = json.loads(stats.read_text())
+        assert s["frames_with_face"] == 1 and s["frames_fallback"] == 0
+        assert load_style(style).name in json.dumps(s["style"])
+        assert cv2.imread(str(tmp_path / f"{gen}.png")) is not None
