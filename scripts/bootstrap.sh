@@ -20,5 +20,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   spec="."
   [ -n "$extras" ] && spec=".[${extras}]"
   .venv/bin/python -m pip install -q -e "$spec"
+  case ",$extras," in
+    # FID/KID: torch-fidelity without its torchvision dependency (PyPI torchvision does not
+    # import beside the pinned CPU torch; training/evaluate.py stands in for the bits it uses)
+    *,train,*) .venv/bin/python -m pip install -q --no-deps "torch-fidelity==0.4.0" ;;
+  esac
   touch "$stamp"
 fi

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from avatar_cam.align import align_face, crop_matrix, face_crop_matrix, invert
+from avatar_cam.align import DEFAULT_CROP, align_face, crop_matrix, face_crop_matrix, invert
 from avatar_cam.face import FaceDetector, FaceTracker, OneEuroFilter, TrackerConfig
 from avatar_cam.frame import Face
 
@@ -33,11 +33,11 @@ def test_crop_levels_the_eye_line_and_centres_the_face(tilt: float) -> None:
     r, left = (_apply(m, e) for e in face.eyes)
     assert abs(r[1] - left[1]) < 1e-3, "eyes must be level in the crop"
     assert r[0] < left[0], "person's right eye stays on the image left"
+    px = 256 / (DEFAULT_CROP.scale * 120)  # crop pixels per image pixel
     c = _apply(m, np.array(face.center))
     assert abs(c[0] - 128) < 1e-3, "the face centre sits on the crop's vertical midline"
-    assert 128 < c[1] < 128 + 0.2 * 120 * 256 / 240, "the crop is shifted up to show hair"
-    # the crop shows the face box ~2x: eye distance 0.5*size*scale(256/240)
-    assert abs(np.linalg.norm(left - r) - 0.5 * 120 * 256 / 240) < 1e-2
+    assert abs(c[1] - (128 + DEFAULT_CROP.shift_y * 120 * px)) < 1e-3, "shifted up to show hair"
+    assert abs(np.linalg.norm(left - r) - 0.5 * 120 * px) < 1e-2, "face box fills 1/scale of the crop"
 
 
 def test_invert_round_trips() -> None:
