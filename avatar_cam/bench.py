@@ -119,11 +119,12 @@ def time_generator(path: Path, runs: int, warmup: int, threads: int | None) -> d
         s = time.perf_counter()
         st(x)
         times.append((time.perf_counter() - s) * 1e3)
-    macs = info.metadata.get("macs")
+    gmac_256 = info.metadata.get("gmac_256")  # written by avatar-export; scales with pixels
+    macs = float(gmac_256) * 1e9 * (info.size / 256) ** 2 if gmac_256 else None
     return {"name": info.name, "path": str(path), "size": info.size, "kind": info.kind,
             "ms_p50": round(statistics.median(times), 3),
             "ms_p95": round(float(np.percentile(times, 95)), 3),
-            "macs": int(float(macs)) if macs else None, "provider": st.provider}
+            "macs": int(macs) if macs else None, "provider": st.provider}
 
 
 def baseline_resnet9(size: int) -> Path | None:
