@@ -9,10 +9,12 @@ Layout of a run directory::
                                               Python/NumPy RNG, sha256 of both files
     RUN_DIR/checkpoints/step_0000200.*        the same, every `save_every` steps
 
-Every file is written to a temporary name and `os.replace`d; the JSON goes last and carries the
-sha256 of the two tensor files, so a save cut short by a crash or SIGKILL is detected (resume
-then falls back to the newest complete periodic checkpoint). Nothing is unpickled: tensors come
-from safetensors, the rest from JSON.
+A save writes and fsyncs all three files under temporary names first and only then `os.replace`s
+them, the JSON last (the commit point; it carries the sha256 of the two tensor files). A write
+that fails (disk full) removes its temporaries and leaves the previous checkpoint untouched; a
+save killed mid-way leaves the previous files or a set whose hashes do not match, and resume
+takes the newest complete checkpoint (and deletes a dead process's temporaries). Nothing is
+unpickled: tensors come from safetensors, the rest from JSON.
 
 For the export room::
 
@@ -29,6 +31,7 @@ truncated or mismatched checkpoint.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -42,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from training.options import ConfigError, TrainConfig
@@ -68,34 +71,96 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_replace(tmp: Path, dest: Path) -> None:
-    with open(tmp, "rb") as f:
+_TMP = re.compile(r"\.tmp(\d+)$")
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(path.name + f".tmp{os.getpid()}")
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
         os.fsync(f.fileno())
-    os.replace(tmp, dest)
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file and rename."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    _fsync_replace(tmp, path)
+    """Write `text` to `path` via a temporary file and rename (no temporary left on failure)."""
+    tmp = _tmp(path)
+    try:
+        _write_text(tmp, text)
+        _fsync_file(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
 
 
-def _atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    _fsync_replace(tmp, path)
+def _save_tensors(tensors: dict[str, torch.Tensor], tmp: Path, metadata: dict[str, str]) -> None:
+    """safetensors' writer reports a full disk as SafetensorError; make it the OSError it is."""
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    except SafetensorError as e:
+        m = re.search(r"os error (\d+)", str(e))
+        if m is None:
+            raise OSError(errno.EIO, f"cannot write tensors ({e})", str(tmp)) from None
+        raise OSError(int(m.group(1)), os.strerror(int(m.group(1))), str(tmp)) from None
+    _fsync_file(tmp)
 
 
-def _link_or_copy(src: Path, dest: Path) -> None:
-    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
-    if tmp.exists():
-        tmp.unlink()
+def _link_or_copy(src: Path, tmp: Path) -> None:
+    tmp.unlink(missing_ok=True)
     try:
         os.link(src, tmp)
     except OSError:
         shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+        _fsync_file(tmp)
+
+
+def _commit(staged: list[tuple[Path, Path]]) -> None:
+    """Rename fully written and fsynced temporary files into place, the JSON last: its rename is
+    the commit point. Nothing here needs disk space, so a full disk fails before any rename."""
+    for tmp, dest in staged:
+        os.replace(tmp, dest)
+    _fsync_dir(staged[-1][1].parent)
+
+
+def remove_stale_temporaries(d: Path) -> list[str]:
+    """Delete `*.tmpPID` files left in `d` by a process that no longer runs (killed mid-save)."""
+    removed = []
+    for p in d.iterdir() if d.is_dir() else []:
+        m = _TMP.search(p.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # that process still runs (another trainer?): leave its files alone
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        p.unlink(missing_ok=True)
+        removed.append(p.name)
+    if removed:
+        log.warning("removed %d temporary file(s) of an interrupted save: %s", len(removed),
+                    ", ".join(sorted(removed)))
+    return removed
 
 
 # -- RNG ----------------------------------------------------------------------------------------
@@ -154,21 +219,36 @@ def save_checkpoint(run_dir: str | Path, model: torch.nn.Module, step: int, info
     names = [f"step_{step:07d}"] if periodic else []
     names.append(LATEST)
     first: tuple[Path, Path] | None = None
+    hashes = ("", "")
     for name in names:
         wp, sp, jp = d / f"{name}.safetensors", d / f"{name}.state.safetensors", d / f"{name}.json"
+        # stage all three files, then rename: a failed write (disk full) leaves the previous
+        # checkpoint of that name untouched and no temporary behind
+        staged: list[tuple[Path, Path]] = []
+        try:
+            if first is None:
+                for tensors, dest in ((weights, wp), ({**extra_tensors, **rng_tensors}, sp)):
+                    staged.append((_tmp(dest), dest))
+                    _save_tensors(tensors, staged[-1][0], st_meta)
+                hashes = (_sha256(staged[0][0]), _sha256(staged[1][0]))
+            else:
+                for src, dest in ((first[0], wp), (first[1], sp)):
+                    staged.append((_tmp(dest), dest))
+                    _link_or_copy(src, staged[-1][0])
+            doc = {"format": FORMAT, "step": step, "time": time.time(),
+                   "weights": wp.name, "weights_sha256": hashes[0],
+                   "state": sp.name, "state_sha256": hashes[1],
+                   "info": info, "model_state": extra_meta, "rng": rng_meta}
+            staged.append((_tmp(jp), jp))
+            _write_text(staged[-1][0], json.dumps(doc))
+            _fsync_file(staged[-1][0])
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        _commit(staged)
         if first is None:
-            _atomic_save_tensors(weights, wp, st_meta)
-            _atomic_save_tensors({**extra_tensors, **rng_tensors}, sp, st_meta)
             first = (wp, sp)
-            hashes = (_sha256(wp), _sha256(sp))
-        else:
-            _link_or_copy(first[0], wp)
-            _link_or_copy(first[1], sp)
-        doc = {"format": FORMAT, "step": step, "time": time.time(),
-               "weights": wp.name, "weights_sha256": hashes[0],
-               "state": sp.name, "state_sha256": hashes[1],
-               "info": info, "model_state": extra_meta, "rng": rng_meta}
-        atomic_write_text(jp, json.dumps(doc))
     if periodic and keep > 0:
         _prune(d, keep)
     return d / f"{LATEST}.json"
@@ -211,9 +291,25 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: not a readable safetensors file ({first[:200]})") from None
 
 
+def _check_kind(model: torch.nn.Module, path: Path, label: str) -> None:
+    """The model kind and generator recorded in the file must be the ones `model` is."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError):
+        return
+    kind, gen = getattr(model, "kind", ""), getattr(getattr(model, "cfg", None), "generator", "")
+    saved_kind, saved_gen = meta.get("kind", ""), meta.get("generator", "")
+    if (saved_kind and kind and saved_kind != kind) or (saved_gen and gen and saved_gen != gen):
+        raise CheckpointError(f"{path}: weights do not fit {label or f'the {kind}/{gen} model'}: the file "
+                              f"holds a {saved_kind or '?'}/{saved_gen or '?'} model (checkpoint and "
+                              "config.json from different runs?)")
+
+
 def load_weights(model: torch.nn.Module, path: Path, label: str = "") -> None:
     """Load a weights file into `model` strictly; CheckpointError on any mismatch."""
     tensors = _load_tensors(path)
+    _check_kind(model, path, label)
     own = model.state_dict()
     missing = [k for k in own if k not in tensors]
     unexpected = [k for k in tensors if k not in own]
@@ -230,6 +326,13 @@ def load_weights(model: torch.nn.Module, path: Path, label: str = "") -> None:
                          f"vs {list(own[k].shape)})")
         raise CheckpointError(f"{path}: weights do not fit {label or 'the model'}: " + ", ".join(parts))
     model.load_state_dict(tensors, strict=True)
+
+
+def _step_of(doc: dict[str, Any]) -> int:
+    try:
+        return int(doc.get("step", -1))
+    except (TypeError, ValueError):
+        return -1
 
 
 def _candidates(d: Path) -> list[Path]:
@@ -253,10 +356,20 @@ def resume(run_dir: str | Path, model: torch.nn.Module) -> tuple[int, dict[str, 
     cands = _candidates(d) if d.is_dir() else []
     if not cands:
         raise CheckpointError(f"{d}: no checkpoint to resume from")
+    remove_stale_temporaries(d)
     problems = []
+    docs: list[tuple[Path, dict[str, Any]]] = []
     for jp in cands:
         try:
-            doc = _read_json(jp)
+            docs.append((jp, _read_json(jp)))
+        except CheckpointError as e:
+            problems.append(str(e))
+            log.warning("cannot resume from %s: %s", jp.name, e)
+    # newest step first (a save killed between its periodic and its `latest` files leaves the
+    # periodic one newer), `latest` first among equals
+    docs.sort(key=lambda t: (-_step_of(t[1]), t[0].name != f"{LATEST}.json"))
+    for jp, doc in docs:
+        try:
             wp, sp = d / doc["weights"], d / doc["state"]
             _verify(wp, doc.get("weights_sha256"))
             _verify(sp, doc.get("state_sha256"))
@@ -264,12 +377,12 @@ def resume(run_dir: str | Path, model: torch.nn.Module) -> tuple[int, dict[str, 
             load_weights(model, wp, f"the {getattr(model, 'kind', '')} model")
             model.load_extra_state(state, doc["model_state"])  # type: ignore[operator]
             set_rng_state(state, doc["rng"])
-        except (CheckpointError, KeyError, ValueError) as e:
+        except (CheckpointError, KeyError, ValueError, TypeError) as e:
             problems.append(str(e))
             log.warning("cannot resume from %s: %s", jp.name, e)
             continue
         if jp.name != f"{LATEST}.json":
-            log.warning("resumed from %s (latest was unusable)", jp.name)
+            log.warning("resumed from %s (latest was older or unusable)", jp.name)
         return int(doc["step"]), doc.get("info", {})
     raise CheckpointError(f"{d}: no usable checkpoint ({problems[0]})")
 

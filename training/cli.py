@@ -93,6 +93,10 @@ def cmd_train(argv: list[str]) -> int:
     except (ConfigError, CheckpointError, FileNotFoundError) as e:
         print(f"avatar-train: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, permissions: the last complete checkpoint is kept
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"avatar-train: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     print(f"run directory: {run_dir}")
     return 0
 
@@ -108,11 +112,11 @@ def cmd_prepare(argv: list[str]) -> int:
                    help="skip (and list) crops with more than this share outside the photo")
     p.add_argument("--overwrite", action="store_true", help="redo crops that already exist")
     args = p.parse_args(argv)
-    from training.data import REPORT_NAME, prepare
+    from training.data import REPORT_NAME, DataError, prepare
 
     try:
         rep = prepare(args.input, args.out, args.size, args.pad, args.max_outside, args.overwrite)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, DataError) as e:
         print(f"avatar-train prepare: error: {e}", file=sys.stderr)
         return 2
     print(f"prepare: {rep['written']} crops written, {rep['already_there']} already there, "

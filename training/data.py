@@ -1,7 +1,9 @@
 """Unpaired image folders, deterministic augmented batches, and `prepare` (face crop + align).
 
-- `scan_images` lists the images of one or more folders (recursively, sorted); non-image and
-  unreadable files get one warning each and are counted in `ScanResult.skipped`.
+- `scan_images` lists the images of one or more folders (recursively, sorted); non-image,
+  truncated/corrupt and oversized files get one warning each and are counted (by reason) in
+  `ScanResult.skipped`. `read_image` turns grayscale, CMYK and transparent (composited over
+  white) images into BGR and decodes huge JPEGs at a reduced scale.
 - `UnpairedSteps` is a map-style dataset whose item `s` is the whole batch of training step `s`:
   which images and which augmentation are a pure function of (seed, step), so a resumed run sees
   exactly the batches the uninterrupted run would have seen, with any number of loader workers.
@@ -33,6 +35,10 @@ REPORT_NAME = "prepare_report.json"
 IGNORED_NAMES = {REPORT_NAME, "README.md", "LICENSE", "LICENSE.txt"}
 
 
+class DataError(ValueError):
+    """A data folder that cannot be used (e.g. no images at all); the message is one line."""
+
+
 @dataclass
 class ScanResult:
     """Usable image paths and (path, reason) for every skipped file."""
@@ -40,29 +46,116 @@ class ScanResult:
     paths: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
+    def skipped_counts(self) -> str:
+        """"2 not an image file, 1 unreadable image": skipped files by reason, most common first."""
+        counts: dict[str, int] = {}
+        for _, reason in self.skipped:
+            key = reason.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
     def summary(self, name: str) -> str:
         text = f"{name}: {len(self.paths)} images"
         if self.skipped:
-            text += f", {len(self.skipped)} files skipped (not an image or unreadable)"
+            n = len(self.skipped)
+            text += f", {n} file{'s' if n != 1 else ''} skipped ({self.skipped_counts()})"
         return text
 
 
-def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
-    """Decode an image file (unicode paths fine); None when it cannot be read or decoded."""
+def image_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG or PNG header without decoding; None for other formats."""
+    b = bytes(data[:32]) if len(data) >= 32 else bytes(data)
+    if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR":
+        return int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+    if b[:2] != b"\xff\xd8":
+        return None
+    i, n = 2, len(data)
+    while i + 9 <= n:
+        if data[i] != 0xFF:
+            return None
+        m = int(data[i + 1])
+        if m == 0xFF:  # fill byte
+            i += 1
+            continue
+        if m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if m in _JPEG_SOF:
+            return (int(data[i + 7]) << 8 | int(data[i + 8]), int(data[i + 5]) << 8 | int(data[i + 6]))
+        if m == 0xDA:  # start of scan before any frame header
+            return None
+        i += 2 + (int(data[i + 2]) << 8 | int(data[i + 3]))
+    return None
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+_REDUCED_FACTOR = {f: r for r, f in _REDUCED} | {
+    cv2.IMREAD_REDUCED_GRAYSCALE_2: 2, cv2.IMREAD_REDUCED_GRAYSCALE_4: 4, cv2.IMREAD_REDUCED_GRAYSCALE_8: 8}
+MAX_PIXELS = 100_000_000  # larger images (after JPEG reduction) are skipped, never decoded (300 MB+)
+
+
+def _flatten_alpha(img: np.ndarray) -> np.ndarray:
+    """BGRA (8 or 16 bit) -> BGR uint8 over white: transparent cartoon backgrounds become white."""
+    scale = 65535.0 if img.dtype == np.uint16 else 255.0
+    f = img.astype(np.float32) / scale
+    a = f[..., 3:4]
+    return np.clip((f[..., :3] * a + (1.0 - a)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _png_has_alpha(data: np.ndarray) -> bool:
+    """A PNG with an alpha channel (grey+alpha, RGBA) or a tRNS transparency chunk."""
+    if data.size > 25 and int(data[25]) in (4, 6):
+        return True
+    head = bytes(data[: 1 << 16])
+    idat = head.find(b"IDAT")
+    return b"tRNS" in head[: idat if idat >= 0 else None]
+
+
+def decode_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int = 0
+                 ) -> tuple[np.ndarray | None, str]:
+    """(image, "") or (None, why it was not decoded); see `read_image`."""
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError:
-        return None
+    except OSError as e:
+        return None, f"cannot read ({e.strerror})"
     if data.size == 0:
-        return None
+        return None, "empty file"
+    wh = image_size(data)
+    is_jpeg = data.size > 2 and data[0] == 0xFF and data[1] == 0xD8
+    reduce = 1
+    if wh is not None and min_side > 0 and is_jpeg and flags == cv2.IMREAD_COLOR:
+        reduce, flags = next(((r, f) for r, f in _REDUCED if min(wh) // r >= min_side), (1, flags))
+    elif is_jpeg and flags in _REDUCED_FACTOR:
+        reduce = _REDUCED_FACTOR[flags]
+    if wh is not None and wh[0] * wh[1] // reduce ** 2 > MAX_PIXELS:
+        return None, f"too large to decode ({wh[0]}x{wh[1]} pixels)"
+    if flags == cv2.IMREAD_COLOR and wh is not None and not is_jpeg and _png_has_alpha(data):
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if img is not None and img.ndim == 3 and img.shape[2] == 4:
+            return _flatten_alpha(img), ""
     img = cv2.imdecode(data, flags)
-    return img if img is not None and img.size > 0 else None
+    if img is None or img.size == 0:
+        return None, "unreadable image (truncated, corrupt or an unsupported format)"
+    return img, ""
+
+
+def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int = 0) -> np.ndarray | None:
+    """Decode an image file (unicode paths fine); None when it cannot be read or decoded.
+
+    With the default flags: grayscale and CMYK become BGR, a PNG with transparency is composited
+    over white, and a JPEG whose shorter side is at least 2, 4 or 8 times `min_side` is decoded
+    at that reduced scale (libjpeg's DCT scaling: an 8000x6000 photo never costs its full
+    144 MB). Images over MAX_PIXELS that cannot be decoded reduced are refused (None).
+    """
+    return decode_image(path, flags, min_side)[0]
 
 
 def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
     """All image files under `dirs`; hidden files and known sidecars are ignored silently.
 
-    With `verify` each image is decoded at 1/8 scale to catch corrupt files up front.
+    With `verify` each image is decoded at 1/8 scale to catch corrupt and truncated files up
+    front (and files over MAX_PIXELS).
     """
     result = ScanResult()
     for d in dirs:
@@ -73,11 +166,12 @@ def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
             if (not p.is_file() or p.name.startswith(".") or p.name in IGNORED_NAMES
                     or p.name.endswith(".tmp")):
                 continue
+            reason = ""
             if p.suffix.lower() not in IMAGE_EXTS:
                 reason = "not an image file"
-            elif verify and read_image(p, cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
-                reason = "unreadable image"
-            else:
+            elif verify:
+                reason = decode_image(p, cv2.IMREAD_REDUCED_GRAYSCALE_8)[1]
+            if not reason:
                 result.paths.append(p)
                 continue
             log.warning("skipping %s: %s", p, reason)
@@ -205,7 +299,7 @@ class UnpairedSteps(Dataset):
         paths = self.paths[domain]
         for k in range(len(paths)):
             p = paths[(idx + k) % len(paths)]
-            bgr = read_image(p)
+            bgr = read_image(p, min_side=4 * self.size)
             if bgr is not None:
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain != "B"))
@@ -229,7 +323,7 @@ def load_plain(paths: Sequence[Path], size: int) -> torch.Tensor:
     """Un-augmented [N, 3, size, size] batch (for fixed sample grids and evaluation)."""
     out = []
     for p in paths:
-        bgr = read_image(p)
+        bgr = read_image(p, min_side=4 * size)
         if bgr is None:
             raise ValueError(f"unreadable image: {p}")
         out.append(to_tensor(resize_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)))
@@ -282,10 +376,13 @@ def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, 
         def tracker_factory() -> object:
             return FaceTracker(CountingDetector())
 
+    scan = scan_images(inputs, verify=False)
+    if not scan.paths:
+        why = f" (only {scan.skipped_counts()})" if scan.skipped else ""
+        raise DataError(f"no images in {', '.join(str(i) for i in inputs)}{why}")
     tracker = tracker_factory()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    scan = scan_images(inputs, verify=False)
     report: dict = {"inputs": [str(i) for i in inputs], "out": str(out), "size": size,
                     "crop": {"scale": DEFAULT_CROP.scale, "shift_y": DEFAULT_CROP.shift_y},
                     "written": 0, "already_there": 0, "not_found": [], "unreadable": [],
@@ -306,9 +403,9 @@ def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, 
         if dest.exists() and not overwrite:
             report["already_there"] += 1
             continue
-        img = read_image(p)
+        img, problem = decode_image(p, min_side=max(2048, 8 * size))  # huge photos: decoded reduced
         if img is None:
-            log.warning("skipping %s: unreadable image", p)
+            log.warning("skipping %s: %s", p, problem)
             report["unreadable"].append(str(p))
             continue
         m = int(round(pad * max(img.shape[:2])))

@@ -14,6 +14,11 @@ from typing import Any
 
 MODELS = ("cyclegan", "content-invariant")
 
+# Smallest allowed value of numeric options (0 for a divisor or a size crashes mid-run otherwise).
+_MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
+            "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
+            "workers": -1, "keep_checkpoints": 0, "jitter": 0.0}
+
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
                 "progress", "steps", "out", "threads"}
@@ -107,6 +112,13 @@ class TrainConfig:
             raise ConfigError("teacher distillation is implemented for --model cyclegan only")
         if not (self.dataroot or self.data_a) or not (self.dataroot or self.data_b):
             raise ConfigError("give --dataroot DIR (with trainA/ trainB/) or --data-a DIR and --data-b DIR")
+        for key, low in _MINIMUM.items():
+            if getattr(self, key) < low:
+                raise ConfigError(f"{key} must be >= {low}, not {getattr(self, key)}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, not {self.lr}")
+        if not 0.0 < self.min_scale <= 1.0:
+            raise ConfigError(f"min_scale must be in (0, 1], not {self.min_scale}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +139,8 @@ class TrainConfig:
                 v = float(v)
             if not isinstance(v, type(default)) or (isinstance(v, bool) != isinstance(default, bool)):
                 raise ConfigError(f"{source}: {k} should be {type(default).__name__}, got {v!r}")
+            if isinstance(v, list) and not all(isinstance(x, str) for x in v):
+                raise ConfigError(f"{source}: {k} should be a list of folder names, got {v!r}")
             setattr(cfg, k, v)
         return cfg
 
@@ -134,9 +148,16 @@ class TrainConfig:
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Options from a TOML recipe (a `[train]` table or top level) or a run's config.json."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"config file not found: {p}")
-    text = p.read_text(encoding="utf-8")
+    if not p.is_file():
+        raise ConfigError(f"{p}: not a config file (a folder?)")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file (not UTF-8)") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read ({e.strerror})") from None
     if p.suffix == ".json":
         try:
             data = json.loads(text)
@@ -154,9 +175,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a table of options, got {type(data).__name__}")
     if "train" in data and isinstance(data["train"], dict):
-        data = {**{k: v for k, v in data.items() if not isinstance(v, dict)}, **data["train"]}
-    return {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+        data = {**{k: v for k, v in data.items() if k != "train"}, **data["train"]}
+    tables = sorted(k for k, v in data.items() if isinstance(v, dict))
+    if tables:
+        raise ConfigError(f"{p}: unknown table(s) {', '.join(tables)} (options go at the top level or "
+                          "under [train])")
+    values = {k.replace("-", "_"): v for k, v in data.items()}
+    TrainConfig.from_dict(values, str(p))  # unknown keys and wrong types name this file
+    return values
 
 
 def diff_for_resume(saved: TrainConfig, new: TrainConfig) -> list[str]:

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader
 from training import checkpoint as ckpt
 from training.data import (
     AugmentConfig,
+    ScanResult,
     UnpairedSteps,
     domain_dirs,
     holdout_split,
@@ -115,16 +116,19 @@ def build_split(cfg: TrainConfig) -> DataSplit:
     for dom, extra in (("A", cfg.data_a), ("B", cfg.data_b)):
         dirs = domain_dirs(cfg.dataroot or None, extra, dom)
         counts, paths = [], []
-        skipped = 0
+        skipped = ScanResult()
         for d in dirs:
             res = scan_images([d])
             counts.append(len(res.paths))
             paths += res.paths
-            skipped += len(res.skipped)
+            skipped.skipped += res.skipped
+        n_bad = len(skipped.skipped)
+        why = f"skipped {n_bad} file{'s' if n_bad != 1 else ''}: {skipped.skipped_counts()}" if n_bad else ""
         log.info("domain %s: %d images in %s%s", dom, len(paths), ", ".join(dirs),
-                 f"; {skipped} files skipped (not an image or unreadable, warned above)" if skipped else "")
+                 f"; {why} (each warned above)" if why else "")
         if not paths:
-            raise ConfigError(f"domain {dom}: no images found in {', '.join(dirs)}")
+            raise ConfigError(f"domain {dom}: no images found in {', '.join(dirs)}"
+                              + (f" ({why})" if why else ""))
         test_dir = Path(cfg.dataroot) / f"test{dom}" if cfg.dataroot else None
         if test_dir is not None and test_dir.is_dir():
             train, val = paths, scan_images([test_dir]).paths[: cfg.val_count]
@@ -275,9 +279,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         save_grid(cols, run_dir / "samples" / "latest.png")
 
     def save(step: int, periodic: bool) -> None:
-        ckpt.save_checkpoint(run_dir, model, step, {"lr": lr_at(step, cfg), "steps": cfg.steps,
-                                                    "lr_decay_start": cfg.lr_decay_start},
-                             periodic=periodic, keep=cfg.keep_checkpoints)
+        try:
+            ckpt.save_checkpoint(run_dir, model, step, {"lr": lr_at(step, cfg), "steps": cfg.steps,
+                                                        "lr_decay_start": cfg.lr_decay_start},
+                                 periodic=periodic, keep=cfg.keep_checkpoints)
+        except OSError as e:
+            log.error("checkpoint of step %d not saved (%s); the previous checkpoint is intact, "
+                      "--resume continues from it", step, e)
+            raise
 
     from tqdm import tqdm
 
