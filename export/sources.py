@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from export.onnx_export import ExportError, read_rgb
+from training.checkpoint import sha256_file
 
 # Terms of the data sets this project trains on (../shared/datasets/README.md), matched by a
 # folder name anywhere in a run's data paths, so a style file names its data and their terms.
@@ -116,14 +117,6 @@ def load_style_image(path: str | Path, size: int) -> torch.Tensor:
     return torch.from_numpy(rgb.transpose(2, 0, 1).copy()).float().div(127.5).sub(1.0)
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def gmacs(net: nn.Module, size: int) -> str:
     """Multiply-accumulates of one forward pass at `size`x`size`, in GMAC ('%.3f')."""
     from training.macs import count_macs
@@ -197,7 +190,7 @@ def from_checkpoint(path: str | Path, style_image: str | Path | None = None, sty
             extra = _style_codes(code)
         if style_image is not None:
             sp = Path(style_image)
-            meta["style_source"] = f"reference image {sp.name} (sha256 {_file_sha256(sp)[:16]})"
+            meta["style_source"] = f"reference image {sp.name} (sha256 {sha256_file(sp)[:16]})"
             meta["name"] = f"{meta.get('name', kind)}-{sp.stem}"
         else:
             meta["style_source"] = "mean cartoon style code of the training cartoons"

@@ -6,7 +6,6 @@ init whose outputs are nearly constant), so the numeric checks compare real sign
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -68,13 +67,7 @@ class TinyStyled(nn.Module):
         return self.out(self.norm(self.enc(x)) * (1 + g) + b)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """2 shared cores: one torch thread is much faster for tiny nets than two contending ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

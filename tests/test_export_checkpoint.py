@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -26,13 +25,7 @@ KINDS = [("cyclegan", "resnet9"), ("cyclegan", "light"), ("content-invariant", "
          ("content-invariant", "light")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """2 shared cores: one torch thread is ~10x faster for these tiny nets than two contending."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _draw_folder(folder: Path, seed: int, n: int = 6) -> Path:

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -40,12 +39,7 @@ BAD_FILES = ("notes.txt", "truncated.jpg", "truncated.png")
 ODD_IMAGES = ("gray.png", "rgba.png", "cmyk.jpg", "huge.jpg")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:

@@ -63,7 +63,8 @@ class CheckpointError(RuntimeError):
 
 # -- small atomic file helpers ----------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -230,7 +231,7 @@ def save_checkpoint(run_dir: str | Path, model: torch.nn.Module, step: int, info
                 for tensors, dest in ((weights, wp), ({**extra_tensors, **rng_tensors}, sp)):
                     staged.append((_tmp(dest), dest))
                     _save_tensors(tensors, staged[-1][0], st_meta)
-                hashes = (_sha256(staged[0][0]), _sha256(staged[1][0]))
+                hashes = (sha256_file(staged[0][0]), sha256_file(staged[1][0]))
             else:
                 for src, dest in ((first[0], wp), (first[1], sp)):
                     staged.append((_tmp(dest), dest))
@@ -278,7 +279,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _verify(path: Path, sha: str | None) -> None:
     if not path.is_file():
         raise CheckpointError(f"{path}: file missing")
-    if sha is not None and _sha256(path) != sha:
+    if sha is not None and sha256_file(path) != sha:
         raise CheckpointError(f"{path}: contents do not match its JSON (sha256 differs; interrupted "
                               "save or corrupt file)")
 
