@@ -11,10 +11,12 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from avatar_cam.composite import Mode, parse_color
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import SinkError, open_sink
-from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
+from avatar_cam.sources import IMAGE_EXTS, FolderSource, SourceError, list_cameras, open_source, read_image
 from avatar_cam.styles import StyleCatalog, StyleError
 
 
@@ -26,6 +28,19 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (16 <= w <= 7680 and 16 <= h <= 4320):
         raise argparse.ArgumentTypeError(f"{text!r} is outside 16x16 .. 7680x4320")
     return w, h
+
+
+def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None]:
+    """A colour, or an image file (then the colour is the image's mean, for the card edges)."""
+    path = Path(text).expanduser()
+    if path.suffix.lower() in IMAGE_EXTS or path.is_file():
+        try:
+            image = read_image(path)
+        except SourceError as e:
+            raise ValueError(f"background image {e}") from None
+        b, g, r = (int(v) for v in image.reshape(-1, 3).mean(0))
+        return (b, g, r), image
+    return parse_color(text), None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=30.0, help="virtual camera / live output rate")
     p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
                    help="resolution asked of the webcam (default 640x480, MJPG)")
-    p.add_argument("--background", default="#283040", help="avatar-mode background, #RRGGBB or R,G,B")
+    p.add_argument("--background", default="#283040",
+                   help="avatar-mode background: #RRGGBB, R,G,B or an image file")
     p.add_argument("--provider", default="auto",
                    help="ONNX Runtime execution provider: auto, tensorrt, cuda, directml, coreml, cpu")
     p.add_argument("--list-styles", action="store_true", help="list styles and exit")
@@ -82,7 +98,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
     try:
-        background = parse_color(args.background)
+        background, background_image = parse_background(args.background)
         style = StyleCatalog().resolve(args.style)
         spec = default_input(args.input)
         source = open_source(spec, loop=args.loop, width=args.camera_size[0],
@@ -95,7 +111,8 @@ def run_headless(args: argparse.Namespace) -> int:
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
         config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, mirror=args.mirror,
-                                background=background, provider=args.provider)
+                                background=background, background_image=background_image,
+                                provider=args.provider)
         pipeline = Pipeline(style, config)
     except (SinkError, StyleError, ValueError) as e:
         source.close()

@@ -30,6 +30,7 @@ class PipelineConfig:
     output_size: tuple[int, int] = (640, 480)
     mirror: bool = False
     background: tuple[int, int, int] = (64, 48, 40)
+    background_image: np.ndarray | None = None  # BGR; avatar mode only, resized to the output
     provider: str = "auto"
     threads: int | None = None
     crop: CropSpec = field(default_factory=CropSpec)
@@ -107,7 +108,8 @@ class Pipeline:
         self.stylizer: Stylizer | None = None
         self.style_error: str | None = None
         self.compositor = Compositor(self.config.mode, self.config.output_size,
-                                     self.config.background, mirror=self.config.mirror)
+                                     self.config.background, self.config.background_image,
+                                     mirror=self.config.mirror)
         self.gate = PrivacyGate(self.config.output_size, self.config.hold_frames)
         self.stats = Stats()
         self.paused = False

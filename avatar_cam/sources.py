@@ -39,7 +39,10 @@ class Source(Protocol):
 
 def read_image(path: Path) -> np.ndarray:
     """A BGR uint8 image from any file OpenCV reads (grey, RGBA and 16-bit made 8-bit BGR)."""
-    data = np.fromfile(str(path), np.uint8)
+    try:
+        data = np.fromfile(str(path), np.uint8)
+    except OSError as e:
+        raise SourceError(f"{path}: cannot read ({e.strerror})") from None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
         raise SourceError(f"{path}: not a readable image")

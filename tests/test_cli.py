@@ -76,6 +76,7 @@ def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
         (["-i", "/nonexistent.mp4"], "no such file"),
         (["-i", "42"], "camera 42 cannot be opened"),
         (["--background", "blue"], "background colour"),
+        (["--background", "/nonexistent/bg.png"], "background image"),
         (["-o", "vcam"], "virtual camera unavailable"),
         (["--max-frames", "0"], "--max-frames must be at least 1"),
     ],
@@ -103,3 +104,14 @@ def test_the_app_never_imports_torch() -> None:
         "assert 'torch' not in sys.modules and 'training' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_background_image_fills_the_avatar_frame(tmp_path: Path) -> None:
+    bg = np.zeros((100, 100, 3), np.uint8)
+    bg[:] = (0, 200, 0)
+    cv2.imwrite(str(tmp_path / "bg.png"), bg)
+    out = tmp_path / "o.png"
+    assert main(["--headless", "-i", "demo", "-o", str(out), "--max-frames", "1",
+                 "--background", str(tmp_path / "bg.png")]) == 0
+    img = cv2.imread(str(out))
+    assert tuple(img[240, 5]) == (0, 200, 0), "the side of a 640x480 avatar frame shows the image"
