@@ -31,6 +31,13 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="module")
+def qapp():  # type: ignore[no-untyped-def]
+    """The one QApplication (offscreen) for the window tests."""
+    widgets = pytest.importorskip("PySide6.QtWidgets")
+    return widgets.QApplication.instance() or widgets.QApplication([])
+
+
 @pytest.fixture(scope="session")
 def clip_651() -> Path:
     path = MEDIA / "651.mp4"

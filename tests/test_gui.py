@@ -3,21 +3,23 @@ styles are refused, settings round-trip, help and hotkeys."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6.QtWidgets")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-from test_gui_helpers import (  # noqa: E402
+
+from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
+from avatar_cam.gui.help import help_html  # noqa: E402
+from avatar_cam.gui.settings import AppSettings  # noqa: E402
+from avatar_cam.gui.window import MainWindow  # noqa: E402
+from avatar_cam.styles import StyleCatalog  # noqa: E402
+from tests.test_gui_helpers import (  # noqa: E402
     MEDIA,
     FakeFactory,
     mosaic_style,
@@ -26,17 +28,6 @@ from test_gui_helpers import (  # noqa: E402
     style_code_style,
     wait_until,
 )
-
-from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
-from avatar_cam.gui.help import help_html  # noqa: E402
-from avatar_cam.gui.settings import AppSettings  # noqa: E402
-from avatar_cam.gui.window import MainWindow  # noqa: E402
-from avatar_cam.styles import StyleCatalog  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def qapp() -> QApplication:
-    return QApplication.instance() or QApplication([])
 
 
 @pytest.fixture

@@ -4,36 +4,27 @@ a clean close."""
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6.QtWidgets")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
-from test_gui_helpers import (  # noqa: E402
+
+from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
+from avatar_cam.gui.settings import AppSettings  # noqa: E402
+from avatar_cam.gui.window import MainWindow  # noqa: E402
+from avatar_cam.styles import StyleCatalog  # noqa: E402
+from tests.test_gui_helpers import (  # noqa: E402
     FakeFactory,
     RecordingBackend,
     mosaic_style,
     pump,
     wait_until,
 )
-
-from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
-from avatar_cam.gui.settings import AppSettings  # noqa: E402
-from avatar_cam.gui.window import MainWindow  # noqa: E402
-from avatar_cam.styles import StyleCatalog  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def qapp() -> QApplication:
-    return QApplication.instance() or QApplication([])
 
 
 @pytest.fixture

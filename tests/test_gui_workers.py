@@ -3,8 +3,6 @@ reconnect, sinks that fail, GUI sources, thumbnails on the demo face."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -12,11 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6.QtCore")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from test_gui_helpers import FakeFactory, mosaic_style  # noqa: E402
 
 from avatar_cam.demo import ensure_demo_clip  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
@@ -32,6 +26,7 @@ from avatar_cam.gui.workers import (  # noqa: E402
 )
 from avatar_cam.sources import ImageSource, VideoSource  # noqa: E402
 from avatar_cam.styles import load_style  # noqa: E402
+from tests.test_gui_helpers import FakeFactory, mosaic_style  # noqa: E402
 
 
 def test_frame_queue_keeps_only_the_newest() -> None:
