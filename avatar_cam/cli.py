@@ -16,7 +16,15 @@ import numpy as np
 from avatar_cam.composite import Mode, parse_color
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import SinkError, open_sink
-from avatar_cam.sources import IMAGE_EXTS, FolderSource, SourceError, list_cameras, open_source, read_image
+from avatar_cam.sources import (
+    IMAGE_EXTS,
+    FolderSource,
+    ImageSource,
+    SourceError,
+    list_cameras,
+    open_source,
+    read_image,
+)
 from avatar_cam.styles import StyleCatalog, StyleError
 
 
@@ -105,7 +113,7 @@ def run_headless(args: argparse.Namespace) -> int:
                              height=args.camera_size[1])
     except (StyleError, SourceError, ValueError) as e:
         return _fail(str(e))
-    still = isinstance(source, FolderSource) or not source.live and source.fps == 1.0
+    still = isinstance(source, FolderSource | ImageSource)  # stills: no smoothing across them
     fps = args.fps if source.live or still else source.fps
     output = args.output or "vcam"
     try:

@@ -22,6 +22,14 @@ from PySide6.QtWidgets import (
 from avatar_cam.composite import Mode
 from avatar_cam.gui.widgets import StylePicker, big_font
 
+
+def _select_quietly(combo: QComboBox, index: int) -> None:
+    """Show item `index` without emitting the change signal (a programmatic, not a user, pick)."""
+    if index >= 0:
+        was = combo.blockSignals(True)
+        combo.setCurrentIndex(index)
+        combo.blockSignals(was)
+
 CAMERA_SIZES = [(640, 480), (1280, 720), (1920, 1080)]
 MODE_LABELS = {Mode.AVATAR: "Avatar (cartoon head only)", Mode.OVERLAY: "Overlay (cartoon face "
                "on the camera picture)", Mode.FULL: "Full frame (everything cartoon)"}
@@ -116,11 +124,7 @@ class ControlPanel(QWidget):
         combo.blockSignals(False)
 
     def select_source(self, spec: str) -> None:
-        i = self.camera_combo.findData(spec)
-        if i >= 0:
-            was = self.camera_combo.blockSignals(True)
-            self.camera_combo.setCurrentIndex(i)
-            self.camera_combo.blockSignals(was)
+        _select_quietly(self.camera_combo, self.camera_combo.findData(spec))
         self.size_combo.setEnabled(spec.isdigit())
 
     def size_at(self, index: int) -> tuple[int, int] | None:
@@ -138,9 +142,7 @@ class ControlPanel(QWidget):
         if i < 0:
             self.size_combo.addItem(f"{size[0]} x {size[1]}", f"{size[0]}x{size[1]}")
             i = self.size_combo.count() - 1
-        was = self.size_combo.blockSignals(True)
-        self.size_combo.setCurrentIndex(i)
-        self.size_combo.blockSignals(was)
+        _select_quietly(self.size_combo, i)
 
     # -- style ----------------------------------------------------------------------------------
     def _style_group(self) -> QGroupBox:
@@ -199,11 +201,7 @@ class ControlPanel(QWidget):
         return box
 
     def set_mode(self, mode: str) -> None:
-        i = self.mode_combo.findData(mode)
-        if i >= 0:
-            was = self.mode_combo.blockSignals(True)
-            self.mode_combo.setCurrentIndex(i)
-            self.mode_combo.blockSignals(was)
+        _select_quietly(self.mode_combo, self.mode_combo.findData(mode))
 
     def set_background(self, color: QColor) -> None:
         self.background_button.setText(color.name())
