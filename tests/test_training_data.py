@@ -44,6 +44,16 @@ def test_bad_files_are_warned_once_each_skipped_and_counted(tmp_path: Path,
     assert "3 files skipped" in res.summary("A")
 
 
+def test_a_file_pattern_takes_a_subset_of_a_folder(tmp_path: Path) -> None:
+    d = make_image_folder(tmp_path / "B", 4)
+    for i, p in enumerate(sorted(d.iterdir())):
+        p.rename(d / f"{'toon' if i % 2 else 'peeps'}_{i}.png")
+    assert [p.name for p in scan_images([d / "toon_*.png"]).paths] == ["toon_1.png", "toon_3.png"]
+    assert len(scan_images([d]).paths) == 4
+    with pytest.raises(FileNotFoundError, match="missing"):
+        scan_images([tmp_path / "missing" / "toon_*.png"])
+
+
 def test_batches_are_a_pure_function_of_seed_and_step(tmp_path: Path) -> None:
     a = scan_images([make_image_folder(tmp_path / "A", 5, 40, "A")]).paths
     b = scan_images([make_image_folder(tmp_path / "B", 3, 40, "B")]).paths

@@ -126,11 +126,22 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_recipes_are_valid() -> None:
-    recipes = sorted((REPO / "training" / "recipes").glob("*.toml"))
+    recipes = sorted((REPO / "training" / "recipes").rglob("*.toml"))
     assert recipes
     for r in recipes:
         cfg = TrainConfig.from_dict(read_config_file(r), str(r))
         cfg.validate()
+
+
+def test_time_budget_stops_with_a_checkpoint_and_resumes(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, "cyclegan", "light", steps=10_000, save_every=1000, sample_every=1000,
+                      minutes=1e-6)
+    run = train(cfg)
+    latest = json.loads((run / "checkpoints" / "latest.json").read_text())
+    assert latest["step"] == 1  # the budget is checked after every step
+    assert (run / "samples" / "latest.png").exists()
+    train(tiny_config(tmp_path, "cyclegan", "light", steps=10_000, minutes=1e-6), resume=True)
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 2
 
 
 def test_distillation_from_a_teacher_run(tmp_path: Path) -> None:

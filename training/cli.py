@@ -25,7 +25,7 @@ _FLAGS = {
     "steps": int, "seed": int, "device": str, "amp": str, "workers": int, "threads": int, "lr": float,
     "gan_mode": str, "upsample": str, "save_every": int, "sample_every": int, "log_every": int,
     "val_count": int, "name": str, "trained_on": str, "license_note": str, "teacher": str,
-    "keep_checkpoints": int,
+    "keep_checkpoints": int, "minutes": float,
 }
 
 

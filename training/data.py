@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -154,15 +155,19 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int = 
 def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
     """All image files under `dirs`; hidden files and known sidecars are ignored silently.
 
+    An entry may end in a file-name pattern (`dicebear/avataaars_*.png`) to take a subset.
+
     With `verify` each image is decoded at 1/8 scale to catch corrupt and truncated files up
     front (and files over MAX_PIXELS).
     """
     result = ScanResult()
     for d in dirs:
-        root = Path(d)
+        root, pattern = Path(d), "*"
+        if not root.is_dir() and glob.has_magic(root.name):  # "folder/avataaars_*.png": a subset
+            root, pattern = root.parent, root.name
         if not root.is_dir():
             raise FileNotFoundError(f"data folder not found: {root}")
-        for p in sorted(root.rglob("*")):
+        for p in sorted(root.rglob(pattern)):
             if (not p.is_file() or p.name.startswith(".") or p.name in IGNORED_NAMES
                     or p.name.endswith(".tmp")):
                 continue

@@ -17,11 +17,11 @@ MODELS = ("cyclegan", "content-invariant")
 # Smallest allowed value of numeric options (0 for a divisor or a size crashes mid-run otherwise).
 _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
-            "workers": -1, "keep_checkpoints": 0, "jitter": 0.0}
+            "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
-                "progress", "steps", "out", "threads"}
+                "progress", "steps", "out", "threads", "minutes"}
 
 
 class ConfigError(ValueError):
@@ -41,6 +41,7 @@ class TrainConfig:
     size: int = 256
     batch_size: int = 1
     steps: int = 10000
+    minutes: float = 0.0               # per invocation: stop (checkpointed) after this long; 0: none
     seed: int = 0
     device: str = "auto"               # auto | cpu | cuda | mps
     amp: str = "auto"                  # auto (bf16/fp16 on GPU, off on CPU) | off | bf16 | fp16

@@ -295,6 +295,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     window: dict[str, list[float]] = defaultdict(list)
     t_window, n_window = time.perf_counter(), 0
     step = start
+    deadline = time.monotonic() + cfg.minutes * 60 if cfg.minutes > 0 else math.inf
     try:
         with _Stop() as stop:
             for step, batch in enumerate(loader, start):
@@ -334,6 +335,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                         save(done, periodic=False)
                     log.warning("stopped at step %d (resume with --resume)", done)
                     raise SystemExit(128 + stop.signum)
+                if time.monotonic() >= deadline:
+                    if done % cfg.sample_every and done != cfg.steps:
+                        write_samples(done)
+                    if done % cfg.save_every and done != cfg.steps:
+                        save(done, periodic=False)
+                    log.info("time budget of %g min reached at step %d (resume with --resume)",
+                             cfg.minutes, done)
+                    return run_dir
     finally:
         bar.close()
         metrics.close()
