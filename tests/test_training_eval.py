@@ -143,3 +143,32 @@ def test_eval_cli_on_a_style_file(tmp_path: Path) -> None:
     res = json.loads((out / "eval.json").read_text())
     assert res["n_photos"] == 3 and res["fid_error"] == "skipped (--no-fid)"
     assert ev.main(["--style", str(tmp_path / "none.onnx"), "--photos", str(photos)]) == 2
+
+
+def test_flicker_counts_jitter_not_motion() -> None:
+    moving = [np.full((8, 8, 3), 5 * t * t, np.uint8) for t in range(6)]  # accelerating change
+    assert ev.flicker(moving, moving) == pytest.approx(1.0)
+    steady = [np.full((8, 8, 3), 30 * t, np.uint8) for t in range(6)]  # smooth motion: no jitter
+    assert ev.flicker(moving, steady) == pytest.approx(0.0)
+    jitter = [(m.astype(int) + (20 if t % 2 else 0)).astype(np.uint8) for t, m in enumerate(moving)]
+    assert ev.flicker(moving, jitter) == pytest.approx(4.0)  # |10 -+ 40| against 10
+    assert ev.flicker(moving[:2], moving[:2]) is None
+
+
+def test_clips_go_through_the_apps_crop(tmp_path: Path) -> None:
+    from avatar_cam.demo import ensure_demo_clip
+
+    clip = ensure_demo_clip(tmp_path / "demo.mp4")
+    identity = ev.evaluate_clips(lambda rgb: rgb, 64, [clip], tmp_path / "out")[clip.name]
+    assert identity["frames_with_face"] > 100  # the drawn face is found on (almost) every frame
+    assert identity["flicker"] == pytest.approx(1.0)
+    assert (tmp_path / "out" / "clips_sheet.png").stat().st_size > 0
+    rng = np.random.default_rng(0)
+
+    def noisy_generator(rgb: np.ndarray) -> np.ndarray:
+        return np.clip(rgb + rng.integers(-40, 40, rgb.shape), 0, 255).astype(np.uint8)
+
+    noisy = ev.evaluate_clips(noisy_generator, 64, [clip], tmp_path / "noisy")[clip.name]
+    assert noisy["flicker"] > 1.5
+    with pytest.raises(ev.EvalError, match="cannot open"):
+        ev.evaluate_clips(lambda rgb: rgb, 64, [tmp_path / "missing.mp4"], tmp_path / "out")

@@ -2,7 +2,7 @@
 
     avatar-eval --run RUN_DIR [--photos DIR ...] [--cartoons DIR ...] [--out DIR]
     avatar-eval --style STYLE.onnx --photos DIR [--cartoons DIR] [--out DIR]
-        [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N]
+        [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N] [--clips VIDEO ...]
 
 For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
 be aligned crops (`avatar-train prepare`), as the app feeds the generator.
@@ -17,8 +17,15 @@ be aligned crops (`avatar-train prepare`), as the app feeds the generator.
   on outputs, landmark error as a fraction of face size, mouth/eye-open agreement, yaw/pitch/roll
   and gaze differences, also per UTKFace group (age, gender, ethnicity from the file names).
 
+- With `--clips`: each video goes through the app's own face tracking and head crop, frame by
+  frame; per clip the same expression measures over time (does the cartoon's mouth open when the
+  person's does: `mouth_open_corr`) and `flicker`, the temporal second difference of the cartoon
+  over that of the crop (`|x[t+1] - 2x[t] + x[t-1]|`, so smooth motion does not count; 1.0: the
+  generator adds no jitter of its own).
+
 Writes `OUT/eval.json` and `OUT/contact_sheet.png` (photo | cartoon pairs; green frame: a face
-was found on the cartoon, red: not).
+was found on the cartoon, red: not), with `--clips` also `OUT/clips_sheet.png` (per clip a row of
+crops over a row of cartoons).
 """
 
 from __future__ import annotations
@@ -344,6 +351,87 @@ def contact_sheet(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray], 
     buf.tofile(str(path))
 
 
+# -- video clips ---------------------------------------------------------------------------------
+
+def clip_crops(path: Path, size: int) -> list[np.ndarray]:
+    """RGB head crops of a video as the app makes them (MediaPipe tracking, smoothing, alignment);
+    frames without a face are skipped."""
+    from avatar_cam.align import align_face
+    from avatar_cam.face import FaceDetector, FaceTracker
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise EvalError(f"cannot open video {path}")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    tracker = FaceTracker(FaceDetector())
+    crops, i = [], 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            face = tracker.update(frame, i / fps)
+            i += 1
+            if face is not None:
+                crops.append(cv2.cvtColor(align_face(frame, face, size), cv2.COLOR_BGR2RGB))
+    finally:
+        cap.release()
+        tracker.detector.close()
+    if i == 0:
+        raise EvalError(f"no frames could be read from {path}")
+    return crops
+
+
+def flicker(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> float | None:
+    """Mean temporal second difference of `outputs` over that of `inputs` (None under 3 frames)."""
+    if len(inputs) < 3:
+        return None
+
+    def jitter(seq: Sequence[np.ndarray]) -> float:
+        x = np.stack(seq).astype(np.float32)
+        return float(np.abs(x[2:] - 2 * x[1:-1] + x[:-2]).mean())
+
+    return jitter(outputs) / max(jitter(inputs), 1e-6)
+
+
+def clip_sheet(rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]], path: Path,
+               per_clip: int = 6, tile: int = 128) -> None:
+    """Per clip: `per_clip` evenly spaced crops over their cartoons."""
+    strips = []
+    for crops, cartoons in rows:
+        idx = np.linspace(0, len(crops) - 1, min(per_clip, len(crops))).round().astype(int)
+        for seq in (crops, cartoons):
+            tiles = [cv2.resize(seq[i], (tile, tile), interpolation=cv2.INTER_AREA) for i in idx]
+            tiles += [np.zeros((tile, tile, 3), np.uint8)] * (per_clip - len(tiles))
+            strips.append(np.concatenate(tiles, 1))
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.concatenate(strips, 0), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    buf.tofile(str(path))
+
+
+def evaluate_clips(generate: Generator, size: int, clips: Sequence[Path], out_dir: Path,
+                   analyze: Callable[[np.ndarray], Any] | None = None) -> dict[str, Any]:
+    """Per clip: frames with a face, expression agreement over time and flicker; writes the sheet."""
+    results: dict[str, Any] = {}
+    rows = []
+    for clip in clips:
+        crops = clip_crops(clip, size)
+        if not crops:
+            results[clip.name] = {"frames_with_face": 0}
+            continue
+        cartoons = [generate(c) for c in crops]
+        names = [f"{clip.stem}_{i}" for i in range(len(crops))]
+        records = expression_records(crops, cartoons, names, analyze)
+        results[clip.name] = {"frames_with_face": len(crops), "flicker": flicker(crops, cartoons),
+                              **summarize(records)}
+        rows.append((crops, cartoons))
+    if rows:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clip_sheet(rows, out_dir / "clips_sheet.png")
+    return results
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 def _images(paths: Sequence[Path], size: int) -> list[np.ndarray]:
@@ -419,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inception-weights", help="torch-fidelity Inception-v3 weights (.pth or .safetensors)")
     p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
     p.add_argument("--kid-subset-size", type=int, default=None, help="default: min(1000, set sizes)")
+    p.add_argument("--clips", nargs="+", action="extend", type=Path, default=[],
+                   help="talking-head videos: expression over time and flicker through the app's crop")
     args = p.parse_args(argv)
     try:
         extra = None
@@ -448,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
             except EvalError as e:
                 fid_error = str(e)
                 print(f"avatar-eval: FID/KID not computed: {e}", file=sys.stderr)
+        if args.clips:
+            extra = {**(extra or {}), "clips": evaluate_clips(generate, size, args.clips, out)}
         result = evaluate(generate, size, photos, cartoons, out, source, features, fid_error,
                           kid_subset_size=args.kid_subset_size, extra=extra)
     except EvalError as e:
@@ -462,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
           f"KID {fmt(result['kid_mean'])}; faces found on cartoons {fmt(ex['output_face_rate'])}; "
           f"keypoint error {fmt(ex['keypoint_error'])} of face size; "
           f"mouth-open diff {fmt(ex['mouth_open_diff'])}; eye-open diff {fmt(ex['eye_open_diff'])}")
+    for name, c in result.get("clips", {}).items():
+        print(f"clip {name}: {c['frames_with_face']} frames with a face; faces found on cartoons "
+              f"{fmt(c.get('output_face_rate'))}; mouth-open corr {fmt(c.get('mouth_open_corr'))}; "
+              f"flicker {fmt(c.get('flicker'))}")
     print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")
     return 0
 
