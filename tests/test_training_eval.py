@@ -172,3 +172,18 @@ def test_clips_go_through_the_apps_crop(tmp_path: Path) -> None:
     assert noisy["flicker"] > 1.5
     with pytest.raises(ev.EvalError, match="cannot open"):
         ev.evaluate_clips(lambda rgb: rgb, 64, [tmp_path / "missing.mp4"], tmp_path / "out")
+
+
+def test_frontier_measures_and_plots_every_style(tmp_path: Path, style_file: Path) -> None:
+    from training import frontier
+
+    photos = make_image_folder(tmp_path / "photos", 3, 64)
+    out = tmp_path / "frontier"
+    assert frontier.main(["--styles", str(style_file), "--photos", str(photos), "--runs", "3",
+                          "--out", str(out)]) == 0
+    doc = json.loads((out / "frontier.json").read_text())
+    (row,) = doc["rows"]
+    assert row["ms_p50"] > 0 and row["n_photos"] == 3 and row["output_face_rate"] is not None
+    assert doc["budget_ms"] == pytest.approx(1000 / 30 - 4.0)
+    assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+    assert frontier.main(["--styles", str(style_file), "--holdout", str(tmp_path)]) == 2

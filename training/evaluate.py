@@ -487,7 +487,7 @@ def evaluate(generate: Generator, size: int, photo_paths: Sequence[Path], cartoo
     return result
 
 
-def _list(dirs: Sequence[str]) -> list[Path]:
+def list_images(dirs: Sequence[str]) -> list[Path]:
     from training.data import scan_images
 
     return scan_images(dirs, verify=False).paths
@@ -519,15 +519,16 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = run_dir if run_dir.is_dir() and (run_dir / "config.json").exists() else None
             split_file = run_dir / "split.json" if run_dir else None
             split = json.loads(split_file.read_text()) if split_file and split_file.exists() else {}
-            photos = _list(args.photos) if args.photos else [Path(x) for x in split.get("val_A", [])]
-            cartoons = _list(args.cartoons) if args.cartoons else [Path(x) for x in split.get("val_B", [])]
+            held_a, held_b = ([Path(x) for x in split.get(k, [])] for k in ("val_A", "val_B"))
+            photos = list_images(args.photos) if args.photos else held_a
+            cartoons = list_images(args.cartoons) if args.cartoons else held_b
             out = Path(args.out) if args.out else (run_dir or Path(".")) / "eval"
         else:
             generate, size, source = style_generator(args.style)
             if not args.photos:
                 raise EvalError("--style needs --photos DIR (aligned crops)")
-            photos = _list(args.photos)
-            cartoons = _list(args.cartoons) if args.cartoons else []
+            photos = list_images(args.photos)
+            cartoons = list_images(args.cartoons) if args.cartoons else []
             out = Path(args.out) if args.out else Path(f"eval_{Path(args.style).stem}")
         if args.limit:
             photos, cartoons = photos[: args.limit], cartoons[: args.limit]
