@@ -254,3 +254,44 @@ def test_exported_styles_drive_the_headless_app(runs: dict, tmp_path: Path,
         assert s["frames_with_face"] == 1 and s["frames_fallback"] == 0
         assert load_style(style).name in json.dumps(s["style"])
         assert cv2.imread(str(tmp_path / f"{gen}.png")) is not None
+
+
+def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    from export import card
+
+    run = runs[("content-invariant", "light")]
+    style = tmp_path / "tiny-anime.onnx"
+    assert _export(["--run", str(run), "--name", "tiny-anime", "--out", str(style)], capsys)[0] == 0
+    summary = {"n": 4, "output_face_rate": 0.75, "keypoint_error": 0.03, "mouth_open_diff": 0.05,
+               "eye_open_diff": 0.06, "yaw_diff": 3.0, "mouth_open_corr": 0.8}
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps({
+        "n_photos": 4, "fid": None, "fid_error": "no Inception weights", "expression": summary,
+        "groups": {"gender=female": {**summary, "n": 2}, "age=60+": {**summary, "n": 0}},
+        "clips": {"651.mp4": {"frames_with_face": 62, "output_face_rate": 1.0, "mouth_open_corr": 0.7,
+                              "flicker": 0.8}}}))
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Look\nFlat colours.\n")
+    rc = card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path / "eval"),
+                    "--recipe", "training/recipes/x.toml", "--notes", str(notes), "--speed-ms", "4.4"])
+    assert rc == 0
+    text = style.with_suffix(".md").read_text()
+    assert text.startswith("# tiny-anime\n")
+    steps = json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
+    assert f"{steps} steps of batch" in text and "avatar-train --config training/recipes/x.toml" in text
+    assert "| gender=female | 2 | 0.75 |" in text and "age=60+" not in text  # empty groups left out
+    assert "| 651.mp4 | 62 | 1.00 | 0.70 | 0.80 |" in text and "## Look" in text and "4.4 ms" in text
+    assert "no Inception weights" in text
+    assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path),
+                      "--recipe", "r.toml"]) == 2
+    assert "no eval.json" in capsys.readouterr().err
+
+
+def test_training_wall_time_counts_rewound_steps_once_each(tmp_path: Path) -> None:
+    from export.card import training_wall_time_s
+
+    rows = [(10, 1.0), (20, 2.0), (10, 1.0), (20, 1.0)]  # resumed at step 0 after step 20
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "it_per_s": r}) + "\n"
+                                                    for s, r in rows))
+    assert training_wall_time_s(tmp_path) == pytest.approx(10 + 5 + 10 + 10)

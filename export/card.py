@@ -1,0 +1,155 @@
+"""Model card for a style file: what the file says about itself, how its run was trained, and
+what `avatar-eval` and `avatar-bench` measured, in one markdown file next to the style.
+
+    python -m export.card --style assets/styles/anime.onnx --run runs/anime_cpu \\
+        --eval runs/anime_cpu/eval_ship --recipe training/recipes/anime_cpu.toml \\
+        [--notes NOTES.md] [--hardware TEXT] [--out assets/styles/anime.md]
+
+`--notes` is hand-written text (how it looks, limitations) placed after the summary. Everything
+else comes from files, so a card is regenerated, not edited, when a style is retrained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from avatar_cam.styles import StyleError, load_style
+
+
+class CardError(RuntimeError):
+    """A missing or unreadable input; one line."""
+
+
+def training_wall_time_s(run_dir: Path) -> float:
+    """Seconds spent in optimisation steps, from the run's metrics log (every resume included)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise CardError(f"{run_dir} has no metrics.jsonl")
+    total, prev, window = 0.0, 0, 0
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        step = int(rec["step"])
+        window = window or step  # the first record covers one logging window from step 0
+        if step <= prev:  # a resume went back to its last checkpoint: this window ran again
+            prev = max(step - window, 0)
+        total += (step - prev) / max(float(rec["it_per_s"]), 1e-9)
+        prev = step
+    return total
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _row(label: str, s: dict[str, Any]) -> str:
+    return (f"| {label} | {s['n']} | {_f(s['output_face_rate'], 2)} | {_f(s['keypoint_error'])} | "
+            f"{_f(s['mouth_open_diff'])} | {_f(s['eye_open_diff'])} | {_f(s['yaw_diff'], 1)} | "
+            f"{_f(s['mouth_open_corr'], 2)} |")
+
+
+def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, hardware: str,
+           notes: str, speed_ms: float | None) -> str:
+    try:
+        info = load_style(style, probe=False)
+    except StyleError as e:
+        raise CardError(str(e)) from None
+    meta = info.metadata
+    cfg = json.loads((run_dir / "config.json").read_text())
+    hours = training_wall_time_s(run_dir) / 3600
+    ex = eval_doc["expression"]
+    size_mb = style.stat().st_size / 1e6
+    head = "| set | n | faces found | landmark err | mouth diff | eye diff | yaw diff ° | mouth corr |"
+    lines = [
+        f"# {info.name}",
+        "",
+        f"- **What it is**: `{style.name}`, a {meta.get('generator')} generator trained as "
+        f"{meta.get('kind')} ({cfg['model']} losses, {cfg.get('gan_mode', 'lsgan')} GAN) by this "
+        f"project's `avatar-train`; {int(meta.get('params', 0)) / 1e6:.3f} M parameters, "
+        f"{meta.get('gmac_256')} GMAC at 256², runs at {info.size}² ({size_mb:.2f} MB, "
+        f"{meta.get('precision')}).",
+        f"- **Data**: {meta.get('trained_on')}.",
+        f"- **Terms**: {meta.get('data_terms') or meta.get('license_note')}. "
+        f"Licence note of the run: {meta.get('license_note')}.",
+        f"- **Recipe**: `{recipe}`; command: `avatar-train --config {recipe} --out runs/{run_dir.name}` "
+        f"(stopped and resumed with `--resume`), export: `avatar-export --onnx --run runs/{run_dir.name} "
+        f"--name {info.name} --out assets/styles/{style.name}`.",
+        f"- **Training**: {meta.get('step')} steps of batch {cfg['batch_size']} at {cfg['size']} px "
+        f"({int(meta.get('step', 0)) * cfg['batch_size']:,} photo/cartoon pairs seen), "
+        f"{hours:.2f} h of training on {hardware}.",
+        f"- **Verified**: {meta.get('verified')}; weights sha256 `{meta.get('weights_sha256', '')[:16]}…`.",
+    ]
+    if speed_ms is not None:
+        lines.append(f"- **Speed**: {speed_ms:.1f} ms per frame for the generator "
+                     f"(`avatar-bench --generator-only`, median, this machine).")
+    lines += ["", notes.strip(), ""] if notes.strip() else [""]
+    lines += [
+        f"## Measured (`avatar-eval`, {eval_doc['n_photos']} held-out photos, fixed seed)",
+        "",
+        f"FID/KID: {_f(eval_doc.get('fid'), 1)} / {_f(eval_doc.get('kid_mean'), 4)}"
+        + (f" ({eval_doc['fid_error']})" if eval_doc.get("fid_error") else "") + ".",
+        "Landmark error and mouth/eye-open differences are fractions of the face size, measured by "
+        "MediaPipe Face Mesh on the photo and on its cartoon; mouth corr: does the cartoon's mouth "
+        "open when the person's does.",
+        "",
+        head,
+        "|---|---|---|---|---|---|---|---|",
+        _row("all held-out photos", ex),
+    ]
+    lines += [_row(k, v) for k, v in eval_doc.get("groups", {}).items() if v["n"]]
+    clips = eval_doc.get("clips") or {}
+    if clips:
+        lines += ["", "Video clips (`../shared/media`, through the app's tracking and crop): flicker is "
+                  "the cartoon's frame-to-frame jitter over the crop's (1.0: adds none).", "",
+                  "| clip | frames | faces found | mouth corr | flicker |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {c['frames_with_face']} | {_f(c.get('output_face_rate'), 2)} | "
+                  f"{_f(c.get('mouth_open_corr'), 2)} | {_f(c.get('flicker'), 2)} |"
+                  for name, c in clips.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.card", description=__doc__.split("\n\n")[0])
+    p.add_argument("--style", type=Path, required=True)
+    p.add_argument("--run", type=Path, required=True, help="the training run the style came from")
+    p.add_argument("--eval", type=Path, required=True, help="avatar-eval output folder (eval.json)")
+    p.add_argument("--recipe", required=True, help="recipe file the run was started from")
+    p.add_argument("--notes", type=Path, help="hand-written markdown placed after the summary")
+    p.add_argument("--hardware", default=f"{cpu_name()}, {os.cpu_count()} cores shared, one torch thread")
+    p.add_argument("--speed-ms", type=float, help="generator median ms (avatar-bench)")
+    p.add_argument("--out", type=Path, help="default: the style path with .md")
+    args = p.parse_args(argv)
+    try:
+        eval_path = args.eval / "eval.json"
+        if not eval_path.is_file():
+            raise CardError(f"no eval.json in {args.eval}")
+        notes = args.notes.read_text() if args.notes else ""
+        text = render(args.style, args.run, json.loads(eval_path.read_text()), args.recipe, args.hardware,
+                      notes, args.speed_ms)
+    except (CardError, OSError, KeyError, json.JSONDecodeError) as e:
+        print(f"card: error: {e}", file=sys.stderr)
+        return 2
+    out = args.out or args.style.with_suffix(".md")
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
