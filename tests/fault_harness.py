@@ -107,12 +107,17 @@ class FaultyStylizer:
         if self.plan.hit("generator_error"):
             raise RuntimeError("injected generator fault")
         if self.plan.hit("generator_nan"):
-            saved = self.real.session.run
-            self.real.session.run = lambda *a, **k: [np.full_like(saved(*a, **k)[0], np.nan)]
+            saved = self.real.session.run_with_iobinding
+
+            def nan_run(*a: object, **k: object) -> None:
+                saved(*a, **k)
+                self.real._output.fill(np.nan)  # what a broken model writes into the bound buffer
+
+            self.real.session.run_with_iobinding = nan_run
             try:
                 return self.real(crop)
             finally:
-                self.real.session.run = saved
+                self.real.session.run_with_iobinding = saved
         return self.real(crop)
 
 

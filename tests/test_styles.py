@@ -32,6 +32,23 @@ def test_builtin_styles_all_load() -> None:
         load_style(f)  # raises on any problem
 
 
+def test_shipped_trained_styles_meet_the_budget_and_have_cards() -> None:
+    """Issue 6: the app starts with the trained anime style; every trained built-in style is a
+    light generator (<= 2.5 GMAC at 256), <= 10 MB, and has a card naming a recipe that exists."""
+    repo = builtin_styles_dir().parents[1]
+    catalog = StyleCatalog([builtin_styles_dir()])
+    assert catalog.default().name == "anime"
+    trained = [s for s in catalog.styles if s.kind != "placeholder"]
+    assert {s.name for s in trained} >= {"anime", "flat-avatar"}
+    for s in trained:
+        assert s.path.stat().st_size <= 10e6
+        assert s.metadata["generator"] == "light" and float(s.metadata["gmac_256"]) <= 2.5
+        card = s.path.with_suffix(".md").read_text()
+        recipe = card.split("**Recipe**: `", 1)[1].split("`", 1)[0]
+        assert (repo / recipe).is_file(), recipe
+        assert "## Measured" in card and s.metadata["trained_on"] in card
+
+
 def _bad(tmp_path: Path, name: str, model) -> Path:
     return write_model(model, tmp_path / f"{name}.onnx")
 
