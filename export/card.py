@@ -64,6 +64,15 @@ def _row(label: str, s: dict[str, Any]) -> str:
             f"{_f(s['mouth_open_corr'], 2)} |")
 
 
+def _failure_lines(fc: dict[str, Any] | None) -> list[str]:
+    if not fc:
+        return []
+    return [f"Failure checks: brightness correlation photo→cartoon {_f(fc['luma_corr'], 2)} (negative "
+            f"would be an inversion), diversity {_f(fc['diversity_ratio'], 2)} of the photos' (near 0 "
+            f"would be a collapse to one face), checkerboard energy {_f(fc['checkerboard_ratio'], 2)}x "
+            "the photos'."]
+
+
 def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, hardware: str,
            notes: str, speed_ms: float | None) -> str:
     try:
@@ -104,6 +113,7 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         "",
         f"FID/KID: {_f(eval_doc.get('fid'), 1)} / {_f(eval_doc.get('kid_mean'), 4)}"
         + (f" ({eval_doc['fid_error']})" if eval_doc.get("fid_error") else "") + ".",
+        *_failure_lines(eval_doc.get("failure_checks")),
         "Landmark error and mouth/eye-open differences are fractions of the face size, measured by "
         "MediaPipe Face Mesh on the photo and on its cartoon; mouth corr: does the cartoon's mouth "
         "open when the person's does.",

@@ -268,6 +268,7 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "eval.json").write_text(json.dumps({
         "n_photos": 4, "fid": None, "fid_error": "no Inception weights", "expression": summary,
+        "failure_checks": {"luma_corr": 0.81, "diversity_ratio": 0.9, "checkerboard_ratio": 1.2},
         "groups": {"gender=female": {**summary, "n": 2}, "age=60+": {**summary, "n": 0}},
         "clips": {"651.mp4": {"frames_with_face": 62, "output_face_rate": 1.0, "mouth_open_corr": 0.7,
                               "flicker": 0.8}}}))
@@ -282,7 +283,7 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     assert f"{steps} steps of batch" in text and "avatar-train --config training/recipes/x.toml" in text
     assert "| gender=female | 2 | 0.75 |" in text and "age=60+" not in text  # empty groups left out
     assert "| 651.mp4 | 62 | 1.00 | 0.70 | 0.80 |" in text and "## Look" in text and "4.4 ms" in text
-    assert "no Inception weights" in text
+    assert "no Inception weights" in text and "brightness correlation photo→cartoon 0.81" in text
     assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path),
                       "--recipe", "r.toml"]) == 2
     assert "no eval.json" in capsys.readouterr().err

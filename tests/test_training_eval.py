@@ -187,3 +187,19 @@ def test_frontier_measures_and_plots_every_style(tmp_path: Path, style_file: Pat
     assert doc["budget_ms"] == pytest.approx(1000 / 30 - 4.0)
     assert (out / "frontier.png").read_bytes()[:4] == b"\x89PNG"
     assert frontier.main(["--styles", str(style_file), "--holdout", str(tmp_path)]) == 2
+
+
+def test_failure_checks_catch_inversion_collapse_and_checkerboard() -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32]
+    noise = [rng.integers(0, 20, (32, 32, 3)) for _ in range(4)]
+    photos = [np.clip(np.stack([xx * 4 + 40 * i, yy * 4, xx + yy], -1) + noise[i], 0, 255).astype(np.uint8)
+              for i in range(4)]
+    same = ev.failure_checks(photos, photos)
+    assert same["luma_corr"] == pytest.approx(1.0) and same["diversity_ratio"] == pytest.approx(1.0)
+    assert same["checkerboard_ratio"] == pytest.approx(1.0)
+    assert ev.failure_checks(photos, [255 - p for p in photos])["luma_corr"] < -0.9
+    assert ev.failure_checks(photos, [photos[0]] * 4)["diversity_ratio"] == 0.0
+    grid = ((xx + yy) % 2 * 60)[..., None].astype(np.uint8)
+    assert ev.failure_checks(photos, [np.clip(p.astype(int) + grid, 0, 255).astype(np.uint8) for p in photos]
+                             )["checkerboard_ratio"] > 3

@@ -351,6 +351,37 @@ def contact_sheet(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray], 
     buf.tofile(str(path))
 
 
+# -- failure modes a GAN falls into -------------------------------------------------------------
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _checker_energy(img: np.ndarray) -> float:
+    """Mean |2x2 checkerboard filter| response: what transposed-convolution artefacts add."""
+    y = _luma(img)
+    return float(np.abs(y[:-1, :-1] - y[1:, :-1] - y[:-1, 1:] + y[1:, 1:]).mean())
+
+
+def failure_checks(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray]) -> dict[str, float | None]:
+    """Numbers for "no colour inversion, no checkerboard, no collapse to one face":
+    `luma_corr` (mean per-image correlation of photo and cartoon brightness; negative = inverted),
+    `diversity_ratio` (per-pixel spread across cartoons over that across photos; near 0 = every
+    face gets the same cartoon) and `checkerboard_ratio` (2x2 checkerboard energy of cartoons over
+    photos; well above 1 = grid artefacts)."""
+    corrs = []
+    for p, c in zip(photos, cartoons, strict=True):
+        lp, lc = _luma(p).ravel(), _luma(c).ravel()
+        if lp.std() > 1e-6 and lc.std() > 1e-6:
+            corrs.append(float(np.corrcoef(lp, lc)[0, 1]))
+    spread_p = float(np.stack(photos).astype(np.float32).std(0).mean()) if len(photos) > 1 else 0.0
+    spread_c = float(np.stack(cartoons).astype(np.float32).std(0).mean()) if len(cartoons) > 1 else 0.0
+    checker_p = float(np.mean([_checker_energy(p) for p in photos]))
+    checker_c = float(np.mean([_checker_energy(c) for c in cartoons]))
+    return {"luma_corr": _mean(corrs), "diversity_ratio": spread_c / spread_p if spread_p > 0 else None,
+            "checkerboard_ratio": checker_c / max(checker_p, 1e-6)}
+
+
 # -- video clips ---------------------------------------------------------------------------------
 
 def clip_crops(path: Path, size: int) -> list[np.ndarray]:
@@ -476,6 +507,7 @@ def evaluate(generate: Generator, size: int, photo_paths: Sequence[Path], cartoo
     else:
         result["fid_error"] = fid_error or "no real cartoons given (--cartoons)"
     # expression, pose, gaze
+    result["failure_checks"] = failure_checks(photos, cartoons)
     records = expression_records(photos, cartoons, names, analyze)
     result["expression"] = summarize(records)
     result["groups"] = group_summaries(records)
@@ -555,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
           f"KID {fmt(result['kid_mean'])}; faces found on cartoons {fmt(ex['output_face_rate'])}; "
           f"keypoint error {fmt(ex['keypoint_error'])} of face size; "
           f"mouth-open diff {fmt(ex['mouth_open_diff'])}; eye-open diff {fmt(ex['eye_open_diff'])}")
+    fc = result["failure_checks"]
+    print(f"failure checks: brightness corr {fmt(fc['luma_corr'])} (negative: inverted); diversity "
+          f"{fmt(fc['diversity_ratio'])} (near 0: collapse); checkerboard {fmt(fc['checkerboard_ratio'])}")
     for name, c in result.get("clips", {}).items():
         print(f"clip {name}: {c['frames_with_face']} frames with a face; faces found on cartoons "
               f"{fmt(c.get('output_face_rate'))}; mouth-open corr {fmt(c.get('mouth_open_corr'))}; "
