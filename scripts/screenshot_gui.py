@@ -2,6 +2,9 @@
 
     python scripts/screenshot_gui.py [--input CLIP] [--out docs/screenshot.png] [--seconds 5]
 
+The default clip is the generated demo face: a screenshot that goes into the repository must not
+show a real person (the clips in ../shared/media may be used, never committed, crops included).
+
 Without a display it re-runs itself under `xvfb-run` (apt install xvfb); with `--offscreen` it
 uses Qt's offscreen platform instead. Settings and thumbnails go to a temporary folder, so the
 window looks like a first run (help panel open) and your own settings are untouched.
@@ -19,13 +22,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CLIP = ROOT.parent / "shared" / "media" / "651.mp4"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", default=str(DEFAULT_CLIP) if DEFAULT_CLIP.is_file() else "demo",
-                   help="clip to play (default ../shared/media/651.mp4, else the demo clip)")
+    p.add_argument("--input", default="demo", help="clip to play (default: the generated demo clip)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     p.add_argument("--seconds", type=float, default=5.0, help="how long to run before the shot")
     p.add_argument("--size", default="1480x900", help="window size WxH")
