@@ -84,6 +84,7 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
     hours = training_wall_time_s(run_dir) / 3600
     ex = eval_doc["expression"]
     size_mb = style.stat().st_size / 1e6
+    size_flag = f" --size {info.size}" if info.size != cfg["size"] else ""
     head = "| set | n | faces found | landmark err | mouth diff | eye diff | yaw diff ° | mouth corr |"
     lines = [
         f"# {info.name}",
@@ -98,7 +99,7 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         f"Licence note of the run: {meta.get('license_note')}.",
         f"- **Recipe**: `{recipe}`; command: `avatar-train --config {recipe} --out runs/{run_dir.name}` "
         f"(stopped and resumed with `--resume`), export: `avatar-export --onnx --run runs/{run_dir.name} "
-        f"--name {info.name} --out assets/styles/{style.name}`.",
+        f"--name {info.name}{size_flag} --out assets/styles/{style.name}`.",
         f"- **Training**: {meta.get('step')} steps of batch {cfg['batch_size']} at {cfg['size']} px "
         f"({int(meta.get('step', 0)) * cfg['batch_size']:,} photo/cartoon pairs seen), "
         f"{hours:.2f} h of training on {hardware}.",

@@ -143,6 +143,15 @@ def test_eval_cli_on_a_style_file(tmp_path: Path) -> None:
     res = json.loads((out / "eval.json").read_text())
     assert res["n_photos"] == 3 and res["fid_error"] == "skipped (--no-fid)"
     assert ev.main(["--style", str(tmp_path / "none.onnx"), "--photos", str(photos)]) == 2
+    # a run's held-out photos, as for `--run`
+    run = tmp_path / "run"
+    run.mkdir()
+    held = sorted(photos.iterdir())[:2]
+    (run / "split.json").write_text(json.dumps({"val_A": [str(x) for x in held], "val_B": []}))
+    assert ev.main(["--style", str(style), "--holdout", str(run), "--no-fid", "--out", str(out)]) == 0
+    assert json.loads((out / "eval.json").read_text())["n_photos"] == 2
+    assert ev.main(["--style", str(style), "--holdout", str(tmp_path / "p"), "--no-fid"]) == 2
+    assert ev.main(["--style", str(style), "--no-fid"]) == 2
 
 
 def test_flicker_counts_jitter_not_motion() -> None:

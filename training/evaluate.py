@@ -1,7 +1,7 @@
 """`avatar-eval`: how good is a style (ONNX style file) or a training run, on held-out faces.
 
     avatar-eval --run RUN_DIR [--photos DIR ...] [--cartoons DIR ...] [--out DIR]
-    avatar-eval --style STYLE.onnx --photos DIR [--cartoons DIR] [--out DIR]
+    avatar-eval --style STYLE.onnx (--photos DIR | --holdout RUN_DIR) [--cartoons DIR] [--out DIR]
         [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N] [--clips VIDEO ...]
 
 For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
@@ -519,6 +519,13 @@ def evaluate(generate: Generator, size: int, photo_paths: Sequence[Path], cartoo
     return result
 
 
+def held_out(run_dir: Path | None) -> tuple[list[Path], list[Path]]:
+    """A run's held-out photos and cartoons (split.json), else two empty lists."""
+    split_file = run_dir / "split.json" if run_dir else None
+    split = json.loads(split_file.read_text()) if split_file and split_file.is_file() else {}
+    return [Path(x) for x in split.get("val_A", [])], [Path(x) for x in split.get("val_B", [])]
+
+
 def list_images(dirs: Sequence[str]) -> list[Path]:
     from training.data import scan_images
 
@@ -539,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inception-weights", help="torch-fidelity Inception-v3 weights (.pth or .safetensors)")
     p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
     p.add_argument("--kid-subset-size", type=int, default=None, help="default: min(1000, set sizes)")
+    p.add_argument("--holdout", type=Path, metavar="RUN_DIR",
+                   help="with --style: the held-out photos and cartoons of this training run")
     p.add_argument("--clips", nargs="+", action="extend", type=Path, default=[],
                    help="talking-head videos: expression over time and flicker through the app's crop")
     args = p.parse_args(argv)
@@ -549,18 +558,19 @@ def main(argv: list[str] | None = None) -> int:
             extra = {"config": cfg}
             run_dir = Path(args.run)
             run_dir = run_dir if run_dir.is_dir() and (run_dir / "config.json").exists() else None
-            split_file = run_dir / "split.json" if run_dir else None
-            split = json.loads(split_file.read_text()) if split_file and split_file.exists() else {}
-            held_a, held_b = ([Path(x) for x in split.get(k, [])] for k in ("val_A", "val_B"))
+            held_a, held_b = held_out(run_dir)
             photos = list_images(args.photos) if args.photos else held_a
             cartoons = list_images(args.cartoons) if args.cartoons else held_b
             out = Path(args.out) if args.out else (run_dir or Path(".")) / "eval"
         else:
             generate, size, source = style_generator(args.style)
-            if not args.photos:
-                raise EvalError("--style needs --photos DIR (aligned crops)")
-            photos = list_images(args.photos)
-            cartoons = list_images(args.cartoons) if args.cartoons else []
+            held_a, held_b = held_out(args.holdout) if args.holdout else ([], [])
+            if args.holdout and not held_a:
+                raise EvalError(f"{args.holdout} is not a training run (no held-out list in split.json)")
+            if not (args.photos or held_a):
+                raise EvalError("--style needs --photos DIR (aligned crops) or --holdout RUN_DIR")
+            photos = list_images(args.photos) if args.photos else held_a
+            cartoons = list_images(args.cartoons) if args.cartoons else held_b
             out = Path(args.out) if args.out else Path(f"eval_{Path(args.style).stem}")
         if args.limit:
             photos, cartoons = photos[: args.limit], cartoons[: args.limit]

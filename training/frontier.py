@@ -65,7 +65,7 @@ def plot(rows: list[dict[str, Any]], path: Path, budget_ms: float) -> None:
         ax.grid(alpha=0.3)
     axes[0].text(budget_ms, axes[0].get_ylim()[0], " 30 fps budget", fontsize=7, color="grey", va="bottom")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
