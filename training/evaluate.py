@@ -344,8 +344,12 @@ def contact_sheet(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray], 
     while len(pairs) % per_row:
         pairs.append(np.zeros_like(pairs[0]))
     rows = [np.concatenate(pairs[i:i + per_row], 1) for i in range(0, len(pairs), per_row)]
-    sheet = np.concatenate(rows, 0)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    write_png(np.concatenate(rows, 0), path)
+
+
+def write_png(rgb: np.ndarray, path: Path) -> None:
+    """An RGB image as PNG (`tofile`: works for non-ASCII paths on Windows, unlike imwrite)."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode {path}")
     buf.tofile(str(path))
@@ -385,31 +389,26 @@ def failure_checks(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray])
 # -- video clips ---------------------------------------------------------------------------------
 
 def clip_crops(path: Path, size: int) -> list[np.ndarray]:
-    """RGB head crops of a video as the app makes them (MediaPipe tracking, smoothing, alignment);
-    frames without a face are skipped."""
+    """RGB head crops of a video as the app makes them (its video source, MediaPipe tracking,
+    smoothing, alignment); frames without a face are skipped."""
     from avatar_cam.align import align_face
     from avatar_cam.face import FaceDetector, FaceTracker
+    from avatar_cam.sources import SourceError, VideoSource
 
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise EvalError(f"cannot open video {path}")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    tracker = FaceTracker(FaceDetector())
-    crops, i = [], 0
     try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            face = tracker.update(frame, i / fps)
-            i += 1
+        source = VideoSource(path)
+    except SourceError as e:
+        raise EvalError(str(e)) from None
+    tracker = FaceTracker(FaceDetector())
+    crops = []
+    try:
+        while (frame := source.read()) is not None:
+            face = tracker.update(frame.image, frame.timestamp)
             if face is not None:
-                crops.append(cv2.cvtColor(align_face(frame, face, size), cv2.COLOR_BGR2RGB))
+                crops.append(cv2.cvtColor(align_face(frame.image, face, size), cv2.COLOR_BGR2RGB))
     finally:
-        cap.release()
+        source.close()
         tracker.detector.close()
-    if i == 0:
-        raise EvalError(f"no frames could be read from {path}")
     return crops
 
 
@@ -435,10 +434,7 @@ def clip_sheet(rows: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]]
             tiles = [cv2.resize(seq[i], (tile, tile), interpolation=cv2.INTER_AREA) for i in idx]
             tiles += [np.zeros((tile, tile, 3), np.uint8)] * (per_clip - len(tiles))
             strips.append(np.concatenate(tiles, 1))
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.concatenate(strips, 0), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    buf.tofile(str(path))
+    write_png(np.concatenate(strips, 0), path)
 
 
 def evaluate_clips(generate: Generator, size: int, clips: Sequence[Path], out_dir: Path,

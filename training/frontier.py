@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from training.evaluate import EvalError, evaluate, list_images, style_generator
+from training.evaluate import EvalError, evaluate, held_out, list_images, style_generator
 
 
 def measure(styles: list[Path], photos: list[Path], out: Path, runs: int, threads: int | None
@@ -83,10 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.holdout:
-            split = args.holdout / "split.json"
-            if not split.is_file():
-                raise EvalError(f"{args.holdout} is not a training run (no split.json)")
-            photos = [Path(x) for x in json.loads(split.read_text())["val_A"]]
+            photos = held_out(args.holdout)[0]
+            if not photos:
+                raise EvalError(f"{args.holdout} is not a training run (no held-out list in split.json)")
         else:
             photos = list_images(args.photos)
         if args.limit:

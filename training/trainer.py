@@ -330,15 +330,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     write_samples(done)
                 if done % cfg.save_every == 0 or done == cfg.steps:
                     save(done, periodic=done % cfg.save_every == 0)
+                off_schedule = done != cfg.steps  # the final step already wrote both
                 if stop.signum is not None:
-                    if done % cfg.save_every and done != cfg.steps:
+                    if off_schedule and done % cfg.save_every:
                         save(done, periodic=False)
                     log.warning("stopped at step %d (resume with --resume)", done)
                     raise SystemExit(128 + stop.signum)
                 if time.monotonic() >= deadline:
-                    if done % cfg.sample_every and done != cfg.steps:
+                    if off_schedule and done % cfg.sample_every:
                         write_samples(done)
-                    if done % cfg.save_every and done != cfg.steps:
+                    if off_schedule and done % cfg.save_every:
                         save(done, periodic=False)
                     log.info("time budget of %g min reached at step %d (resume with --resume)",
                              cfg.minutes, done)
