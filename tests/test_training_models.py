@@ -63,12 +63,13 @@ def test_tiny_run_and_export_interface(tmp_path: Path, model: str, generator: st
         assert meta["style_code_dim"] == "4"
 
 
-def _loss_trend(model_name: str, key: str, steps: int = 30, **overrides: object) -> tuple[float, float]:
+def _loss_trend(model_name: str, key: str, steps: int = 30, lr: float = 1e-3,
+                **overrides: object) -> tuple[float, float]:
     torch.manual_seed(0)
     import tempfile
 
     with tempfile.TemporaryDirectory() as t:
-        cfg = tiny_config(t, model_name, "light", lr=1e-3, pool_size=0, **overrides)
+        cfg = tiny_config(t, model_name, "light", lr=lr, pool_size=0, **overrides)
         model = create_model(cfg).train()
         ds = UnpairedSteps(scan_images(cfg.data_a).paths[:2], scan_images(cfg.data_b).paths[:2], 32, 2, steps,
                            with_a2=True)
@@ -79,14 +80,21 @@ def _loss_trend(model_name: str, key: str, steps: int = 30, **overrides: object)
 
 
 def test_overfit_cyclegan_cycle_loss_goes_down() -> None:
-    first, last = _loss_trend("cyclegan", "cycle_A")
-    assert last < 0.8 * first, (first, last)
+    # with the adversarial term on, 30 steps gave ratios of 0.78-0.87 on different machines: too
+    # close to noise. The cycle path alone falls to about a quarter in 60 steps; ask for half.
+    first, last = _loss_trend("cyclegan", "cycle_A", steps=60, lambda_gan=0.0)
+    assert last < 0.5 * first, (first, last)
+
+
+def test_overfit_check_fails_on_a_model_that_does_not_learn() -> None:
+    first, last = _loss_trend("cyclegan", "cycle_A", steps=60, lr=0.0, lambda_gan=0.0)
+    assert not last < 0.5 * first, (first, last)
 
 
 def test_overfit_content_invariant_self_reconstruction_goes_down() -> None:
     # the adversarial game on two images is noisy; the reconstruction path alone must learn
-    first, last = _loss_trend("content-invariant", "self_A", lambda_gan=0.0)
-    assert last < 0.85 * first, (first, last)
+    first, last = _loss_trend("content-invariant", "self_A", steps=60, lambda_gan=0.0)
+    assert last < 0.5 * first, (first, last)  # about 0.29 measured
 
 
 def test_lr_schedule_constant_then_linear_decay() -> None:
