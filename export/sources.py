@@ -32,6 +32,8 @@ KNOWN_DATA = {
 }
 GENERIC_LICENSE = "trained on third-party images; see their terms"
 SIZE_MULTIPLE = {"resnet9": 4, "light": 8}
+# runs whose generator takes a style code (Ec + R of the content/style split)
+STYLE_CODE_KINDS = ("content-invariant", "mesh-conditioned")
 
 Reference = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
@@ -173,7 +175,7 @@ def from_checkpoint(path: str | Path, style_image: str | Path | None = None, sty
     except CheckpointError as e:
         raise ExportError(str(e)) from None
     kind = getattr(model, "kind", cfg.model)
-    if (style_image is not None or style_input) and kind != "content-invariant":
+    if (style_image is not None or style_input) and kind not in STYLE_CODE_KINDS:
         flag = "--style-image" if style_image is not None else "--style-input"
         raise ExportError(f"{flag} needs a content-invariant run; {p} is a {kind} run (one fixed style)")
     meta = {k: str(v) for k, v in model.export_metadata().items()}
@@ -183,7 +185,7 @@ def from_checkpoint(path: str | Path, style_image: str | Path | None = None, sty
     code = None
     extra: list[tuple[str, np.ndarray]] = []
     dim = None
-    if kind == "content-invariant":
+    if kind in STYLE_CODE_KINDS:
         net, reference, code, d = _content_invariant_nets(model, image, style_input)
         if style_input:
             dim = d

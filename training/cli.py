@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from training.options import ConfigError, TrainConfig, read_config_file
+from training.options import MODELS, ConfigError, TrainConfig, read_config_file
 
 # flag -> config key, for flags that map one-to-one
 _FLAGS = {
@@ -39,7 +39,7 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
         if key in ("model", "generator"):
             continue
         p.add_argument("--" + key.replace("_", "-"), type=typ, default=None)
-    p.add_argument("--model", choices=["cyclegan", "content-invariant"])
+    p.add_argument("--model", choices=list(MODELS))
     p.add_argument("--generator", choices=["resnet9", "light"])
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR exactly (step, LR, RNG)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")

@@ -273,22 +273,36 @@ def _permutation(n: int, seed: int, key: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, key, epoch]).permutation(n)
 
 
-_DOMAIN_KEYS = {"A": 1, "A2": 2, "B": 3}
+# "M" (the mesh drawing of each cartoon) shares B's key: the same image index and the same
+# augmentation draw, so a pair stays aligned through crop and flip.
+_DOMAIN_KEYS = {"A": 1, "A2": 2, "B": 3, "M": 3}
+
+
+def mesh_path_for(crop: str | Path) -> Path:
+    """The face-mesh drawing paired with a prepared crop (`X/crops/a.jpg` -> `X/meshes/a.png`,
+    as `python -m training.mesh_pairs` writes them)."""
+    crop = Path(crop)
+    return crop.parent.with_name("meshes") / f"{crop.stem}.png"
 
 
 class UnpairedSteps(Dataset):
-    """Item `s` = the batch of step `s`: {"A": photos, "A2": other photos, "B": cartoons}, each
-    [batch, 3, size, size] in [-1, 1]. Every domain walks through its own per-epoch shuffle.
+    """Item `s` = the batch of step `s`: {"A": photos, "A2": other photos, "B": cartoons, "M": the
+    cartoons' mesh drawings}, each [batch, 3, size, size] in [-1, 1]. Every domain walks through
+    its own per-epoch shuffle; "M" walks with "B" and is augmented the same way (paired).
     """
 
     def __init__(self, paths_a: Sequence[Path], paths_b: Sequence[Path], size: int, batch_size: int,
-                 steps: int, seed: int = 0, aug: AugmentConfig | None = None, with_a2: bool = False):
+                 steps: int, seed: int = 0, aug: AugmentConfig | None = None, with_a2: bool = False,
+                 with_mesh: bool = False):
         if not paths_a or not paths_b:
             raise ValueError("both domains need at least one image")
-        self.paths = {"A": list(paths_a), "A2": list(paths_a), "B": list(paths_b)}
+        self.paths = {"A": list(paths_a), "A2": list(paths_a), "B": list(paths_b),
+                      "M": [mesh_path_for(p) for p in paths_b]}
         self.size, self.batch_size, self.steps, self.seed = size, batch_size, steps, seed
         self.aug = aug or AugmentConfig()
         self.domains = ("A", "A2", "B") if with_a2 else ("A", "B")
+        if with_mesh:
+            self.domains += ("M",)
         self.bad: set[str] = set()
 
     def __len__(self) -> int:
@@ -307,7 +321,7 @@ class UnpairedSteps(Dataset):
             bgr = read_image(p, min_side=4 * self.size)
             if bgr is not None:
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain != "B"))
+                return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain not in ("B", "M")))
             if str(p) not in self.bad:
                 self.bad.add(str(p))
                 log.warning("skipping %s: unreadable image (it was readable when scanned)", p)

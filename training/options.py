@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MODELS = ("cyclegan", "content-invariant")
+MODELS = ("cyclegan", "content-invariant", "mesh-conditioned")
 
 # Smallest allowed value of numeric options (0 for a divisor or a size crashes mid-run otherwise).
 _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     """A training run. Loss weights follow the CycleGAN paper and reference implementation."""
 
-    model: str = "cyclegan"            # cyclegan | content-invariant
+    model: str = "cyclegan"            # cyclegan | content-invariant | mesh-conditioned
     generator: str = "resnet9"         # resnet9 | light
     out: str = "runs/run"
     dataroot: str = ""                 # folder with trainA/ and trainB/ (CycleGAN layout)

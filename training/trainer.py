@@ -254,7 +254,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
                             AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
-                            with_a2=cfg.model == "content-invariant")
+                            with_a2=cfg.model == "content-invariant",
+                            with_mesh=cfg.model == "mesh-conditioned")
     workers = cfg.workers
     if workers < 0:
         workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)

@@ -7,10 +7,11 @@ import torch
 from training.models.base import TrainModel, resolve_device
 from training.models.content_invariant import ContentInvariant, StyleInputGenerator
 from training.models.cyclegan import CycleGAN
+from training.models.mesh_conditioned import MeshConditioned
 from training.options import TrainConfig
 
-__all__ = ["ContentInvariant", "CycleGAN", "StyleInputGenerator", "TrainModel", "create_model",
-           "resolve_device"]
+__all__ = ["ContentInvariant", "CycleGAN", "MeshConditioned", "StyleInputGenerator", "TrainModel",
+           "create_model", "resolve_device"]
 
 
 def create_model(cfg: TrainConfig, device: torch.device | str = "cpu", load_teacher: bool = True
@@ -26,4 +27,6 @@ def create_model(cfg: TrainConfig, device: torch.device | str = "cpu", load_teac
         return CycleGAN(cfg, device, teacher=teacher)
     if cfg.model == "content-invariant":
         return ContentInvariant(cfg, device)
+    if cfg.model == "mesh-conditioned":
+        return MeshConditioned(cfg, device)
     raise ValueError(f"unknown model {cfg.model!r}")

@@ -1,0 +1,176 @@
+"""The mesh-conditioned style: the mesh drawing, pair preparation, paired batches, the model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.align import DEFAULT_CROP, align_face
+from avatar_cam.expression import ExpressionAnalyzer
+from avatar_cam.face import FaceDetector
+from avatar_cam.mesh_drawing import (
+    EYE,
+    LIPS_INNER,
+    MOUTH,
+    RIGHT_EYE,
+    crop_landmarks,
+    draw_face_mesh,
+    face_from_landmarks,
+)
+
+
+@pytest.fixture(scope="module")
+def demo_landmarks() -> tuple[np.ndarray, np.ndarray]:
+    """(crop, landmarks in the crop) of the generated demo face, found the app's way."""
+    from avatar_cam.demo import draw_demo_face
+
+    img = draw_demo_face(0.4)
+    det = FaceDetector()
+    face = det.detect(img)[0]
+    det.close()
+    crop = align_face(img, face, 128, DEFAULT_CROP)
+    with ExpressionAnalyzer() as a:
+        lm = crop_landmarks(a, crop)
+    assert lm is not None, "Face Mesh found no face in the demo crop"
+    return crop, lm
+
+
+def _colour_area(img: np.ndarray, colour: tuple[int, int, int]) -> int:
+    return int(np.all(np.abs(img.astype(int) - colour) < 30, axis=-1).sum())
+
+
+def test_drawing_shows_the_mouth_opening(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    _, lm = demo_landmarks
+    closed = lm.copy()
+    inner = np.array(LIPS_INNER)
+    closed[inner, 1] = lm[inner, 1].mean()  # inner lips on one line: mouth shut
+    opened = lm.copy()
+    lower = inner[lm[inner, 1] > lm[inner, 1].mean()]
+    opened[lower, 1] += 12
+    a_closed = _colour_area(draw_face_mesh(closed, 128), MOUTH)
+    a_open = _colour_area(draw_face_mesh(opened, 128), MOUTH)
+    assert a_open > 100 and a_closed < a_open / 10, (a_closed, a_open)
+
+
+def test_drawing_shows_a_closed_eye(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    _, lm = demo_landmarks
+    shut = lm.copy()
+    eye = np.array(RIGHT_EYE)
+    shut[eye, 1] = lm[eye, 1].mean()
+    shut[468:473, :2] = lm[eye, :2].mean(0)  # the iris collapses onto the lid line too
+    open_img, shut_img = draw_face_mesh(lm * 2, 256), draw_face_mesh(shut * 2, 256)
+    # the right eye lies in the image-left half; its white vanishes when it closes
+    white = _colour_area(open_img[:, :128], EYE), _colour_area(shut_img[:, :128], EYE)
+    assert white[0] > 40 and white[1] < white[0] / 3, white  # a shut eye is a thin lid line
+
+
+def test_drawing_depends_only_on_landmarks(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    crop, lm = demo_landmarks
+    d = draw_face_mesh(lm, 128)
+    assert d.shape == (128, 128, 3) and d.dtype == np.uint8
+    assert np.array_equal(d, draw_face_mesh(lm.copy(), 128))
+    assert not np.array_equal(d, draw_face_mesh(lm + [3, 0, 0], 128))
+    with pytest.raises(ValueError, match="478"):
+        draw_face_mesh(lm[:100], 128)
+
+
+def test_face_from_landmarks_frames_like_the_detector(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    from avatar_cam.demo import draw_demo_face
+
+    img = draw_demo_face(0.4)
+    det = FaceDetector()
+    face = det.detect(img)[0]
+    det.close()
+    with ExpressionAnalyzer() as a:
+        lm = a.landmarks(img)
+    mesh_face = face_from_landmarks(lm)
+    (x, y, w, h), (mx, my, mw, mh) = face.box, mesh_face.box
+    assert abs(mw - w) < 0.2 * w and abs(mh - h) < 0.25 * h
+    assert abs((mx + mw / 2) - (x + w / 2)) < 0.1 * w and abs((my + mh / 2) - (y + h / 2)) < 0.15 * h
+    assert np.linalg.norm(mesh_face.eyes[0] - face.eyes[0]) < 0.1 * w
+
+
+def test_prepare_mesh_pairs_writes_pairs_and_lists_misses(tmp_path: Path) -> None:
+    from avatar_cam.demo import draw_demo_face
+    from training.mesh_pairs import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, t in enumerate((0.1, 0.5, 0.9)):
+        cv2.imwrite(str(src / f"face{i}.png"), draw_demo_face(t, (320, 240)))
+    cv2.imwrite(str(src / "blank.png"), np.full((200, 200, 3), 120, np.uint8))
+    out = tmp_path / "out"
+    assert main([str(src), "--out", str(out), "--size", "64", "--no-progress"]) == 0
+    report = json.loads((out / "mesh_pairs.json").read_text())
+    assert report["written"] == 3 and [Path(p).name for p in report["no_face"]] == ["blank.png"]
+    crops = sorted(p.name for p in (out / "crops").iterdir())
+    meshes = sorted(p.name for p in (out / "meshes").iterdir())
+    assert crops == [f"face{i}.jpg" for i in range(3)] and meshes == [f"face{i}.png" for i in range(3)]
+    assert cv2.imread(str(out / "meshes" / "face0.png")).shape == (64, 64, 3)
+    assert main([str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+torch = pytest.importorskip("torch")
+
+
+def _paired_folder(root: Path, n: int = 6) -> Path:
+    from training.testing import make_image_folder
+
+    crops = make_image_folder(root / "crops", n, 48, "B", 1)
+    make_image_folder(root / "meshes", n, 48, "A", 2)
+    for p in (root / "meshes").iterdir():  # same names as the crops
+        p.rename(p.with_name(p.name.replace("a_", "b_")))
+    return crops
+
+
+def test_mesh_batches_stay_paired_through_augmentation(tmp_path: Path) -> None:
+    from training.data import AugmentConfig, UnpairedSteps, mesh_path_for, scan_images
+    from training.testing import make_image_folder
+
+    crops = _paired_folder(tmp_path)
+    for p in scan_images([crops]).paths:  # meshes identical to their crops: pairs must match exactly
+        mesh_path_for(p).write_bytes(Path(p).read_bytes())
+    photos = make_image_folder(tmp_path / "photos", 5, 48, "A", 3)
+    ds = UnpairedSteps(scan_images([photos]).paths, scan_images([crops]).paths, 32, 3, 10, seed=4,
+                       aug=AugmentConfig(flip=True, min_scale=0.5, jitter=0.2), with_mesh=True)
+    for step in range(4):
+        batch = ds[step]
+        assert set(batch) == {"A", "B", "M"}
+        assert torch.equal(batch["B"], batch["M"]), step
+
+
+def test_mesh_conditioned_trains_exports_and_learns(tmp_path: Path, one_torch_thread: None) -> None:
+    from training.checkpoint import load_for_export
+    from training.data import UnpairedSteps, scan_images
+    from training.models import create_model
+    from training.testing import tiny_config
+    from training.trainer import train
+
+    crops = _paired_folder(tmp_path / "pairs")
+    cfg = tiny_config(tmp_path, "mesh-conditioned", "light", steps=3, sample_every=2, save_every=2)
+    cfg.data_b = [str(crops)]
+    run = train(cfg)
+    model, loaded, step = load_for_export(run)
+    assert step == 3 and loaded.model == "mesh-conditioned"
+    meta = model.export_metadata()
+    assert meta["kind"] == "mesh-conditioned" and meta["input"] == "face_mesh_drawing"
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        y = model.generator_for_export()(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    # the paired path alone learns: the reconstruction loss halves in 60 steps
+    torch.manual_seed(0)
+    cfg2 = tiny_config(tmp_path / "overfit", "mesh-conditioned", "light", lr=1e-3, pool_size=0,
+                       lambda_gan=0.0)
+    cfg2.data_b = [str(crops)]
+    m = create_model(cfg2).train()
+    ds = UnpairedSteps(scan_images(cfg2.data_a).paths[:2], scan_images(cfg2.data_b).paths[:2], 32, 2, 1,
+                       with_mesh=True)
+    ds.aug = type(ds.aug)(flip=False, min_scale=1.0, max_aspect=1.0, jitter=0.0)
+    batch = ds[0]
+    hist = [m.step(batch)["rec"] for _ in range(60)]
+    assert np.mean(hist[-5:]) < 0.5 * np.mean(hist[:5]), (hist[:5], hist[-5:])

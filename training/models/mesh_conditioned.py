@@ -1,0 +1,70 @@
+"""The mesh-conditioned generator: the paper's content/style split with a content input that
+cannot carry identity.
+
+Content is a drawing of the MediaPipe face mesh (`avatar_cam.mesh_drawing.draw_face_mesh`), style
+the code Es(y) of a cartoon. Training is paired on the cartoons' own meshes, which converges far
+faster than unpaired photo -> cartoon translation; the photos enter only through their mesh
+drawings, adversarially, so the generator also draws a cartoon for a real face's proportions:
+
+    rec  = R(Ec(mesh(y)), Es(y))     ||rec - y||_1 x lambda_rec   and the adversarial loss
+    fake = R(Ec(mesh(x)), Es(y'))    the adversarial loss (x a photo, y' another cartoon)
+
+Batches: "B" cartoons, "M" their mesh drawings (paired), "A" photo mesh drawings. At run time
+the app draws the mesh of the camera crop and runs Ec + R with one style code baked in
+(the running mean, or a chosen cartoon's code: `--style-image`), as for the content-invariant
+model, whose networks, export helpers and state this class reuses.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from training.losses import set_requires_grad
+from training.models.content_invariant import ContentInvariant
+
+
+class MeshConditioned(ContentInvariant):
+    kind = "mesh-conditioned"
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.cfg
+        mesh_a, y, mesh_y = (self.to_input(batch[k]) for k in ("A", "B", "M"))
+        set_requires_grad([self.D_B], False)
+        with self.autocast():
+            s_y = self.Es(y)
+            rec = self.R(self.Ec(mesh_y), s_y)
+            fake = self.R(self.Ec(mesh_a), s_y.roll(1, 0))
+            gan = self.gan(self.D_B(rec), True) + self.gan(self.D_B(fake), True)
+            losses = {"rec": F.l1_loss(rec.float(), y) * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
+            loss_g = sum(losses.values())
+        self.backward_step(loss_g, self.optimizers["G"])
+        set_requires_grad([self.D_B], True)
+        with self.autocast():
+            pooled = self.pool_B.query(torch.cat([rec, fake]).detach())
+            loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
+        self.backward_step(loss_d, self.optimizers["D"])
+        self.end_step()
+        with torch.no_grad():
+            m = 1.0 if int(self.style_seen) == 0 else cfg.style_ema
+            self.style_mean.mul_(1 - m).add_(s_y.detach().float().mean(0) * m)
+            self.style_seen += 1
+        out = {k: float(v.detach()) for k, v in losses.items()}
+        out["D_B"] = float(loss_d.detach())
+        return out
+
+    @torch.no_grad()
+    def visuals(self, a: torch.Tensor, b: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        a, b = self.to_input(a), self.to_input(b)
+        with self.autocast():
+            c_a = self.Ec(a)
+            mean = self.style_mean.reshape(1, -1).expand(a.shape[0], -1)
+            fake_mean = self.R(c_a, mean)
+            fake_ref = self.R(c_a, self.Es(b))
+        return [("photo's mesh", a), ("cartoon (mean style)", fake_mean),
+                ("cartoon (style of ref)", fake_ref), ("style ref", b)]
+
+    def export_metadata(self) -> dict[str, str]:
+        meta = super().export_metadata()
+        meta["input"] = "face_mesh_drawing"
+        return meta
