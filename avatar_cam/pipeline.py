@@ -18,6 +18,7 @@ from avatar_cam.composite import Compositor, Mode, full_frame_input
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
+from avatar_cam.mesh_style import MeshStylizer, NoFaceMesh, open_stylizer
 from avatar_cam.privacy import PrivacyGate
 from avatar_cam.sinks import Sink
 from avatar_cam.sources import Source, SourceLost
@@ -105,7 +106,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.tracker = FaceTracker(detector or FaceDetector())
         self._lock = threading.Lock()
-        self.stylizer: Stylizer | None = None
+        self.stylizer: Stylizer | MeshStylizer | None = None
         self.style_error: str | None = None
         self.compositor = Compositor(self.config.mode, self.config.output_size,
                                      self.config.background, self.config.background_image,
@@ -124,7 +125,7 @@ class Pipeline:
     def set_style(self, style: StyleInfo) -> None:
         """Load `style` and switch to it; the old style keeps running until the new one is ready.
         Raises whatever loading raises and keeps the old style then."""
-        stylizer = Stylizer(style, self.config.provider, self.config.threads)
+        stylizer = open_stylizer(style, self.config.provider, self.config.threads)
         with self._lock:
             self.stylizer = stylizer
             self.style_error = None
@@ -173,7 +174,7 @@ class Pipeline:
         t["gate"] = (time.perf_counter() - s) * 1e3
         return frame
 
-    def _stylize_face(self, frame: Frame, stylizer: Stylizer, mode: Mode, still: bool) -> None:
+    def _stylize_face(self, frame: Frame, stylizer: Stylizer | MeshStylizer, mode: Mode, still: bool) -> None:
         t = frame.timings_ms
         s = time.perf_counter()
         try:
@@ -201,7 +202,7 @@ class Pipeline:
             frame.output = self.compositor.avatar(frame.cartoon)
         t["composite"] = (time.perf_counter() - s) * 1e3
 
-    def _stylize_full(self, frame: Frame, stylizer: Stylizer) -> None:
+    def _stylize_full(self, frame: Frame, stylizer: Stylizer | MeshStylizer) -> None:
         s = time.perf_counter()
         x = full_frame_input(frame.image, stylizer.size)
         frame.timings_ms["crop"] = (time.perf_counter() - s) * 1e3
@@ -210,10 +211,13 @@ class Pipeline:
             frame.output = self.compositor.full(frame.cartoon)
             frame.timings_ms["composite"] = (time.perf_counter() - s) * 1e3
 
-    def _run_generator(self, frame: Frame, stylizer: Stylizer, x: np.ndarray) -> bool:
+    def _run_generator(self, frame: Frame, stylizer: Stylizer | MeshStylizer, x: np.ndarray) -> bool:
         s = time.perf_counter()
         try:
             frame.cartoon = stylizer(x)
+        except NoFaceMesh:  # a mesh-conditioned style with no mesh in the crop: as with no face
+            frame.fallback = "no_face"
+            return False
         except Exception as e:  # any generator fault becomes a counted fallback, never a crash
             self.stats.errors[f"generator:{type(e).__name__}"] += 1
             frame.fallback = "generator_error"

@@ -20,7 +20,7 @@ import onnxruntime as ort
 import platformdirs
 
 REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note", "trained_on")
-KNOWN_KINDS = ("cyclegan", "content-invariant", "light", "distilled", "placeholder")
+KNOWN_KINDS = ("cyclegan", "content-invariant", "mesh-conditioned", "light", "distilled", "placeholder")
 VALUE_RANGE = "-1,1"
 STYLE_CODE_INPUT = "style_code"
 APP_NAME = "avatar-cam"
