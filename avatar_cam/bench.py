@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from avatar_cam.cli import parse_size
 from avatar_cam.composite import Mode
 from avatar_cam.demo import ensure_demo_clip
 from avatar_cam.inference import Stylizer
+from avatar_cam.options import parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.sinks import NullSink
 from avatar_cam.sources import VideoSource, open_source

@@ -131,7 +131,7 @@ def cmd_macs(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="avatar-train macs", description="Params and MACs of every network.")
     p.add_argument("--size", type=int, default=256)
     args = p.parse_args(argv)
-    from training.networks import describe_all
+    from training.macs import describe_all
 
     for line in describe_all(args.size):
         print(line)
