@@ -15,7 +15,7 @@ from avatar_cam.composite import Mode
 from avatar_cam.options import build_parser, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import SinkError, open_sink
-from avatar_cam.sources import FolderSource, ImageSource, SourceError, list_cameras, open_source
+from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
 from avatar_cam.styles import StyleCatalog, StyleError
 
 
@@ -47,8 +47,7 @@ def run_headless(args: argparse.Namespace) -> int:
                              height=args.camera_size[1])
     except (StyleError, SourceError, ValueError) as e:
         return _fail(str(e))
-    still = isinstance(source, FolderSource | ImageSource)  # stills: no smoothing across them
-    fps = args.fps if source.live or still else source.fps
+    fps = args.fps if source.live or source.still else source.fps
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
@@ -68,8 +67,7 @@ def run_headless(args: argparse.Namespace) -> int:
     reopen = (lambda: open_source(spec, width=args.camera_size[0], height=args.camera_size[1])) \
         if source.live else None
     try:
-        stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, still=still,
-                             reopen=reopen)
+        stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, reopen=reopen)
     except Exception as e:  # a sink that kept failing (disk full, device gone): say so, exit 1
         return _fail(f"output {output} failed: {e}")
     finally:
@@ -85,8 +83,13 @@ def run_headless(args: argparse.Namespace) -> int:
             args.stats.write_text(json.dumps(summary, indent=2))
         except OSError as e:
             return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
-    print(f"avatar-cam: {summary['frames_out']} frames, {summary['frames_with_face']} with a face, "
-          f"{summary['frames_fallback']} fallback, {summary['fps']} fps, latency p50 "
+    if source.still:
+        counts = (f"{summary['stills']} files, {summary['frames_with_face']} with a face, "
+                  f"{summary['files_without_face']} without a face (placeholder card)")
+    else:
+        counts = (f"{summary['frames_out']} frames, {summary['frames_with_face']} with a face, "
+                  f"{summary['frames_fallback']} fallback")
+    print(f"avatar-cam: {counts}, {summary['fps']} fps, latency p50 "
           f"{summary['latency_ms']['p50']} ms", file=sys.stderr)
     return 0
 
