@@ -143,6 +143,16 @@ class Stylizer:
     def size(self) -> int:
         return self.style.size
 
+    def set_style_code(self, code: np.ndarray) -> None:
+        """Use `code` from the next frame on. It is copied into the buffer the I/O binding reads:
+        binding took that buffer's address, so assigning a new array would never reach the model."""
+        if self.style_code is None:
+            raise ValueError(f"style {self.style.name} takes no style code")
+        if code.shape != self.style_code.shape:
+            raise ValueError(f"style code has shape {code.shape}, the style wants "
+                             f"{self.style_code.shape}")
+        np.copyto(self.style_code, code, casting="same_kind")
+
     def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
         """RGB uint8 (size, size, 3) -> RGB uint8 cartoon of the same size.
 
