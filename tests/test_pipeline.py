@@ -178,3 +178,13 @@ def test_no_face_pause_and_no_style_give_placeholders(style_file: Path) -> None:
     assert pipe.process(_frame(blank)).fallback == "no_style"
     pipe.set_style(load_style(style_file))
     assert pipe.style is not None
+
+
+def test_ort_threads_leave_a_core_for_capture_and_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    from avatar_cam import inference
+
+    monkeypatch.setattr(inference, "physical_cores", lambda: 2)
+    assert inference.session_options().intra_op_num_threads == 1, "measured: 1 beats 2 on 2 cores"
+    monkeypatch.setattr(inference, "physical_cores", lambda: 8)
+    assert inference.session_options().intra_op_num_threads == 7
+    assert inference.session_options(3).intra_op_num_threads == 3
