@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import platform
 import resource
 import statistics
@@ -19,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from avatar_cam.cli import parse_size
 from avatar_cam.composite import Mode
 from avatar_cam.demo import ensure_demo_clip
-from avatar_cam.inference import Stylizer
+from avatar_cam.inference import Stylizer, default_threads
+from avatar_cam.options import parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.sinks import NullSink
 from avatar_cam.sources import VideoSource, open_source
@@ -96,7 +95,7 @@ def bench_pipeline(args: argparse.Namespace) -> dict:
         "fallbacks": dict(pipe.gate.counts),
         "rss_mb_peak": round(peak_rss_mb(), 1),
         "provider": pipe.provider,
-        "threads": args.threads or os.cpu_count(),
+        "threads": args.threads or default_threads(),
     }
 
 

@@ -36,6 +36,9 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+STILL_PAD = 0.5  # border added around a still before detection, x its longer side
+
+
 class FaceDetector:
     """MediaPipe face detection on a (possibly downscaled) BGR frame; all faces, in image pixels.
 
@@ -74,6 +77,17 @@ class FaceDetector:
                 )
             )
         return faces
+
+    def detect_still(self, image_bgr: np.ndarray) -> list[Face]:
+        """Faces in a photo, however tightly cropped: detection runs on the photo padded with a
+        black border of `STILL_PAD` x its side (the full-range model misses faces that fill the
+        frame: 58 of 150 UTKFace crops found unpadded, 149 padded), then on the photo as it is
+        when that finds nothing (a small face in a large photo). Boxes are in photo pixels."""
+        m = int(round(STILL_PAD * max(image_bgr.shape[:2])))
+        padded = cv2.copyMakeBorder(image_bgr, m, m, m, m, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        faces = [Face(box=(f.box[0] - m, f.box[1] - m, f.box[2], f.box[3]),
+                      keypoints=f.keypoints - m, score=f.score) for f in self.detect(padded)]
+        return faces or self.detect(image_bgr)
 
     def close(self) -> None:
         self._mp.close()
@@ -204,10 +218,10 @@ class FaceTracker:
         self.detections = 0  # detector runs, for the benchmark
 
     def reset(self) -> None:
-        """Forget the face (next frame picks afresh); used between unrelated stills."""
+        """Forget the face (next frame picks afresh)."""
         self._filter.reset()
         self._last = self._raw = None
-        self._missed = 0
+        self._missed = self._since_detect = 0
 
     def _pick(self, faces: list[Face], shape: tuple[int, ...]) -> Face | None:
         if not faces:
@@ -226,10 +240,17 @@ class FaceTracker:
 
         return max(faces, key=rank)
 
-    def _locate(self, image_bgr: np.ndarray, smooth: bool) -> Face | None:
+    def still(self, image_bgr: np.ndarray) -> Face | None:
+        """The face of a photo on its own: nothing of earlier frames is used or kept (no flow,
+        smoothing or hold), and tight crops are found (`FaceDetector.detect_still`)."""
+        self.reset()
+        self.detections += 1
+        return self._pick(self.detector.detect_still(image_bgr), image_bgr.shape)
+
+    def _locate(self, image_bgr: np.ndarray) -> Face | None:
         """This frame's raw face: followed by optical flow between detections, else detected."""
         every = self.config.detect_every
-        if smooth and every > 1 and self._raw is not None and self._since_detect < every - 1:
+        if every > 1 and self._raw is not None and self._since_detect < every - 1:
             moved = self._flow.follow(self._raw, image_bgr)
             if moved is not None:
                 self._since_detect += 1
@@ -237,12 +258,13 @@ class FaceTracker:
         self.detections += 1
         self._since_detect = 0
         face = self._pick(self.detector.detect(image_bgr), image_bgr.shape)
-        if every > 1 and smooth:
+        if every > 1:
             self._flow.remember(image_bgr)
         return face
 
-    def update(self, image_bgr: np.ndarray, t: float, smooth: bool = True) -> Face | None:
-        face = self._locate(image_bgr, smooth)
+    def update(self, image_bgr: np.ndarray, t: float) -> Face | None:
+        """The tracked face of a live or video frame taken at `t` seconds."""
+        face = self._locate(image_bgr)
         self._raw = face if face is not None else self._raw
         if face is None:
             self._missed += 1
@@ -251,9 +273,6 @@ class FaceTracker:
             self.reset()
             return None
         self._missed = 0
-        if not smooth:
-            self._last = face
-            return face
         size = max(face.box[2], face.box[3])
         vec = np.concatenate([np.asarray(face.box, dtype=np.float64), face.keypoints.ravel()])
         out = self._filter(vec, t, scale=size)

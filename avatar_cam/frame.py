@@ -51,6 +51,7 @@ class Frame:
     index: int
     timestamp: float
     name: str | None = None  # file name for folder sources, so outputs keep it
+    still: bool = False  # a photo, processed on its own: nothing carries over from other frames
     face: Face | None = None
     crop_matrix: np.ndarray | None = None  # 2x3 affine, image -> crop
     crop: np.ndarray | None = None  # RGB uint8 at the style's input size

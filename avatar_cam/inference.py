@@ -92,13 +92,35 @@ def provider_chain(requested: str = "auto") -> list[str | tuple[str, dict]]:
     return chain
 
 
+def physical_cores() -> int:
+    """CPU cores without SMT siblings (Linux sysfs topology; elsewhere the logical count)."""
+    cpus = Path("/sys/devices/system/cpu")
+    cores = set()
+    for topo in cpus.glob("cpu[0-9]*/topology"):
+        try:
+            cores.add(((topo / "physical_package_id").read_text().strip(),
+                       (topo / "core_id").read_text().strip()))
+        except OSError:
+            continue
+    return len(cores) or os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """ORT intra-op threads when none are asked for: physical cores minus one, at least one.
+
+    The capture thread and MediaPipe run beside ORT, and contending for the last core costs more
+    than a second ORT thread gains. Measured with `avatar-bench --style anime-preview --frames
+    800 --threads N` on the 2-core dev machine, two runs each: 1 thread 65.5 / 72.2 fps, latency
+    p50 13.8 / 12.0 ms; 2 threads 42.0 / 41.4 fps, 23.2 / 23.4 ms (docs/benchmark.md)."""
+    return max(1, physical_cores() - 1)
+
+
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """Graph optimisations on, quiet logs, intra-op threads = physical cores (the capture and face
-    threads need the rest)."""
+    """Graph optimisations on, quiet logs, intra-op threads `threads` or `default_threads()`."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    opts.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2))
+    opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return opts
@@ -142,6 +164,16 @@ class Stylizer:
     @property
     def size(self) -> int:
         return self.style.size
+
+    def set_style_code(self, code: np.ndarray) -> None:
+        """Use `code` from the next frame on. It is copied into the buffer the I/O binding reads:
+        binding took that buffer's address, so assigning a new array would never reach the model."""
+        if self.style_code is None:
+            raise ValueError(f"style {self.style.name} takes no style code")
+        if code.shape != self.style_code.shape:
+            raise ValueError(f"style code has shape {code.shape}, the style wants "
+                             f"{self.style_code.shape}")
+        np.copyto(self.style_code, code, casting="same_kind")
 
     def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
         """RGB uint8 (size, size, 3) -> RGB uint8 cartoon of the same size.

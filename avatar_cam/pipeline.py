@@ -19,7 +19,7 @@ from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
 from avatar_cam.mesh_style import MeshStylizer, NoFaceMesh, open_stylizer
-from avatar_cam.privacy import PrivacyGate
+from avatar_cam.privacy import LiveHold, PrivacyGate
 from avatar_cam.sinks import Sink
 from avatar_cam.sources import Source, SourceLost
 from avatar_cam.styles import StyleInfo
@@ -35,7 +35,7 @@ class PipelineConfig:
     provider: str = "auto"
     threads: int | None = None
     crop: CropSpec = field(default_factory=CropSpec)
-    hold_frames: int = 12
+    hold_frames: int = 12  # live and video only: frames the last cartoon bridges (stills: 0)
 
 
 class Stats:
@@ -45,6 +45,8 @@ class Stats:
         self.frames_in = 0
         self.frames_out = 0
         self.frames_with_face = 0
+        self.stills = 0
+        self.files_without_face = 0
         self.fallbacks: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self._window = window
@@ -60,6 +62,9 @@ class Stats:
         self.frames_out += 1
         if frame.face is not None:
             self.frames_with_face += 1
+        if frame.still:
+            self.stills += 1
+            self.files_without_face += frame.face is None
         if frame.fallback:
             self.fallbacks[frame.fallback] += 1
         self._push(self._latency, latency_ms)
@@ -89,6 +94,8 @@ class Stats:
             "frames_in": self.frames_in,
             "frames_out": self.frames_out,
             "frames_with_face": self.frames_with_face,
+            "stills": self.stills,
+            "files_without_face": self.files_without_face,
             "frames_fallback": sum(self.fallbacks.values()),
             "fallbacks": dict(self.fallbacks),
             "errors": dict(self.errors),
@@ -111,7 +118,8 @@ class Pipeline:
         self.compositor = Compositor(self.config.mode, self.config.output_size,
                                      self.config.background, self.config.background_image,
                                      mirror=self.config.mirror)
-        self.gate = PrivacyGate(self.config.output_size, self.config.hold_frames)
+        self.gate = PrivacyGate(self.config.output_size)
+        self.hold = LiveHold(self.config.hold_frames)
         self.stats = Stats()
         self.paused = False
         self.max_sink_failures = 30
@@ -154,13 +162,12 @@ class Pipeline:
         return self.stylizer.provider if self.stylizer else "none"
 
     # -- one frame -----------------------------------------------------------------------------
-    def process(self, frame: Frame, still: bool = False) -> Frame:
-        """Run every stage on `frame`; `frame.output` is then safe for any sink."""
+    def process(self, frame: Frame) -> Frame:
+        """Run every stage on `frame`; `frame.output` is then safe for any sink. A still
+        (`frame.still`) is processed on its own: no tracking, smoothing or hold."""
         t = frame.timings_ms
         stylizer = self.stylizer
         mode = self.compositor.mode
-        if still:
-            self.tracker.reset()
         if self.paused:
             frame.fallback = "paused"
         elif stylizer is None:
@@ -168,17 +175,31 @@ class Pipeline:
         elif mode is Mode.FULL:
             self._stylize_full(frame, stylizer)
         else:
-            self._stylize_face(frame, stylizer, mode, still)
+            self._stylize_face(frame, stylizer, mode)
         s = time.perf_counter()
-        self.gate(frame)
+        self._gate(frame, mode, camera=True)
         t["gate"] = (time.perf_counter() - s) * 1e3
         return frame
 
-    def _stylize_face(self, frame: Frame, stylizer: Stylizer | MeshStylizer, mode: Mode, still: bool) -> None:
+    def _gate(self, frame: Frame, mode: Mode, camera: bool) -> None:
+        """The per-frame gate; on a live stream a frame that missed its cartoon may then show
+        the held one instead of the card (`LiveHold`)."""
+        self.gate(frame)
+        if frame.still:
+            return
+        if frame.fallback is None:
+            self.hold.remember(frame, mode)
+            return
+        held = self.hold.recall(frame, self.compositor, camera)
+        if held is not None:
+            frame.output = held
+
+    def _stylize_face(self, frame: Frame, stylizer: Stylizer | MeshStylizer, mode: Mode) -> None:
         t = frame.timings_ms
         s = time.perf_counter()
         try:
-            frame.face = self.tracker.update(frame.image, frame.timestamp, smooth=not still)
+            frame.face = (self.tracker.still(frame.image) if frame.still
+                          else self.tracker.update(frame.image, frame.timestamp))
         except Exception as e:  # a detector fault is a counted fallback, never a crash
             self.stats.errors[f"detector:{type(e).__name__}"] += 1
             frame.fallback = "detector_error"
@@ -230,7 +251,7 @@ class Pipeline:
         """A frame with no camera image behind it (source lost, stream starting)."""
         w, h = self.config.output_size
         frame = Frame(np.zeros((h, w, 3), np.uint8), index, time.perf_counter(), fallback=reason)
-        self.gate(frame)
+        self._gate(frame, self.compositor.mode, camera=False)
         return frame
 
     # -- a whole run -----------------------------------------------------------------------------
@@ -241,7 +262,6 @@ class Pipeline:
         max_frames: int | None = None,
         stop: threading.Event | None = None,
         on_frame: Callable[[Frame], None] | None = None,
-        still: bool = False,
         reopen: Callable[[], Source] | None = None,
         retry_s: float = 1.0,
     ) -> Stats:
@@ -272,7 +292,7 @@ class Pipeline:
             self.stats.frames_in += 1
             frame.timings_ms["capture"] = (time.perf_counter() - s) * 1e3
             s = time.perf_counter()
-            self.process(frame, still=still)
+            self.process(frame)
             self._emit(frame, sinks, s, on_frame)
         if current is not None and current is not source:
             current.close()

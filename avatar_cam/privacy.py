@@ -1,4 +1,5 @@
-"""The privacy gate: the last stage before any sink. No camera frame passes it unchanged."""
+"""The privacy gate, the last stage before any sink (no camera frame passes it unchanged), and
+the live stream's hold over short gaps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from avatar_cam.composite import placeholder_card
+from avatar_cam.composite import Compositor, Mode, placeholder_card
 from avatar_cam.frame import Frame
 
 PLACEHOLDER_TEXT = {
@@ -21,24 +22,42 @@ PLACEHOLDER_TEXT = {
 }
 
 
+def leaks_camera(output: np.ndarray | None, frame: Frame) -> bool:
+    """True when `output` shares memory with, or equals, `frame`'s camera image (whole, or in the
+    tracked face box when the sizes match)."""
+    cam = frame.image
+    if output is None:
+        return False
+    if np.shares_memory(output, cam):
+        return True
+    if output.shape != cam.shape:
+        return False
+    if frame.face is None:
+        return bool(np.array_equal(output, cam))
+    x, y, w, h = (int(round(v)) for v in frame.face.box)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(cam.shape[1], x + w), min(cam.shape[0], y + h)
+    if x1 <= x0 or y1 <= y0:
+        return bool(np.array_equal(output, cam))
+    return bool(np.array_equal(output[y0:y1, x0:x1], cam[y0:y1, x0:x1]))
+
+
 class PrivacyGate:
-    """Passes fresh cartoons; otherwise the last good output for `hold_frames`, then a card.
+    """The per-frame check, with no memory of earlier frames: a fresh cartoon passes, anything
+    else becomes the placeholder card for its reason.
 
-    Also refuses any output that is the camera buffer itself or equal to it in the face region,
-    whatever a stage upstream did (counted as `raw_blocked`)."""
+    Refuses any output that is the camera buffer itself or equal to it in the face region,
+    whatever a stage upstream did (counted as `raw_blocked`). Bridging short gaps with an
+    earlier cartoon is `LiveHold`'s job, and only live streams have one."""
 
-    def __init__(self, size: tuple[int, int], hold_frames: int = 12):
+    def __init__(self, size: tuple[int, int]):
         self.size = size
-        self.hold_frames = hold_frames
-        self._last_good: np.ndarray | None = None
-        self._since_good = 0
         self._cards: dict[str, np.ndarray] = {}
         self.counts: Counter[str] = Counter()
 
     def resize(self, size: tuple[int, int]) -> None:
         self.size = size
         self._cards.clear()
-        self._last_good = None
 
     def card(self, reason: str) -> np.ndarray:
         if reason not in self._cards:
@@ -46,44 +65,63 @@ class PrivacyGate:
             self._cards[reason] = placeholder_card(self.size, title, detail)
         return self._cards[reason]
 
-    @staticmethod
-    def leaks_camera(frame: Frame) -> bool:
-        """True when `frame.output` shares memory with, or equals, the camera image (whole, or
-        in the tracked face box when the sizes match)."""
-        out, cam = frame.output, frame.image
-        if out is None:
-            return False
-        if np.shares_memory(out, cam):
-            return True
-        if out.shape != cam.shape:
-            return False
-        if frame.face is None:
-            return bool(np.array_equal(out, cam))
-        x, y, w, h = (int(round(v)) for v in frame.face.box)
-        x0, y0 = max(0, x), max(0, y)
-        x1, y1 = min(cam.shape[1], x + w), min(cam.shape[0], y + h)
-        if x1 <= x0 or y1 <= y0:
-            return bool(np.array_equal(out, cam))
-        return bool(np.array_equal(out[y0:y1, x0:x1], cam[y0:y1, x0:x1]))
-
     def __call__(self, frame: Frame) -> np.ndarray:
-        """The picture sinks may receive for this frame; sets `frame.output` and `frame.fallback`."""
-        if frame.output is not None and frame.fallback is None and self.leaks_camera(frame):
+        """The picture sinks may receive for this frame; sets `frame.output` and `frame.fallback`
+        (None exactly when the output is a fresh cartoon)."""
+        if frame.output is not None and frame.fallback is None and leaks_camera(frame.output, frame):
             frame.fallback = "raw_blocked"
         if frame.fallback is None and frame.output is not None:
-            if frame.output.shape[:2] != (self.size[1], self.size[0]):
-                frame.output = None
-                frame.fallback = "raw_blocked"
-            else:
-                self._last_good = frame.output
-                self._since_good = 0
+            if frame.output.shape[:2] == (self.size[1], self.size[0]):
                 return frame.output
+            frame.fallback = "raw_blocked"
         reason = frame.fallback or "no_face"
         self.counts[reason] += 1
-        self._since_good += 1
-        if self._last_good is not None and self._since_good <= self.hold_frames and reason != "paused":
-            frame.output = self._last_good
-        else:
-            frame.output = self.card(reason)
+        frame.output = self.card(reason)
         frame.fallback = reason
         return frame.output
+
+
+class LiveHold:
+    """A live stream's bridge over short gaps (a missed detection, one failed generator run):
+    for up to `frames` frames after the last fresh cartoon, that cartoon is shown instead of
+    the card. Stills never use it, so no file's picture reaches another file.
+
+    In overlay mode the held cartoon is composited onto the current frame's camera image at the
+    last face position, so a held frame never carries camera pixels of an earlier moment; a
+    frame without a camera image (source lost) gets the card."""
+
+    def __init__(self, frames: int = 12):
+        self.frames = frames
+        self.reset()
+
+    def reset(self) -> None:
+        self._output: np.ndarray | None = None
+        self._cartoon: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None
+        self._mode: Mode | None = None
+        self._since = 0
+
+    def remember(self, frame: Frame, mode: Mode) -> None:
+        """Keep `frame`'s fresh output, made in `mode` (and from face modes its cartoon and crop
+        matrix)."""
+        self._output, self._mode = frame.output, mode
+        self._cartoon, self._matrix = frame.cartoon, frame.crop_matrix
+        self._since = 0
+
+    def recall(self, frame: Frame, compositor: Compositor, camera: bool = True) -> np.ndarray | None:
+        """The held picture for this frame that missed its cartoon, or None (show the card).
+        `camera`: whether `frame.image` is a real camera image."""
+        self._since += 1
+        if self._output is None or self._since > self.frames or frame.fallback == "paused":
+            return None
+        if compositor.mode is not Mode.OVERLAY:
+            if self._mode is Mode.OVERLAY:  # it carries that moment's camera pixels
+                return None
+            held = self._output
+        elif camera and self._cartoon is not None and self._matrix is not None:
+            held = compositor.overlay(self._cartoon, frame.image, self._matrix)
+        else:
+            return None
+        if held.shape[:2] != (compositor.size[1], compositor.size[0]) or leaks_camera(held, frame):
+            return None
+        return held

@@ -28,6 +28,7 @@ class SourceLost(RuntimeError):
 
 class Source(Protocol):
     live: bool  # live sources drop stale frames; file sources deliver every frame
+    still: bool  # photos: each frame is processed on its own (no tracking, smoothing or hold)
     fps: float
     name: str
 
@@ -53,6 +54,7 @@ class ImageSource:
     """One still image, delivered once (or `repeat` times, for previews)."""
 
     live = False
+    still = True
     fps = 1.0
 
     def __init__(self, path: Path, repeat: int = 1):
@@ -67,7 +69,8 @@ class ImageSource:
             return None
         self._left -= 1
         self._index += 1
-        return Frame(self.image.copy(), self._index - 1, time.perf_counter(), name=self.name)
+        return Frame(self.image.copy(), self._index - 1, time.perf_counter(), name=self.name,
+                     still=True)
 
     def close(self) -> None:
         pass
@@ -78,6 +81,7 @@ class FolderSource:
     with a warning that is kept in `skipped`."""
 
     live = False
+    still = True
     fps = 1.0
 
     def __init__(self, path: Path):
@@ -98,7 +102,7 @@ class FolderSource:
                 self.skipped.append(str(e))
                 continue
             self._index += 1
-            return Frame(img, self._index - 1, time.perf_counter(), name=p.name)
+            return Frame(img, self._index - 1, time.perf_counter(), name=p.name, still=True)
         return None
 
     def close(self) -> None:
@@ -110,6 +114,7 @@ class VideoSource:
     file's frame rate so smoothing behaves as it would live."""
 
     live = False
+    still = False
 
     def __init__(self, path: Path, loop: bool = False):
         self.path = path
@@ -159,6 +164,7 @@ class CameraSource:
     YUYV can be slower). Raises `SourceLost` when the camera stops delivering."""
 
     live = True
+    still = False
 
     def __init__(self, index: int, width: int = 640, height: int = 480, fps: float = 30.0,
                  timeout_s: float = 2.0):

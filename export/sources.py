@@ -249,7 +249,7 @@ def from_random_init(generator: str = "resnet9", model: str = "cyclegan", size: 
     torch.manual_seed(seed)
     try:
         cfg = TrainConfig(model=model, generator=generator, size=size, seed=seed)
-        built = create_model(cfg, "cpu", load_teacher=False).eval()
+        built = create_model(cfg, "cpu").eval()
     except ValueError as e:
         raise ExportError(f"cannot build {model}/{generator}: {e}") from None
     code = None

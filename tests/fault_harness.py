@@ -62,6 +62,7 @@ class FaultySource:
     """Real clips in a loop; some frames lose the face, some reads lose the camera."""
 
     live = False
+    still = False
 
     def __init__(self, clips: list[Path], plan: FaultPlan):
         self.clips, self.plan = clips, plan

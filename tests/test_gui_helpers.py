@@ -89,6 +89,7 @@ class FakeCamera:
     """A live source drawing the demo face at ~`fps`; raises SourceLost after `lose_after`."""
 
     live = True
+    still = False
 
     def __init__(self, name: str = "fake camera", fps: float = 30.0, lose_after: int | None = None):
         self.name, self.fps, self.lose_after = name, fps, lose_after

@@ -174,3 +174,42 @@ def test_typed_flags_are_told_apart_from_defaults() -> None:
     assert given_flags(["--input", "0", "--mode", "avatar", "--mirror"]) == {"input", "mode", "mirror"}
     assert given_flags([]) == set()
     assert parse_gui_args(["--mode", "avatar"]).given == {"mode"}
+
+
+def test_a_folder_in_the_window_carries_nothing_across_files(tmp_path: Path,
+                                                            style_file: Path) -> None:
+    from avatar_cam.demo import draw_demo_face
+    from avatar_cam.gui.workers import ProcessingWorker
+    from avatar_cam.pipeline import Pipeline, PipelineConfig
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), draw_demo_face(0.0))
+    cv2.imwrite(str(folder / "b.png"), np.full((480, 640, 3), 100, np.uint8))
+    cv2.imwrite(str(folder / "c.png"), draw_demo_face(1.0))
+    pipe = Pipeline(load_style(style_file), PipelineConfig(output_size=(160, 120)))
+    packets: list = []
+    worker = ProcessingWorker(pipe, FrameQueue(1), SinkSet(lambda n, m: None), packets.append,
+                              lambda: 0, lambda: False, lambda: None)
+    source = open_gui_source(str(folder))
+    assert source.still, "a folder declares itself stills; the window passes no flag"
+    while (frame := source.read()) is not None:
+        worker.step(Captured(frame, time.perf_counter(), 0))
+    assert [p.fallback for p in packets] == [None, "no_face", None]
+    assert np.array_equal(packets[1].output, pipe.gate.card("no_face"))
+
+
+def test_a_reference_style_code_reaches_the_model(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from avatar_cam.gui.engine import Engine
+    from avatar_cam.pipeline import Pipeline, PipelineConfig
+    from tests.test_gui_helpers import style_code_style
+
+    style, _ = style_code_style(tmp_path / "coded.onnx", dim=4)
+    pipe = Pipeline(load_style(style), PipelineConfig(provider="cpu"))
+    engine = Engine(pipe, "0")
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    before = pipe.stylizer(crop).astype(int)
+    assert engine.set_style_code(np.full((1, 4), 0.5))
+    after = pipe.stylizer(crop).astype(int)
+    assert (after - before).mean() > 40, "output = tanh(image + mean(code)): the code must count"
+    engine.stop()

@@ -11,7 +11,7 @@ from avatar_cam.composite import Compositor, Mode, parse_color, placeholder_card
 from avatar_cam.frame import Face, Frame
 from avatar_cam.inference import Stylizer, provider_chain
 from avatar_cam.pipeline import Pipeline, PipelineConfig
-from avatar_cam.privacy import PrivacyGate
+from avatar_cam.privacy import LiveHold, PrivacyGate
 from avatar_cam.sources import VideoSource
 from avatar_cam.styles import load_style
 
@@ -88,19 +88,22 @@ def _frame(image: np.ndarray, i: int = 0) -> Frame:
     return Frame(image, i, i / 30)
 
 
-def test_privacy_gate_holds_last_cartoon_then_shows_a_card() -> None:
-    gate = PrivacyGate((64, 48), hold_frames=2)
+def test_privacy_gate_is_per_frame_and_the_live_hold_bridges_then_gives_the_card() -> None:
+    gate, hold, comp = PrivacyGate((64, 48)), LiveHold(2), Compositor(Mode.AVATAR, (64, 48))
     cam = np.full((48, 64, 3), 7, np.uint8)
     good = _frame(cam)
     good.output = np.full((48, 64, 3), 100, np.uint8)
-    assert gate(good) is good.output
-    outs = []
+    assert gate(good) is good.output and good.fallback is None
+    hold.remember(good, Mode.AVATAR)
+    outs, held = [], []
     for i in range(4):
         f = _frame(cam, i + 1)
         f.fallback = "no_face"
         outs.append(gate(f))
-    assert (outs[0] == 100).all() and (outs[1] == 100).all()
-    assert not (outs[2] == 100).all(), "after the hold, a placeholder card"
+        held.append(hold.recall(f, comp))
+    assert all(np.array_equal(o, gate.card("no_face")) for o in outs), "the gate keeps no memory"
+    assert (held[0] == 100).all() and (held[1] == 100).all()
+    assert held[2] is None and held[3] is None, "after the hold, the card"
     assert gate.counts["no_face"] == 4
 
 
@@ -175,3 +178,13 @@ def test_no_face_pause_and_no_style_give_placeholders(style_file: Path) -> None:
     assert pipe.process(_frame(blank)).fallback == "no_style"
     pipe.set_style(load_style(style_file))
     assert pipe.style is not None
+
+
+def test_ort_threads_leave_a_core_for_capture_and_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    from avatar_cam import inference
+
+    monkeypatch.setattr(inference, "physical_cores", lambda: 2)
+    assert inference.session_options().intra_op_num_threads == 1, "measured: 1 beats 2 on 2 cores"
+    monkeypatch.setattr(inference, "physical_cores", lambda: 8)
+    assert inference.session_options().intra_op_num_threads == 7
+    assert inference.session_options(3).intra_op_num_threads == 3

@@ -174,8 +174,8 @@ def test_prepare_on_a_messy_folder_crops_every_face_and_counts_the_rest(
     argv = ["prepare", "--input", str(messy_photos), "--out", str(out), "--size", "64"]
     rc, stdout, err = _run(argv, capsys)
     assert rc == 0, err
-    assert stdout.startswith("prepare: 8 crops written, 0 already there, 0 without a face, 2 unreadable, "
-                             "1 not images"), stdout
+    assert stdout.startswith("prepare: 8 crops written, 0 already there, 8 faces found, 0 without a face, "
+                             "2 unreadable, 1 not images"), stdout
     report = json.loads((out / "prepare_report.json").read_text())
     assert sorted(Path(p).name for p in report["unreadable"]) == ["truncated.jpg", "truncated.png"]
     assert [Path(p).name for p in report["not_an_image"]] == ["notes.txt"]

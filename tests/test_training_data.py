@@ -96,21 +96,13 @@ def test_holdout_split_and_folder_layout(tmp_path: Path) -> None:
 
 
 class _FakeTracker:
-    """Finds a face only in images whose top-left pixel is white, at a known place (padded coords)."""
+    """Finds a face only in images whose top-left pixel is white, at a known place."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def reset(self) -> None:
-        pass
-
-    def update(self, image: np.ndarray, t: float, smooth: bool = True) -> Face | None:
-        self.calls += 1
-        pad = (image.shape[0] - 64) // 2
-        if image[pad, pad, 0] != 255:
+    def still(self, image: np.ndarray) -> Face | None:
+        if image[0, 0, 0] != 255:
             return None
-        kp = np.array([[24, 28], [40, 28], [32, 36], [32, 44], [18, 30], [46, 30]], np.float32) + pad
-        return Face(box=(16 + pad, 16 + pad, 32, 36), keypoints=kp)
+        kp = np.array([[24, 28], [40, 28], [32, 36], [32, 44], [18, 30], [46, 30]], np.float32)
+        return Face(box=(16, 16, 32, 36), keypoints=kp)
 
 
 def test_prepare_crops_like_the_app_and_lists_missing_faces(tmp_path: Path) -> None:
@@ -141,6 +133,15 @@ def test_prepare_crops_like_the_app_and_lists_missing_faces(tmp_path: Path) -> N
     # a second pass skips what is there; the report is not mistaken for an image
     rep2 = prepare([raw], out, size=48, tracker_factory=_FakeTracker, progress=False)
     assert rep2["already_there"] == 2 and not scan_images([out]).skipped
+    # the cartoon domain keeps a face-less image whole and says how many faces it found
+    rep3 = prepare([raw], tmp_path / "b", size=48, tracker_factory=_FakeTracker, progress=False,
+                   domain="cartoon")
+    assert rep3["written"] == 3 and rep3["found"] == 2
+    assert rep3["whole_image"] == rep3["not_found"] == [str(raw / "p2.png")]
+    whole = cv2.resize(imgs[2], (48, 48), interpolation=cv2.INTER_AREA)
+    whole = cv2.imdecode(cv2.imencode(".jpg", whole, [cv2.IMWRITE_JPEG_QUALITY, 95])[1],
+                         cv2.IMREAD_COLOR)
+    assert np.array_equal(cv2.imread(str(tmp_path / "b" / "p2.jpg")), whole)
 
 
 @pytest.mark.skipif(not (SHARED / "utkface").is_dir(), reason="shared datasets not present")
@@ -154,3 +155,25 @@ def test_prepare_with_mediapipe_on_a_real_photo(tmp_path: Path) -> None:
     rep = prepare([src], tmp_path / "out", size=64, progress=False)
     assert rep["written"] >= 2 and str(src / "blank.png") in rep["not_found"]
     assert rep["written"] + len(rep["not_found"]) == 4
+
+
+@pytest.mark.skipif(not (SHARED / "utkface").is_dir(), reason="shared datasets not present")
+def test_prepare_finds_97_percent_of_tight_crops_and_prepares_cartoons(tmp_path: Path) -> None:
+    import random
+
+    pytest.importorskip("mediapipe")
+    photos = random.Random(7).sample(sorted((SHARED / "utkface").glob("*.jpg")), 100)
+    src = tmp_path / "photos"
+    src.mkdir()
+    for p in photos:  # links only: nothing of the data set is copied
+        (src / p.name).symlink_to(p)
+    rep = prepare([src], tmp_path / "a", size=64, progress=False)
+    assert rep["found"] == rep["written"] and rep["found"] >= 97, rep["not_found"]
+    anime = sorted((SHARED / "selfie2anime" / "trainB").glob("*.jpg"))[:20]
+    cartoons = tmp_path / "cartoons"
+    cartoons.mkdir()
+    for p in anime:
+        (cartoons / p.name).symlink_to(p)
+    rep = prepare([cartoons], tmp_path / "b", size=64, progress=False, domain="cartoon")
+    assert rep["written"] == 20 and rep["found"] + len(rep["whole_image"]) == 20
+    assert rep["found"] >= 10, "MediaPipe finds most anime faces once padded"

@@ -48,6 +48,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from training.models import create_model
 from training.options import ConfigError, TrainConfig
 
 log = logging.getLogger("training.checkpoint")
@@ -430,8 +431,6 @@ def load_for_export(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     `.safetensors` file inside `RUN_DIR/checkpoints/`. Returns (model in eval mode, config, step).
     Raises CheckpointError with one line for anything unusable.
     """
-    from training.models import create_model
-
     weights, jp, cfg_path = _resolve(path)
     cfg = load_config(cfg_path)
     step = 0
@@ -442,8 +441,16 @@ def load_for_export(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     elif not weights.is_file():
         raise CheckpointError(f"{weights}: file missing")
     try:
-        model = create_model(cfg, device, load_teacher=False)
+        model = create_model(cfg, device)
     except (ValueError, KeyError) as e:
         raise CheckpointError(f"{cfg_path}: cannot build the model ({e})") from None
     load_weights(model, weights, f"the {cfg.model}/{cfg.generator} model of {cfg_path.name}")
     return model.eval(), cfg, step
+
+
+def load_teacher(cfg: TrainConfig) -> torch.nn.Module | None:
+    """The trained generator `cfg.teacher` names (a run dir or checkpoint), for distillation."""
+    if not cfg.teacher:
+        return None
+    model, _, _ = load_for_export(cfg.teacher)
+    return model.generator_for_export()

@@ -4,7 +4,7 @@
         --data-a DIR [DIR ...] --data-b DIR --out RUN_DIR --size 256 --batch-size N --steps N \\
         [--resume] [--device auto|cpu|cuda|mps] [--config FILE] [--set KEY=VALUE ...]
     avatar-train --resume --out RUN_DIR           # continue exactly where RUN_DIR stopped
-    avatar-train prepare --input DIR [DIR ...] --out DIR --size 256
+    avatar-train prepare --input DIR [DIR ...] --out DIR --size 256 [--domain photo|cartoon]
     avatar-train macs [--size 256]
 
 Options resolve as defaults < `--config FILE` (TOML recipe or a run's config.json) < flags.
@@ -107,7 +107,9 @@ def cmd_prepare(argv: list[str]) -> int:
     p.add_argument("--input", nargs="+", action="extend", required=True, help="raw photo folder(s)")
     p.add_argument("--out", required=True, help="folder for the aligned crops (+ prepare_report.json)")
     p.add_argument("--size", type=int, default=256)
-    p.add_argument("--pad", type=float, default=0.25, help="border added for detection, x image side")
+    p.add_argument("--domain", choices=["photo", "cartoon"], default="photo",
+                   help="photo: images without a face are skipped; cartoon (anime faces): they "
+                        "are kept whole (centre square)")
     p.add_argument("--max-outside", type=float, default=None,
                    help="skip (and list) crops with more than this share outside the photo")
     p.add_argument("--overwrite", action="store_true", help="redo crops that already exist")
@@ -115,12 +117,14 @@ def cmd_prepare(argv: list[str]) -> int:
     from training.data import REPORT_NAME, DataError, prepare
 
     try:
-        rep = prepare(args.input, args.out, args.size, args.pad, args.max_outside, args.overwrite)
+        rep = prepare(args.input, args.out, args.size, args.max_outside, args.overwrite,
+                      domain=args.domain)
     except (FileNotFoundError, DataError) as e:
         print(f"avatar-train prepare: error: {e}", file=sys.stderr)
         return 2
     print(f"prepare: {rep['written']} crops written, {rep['already_there']} already there, "
-          f"{len(rep['not_found'])} without a face, {len(rep['unreadable'])} unreadable, "
+          f"{rep['found']} faces found, {len(rep['not_found'])} without a face"
+          f"{' (kept whole)' if args.domain == 'cartoon' else ''}, {len(rep['unreadable'])} unreadable, "
           f"{len(rep['not_an_image'])} not images, {len(rep['too_tight'])} too tight; "
           f"mean share outside the photo {rep['outside_mean']:.2f}; "
           f"report (lists every skipped file): {Path(args.out) / REPORT_NAME}")
@@ -131,7 +135,7 @@ def cmd_macs(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="avatar-train macs", description="Params and MACs of every network.")
     p.add_argument("--size", type=int, default=256)
     args = p.parse_args(argv)
-    from training.networks import describe_all
+    from training.macs import describe_all
 
     for line in describe_all(args.size):
         print(line)

@@ -361,23 +361,35 @@ def _outside_fraction(matrix: np.ndarray, shape: tuple[int, ...], size: int) -> 
     return float(1.0 - (warped > 127).mean())
 
 
+def _centre_square(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    n = min(h, w)
+    y, x = (h - n) // 2, (w - n) // 2
+    return cv2.resize(img[y : y + n, x : x + n], (size, size), interpolation=cv2.INTER_AREA)
+
+
 def _safe_name(rel: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(rel.with_suffix("").parts))
 
 
-def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, pad: float = 0.25,
+def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256,
             max_outside: float | None = None, overwrite: bool = False,
             tracker_factory: Callable[[], object] | None = None,
-            progress: bool = True) -> dict:
-    """Crop and align every photo under `inputs` into `out_dir` (JPEG q95, `size` square).
+            progress: bool = True, domain: str = "photo") -> dict:
+    """Crop and align every image under `inputs` into `out_dir` (JPEG q95, `size` square).
 
-    Detection runs on the photo padded by `pad` x its side (tight crops such as UTKFace are
-    otherwise often missed), with the app's `FaceTracker` rule for picking one face; the crop is
-    `align_face(photo, face, size, DEFAULT_CROP)`. Photos with no face are listed under
-    `not_found`; with `max_outside`, crops that are more than that share outside the photo are
+    Detection is the app's still detection (`FaceTracker.still`: the image padded by half its
+    side, so tight crops such as UTKFace are found, and the tracker's rule for picking one
+    face); the crop is `align_face(image, face, size, DEFAULT_CROP)`. Images with no face are
+    listed under `not_found`; a photo (`domain="photo"`) is then skipped, a cartoon
+    (`domain="cartoon"`: anime faces, already face crops, which MediaPipe finds less often) is
+    written whole (centre square) and also listed under `whole_image`. `found` counts the faces
+    found. With `max_outside`, crops that are more than that share outside the image are
     listed under `too_tight` and not written. Returns the report, also written to
     `out_dir/prepare_report.json`.
     """
+    if domain not in ("photo", "cartoon"):
+        raise DataError(f"unknown domain {domain!r} (photo, cartoon)")
     from avatar_cam.align import DEFAULT_CROP, align_face, face_crop_matrix
     from avatar_cam.frame import Face
 
@@ -403,8 +415,10 @@ def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"inputs": [str(i) for i in inputs], "out": str(out), "size": size,
+                    "domain": domain,
                     "crop": {"scale": DEFAULT_CROP.scale, "shift_y": DEFAULT_CROP.shift_y},
-                    "written": 0, "already_there": 0, "not_found": [], "unreadable": [],
+                    "written": 0, "already_there": 0, "found": 0, "not_found": [],
+                    "whole_image": [], "unreadable": [],
                     "not_an_image": [], "too_tight": [], "multiple_faces": 0, "outside_mean": 0.0}
     report["not_an_image"] = [p for p, _ in scan.skipped]
     outside_sum = 0.0
@@ -427,23 +441,23 @@ def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, 
             log.warning("skipping %s: %s", p, problem)
             report["unreadable"].append(str(p))
             continue
-        m = int(round(pad * max(img.shape[:2])))
-        padded = cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        tracker.reset()  # type: ignore[attr-defined]
-        found = tracker.update(padded, 0.0, smooth=False)  # type: ignore[attr-defined]
-        if found is None:
+        face = tracker.still(img)  # type: ignore[attr-defined]
+        if face is None:
             report["not_found"].append(str(p))
-            continue
-        if getattr(getattr(tracker, "detector", None), "last_count", 1) > 1:
-            report["multiple_faces"] += 1
-        x, y, w, h = found.box
-        face = Face(box=(x - m, y - m, w, h), keypoints=found.keypoints - m, score=found.score)
-        outside = _outside_fraction(face_crop_matrix(face, size, DEFAULT_CROP), img.shape, size)
-        if max_outside is not None and outside > max_outside:
-            report["too_tight"].append(str(p))
-            continue
-        outside_sum += outside
-        crop = align_face(img, face, size, DEFAULT_CROP)
+            if domain == "photo":
+                continue
+            report["whole_image"].append(str(p))
+            crop = _centre_square(img, size)
+        else:
+            report["found"] += 1
+            if getattr(getattr(tracker, "detector", None), "last_count", 1) > 1:
+                report["multiple_faces"] += 1
+            outside = _outside_fraction(face_crop_matrix(face, size, DEFAULT_CROP), img.shape, size)
+            if max_outside is not None and outside > max_outside:
+                report["too_tight"].append(str(p))
+                continue
+            outside_sum += outside
+            crop = align_face(img, face, size, DEFAULT_CROP)
         ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
         if not ok:
             raise OSError(f"could not encode a crop of {p}")
@@ -451,7 +465,8 @@ def prepare(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 256, 
         buf.tofile(str(tmp))
         os.replace(tmp, dest)
         report["written"] += 1
-    report["outside_mean"] = round(outside_sum / max(report["written"], 1), 4)
+    aligned = report["written"] - len(report["whole_image"])
+    report["outside_mean"] = round(outside_sum / max(aligned, 1), 4)
     tmp = out / (REPORT_NAME + ".tmp")
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, out / REPORT_NAME)

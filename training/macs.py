@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from training.networks import GENERATORS, build_content_style, build_discriminator, build_generator
+
 
 def count_params(net: nn.Module) -> int:
     """Number of parameters (trainable or not)."""
@@ -76,10 +78,22 @@ def describe(name: str, net: nn.Module, size: int = 256,
             f"{count_macs(net, size, call=call) / 1e9:.3f} GMAC at {size}x{size}")
 
 
+def describe_all(size: int = 256) -> list[str]:
+    """Params and MACs of every network, one line each (printed in the run log and by macs.py)."""
+    lines = [describe("generator resnet9 (transpose up)", build_generator("resnet9"), size),
+             describe("generator resnet9 (resize up)", build_generator("resnet9", "resize"), size),
+             describe("generator light", build_generator("light"), size)]
+    for backbone in GENERATORS:
+        enc, _style, dec = build_content_style(backbone)
+        baked = nn.Sequential(enc, dec.bake(torch.zeros(1, dec.style_dim)))
+        lines.append(describe(f"content-invariant {backbone} (Ec + R, fixed style)", baked, size))
+        lines.append(describe(f"style encoder {backbone} (once per reference)", _style, size))
+    lines.append(describe("discriminator patchgan 70x70", build_discriminator(), size))
+    return lines
+
+
 def main() -> None:
     """Print params and MACs of every generator and the discriminator at 256x256."""
-    from training.networks import describe_all
-
     for line in describe_all(256):
         print(line)
 

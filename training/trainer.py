@@ -240,7 +240,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         cfg.trained_on = split.trained_on
     ckpt.atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
 
-    model = create_model(cfg, device)
+    model = create_model(cfg, device, teacher=ckpt.load_teacher(cfg))
     model.train()
     for line in model.generator_summary(cfg.size):
         log.info(line)

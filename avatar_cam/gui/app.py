@@ -21,20 +21,17 @@ from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.window import MainWindow
 from avatar_cam.gui.workers import SourceFactory, open_gui_source
 from avatar_cam.inference import provider_chain
+from avatar_cam.options import build_parser
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.styles import StyleCatalog, StyleError, StyleInfo, load_style
 
 
 def _defaults() -> argparse.Namespace:
-    from avatar_cam.cli import build_parser
-
     return build_parser().parse_args([])
 
 
 def given_flags(argv: list[str]) -> set[str] | None:
     """The option names (dests) typed in `argv`, or None if `argv` does not parse."""
-    from avatar_cam.cli import build_parser
-
     parser = build_parser()
     for action in parser._actions:
         action.default = argparse.SUPPRESS
@@ -48,8 +45,6 @@ def given_flags(argv: list[str]) -> set[str] | None:
 
 def parse_gui_args(argv: list[str]) -> argparse.Namespace:
     """CLI args plus `given`: which flags were typed (they win over saved settings)."""
-    from avatar_cam.cli import build_parser
-
     args = build_parser().parse_args(argv)
     args.given = given_flags(argv)
     return args

@@ -186,10 +186,7 @@ class Engine(QObject):
         stylizer = self.pipeline.stylizer
         if stylizer is None or stylizer.style_code is None:
             return False
-        if code.shape != stylizer.style_code.shape:
-            raise ValueError(f"style code has shape {code.shape}, the style wants "
-                             f"{stylizer.style_code.shape}")
-        stylizer.style_code = code.astype(np.float32)
+        stylizer.set_style_code(code)
         return True
 
     # -- virtual camera -------------------------------------------------------------------------

@@ -6,14 +6,15 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMainWindow
 
+from avatar_cam.gui.controls import ControlPanel
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.reference import (
     ReferenceError,
@@ -25,9 +26,6 @@ from avatar_cam.gui.reference import (
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.styles import StyleCatalog, StyleError, StyleInfo, load_style
-
-if TYPE_CHECKING:
-    from avatar_cam.gui.window import MainWindow
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -66,13 +64,14 @@ class StyleController(QObject):
     style_added = Signal(object, str)  # installed path or None, error text
     code_ready = Signal(object, str)  # style code or None, error text
 
-    def __init__(self, window: MainWindow, engine: Engine, catalog: StyleCatalog,
+    def __init__(self, window: QMainWindow, controls: ControlPanel,
+                 show_error: Callable[[str, str], None], engine: Engine, catalog: StyleCatalog,
                  thumbs: ThumbnailMaker, settings: AppSettings):
         super().__init__(window)
         self.window, self.engine, self.catalog = window, engine, catalog
         self.thumbs, self.settings = thumbs, settings
-        self.controls = window.controls
-        self.picker = window.controls.style_picker
+        self.controls, self.show_error = controls, show_error
+        self.picker = controls.style_picker
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="avatar-style-ui")
         self._requested: str | None = None
         self.picker.picked.connect(self.pick)
@@ -125,7 +124,7 @@ class StyleController(QObject):
         if current is not None:
             self.picker.select_path(str(current.path))
         keep = f"\n\nStill using {current.name}." if current else ""
-        self.window.show_error("Style not used", message + keep)
+        self.show_error("Style not used", message + keep)
 
     def _update_title(self) -> None:
         style = self.engine.pipeline.style
@@ -156,7 +155,7 @@ class StyleController(QObject):
 
     def _on_added(self, target: str | None, error: str) -> None:
         if target is None:
-            self.window.show_error("Style not added", error)
+            self.show_error("Style not added", error)
             return
         self.reload(select=target)
         self.pick(target)
@@ -197,7 +196,7 @@ class StyleController(QObject):
         if ok:
             self.window.statusBar().showMessage("Style code taken from the cartoon image", 5000)
         else:
-            self.window.show_error("Style from a cartoon image", error or "the style changed meanwhile")
+            self.show_error("Style from a cartoon image", error or "the style changed meanwhile")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -60,7 +60,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("avatar-cam")
         self.resize(1280, 780)
         self._build_ui()
-        self.styles = StyleController(self, engine, catalog, thumbs, settings)
+        self.styles = StyleController(self, self.controls, self.show_error, engine, catalog,
+                                      thumbs, settings)
         self._build_actions()
         self._connect()
         self._apply_options()

@@ -14,16 +14,11 @@ __all__ = ["ContentInvariant", "CycleGAN", "MeshConditioned", "StyleInputGenerat
            "create_model", "resolve_device"]
 
 
-def create_model(cfg: TrainConfig, device: torch.device | str = "cpu", load_teacher: bool = True
-                 ) -> TrainModel:
-    """Build the model a config describes (weights freshly initialised from torch's RNG)."""
+def create_model(cfg: TrainConfig, device: torch.device | str = "cpu",
+                 teacher: torch.nn.Module | None = None) -> TrainModel:
+    """Build the model a config describes (weights freshly initialised from torch's RNG).
+    `teacher`: the generator a cyclegan distils from (`training.checkpoint.load_teacher`)."""
     if cfg.model == "cyclegan":
-        teacher = None
-        if cfg.teacher and load_teacher:
-            from training.checkpoint import load_for_export
-
-            tmodel, _, _ = load_for_export(cfg.teacher)
-            teacher = tmodel.generator_for_export()
         return CycleGAN(cfg, device, teacher=teacher)
     if cfg.model == "content-invariant":
         return ContentInvariant(cfg, device)

@@ -1,0 +1,69 @@
+"""The `avatar-cam` command line, shared by the headless CLI, the window (`gui/app.py`) and the
+benchmark."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from avatar_cam.composite import Mode, parse_color
+from avatar_cam.sources import IMAGE_EXTS, SourceError, read_image
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
+    if not (16 <= w <= 7680 and 16 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 16x16 .. 7680x4320")
+    return w, h
+
+
+def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None]:
+    """A colour, or an image file (then the colour is the image's mean, for the card edges)."""
+    path = Path(text).expanduser()
+    if path.suffix.lower() in IMAGE_EXTS or path.is_file():
+        try:
+            image = read_image(path)
+        except SourceError as e:
+            raise ValueError(f"background image {e}") from None
+        b, g, r = (int(v) for v in image.reshape(-1, 3).mean(0))
+        return (b, g, r), image
+    return parse_color(text), None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avatar-cam",
+        description="Your webcam as a cartoon avatar, sent to a virtual camera. "
+        "Without --headless the window opens.",
+    )
+    p.add_argument("--headless", action="store_true", help="run without a window")
+    p.add_argument("--input", "-i", metavar="SRC",
+                   help="camera index, video, image or folder of images (default: camera 0, or "
+                        "the demo clip when there is no camera; 'demo' forces the demo clip)")
+    p.add_argument("--output", "-o", metavar="DST", default=None,
+                   help="vcam, none, a .mp4 path, an image path or a folder (headless default: vcam)")
+    p.add_argument("--style", "-s", metavar="NAME|PATH", help="style name or .onnx file (default: built-in)")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
+                   help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
+                        "full: whole frame through the style")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
+    p.add_argument("--stats", metavar="FILE.json", type=Path, help="write run statistics as JSON")
+    p.add_argument("--loop", action="store_true", help="loop a video input")
+    p.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
+    p.add_argument("--size", type=parse_size, default=(640, 480), metavar="WxH",
+                   help="output size (default 640x480)")
+    p.add_argument("--fps", type=float, default=30.0, help="virtual camera / live output rate")
+    p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
+                   help="resolution asked of the webcam (default 640x480, MJPG)")
+    p.add_argument("--background", default="#283040",
+                   help="avatar-mode background: #RRGGBB, R,G,B or an image file")
+    p.add_argument("--provider", default="auto",
+                   help="ONNX Runtime execution provider: auto, tensorrt, cuda, directml, coreml, cpu")
+    p.add_argument("--list-styles", action="store_true", help="list styles and exit")
+    p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
+    return p
