@@ -334,14 +334,15 @@ def judge_identity_summary(records: list[dict[str, Any]], gallery: int) -> dict[
     """The style judge's verdicts (`judge`) and the dlib identity measures (`identity`) over records
     that have them; retrieval ranks are among all `gallery` held-out photos."""
     from training.identity import summarize_identity
+    from training.judge import CARTOON, CLASSES
 
     out: dict[str, Any] = {}
     judged = [r for r in records if "judge" in r]
     if judged:
         labels = [r["judge"] for r in judged]
-        cartoon = float(np.mean([x in ("anime", "flat") for x in labels]))
+        cartoon = float(np.mean([x in CARTOON for x in labels]))
         out["judge"] = {"n": len(judged), "cartoon_rate": cartoon,
-                        **{f"{c}_rate": labels.count(c) / len(labels) for c in ("photo", "anime", "flat")},
+                        **{f"{c}_rate": labels.count(c) / len(labels) for c in CLASSES},
                         "input_photo_rate": float(np.mean([r["judge_input"] == "photo" for r in judged]))}
     ids = [r["identity"] for r in records if "identity" in r]
     if ids:
