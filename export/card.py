@@ -7,6 +7,8 @@ what `avatar-eval` and `avatar-bench` measured, in one markdown file next to the
 
 `--notes` is hand-written text (how it looks, limitations) placed after the summary. Everything
 else comes from files, so a card is regenerated, not edited, when a style is retrained.
+`python -m export.card --style S.onnx --eval DIR --judge-identity-only` rewrites just the
+"Reads as a cartoon? Hides who it is?" section (style judge, dlib identity) of the existing card.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from avatar_cam.styles import StyleError, load_style
+
+JUDGE_HEADING = "## Reads as a cartoon? Hides who it is?"
 
 
 class CardError(RuntimeError):
@@ -71,6 +75,31 @@ def _failure_lines(fc: dict[str, Any] | None) -> list[str]:
             f"would be an inversion), diversity {_f(fc['diversity_ratio'], 2)} of the photos' (near 0 "
             f"would be a collapse to one face), checkerboard energy {_f(fc['checkerboard_ratio'], 2)}x "
             "the photos'."]
+
+
+def _judge_identity_lines(eval_doc: dict[str, Any]) -> list[str]:
+    """Does it read as a cartoon (the style judge) and does it hide who it is (dlib), per group."""
+    if "judge" not in eval_doc and "identity" not in eval_doc:
+        return []
+
+    def row(label: str, s: dict[str, Any]) -> str:
+        j, i = s.get("judge") or {}, s.get("identity") or {}
+        return (f"| {label} | {s.get('n', j.get('n', i.get('n')))} | {_f(j.get('cartoon_rate'), 2)} | "
+                f"{_f(i.get('median_distance'), 2)} | {_f(i.get('frac_ge_0_6'), 2)} | "
+                f"{_f(i.get('rank1'), 3)} |")
+
+    i = eval_doc.get("identity") or {}
+    lines = ["", f"{JUDGE_HEADING} (`avatar-eval`, {eval_doc['n_photos']} held-out photos)", "",
+             "Style judge (`training/judge.py`, a photo / anime / flat CNN trained on the training split "
+             "only): share of outputs it calls a cartoon (anime or flat). Identity (dlib face recognition "
+             "ResNet, photo and cartoon at the same face rectangle): median photo↔cartoon distance, share "
+             "at or over dlib's 0.6 same-person line, and how often the person's own photo is the nearest of "
+             f"all {i.get('gallery', 'n/a')} held-out photos to the cartoon "
+             f"(chance {_f(i.get('chance'), 3)}).",
+             *[f"Not measured: {eval_doc[k]}." for k in ("judge_error", "identity_error") if eval_doc.get(k)],
+             "", "| set | n | judge: cartoon | identity distance (median) | ≥ 0.6 | rank-1 retrieval |",
+             "|---|---|---|---|---|---|", row("all held-out photos", eval_doc)]
+    return lines + [row(k, v) for k, v in eval_doc.get("groups", {}).items() if v["n"]]
 
 
 def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, hardware: str,
@@ -132,15 +161,29 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         lines += [f"| {name} | {c['frames_with_face']} | {_f(c.get('output_face_rate'), 2)} | "
                   f"{_f(c.get('mouth_open_corr'), 2)} | {_f(c.get('flicker'), 2)} |"
                   for name, c in clips.items()]
+    lines += _judge_identity_lines(eval_doc)
     return "\n".join(lines) + "\n"
+
+
+def replace_judge_identity(card: str, eval_doc: dict[str, Any]) -> str:
+    """`card` with its judge/identity section (up to the next `## ` heading) written anew from
+    `eval_doc`: for hand-written cards and for cards whose run is not on this machine."""
+    section = "\n".join(_judge_identity_lines(eval_doc)).strip("\n") + "\n"
+    start = card.find(JUDGE_HEADING)
+    if start < 0:
+        return card.rstrip("\n") + "\n\n" + section
+    end = card.find("\n## ", start)
+    return card[:start] + section + (card[end:] if end >= 0 else "")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.card", description=__doc__.split("\n\n")[0])
     p.add_argument("--style", type=Path, required=True)
-    p.add_argument("--run", type=Path, required=True, help="the training run the style came from")
+    p.add_argument("--run", type=Path, help="the training run the style came from")
     p.add_argument("--eval", type=Path, required=True, help="avatar-eval output folder (eval.json)")
-    p.add_argument("--recipe", required=True, help="recipe file the run was started from")
+    p.add_argument("--recipe", help="recipe file the run was started from")
+    p.add_argument("--judge-identity-only", action="store_true",
+                   help="only (re)write the judge/identity section of the existing card (no --run needed)")
     p.add_argument("--notes", type=Path, help="hand-written markdown placed after the summary")
     p.add_argument("--hardware", default=f"{cpu_name()}, {os.cpu_count()} cores shared, one torch thread")
     p.add_argument("--speed-ms", type=float, help="generator median ms (avatar-bench)")
@@ -150,13 +193,19 @@ def main(argv: list[str] | None = None) -> int:
         eval_path = args.eval / "eval.json"
         if not eval_path.is_file():
             raise CardError(f"no eval.json in {args.eval}")
-        notes = args.notes.read_text() if args.notes else ""
-        text = render(args.style, args.run, json.loads(eval_path.read_text()), args.recipe, args.hardware,
-                      notes, args.speed_ms)
+        out = args.out or args.style.with_suffix(".md")
+        if args.judge_identity_only:
+            if not out.is_file():
+                raise CardError(f"no card to update at {out}")
+            text = replace_judge_identity(out.read_text(), json.loads(eval_path.read_text()))
+        elif not (args.run and args.recipe):
+            raise CardError("a full card needs --run and --recipe (or --judge-identity-only)")
+        else:
+                text = render(args.style, args.run, json.loads(eval_path.read_text()), args.recipe,
+                          args.hardware, args.notes.read_text() if args.notes else "", args.speed_ms)
     except (CardError, OSError, KeyError, json.JSONDecodeError) as e:
         print(f"card: error: {e}", file=sys.stderr)
         return 2
-    out = args.out or args.style.with_suffix(".md")
     out.write_text(text)
     print(f"wrote {out}")
     return 0

@@ -269,7 +269,13 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     (tmp_path / "eval" / "eval.json").write_text(json.dumps({
         "n_photos": 4, "fid": None, "fid_error": "no Inception weights", "expression": summary,
         "failure_checks": {"luma_corr": 0.81, "diversity_ratio": 0.9, "checkerboard_ratio": 1.2},
-        "groups": {"gender=female": {**summary, "n": 2}, "age=60+": {**summary, "n": 0}},
+        "judge": {"n": 4, "cartoon_rate": 0.25},
+        "identity": {"n": 4, "median_distance": 0.41, "frac_ge_0_6": 0.25, "rank1": 0.75, "gallery": 4,
+                     "chance": 0.25},
+        "groups": {"gender=female": {**summary, "n": 2, "judge": {"n": 2, "cartoon_rate": 0.5},
+                                     "identity": {"n": 2, "median_distance": 0.7, "frac_ge_0_6": 1.0,
+                                                  "rank1": 0.0}},
+                   "age=60+": {**summary, "n": 0}},
         "clips": {"651.mp4": {"frames_with_face": 62, "output_face_rate": 1.0, "mouth_open_corr": 0.7,
                               "flicker": 0.8}}}))
     notes = tmp_path / "notes.md"
@@ -284,6 +290,8 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     assert "| gender=female | 2 | 0.75 |" in text and "age=60+" not in text  # empty groups left out
     assert "| 651.mp4 | 62 | 1.00 | 0.70 | 0.80 |" in text and "## Look" in text and "4.4 ms" in text
     assert "no Inception weights" in text and "brightness correlation photo→cartoon 0.81" in text
+    assert "| all held-out photos | 4 | 0.25 | 0.41 | 0.25 | 0.750 |" in text and "chance 0.250" in text
+    assert "| gender=female | 2 | 0.50 | 0.70 | 1.00 | 0.000 |" in text
     assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path),
                       "--recipe", "r.toml"]) == 2
     assert "no eval.json" in capsys.readouterr().err
@@ -296,3 +304,27 @@ def test_training_wall_time_counts_rewound_steps_once_each(tmp_path: Path) -> No
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "it_per_s": r}) + "\n"
                                                     for s, r in rows))
     assert training_wall_time_s(tmp_path) == pytest.approx(10 + 5 + 10 + 10)
+
+
+def test_card_judge_identity_section_is_rewritten_in_place(tmp_path: Path) -> None:
+    from export import card
+
+    style = tmp_path / "hand.onnx"
+    style.write_bytes(b"")  # only the card next to it is touched
+    hand = "# hand\n\nWritten by hand.\n\n## Later\nkept\n"
+    style.with_suffix(".md").write_text(hand)
+    doc = {"n_photos": 3, "judge": {"n": 3, "cartoon_rate": 1.0},
+           "identity": {"n": 3, "median_distance": 0.9, "frac_ge_0_6": 1.0, "rank1": 0.0, "gallery": 3,
+                        "chance": 1 / 3}, "groups": {}}
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(doc))
+    args = ["--style", str(style), "--eval", str(tmp_path / "eval"), "--judge-identity-only"]
+    assert card.main(args) == 0
+    once = style.with_suffix(".md").read_text()
+    assert once.startswith(hand) and "| all held-out photos | 3 | 1.00 | 0.90 | 1.00 | 0.000 |" in once
+    doc["identity"]["median_distance"] = 0.8
+    (tmp_path / "eval" / "eval.json").write_text(json.dumps(doc))
+    assert card.main(args) == 0
+    twice = style.with_suffix(".md").read_text()
+    assert twice.count(card.JUDGE_HEADING) == 1 and "| 0.80 |" in twice and "## Later\nkept" in twice
+    assert card.main(["--style", str(style), "--eval", str(tmp_path / "eval")]) == 2  # full card needs a run

@@ -3,6 +3,8 @@
     avatar-eval --run RUN_DIR [--photos DIR ...] [--cartoons DIR ...] [--out DIR]
     avatar-eval --style STYLE.onnx (--photos DIR | --holdout RUN_DIR) [--cartoons DIR] [--out DIR]
         [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N] [--clips VIDEO ...]
+        [--judge PATH | --no-judge] [--no-identity]
+    avatar-eval --passthrough (--photos DIR | --holdout RUN_DIR)    # the photo as its own cartoon
 
 For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
 be aligned crops (`avatar-train prepare`), as the app feeds the generator.
@@ -16,6 +18,12 @@ be aligned crops (`avatar-train prepare`), as the app feeds the generator.
   and gaze (MediaPipe Face Mesh on input and output, `avatar_cam.expression`): face-found rate
   on outputs, landmark error as a fraction of face size, mouth/eye-open agreement, yaw/pitch/roll
   and gaze differences, also per UTKFace group (age, gender, ethnicity from the file names).
+
+- Does it read as a cartoon: the share of outputs the style judge (`training.judge`, a small
+  photo/anime/flat CNN trained on the training split only) calls anime or flat. Does it hide who
+  it is: dlib's face recognition distance photo<->cartoon (median, share >= 0.6) and rank-1
+  retrieval of the person's own photo from the cartoon among all evaluated photos
+  (`training.identity`). Both also per UTKFace group; null with the reason where unavailable.
 
 - With `--clips`: each video goes through the app's own face tracking and head crop, frame by
   frame; per clip the same expression measures over time (does the cartoon's mouth open when the
@@ -322,14 +330,53 @@ def expression_records(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarr
     return records
 
 
-def group_summaries(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """`summarize` per UTKFace age group, gender and ethnicity (empty without labels)."""
+def judge_identity_summary(records: list[dict[str, Any]], gallery: int) -> dict[str, Any]:
+    """The style judge's verdicts (`judge`) and the dlib identity measures (`identity`) over records
+    that have them; retrieval ranks are among all `gallery` held-out photos."""
+    from training.identity import summarize_identity
+    from training.judge import CARTOON, CLASSES
+
+    out: dict[str, Any] = {}
+    judged = [r for r in records if "judge" in r]
+    if judged:
+        labels = [r["judge"] for r in judged]
+        cartoon = float(np.mean([x in CARTOON for x in labels]))
+        out["judge"] = {"n": len(judged), "cartoon_rate": cartoon,
+                        **{f"{c}_rate": labels.count(c) / len(labels) for c in CLASSES},
+                        "input_photo_rate": float(np.mean([r["judge_input"] == "photo" for r in judged]))}
+    ids = [r["identity"] for r in records if "identity" in r]
+    if ids:
+        out["identity"] = summarize_identity([i["distance"] for i in ids], [i["rank"] for i in ids], gallery,
+                                             [i["detected"] for i in ids])
+    return out
+
+
+def group_summaries(records: list[dict[str, Any]], gallery: int = 0) -> dict[str, dict[str, Any]]:
+    """`summarize` (and the judge / identity measures) per UTKFace age group, gender and ethnicity
+    (empty without labels)."""
     groups: dict[str, dict[str, Any]] = {}
     for field in ("age", "gender", "ethnicity"):
         values = sorted({r["group"][field] for r in records if r["group"]})
         for v in values:
-            groups[f"{field}={v}"] = summarize([r for r in records if r["group"] and r["group"][field] == v])
+            sub = [r for r in records if r["group"] and r["group"][field] == v]
+            groups[f"{field}={v}"] = {**summarize(sub), **judge_identity_summary(sub, gallery)}
     return groups
+
+
+def add_judge_identity(records: list[dict[str, Any]], photos: Sequence[np.ndarray],
+                       cartoons: Sequence[np.ndarray], judge: Any = None, identity: Any = None) -> None:
+    """Per record: the judge's label of cartoon and photo; photo<->cartoon dlib distance and the rank
+    of the person's own photo among all photos by distance to the cartoon."""
+    if judge is not None:
+        for r, out, inp in zip(records, judge.labels(cartoons), judge.labels(photos), strict=True):
+            r["judge"], r["judge_input"] = out, inp
+    if identity is not None:
+        from training.identity import own_ranks
+
+        d_photo, d_cartoon, detected = identity.pairs(photos, cartoons)
+        dist, ranks = own_ranks(d_cartoon, d_photo)
+        for r, d, k, f in zip(records, dist, ranks, detected, strict=True):
+            r["identity"] = {"distance": float(d), "rank": int(k), "detected": bool(f)}
 
 
 def contact_sheet(photos: Sequence[np.ndarray], cartoons: Sequence[np.ndarray], found: Sequence[bool],
@@ -477,7 +524,7 @@ def _images(paths: Sequence[Path], size: int) -> list[np.ndarray]:
 def evaluate(generate: Generator, size: int, photo_paths: Sequence[Path], cartoon_paths: Sequence[Path],
              out_dir: Path, source: str, features: FeatureFn | None = None, fid_error: str | None = None,
              analyze: Callable[[np.ndarray], Any] | None = None, kid_subset_size: int | None = None,
-             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+             extra: dict[str, Any] | None = None, judge: Any = None, identity: Any = None) -> dict[str, Any]:
     """Generate cartoons for `photo_paths`, compute every metric, write eval.json + contact sheet."""
     out_dir.mkdir(parents=True, exist_ok=True)
     from training.data import read_image
@@ -506,13 +553,44 @@ def evaluate(generate: Generator, size: int, photo_paths: Sequence[Path], cartoo
     result["failure_checks"] = failure_checks(photos, cartoons)
     records = expression_records(photos, cartoons, names, analyze)
     result["expression"] = summarize(records)
-    result["groups"] = group_summaries(records)
+    add_judge_identity(records, photos, cartoons, judge, identity)
+    result.update(judge_identity_summary(records, len(photos)))
+    result["groups"] = group_summaries(records, len(photos))
     result["per_image"] = records
     contact_sheet(photos, cartoons, [r["output_face"] for r in records], out_dir / "contact_sheet.png")
     from training.checkpoint import atomic_write_text
 
     atomic_write_text(out_dir / "eval.json", json.dumps(result, indent=2))
     return result
+
+
+def judge_and_identity(weights: Path | None, no_judge: bool, no_identity: bool
+                       ) -> tuple[Any, Any, dict[str, str]]:
+    """The style judge and the dlib identity model, each None with the reason where unavailable."""
+    from training.identity import FaceIdentity, IdentityError
+
+    judge = identity = None
+    why: dict[str, str] = {}
+    if no_judge:
+        why["judge_error"] = "skipped (--no-judge)"
+    else:
+        from training.judge import DEFAULT_WEIGHTS, Judge
+
+        try:
+            judge = Judge(weights or DEFAULT_WEIGHTS)
+        except (FileNotFoundError, OSError) as e:
+            why["judge_error"] = str(e)
+    if no_identity:
+        why["identity_error"] = "skipped (--no-identity)"
+    else:
+        try:
+            identity = FaceIdentity()
+        except IdentityError as e:
+            why["identity_error"] = str(e)
+    for k, v in why.items():
+        if not v.startswith("skipped"):
+            print(f"avatar-eval: {k.split('_')[0]} not measured: {v}", file=sys.stderr)
+    return judge, identity, why
 
 
 def held_out(run_dir: Path | None) -> tuple[list[Path], list[Path]]:
@@ -534,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="run directory or checkpoint file")
     src.add_argument("--style", help="ONNX style file")
+    src.add_argument("--passthrough", action="store_true",
+                     help="sanity check: the photo as its own cartoon (with --photos or --holdout)")
     p.add_argument("--photos", nargs="+", action="extend",
                    help="aligned photo folders (default: the run's held-out photos)")
     p.add_argument("--cartoons", nargs="+", action="extend", help="real cartoon folders for FID/KID")
@@ -546,6 +626,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --style: the held-out photos and cartoons of this training run")
     p.add_argument("--clips", nargs="+", action="extend", type=Path, default=[],
                    help="talking-head videos: expression over time and flicker through the app's crop")
+    p.add_argument("--judge", type=Path, default=None,
+                   help="style judge weights (default: assets/judge/style_judge.safetensors)")
+    p.add_argument("--no-judge", action="store_true", help="skip the photo/anime/flat judge")
+    p.add_argument("--no-identity", action="store_true", help="skip the dlib identity measures")
     args = p.parse_args(argv)
     try:
         extra = None
@@ -559,15 +643,20 @@ def main(argv: list[str] | None = None) -> int:
             cartoons = list_images(args.cartoons) if args.cartoons else held_b
             out = Path(args.out) if args.out else (run_dir or Path(".")) / "eval"
         else:
-            generate, size, source = style_generator(args.style)
+            if args.passthrough:
+                generate, size, source = (lambda rgb: rgb), 256, "passthrough (the photo as its own cartoon)"
+            else:
+                generate, size, source = style_generator(args.style)
             held_a, held_b = held_out(args.holdout) if args.holdout else ([], [])
             if args.holdout and not held_a:
                 raise EvalError(f"{args.holdout} is not a training run (no held-out list in split.json)")
             if not (args.photos or held_a):
-                raise EvalError("--style needs --photos DIR (aligned crops) or --holdout RUN_DIR")
+                raise EvalError(f"--{'style' if args.style else 'passthrough'} needs --photos DIR (aligned "
+                                "crops) or --holdout RUN_DIR")
             photos = list_images(args.photos) if args.photos else held_a
             cartoons = list_images(args.cartoons) if args.cartoons else held_b
-            out = Path(args.out) if args.out else Path(f"eval_{Path(args.style).stem}")
+            name = Path(args.style).stem if args.style else "passthrough"
+            out = Path(args.out) if args.out else Path(f"eval_{name}")
         if args.limit:
             photos, cartoons = photos[: args.limit], cartoons[: args.limit]
         features, fid_error = None, "skipped (--no-fid)" if args.no_fid else None
@@ -579,8 +668,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"avatar-eval: FID/KID not computed: {e}", file=sys.stderr)
         if args.clips:
             extra = {**(extra or {}), "clips": evaluate_clips(generate, size, args.clips, out)}
+        judge, identity, skipped = judge_and_identity(args.judge, args.no_judge, args.no_identity)
+        extra = {**(extra or {}), **skipped}
         result = evaluate(generate, size, photos, cartoons, out, source, features, fid_error,
-                          kid_subset_size=args.kid_subset_size, extra=extra)
+                          kid_subset_size=args.kid_subset_size, extra=extra, judge=judge, identity=identity)
     except EvalError as e:
         print(f"avatar-eval: error: {e}", file=sys.stderr)
         return 2
@@ -596,6 +687,14 @@ def main(argv: list[str] | None = None) -> int:
     fc = result["failure_checks"]
     print(f"failure checks: brightness corr {fmt(fc['luma_corr'])} (negative: inverted); diversity "
           f"{fmt(fc['diversity_ratio'])} (near 0: collapse); checkerboard {fmt(fc['checkerboard_ratio'])}")
+    if "judge" in result:
+        print(f"style judge: cartoon (anime or flat) on {fmt(result['judge']['cartoon_rate'])} of outputs "
+              f"(photo {fmt(result['judge']['photo_rate'])})")
+    if "identity" in result:
+        i = result["identity"]
+        print(f"identity (dlib): median photo<->cartoon distance {fmt(i['median_distance'])}, "
+              f">= 0.6 for {fmt(i['frac_ge_0_6'])}; own photo nearest of {i['gallery']} for "
+              f"{fmt(i['rank1'])} (chance {fmt(i['chance'])})")
     for name, c in result.get("clips", {}).items():
         print(f"clip {name}: {c['frames_with_face']} frames with a face; faces found on cartoons "
               f"{fmt(c.get('output_face_rate'))}; mouth-open corr {fmt(c.get('mouth_open_corr'))}; "
