@@ -174,3 +174,35 @@ def test_mesh_conditioned_trains_exports_and_learns(tmp_path: Path, one_torch_th
     batch = ds[0]
     hist = [m.step(batch)["rec"] for _ in range(60)]
     assert np.mean(hist[-5:]) < 0.5 * np.mean(hist[:5]), (hist[:5], hist[-5:])
+
+
+def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_torch_thread: None,
+                                                             demo_face: np.ndarray) -> None:
+    from avatar_cam.frame import Frame
+    from avatar_cam.mesh_style import MeshStylizer, open_stylizer, takes_mesh
+    from avatar_cam.pipeline import Pipeline, PipelineConfig
+    from avatar_cam.styles import load_style
+    from export.cli import main as export_main
+    from training.evaluate import style_generator
+    from training.testing import tiny_config
+    from training.trainer import train
+
+    crops = _paired_folder(tmp_path / "pairs")
+    cfg = tiny_config(tmp_path, "mesh-conditioned", "light", steps=2)
+    cfg.data_b = [str(crops)]
+    out = tmp_path / "mesh.onnx"
+    assert export_main(["--onnx", "--run", str(train(cfg)), "--out", str(out), "--size", "128"]) == 0
+    info = load_style(out)
+    assert info.kind == "mesh-conditioned" and takes_mesh(info)
+    st = open_stylizer(info, "cpu", 1)
+    assert isinstance(st, MeshStylizer)
+    pipe = Pipeline(info, PipelineConfig(provider="cpu", threads=1))
+    frame = pipe.process(Frame(demo_face.copy(), 0, 0.0))
+    assert frame.fallback is None and frame.cartoon is not None and frame.cartoon.shape == (128, 128, 3)
+    # the generator saw the mesh drawing of the crop, not the crop
+    assert np.array_equal(frame.cartoon, st.stylizer(st.drawing(frame.crop)))
+    blank = pipe.process(Frame(np.full_like(demo_face, 90), 1, 0.04))
+    assert blank.fallback == "no_face"
+    run, size, desc = style_generator(str(out))
+    assert size == 128 and "face mesh" in desc
+    assert np.array_equal(run(np.ascontiguousarray(frame.crop)), frame.cartoon)

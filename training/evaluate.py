@@ -225,7 +225,27 @@ def style_generator(path: str) -> tuple[Generator, int, str]:
         y = sess.run([info.output_name], feeds)[0][0]
         return ((np.clip(y, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
 
+    if info.metadata.get("input") == "face_mesh_drawing":
+        return _on_mesh_drawing(run), info.size, f"style {info.path} ({info.kind}, fed the crop's face mesh)"
     return run, info.size, f"style {info.path} ({info.kind})"
+
+
+def _on_mesh_drawing(run: Generator) -> Generator:
+    """Feed a mesh-conditioned generator what the app feeds it: the crop's face-mesh drawing
+    (`avatar_cam.mesh_style.MeshStylizer.drawing`); a crop with no mesh gets a black frame, which
+    counts as "no face found" like the app's placeholder card."""
+    from avatar_cam.expression import ExpressionAnalyzer
+    from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
+
+    analyzer = ExpressionAnalyzer()
+
+    def run_mesh(rgb: np.ndarray) -> np.ndarray:
+        lm = crop_landmarks(analyzer, np.ascontiguousarray(rgb[..., ::-1]))
+        if lm is None:
+            return np.zeros_like(rgb)
+        return run(np.ascontiguousarray(draw_face_mesh(lm, rgb.shape[0])[..., ::-1]))
+
+    return run_mesh
 
 
 def run_generator(path: str) -> tuple[Generator, int, str, dict[str, Any]]:
@@ -246,7 +266,10 @@ def run_generator(path: str) -> tuple[Generator, int, str, dict[str, Any]]:
             y = gen(x)[0].numpy()
         return ((np.clip(y, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
 
-    return run, cfg.size, f"run {path} ({cfg.model}/{cfg.generator}, step {step})", cfg.to_dict()
+    desc = f"run {path} ({cfg.model}/{cfg.generator}, step {step})"
+    if cfg.model == "mesh-conditioned":
+        return _on_mesh_drawing(run), cfg.size, desc, cfg.to_dict()
+    return run, cfg.size, desc, cfg.to_dict()
 
 
 # -- expression metrics ------------------------------------------------------------------------
