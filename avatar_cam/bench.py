@@ -18,16 +18,21 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from avatar_cam.align import face_crop_matrix, warp_crop
 from avatar_cam.composite import Mode
-from avatar_cam.demo import ensure_demo_clip
+from avatar_cam.demo import draw_demo_face, ensure_demo_clip
+from avatar_cam.face import FaceDetector
+from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer, default_threads
+from avatar_cam.landmarks import CropLandmarker
 from avatar_cam.options import parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
+from avatar_cam.renderers import RigRenderer
 from avatar_cam.sinks import NullSink
 from avatar_cam.sources import VideoSource, open_source
-from avatar_cam.styles import APP_NAME, StyleCatalog, StyleError, load_style
+from avatar_cam.styles import APP_NAME, RIG_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
-STAGES = ("capture", "detect", "crop", "inference", "composite", "gate", "sink")
+STAGES = ("capture", "detect", "crop", "landmarks", "inference", "composite", "gate", "sink")
 
 
 def peak_rss_mb() -> float:
@@ -107,8 +112,39 @@ def _frame_size(spec: str) -> tuple[int, int]:
     return w, h
 
 
+def demo_face_frame(size: int) -> Frame:
+    """A demo-face frame with its crop and Face Mesh landmarks, as the pipeline makes them."""
+    image = draw_demo_face(0.5)
+    detector, landmarker = FaceDetector(), CropLandmarker()
+    frame = Frame(image, 0, 0.0, face=max(detector.detect(image), key=lambda f: f.area))
+    frame.crop_matrix = face_crop_matrix(frame.face, size)
+    frame.crop = warp_crop(image, frame.crop_matrix, size)[..., ::-1]
+    frame.landmarks = landmarker(frame.crop)
+    detector.close()
+    landmarker.close()
+    return frame
+
+
+def time_rig(info: StyleInfo, runs: int, warmup: int) -> dict:
+    """The rig renderer alone (parameters, smoothing, drawing) on the demo face's landmarks."""
+    renderer = RigRenderer(info)
+    frame = demo_face_frame(renderer.size)
+    times = []
+    for i in range(warmup + runs):
+        frame.timestamp = i / 30  # the smoother sees a 30 fps stream
+        s = time.perf_counter()
+        renderer.render(frame)
+        if i >= warmup:
+            times.append((time.perf_counter() - s) * 1e3)
+    return {"name": info.name, "path": str(info.path), "size": renderer.size, "kind": info.kind,
+            "ms_p50": round(statistics.median(times), 3),
+            "ms_p95": round(float(np.percentile(times, 95)), 3), "macs": None, "provider": "rig"}
+
+
 def time_generator(path: Path, runs: int, warmup: int, threads: int | None) -> dict:
     info = load_style(path, probe=False)
+    if info.kind == RIG_KIND:
+        return time_rig(info, runs, warmup)
     st = Stylizer(info, threads=threads)
     x = np.random.default_rng(0).integers(0, 255, (info.size, info.size, 3), np.uint8)
     for _ in range(warmup):
@@ -156,7 +192,7 @@ def bench_generators(args: argparse.Namespace) -> dict:
         ref["speedup_vs_resnet9"] = 1.0
         rows.append(ref)
     return {"generators": rows, "baseline": str(base) if base else None,
-            "provider": rows[0]["provider"] if rows else "none",
+            "provider": next((r["provider"] for r in rows if r["kind"] != RIG_KIND), "none"),
             "rss_mb_peak": round(peak_rss_mb(), 1)}
 
 
@@ -170,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=parse_size, default=(640, 480), help="output size")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
     p.add_argument("--generator-only", action="store_true",
-                   help="time each style file alone, and a ResNet-9 CycleGAN export for reference")
+                   help="time each style alone (generators, rig renderers), and a ResNet-9 CycleGAN "
+                        "export for reference")
     p.add_argument("--styles", nargs="*", help="style files for --generator-only (default: all)")
     p.add_argument("--baseline", help="ResNet-9 export to compare against (default: built once)")
     p.add_argument("--runs", type=int, default=100, help="timed runs per generator")

@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import platformdirs
 
+from avatar_cam.frame import Frame
 from avatar_cam.styles import APP_NAME, STYLE_CODE_INPUT, StyleInfo
 
 # Best first. CUDA/TensorRT are listed by onnxruntime-gpu even without a GPU: what a session
@@ -139,7 +140,11 @@ def open_session(path: Path, provider: str = "auto", threads: int | None = None)
 class Stylizer:
     """Runs one style on RGB uint8 crops through an ONNX Runtime I/O binding: the input, style
     code and output buffers are allocated and bound once, so a frame costs one copy in (to the
-    GPU where there is one), one copy out and the returned uint8 image."""
+    GPU where there is one), one copy out and the returned uint8 image.
+
+    One of the two `avatar_cam.renderers.StyleRenderer` kinds: it reads `frame.crop`."""
+
+    needs_landmarks = False
 
     def __init__(self, style: StyleInfo, provider: str = "auto", threads: int | None = None):
         self.style = style
@@ -174,6 +179,15 @@ class Stylizer:
             raise ValueError(f"style code has shape {code.shape}, the style wants "
                              f"{self.style_code.shape}")
         np.copyto(self.style_code, code, casting="same_kind")
+
+    def render(self, frame: Frame) -> np.ndarray:
+        return self(frame.crop)
+
+    def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
+        return self(crop_rgb)
+
+    def reset(self) -> None:
+        """Nothing to forget: a generator has no state between frames."""
 
     def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
         """RGB uint8 (size, size, 3) -> RGB uint8 cartoon of the same size.

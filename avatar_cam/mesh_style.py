@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from avatar_cam.expression import ExpressionAnalyzer
+from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
 from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
 from avatar_cam.styles import StyleInfo
@@ -27,11 +28,14 @@ def takes_mesh(style: StyleInfo) -> bool:
 
 
 class MeshStylizer:
-    """Same call as `Stylizer` (RGB crop -> RGB cartoon); raises `NoFaceMesh` without a mesh."""
+    """A `StyleRenderer` (avatar_cam/renderers.py) for mesh-conditioned styles: draws the
+    pipeline's crop landmarks (`Frame.landmarks`) and runs the generator on that drawing."""
 
-    def __init__(self, stylizer: Stylizer, analyzer: ExpressionAnalyzer | None = None):
+    needs_landmarks = True
+
+    def __init__(self, stylizer: Stylizer):
         self.stylizer = stylizer
-        self.analyzer = analyzer or ExpressionAnalyzer()
+        self._analyzer: ExpressionAnalyzer | None = None  # previews only (no pipeline landmarks)
 
     @property
     def style(self) -> StyleInfo:
@@ -49,19 +53,25 @@ class MeshStylizer:
     def style_code(self) -> np.ndarray | None:
         return self.stylizer.style_code
 
+    def set_style_code(self, code: np.ndarray) -> None:
+        self.stylizer.set_style_code(code)
+
+    def render(self, frame: Frame) -> np.ndarray:
+        if frame.landmarks is None:
+            raise NoFaceMesh("no face mesh in the crop")
+        return self.stylizer(np.ascontiguousarray(draw_face_mesh(frame.landmarks, self.size)[..., ::-1]))
+
     def drawing(self, crop_rgb: np.ndarray) -> np.ndarray:
-        """The RGB mesh drawing the generator is fed for this crop."""
-        lm = crop_landmarks(self.analyzer, np.ascontiguousarray(crop_rgb[..., ::-1]))
+        """The RGB mesh drawing of a crop found on its own (static Face Mesh, padded crop)."""
+        if self._analyzer is None:
+            self._analyzer = ExpressionAnalyzer()
+        lm = crop_landmarks(self._analyzer, np.ascontiguousarray(crop_rgb[..., ::-1]))
         if lm is None:
             raise NoFaceMesh("no face mesh in the crop")
-        return draw_face_mesh(lm, crop_rgb.shape[0])[..., ::-1]
+        return np.ascontiguousarray(draw_face_mesh(lm, crop_rgb.shape[0])[..., ::-1])
 
-    def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
+    def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
         return self.stylizer(self.drawing(crop_rgb))
 
-
-def open_stylizer(style: StyleInfo, provider: str = "auto", threads: int | None = None
-                  ) -> Stylizer | MeshStylizer:
-    """The runner a style needs: `Stylizer` on the crop, or `MeshStylizer` on its mesh drawing."""
-    stylizer = Stylizer(style, provider, threads)
-    return MeshStylizer(stylizer) if takes_mesh(style) else stylizer
+    def reset(self) -> None:
+        """Nothing to forget: the generator has no state between frames."""

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the demo clip when there is no camera; 'demo' forces the demo clip)")
     p.add_argument("--output", "-o", metavar="DST", default=None,
                    help="vcam, none, a .mp4 path, an image path or a folder (headless default: vcam)")
-    p.add_argument("--style", "-s", metavar="NAME|PATH", help="style name or .onnx file (default: built-in)")
+    p.add_argument("--style", "-s", metavar="NAME|PATH",
+                   help="style name, .onnx or .rig.json file (default: built-in)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
                    help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
                         "full: whole frame through the style")

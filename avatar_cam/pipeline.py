@@ -17,9 +17,9 @@ from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
 from avatar_cam.composite import Compositor, Mode, full_frame_input
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
-from avatar_cam.inference import Stylizer
-from avatar_cam.mesh_style import MeshStylizer, NoFaceMesh, open_stylizer
+from avatar_cam.landmarks import CropLandmarker
 from avatar_cam.privacy import LiveHold, PrivacyGate
+from avatar_cam.renderers import StyleRenderer, make_renderer
 from avatar_cam.sinks import Sink
 from avatar_cam.sources import Source, SourceLost
 from avatar_cam.styles import StyleInfo
@@ -113,7 +113,8 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.tracker = FaceTracker(detector or FaceDetector())
         self._lock = threading.Lock()
-        self.stylizer: Stylizer | MeshStylizer | None = None
+        self.stylizer: StyleRenderer | None = None
+        self.landmarker: CropLandmarker | None = None  # made for the first style that needs it
         self.style_error: str | None = None
         self.compositor = Compositor(self.config.mode, self.config.output_size,
                                      self.config.background, self.config.background_image,
@@ -133,7 +134,9 @@ class Pipeline:
     def set_style(self, style: StyleInfo) -> None:
         """Load `style` and switch to it; the old style keeps running until the new one is ready.
         Raises whatever loading raises and keeps the old style then."""
-        stylizer = open_stylizer(style, self.config.provider, self.config.threads)
+        stylizer = make_renderer(style, self.config.provider, self.config.threads)
+        if stylizer.needs_landmarks and self.landmarker is None:
+            self.landmarker = CropLandmarker()
         with self._lock:
             self.stylizer = stylizer
             self.style_error = None
@@ -168,11 +171,13 @@ class Pipeline:
         t = frame.timings_ms
         stylizer = self.stylizer
         mode = self.compositor.mode
+        if frame.still and stylizer is not None:
+            stylizer.reset()
         if self.paused:
             frame.fallback = "paused"
         elif stylizer is None:
             frame.fallback = "no_style"
-        elif mode is Mode.FULL:
+        elif mode is Mode.FULL and not stylizer.needs_landmarks:  # a rig draws a head: avatar
             self._stylize_full(frame, stylizer)
         else:
             self._stylize_face(frame, stylizer, mode)
@@ -194,7 +199,7 @@ class Pipeline:
         if held is not None:
             frame.output = held
 
-    def _stylize_face(self, frame: Frame, stylizer: Stylizer | MeshStylizer, mode: Mode) -> None:
+    def _stylize_face(self, frame: Frame, stylizer: StyleRenderer, mode: Mode) -> None:
         t = frame.timings_ms
         s = time.perf_counter()
         try:
@@ -214,7 +219,9 @@ class Pipeline:
         crop = warp_crop(frame.image, frame.crop_matrix, stylizer.size)
         frame.crop = crop[..., ::-1]  # BGR -> RGB view; Stylizer copies into its own buffer
         t["crop"] = (time.perf_counter() - s) * 1e3
-        if not self._run_generator(frame, stylizer, frame.crop):
+        if stylizer.needs_landmarks and not self._find_landmarks(frame):
+            return
+        if not self._run_generator(frame, stylizer):
             return
         s = time.perf_counter()
         if mode is Mode.OVERLAY:
@@ -223,22 +230,35 @@ class Pipeline:
             frame.output = self.compositor.avatar(frame.cartoon)
         t["composite"] = (time.perf_counter() - s) * 1e3
 
-    def _stylize_full(self, frame: Frame, stylizer: Stylizer | MeshStylizer) -> None:
+    def _stylize_full(self, frame: Frame, stylizer: StyleRenderer) -> None:
         s = time.perf_counter()
-        x = full_frame_input(frame.image, stylizer.size)
+        frame.crop = full_frame_input(frame.image, stylizer.size)
         frame.timings_ms["crop"] = (time.perf_counter() - s) * 1e3
-        if self._run_generator(frame, stylizer, x):
+        if self._run_generator(frame, stylizer):
             s = time.perf_counter()
             frame.output = self.compositor.full(frame.cartoon)
             frame.timings_ms["composite"] = (time.perf_counter() - s) * 1e3
 
-    def _run_generator(self, frame: Frame, stylizer: Stylizer | MeshStylizer, x: np.ndarray) -> bool:
+    def _find_landmarks(self, frame: Frame) -> bool:
+        """Face Mesh on the crop, for styles drawn from landmarks; no mesh face is `no_face`."""
         s = time.perf_counter()
         try:
-            frame.cartoon = stylizer(x)
-        except NoFaceMesh:  # a mesh-conditioned style with no mesh in the crop: as with no face
+            frame.landmarks = self.landmarker(frame.crop)
+        except Exception as e:  # a landmark fault is a counted fallback, never a crash
+            self.stats.errors[f"landmarks:{type(e).__name__}"] += 1
+            frame.fallback = "detector_error"
+            return False
+        finally:
+            frame.timings_ms["landmarks"] = (time.perf_counter() - s) * 1e3
+        if frame.landmarks is None:
             frame.fallback = "no_face"
             return False
+        return True
+
+    def _run_generator(self, frame: Frame, stylizer: StyleRenderer) -> bool:
+        s = time.perf_counter()
+        try:
+            frame.cartoon = stylizer.render(frame)
         except Exception as e:  # any generator fault becomes a counted fallback, never a crash
             self.stats.errors[f"generator:{type(e).__name__}"] += 1
             frame.fallback = "generator_error"

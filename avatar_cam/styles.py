@@ -1,4 +1,5 @@
-"""The style file: one ONNX model plus metadata, the only contract between training and the app.
+"""The style file: one ONNX model plus metadata, the only contract between training and the app;
+or a rig file (`<name>.rig.json`, `avatar_cam.rig.character`): a character the app draws itself.
 
 Contract (checked by `load_style`):
 - input 0: float32 NCHW RGB in [-1, 1], N=1 allowed, H=W fixed or dynamic;
@@ -19,10 +20,13 @@ import numpy as np
 import onnxruntime as ort
 import platformdirs
 
+from avatar_cam.rig.character import RIG_SUFFIX, load_character
+
 REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note", "trained_on")
 KNOWN_KINDS = ("cyclegan", "content-invariant", "mesh-conditioned", "light", "distilled", "placeholder")
 VALUE_RANGE = "-1,1"
 STYLE_CODE_INPUT = "style_code"
+RIG_KIND = "rig"  # drawn from face landmarks by the app, no ONNX model
 APP_NAME = "avatar-cam"
 
 
@@ -85,6 +89,8 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
         raise _fail(path, "no such style file")
     if path.stat().st_size == 0:
         raise _fail(path, "file is empty")
+    if path.name.endswith(RIG_SUFFIX):
+        return _load_rig(path)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     opts.intra_op_num_threads = 1
@@ -145,6 +151,17 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
     return info
 
 
+def _load_rig(path: Path) -> StyleInfo:
+    try:
+        ch = load_character(path)
+    except ValueError as e:
+        raise _fail(path, str(e)) from None
+    meta = {"name": ch.name, "kind": RIG_KIND, "input_size": str(ch.size), "value_range": VALUE_RANGE,
+            "license_note": ch.license_note, "trained_on": "nothing: drawn from face landmarks"}
+    return StyleInfo(path=path, name=ch.name, kind=RIG_KIND, input_size=ch.size, input_name="",
+                     output_name="", metadata=meta)
+
+
 def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
     n = info.size
     feeds: dict[str, np.ndarray] = {info.input_name: np.zeros((1, 3, n, n), np.float32)}
@@ -176,7 +193,8 @@ class StyleCatalog:
     def refresh(self) -> None:
         self.styles, self.problems = [], []
         for d in self.dirs:
-            for p in sorted(d.glob("*.onnx")) if d.is_dir() else []:
+            files = [*d.glob("*.onnx"), *d.glob("*" + RIG_SUFFIX)] if d.is_dir() else []
+            for p in sorted(files):
                 try:
                     self.styles.append(load_style(p, probe=False))
                 except StyleError as e:
@@ -199,7 +217,7 @@ class StyleCatalog:
         if name_or_path is None:
             return self.default()
         p = Path(name_or_path).expanduser()
-        if p.suffix == ".onnx" or p.exists():
+        if p.suffix in (".onnx", ".json") or p.exists():
             return load_style(p)
         for s in self.styles:
             if name_or_path in (s.name, s.path.stem):

@@ -103,8 +103,13 @@ class FaultyStylizer:
     def __init__(self, real: Stylizer, plan: FaultPlan):
         self.real, self.plan = real, plan
         self.style, self.size, self.provider = real.style, real.size, real.provider
+        self.needs_landmarks, self.style_code = real.needs_landmarks, real.style_code
 
-    def __call__(self, crop: np.ndarray) -> np.ndarray:
+    def reset(self) -> None:
+        self.real.reset()
+
+    def render(self, frame: Frame) -> np.ndarray:
+        crop = frame.crop
         if self.plan.hit("generator_error"):
             raise RuntimeError("injected generator fault")
         if self.plan.hit("generator_nan"):

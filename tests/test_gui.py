@@ -3,6 +3,7 @@ styles are refused, settings round-trip, help and hotkeys."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
 from avatar_cam.gui.help import help_html  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
 from avatar_cam.gui.window import MainWindow  # noqa: E402
-from avatar_cam.styles import StyleCatalog  # noqa: E402
+from avatar_cam.styles import StyleCatalog, builtin_styles_dir  # noqa: E402
 from tests.test_gui_helpers import (  # noqa: E402
     MEDIA,
     FakeFactory,
@@ -250,3 +251,21 @@ def test_startup_problems_are_shown_not_fatal(env, tmp_path: Path) -> None:
         assert "no style could be loaded" in empty.banner.label.text()
     finally:
         empty.close()
+
+
+def test_a_rig_style_is_listed_with_a_thumbnail_and_picked_live(env) -> None:
+    """Issue 14: a drawn rig style next to the ONNX ones: thumbnail, live switch, provider."""
+    rig = shutil.copy(builtin_styles_dir() / "rig-tabby.rig.json", env.root / "builtin" / "c-tabby.rig.json")
+    w = env.window()
+    assert w.controls.style_picker.count() == 3
+    wait_until(lambda: frames_out(w) > 5, what="stream running")
+    index = w.controls.style_picker.paths().index(str(rig))
+    wait_until(lambda: not w.controls.style_picker.item(index).icon().isNull(), what="rig thumbnail")
+    w.styles.pick(str(rig)).result(20)
+    wait_until(lambda: w.engine.pipeline.style.kind == "rig", what="switch to the rig")
+    before = frames_out(w)
+    wait_until(lambda: frames_out(w) > before + 10, what="frames drawn by the rig")
+    stats = w.engine.pipeline.stats
+    assert not stats.errors and "no_style" not in stats.fallbacks
+    pump(0.3)
+    assert w.status_provider.text() == "provider rig"

@@ -151,17 +151,16 @@ def test_generator_faults_and_nan_become_fallbacks(demo_face: np.ndarray, style_
     ok = pipe.process(_frame(demo_face))
     assert ok.fallback is None
 
-    def boom(_x: np.ndarray) -> np.ndarray:
+    def boom(_frame: Frame) -> np.ndarray:
         raise RuntimeError("GPU fell off")
 
     real = pipe.stylizer
-    pipe.stylizer = boom  # type: ignore[assignment]
-    pipe.stylizer.size = 64  # type: ignore[attr-defined]
+    real.render = boom  # type: ignore[method-assign]
     bad = pipe.process(_frame(demo_face.copy(), 1))
     assert bad.fallback == "generator_error"
     assert np.array_equal(bad.output, ok.output), "holds the last good cartoon"
     assert pipe.stats.errors["generator:RuntimeError"] == 1
-    pipe.stylizer = real
+    del real.render
     real.session.run_with_iobinding = lambda *a, **k: real._output.fill(np.nan)  # type: ignore
     nan = pipe.process(_frame(demo_face.copy(), 2))
     assert nan.fallback == "generator_error" and pipe.stats.errors["generator:FloatingPointError"] == 1

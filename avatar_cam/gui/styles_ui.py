@@ -133,7 +133,7 @@ class StyleController(QObject):
     # -- add style ------------------------------------------------------------------------------
     def _ask_add(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Add a style file", "",
-                                              "ONNX style (*.onnx)")
+                                              "Style files (*.onnx *.rig.json)")
         if path:
             self.add_style_file(path)
 

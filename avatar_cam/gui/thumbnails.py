@@ -110,9 +110,9 @@ class ThumbnailMaker(QObject):
         if img is not None and img.shape[:2] == (self.size, self.size):
             rgb = np.ascontiguousarray(img[..., ::-1])
         else:
-            from avatar_cam.inference import Stylizer
+            from avatar_cam.renderers import make_renderer
 
-            cartoon = Stylizer(style, "cpu", threads=1)(self._sample(style.size))
+            cartoon = make_renderer(style, "cpu", threads=1).preview(self._sample(style.size))
             rgb = cv2.resize(cartoon, (self.size, self.size), interpolation=cv2.INTER_AREA)
             try:
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
