@@ -211,3 +211,33 @@ def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_
     # avatar-eval draws the mesh of the crop found on its own (static Face Mesh); same drawing here
     evaluated = run(np.ascontiguousarray(frame.crop)).astype(int)  # rounds where the app truncates
     assert np.abs(evaluated - st.preview(np.ascontiguousarray(frame.crop))).max() <= 1
+
+
+def test_compact_checkpoint_resumes_and_is_small(tmp_path: Path, one_torch_thread: None) -> None:
+    import shutil
+
+    from training.checkpoint import load_for_export
+    from training.compact import main as compact_main
+    from training.testing import tiny_config
+    from training.trainer import train
+
+    crops = _paired_folder(tmp_path / "pairs")
+    cfg = tiny_config(tmp_path, "mesh-conditioned", "light", steps=3, save_every=3)
+    cfg.data_b = [str(crops)]
+    run = train(cfg)
+    full = sum(p.stat().st_size for p in (run / "checkpoints").glob("latest.*"))
+    out = tmp_path / "compact"
+    assert compact_main([str(run), "--out", str(out)]) == 0
+    small = sum(p.stat().st_size for p in (out / "checkpoints").glob("latest.*"))
+    assert small < 0.45 * full, (small, full)
+    (m0, _, s0), (m1, _, s1) = load_for_export(run), load_for_export(out)
+    assert s0 == s1 == 3
+    for (k, a), b in zip(m0.state_dict().items(), m1.state_dict().values(), strict=True):
+        assert b.dtype == a.dtype and torch.allclose(a.float(), b.float(), atol=2e-3, rtol=2e-3), k
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    cfg2 = tiny_config(tmp_path, "mesh-conditioned", "light", steps=5, save_every=5)
+    cfg2.data_b, cfg2.out = [str(crops)], str(resumed)
+    train(cfg2, resume=True)
+    assert json.loads((resumed / "checkpoints" / "latest.json").read_text())["step"] == 5
+    assert compact_main([str(tmp_path / "nothing"), "--out", str(out)]) == 2
