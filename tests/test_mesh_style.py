@@ -204,6 +204,10 @@ def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_
     assert frame.landmarks is not None
     drawing = np.ascontiguousarray(draw_face_mesh(frame.landmarks, 128)[..., ::-1])
     assert np.array_equal(frame.cartoon, st.stylizer(drawing))
+    other = Frame(np.zeros_like(demo_face), 1, 0.0)  # any camera pixels behind the same landmarks
+    other.crop = np.random.default_rng(0).integers(0, 255, frame.crop.shape, np.uint8)
+    other.landmarks = frame.landmarks
+    assert np.array_equal(st.render(other), frame.cartoon)
     blank = pipe.process(Frame(np.full_like(demo_face, 90), 1, 0.04))
     assert blank.fallback == "no_face"
     run, size, desc = style_generator(str(out))
