@@ -116,11 +116,7 @@ class ContentInvariant(TrainModel):
             loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
         self.backward_step(loss_d, self.optimizers["D"])
         self.end_step()
-        with torch.no_grad():
-            batch_mean = s_y.detach().float().mean(0)
-            m = 1.0 if int(self.style_seen) == 0 else cfg.style_ema
-            self.style_mean.mul_(1 - m).add_(batch_mean * m)
-            self.style_seen += 1
+        self.track_style_mean(s_y)
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["D_B"] = float(loss_d.detach())
         return out
@@ -135,15 +131,24 @@ class ContentInvariant(TrainModel):
         self.train(was)
         return code
 
+    def cartoons_of(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """R(Ec(a)) with the mean cartoon style and with each reference cartoon b's style."""
+        c_a = self.Ec(a)
+        mean = self.style_mean.reshape(1, -1).expand(a.shape[0], -1)
+        return self.R(c_a, mean), self.R(c_a, self.Es(b))
+
+    def track_style_mean(self, s_y: torch.Tensor) -> None:
+        """Fold a batch of cartoon style codes into the running mean (the default style)."""
+        with torch.no_grad():
+            m = 1.0 if int(self.style_seen) == 0 else self.cfg.style_ema
+            self.style_mean.mul_(1 - m).add_(s_y.detach().float().mean(0) * m)
+            self.style_seen += 1
+
     @torch.no_grad()
     def visuals(self, a: torch.Tensor, b: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
         a, b = self.to_input(a), self.to_input(b)
         with self.autocast():
-            c_a = self.Ec(a)
-            mean = self.style_mean.reshape(1, -1).expand(a.shape[0], -1)
-            fake_mean = self.R(c_a, mean)
-            s_b = self.Es(b)
-            fake_ref = self.R(c_a, s_b)
+            fake_mean, fake_ref = self.cartoons_of(a, b)
             rec = self.R(self.Ec(fake_ref), self.Es(a))
         return [("photo", a), ("cartoon (mean style)", fake_mean), ("cartoon (style of ref)", fake_ref),
                 ("reconstruction", rec), ("style ref", b)]

@@ -45,10 +45,7 @@ class MeshConditioned(ContentInvariant):
             loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
         self.backward_step(loss_d, self.optimizers["D"])
         self.end_step()
-        with torch.no_grad():
-            m = 1.0 if int(self.style_seen) == 0 else cfg.style_ema
-            self.style_mean.mul_(1 - m).add_(s_y.detach().float().mean(0) * m)
-            self.style_seen += 1
+        self.track_style_mean(s_y)
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["D_B"] = float(loss_d.detach())
         return out
@@ -57,10 +54,7 @@ class MeshConditioned(ContentInvariant):
     def visuals(self, a: torch.Tensor, b: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
         a, b = self.to_input(a), self.to_input(b)
         with self.autocast():
-            c_a = self.Ec(a)
-            mean = self.style_mean.reshape(1, -1).expand(a.shape[0], -1)
-            fake_mean = self.R(c_a, mean)
-            fake_ref = self.R(c_a, self.Es(b))
+            fake_mean, fake_ref = self.cartoons_of(a, b)
         return [("photo's mesh", a), ("cartoon (mean style)", fake_mean),
                 ("cartoon (style of ref)", fake_ref), ("style ref", b)]
 
