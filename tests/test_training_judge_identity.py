@@ -58,6 +58,21 @@ def test_judge_split_is_the_training_holdout_and_disjoint(tmp_path: Path) -> Non
         assert val == holdout_split(scan_images(dirs[c]).paths, 5, 0)[1]  # the same rule as avatar-train
 
 
+def test_judge_split_command_writes_the_holdout_without_training(tmp_path: Path) -> None:
+    ds = tmp_path / "datasets"
+    make_image_folder(ds / "selfie2anime" / "trainB", 8, 40, "B", 1)
+    _flat_folder(ds / "dicebear", 8, 40, 2)
+    photos = make_image_folder(tmp_path / "photos", 8, 40, "A", 0)
+    out = tmp_path / "judge"
+    assert jm.main(["split", "--datasets", str(ds), "--photos", str(photos), "--split-out", str(out),
+                    "--n-val", "3"]) == 0
+    split = json.loads((out / "split.json").read_text())
+    expected = jm.judge_split({"photo": [photos], "anime": [ds / "selfie2anime" / "trainB"],
+                               "flat": [ds / "dicebear"]}, 3, seed=0)
+    assert split["val_A"] == [str(x) for x in expected["photo"][1]] and len(split["val_flat"]) == 3
+    assert sorted(p.name for p in out.iterdir()) == ["split.json"]
+
+
 def test_judge_learns_three_generated_styles_and_round_trips(tmp_path: Path, one_torch_thread: None) -> None:
     split = jm.judge_split(_classes(tmp_path, 40), 10, seed=0)
     train = {c: jm._load(split[c][0], 36) for c in jm.CLASSES}

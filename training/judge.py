@@ -149,21 +149,31 @@ def save_judge(model: StyleJudge, size: int, path: Path) -> None:
     save_file(state, str(path), metadata=meta)
 
 
+def _write_split(split: dict[str, tuple[list[Path], list[Path]]], out: Path, seed: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "split.json").write_text(json.dumps(
+        {"val_A": [str(x) for x in split["photo"][1]], "val_B": [str(x) for x in split["anime"][1]],
+         "val_flat": [str(x) for x in split["flat"][1]], "seed": seed}, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.judge", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train on the training split, test on the held-out split")
-    t.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
-    t.add_argument("--photos", nargs="+", default=["runs/prepared/selfie2anime_A", "runs/prepared/utkface"],
-                   help="photo folders: the app's crops (avatar-train prepare)")
+    s = sub.add_parser("split", help="only write the held-out split (for a fresh machine)")
+    for q in (t, s):
+        q.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+        q.add_argument("--photos", nargs="+",
+                       default=["runs/prepared/selfie2anime_A", "runs/prepared/utkface"],
+                       help="photo folders: the app's crops (avatar-train prepare)")
+        q.add_argument("--split-out", type=Path, default=Path("runs/judge"),
+                       help="writes split.json here: avatar-eval --holdout DIR uses the same held-out photos")
+        q.add_argument("--n-val", type=int, default=300, help="held out per class")
+        q.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS.parent)
-    t.add_argument("--split-out", type=Path, default=Path("runs/judge"),
-                   help="writes split.json here: avatar-eval --holdout DIR uses the same held-out photos")
     t.add_argument("--size", type=int, default=64)
     t.add_argument("--steps", type=int, default=1500)
-    t.add_argument("--n-val", type=int, default=300, help="held out per class")
     t.add_argument("--max-train", type=int, default=1500, help="training images per class (fixed seed)")
-    t.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     dirs = {"photo": args.photos, "anime": [args.datasets / "selfie2anime" / "trainB"],
@@ -173,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"judge: error: {e}", file=sys.stderr)
         return 2
+    if args.cmd == "split":
+        _write_split(split, args.split_out, args.seed)
+        print(f"held-out split: {args.split_out / 'split.json'}")
+        return 0
     rng = np.random.default_rng(args.seed)
     train_paths = {c: [tr[i] for i in sorted(rng.permutation(len(tr))[: args.max_train])]
                    for c, (tr, _) in split.items()}
@@ -185,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     acc = accuracy(model, val, args.size)
     weights = args.out / "style_judge.safetensors"
     save_judge(model, args.size, weights)
-    args.split_out.mkdir(parents=True, exist_ok=True)
-    (args.split_out / "split.json").write_text(json.dumps(
-        {"val_A": [str(x) for x in split["photo"][1]], "val_B": [str(x) for x in split["anime"][1]],
-         "val_flat": [str(x) for x in split["flat"][1]], "seed": args.seed}, indent=1))
+    _write_split(split, args.split_out, args.seed)
     report = {"classes": list(CLASSES), "size": args.size, "width": model.width,
               "params": sum(x.numel() for x in model.parameters()), "steps": args.steps,
               "batch": 16 * len(CLASSES), "seed": args.seed, "train_minutes": round(minutes, 2),
