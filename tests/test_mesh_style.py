@@ -245,3 +245,58 @@ def test_compact_checkpoint_resumes_and_is_small(tmp_path: Path, one_torch_threa
     train(cfg2, resume=True)
     assert json.loads((resumed / "checkpoints" / "latest.json").read_text())["step"] == 5
     assert compact_main([str(tmp_path / "nothing"), "--out", str(out)]) == 2
+
+
+def test_feature_mask_covers_eyes_brows_and_mouth_only(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    from training.models.mesh_conditioned import feature_mask
+
+    _, lm = demo_landmarks
+    drawing = draw_face_mesh(lm, 128)
+    t = torch.from_numpy(drawing[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    mask = feature_mask(t, grow=2)[0, 0].numpy()
+    for i in (13, 14, 61, 291, 159, 386, 468, 473, 105, 334):  # lips, eye lids, irises, brows
+        x, y = np.round(lm[i, :2]).astype(int)
+        assert mask[y, x] == 1, i
+    for i in (234, 454, 152, 10):  # cheeks, chin, forehead edge: face oval only
+        x, y = np.round(lm[i, :2] + (lm[1, :2] - lm[i, :2]) * 0.1).astype(int)
+        assert mask[y, x] == 0, i
+    assert mask[:5, :5].sum() == 0 and 0.03 < mask.mean() < 0.4, mask.mean()
+
+
+def test_style_lowpass_hides_detail_from_the_style_code(tmp_path: Path, one_torch_thread: None) -> None:
+    from training.models import create_model
+    from training.testing import tiny_config
+
+    y = torch.rand(2, 3, 32, 32) * 2 - 1
+    shuffled = y.clone()  # pixels permuted inside each 8x8 block: same block means, other detail
+    blocks = shuffled.unfold(2, 8, 8).unfold(3, 8, 8).reshape(2, 3, 4, 4, 64)
+    blocks = blocks[..., torch.randperm(64)].reshape(2, 3, 4, 4, 8, 8)
+    shuffled = blocks.permute(0, 1, 2, 4, 3, 5).reshape(2, 3, 32, 32)
+    codes = {}
+    for k in (0, 8):
+        cfg = tiny_config(tmp_path / str(k), "mesh-conditioned", "light", style_lowpass=k)
+        m = create_model(cfg).eval()
+        with torch.no_grad():
+            codes[k] = (m.Es(y), m.Es(shuffled), m.style_encoder_for_export()(shuffled))
+    assert not torch.allclose(codes[0][0], codes[0][1], atol=1e-4)  # full view: detail changes the code
+    assert torch.allclose(codes[8][0], codes[8][1], atol=1e-5)
+    assert torch.allclose(codes[8][1], codes[8][2], atol=1e-5)  # the exported encoder pools too
+
+
+def test_features_loss_is_reported_and_trains(tmp_path: Path, one_torch_thread: None) -> None:
+    from training.data import UnpairedSteps, scan_images
+    from training.models import create_model
+    from training.testing import tiny_config
+
+    crops = _paired_folder(tmp_path / "pairs")
+    torch.manual_seed(0)
+    cfg = tiny_config(tmp_path, "mesh-conditioned", "light", lambda_features=5.0, style_lowpass=4,
+                      lr=1e-3, pool_size=0, lambda_gan=0.0)
+    cfg.data_b = [str(crops)]
+    m = create_model(cfg).train()
+    ds = UnpairedSteps(scan_images(cfg.data_a).paths[:2], scan_images(cfg.data_b).paths[:2], 32, 2, 1,
+                       with_mesh=True)
+    batch = ds[0]
+    hist = [m.step(batch) for _ in range(40)]
+    assert all("features" in h for h in hist)
+    assert np.mean([h["features"] for h in hist[-5:]]) < 0.6 * np.mean([h["features"] for h in hist[:5]])

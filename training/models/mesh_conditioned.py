@@ -9,6 +9,14 @@ drawings, adversarially, so the generator also draws a cartoon for a real face's
     rec  = R(Ec(mesh(y)), Es(y))     ||rec - y||_1 x lambda_rec   and the adversarial loss
     fake = R(Ec(mesh(x)), Es(y'))    the adversarial loss (x a photo, y' another cartoon)
 
+Two options aim the training at expression (issue 12: the mouth and eyes must follow the person).
+`style_lowpass` k: Es reads the cartoon average-pooled by k (a pre-hook, so the exported style
+encoder does the same), so its code keeps hair, skin and colours but cannot say how open the
+eyes and mouth are; that must come from the mesh, the only input that has it at run time (the
+style code is then a fixed mean). `lambda_features`: an extra L1 on the pixels of the eyes,
+brows and mouth (the mesh drawing's feature colours, dilated), small regions the plain L1 lets
+blur into the average face.
+
 Batches: "B" cartoons, "M" their mesh drawings (paired), "A" photo mesh drawings. At run time
 the app draws the mesh of the camera crop and runs Ec + R with one style code baked in
 (the running mean, or a chosen cartoon's code: `--style-image`), as for the content-invariant
@@ -22,10 +30,33 @@ from torch.nn import functional as F
 
 from training.losses import set_requires_grad
 from training.models.content_invariant import ContentInvariant
+from training.options import TrainConfig
+
+
+def feature_mask(mesh: torch.Tensor, grow: int) -> torch.Tensor:
+    """[N,1,H,W] 1 on the eyes, irises, brows, nose and lips of mesh drawings in [-1,1]: the
+    coloured or bright pixels (background is black, the face oval a mid grey), dilated."""
+    colour = mesh.amax(1, keepdim=True) - mesh.amin(1, keepdim=True) > 0.2
+    bright = mesh.mean(1, keepdim=True) > 0.5
+    mask = (colour | bright).float()
+    return F.max_pool2d(mask, 2 * grow + 1, stride=1, padding=grow)
+
+
+def _low_pass_hook(k: int):
+    def hook(_module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        x = args[0]
+        return (F.interpolate(F.avg_pool2d(x, k), size=x.shape[-2:], mode="bilinear", align_corners=False),
+                *args[1:])
+    return hook
 
 
 class MeshConditioned(ContentInvariant):
     kind = "mesh-conditioned"
+
+    def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu"):
+        super().__init__(cfg, device)
+        if cfg.style_lowpass > 1:
+            self.Es.register_forward_pre_hook(_low_pass_hook(cfg.style_lowpass))
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
@@ -37,6 +68,10 @@ class MeshConditioned(ContentInvariant):
             fake = self.R(self.Ec(mesh_a), s_y.roll(1, 0))
             gan = self.gan(self.D_B(rec), True) + self.gan(self.D_B(fake), True)
             losses = {"rec": F.l1_loss(rec.float(), y) * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
+            if cfg.lambda_features > 0:
+                mask = feature_mask(mesh_y.float(), grow=max(1, y.shape[-1] // 32))
+                err = (rec.float() - y).abs() * mask
+                losses["features"] = err.sum() / (mask.sum() * 3).clamp(min=1) * cfg.lambda_features
             loss_g = sum(losses.values())
         self.backward_step(loss_g, self.optimizers["G"])
         set_requires_grad([self.D_B], True)
