@@ -33,7 +33,7 @@ def training_wall_time_s(run_dir: Path) -> float:
     """Seconds spent in optimisation steps, from the run's metrics log (every resume included)."""
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
-        raise CardError(f"{run_dir} has no metrics.jsonl")
+        raise CardError(f"{run_dir} has no metrics.jsonl (give --train-minutes)")
     total, prev, window = 0.0, 0, 0
     for line in path.read_text().splitlines():
         rec = json.loads(line)
@@ -103,14 +103,14 @@ def _judge_identity_lines(eval_doc: dict[str, Any]) -> list[str]:
 
 
 def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, hardware: str,
-           notes: str, speed_ms: float | None) -> str:
+           notes: str, speed_ms: float | None, train_minutes: float | None = None) -> str:
     try:
         info = load_style(style, probe=False)
     except StyleError as e:
         raise CardError(str(e)) from None
     meta = info.metadata
     cfg = json.loads((run_dir / "config.json").read_text())
-    hours = training_wall_time_s(run_dir) / 3600
+    hours = train_minutes / 60 if train_minutes else training_wall_time_s(run_dir) / 3600
     ex = eval_doc["expression"]
     size_mb = style.stat().st_size / 1e6
     size_flag = f" --size {info.size}" if info.size != cfg["size"] else ""
@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notes", type=Path, help="hand-written markdown placed after the summary")
     p.add_argument("--hardware", default=f"{cpu_name()}, {os.cpu_count()} cores shared, one torch thread")
     p.add_argument("--speed-ms", type=float, help="generator median ms (avatar-bench)")
+    p.add_argument("--train-minutes", type=float,
+                   help="training time, for a run whose metrics.jsonl is lost (else read from it)")
     p.add_argument("--out", type=Path, help="default: the style path with .md")
     args = p.parse_args(argv)
     try:
@@ -202,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             raise CardError("a full card needs --run and --recipe (or --judge-identity-only)")
         else:
                 text = render(args.style, args.run, json.loads(eval_path.read_text()), args.recipe,
-                          args.hardware, args.notes.read_text() if args.notes else "", args.speed_ms)
+                          args.hardware, args.notes.read_text() if args.notes else "", args.speed_ms,
+                          args.train_minutes)
     except (CardError, OSError, KeyError, json.JSONDecodeError) as e:
         print(f"card: error: {e}", file=sys.stderr)
         return 2

@@ -232,6 +232,7 @@ def test_compact_checkpoint_resumes_and_is_small(tmp_path: Path, one_torch_threa
     full = sum(p.stat().st_size for p in (run / "checkpoints").glob("latest.*"))
     out = tmp_path / "compact"
     assert compact_main([str(run), "--out", str(out)]) == 0
+    assert (out / "metrics.jsonl").read_text() == (run / "metrics.jsonl").read_text()  # cards need it
     small = sum(p.stat().st_size for p in (out / "checkpoints").glob("latest.*"))
     assert small < 0.45 * full, (small, full)
     (m0, _, s0), (m1, _, s1) = load_for_export(run), load_for_export(out)

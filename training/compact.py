@@ -54,6 +54,8 @@ def compact(run_dir: str | Path, out_dir: str | Path) -> Path:
     (out / "checkpoints").mkdir(parents=True)
     for name in ("config.json", "split.json"):
         shutil.copy2(run / name, out / name)
+    if (run / "metrics.jsonl").is_file():  # the training log: model cards count its hours
+        shutil.copy2(run / "metrics.jsonl", out / "metrics.jsonl")
     jp = ckpt.save_checkpoint(out, model, step, info)
     doc = json.loads(jp.read_text())
     d = jp.parent
