@@ -25,6 +25,8 @@ model, whose networks, export helpers and state this class reuses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.nn import functional as F
 
@@ -42,7 +44,7 @@ def feature_mask(mesh: torch.Tensor, grow: int) -> torch.Tensor:
     return F.max_pool2d(mask, 2 * grow + 1, stride=1, padding=grow)
 
 
-def _low_pass_hook(k: int):
+def _low_pass_hook(k: int) -> Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], tuple[torch.Tensor, ...]]:
     def hook(_module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         x = args[0]
         return (F.interpolate(F.avg_pool2d(x, k), size=x.shape[-2:], mode="bilinear", align_corners=False),
@@ -67,11 +69,12 @@ class MeshConditioned(ContentInvariant):
             rec = self.R(self.Ec(mesh_y), s_y)
             fake = self.R(self.Ec(mesh_a), s_y.roll(1, 0))
             gan = self.gan(self.D_B(rec), True) + self.gan(self.D_B(fake), True)
-            losses = {"rec": F.l1_loss(rec.float(), y) * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
+            err = (rec.float() - y).abs()  # one L1 map for both pixel terms
+            losses = {"rec": err.mean() * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
             if cfg.lambda_features > 0:
                 mask = feature_mask(mesh_y.float(), grow=max(1, y.shape[-1] // 32))
-                err = (rec.float() - y).abs() * mask
-                losses["features"] = err.sum() / (mask.sum() * 3).clamp(min=1) * cfg.lambda_features
+                n = (mask.sum() * err.shape[1]).clamp(min=1)
+                losses["features"] = (err * mask).sum() / n * cfg.lambda_features
             loss_g = sum(losses.values())
         self.backward_step(loss_g, self.optimizers["G"])
         set_requires_grad([self.D_B], True)
