@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from training.expression_aug import ExpressionAugConfig
+
 log = logging.getLogger("training.data")
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -285,15 +287,23 @@ def mesh_path_for(crop: str | Path) -> Path:
     return crop.parent.with_name("meshes") / f"{crop.stem}.png"
 
 
+def landmarks_path_for(crop: str | Path) -> Path:
+    """The (478, 3) landmarks of a prepared crop (`X/crops/a.jpg` -> `X/landmarks/a.npy`)."""
+    crop = Path(crop)
+    return crop.parent.with_name("landmarks") / f"{crop.stem}.npy"
+
+
 class UnpairedSteps(Dataset):
     """Item `s` = the batch of step `s`: {"A": photos, "A2": other photos, "B": cartoons, "M": the
     cartoons' mesh drawings}, each [batch, 3, size, size] in [-1, 1]. Every domain walks through
     its own per-epoch shuffle; "M" walks with "B" and is augmented the same way (paired).
+    With `expression`, each pair may first get an opened mouth or closed eyes
+    (`training.expression_aug`), and "M" is drawn from the moved landmarks instead of read.
     """
 
     def __init__(self, paths_a: Sequence[Path], paths_b: Sequence[Path], size: int, batch_size: int,
                  steps: int, seed: int = 0, aug: AugmentConfig | None = None, with_a2: bool = False,
-                 with_mesh: bool = False):
+                 with_mesh: bool = False, expression: ExpressionAugConfig | None = None):
         if not paths_a or not paths_b:
             raise ValueError("both domains need at least one image")
         self.paths = {"A": list(paths_a), "A2": list(paths_a), "B": list(paths_b),
@@ -304,6 +314,14 @@ class UnpairedSteps(Dataset):
         if with_mesh:
             self.domains += ("M",)
         self.bad: set[str] = set()
+        self.expression = expression if with_mesh else None
+        if self.expression is not None:
+            missing = [p for p in self.paths["B"] if not landmarks_path_for(p).is_file()]
+            if missing:
+                raise DataError(f"expression augmentation needs the crops' landmarks; {len(missing)} "
+                                f"missing, "
+                                f"e.g. {landmarks_path_for(missing[0])} (prepare again with "
+                                "python -m training.mesh_pairs)")
 
     def __len__(self) -> int:
         return self.steps
@@ -327,14 +345,46 @@ class UnpairedSteps(Dataset):
                 log.warning("skipping %s: unreadable image (it was readable when scanned)", p)
         raise RuntimeError(f"no readable image left in domain {domain}")
 
+    def load_edited_pair(self, idx: int, step: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cartoon "B" `idx` and its mesh drawing after a random expression edit (same crop/flip)."""
+        from avatar_cam.mesh_drawing import draw_face_mesh
+        from training.expression_aug import augment_expression
+
+        paths = self.paths["B"]
+        for k in range(len(paths)):
+            p = paths[(idx + k) % len(paths)]
+            bgr = read_image(p, min_side=4 * self.size)
+            if bgr is not None:
+                lm = np.load(landmarks_path_for(p))
+                rgb, lm = augment_expression(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), lm,
+                                             np.random.default_rng([self.seed, 5, step, j]), self.expression)
+                mesh = cv2.cvtColor(draw_face_mesh(lm, rgb.shape[0]), cv2.COLOR_BGR2RGB)
+                seed = [self.seed, _DOMAIN_KEYS["B"], step, j]  # the draw "B" alone would use
+                b, m = (augment(im, self.size, np.random.default_rng(seed), self.aug, color=False)
+                        for im in (rgb, mesh))
+                return to_tensor(b), to_tensor(m)
+            if str(p) not in self.bad:
+                self.bad.add(str(p))
+                log.warning("skipping %s: unreadable image (it was readable when scanned)", p)
+        raise RuntimeError("no readable image left in domain B")
+
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         batch = {}
         for d in self.domains:
+            if d == "M" and self.expression is not None:
+                continue  # drawn with B below
             items = []
             for j in range(self.batch_size):
+                if d == "B" and self.expression is not None:
+                    items.append(self.load_edited_pair(self.index("B", step, j), step, j))
+                    continue
                 rng = np.random.default_rng([self.seed, _DOMAIN_KEYS[d], step, j])
                 items.append(self.load(d, self.index(d, step, j), rng))
-            batch[d] = torch.stack(items)
+            if d == "B" and self.expression is not None:
+                batch["B"] = torch.stack([b for b, _ in items])
+                batch["M"] = torch.stack([m for _, m in items])
+            else:
+                batch[d] = torch.stack(items)
         return batch
 
 

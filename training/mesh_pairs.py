@@ -6,7 +6,9 @@ For each image: pad it (tight crops are missed otherwise), detect the face with 
 detector (Face Mesh's landmarks stand in where the detector misses, as it does for many anime
 faces), crop it the app's way (`align_face`, `DEFAULT_CROP`), then find the mesh in the crop
 exactly as the app does at run time (`crop_landmarks`) and draw it (`draw_face_mesh`).
-Writes `OUT/crops/NAME.jpg`, `OUT/meshes/NAME.png` and `OUT/mesh_pairs.json` (counts, misses).
+Writes `OUT/crops/NAME.jpg`, `OUT/meshes/NAME.png`, `OUT/landmarks/NAME.npy` (the crop's (478, 3)
+mesh in its pixels, float32: what expression augmentation moves) and `OUT/mesh_pairs.json`
+(counts, misses).
 
 Cartoons prepared this way are the paired training data (cartoon -> its mesh drawing); photos
 prepared this way are the photo-mesh domain (adversarial term) and the held-out evaluation set.
@@ -41,6 +43,7 @@ def prepare_mesh_pairs(inputs: Sequence[str | Path], out_dir: str | Path, size: 
     out = Path(out_dir)
     (out / "crops").mkdir(parents=True, exist_ok=True)
     (out / "meshes").mkdir(exist_ok=True)
+    (out / "landmarks").mkdir(exist_ok=True)
     paths: list[tuple[Path, Path]] = []
     for i in inputs:
         found = scan_images([i], verify=False).paths
@@ -85,6 +88,7 @@ def prepare_mesh_pairs(inputs: Sequence[str | Path], out_dir: str | Path, size: 
                 continue
             _write(out / "crops" / f"{name}.jpg", crop)
             _write(out / "meshes" / f"{name}.png", draw_face_mesh(lm, size))
+            np.save(out / "landmarks" / f"{name}.npy", lm.astype(np.float32))
             report["written"] += 1
     finally:
         detector.close()

@@ -18,7 +18,7 @@ MODELS = ("cyclegan", "content-invariant", "mesh-conditioned")
 _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
-            "style_lowpass": 0, "lambda_features": 0.0}
+            "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
@@ -74,6 +74,8 @@ class TrainConfig:
     # mesh-conditioned
     style_lowpass: int = 0             # Es sees the cartoon average-pooled by this factor (0: as is)
     lambda_features: float = 0.0       # extra L1 on the eye/brow/mouth pixels of the mesh drawing
+    expression_mouth: float = 0.0      # chance a cartoon pair gets an opened mouth (expression_aug)
+    expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes (one eye: a fifth)
     # distillation (cyclegan only): L1 between the student's and a trained teacher's G_A(x)
     teacher: str = ""                  # run dir or checkpoint of a trained model
     lambda_distill: float = 10.0
@@ -122,6 +124,11 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= {low}, not {getattr(self, key)}")
         if self.style_lowpass and self.size % self.style_lowpass:
             raise ConfigError(f"size {self.size} must be a multiple of style_lowpass {self.style_lowpass}")
+        if max(self.expression_mouth, self.expression_eyes) > 1.0:
+            raise ConfigError("expression_mouth and expression_eyes are chances: 0..1")
+        if (self.expression_mouth or self.expression_eyes) and self.model != "mesh-conditioned":
+            raise ConfigError("expression_mouth / expression_eyes edit mesh pairs: "
+                              "--model mesh-conditioned only")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, not {self.lr}")
         if not 0.0 < self.min_scale <= 1.0:

@@ -44,6 +44,7 @@ from training.data import (
     scan_images,
     to_image,
 )
+from training.expression_aug import ExpressionAugConfig
 from training.models import TrainModel, create_model, resolve_device
 from training.options import ConfigError, TrainConfig, diff_for_resume
 from training.tbwriter import ScalarWriter
@@ -252,10 +253,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         log.info("nothing to do: already at step %d of %d", start, cfg.steps)
         return run_dir
 
+    expression = (ExpressionAugConfig(mouth=cfg.expression_mouth, eyes=cfg.expression_eyes)
+                  if cfg.expression_mouth or cfg.expression_eyes else None)
     dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
                             AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
                             with_a2=cfg.model == "content-invariant",
-                            with_mesh=cfg.model == "mesh-conditioned")
+                            with_mesh=cfg.model == "mesh-conditioned",
+                            expression=expression)
     workers = cfg.workers
     if workers < 0:
         workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)

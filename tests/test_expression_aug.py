@@ -1,0 +1,142 @@
+"""Expression augmentation of mesh pairs: the edits move landmarks and pixels together, and the
+app's own Face Mesh reads the edited expression back from the pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.align import DEFAULT_CROP, align_face
+from avatar_cam.expression import ExpressionAnalyzer, measures_from_landmarks
+from avatar_cam.face import FaceDetector
+from avatar_cam.mesh_drawing import LIPS_INNER, RIGHT_EYE, crop_landmarks, draw_face_mesh
+from training.expression_aug import ExpressionAugConfig, augment_expression, close_eyes, open_mouth
+
+
+@pytest.fixture(scope="module")
+def demo_pair() -> tuple[np.ndarray, np.ndarray]:
+    """(RGB crop, landmarks in the crop) of the generated demo face, found the app's way."""
+    from avatar_cam.demo import draw_demo_face
+
+    img = draw_demo_face(0.0)
+    det = FaceDetector()
+    face = det.detect(img)[0]
+    det.close()
+    crop = align_face(img, face, 128, DEFAULT_CROP)
+    with ExpressionAnalyzer() as a:
+        lm = crop_landmarks(a, crop)
+    assert lm is not None, "Face Mesh found no face in the demo crop"
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), lm
+
+
+def _read_back(rgb: np.ndarray) -> np.ndarray:
+    with ExpressionAnalyzer() as a:
+        lm = crop_landmarks(a, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert lm is not None, "Face Mesh lost the face in the edited crop"
+    return lm
+
+
+def _inside(lm: np.ndarray, idx: list[int], size: int) -> np.ndarray:
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(lm[idx, :2]).astype(np.int32)], 255)
+    return cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+
+
+def test_open_mouth_moves_landmarks_and_pixels_together(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    before = measures_from_landmarks(lm)
+    out, new = open_mouth(rgb, lm, 0.4, np.random.default_rng(0))
+    after = measures_from_landmarks(new)
+    assert after.mouth_open > before.mouth_open + 0.3, (before.mouth_open, after.mouth_open)
+    upper = [13, 82, 312, 10, 1, 33, 263]  # upper lip, forehead, nose, eyes stay put
+    assert np.allclose(new[upper], lm[upper])
+    assert new[152, 1] > lm[152, 1] + 5  # the chin drops with the jaw
+    inside = _inside(new, LIPS_INNER, 128)
+    assert inside.sum() > 30 and out[inside].mean() < 80  # a dark opening where the mesh says
+    # the app's Face Mesh reads the opened mouth from the pixels alone
+    read = measures_from_landmarks(_read_back(out))
+    assert read.mouth_open > measures_from_landmarks(_read_back(rgb)).mouth_open + 0.15, read.mouth_open
+
+
+def test_close_eyes_shuts_the_lids_and_paints_skin(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    out, new = close_eyes(rgb, lm, (1.0, 0.0))
+    r, l0, l1 = measures_from_landmarks(new).eye_open[0], *measures_from_landmarks(lm).eye_open
+    assert r < 0.1 < l0 and measures_from_landmarks(new).eye_open[1] == pytest.approx(l1)
+    eye = _inside(lm, RIGHT_EYE, 128)
+    cheek = rgb[int(lm[205, 1]), int(lm[205, 0])].astype(float)
+    assert np.abs(out[eye].astype(float).mean(0) - cheek).max() < 40  # the eye is skin now
+    assert np.array_equal(out[:, 64:], rgb[:, 64:])  # the left eye (image right) untouched
+    read = measures_from_landmarks(_read_back(out)).eye_open
+    assert read[0] < 0.6 * measures_from_landmarks(_read_back(rgb)).eye_open[0], read
+
+
+def test_no_edit_drawn_leaves_the_pair_alone(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    out, new = augment_expression(rgb, lm, np.random.default_rng(0), ExpressionAugConfig(mouth=0.0, eyes=0.0))
+    assert np.array_equal(out, rgb) and np.array_equal(new, lm)
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder prepared by `python -m training.mesh_pairs` from demo faces."""
+    from avatar_cam.demo import draw_demo_face
+    from training.mesh_pairs import prepare_mesh_pairs
+
+    root = tmp_path_factory.mktemp("expr")
+    (root / "in").mkdir()
+    for i, t in enumerate((0.0, 0.7, 1.4, 2.1)):
+        cv2.imwrite(str(root / "in" / f"face{i}.png"), draw_demo_face(t, (320, 240)))
+    report = prepare_mesh_pairs([root / "in"], root / "out", size=64, progress=False)
+    assert report["written"] == 4
+    return root / "out"
+
+
+def test_edited_batches_pair_each_cartoon_with_its_edited_mesh(prepared: Path) -> None:
+    from training.data import AugmentConfig, UnpairedSteps, landmarks_path_for, scan_images
+    from training.expression_aug import augment_expression as edit
+
+    crops = scan_images([prepared / "crops"]).paths
+    photos = scan_images([prepared / "meshes"]).paths
+    plain = AugmentConfig(flip=False, min_scale=1.0, max_aspect=1.0, jitter=0.0)
+    cfg = ExpressionAugConfig(mouth=1.0, eyes=0.0)
+    ds = UnpairedSteps(photos, crops, 64, 2, 4, seed=3, aug=plain, with_mesh=True, expression=cfg)
+    batch = ds[1]
+    assert set(batch) == {"A", "B", "M"}
+    for j in range(2):
+        p = crops[ds.index("B", 1, j)]
+        lm = np.load(landmarks_path_for(p))
+        rgb = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        want, moved = edit(rgb, lm, np.random.default_rng([3, 5, 1, j]), cfg)
+        mesh = cv2.cvtColor(draw_face_mesh(moved, 64), cv2.COLOR_BGR2RGB)
+        got_b = ((batch["B"][j].permute(1, 2, 0).numpy() + 1) * 127.5).round()
+        got_m = ((batch["M"][j].permute(1, 2, 0).numpy() + 1) * 127.5).round()
+        assert np.abs(got_b - want).max() <= 1 and np.abs(got_m - mesh).max() <= 1
+        assert not np.array_equal(mesh, cv2.cvtColor(cv2.imread(str(prepared / "meshes" / f"{p.stem}.png")),
+                                                     cv2.COLOR_BGR2RGB))  # drawn anew, mouth open
+    again = ds[1]
+    assert all(torch.equal(batch[k], again[k]) for k in batch)  # a step's batch is reproducible
+
+
+def test_expression_needs_landmarks_and_mesh_model(prepared: Path, tmp_path: Path) -> None:
+    from training.data import DataError, UnpairedSteps, scan_images
+    from training.options import ConfigError
+    from training.testing import tiny_config
+
+    bare = tmp_path / "crops"
+    bare.mkdir()
+    for p in (prepared / "crops").iterdir():
+        (bare / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(DataError, match="landmarks"):
+        UnpairedSteps(scan_images([prepared / "meshes"]).paths, scan_images([bare]).paths, 64, 2, 4,
+                      with_mesh=True, expression=ExpressionAugConfig())
+    with pytest.raises(ConfigError, match="mesh-conditioned"):
+        tiny_config(tmp_path, "content-invariant", expression_mouth=0.5).validate()
+    with pytest.raises(ConfigError, match="chances"):
+        tiny_config(tmp_path, "mesh-conditioned", expression_eyes=1.5).validate()
