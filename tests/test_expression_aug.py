@@ -13,7 +13,15 @@ from avatar_cam.align import DEFAULT_CROP, align_face
 from avatar_cam.expression import ExpressionAnalyzer, measures_from_landmarks
 from avatar_cam.face import FaceDetector
 from avatar_cam.mesh_drawing import LIPS_INNER, RIGHT_EYE, crop_landmarks, draw_face_mesh
-from training.expression_aug import ExpressionAugConfig, augment_expression, close_eyes, open_mouth
+from training.expression_aug import (
+    _LOWER_INNER,
+    _UPPER_INNER,
+    ExpressionAugConfig,
+    augment_expression,
+    close_eyes,
+    open_mouth,
+    redraw_mouth,
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +82,25 @@ def test_close_eyes_shuts_the_lids_and_paints_skin(demo_pair: tuple[np.ndarray, 
     assert read[0] < 0.6 * measures_from_landmarks(_read_back(rgb)).eye_open[0], read
 
 
+def test_redrawn_mouth_follows_the_landmarks_only(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    shut = lm.copy()
+    seam = (lm[_UPPER_INNER, 1].mean() + lm[_LOWER_INNER, 1].mean()) / 2
+    shut[_UPPER_INNER + _LOWER_INNER, 1] = seam  # the inner lips meet
+    _, opened = open_mouth(rgb, lm, 0.4, np.random.default_rng(0))
+    mouth = _inside(opened, LIPS_INNER, 128)
+    drawn_open, drawn_shut = redraw_mouth(rgb, opened), redraw_mouth(rgb, shut)
+    assert drawn_open[mouth].mean() < 80 < drawn_shut[mouth].mean()  # dark only where the lips part
+    assert np.array_equal(drawn_open[:40], rgb[:40])  # eyes and above untouched
+    # Face Mesh reads the drawn mouths as drawn
+    assert (measures_from_landmarks(_read_back(drawn_open)).mouth_open
+            > measures_from_landmarks(_read_back(drawn_shut)).mouth_open + 0.2)
+
+
 def test_no_edit_drawn_leaves_the_pair_alone(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
     rgb, lm = demo_pair
-    out, new = augment_expression(rgb, lm, np.random.default_rng(0), ExpressionAugConfig(mouth=0.0, eyes=0.0))
+    nothing = ExpressionAugConfig(mouth=0.0, eyes=0.0, redraw=0.0)
+    out, new = augment_expression(rgb, lm, np.random.default_rng(0), nothing)
     assert np.array_equal(out, rgb) and np.array_equal(new, lm)
 
 
@@ -140,3 +164,5 @@ def test_expression_needs_landmarks_and_mesh_model(prepared: Path, tmp_path: Pat
         tiny_config(tmp_path, "content-invariant", expression_mouth=0.5).validate()
     with pytest.raises(ConfigError, match="chances"):
         tiny_config(tmp_path, "mesh-conditioned", expression_eyes=1.5).validate()
+    with pytest.raises(ConfigError, match="mesh-conditioned"):
+        tiny_config(tmp_path, "cyclegan", mouth_redraw=1.0).validate()

@@ -40,6 +40,7 @@ class ExpressionAugConfig:
     mouth_gap: tuple[float, float] = (0.12, 0.6)  # inner-lip gap added, in mouth widths
     eyes: float = 0.25                 # chance to close the eyes (one eye: a fifth of those)
     eye_close: tuple[float, float] = (0.5, 1.0)   # fraction of the lid gap closed
+    redraw: float = 0.0                # chance the mouth is painted over and drawn from the landmarks
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -183,9 +184,40 @@ def augment_expression(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator
     lm = np.asarray(lm, np.float64)
     if rng.random() < cfg.mouth:
         rgb, lm = open_mouth(rgb, lm, float(rng.uniform(*cfg.mouth_gap)), rng)
+    if rng.random() < cfg.redraw:
+        rgb = redraw_mouth(rgb, lm)
     if rng.random() < cfg.eyes:
         a = float(min(1.0, rng.uniform(cfg.eye_close[0], cfg.eye_close[1] + 0.3)))
         wink = rng.random() < 0.2
         amounts = (a, 0.0) if wink and rng.random() < 0.5 else (0.0, a) if wink else (a, a)
         rgb, lm = close_eyes(rgb, lm, amounts)
     return rgb, lm
+
+
+def redraw_mouth(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Paint over the drawn mouth with skin and draw lips where the landmarks put them: a lip
+    lens round the mouth, dark where the inner lips part and a seam line where they meet. Cartoon
+    mouths come in many shapes (grins, "o"s, teeth) that say little about how open they are; a
+    mouth drawn from the landmarks makes the target's mouth a function of the mesh alone."""
+    size = rgb.shape[0]
+    out = rgb.copy()
+    skin = _skin_colour(rgb, lm)
+    shift = 4
+    outer = lm[LIPS_OUTER, :2]
+    centre = outer.mean(0)
+    cover = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(cover, [np.round((centre + 1.5 * (outer - centre)) * (1 << shift)).astype(np.int32)], 255,
+                 cv2.LINE_8, shift)
+    cover = cv2.dilate(cover, np.ones((3, 3), np.uint8), iterations=max(1, size // 64))
+    face = np.zeros_like(cover)
+    cv2.fillPoly(face, [np.round(lm[FACE_OVAL, :2]).astype(np.int32)], 255)
+    out[(cover > 0) & (face > 0)] = skin.astype(np.uint8)
+    lip = np.clip(skin * np.array([0.85, 0.55, 0.55]), 0, 255)
+    cv2.fillPoly(out, [np.round(outer * (1 << shift)).astype(np.int32)], tuple(float(v) for v in lip),
+                 cv2.LINE_AA, shift)
+    cv2.fillPoly(out, [np.round(lm[LIPS_INNER, :2] * (1 << shift)).astype(np.int32)], MOUTH_DARK,
+                 cv2.LINE_AA, shift)
+    seam_idx = [LIPS_INNER[0], *_UPPER_INNER[::-1], LIPS_INNER[10]]  # corner, upper inner lip, corner
+    seam = np.round(lm[seam_idx, :2] * (1 << shift)).astype(np.int32)
+    cv2.polylines(out, [seam], False, MOUTH_DARK, max(1, round(size / 128)), cv2.LINE_AA, shift)
+    return out

@@ -18,7 +18,8 @@ MODELS = ("cyclegan", "content-invariant", "mesh-conditioned")
 _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
-            "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0}
+            "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0,
+            "mouth_redraw": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
@@ -76,6 +77,7 @@ class TrainConfig:
     lambda_features: float = 0.0       # extra L1 on the eye/brow/mouth pixels of the mesh drawing
     expression_mouth: float = 0.0      # chance a cartoon pair gets an opened mouth (expression_aug)
     expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes (one eye: a fifth)
+    mouth_redraw: float = 0.0          # chance a cartoon's mouth is redrawn from its landmarks
     # distillation (cyclegan only): L1 between the student's and a trained teacher's G_A(x)
     teacher: str = ""                  # run dir or checkpoint of a trained model
     lambda_distill: float = 10.0
@@ -95,6 +97,10 @@ class TrainConfig:
     name: str = ""
     trained_on: str = ""               # default: built from the data folders
     license_note: str = ""
+
+    @property
+    def expression_edits(self) -> bool:
+        return bool(self.expression_mouth or self.expression_eyes or self.mouth_redraw)
 
     def resolved_decay_start(self) -> int:
         return self.steps // 2 if self.lr_decay_start < 0 else self.lr_decay_start
@@ -124,10 +130,10 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= {low}, not {getattr(self, key)}")
         if self.style_lowpass and self.size % self.style_lowpass:
             raise ConfigError(f"size {self.size} must be a multiple of style_lowpass {self.style_lowpass}")
-        if max(self.expression_mouth, self.expression_eyes) > 1.0:
-            raise ConfigError("expression_mouth and expression_eyes are chances: 0..1")
-        if (self.expression_mouth or self.expression_eyes) and self.model != "mesh-conditioned":
-            raise ConfigError("expression_mouth / expression_eyes edit mesh pairs: "
+        if max(self.expression_mouth, self.expression_eyes, self.mouth_redraw) > 1.0:
+            raise ConfigError("expression_mouth, expression_eyes and mouth_redraw are chances: 0..1")
+        if self.expression_edits and self.model != "mesh-conditioned":
+            raise ConfigError("expression_mouth / expression_eyes / mouth_redraw edit mesh pairs: "
                               "--model mesh-conditioned only")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, not {self.lr}")

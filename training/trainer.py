@@ -253,8 +253,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         log.info("nothing to do: already at step %d of %d", start, cfg.steps)
         return run_dir
 
-    expression = (ExpressionAugConfig(mouth=cfg.expression_mouth, eyes=cfg.expression_eyes)
-                  if cfg.expression_mouth or cfg.expression_eyes else None)
+    expression = (ExpressionAugConfig(mouth=cfg.expression_mouth, eyes=cfg.expression_eyes,
+                                      redraw=cfg.mouth_redraw) if cfg.expression_edits else None)
     dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
                             AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
                             with_a2=cfg.model == "content-invariant",
