@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,30 @@ def demo_face() -> np.ndarray:
     from avatar_cam.demo import draw_demo_face
 
     return draw_demo_face(0.4)
+
+
+def _demo_crop(t: float) -> tuple[np.ndarray, np.ndarray]:
+    from avatar_cam.align import DEFAULT_CROP, align_face
+    from avatar_cam.demo import draw_demo_face
+    from avatar_cam.expression import ExpressionAnalyzer
+    from avatar_cam.face import FaceDetector
+    from avatar_cam.mesh_drawing import crop_landmarks
+
+    img = draw_demo_face(t)
+    det = FaceDetector()
+    face = det.detect(img)[0]
+    det.close()
+    crop = align_face(img, face, 128, DEFAULT_CROP)
+    with ExpressionAnalyzer() as a:
+        lm = crop_landmarks(a, crop)
+    assert lm is not None, "Face Mesh found no face in the demo crop"
+    return crop, lm
+
+
+@pytest.fixture(scope="session")
+def demo_crop() -> Callable[[float], tuple[np.ndarray, np.ndarray]]:
+    """(BGR 128px crop, landmarks in the crop) of the demo face at time t, found the app's way."""
+    return functools.cache(_demo_crop)
 
 
 def write_model(model: onnx.ModelProto, path: Path) -> Path:

@@ -3,15 +3,14 @@ app's own Face Mesh reads the edited expression back from the pixels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from avatar_cam.align import DEFAULT_CROP, align_face
 from avatar_cam.expression import ExpressionAnalyzer, measures_from_landmarks
-from avatar_cam.face import FaceDetector
 from avatar_cam.mesh_drawing import LIPS_INNER, RIGHT_EYE, crop_landmarks, draw_face_mesh
 from training.expression_aug import (
     _LOWER_INNER,
@@ -23,20 +22,13 @@ from training.expression_aug import (
     redraw_mouth,
 )
 
+DemoCrop = Callable[[float], tuple[np.ndarray, np.ndarray]]
+
 
 @pytest.fixture(scope="module")
-def demo_pair() -> tuple[np.ndarray, np.ndarray]:
-    """(RGB crop, landmarks in the crop) of the generated demo face, found the app's way."""
-    from avatar_cam.demo import draw_demo_face
-
-    img = draw_demo_face(0.0)
-    det = FaceDetector()
-    face = det.detect(img)[0]
-    det.close()
-    crop = align_face(img, face, 128, DEFAULT_CROP)
-    with ExpressionAnalyzer() as a:
-        lm = crop_landmarks(a, crop)
-    assert lm is not None, "Face Mesh found no face in the demo crop"
+def demo_pair(demo_crop: DemoCrop) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB crop, landmarks in the crop) of the demo face with its mouth shut."""
+    crop, lm = demo_crop(0.0)
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), lm
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from avatar_cam.align import DEFAULT_CROP, align_face
 from avatar_cam.expression import ExpressionAnalyzer
 from avatar_cam.face import FaceDetector
 from avatar_cam.mesh_drawing import (
@@ -17,26 +17,17 @@ from avatar_cam.mesh_drawing import (
     LIPS_INNER,
     MOUTH,
     RIGHT_EYE,
-    crop_landmarks,
     draw_face_mesh,
     face_from_landmarks,
 )
 
+DemoCrop = Callable[[float], tuple[np.ndarray, np.ndarray]]
+
 
 @pytest.fixture(scope="module")
-def demo_landmarks() -> tuple[np.ndarray, np.ndarray]:
+def demo_landmarks(demo_crop: DemoCrop) -> tuple[np.ndarray, np.ndarray]:
     """(crop, landmarks in the crop) of the generated demo face, found the app's way."""
-    from avatar_cam.demo import draw_demo_face
-
-    img = draw_demo_face(0.4)
-    det = FaceDetector()
-    face = det.detect(img)[0]
-    det.close()
-    crop = align_face(img, face, 128, DEFAULT_CROP)
-    with ExpressionAnalyzer() as a:
-        lm = crop_landmarks(a, crop)
-    assert lm is not None, "Face Mesh found no face in the demo crop"
-    return crop, lm
+    return demo_crop(0.4)
 
 
 def _colour_area(img: np.ndarray, colour: tuple[int, int, int]) -> int:

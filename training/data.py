@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from training.expression_aug import ExpressionAugConfig
+from avatar_cam.mesh_drawing import draw_face_mesh
+from training.expression_aug import ExpressionAugConfig, augment_expression
 
 log = logging.getLogger("training.data")
 
@@ -332,41 +333,33 @@ class UnpairedSteps(Dataset):
         pos = step * self.batch_size + j
         return int(_permutation(n, self.seed, _DOMAIN_KEYS[domain], pos // n)[pos % n])
 
-    def load(self, domain: str, idx: int, rng: np.random.Generator) -> torch.Tensor:
+    def read_rgb(self, domain: str, idx: int) -> tuple[Path, np.ndarray]:
+        """Image `idx` of `domain` as RGB, or the next readable one (unreadable ones logged once)."""
         paths = self.paths[domain]
         for k in range(len(paths)):
             p = paths[(idx + k) % len(paths)]
             bgr = read_image(p, min_side=4 * self.size)
             if bgr is not None:
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain not in ("B", "M")))
+                return Path(p), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             if str(p) not in self.bad:
                 self.bad.add(str(p))
                 log.warning("skipping %s: unreadable image (it was readable when scanned)", p)
         raise RuntimeError(f"no readable image left in domain {domain}")
 
+    def load(self, domain: str, idx: int, rng: np.random.Generator) -> torch.Tensor:
+        _, rgb = self.read_rgb(domain, idx)
+        return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain not in ("B", "M")))
+
     def load_edited_pair(self, idx: int, step: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Cartoon "B" `idx` and its mesh drawing after a random expression edit (same crop/flip)."""
-        from avatar_cam.mesh_drawing import draw_face_mesh
-        from training.expression_aug import augment_expression
-
-        paths = self.paths["B"]
-        for k in range(len(paths)):
-            p = paths[(idx + k) % len(paths)]
-            bgr = read_image(p, min_side=4 * self.size)
-            if bgr is not None:
-                lm = np.load(landmarks_path_for(p))
-                rgb, lm = augment_expression(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), lm,
-                                             np.random.default_rng([self.seed, 5, step, j]), self.expression)
-                mesh = cv2.cvtColor(draw_face_mesh(lm, rgb.shape[0]), cv2.COLOR_BGR2RGB)
-                seed = [self.seed, _DOMAIN_KEYS["B"], step, j]  # the draw "B" alone would use
-                b, m = (augment(im, self.size, np.random.default_rng(seed), self.aug, color=False)
-                        for im in (rgb, mesh))
-                return to_tensor(b), to_tensor(m)
-            if str(p) not in self.bad:
-                self.bad.add(str(p))
-                log.warning("skipping %s: unreadable image (it was readable when scanned)", p)
-        raise RuntimeError("no readable image left in domain B")
+        p, rgb = self.read_rgb("B", idx)
+        rgb, lm = augment_expression(rgb, np.load(landmarks_path_for(p)),
+                                     np.random.default_rng([self.seed, 5, step, j]), self.expression)
+        mesh = cv2.cvtColor(draw_face_mesh(lm, rgb.shape[0]), cv2.COLOR_BGR2RGB)
+        seed = [self.seed, _DOMAIN_KEYS["B"], step, j]  # the draw "B" alone would use
+        b, m = (augment(im, self.size, np.random.default_rng(seed), self.aug, color=False)
+                for im in (rgb, mesh))
+        return to_tensor(b), to_tensor(m)
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         batch = {}
