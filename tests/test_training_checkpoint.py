@@ -48,9 +48,11 @@ class _Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("model", ["cyclegan", "content-invariant"])
-def test_resume_after_crash_is_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str) -> None:
-    kw = dict(steps=5, save_every=2, lr_decay_start=1)
+@pytest.mark.parametrize(("model", "ema"), [("cyclegan", 0.0), ("content-invariant", 0.0),
+                                           ("content-invariant", 0.9)])
+def test_resume_after_crash_is_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str,
+                                         ema: float) -> None:
+    kw = dict(steps=5, save_every=2, lr_decay_start=1, g_ema=ema)
     straight = train(tiny_config(tmp_path, model, out=str(tmp_path / "straight"), **kw))
 
     real_save = ckpt.save_checkpoint

@@ -314,6 +314,9 @@ def load_weights(model: torch.nn.Module, path: Path, label: str = "") -> None:
     _check_kind(model, path, label)
     own = model.state_dict()
     missing = [k for k in own if k not in tensors]
+    new_ema = bool(missing) and all(k.startswith("ema.") for k in missing)
+    if new_ema:  # g_ema turned on at a resume: the average starts from these weights
+        missing = []
     unexpected = [k for k in tensors if k not in own]
     shapes = [k for k in own if k in tensors and tuple(own[k].shape) != tuple(tensors[k].shape)]
     if missing or unexpected or shapes:
@@ -327,7 +330,10 @@ def load_weights(model: torch.nn.Module, path: Path, label: str = "") -> None:
             parts.append(f"{len(shapes)} of another shape (e.g. {k} {list(tensors[k].shape)} "
                          f"vs {list(own[k].shape)})")
         raise CheckpointError(f"{path}: weights do not fit {label or 'the model'}: " + ", ".join(parts))
-    model.load_state_dict(tensors, strict=True)
+    model.load_state_dict(tensors, strict=not new_ema)
+    if new_ema:
+        model.reset_ema()  # type: ignore[operator]
+        log.info("%s: no weight average in the file; the generator EMA starts from its weights", path.name)
 
 
 def _step_of(doc: dict[str, Any]) -> int:

@@ -19,11 +19,14 @@ _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_lay
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
             "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0,
-            "mouth_redraw": 0.0}
+            "mouth_redraw": 0.0, "g_ema": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
                 "progress", "steps", "out", "threads", "minutes"}
+# Keys a `--resume` may change on purpose (logged): the rest of the run's schedule. Turning the
+# generator EMA on mid-run starts the average from the resumed weights.
+SCHEDULE_KEYS = {"lr_decay_start", "g_ema"}
 
 
 class ConfigError(ValueError):
@@ -65,6 +68,8 @@ class TrainConfig:
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5       # times lambda_cycle, as in the reference
     pool_size: int = 50
+    g_ema: float = 0.0                 # decay of an EMA of the generator weights (0: off); export
+                                       # and samples use the average (e.g. 0.999)
     # content-invariant
     style_dim: int = 8
     lambda_rec: float = 10.0           # ||R(Ec(fake), Es(x')) - x||
@@ -135,6 +140,8 @@ class TrainConfig:
         if self.expression_edits and self.model != "mesh-conditioned":
             raise ConfigError("expression_mouth / expression_eyes / mouth_redraw edit mesh pairs: "
                               "--model mesh-conditioned only")
+        if not self.g_ema < 1.0:
+            raise ConfigError(f"g_ema is a decay in [0, 1), not {self.g_ema}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, not {self.lr}")
         if not 0.0 < self.min_scale <= 1.0:
@@ -211,4 +218,5 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def diff_for_resume(saved: TrainConfig, new: TrainConfig) -> list[str]:
     """Options that differ in a way that would break an exact resume."""
     a, b = saved.to_dict(), new.to_dict()
-    return [f"{k} ({a[k]!r} -> {b[k]!r})" for k in a if k not in RUNTIME_KEYS and a[k] != b[k]]
+    return [f"{k} ({a[k]!r} -> {b[k]!r})" for k in a
+            if k not in RUNTIME_KEYS | SCHEDULE_KEYS and a[k] != b[k]]

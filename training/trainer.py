@@ -46,7 +46,7 @@ from training.data import (
 )
 from training.expression_aug import ExpressionAugConfig
 from training.models import TrainModel, create_model, resolve_device
-from training.options import ConfigError, TrainConfig, diff_for_resume
+from training.options import SCHEDULE_KEYS, ConfigError, TrainConfig, diff_for_resume
 from training.tbwriter import ScalarWriter
 
 log = logging.getLogger("training")
@@ -189,10 +189,12 @@ class _Stop:
             signal.signal(s, h)
 
 
-def prepare_run(cfg: TrainConfig, resume: bool) -> tuple[TrainConfig, Path]:
-    """Create RUN_DIR and write config.json, or check a resumed run's config is compatible."""
+def prepare_run(cfg: TrainConfig, resume: bool) -> tuple[TrainConfig, Path, list[str]]:
+    """Create RUN_DIR, or check a resumed run's config is compatible. Returns the config, RUN_DIR
+    and the schedule changes a resume makes (to log once the run's log is open)."""
     run_dir = Path(cfg.out)
     cfg_path = run_dir / "config.json"
+    changes: list[str] = []
     if resume:
         if not cfg_path.exists():
             raise ConfigError(f"--resume: {cfg_path} not found (nothing to resume)")
@@ -205,22 +207,26 @@ def prepare_run(cfg: TrainConfig, resume: bool) -> tuple[TrainConfig, Path]:
         if diffs:
             raise ConfigError("--resume with different options: " + "; ".join(diffs))
         if cfg.steps != saved.steps:
-            log.warning("--steps changed %d -> %d: the LR decay now ends at the new step count",
-                        saved.steps, cfg.steps)
+            changes.append(f"--steps changed {saved.steps} -> {cfg.steps}: the LR decay now ends at the "
+                           "new step count")
+        changes += [f"--resume changes {k}: {getattr(saved, k)!r} -> {getattr(cfg, k)!r}"
+                    for k in sorted(SCHEDULE_KEYS) if getattr(cfg, k) != getattr(saved, k)]
     else:
         if ckpt.has_checkpoint(run_dir):
             raise ConfigError(f"{run_dir} already holds a run; use --resume or another --out")
         if cfg.lr_decay_start < 0:
             cfg.lr_decay_start = cfg.steps // 2
     run_dir.mkdir(parents=True, exist_ok=True)
-    return cfg, run_dir
+    return cfg, run_dir, changes
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run training; returns RUN_DIR. See the module docstring for what it writes."""
     cfg.validate()
-    cfg, run_dir = prepare_run(cfg, resume)
+    cfg, run_dir, changes = prepare_run(cfg, resume)
     setup_logging(run_dir)
+    for line in changes:
+        log.warning(line)
     device = resolve_device(cfg.device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -307,6 +313,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 lr = lr_at(step, cfg)
                 model.set_lr(lr)
                 losses = model.step(batch)
+                model.update_ema()
                 if not all(math.isfinite(v) for v in losses.values()):
                     raise FloatingPointError(f"non-finite loss at step {step}: {losses}")
                 done = step + 1

@@ -8,12 +8,15 @@ and its optimisers. The trainer only calls:
 - `generator_for_export(style_image=None) -> nn.Module`: float32 NCHW RGB in [-1, 1] -> same,
   on CPU, eval mode, no training-only parts;
 - `export_metadata() -> dict[str, str]`: at least kind, generator, trained_on, license_note;
-- `extra_state() / load_extra_state()`: non-weight training state (optimisers, pools, scaler).
+- `extra_state() / load_extra_state()`: non-weight training state (optimisers, pools, scaler);
+- `update_ema()` after each step: with `g_ema` > 0 the nets named in `ema_nets` keep an
+  exponential moving average (`ema.*` in the weights) that export and samples use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any
 
 import torch
@@ -74,6 +77,7 @@ class TrainModel(nn.Module):
     """Base class: device, autocast, grad scaler, optimisers registry and LR setting."""
 
     kind = "base"
+    ema_nets: tuple[str, ...] = ()  # the nets the exported generator is built from
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu"):
         super().__init__()
@@ -112,9 +116,35 @@ class TrainModel(nn.Module):
             self.scaler.update()
 
     def finish_init(self) -> None:
+        if self.cfg.g_ema > 0:
+            self.ema = nn.ModuleDict({n: copy.deepcopy(getattr(self, n)).requires_grad_(False)
+                                      for n in self.ema_nets})
         self.to(self.device)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def averaged(self, name: str) -> nn.Module:
+        """The weight average of net `name` when the EMA is on, else the net itself."""
+        ema = getattr(self, "ema", None)
+        return ema[name] if ema is not None else getattr(self, name)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        ema = getattr(self, "ema", None)
+        if ema is None:
+            return
+        for name, avg in ema.items():
+            live = getattr(self, name)
+            for a, p in zip(avg.parameters(), live.parameters(), strict=True):
+                a.lerp_(p.detach(), 1.0 - self.cfg.g_ema)
+            for a, b in zip(avg.buffers(), live.buffers(), strict=True):
+                a.copy_(b)
+
+    @torch.no_grad()
+    def reset_ema(self) -> None:
+        """Start the average from the current weights (the EMA turned on at a resume)."""
+        for name, avg in getattr(self, "ema", {}).items():
+            avg.load_state_dict(getattr(self, name).state_dict())
 
     # -- the interface --------------------------------------------------------------------
     def set_lr(self, lr: float) -> None:

@@ -63,6 +63,7 @@ class ContentInvariant(TrainModel):
     """Ec, Es, R and one cartoon discriminator D_B."""
 
     kind = "content-invariant"
+    ema_nets = ("Ec", "Es", "R")
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu"):
         super().__init__(cfg, device)
@@ -116,7 +117,7 @@ class ContentInvariant(TrainModel):
             loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
         self.backward_step(loss_d, self.optimizers["D"])
         self.end_step()
-        self.track_style_mean(s_y)
+        self.track_style_mean(y, s_y)
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["D_B"] = float(loss_d.detach())
         return out
@@ -127,19 +128,23 @@ class ContentInvariant(TrainModel):
         was = self.training
         self.eval()
         img = image.reshape(-1, *image.shape[-3:]).to(self.device).float()
-        code = self.Es(img).float().mean(0, keepdim=True)
+        code = self.averaged("Es")(img).float().mean(0, keepdim=True)
         self.train(was)
         return code
 
     def cartoons_of(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """R(Ec(a)) with the mean cartoon style and with each reference cartoon b's style."""
-        c_a = self.Ec(a)
+        ec, es, r = (self.averaged(n) for n in self.ema_nets)
+        c_a = ec(a)
         mean = self.style_mean.reshape(1, -1).expand(a.shape[0], -1)
-        return self.R(c_a, mean), self.R(c_a, self.Es(b))
+        return r(c_a, mean), r(c_a, es(b))
 
-    def track_style_mean(self, s_y: torch.Tensor) -> None:
-        """Fold a batch of cartoon style codes into the running mean (the default style)."""
+    def track_style_mean(self, y: torch.Tensor, s_y: torch.Tensor) -> None:
+        """Fold a batch of cartoon style codes s_y = Es(y) into the running mean (the default
+        style); with the generator EMA on, the codes of the averaged Es, which export uses."""
         with torch.no_grad():
+            if getattr(self, "ema", None) is not None:
+                s_y = self.ema["Es"](y)
             m = 1.0 if int(self.style_seen) == 0 else self.cfg.style_ema
             self.style_mean.mul_(1 - m).add_(s_y.detach().float().mean(0) * m)
             self.style_seen += 1
@@ -154,8 +159,8 @@ class ContentInvariant(TrainModel):
                 ("reconstruction", rec), ("style ref", b)]
 
     def _parts(self) -> tuple[nn.Module, nn.Module]:
-        enc = copy.deepcopy(self.Ec).float().cpu().eval()
-        dec = copy.deepcopy(self.R).float().cpu().eval()
+        enc = copy.deepcopy(self.averaged("Ec")).float().cpu().eval()
+        dec = copy.deepcopy(self.averaged("R")).float().cpu().eval()
         return enc, dec
 
     def generator_for_export(self, style_image: torch.Tensor | None = None) -> nn.Module:
@@ -172,12 +177,14 @@ class ContentInvariant(TrainModel):
 
     def style_encoder_for_export(self) -> nn.Module:
         """Es on CPU, eval: reference cartoon [N,3,H,W] in [-1,1] -> style code [N, D]."""
-        return copy.deepcopy(self.Es).float().cpu().eval()
+        return copy.deepcopy(self.averaged("Es")).float().cpu().eval()
 
     def export_metadata(self) -> dict[str, str]:
         meta = super().export_metadata()
         meta["style_code_dim"] = str(self.cfg.style_dim)
         meta["default_style"] = "mean cartoon style code (running mean over training cartoons)"
+        if self.cfg.g_ema > 0:
+            meta["weights"] = f"exponential moving average of the generator weights (decay {self.cfg.g_ema})"
         return meta
 
     def extra_state(self) -> tuple[dict[str, torch.Tensor], dict]:

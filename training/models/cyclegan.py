@@ -24,6 +24,7 @@ class CycleGAN(TrainModel):
     """Two generators, two 70x70 PatchGANs, Adam 2e-4 (0.5, 0.999)."""
 
     kind = "cyclegan"
+    ema_nets = ("G_A",)
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu",
                  teacher: nn.Module | None = None):
@@ -98,7 +99,8 @@ class CycleGAN(TrainModel):
     def generator_for_export(self, style_image: torch.Tensor | None = None) -> nn.Module:
         """G_A (photo -> cartoon) on CPU in eval mode; `style_image` is ignored (one style)."""
         del style_image
-        return copy.deepcopy(self.G_A).float().cpu().eval().to(memory_format=torch.contiguous_format)
+        gen = copy.deepcopy(self.averaged("G_A")).float().cpu().eval()
+        return gen.to(memory_format=torch.contiguous_format)
 
     def extra_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors, meta = super().extra_state()

@@ -58,7 +58,8 @@ class MeshConditioned(ContentInvariant):
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu"):
         super().__init__(cfg, device)
         if cfg.style_lowpass > 1:
-            self.Es.register_forward_pre_hook(_low_pass_hook(cfg.style_lowpass))
+            for es in {self.Es, self.averaged("Es")}:
+                es.register_forward_pre_hook(_low_pass_hook(cfg.style_lowpass))
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
@@ -83,7 +84,7 @@ class MeshConditioned(ContentInvariant):
             loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
         self.backward_step(loss_d, self.optimizers["D"])
         self.end_step()
-        self.track_style_mean(s_y)
+        self.track_style_mean(y, s_y)
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["D_B"] = float(loss_d.detach())
         return out
