@@ -84,10 +84,6 @@ def test_catalog_lists_rigs_with_onnx_styles_and_resolves_them(tmp_path: Path, s
     assert catalog.resolve(str(tmp_path / RIGS[0].name)).kind == RIG_KIND
 
 
-def test_default_style_is_a_rig() -> None:
-    assert StyleCatalog([builtin_styles_dir()]).default().kind == RIG_KIND
-
-
 def test_crop_rotation_is_the_eye_line_angle_the_crop_levelled() -> None:
     for angle in (-20.0, 0.0, 13.0):
         a = np.radians(angle)
@@ -228,7 +224,7 @@ def test_bench_times_the_rig_renderer(tmp_path: Path, style_file: Path) -> None:
     assert row["kind"] == RIG_KIND and row["size"] == 512 and row["ms_p50"] > 0
 
 
-def test_the_readme_names_the_default_rig() -> None:
+def test_the_readme_names_the_default_style() -> None:
     default = json.loads((builtin_styles_dir() / "default.json").read_text())["default"]
     assert default in (ROOT / "README.md").read_text()
     assert cv2.imread(str(ROOT / "docs" / "screenshot.png")) is not None
