@@ -65,7 +65,7 @@ def _f(v: Any, digits: int = 3) -> str:
 def _row(label: str, s: dict[str, Any]) -> str:
     return (f"| {label} | {s['n']} | {_f(s['output_face_rate'], 2)} | {_f(s['keypoint_error'])} | "
             f"{_f(s['mouth_open_diff'])} | {_f(s['eye_open_diff'])} | {_f(s['yaw_diff'], 1)} | "
-            f"{_f(s['mouth_open_corr'], 2)} |")
+            f"{_f(s['mouth_open_corr'], 2)} | {_f(s.get('eye_open_corr'), 2)} |")
 
 
 def _failure_lines(fc: dict[str, Any] | None) -> list[str]:
@@ -114,7 +114,8 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
     ex = eval_doc["expression"]
     size_mb = style.stat().st_size / 1e6
     size_flag = f" --size {info.size}" if info.size != cfg["size"] else ""
-    head = "| set | n | faces found | landmark err | mouth diff | eye diff | yaw diff ° | mouth corr |"
+    head = ("| set | n | faces found | landmark err | mouth diff | eye diff | yaw diff ° | mouth corr | "
+            "eye corr |")
     lines = [
         f"# {info.name}",
         "",
@@ -145,11 +146,11 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         + (f" ({eval_doc['fid_error']})" if eval_doc.get("fid_error") else "") + ".",
         *_failure_lines(eval_doc.get("failure_checks")),
         "Landmark error and mouth/eye-open differences are fractions of the face size, measured by "
-        "MediaPipe Face Mesh on the photo and on its cartoon; mouth corr: does the cartoon's mouth "
-        "open when the person's does.",
+        "MediaPipe Face Mesh on the photo and on its cartoon; mouth / eye corr: does the cartoon's "
+        "mouth open, and do its eyes close, when the person's do.",
         "",
         head,
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
         _row("all held-out photos", ex),
     ]
     lines += [_row(k, v) for k, v in eval_doc.get("groups", {}).items() if v["n"]]
@@ -157,9 +158,11 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
     if clips:
         lines += ["", "Video clips (`../shared/media`, through the app's tracking and crop): flicker is "
                   "the cartoon's frame-to-frame jitter over the crop's (1.0: adds none).", "",
-                  "| clip | frames | faces found | mouth corr | flicker |", "|---|---|---|---|---|"]
+                  "| clip | frames | faces found | mouth corr | eye corr | flicker |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {name} | {c['frames_with_face']} | {_f(c.get('output_face_rate'), 2)} | "
-                  f"{_f(c.get('mouth_open_corr'), 2)} | {_f(c.get('flicker'), 2)} |"
+                  f"{_f(c.get('mouth_open_corr'), 2)} | {_f(c.get('eye_open_corr'), 2)} | "
+                  f"{_f(c.get('flicker'), 2)} |"
                   for name, c in clips.items()]
     lines += _judge_identity_lines(eval_doc)
     return "\n".join(lines) + "\n"
