@@ -454,6 +454,22 @@ def load_for_export(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     return model.eval(), cfg, step
 
 
+def init_weights(model: torch.nn.Module, path: str | Path) -> int:
+    """Load every weight of the checkpoint `path` names (run dir, JSON or .safetensors) into a
+    new run's `model`; returns the step it was saved at (0 if unknown). Optimiser and RNG state
+    stay fresh. CheckpointError with one line if it does not fit."""
+    weights, jp, cfg_path = _resolve(path)
+    step = 0
+    if jp is not None:
+        doc = _read_json(jp)
+        _verify(weights, doc.get("weights_sha256"))
+        step = _step_of(doc)
+    elif not weights.is_file():
+        raise CheckpointError(f"{weights}: file missing")
+    load_weights(model, weights, f"the {getattr(model, 'kind', '')} model (init_from {path})")
+    return max(step, 0)
+
+
 def load_teacher(cfg: TrainConfig) -> torch.nn.Module | None:
     """The trained generator `cfg.teacher` names (a run dir or checkpoint), for distillation."""
     if not cfg.teacher:

@@ -4,6 +4,7 @@
         --data-a DIR [DIR ...] --data-b DIR --out RUN_DIR --size 256 --batch-size N --steps N \\
         [--resume] [--device auto|cpu|cuda|mps] [--config FILE] [--set KEY=VALUE ...]
     avatar-train --resume --out RUN_DIR           # continue exactly where RUN_DIR stopped
+    avatar-train --config RUN/config.json --init-from RUN --out NEW --size 144   # fine-tune
     avatar-train prepare --input DIR [DIR ...] --out DIR --size 256 [--domain photo|cartoon]
     avatar-train macs [--size 256]
 
@@ -25,7 +26,7 @@ _FLAGS = {
     "steps": int, "seed": int, "device": str, "amp": str, "workers": int, "threads": int, "lr": float,
     "gan_mode": str, "upsample": str, "save_every": int, "sample_every": int, "log_every": int,
     "val_count": int, "name": str, "trained_on": str, "license_note": str, "teacher": str,
-    "keep_checkpoints": int, "minutes": float,
+    "keep_checkpoints": int, "minutes": float, "init_from": str,
 }
 
 

@@ -83,6 +83,10 @@ class TrainConfig:
     expression_mouth: float = 0.0      # chance a cartoon pair gets an opened mouth (expression_aug)
     expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes (one eye: a fifth)
     mouth_redraw: float = 0.0          # chance a cartoon's mouth is redrawn from its landmarks
+    # fine-tuning: every net's weights (EMA included) from this run dir or checkpoint of the same
+    # model and generator; the step count, optimisers and LR schedule start fresh, the size may
+    # differ (the networks are fully convolutional): progressive size
+    init_from: str = ""
     # distillation (cyclegan only): L1 between the student's and a trained teacher's G_A(x)
     teacher: str = ""                  # run dir or checkpoint of a trained model
     lambda_distill: float = 10.0

@@ -255,6 +255,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if resume:
         start, _ = ckpt.resume(run_dir, model)
         log.info("resumed at step %d", start)
+    elif cfg.init_from:
+        source_step = ckpt.init_weights(model, cfg.init_from)
+        log.info("weights from %s (its step %d); step, optimisers and LR schedule start fresh",
+                 cfg.init_from, source_step)
     if start >= cfg.steps:
         log.info("nothing to do: already at step %d of %d", start, cfg.steps)
         return run_dir
