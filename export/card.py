@@ -154,6 +154,9 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         _row("all held-out photos", ex),
     ]
     lines += [_row(k, v) for k, v in eval_doc.get("groups", {}).items() if v["n"]]
+    if ex.get("false_wink_rate") is not None:
+        lines += ["", f"False winks: {100 * ex['false_wink_rate']:.1f}% of the cartoons shut one eye to "
+                  "under half the other's where the person's eyes are even."]
     clips = eval_doc.get("clips") or {}
     if clips:
         lines += ["", "Video clips (`../shared/media`, through the app's tracking and crop): flicker is "

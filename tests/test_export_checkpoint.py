@@ -264,7 +264,8 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     style = tmp_path / "tiny-anime.onnx"
     assert _export(["--run", str(run), "--name", "tiny-anime", "--out", str(style)], capsys)[0] == 0
     summary = {"n": 4, "output_face_rate": 0.75, "keypoint_error": 0.03, "mouth_open_diff": 0.05,
-               "eye_open_diff": 0.06, "yaw_diff": 3.0, "mouth_open_corr": 0.8, "eye_open_corr": 0.65}
+               "eye_open_diff": 0.06, "yaw_diff": 3.0, "mouth_open_corr": 0.8, "eye_open_corr": 0.65,
+               "false_wink_rate": 0.25}
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "eval.json").write_text(json.dumps({
         "n_photos": 4, "fid": None, "fid_error": "no Inception weights", "expression": summary,
@@ -289,7 +290,8 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     assert f"{steps} steps of batch" in text and "avatar-train --config training/recipes/x.toml" in text
     assert "| gender=female | 2 | 0.75 |" in text and "age=60+" not in text  # empty groups left out
     assert "| all held-out photos | 4 | 0.75 | 0.030 | 0.050 | 0.060 | 3.0 | 0.80 | 0.65 |" in text
-    assert "| 651.mp4 | 62 | 1.00 | 0.70 | 0.55 | 0.80 |" in text and "## Look" in text and "4.4 ms" in text
+    assert "| 651.mp4 | 62 | 1.00 | 0.70 | 0.55 | 0.80 |" in text
+    assert "False winks: 25.0% of the cartoons" in text and "## Look" in text and "4.4 ms" in text
     assert "no Inception weights" in text and "brightness correlation photo→cartoon 0.81" in text
     assert "| all held-out photos | 4 | 0.25 | 0.41 | 0.25 | 0.750 |" in text and "chance 0.250" in text
     assert "| gender=female | 2 | 0.50 | 0.70 | 1.00 | 0.000 |" in text

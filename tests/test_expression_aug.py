@@ -89,6 +89,18 @@ def test_redrawn_mouth_follows_the_landmarks_only(demo_pair: tuple[np.ndarray, n
             > measures_from_landmarks(_read_back(drawn_shut)).mouth_open + 0.2)
 
 
+@pytest.mark.parametrize("wink", [0.0, 1.0])
+def test_wink_share_decides_one_eye_or_both(demo_pair: tuple[np.ndarray, np.ndarray], wink: float) -> None:
+    rgb, lm = demo_pair
+    before = measures_from_landmarks(lm).eye_open
+    cfg = ExpressionAugConfig(mouth=0.0, eyes=1.0, wink=wink, redraw=0.0)
+    for seed in range(6):
+        _, new = augment_expression(rgb, lm, np.random.default_rng(seed), cfg)
+        after = measures_from_landmarks(new).eye_open
+        shut = [a < 0.8 * b for a, b in zip(after, before, strict=True)]
+        assert sum(shut) == (1 if wink else 2), (seed, shut)
+
+
 def test_no_edit_drawn_leaves_the_pair_alone(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
     rgb, lm = demo_pair
     nothing = ExpressionAugConfig(mouth=0.0, eyes=0.0, redraw=0.0)

@@ -212,3 +212,19 @@ def test_failure_checks_catch_inversion_collapse_and_checkerboard() -> None:
     grid = ((xx + yy) % 2 * 60)[..., None].astype(np.uint8)
     assert ev.failure_checks(photos, [np.clip(p.astype(int) + grid, 0, 255).astype(np.uint8) for p in photos]
                              )["checkerboard_ratio"] > 3
+
+
+def test_false_winks_count_only_where_the_person_keeps_both_eyes_even() -> None:
+    def rec(photo: tuple[float, float], cartoon: tuple[float, float]) -> dict:
+        return {"input_face": True, "output_face": True,
+                "input": {"eye_open": list(photo), "mouth_open": 0.1},
+                "output": {"eye_open": list(cartoon), "mouth_open": 0.1},
+                "diff": dict.fromkeys(["keypoint_error", "mouth_open_diff", "eye_open_diff", "yaw_diff",
+                                       "pitch_diff", "roll_diff", "gaze_diff"], 0.0)}
+
+    records = [rec((0.3, 0.3), (0.4, 0.1)),   # a wink the person did not make
+               rec((0.3, 0.28), (0.4, 0.35)),  # both open
+               rec((0.0, 0.0), (0.02, 0.01)),  # both shut: not a wink
+               rec((0.3, 0.05), (0.4, 0.1))]   # the person winks: not counted
+    assert ev.false_wink(records[0]) is True and ev.false_wink(records[3]) is None
+    assert ev.summarize(records)["false_wink_rate"] == pytest.approx(1 / 3)

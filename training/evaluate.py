@@ -17,7 +17,9 @@ be aligned crops (`avatar-train prepare`), as the app feeds the generator.
 - What the paper cares about, without any download: does the cartoon keep the expression, pose
   and gaze (MediaPipe Face Mesh on input and output, `avatar_cam.expression`): face-found rate
   on outputs, landmark error as a fraction of face size, mouth/eye-open agreement, yaw/pitch/roll
-  and gaze differences, also per UTKFace group (age, gender, ethnicity from the file names).
+  and gaze differences, also per UTKFace group (age, gender, ethnicity from the file names);
+  `false_wink_rate`: the share of cartoons with one eye under half as open as the other where
+  the person's eyes are even.
 
 - Does it read as a cartoon: the share of outputs the style judge (`training.judge`, a small
   photo/anime/flat CNN trained on the training split only) calls anime or flat. Does it hide who
@@ -295,6 +297,16 @@ def _corr(a: list[float], b: list[float]) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def false_wink(record: dict[str, Any]) -> bool | None:
+    """Does the cartoon shut one eye to under half the other's while the person's eyes are even?
+    None when the person winks or squints one eye themselves."""
+    a, b = record["input"]["eye_open"]
+    if min(a, b) < 0.5 * max(a, b):
+        return None
+    c, d = record["output"]["eye_open"]
+    return bool(min(c, d) < 0.5 * max(c, d))
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Face-found rates and mean differences over per-image records."""
     n = len(records)
@@ -315,6 +327,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
                                    [r["output"]["mouth_open"] for r in both])
     out["eye_open_corr"] = _corr([float(np.mean(r["input"]["eye_open"])) for r in both],
                                  [float(np.mean(r["output"]["eye_open"])) for r in both])
+    winks = [w for w in map(false_wink, both) if w is not None]
+    out["false_wink_rate"] = sum(winks) / len(winks) if winks else None
     return out
 
 
@@ -706,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{source}: {result['n_photos']} photos; FID {fmt(result['fid'])}, "
           f"KID {fmt(result['kid_mean'])}; faces found on cartoons {fmt(ex['output_face_rate'])}; "
           f"keypoint error {fmt(ex['keypoint_error'])} of face size; "
-          f"mouth-open diff {fmt(ex['mouth_open_diff'])}; eye-open diff {fmt(ex['eye_open_diff'])}")
+          f"mouth-open diff {fmt(ex['mouth_open_diff'])}; eye-open diff {fmt(ex['eye_open_diff'])}; "
+          f"false winks {fmt(ex.get('false_wink_rate'))}")
     fc = result["failure_checks"]
     print(f"failure checks: brightness corr {fmt(fc['luma_corr'])} (negative: inverted); diversity "
           f"{fmt(fc['diversity_ratio'])} (near 0: collapse); checkerboard {fmt(fc['checkerboard_ratio'])}")

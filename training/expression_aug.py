@@ -38,7 +38,8 @@ class ExpressionAugConfig:
 
     mouth: float = 0.5                 # chance to open the mouth
     mouth_gap: tuple[float, float] = (0.12, 0.6)  # inner-lip gap added, in mouth widths
-    eyes: float = 0.25                 # chance to close the eyes (one eye: a fifth of those)
+    eyes: float = 0.25                 # chance to close the eyes
+    wink: float = 0.2                  # share of the eye edits that close one eye only
     eye_close: tuple[float, float] = (0.5, 1.0)   # fraction of the lid gap closed
     redraw: float = 0.0                # chance the mouth is painted over and drawn from the landmarks
 
@@ -188,7 +189,7 @@ def augment_expression(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator
         rgb = redraw_mouth(rgb, lm)
     if rng.random() < cfg.eyes:
         a = float(min(1.0, rng.uniform(cfg.eye_close[0], cfg.eye_close[1] + 0.3)))
-        wink = rng.random() < 0.2
+        wink = rng.random() < cfg.wink
         amounts = (a, 0.0) if wink and rng.random() < 0.5 else (0.0, a) if wink else (a, a)
         rgb, lm = close_eyes(rgb, lm, amounts)
     return rgb, lm

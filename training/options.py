@@ -19,7 +19,7 @@ _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_lay
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
             "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0,
-            "mouth_redraw": 0.0, "g_ema": 0.0}
+            "expression_winks": 0.0, "mouth_redraw": 0.0, "g_ema": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
@@ -81,7 +81,8 @@ class TrainConfig:
     style_lowpass: int = 0             # Es sees the cartoon average-pooled by this factor (0: as is)
     lambda_features: float = 0.0       # extra L1 on the eye/brow/mouth pixels of the mesh drawing
     expression_mouth: float = 0.0      # chance a cartoon pair gets an opened mouth (expression_aug)
-    expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes (one eye: a fifth)
+    expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes
+    expression_winks: float = 0.2      # share of those that close one eye only
     mouth_redraw: float = 0.0          # chance a cartoon's mouth is redrawn from its landmarks
     # fine-tuning: every net's weights (EMA included) from this run dir or checkpoint of the same
     # model and generator; the step count, optimisers and LR schedule start fresh, the size may
@@ -139,8 +140,9 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= {low}, not {getattr(self, key)}")
         if self.style_lowpass and self.size % self.style_lowpass:
             raise ConfigError(f"size {self.size} must be a multiple of style_lowpass {self.style_lowpass}")
-        if max(self.expression_mouth, self.expression_eyes, self.mouth_redraw) > 1.0:
-            raise ConfigError("expression_mouth, expression_eyes and mouth_redraw are chances: 0..1")
+        if max(self.expression_mouth, self.expression_eyes, self.expression_winks, self.mouth_redraw) > 1.0:
+            raise ConfigError("expression_mouth, expression_eyes, expression_winks and mouth_redraw are "
+                              "chances: 0..1")
         if self.expression_edits and self.model != "mesh-conditioned":
             raise ConfigError("expression_mouth / expression_eyes / mouth_redraw edit mesh pairs: "
                               "--model mesh-conditioned only")

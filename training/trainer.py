@@ -264,7 +264,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         return run_dir
 
     expression = (ExpressionAugConfig(mouth=cfg.expression_mouth, eyes=cfg.expression_eyes,
-                                      redraw=cfg.mouth_redraw) if cfg.expression_edits else None)
+                                      wink=cfg.expression_winks, redraw=cfg.mouth_redraw)
+                  if cfg.expression_edits else None)
     dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
                             AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
                             with_a2=cfg.model == "content-invariant",
