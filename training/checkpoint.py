@@ -418,6 +418,19 @@ def _resolve(path: str | Path) -> tuple[Path, Path | None, Path]:
     raise CheckpointError(f"{p}: not a run directory, checkpoint JSON or .safetensors file")
 
 
+def _checked_weights(path: str | Path) -> tuple[Path, Path, int]:
+    """(weights file, run config.json, step) for a run dir or checkpoint, the weights checked
+    against their JSON's sha256 when there is one (step 0 without)."""
+    weights, jp, cfg_path = _resolve(path)
+    if jp is None:
+        if not weights.is_file():
+            raise CheckpointError(f"{weights}: file missing")
+        return weights, cfg_path, 0
+    doc = _read_json(jp)
+    _verify(weights, doc.get("weights_sha256"))
+    return weights, cfg_path, int(doc.get("step", 0))
+
+
 def load_config(path: str | Path) -> TrainConfig:
     """A run's config.json as a TrainConfig (CheckpointError if missing or invalid)."""
     p = Path(path)
@@ -437,15 +450,8 @@ def load_for_export(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     `.safetensors` file inside `RUN_DIR/checkpoints/`. Returns (model in eval mode, config, step).
     Raises CheckpointError with one line for anything unusable.
     """
-    weights, jp, cfg_path = _resolve(path)
+    weights, cfg_path, step = _checked_weights(path)
     cfg = load_config(cfg_path)
-    step = 0
-    if jp is not None:
-        doc = _read_json(jp)
-        _verify(weights, doc.get("weights_sha256"))
-        step = int(doc.get("step", 0))
-    elif not weights.is_file():
-        raise CheckpointError(f"{weights}: file missing")
     try:
         model = create_model(cfg, device)
     except (ValueError, KeyError) as e:
@@ -458,16 +464,9 @@ def init_weights(model: torch.nn.Module, path: str | Path) -> int:
     """Load every weight of the checkpoint `path` names (run dir, JSON or .safetensors) into a
     new run's `model`; returns the step it was saved at (0 if unknown). Optimiser and RNG state
     stay fresh. CheckpointError with one line if it does not fit."""
-    weights, jp, cfg_path = _resolve(path)
-    step = 0
-    if jp is not None:
-        doc = _read_json(jp)
-        _verify(weights, doc.get("weights_sha256"))
-        step = _step_of(doc)
-    elif not weights.is_file():
-        raise CheckpointError(f"{weights}: file missing")
+    weights, _, step = _checked_weights(path)
     load_weights(model, weights, f"the {getattr(model, 'kind', '')} model (init_from {path})")
-    return max(step, 0)
+    return step
 
 
 def load_teacher(cfg: TrainConfig) -> torch.nn.Module | None:
