@@ -11,6 +11,7 @@ Nothing here imports torch; `export/` imports this module to check what it write
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass, field
@@ -59,11 +60,19 @@ class StyleInfo:
 DEFAULT_DYNAMIC_SIZE = 256
 
 
-def builtin_styles_dir() -> Path:
-    """`assets/styles` of this checkout (or `AVATAR_CAM_ASSETS/styles`)."""
+def assets_dir() -> Path:
+    """The app's bundled assets (package data `avatar_cam/assets`: styles, judge), found the same
+    way from a checkout, an editable install, a wheel or a frozen bundle; `AVATAR_CAM_ASSETS`
+    overrides it."""
     root = os.environ.get("AVATAR_CAM_ASSETS")
-    base = Path(root) if root else Path(__file__).resolve().parents[1] / "assets"
-    return base / "styles"
+    if root:
+        return Path(root)
+    return Path(str(importlib.resources.files("avatar_cam") / "assets"))
+
+
+def builtin_styles_dir() -> Path:
+    """The built-in styles (`avatar_cam/assets/styles`)."""
+    return assets_dir() / "styles"
 
 
 def user_styles_dir() -> Path:
@@ -201,7 +210,7 @@ class StyleCatalog:
                     self.problems.append(str(e))
 
     def default(self) -> StyleInfo:
-        """The built-in default: the one named in `assets/styles/default.json`, else the first."""
+        """The built-in default: the one named in `avatar_cam/assets/styles/default.json`, else the first."""
         if not self.styles:
             raise StyleError("no style found in " + ", ".join(str(d) for d in self.dirs))
         marker = builtin_styles_dir() / "default.json"

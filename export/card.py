@@ -1,9 +1,9 @@
 """Model card for a style file: what the file says about itself, how its run was trained, and
 what `avatar-eval` and `avatar-bench` measured, in one markdown file next to the style.
 
-    python -m export.card --style assets/styles/anime.onnx --run runs/anime_cpu \\
+    python -m export.card --style avatar_cam/assets/styles/anime.onnx --run runs/anime_cpu \\
         --eval runs/anime_cpu/eval_ship --recipe training/recipes/anime_cpu.toml \\
-        [--notes NOTES.md] [--hardware TEXT] [--out assets/styles/anime.md]
+        [--notes NOTES.md] [--hardware TEXT] [--out avatar_cam/assets/styles/anime.md]
 
 `--notes` is hand-written text (how it looks, limitations) placed after the summary. Everything
 else comes from files, so a card is regenerated, not edited, when a style is retrained.
@@ -129,7 +129,7 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         f"Licence note of the run: {meta.get('license_note')}.",
         f"- **Recipe**: `{recipe}`; command: `avatar-train --config {recipe} --out runs/{run_dir.name}` "
         f"(stopped and resumed with `--resume`), export: `avatar-export --onnx --run runs/{run_dir.name} "
-        f"--name {info.name}{size_flag} --out assets/styles/{style.name}`.",
+        f"--name {info.name}{size_flag} --out avatar_cam/assets/styles/{style.name}`.",
         f"- **Training**: {meta.get('step')} steps of batch {cfg['batch_size']} at {cfg['size']} px "
         f"({int(meta.get('step', 0)) * cfg['batch_size']:,} photo/cartoon pairs seen), "
         f"{hours:.2f} h of training on {hardware}.",

@@ -68,5 +68,5 @@ def write_placeholder_style(path: Path, **kwargs) -> Path:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "assets/styles/placeholder-mosaic.onnx")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "avatar_cam/assets/styles/placeholder-mosaic.onnx")
     print(write_placeholder_style(out))

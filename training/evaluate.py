@@ -664,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", nargs="+", action="extend", type=Path, default=[],
                    help="talking-head videos: expression over time and flicker through the app's crop")
     p.add_argument("--judge", type=Path, default=None,
-                   help="style judge weights (default: assets/judge/style_judge.safetensors)")
+                   help="style judge weights (default: avatar_cam/assets/judge/style_judge.safetensors)")
     p.add_argument("--no-judge", action="store_true", help="skip the photo/anime/flat judge")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity measures")
     args = p.parse_args(argv)

@@ -1,7 +1,7 @@
 """An independent style judge: a small CNN that calls an image a photo, anime or a flat avatar.
 
     python -m training.judge train [--datasets ../shared/datasets] [--photos DIR ...]
-        [--out assets/judge] [--split-out runs/judge] [--steps N] [--size 64] [--n-val 300]
+        [--out avatar_cam/assets/judge] [--split-out runs/judge] [--steps N] [--size 64] [--n-val 300]
 
 It is trained only on the training part of the project's held-out split (`training.data.holdout_split`,
 seed 0, per class) and never enters a generator's loss; its test set is the held-out part, which is
@@ -25,11 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from avatar_cam.styles import assets_dir
 from training.data import AugmentConfig, augment, holdout_split, read_image, resize_square, scan_images
 
 CLASSES = ("photo", "anime", "flat")
 CARTOON = ("anime", "flat")
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "judge" / "style_judge.safetensors"
+DEFAULT_WEIGHTS = assets_dir() / "judge" / "style_judge.safetensors"
 
 
 class StyleJudge(nn.Module):
