@@ -9,11 +9,15 @@ Measures (all from the 478 refined landmarks; "right" is the person's right, ima
 - `yaw`, `pitch`, `roll` (degrees): proxies from the mesh's 3D points (cheek-to-cheek line in x/z,
   forehead-to-chin line in y/z, eye line in x/y);
 - `gaze`: (x, y) iris centre offset from the eye centre in eye widths, both eyes averaged,
-  measured along the eye line (+x towards image right, +y down).
+  measured along the eye line (+x towards image right, +y down);
+- `brows`: (right, left) brow height over the upper eyelid in face widths, on the levelled face;
+- `smile`: (lip centre y - mouth corners y) / mouth width on the levelled face (+: corners up);
+- `mouth_width`: corner-to-corner distance / face width.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -28,6 +32,9 @@ LEFT_EYE_INNER, LEFT_EYE_OUTER, LEFT_EYE_TOP, LEFT_EYE_BOTTOM = 362, 263, 386, 3
 MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER, LIP_INNER_TOP, LIP_INNER_BOTTOM = 291, 61, 13, 14
 RIGHT_CHEEK, LEFT_CHEEK, FOREHEAD, CHIN, NOSE_TIP = 234, 454, 10, 152, 1
 RIGHT_IRIS, LEFT_IRIS = 468, 473  # iris centres
+RIGHT_BROW = (70, 63, 105, 66, 107)  # the person's right brow, outer to inner
+LEFT_BROW = (300, 293, 334, 296, 336)
+UPPER_LIP_TOP, LOWER_LIP_BOTTOM = 0, 17
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class Expression:
     pitch: float
     roll: float
     gaze: tuple[float, float]
+    brows: tuple[float, float] = (0.0, 0.0)
+    smile: float = 0.0
+    mouth_width: float = 0.0
 
     def normalized(self) -> np.ndarray:
         """(478, 2) landmarks centred on the eye midpoint, eye line horizontal, face size 1."""
@@ -85,8 +95,16 @@ def measures_from_landmarks(lm: np.ndarray) -> Expression:
         d = lm[iris, :2] - centre
         offs.append((float(d @ u) / width, float(d @ v) / width))
     gaze = (float(np.mean([o[0] for o in offs])), float(np.mean([o[1] for o in offs])))
-    return Expression(landmarks=lm, face_size=face, mouth_open=mouth, eye_open=(eye_r, eye_l),
-                      yaw=yaw, pitch=pitch, roll=roll, gaze=gaze)
+    e = Expression(landmarks=lm, face_size=face, mouth_open=mouth, eye_open=(eye_r, eye_l),
+                   yaw=yaw, pitch=pitch, roll=roll, gaze=gaze)
+    n = e.normalized()
+    mouth_w = float(np.linalg.norm(n[MOUTH_LEFT_CORNER] - n[MOUTH_RIGHT_CORNER]))
+    corners_y = (n[MOUTH_LEFT_CORNER, 1] + n[MOUTH_RIGHT_CORNER, 1]) / 2
+    centre_y = (n[UPPER_LIP_TOP, 1] + n[LOWER_LIP_BOTTOM, 1]) / 2
+    brows = (float(n[RIGHT_EYE_TOP, 1] - n[list(RIGHT_BROW), 1].mean()),
+             float(n[LEFT_EYE_TOP, 1] - n[list(LEFT_BROW), 1].mean()))
+    return dataclasses.replace(e, brows=brows, smile=float((centre_y - corners_y) / max(mouth_w, 1e-6)),
+                               mouth_width=mouth_w)
 
 
 def compare(ref: Expression, out: Expression) -> dict[str, float]:

@@ -5,6 +5,7 @@
         [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N] [--clips VIDEO ...]
         [--judge PATH | --no-judge] [--no-identity]
     avatar-eval --passthrough (--photos DIR | --holdout RUN_DIR)    # the photo as its own cartoon
+    avatar-eval --motion --style NAME|PATH [--clips VIDEO ...] [--frames N] [--size WxH]
 
 For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
 be aligned crops (`avatar-train prepare`), as the app feeds the generator.
@@ -32,6 +33,12 @@ be aligned crops (`avatar-train prepare`), as the app feeds the generator.
   person's does: `mouth_open_corr`) and `flicker`, the temporal second difference of the cartoon
   over that of the crop (`|x[t+1] - 2x[t] + x[t-1]|`, so smooth motion does not count; 1.0: the
   generator adds no jitter of its own).
+
+- With `--motion` (any style the app runs, by name or path; `training.motion_check`): each clip
+  (default: the demo clip and ../shared/media's clips when present) through the app's whole
+  pipeline at the output size; an independent Face Mesh on camera and output frames; per signal
+  the correlation over time, false winks and faces found on the output. Writes
+  `OUT/motion.json` and `OUT/motion_sheet.png`.
 
 Writes `OUT/eval.json` and `OUT/contact_sheet.png` (photo | cartoon pairs; green frame: a face
 was found on the cartoon, red: not), with `--clips` also `OUT/clips_sheet.png` (per clip a row of
@@ -667,7 +674,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="style judge weights (default: avatar_cam/assets/judge/style_judge.safetensors)")
     p.add_argument("--no-judge", action="store_true", help="skip the photo/anime/flat judge")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity measures")
+    p.add_argument("--motion", action="store_true",
+                   help="with --style: the motion check on the rendered output of --clips")
+    p.add_argument("--frames", type=int, default=300, help="--motion: at most this many frames a clip")
+    p.add_argument("--size", default="1280x720", help="--motion: output size WxH")
     args = p.parse_args(argv)
+    if args.motion:
+        return motion_main(args)
     try:
         extra = None
         if args.run:
@@ -738,6 +751,56 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(c.get('output_face_rate'))}; mouth-open corr {fmt(c.get('mouth_open_corr'))}; "
               f"flicker {fmt(c.get('flicker'))}")
     print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")
+    return 0
+
+
+def default_clips() -> list[Path]:
+    """The demo clip, and the shared talking-head clips when this checkout sits beside them."""
+    from avatar_cam.demo import ensure_demo_clip
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "media"
+    return [ensure_demo_clip(), *sorted(shared.glob("*.mp4"))]
+
+
+def motion_main(args: argparse.Namespace) -> int:
+    """`avatar-eval --motion`: the motion check, printed as a table and written to OUT."""
+    from avatar_cam.styles import StyleCatalog, StyleError, builtin_styles_dir, user_styles_dir
+    from training import motion_check as mc
+
+    if not args.style:
+        print("avatar-eval: error: --motion needs --style NAME|PATH", file=sys.stderr)
+        return 2
+    try:
+        style = StyleCatalog([builtin_styles_dir(), user_styles_dir()]).resolve(args.style)
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except (StyleError, ValueError) as e:
+        print(f"avatar-eval: error: {e}", file=sys.stderr)
+        return 2
+    clips = args.clips or default_clips()
+    missing = [str(c) for c in clips if not Path(c).is_file()]
+    if missing:
+        print(f"avatar-eval: error: no such clip: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(f"eval_{style.name}")
+    runs, results = [], {}
+    from avatar_cam.expression import ExpressionAnalyzer
+
+    with ExpressionAnalyzer() as analyzer:
+        for clip in clips:
+            r = mc.run_clip(style, Path(clip), (w, h), args.frames, analyzer)
+            runs.append(r)
+            results[r.name] = r.summary()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "motion.json").write_text(json.dumps({"style": style.name, "size": [w, h], "clips": results},
+                                                indent=2))
+    mc.sheet(runs, out / "motion_sheet.png")
+    print(f"motion check, {style.name} at {w}x{h} (correlation with the person over time; ~ = the "
+          "person barely moves it in that clip, not judged):")
+    print(mc.table(results))
+    for name, s in results.items():
+        misses = mc.verdict(s)
+        print(f"{name}: {'meets every goal' if not misses else 'misses: ' + '; '.join(misses)}")
+    print(f"wrote {out / 'motion.json'} and {out / 'motion_sheet.png'}")
     return 0
 
 
