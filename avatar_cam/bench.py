@@ -19,6 +19,7 @@ import numpy as np
 import platformdirs
 
 from avatar_cam.align import face_crop_matrix, warp_crop
+from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face, ensure_demo_clip
 from avatar_cam.face import FaceDetector
@@ -27,12 +28,11 @@ from avatar_cam.inference import Stylizer, default_threads
 from avatar_cam.landmarks import CropLandmarker
 from avatar_cam.options import parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
-from avatar_cam.renderers import RigRenderer
 from avatar_cam.sinks import NullSink
 from avatar_cam.sources import VideoSource, open_source
-from avatar_cam.styles import APP_NAME, RIG_KIND, StyleCatalog, StyleError, StyleInfo, load_style
+from avatar_cam.styles import APP_NAME, CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
-STAGES = ("capture", "detect", "crop", "landmarks", "inference", "composite", "gate", "sink")
+STAGES = ("capture", "detect", "crop", "landmarks", "inference", "render", "composite", "gate", "sink")
 
 
 def peak_rss_mb() -> float:
@@ -125,26 +125,29 @@ def demo_face_frame(size: int) -> Frame:
     return frame
 
 
-def time_rig(info: StyleInfo, runs: int, warmup: int) -> dict:
-    """The rig renderer alone (parameters, smoothing, drawing) on the demo face's landmarks."""
-    renderer = RigRenderer(info)
+def time_character(info: StyleInfo, runs: int, warmup: int, size: tuple[int, int]) -> dict:
+    """The character renderer alone (parameters, smoothing, drawing the whole picture at `size`)
+    on the demo face's landmarks, turning a little each frame so nothing is cached."""
+    renderer = CharacterRenderer(info)
     frame = demo_face_frame(renderer.size)
     times = []
     for i in range(warmup + runs):
         frame.timestamp = i / 30  # the smoother sees a 30 fps stream
+        frame.landmarks = frame.landmarks + np.float32(0.2 * np.sin(i))
         s = time.perf_counter()
-        renderer.render(frame)
+        renderer.render_frame(frame, size)
         if i >= warmup:
             times.append((time.perf_counter() - s) * 1e3)
-    return {"name": info.name, "path": str(info.path), "size": renderer.size, "kind": info.kind,
+    return {"name": info.name, "path": str(info.path), "size": f"{size[0]}x{size[1]}", "kind": info.kind,
             "ms_p50": round(statistics.median(times), 3),
-            "ms_p95": round(float(np.percentile(times, 95)), 3), "macs": None, "provider": "rig"}
+            "ms_p95": round(float(np.percentile(times, 95)), 3), "macs": None, "provider": renderer.provider}
 
 
-def time_generator(path: Path, runs: int, warmup: int, threads: int | None) -> dict:
+def time_generator(path: Path, runs: int, warmup: int, threads: int | None,
+                   size: tuple[int, int] = (1280, 720)) -> dict:
     info = load_style(path, probe=False)
-    if info.kind == RIG_KIND:
-        return time_rig(info, runs, warmup)
+    if info.kind == CHARACTER_KIND:
+        return time_character(info, runs, warmup, size)
     st = Stylizer(info, threads=threads)
     x = np.random.default_rng(0).integers(0, 255, (info.size, info.size, 3), np.uint8)
     for _ in range(warmup):
@@ -184,7 +187,7 @@ def baseline_resnet9(size: int) -> Path | None:
 def bench_generators(args: argparse.Namespace) -> dict:
     paths = [Path(p) for p in args.styles] if args.styles else [s.path for s in StyleCatalog().styles]
     base = Path(args.baseline) if args.baseline else baseline_resnet9(256)
-    rows = [time_generator(p, args.runs, args.warmup_runs, args.threads) for p in paths]
+    rows = [time_generator(p, args.runs, args.warmup_runs, args.threads, args.size) for p in paths]
     ref = time_generator(base, max(5, args.runs // 10), 2, args.threads) if base else None
     for r in rows:
         r["speedup_vs_resnet9"] = round(ref["ms_p50"] / r["ms_p50"], 1) if ref else None
@@ -192,7 +195,7 @@ def bench_generators(args: argparse.Namespace) -> dict:
         ref["speedup_vs_resnet9"] = 1.0
         rows.append(ref)
     return {"generators": rows, "baseline": str(base) if base else None,
-            "provider": next((r["provider"] for r in rows if r["kind"] != RIG_KIND), "none"),
+            "provider": next((r["provider"] for r in rows if r["kind"] != CHARACTER_KIND), "none"),
             "rss_mb_peak": round(peak_rss_mb(), 1)}
 
 
@@ -203,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=30, help="untimed frames first")
     p.add_argument("--style", help="style name or file (default: the built-in default)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default="avatar")
-    p.add_argument("--size", type=parse_size, default=(640, 480), help="output size")
+    p.add_argument("--size", type=parse_size, default=(1280, 720),
+                   help="output size (default 1280x720; --generator-only: the size characters draw at)")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
     p.add_argument("--generator-only", action="store_true",
-                   help="time each style alone (generators, rig renderers), and a ResNet-9 CycleGAN "
+                   help="time each style alone (generators, character renderers), and a ResNet-9 CycleGAN "
                         "export for reference")
     p.add_argument("--styles", nargs="*", help="style files for --generator-only (default: all)")
     p.add_argument("--baseline", help="ResNet-9 export to compare against (default: built once)")
@@ -229,11 +233,11 @@ def _print_pipeline(r: dict) -> None:
 
 
 def _print_generators(r: dict) -> None:
-    print(f"{'generator':<34} {'size':>5} {'p50 ms':>9} {'p95 ms':>9} {'GMAC':>7} {'vs ResNet-9':>12}")
+    print(f"{'generator':<30} {'size':>9} {'p50 ms':>9} {'p95 ms':>9} {'GMAC':>7} {'vs ResNet-9':>12}")
     for g in r["generators"]:
         gmac = f"{g['macs'] / 1e9:.2f}" if g["macs"] else "-"
         sp = f"{g['speedup_vs_resnet9']}x" if g["speedup_vs_resnet9"] else "-"
-        print(f"{g['name'][:34]:<34} {g['size']:>5} {g['ms_p50']:>9.2f} {g['ms_p95']:>9.2f} "
+        print(f"{g['name'][:30]:<30} {g['size']:>9} {g['ms_p50']:>9.2f} {g['ms_p95']:>9.2f} "
               f"{gmac:>7} {sp:>12}")
     print(f"provider {r['provider']} | peak RSS {r['rss_mb_peak']} MB")
 

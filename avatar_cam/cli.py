@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from avatar_cam.composite import Mode
+from avatar_cam.composite import DEFAULT_BACKGROUND, Mode
 from avatar_cam.options import build_parser, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import SinkError, open_sink
@@ -40,7 +40,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
     try:
-        background, background_image = parse_background(args.background)
+        background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
         style = StyleCatalog().resolve(args.style)
         spec = default_input(args.input)
         source = open_source(spec, loop=args.loop, width=args.camera_size[0],
@@ -53,7 +53,7 @@ def run_headless(args: argparse.Namespace) -> int:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
         config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, mirror=args.mirror,
                                 background=background, background_image=background_image,
-                                provider=args.provider)
+                                background_custom=args.background is not None, provider=args.provider)
         pipeline = Pipeline(style, config)
     except (SinkError, StyleError, ValueError) as e:
         source.close()

@@ -11,7 +11,7 @@ from avatar_cam.align import invert
 
 
 class Mode(str, Enum):
-    AVATAR = "avatar"  # the cartoon head on a plain background; nothing of the camera image
+    AVATAR = "avatar"  # the cartoon on its own background (a character: head and shoulders, full frame)
     OVERLAY = "overlay"  # the cartoon face feathered back into the camera frame
     FULL = "full"  # the whole frame through the generator
 
@@ -48,8 +48,12 @@ def _ellipse_mask(n: int, feather: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (k, k), 0)
 
 
+DEFAULT_BACKGROUND = "#283040"
+
+
 class Compositor:
-    """Builds the output frame (BGR, `size` = (width, height)) from a cartoon.
+    """Builds the output frame (BGR, `size` = (width, height)) from a cartoon. `custom`: the
+    background was chosen by the user, so a character draws on it instead of its own.
 
     Masks (as weight pairs for `cv2.blendLinear`, ~25x faster than numpy float blending) and the
     background are made once per (mask kind, size) and reused."""
@@ -61,14 +65,17 @@ class Compositor:
         background: tuple[int, int, int] = (64, 48, 40),
         background_image: np.ndarray | None = None,
         mirror: bool = False,
+        custom: bool = False,
     ):
         self.mode = Mode(mode)
         self.size = size
         self.mirror = mirror
-        self.set_background(background, background_image)
+        self.set_background(background, background_image, custom)
         self._mask_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def set_background(self, color: tuple[int, int, int], image: np.ndarray | None = None) -> None:
+    def set_background(self, color: tuple[int, int, int], image: np.ndarray | None = None,
+                       custom: bool = True) -> None:
+        self.custom = custom
         w, h = self.size
         if image is not None:
             self._background = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
@@ -119,6 +126,19 @@ class Compositor:
         """A whole-frame cartoon (made from a letterboxed frame) resized to the output."""
         return self._finish(cv2.resize(cv2.cvtColor(cartoon_rgb, cv2.COLOR_RGB2BGR), self.size,
                                        interpolation=cv2.INTER_LINEAR))
+
+    @property
+    def custom_background(self) -> np.ndarray | None:
+        """The user's background (BGR, output size) for a renderer that draws the frame, or None:
+        the character's own."""
+        return self._background if self.custom else None
+
+    def drawn(self, picture_bgr: np.ndarray) -> np.ndarray:
+        """A picture a renderer drew itself at the output size (a character): only mirrored."""
+        if picture_bgr.shape[:2] != (self.size[1], self.size[0]):
+            raise ValueError(f"drawn picture is {picture_bgr.shape[1]}x{picture_bgr.shape[0]}, "
+                             f"the output is {self.size[0]}x{self.size[1]}")
+        return self._finish(picture_bgr)
 
     def _finish(self, out: np.ndarray) -> np.ndarray:
         return cv2.flip(out, 1) if self.mirror else out

@@ -1,11 +1,14 @@
 """The demo clip: a drawn, moving face made on first use, for machines with no webcam.
 
-No real person is in it, so it can ship with the app (it is generated, not stored). MediaPipe
-finds the face in every frame; it turns, tilts, blinks and opens its mouth so smoothing, the
-eye-line alignment and expressions can be seen working."""
+No real person is in it, so it can ship with the app (it is generated, not stored). The face is a
+character (`assets/demo/demo-person.character.json`) drawn by the app's own renderer from a
+script that exercises every signal a teacher reads: it talks, blinks and winks, raises and
+knits its brows, smiles and frowns, looks around, turns, nods and tilts, and moves in the frame.
+MediaPipe finds the face in every frame."""
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -13,47 +16,45 @@ import cv2
 import numpy as np
 import platformdirs
 
+from avatar_cam.character.draw import draw_frame
+from avatar_cam.character.model import Character, load_character
+from avatar_cam.character.params import Pose
 from avatar_cam.sources import list_cameras
-from avatar_cam.styles import APP_NAME
+from avatar_cam.styles import APP_NAME, assets_dir
 
-DEMO_NAME = "demo-face-v1.mp4"
-DEMO_FRAMES = 240
+DEMO_NAME = "demo-face-v2.mp4"
+DEMO_FRAMES = 360
 DEMO_FPS = 30.0
+
+
+@functools.lru_cache(maxsize=1)
+def demo_person() -> Character:
+    return load_character(assets_dir() / "demo" / "demo-person.character.json")
+
+
+def demo_pose(t: float) -> Pose:
+    """The scripted pose at `t` seconds: signals on different periods, so none mimics another."""
+    def wave(period: float, phase: float = 0.0) -> float:
+        return math.sin(2 * math.pi * t / period + phase)
+
+    talk = max(0.0, wave(0.75)) ** 1.5 * (0.35 + 0.45 * max(0.0, wave(4.1, 1.0)))
+    blink = (t % 2.9) < 0.15
+    wink = 7.0 <= t % 12.0 < 7.4
+    squint = 0.55 if 9.5 <= t % 12.0 < 10.5 else 1.0
+    brow = 0.85 * wave(5.7, 1.5)
+    return Pose(
+        yaw=22 * wave(7.0), pitch=13 * wave(4.3, 1.0), roll=10 * wave(5.1, 2.0),
+        eye_r=0.05 if blink else squint, eye_l=0.05 if blink or wink else squint,
+        gaze_x=0.8 * wave(3.7, 0.3), gaze_y=0.5 * wave(4.9),
+        brow_r=brow + 0.15 * wave(2.3), brow_l=brow - 0.15 * wave(2.3), frown=max(0.0, -brow) * 0.6,
+        mouth_open=talk, mouth_width=0.6 * wave(3.3), smile=0.8 * wave(8.5, 0.5),
+        head_x=0.3 * wave(9.0), head_y=0.12 * wave(6.5), head_scale=1.0 + 0.12 * wave(10.0),
+    )
 
 
 def draw_demo_face(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """One BGR frame of the demo face at time `t` seconds."""
-    w, h = size
-    img = np.empty((h, w, 3), np.uint8)
-    img[:] = (200, 190, 180)
-    s = h / 480
-    cx = w / 2 + 60 * s * math.sin(t * 0.9)
-    cy = h / 2 + 15 * s * math.sin(t * 0.6)
-    tilt = 12 * math.sin(t * 0.7)
-    rot = cv2.getRotationMatrix2D((cx, cy), -tilt, 1.0)
-
-    def pt(x: float, y: float) -> tuple[int, int]:
-        p = rot @ np.array([cx + x * s, cy + y * s, 1.0])
-        return int(p[0]), int(p[1])
-
-    def ax(a: float, b: float) -> tuple[int, int]:
-        return int(a * s), int(b * s)
-
-    cv2.ellipse(img, pt(0, -40), ax(120, 130), tilt, 180, 360, (40, 50, 70), -1, cv2.LINE_AA)
-    cv2.ellipse(img, pt(0, 0), ax(100, 130), tilt, 0, 360, (150, 180, 225), -1, cv2.LINE_AA)
-    blink = 1.0 if (t % 3.0) > 0.15 else 0.15
-    look = 5 * math.sin(t * 1.3)
-    for side in (-1, 1):
-        cv2.ellipse(img, pt(side * 40, -20), ax(22, 12 * blink), tilt, 0, 360, (250, 250, 250), -1,
-                    cv2.LINE_AA)
-        if blink > 0.5:
-            cv2.circle(img, pt(side * 40 + look, -20), int(9 * s), (60, 40, 30), -1, cv2.LINE_AA)
-            cv2.circle(img, pt(side * 40 + look, -20), int(4 * s), (10, 10, 10), -1, cv2.LINE_AA)
-        cv2.ellipse(img, pt(side * 40, -45), ax(26, 6), tilt, 180, 360, (40, 50, 70), 4, cv2.LINE_AA)
-    cv2.line(img, pt(0, -10), pt(-8, 25), (110, 140, 190), 3, cv2.LINE_AA)
-    mouth = 6 + 14 * max(0.0, math.sin(t * 2.5))
-    cv2.ellipse(img, pt(0, 60), ax(35, mouth), tilt, 0, 360, (60, 60, 160), -1, cv2.LINE_AA)
-    return img
+    return draw_frame(demo_person(), demo_pose(t), size)
 
 
 def demo_clip_path() -> Path:

@@ -10,7 +10,8 @@ Measures (all from the 478 refined landmarks; "right" is the person's right, ima
   forehead-to-chin line in y/z, eye line in x/y);
 - `gaze`: (x, y) iris centre offset from the eye centre in eye widths, both eyes averaged,
   measured along the eye line (+x towards image right, +y down);
-- `brows`: (right, left) brow height over the upper eyelid in face widths, on the levelled face;
+- `brows`: (right, left) brow height over the eye's corners in face widths, on the levelled face
+  (over the corners, not the lid, so a blink does not move the brow);
 - `smile`: (lip centre y - mouth corners y) / mouth width on the levelled face (+: corners up);
 - `mouth_width`: corner-to-corner distance / face width.
 """
@@ -101,8 +102,10 @@ def measures_from_landmarks(lm: np.ndarray) -> Expression:
     mouth_w = float(np.linalg.norm(n[MOUTH_LEFT_CORNER] - n[MOUTH_RIGHT_CORNER]))
     corners_y = (n[MOUTH_LEFT_CORNER, 1] + n[MOUTH_RIGHT_CORNER, 1]) / 2
     centre_y = (n[UPPER_LIP_TOP, 1] + n[LOWER_LIP_BOTTOM, 1]) / 2
-    brows = (float(n[RIGHT_EYE_TOP, 1] - n[list(RIGHT_BROW), 1].mean()),
-             float(n[LEFT_EYE_TOP, 1] - n[list(LEFT_BROW), 1].mean()))
+    corners_r = (n[RIGHT_EYE_OUTER, 1] + n[RIGHT_EYE_INNER, 1]) / 2
+    corners_l = (n[LEFT_EYE_OUTER, 1] + n[LEFT_EYE_INNER, 1]) / 2
+    brows = (float(corners_r - n[list(RIGHT_BROW), 1].mean()),
+             float(corners_l - n[list(LEFT_BROW), 1].mean()))
     return dataclasses.replace(e, brows=brows, smile=float((centre_y - corners_y) / max(mouth_w, 1e-6)),
                                mouth_width=mouth_w)
 

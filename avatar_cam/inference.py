@@ -145,6 +145,7 @@ class Stylizer:
     One of the two `avatar_cam.renderers.StyleRenderer` kinds: it reads `frame.crop`."""
 
     needs_landmarks = False
+    draws_frame = False
 
     def __init__(self, style: StyleInfo, provider: str = "auto", threads: int | None = None):
         self.style = style

@@ -1,8 +1,10 @@
-"""Face Mesh landmarks on the aligned face crop, for styles drawn from landmarks (the rig).
+"""Face Mesh landmarks on the aligned face crop, for styles drawn from landmarks (characters,
+mesh-conditioned generators).
 
-The crop is already levelled and centred by the tracker, so MediaPipe's own tracking mode
-(landmarks of the last frame seed the next, the detector runs only when that fails) keeps
-the cost to the landmark model."""
+Each crop is read on its own (static mode: MediaPipe finds the face in the crop, then its
+landmarks), not seeded by the last frame's landmarks: on the talking-head clips the mouth and
+smile measures then agree better with Face Mesh on the whole camera frame (mouth-open
+correlation 0.91 -> 0.98 on 651.mp4), at the cost of the short-range detector on a small crop."""
 
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ from avatar_cam.face import quiet_native_stderr
 
 
 class CropLandmarker:
-    """MediaPipe Face Mesh (refined: 478 points with irises) on RGB crops, tracking mode."""
+    """MediaPipe Face Mesh (refined: 478 points with irises) on RGB crops, each on its own."""
 
     def __init__(self, min_confidence: float = 0.5):
         import mediapipe as mp  # heavy import, kept out of module import time
 
         with quiet_native_stderr():
             self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # warm-up prints its banner here

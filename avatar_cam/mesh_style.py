@@ -32,6 +32,7 @@ class MeshStylizer:
     pipeline's crop landmarks (`Frame.landmarks`) and runs the generator on that drawing."""
 
     needs_landmarks = True
+    draws_frame = False
 
     def __init__(self, stylizer: Stylizer):
         self.stylizer = stylizer

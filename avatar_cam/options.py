@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="DST", default=None,
                    help="vcam, none, a .mp4 path, an image path or a folder (headless default: vcam)")
     p.add_argument("--style", "-s", metavar="NAME|PATH",
-                   help="style name, .onnx or .rig.json file (default: built-in)")
+                   help="style name, .onnx or .character.json file (default: built-in)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
                    help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
                         "full: whole frame through the style")
@@ -56,13 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", metavar="FILE.json", type=Path, help="write run statistics as JSON")
     p.add_argument("--loop", action="store_true", help="loop a video input")
     p.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
-    p.add_argument("--size", type=parse_size, default=(640, 480), metavar="WxH",
-                   help="output size (default 640x480)")
+    p.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH",
+                   help="output size (default 1280x720, what meetings send)")
     p.add_argument("--fps", type=float, default=30.0, help="virtual camera / live output rate")
     p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
                    help="resolution asked of the webcam (default 640x480, MJPG)")
-    p.add_argument("--background", default="#283040",
-                   help="avatar-mode background: #RRGGBB, R,G,B or an image file")
+    p.add_argument("--background", default=None,
+                   help="avatar-mode background: #RRGGBB, R,G,B or an image file (default: a "
+                        "character's own; #283040 behind generated styles)")
     p.add_argument("--provider", default="auto",
                    help="ONNX Runtime execution provider: auto, tensorrt, cuda, directml, coreml, cpu")
     p.add_argument("--list-styles", action="store_true", help="list styles and exit")

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -18,11 +19,13 @@ from avatar_cam.composite import Compositor, Mode, full_frame_input
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
 from avatar_cam.landmarks import CropLandmarker
-from avatar_cam.privacy import LiveHold, PrivacyGate
-from avatar_cam.renderers import StyleRenderer, make_renderer
+from avatar_cam.privacy import LiveHold, PrivacyGate, leaks_camera
+from avatar_cam.renderers import FrameRenderer, StyleRenderer, make_renderer
 from avatar_cam.sinks import Sink
 from avatar_cam.sources import Source, SourceLost
 from avatar_cam.styles import StyleInfo
+
+IDLE_REASONS = ("no_face", "detector_error")  # face lost: a character idles before the card
 
 
 @dataclass
@@ -32,6 +35,7 @@ class PipelineConfig:
     mirror: bool = False
     background: tuple[int, int, int] = (64, 48, 40)
     background_image: np.ndarray | None = None  # BGR; avatar mode only, resized to the output
+    background_custom: bool = False  # chosen by the user: characters draw on it too
     provider: str = "auto"
     threads: int | None = None
     crop: CropSpec = field(default_factory=CropSpec)
@@ -118,7 +122,7 @@ class Pipeline:
         self.style_error: str | None = None
         self.compositor = Compositor(self.config.mode, self.config.output_size,
                                      self.config.background, self.config.background_image,
-                                     mirror=self.config.mirror)
+                                     mirror=self.config.mirror, custom=self.config.background_custom)
         self.gate = PrivacyGate(self.config.output_size)
         self.hold = LiveHold(self.config.hold_frames)
         self.stats = Stats()
@@ -182,22 +186,39 @@ class Pipeline:
         else:
             self._stylize_face(frame, stylizer, mode)
         s = time.perf_counter()
-        self._gate(frame, mode, camera=True)
+        self._gate(frame, mode, camera=True, stylizer=stylizer)
         t["gate"] = (time.perf_counter() - s) * 1e3
         return frame
 
-    def _gate(self, frame: Frame, mode: Mode, camera: bool) -> None:
+    def _gate(self, frame: Frame, mode: Mode, camera: bool, stylizer: StyleRenderer | None = None) -> None:
         """The per-frame gate; on a live stream a frame that missed its cartoon may then show
-        the held one instead of the card (`LiveHold`)."""
+        the character idling (a renderer that draws the frame, face lost) or the held cartoon
+        instead of the card (`LiveHold`)."""
         self.gate(frame)
         if frame.still:
             return
         if frame.fallback is None:
             self.hold.remember(frame, mode)
             return
-        held = self.hold.recall(frame, self.compositor, camera)
+        held = self._idle(frame, stylizer, mode) if frame.fallback in IDLE_REASONS else None
+        if held is None:
+            held = self.hold.recall(frame, self.compositor, camera)
         if held is not None:
             frame.output = held
+
+    def _idle(self, frame: Frame, stylizer: StyleRenderer | None, mode: Mode) -> np.ndarray | None:
+        if stylizer is None or not stylizer.draws_frame or mode is Mode.OVERLAY:
+            return None
+        try:
+            picture = cast(FrameRenderer, stylizer).idle_frame(frame.timestamp, self.compositor.size,
+                                                               self.compositor.custom_background)
+            idle = None if picture is None else self.compositor.drawn(picture)
+        except Exception as e:  # an idle fault is counted; the card shows instead
+            self.stats.errors[f"idle:{type(e).__name__}"] += 1
+            return None
+        if idle is None or leaks_camera(idle, frame):
+            return None
+        return idle
 
     def _stylize_face(self, frame: Frame, stylizer: StyleRenderer, mode: Mode) -> None:
         t = frame.timings_ms
@@ -220,6 +241,9 @@ class Pipeline:
         frame.crop = crop[..., ::-1]  # BGR -> RGB view; Stylizer copies into its own buffer
         t["crop"] = (time.perf_counter() - s) * 1e3
         if stylizer.needs_landmarks and not self._find_landmarks(frame):
+            return
+        if stylizer.draws_frame and mode is not Mode.OVERLAY:
+            self._draw_frame(frame, cast(FrameRenderer, stylizer))
             return
         if not self._run_generator(frame, stylizer):
             return
@@ -254,6 +278,18 @@ class Pipeline:
             frame.fallback = "no_face"
             return False
         return True
+
+    def _draw_frame(self, frame: Frame, renderer: FrameRenderer) -> None:
+        """A renderer that paints the whole output picture (a character)."""
+        s = time.perf_counter()
+        try:
+            frame.output = self.compositor.drawn(renderer.render_frame(
+                frame, self.compositor.size, self.compositor.custom_background))
+        except Exception as e:  # any renderer fault becomes a counted fallback, never a crash
+            self.stats.errors[f"generator:{type(e).__name__}"] += 1
+            frame.fallback = "generator_error"
+        finally:
+            frame.timings_ms["render"] = (time.perf_counter() - s) * 1e3
 
     def _run_generator(self, frame: Frame, stylizer: StyleRenderer) -> bool:
         s = time.perf_counter()

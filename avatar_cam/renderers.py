@@ -1,12 +1,14 @@
-"""The stage that turns a tracked face into the cartoon: one interface, two kinds behind it.
+"""The stage that turns a tracked face into the cartoon: one interface, three kinds behind it.
 
 - `Stylizer` (avatar_cam.inference): an ONNX generator on the face crop (`frame.crop`);
-- `RigRenderer`: a character drawn from Face Mesh landmarks (`frame.landmarks`); no pixel of
-  the camera frame reaches the output, only ~15 numbers.
+- `MeshStylizer` (avatar_cam.mesh_style): an ONNX generator on a drawing of the crop's Face Mesh;
+- `CharacterRenderer` (avatar_cam.character): a character drawn from the Face Mesh landmarks
+  (`frame.landmarks`) at the output size; no pixel of the camera frame reaches the output.
 
-A renderer gets the whole `Frame` (camera image, tracked face, crop and its matrix, landmarks
-in crop pixels when `needs_landmarks`), so a later kind (e.g. a generator fed a drawing of the
-face mesh) only sets `needs_landmarks` and reads what it needs."""
+A renderer gets the whole `Frame` (camera image, tracked face, crop and its matrix, landmarks in
+crop pixels when `needs_landmarks`) and reads what it needs. One that `draws_frame` paints the
+whole output picture (`render_frame`) instead of a crop-sized cartoon the compositor places, and
+can idle (`idle_frame`) for a moment when the face is lost."""
 
 from __future__ import annotations
 
@@ -14,13 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
+from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
 from avatar_cam.mesh_style import MeshStylizer, takes_mesh
-from avatar_cam.rig.character import load_character
-from avatar_cam.rig.draw import draw_character
-from avatar_cam.rig.params import ParamSmoother, RigParams, crop_rotation, params_from_landmarks
-from avatar_cam.styles import RIG_KIND, StyleInfo
+from avatar_cam.styles import CHARACTER_KIND, StyleInfo
 
 
 class StyleRenderer(Protocol):
@@ -30,6 +30,7 @@ class StyleRenderer(Protocol):
     style: StyleInfo
     provider: str
     needs_landmarks: bool
+    draws_frame: bool
     style_code: np.ndarray | None
 
     @property
@@ -48,44 +49,24 @@ class StyleRenderer(Protocol):
         ...
 
 
-class RigRenderer:
-    """Landmarks -> smoothed `RigParams` -> the character drawn at the style's size."""
+class FrameRenderer(StyleRenderer, Protocol):
+    """A renderer that draws the whole output picture (`draws_frame` is True)."""
 
-    needs_landmarks = True
-    provider = "rig"  # draws on the CPU with cv2; no execution provider involved
-    style_code = None
+    def render_frame(self, frame: Frame, size: tuple[int, int],
+                     background: np.ndarray | None = None) -> np.ndarray:
+        """BGR uint8 (h, w, 3) output picture for `frame` (on `background`, BGR at `size`, when
+        the user chose one); raises on a fault."""
+        ...
 
-    def __init__(self, style: StyleInfo):
-        self.style = style
-        try:
-            self.character = load_character(style.path)
-        except ValueError as e:  # the file changed since the catalog read it
-            raise ValueError(f"{style.path}: {e}") from None
-        self._smoother = ParamSmoother()
-        self.params = RigParams()  # the last pose drawn, for the window and avatar-eval
-
-    @property
-    def size(self) -> int:
-        return self.character.size
-
-    def render(self, frame: Frame) -> np.ndarray:
-        if frame.landmarks is None or frame.crop is None:
-            raise ValueError("the rig needs the crop's landmarks")
-        raw = params_from_landmarks(frame.landmarks, frame.crop.shape[0], crop_rotation(frame.crop_matrix))
-        self.params = self._smoother(raw, frame.timestamp)
-        return draw_character(self.character, self.params)
-
-    def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
-        """The character at rest (a thumbnail does not need the sample face's expression)."""
-        return draw_character(self.character, RigParams())
-
-    def reset(self) -> None:
-        self._smoother.reset()
+    def idle_frame(self, t: float, size: tuple[int, int],
+                   background: np.ndarray | None = None) -> np.ndarray | None:
+        """The picture at time `t` while no face is tracked, or None: show the card."""
+        ...
 
 
 def make_renderer(style: StyleInfo, provider: str = "auto", threads: int | None = None) -> StyleRenderer:
     """The renderer for `style`'s kind."""
-    if style.kind == RIG_KIND:
-        return RigRenderer(style)
+    if style.kind == CHARACTER_KIND:
+        return CharacterRenderer(style)
     stylizer = Stylizer(style, provider, threads)
     return MeshStylizer(stylizer) if takes_mesh(style) else stylizer

@@ -1,5 +1,6 @@
 """The style file: one ONNX model plus metadata, the only contract between training and the app;
-or a rig file (`<name>.rig.json`, `avatar_cam.rig.character`): a character the app draws itself.
+or a character file (`<name>.character.json`, `avatar_cam.character.model`; version-1
+`<name>.rig.json` files are migrated): a character the app draws itself.
 
 Contract (checked by `load_style`):
 - input 0: float32 NCHW RGB in [-1, 1], N=1 allowed, H=W fixed or dynamic;
@@ -21,13 +22,16 @@ import numpy as np
 import onnxruntime as ort
 import platformdirs
 
-from avatar_cam.rig.character import RIG_SUFFIX, load_character
+from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
+from avatar_cam.character.model import V1_SUFFIX, load_character
 
 REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note", "trained_on")
 KNOWN_KINDS = ("cyclegan", "content-invariant", "mesh-conditioned", "light", "distilled", "placeholder")
 VALUE_RANGE = "-1,1"
 STYLE_CODE_INPUT = "style_code"
-RIG_KIND = "rig"  # drawn from face landmarks by the app, no ONNX model
+CHARACTER_KIND = "character"  # drawn from face landmarks by the app, no ONNX model
+CHARACTER_SUFFIXES = (CHARACTER_SUFFIX, V1_SUFFIX)
+RENAMED = {"rig-sunny": "sunny", "rig-tabby": "tabby"}  # old built-in names still resolve
 APP_NAME = "avatar-cam"
 
 
@@ -53,6 +57,8 @@ class StyleInfo:
         return self.input_size or DEFAULT_DYNAMIC_SIZE
 
     def summary(self) -> str:
+        if self.kind == CHARACTER_KIND:
+            return f"{self.name} (character, drawn at the output size) - {self.path}"
         size = self.input_size or "dynamic"
         return f"{self.name} ({self.kind}, {size}px) - {self.path}"
 
@@ -98,8 +104,8 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
         raise _fail(path, "no such style file")
     if path.stat().st_size == 0:
         raise _fail(path, "file is empty")
-    if path.name.endswith(RIG_SUFFIX):
-        return _load_rig(path)
+    if path.name.endswith(CHARACTER_SUFFIXES):
+        return _load_character(path)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     opts.intra_op_num_threads = 1
@@ -160,14 +166,16 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
     return info
 
 
-def _load_rig(path: Path) -> StyleInfo:
+def _load_character(path: Path) -> StyleInfo:
     try:
         ch = load_character(path)
     except ValueError as e:
         raise _fail(path, str(e)) from None
-    meta = {"name": ch.name, "kind": RIG_KIND, "input_size": str(ch.size), "value_range": VALUE_RANGE,
+    meta = {"name": ch.name, "kind": CHARACTER_KIND, "input_size": "dynamic", "value_range": VALUE_RANGE,
             "license_note": ch.license_note, "trained_on": "nothing: drawn from face landmarks"}
-    return StyleInfo(path=path, name=ch.name, kind=RIG_KIND, input_size=ch.size, input_name="",
+    if ch.migrated_from:
+        meta["migrated_from"] = ch.migrated_from
+    return StyleInfo(path=path, name=ch.name, kind=CHARACTER_KIND, input_size=None, input_name="",
                      output_name="", metadata=meta)
 
 
@@ -189,6 +197,14 @@ def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
         raise _fail(info.path, f"output range [{y.min():.2f}, {y.max():.2f}] is not [-1, 1]")
 
 
+def style_stem(path: Path) -> str:
+    """The file name without its style suffix (`sunny.character.json` -> `sunny`)."""
+    for suffix in (*CHARACTER_SUFFIXES, ".onnx"):
+        if path.name.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.stem
+
+
 class StyleCatalog:
     """Every usable style: built-in first, then the user's folder. Broken files are reported, not
     fatal (`problems` lists them)."""
@@ -202,7 +218,8 @@ class StyleCatalog:
     def refresh(self) -> None:
         self.styles, self.problems = [], []
         for d in self.dirs:
-            files = [*d.glob("*.onnx"), *d.glob("*" + RIG_SUFFIX)] if d.is_dir() else []
+            files = [*d.glob("*.onnx"), *(f for x in CHARACTER_SUFFIXES for f in d.glob("*" + x))] \
+                if d.is_dir() else []
             for p in sorted(files):
                 try:
                     self.styles.append(load_style(p, probe=False))
@@ -228,8 +245,9 @@ class StyleCatalog:
         p = Path(name_or_path).expanduser()
         if p.suffix in (".onnx", ".json") or p.exists():
             return load_style(p)
+        name = RENAMED.get(name_or_path, name_or_path)
         for s in self.styles:
-            if name_or_path in (s.name, s.path.stem):
+            if name in (s.name, s.path.stem, style_stem(s.path)):
                 return s
         known = ", ".join(s.name for s in self.styles) or "none"
         raise StyleError(f"no style named {name_or_path!r} (known: {known})")

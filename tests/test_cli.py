@@ -36,8 +36,8 @@ def test_clip_to_mp4_keeps_every_frame_tracks_the_face_and_leaks_nothing(
                 "provider", "style"):
         assert key in s
     assert s["frames_in"] == s["frames_out"] == s["frames_with_face"] == 62
-    # the default style is the trained flat-mesh generator, run by ONNX Runtime
-    assert s["frames_fallback"] == 0 and s["style"] == "flat-mesh" and s["provider"] == "cpu"
+    # the default style is the drawn character (issue 23), painted with Skia
+    assert s["frames_fallback"] == 0 and s["style"] == "sunny" and s["provider"] == "skia"
     written, original = _frames(out), _frames(clip_651)
     assert len(written) == 62
     for w, o in zip(written, original, strict=True):

@@ -35,15 +35,15 @@ def test_builtin_styles_all_load() -> None:
 
 def test_shipped_trained_styles_meet_the_budget_and_have_cards() -> None:
     """Issue 6: every trained built-in style is a light generator (<= 2.5 GMAC at 256), <= 10 MB,
-    with a card naming a recipe that exists; `default.json` names a style that is there (issue 12:
-    a trained style that sees only the face mesh, so it cannot pass the camera's face on)."""
+    with a card naming a recipe that exists; `default.json` names a style that is there (issue 23:
+    the drawn character, which sees only the face mesh, so it cannot pass the camera's face on)."""
     repo = Path(__file__).resolve().parents[1]
     catalog = StyleCatalog([builtin_styles_dir()])
     wanted = json.loads((builtin_styles_dir() / "default.json").read_text())["default"]
     default = catalog.default()
     assert default.name == wanted
-    assert default.kind == "mesh-conditioned" and default.metadata["input"] == "face_mesh_drawing"
-    trained = [s for s in catalog.styles if s.kind not in ("placeholder", "rig")]
+    assert default.kind == "character"
+    trained = [s for s in catalog.styles if s.kind not in ("placeholder", "character")]
     assert trained
     for s in trained:
         assert s.path.stat().st_size <= 10e6

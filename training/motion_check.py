@@ -5,11 +5,15 @@ the app's own `Pipeline` (tracking, crop, landmarks, renderer, composite, gate) 
 size, then an independent MediaPipe Face Mesh (static images, its own instance) reads every
 camera frame and every output frame. Per signal, the Pearson correlation over time between the
 camera's and the output's measure (`avatar_cam.expression`): mouth open, each eye open, each
-brow, smile, gaze x/y, yaw, pitch, roll. A signal the person barely moves in a clip (camera
-standard deviation under `MOTION_FLOOR`, about the mesh's own jitter) is reported but marked
-`still`: its correlation is noise over noise. Also the false-wink rate (the output shuts one eye
-to under half the other's while the person's are even) and the share of output frames with a
-face.
+brow, smile, gaze x/y, yaw, pitch, roll.
+
+A signal the person does not measurably move in a clip is reported but marked `still` and not
+judged: its correlation would be noise over noise. Moving means both a camera standard deviation
+of at least `MOTION_FLOOR` and a `reliability` of at least `RELIABLE`: the correlation between
+the camera measure and the same measure on the mirrored camera frame (sides swapped), i.e.
+whether Face Mesh itself reproduces that signal of the person. Also the false-wink rate (the
+output shuts one eye to under half the other's while the person's are even) and the share of
+output frames with a face.
 
 No torch: the app and MediaPipe only."""
 
@@ -35,6 +39,9 @@ SIGNALS = ("mouth_open", "eye_r", "eye_l", "brow_r", "brow_l", "smile", "gaze_x"
 # camera std under which a signal counts as not moved in a clip (units of each measure)
 MOTION_FLOOR = {"mouth_open": 0.03, "eye_r": 0.03, "eye_l": 0.03, "brow_r": 0.004, "brow_l": 0.004,
                 "smile": 0.03, "gaze_x": 0.02, "gaze_y": 0.02, "yaw": 1.5, "pitch": 1.5, "roll": 1.5}
+RELIABLE = 0.8
+_MIRROR_SWAP = {"eye_r": "eye_l", "eye_l": "eye_r", "brow_r": "brow_l", "brow_l": "brow_r"}
+_MIRROR_NEGATE = ("gaze_x", "yaw", "roll")
 # issue 23's goals per signal (a signal the person does not move is not judged)
 GOALS = {"mouth_open": 0.9, "eye_r": 0.9, "eye_l": 0.9, "yaw": 0.9, "roll": 0.9, "smile": 0.8,
          "gaze_x": 0.8, "pitch": 0.8, "brow_r": 0.7, "brow_l": 0.7}
@@ -46,6 +53,17 @@ def signals(e: Expression) -> dict[str, float]:
     return {"mouth_open": e.mouth_open, "eye_r": e.eye_open[0], "eye_l": e.eye_open[1],
             "brow_r": e.brows[0], "brow_l": e.brows[1], "smile": e.smile, "gaze_x": e.gaze[0],
             "gaze_y": e.gaze[1], "yaw": e.yaw, "pitch": e.pitch, "roll": e.roll}
+
+
+def mirrored(values: dict[str, float]) -> dict[str, float]:
+    """Signals measured on a mirrored frame, turned back into the unmirrored frame's terms."""
+    return {k: (-1 if k in _MIRROR_NEGATE else 1) * values[_MIRROR_SWAP.get(k, k)] for k in SIGNALS}
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    if len(a) >= 3 and a.std() > 1e-9 and b.std() > 1e-9:
+        return float(np.corrcoef(a, b)[0, 1])
+    return None
 
 
 def _uneven(r: float, left: float) -> bool:
@@ -61,10 +79,13 @@ class ClipResult:
     output: list[dict[str, float] | None]
     outputs: list[np.ndarray]
     cameras: list[np.ndarray]
+    camera_mirrored: list[dict[str, float] | None] | None = None  # None: reliability not measured
 
     def summary(self) -> dict[str, Any]:
         n = len(self.output)
         both = [(c, o) for c, o in zip(self.camera, self.output, strict=True) if c and o]
+        mirror = self.camera_mirrored or [None] * n
+        twice = [(c, m) for c, m in zip(self.camera, mirror, strict=True) if c and m]
         out: dict[str, Any] = {"frames": n, "camera_face_rate": _rate(self.camera),
                                "output_face_rate": _rate(self.output), "compared": len(both),
                                "signals": {}}
@@ -72,13 +93,14 @@ class ClipResult:
             a = np.array([c[k] for c, _ in both])
             b = np.array([o[k] for _, o in both])
             std = float(a.std()) if len(a) else 0.0
-            corr = None
-            if len(a) >= 3 and a.std() > 1e-9 and b.std() > 1e-9:
-                corr = float(np.corrcoef(a, b)[0, 1])
-            elif len(a) >= 3 and a.std() > 1e-9:
+            corr = _corr(a, b)
+            if corr is None and len(a) >= 3 and a.std() > 1e-9:
                 corr = 0.0  # the output does not move at all while the person does
-            out["signals"][k] = {"corr": corr, "camera_std": round(std, 4),
-                                 "moves": bool(std >= MOTION_FLOOR[k])}
+            reliability = _corr(np.array([c[k] for c, _ in twice]), np.array([m[k] for _, m in twice])) \
+                if self.camera_mirrored is not None else None
+            reliable = reliability is None or reliability >= RELIABLE
+            out["signals"][k] = {"corr": corr, "camera_std": round(std, 4), "reliability": reliability,
+                                 "moves": bool(std >= MOTION_FLOOR[k] and reliable)}
         even = [o for c, o in both if not _uneven(c["eye_r"], c["eye_l"])]
         out["false_wink_rate"] = (sum(_uneven(o["eye_r"], o["eye_l"]) for o in even) / len(even)
                                   if even else None)
@@ -106,12 +128,13 @@ def run_clip(style: StyleInfo, clip: Path, output_size: tuple[int, int] = (1280,
             cameras.append(frame.image)
             outputs.append(frame.output.copy())
         cam = [_measure(analyzer, img) for img in cameras]
+        flipped = [_measure(analyzer, cv2.flip(img, 1)) for img in cameras]
         out = [_measure(analyzer, img) for img in outputs]
     finally:
         source.close()
         if own:
             analyzer.close()
-    return ClipResult(clip.name, cam, out, outputs, cameras)
+    return ClipResult(clip.name, cam, out, outputs, cameras, [m and mirrored(m) for m in flipped])
 
 
 def _measure(analyzer: ExpressionAnalyzer, bgr: np.ndarray) -> dict[str, float] | None:
@@ -140,7 +163,8 @@ def _fmt(v: float | None) -> str:
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    """A markdown table: one row per clip, one column per signal (`~` marks a still signal)."""
+    """A markdown table: one row per clip, one column per signal (`~` marks a signal the person
+    does not measurably move there)."""
     head = "| clip | " + " | ".join(SIGNALS) + " | false winks | face |"
     rows = [head, "|" + " --- |" * (len(SIGNALS) + 3)]
     for name, s in results.items():

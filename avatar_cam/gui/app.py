@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from avatar_cam.composite import Mode, parse_color
+from avatar_cam.composite import DEFAULT_BACKGROUND, Mode, parse_color
 from avatar_cam.gui.cameras import scan_cameras
 from avatar_cam.gui.controls import DEMO_SPEC
 from avatar_cam.gui.engine import Engine, VcamFactory
@@ -71,13 +71,14 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
     mode = args.mode if flag("mode") else (settings.mode or args.mode)
     if mode not in {m.value for m in Mode}:
         mode = d.mode
-    background = args.background if flag("background") else (settings.background or args.background)
+    custom = flag("background") or settings.background is not None
+    background = args.background if flag("background") else (settings.background or DEFAULT_BACKGROUND)
     try:
         r, g, b = reversed(parse_color(background))
         background = f"#{r:02x}{g:02x}{b:02x}"
     except ValueError as e:
         notices.append(str(e))
-        background = d.background
+        background = DEFAULT_BACKGROUND
     saved_mirror = settings.mirror
     return StartOptions(
         spec=spec,
@@ -86,6 +87,7 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
         mode=mode,
         mirror=bool(args.mirror or (saved_mirror if saved_mirror is not None else False)),
         background=background,
+        background_custom=custom,
         vcam=settings.vcam,
         auto_demo=auto_demo,
         notices=notices,
@@ -125,7 +127,7 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
         provider = "auto"
     config = PipelineConfig(mode=Mode(options.mode), output_size=tuple(args.size),
                             mirror=options.mirror, background=parse_color(options.background),
-                            provider=provider)
+                            background_custom=options.background_custom, provider=provider)
     pipeline = Pipeline(None, config)
     wanted: list[str | None] = [args.style] if args.style else []
     if settings.style:

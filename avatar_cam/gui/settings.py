@@ -168,6 +168,7 @@ class StartOptions:
     mode: str = "avatar"
     mirror: bool = False
     background: str = "#283040"
+    background_custom: bool = False  # chosen by the user: characters draw on it too
     vcam: bool = False
     auto_demo: bool = False  # the demo clip was picked because no camera exists
     notices: list[str] = field(default_factory=list)

@@ -1,0 +1,491 @@
+"""The face: head shape, ears, eyes, brows, nose, mouth, cheeks, snout, markings, facial hair,
+glasses. Each style is a function of the `Scene`; the registries (`FACE_SHAPES`, `EYE_SHAPES`, ...)
+are the choices a character file may name.
+
+Sizes are chosen for the picture a classmate sees at 1280x720 (face ~270 px wide): a fully open
+mouth is ~55 px tall, a raised brow moves ~16 px, the irises travel half an eye width."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from avatar_cam.character.geometry import apply, ellipse, join, polyline, reverse, smooth
+from avatar_cam.character.params import Pose
+from avatar_cam.character.scene import Scene, shade
+
+EYE_X, EYE_Y = 0.215, 0.0
+BROW_Y = -0.13  # Face Mesh reads a raised brow only up to ~0.2 face widths over the eye
+NOSE_Y = 0.2
+MOUTH_Y = 0.4
+CHIN_Y = 0.64
+JAW_DROP = 0.09  # head units the chin moves at mouth_open 1
+
+# -- head shape ---------------------------------------------------------------------------------
+# right half of each outline, top centre to chin (x >= 0); mirrored for the left
+_OUTLINES = {
+    "round": [(0.0, -0.74), (0.33, -0.66), (0.49, -0.38), (0.53, -0.02), (0.49, 0.3), (0.36, 0.52),
+              (0.18, 0.62)],
+    "oval": [(0.0, -0.76), (0.31, -0.68), (0.47, -0.4), (0.5, -0.02), (0.45, 0.31), (0.31, 0.53),
+             (0.15, 0.64)],
+    "square": [(0.0, -0.74), (0.36, -0.68), (0.5, -0.4), (0.52, -0.02), (0.51, 0.3), (0.43, 0.5),
+               (0.24, 0.61)],
+    "heart": [(0.0, -0.72), (0.37, -0.66), (0.53, -0.38), (0.53, -0.02), (0.44, 0.3), (0.26, 0.52),
+              (0.1, 0.64)],
+    "long": [(0.0, -0.8), (0.3, -0.72), (0.45, -0.44), (0.48, -0.02), (0.45, 0.34), (0.32, 0.57),
+             (0.15, 0.68)],
+}
+FACE_SHAPES = tuple(_OUTLINES)
+
+
+def outline_points(shape: str, jaw: float) -> np.ndarray:
+    """The closed head outline (n, 2) in head units; the lower face stretches with `jaw`."""
+    right = np.array(_OUTLINES[shape])
+    jaw = drawn_opening(jaw)
+    left = right[:0:-1] * [-1, 1]
+    pts = np.concatenate([right, [(0.0, right[-1, 1] + 0.02)], left])
+    low = np.clip(pts[:, 1] / 0.6, 0, 1) ** 1.5
+    pts[:, 1] += JAW_DROP * jaw * low
+    return pts
+
+
+def head_path(s: Scene) -> np.ndarray:
+    """The outline turns little (it is the skull's silhouette), the chin more: it sticks out."""
+    pts = smooth(outline_points(s.parts["face"]["shape"], s.pose.mouth_open))
+    depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
+    return apply(s.head_m, pts + depth[:, None] * s.head.shift(1.0))
+
+
+def draw_head(s: Scene) -> None:
+    skin = s.colour("face", "skin")
+    path = head_path(s)
+    s.fill(path, skin)  # flat colour: a large gradient fill costs ~20x a flat one on the CPU
+    s.stroke(path, s.outline, 0.012, closed=True)
+
+
+# -- ears -----------------------------------------------------------------------------------------
+def _human_ears(s: Scene) -> None:
+    skin = s.colour("face", "skin")
+    inner = s.colour("ears", "inner")
+    for side in (-1, 1):
+        anchor = (side * 0.5, 0.04)
+        path = s.anchored(ellipse(side * 0.535, 0.04, 0.085, 0.13), anchor, -0.05)
+        s.fill(path, skin)
+        s.stroke(path, s.outline, 0.012, closed=True)
+        curl = np.array([[side * 0.5, -0.04], [side * 0.56, -0.02], [side * 0.57, 0.05], [side * 0.52, 0.1]])
+        s.stroke(s.anchored(smooth(curl, closed=False), anchor, -0.05), shade(inner, 0.85), 0.014)
+
+
+def _pointed(tip: tuple[float, float], base_in: float, base_out: float, base_y: float, out_y: float,
+             side: int) -> np.ndarray:
+    return np.array([[side * base_in, base_y], [side * tip[0], tip[1]], [side * base_out, out_y]])
+
+
+def _animal_ears(kind: str) -> Callable[[Scene], None]:
+    def draw(s: Scene) -> None:
+        skin = s.colour("face", "skin")
+        inner = s.colour("ears", "inner")
+        for side in (-1, 1):
+            if kind in ("cat", "fox"):
+                big = 1.25 if kind == "fox" else 1.0
+                tri = _pointed((0.4, -0.72 - 0.3 * big), 0.12, 0.5, -0.6, -0.2, side)
+                outer = smooth(tri, tension=0.35)
+                inn = smooth(tri * 0.72 + tri.mean(0) * 0.28, tension=0.35)
+            elif kind == "bunny":
+                outer = ellipse(side * 0.2, -1.05, 0.11, 0.4)
+                inn = ellipse(side * 0.2, -1.02, 0.055, 0.3)
+            elif kind == "dog":
+                outer = smooth(np.array([[side * 0.36, -0.62], [side * 0.62, -0.5], [side * 0.7, -0.05],
+                                         [side * 0.6, 0.2], [side * 0.48, -0.1], [side * 0.4, -0.45]]))
+                inn = None
+            else:  # bear, mouse: round ears on top
+                r = 0.24 if kind == "mouse" else 0.16
+                outer = ellipse(side * 0.4, -0.62, r, r)
+                inn = ellipse(side * 0.4, -0.6, r * 0.58, r * 0.58)
+            anchor = (side * 0.38, -0.62)
+            path = s.anchored(outer, anchor, 0.0)
+            s.fill(path, shade(skin, 0.92) if kind == "dog" else skin)
+            s.stroke(path, s.outline, 0.012, closed=True)
+            if inn is not None:
+                s.fill(s.anchored(inn, anchor, 0.0), inner)
+    return draw
+
+
+EAR_STYLES: dict[str, Callable[[Scene], None]] = {
+    "human": _human_ears, "cat": _animal_ears("cat"), "fox": _animal_ears("fox"),
+    "bear": _animal_ears("bear"), "mouse": _animal_ears("mouse"), "bunny": _animal_ears("bunny"),
+    "dog": _animal_ears("dog"), "none": lambda s: None,
+}
+
+
+# -- eyes -----------------------------------------------------------------------------------------
+# (half-width, open half-height over the eye line, lower lid depth, outer corner lift, lid weight)
+EYE_SHAPES = {
+    "round": (0.1, 0.085, 0.5, 0.0, 1.0),
+    "almond": (0.11, 0.07, 0.4, 0.018, 1.1),
+    "wide": (0.105, 0.095, 0.6, 0.0, 0.9),
+    "sleepy": (0.105, 0.065, 0.45, -0.008, 1.3),
+    "narrow": (0.11, 0.055, 0.35, 0.012, 1.2),
+}
+_U = np.linspace(-1.0, 1.0, 9)  # across the eye, inner corner (-1) to outer (+1)
+
+
+def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower lid (head units), both inner corner to outer corner."""
+    a, b, low, lift, _ = EYE_SHAPES[s.parts["eyes"]["shape"]]
+    size = float(s.parts["eyes"]["size"])
+    a, b = a * size, b * size
+    cx = side * EYE_X
+    x = cx + side * a * _U  # inner corner nearest the nose
+    bulge = np.sqrt(np.clip(1 - _U**2, 0, 1))
+    corner = lift * (_U + 1) / 2  # the outer corner sits higher on almond eyes
+    lower = EYE_Y + b * low * bulge - corner
+    opening = b * (1 + low) * min(max(openness, 0.0), 1.5)
+    upper = lower - opening * bulge**0.8
+    return np.stack([x, upper], 1), np.stack([x, lower], 1)
+
+
+EYE_SHUT = 0.2  # below this openness the eye is drawn shut
+
+
+def drawn_openness(openness: float) -> float:
+    """How open the eye is drawn (1: the shape's full height). Neutral (1) is drawn at 0.77 so a
+    wide eye (1.5) still opens further, and a face tracker reads the drawing back in proportion
+    (measured: read-back eye opening is linear in the drawn one from 0.3 to 1.0); below
+    `EYE_SHUT` the lid closes."""
+    return 0.0 if openness < EYE_SHUT else 0.3 + 0.47 * openness
+
+
+def _shut_eye(s: Scene, side: int) -> None:
+    """The lid over the eye, a shade darker than the skin, and the lash line across it."""
+    open_lid, lower = _eye_curves(s, side, 1.0)
+    bulge = np.sqrt(np.clip(1 - _U**2, 0, 1))
+    line = lower - np.stack([np.zeros_like(_U), 0.02 * bulge], 1)
+    s.fill(s.face(join(smooth(open_lid, closed=False), reverse(smooth(line, closed=False)))),
+           shade(s.colour("face", "skin"), 0.9))
+    s.stroke(s.face(smooth(line, closed=False)), s.outline, 0.024 * float(s.parts["eyes"]["size"]))
+
+
+def eye_openness(pose: Pose, side: int) -> float:
+    """The drawn openness of one eye. A blink closes both: when the other eye is drawn shut and
+    this one is under half open, this one shuts too (eyes cross the threshold a frame apart
+    mid-blink, which would otherwise flash a wink the person did not make)."""
+    mine, other = (pose.eye_r, pose.eye_l) if side < 0 else (pose.eye_l, pose.eye_r)
+    if drawn_openness(other) == 0.0 and mine < 0.5:
+        return 0.0
+    return drawn_openness(mine)
+
+
+def draw_eye(s: Scene, side: int) -> None:
+    """`side` -1: the person's right eye, drawn image-left (parameter eye_r)."""
+    p = s.pose
+    openness = eye_openness(p, side)
+    if openness == 0.0:
+        _shut_eye(s, side)
+        return
+    a, b, _, _, weight = EYE_SHAPES[s.parts["eyes"]["shape"]]
+    size = float(s.parts["eyes"]["size"])
+    upper, lower = _eye_curves(s, side, openness)
+    line = s.outline
+    lash = 0.016 * weight * size
+    shape = s.face(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
+    s.fill(shape, (252, 252, 250))
+    iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
+    gx = side * EYE_X + p.gaze_x * a * size * 0.7
+    gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
+    iris = s.colour("eyes", "iris")
+    with s.painter.clipped(shape):
+        centre = s.face(np.array([[gx, gy]]))[0]
+        s.fill(s.face(ellipse(gx, gy, iris_r, iris_r)),
+               s.glow(centre, iris_r, shade(iris, 1.25), shade(iris, 0.7)))
+        s.fill(s.face(ellipse(gx, gy, iris_r * 0.5, iris_r * 0.5)), (22, 18, 24))
+        s.fill(s.face(ellipse(gx + iris_r * 0.35, gy - iris_r * 0.38, iris_r * 0.24, iris_r * 0.24)),
+               (255, 255, 255))
+        # the upper lid's shadow on the eyeball
+        shadow = join(smooth(upper, closed=False), reverse(smooth(upper + [0, 0.022 * size], closed=False)))
+        s.fill(s.face(shadow), shade((252, 252, 250), 0.85))
+    s.stroke(s.face(smooth(lower, closed=False)), line, 0.006 * size, alpha=150)
+    top = smooth(upper, closed=False)
+    s.stroke(s.face(top), line, lash)
+    if s.parts["eyes"]["lashes"]:
+        outer = upper[-1]
+        flick = np.array([outer, outer + [side * 0.03 * size, -0.03 * size]])
+        s.stroke(s.face(polyline(flick, closed=False)), line, lash * 0.8)
+
+
+# -- brows ----------------------------------------------------------------------------------------
+# (thickness, arch, length)
+BROW_STYLES = {
+    "natural": (0.034, 0.03, 0.13), "thick": (0.05, 0.025, 0.14), "thin": (0.018, 0.035, 0.13),
+    "arched": (0.03, 0.06, 0.13), "straight": (0.036, 0.0, 0.135), "none": (0.0, 0.0, 0.0),
+}
+BROW_RAISE, BROW_LOWER = 0.065, 0.045  # head units at brow +1 / -1
+_BU = np.linspace(-1.0, 1.0, 7)  # inner (-1) to outer (+1)
+
+
+def draw_brow(s: Scene, side: int) -> None:
+    thick, arch, length = BROW_STYLES[s.parts["brows"]["style"]]
+    if thick <= 0:
+        return
+    p = s.pose
+    v = p.brow_r if side < 0 else p.brow_l
+    dy = -BROW_RAISE * v if v > 0 else -BROW_LOWER * v
+    inner = (_BU < 0) * (-_BU)
+    x = side * (EYE_X + 0.01 + length * _BU - 0.025 * p.frown * inner)
+    y = (BROW_Y + dy - arch * (1 - _BU**2) + 0.012 * _BU + 0.05 * p.frown * inner
+         - 0.02 * max(v, 0.0) * inner)  # raised brows lift most at the inner end
+    taper = thick * (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 0.45 * _BU, 1.0)
+    top = np.stack([x, y - taper / 2], 1)
+    bottom = np.stack([x, y + taper / 2], 1)
+    path = s.face(smooth(np.concatenate([top, bottom[::-1]]), tension=0.8), lift=0.03)
+    s.fill(path, s.colour("brows"))
+
+
+# -- nose -----------------------------------------------------------------------------------------
+def _nose_button(scale: float) -> Callable[[Scene], None]:
+    def draw(s: Scene) -> None:
+        skin = s.colour("face", "skin")
+        w = 0.055 * scale
+        shadow = ellipse(0.0, NOSE_Y - 0.01, w * 1.05, w * 0.8)
+        s.fill(s.face(shadow, lift=0.12), shade(skin, 0.88))
+        tip = ellipse(0.0, NOSE_Y - 0.02, w * 0.75, w * 0.55)
+        s.fill(s.face(tip, lift=0.16), shade(skin, 1.06))
+        base = np.array([[-w, NOSE_Y + 0.005], [-w * 0.4, NOSE_Y + w * 0.55], [w * 0.4, NOSE_Y + w * 0.55],
+                         [w, NOSE_Y + 0.005]])
+        s.stroke(s.face(smooth(base, closed=False), lift=0.14), s.outline, 0.01 * scale, alpha=200)
+    return draw
+
+
+def _nose_line(s: Scene) -> None:
+    pts = np.array([[0.015, 0.02], [0.04, NOSE_Y - 0.02], [0.0, NOSE_Y + 0.02], [-0.03, NOSE_Y + 0.01]])
+    s.stroke(s.face(smooth(pts, closed=False), lift=0.14), s.outline, 0.01, alpha=210)
+
+
+def _nose_animal(s: Scene) -> None:
+    tri = np.array([[-0.06, NOSE_Y - 0.035], [0.06, NOSE_Y - 0.035], [0.0, NOSE_Y + 0.03]])
+    path = s.face(smooth(tri, tension=0.45), lift=0.2)
+    colour = s.colour("snout", "nose") if "snout" in s.parts else (60, 40, 40)
+    s.fill(path, colour)
+    s.stroke(path, s.outline, 0.008, closed=True)
+
+
+NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
+    "button": _nose_button(1.0), "round": _nose_button(1.3), "small": _nose_button(0.7),
+    "line": _nose_line, "animal": _nose_animal, "none": lambda s: None,
+}
+
+
+# -- mouth ----------------------------------------------------------------------------------------
+_MU = np.linspace(-1.0, 1.0, 11)
+MOUTH_HALF_WIDTH, MOUTH_GAP = 0.125, 0.21
+
+
+def drawn_opening(mouth_open: float) -> float:
+    """How far the mouth is drawn open: a parted mouth starts at a gap a face tracker (and a
+    classmate on a small video tile) sees; narrower gaps read as closed lips."""
+    return 0.0 if mouth_open < 0.02 else 0.2 + 0.8 * mouth_open
+
+
+def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
+    """Inner upper and lower lip lines (corner to corner, head units) and the half-width. The gap
+    and the corners' lift scale with the width, as the measures they come from are ratios to the
+    mouth's width (a rounded "oo" is narrower, not more open)."""
+    p = s.pose
+    opening = drawn_opening(p.mouth_open)
+    rounded = max(-p.mouth_width, 0.0)
+    w = MOUTH_HALF_WIDTH * (1 + 0.45 * p.mouth_width)
+    gap = 2 * w * MOUTH_GAP / (2 * MOUTH_HALF_WIDTH) * opening
+    bend = np.clip(1 - _MU**2, 0, 1) ** (0.9 - 0.4 * rounded)
+    lift = (w / MOUTH_HALF_WIDTH) * (0.06 * p.smile * _MU**2 + 0.012 * p.smile)  # corners up or down
+    cy = MOUTH_Y + 0.3 * JAW_DROP * opening
+    x = w * _MU
+    upper = cy - lift - 0.12 * gap * bend
+    lower = cy - lift + 0.88 * gap * bend + 0.025 * max(p.smile, 0) * bend * (opening > 0)
+    return np.stack([x, upper], 1), np.stack([x, lower], 1), w
+
+
+def draw_mouth(s: Scene) -> None:
+    p = s.pose
+    upper, lower, w = mouth_curves(s)
+    lip = s.colour("mouth", "lips")
+    bend = np.clip(1 - _MU**2, 0, 1)
+    bow = 0.012 * np.exp(-((np.abs(_MU) - 0.28) / 0.2) ** 2)  # cupid's bow
+    outer_up = upper - np.stack([np.zeros_like(_MU), 0.022 * bend**0.5 + bow], 1)
+    outer_low = lower + np.stack([np.zeros_like(_MU), 0.034 * bend**0.5], 1)
+    lift = 0.0  # the whole mouth sits on the face surface
+    lips = s.face(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))), lift)
+    s.fill(lips, lip)
+    line = shade(lip, 0.55)
+    if drawn_opening(p.mouth_open) > 0:
+        inside = s.face(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))), lift)
+        s.fill(inside, (70, 22, 32))
+        with s.painter.clipped(inside):
+            gap = float(np.max(lower[:, 1] - upper[:, 1]))
+            teeth_h = min(0.05, 0.45 * gap)
+            teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
+            s.fill(s.face(smooth(teeth, tension=0.5), lift), (250, 248, 242))
+            tongue_y = float(lower[5, 1])
+            tongue = ellipse(0.0, tongue_y + 0.01, w * 0.62, max(0.03, 0.35 * gap))
+            s.fill(s.face(tongue, lift), (222, 96, 110))
+        s.stroke(inside, line, 0.008, closed=True)
+    else:
+        s.stroke(s.face(smooth((upper + lower) / 2, closed=False), lift), line, 0.011)
+    s.stroke(lips, shade(lip, 0.75), 0.006, closed=True, alpha=170)
+
+
+# -- cheeks, freckles ------------------------------------------------------------------------------
+def draw_cheeks(s: Scene) -> None:
+    blush = float(s.parts["face"]["blush"])
+    skin = s.colour("face", "skin")
+    if blush > 0:
+        pink = (240, 120, 120)
+        for side in (-1, 1):
+            centre = s.face(np.array([[side * 0.3, 0.22]]))[0]
+            s.fill(s.face(ellipse(side * 0.3, 0.22, 0.09, 0.055)),
+                   s.glow(centre, 0.09, pink, pink, int(150 * blush), 0))
+    if s.parts["face"]["freckles"]:
+        dots = [(-0.3, 0.14), (-0.25, 0.19), (-0.34, 0.2), (-0.2, 0.15), (0.3, 0.14), (0.25, 0.19),
+                (0.34, 0.2), (0.2, 0.15)]
+        for x, y in dots:
+            s.fill(s.face(ellipse(x, y, 0.008, 0.008)), shade(skin, 0.7))
+
+
+# -- snout (animals) -------------------------------------------------------------------------------
+def _snout(kind: str) -> Callable[[Scene], None]:
+    def draw(s: Scene) -> None:
+        colour = s.colour("snout")
+        if kind in ("cat", "bunny"):
+            for side in (-1, 1):
+                s.fill(s.face(ellipse(side * 0.065, NOSE_Y + 0.07, 0.085, 0.07), lift=0.08), colour)
+        else:
+            w, h = (0.21, 0.16) if kind == "bear" else (0.17, 0.15)
+            s.fill(s.face(ellipse(0.0, NOSE_Y + 0.09, w, h), lift=0.06), colour)
+        if kind in ("cat", "bunny"):
+            for side in (-1, 1):
+                for k in (-1, 0, 1):
+                    start = np.array([side * 0.16, NOSE_Y + 0.07 + k * 0.03])
+                    end = start + [side * 0.2, k * 0.045 - 0.01]
+                    s.stroke(s.flat(polyline(np.stack([start, end]), closed=False), 0.3), s.outline, 0.006)
+    return draw
+
+
+SNOUT_STYLES: dict[str, Callable[[Scene], None]] = {
+    "none": lambda s: None, "cat": _snout("cat"), "dog": _snout("dog"), "bear": _snout("bear"),
+    "bunny": _snout("bunny"),
+}
+
+
+# -- markings (animals) ------------------------------------------------------------------------------
+def _stripes(s: Scene) -> None:
+    c = s.colour("markings")
+    for x in (-0.16, 0.0, 0.16):
+        w = 0.045 if x == 0 else 0.035
+        tri = np.array([[x - w, -0.68], [x + w, -0.68], [x * 1.1, -0.42]])
+        s.fill(s.face(smooth(tri, tension=0.4), surface=0.8), c)
+    for side in (-1, 1):
+        for k in (0, 1):
+            y = 0.08 + 0.09 * k
+            band = np.array([[side * 0.53, y - 0.02], [side * 0.38, y], [side * 0.53, y + 0.02]])
+            s.fill(s.face(smooth(band, tension=0.4), surface=0.6), c)
+
+
+def _mask(s: Scene) -> None:
+    c = s.colour("markings")
+    for side in (-1, 1):
+        s.fill(s.face(ellipse(side * EYE_X, EYE_Y + 0.01, 0.17, 0.12)), c)
+
+
+def _spots(s: Scene) -> None:
+    c = s.colour("markings")
+    for x, y, r in ((-0.3, -0.45, 0.07), (0.25, -0.5, 0.05), (0.36, 0.05, 0.06), (-0.4, 0.15, 0.045)):
+        s.fill(s.face(ellipse(x, y, r, r * 0.85), surface=0.8), c)
+
+
+MARKING_STYLES: dict[str, Callable[[Scene], None]] = {
+    "none": lambda s: None, "stripes": _stripes, "mask": _mask, "spots": _spots,
+}
+
+
+# -- facial hair ------------------------------------------------------------------------------------
+def _moustache(s: Scene) -> None:
+    upper, _, w = mouth_curves(s)
+    top = upper[[0, 3, 5, 7, 10]] - [0, 0.03]
+    m = np.array([[-w - 0.02, top[0, 1] + 0.015], [-w * 0.5, top[1, 1] - 0.035], [0, top[2, 1] - 0.03],
+                  [w * 0.5, top[3, 1] - 0.035], [w + 0.02, top[4, 1] + 0.015], [w * 0.5, top[3, 1] - 0.005],
+                  [0, top[2, 1] + 0.0], [-w * 0.5, top[1, 1] - 0.005]])
+    s.fill(s.face(smooth(m, tension=0.7), lift=0.02), s.colour("facial_hair"))
+
+
+def _beard_points(s: Scene, full: bool) -> np.ndarray:
+    jaw = JAW_DROP * drawn_opening(s.pose.mouth_open)
+    if full:
+        pts = [(-0.5, 0.0), (-0.48, 0.3), (-0.36, 0.56), (-0.16, 0.7 + jaw), (0.16, 0.7 + jaw), (0.36, 0.56),
+               (0.48, 0.3), (0.5, 0.0), (0.4, 0.2), (0.22, 0.36 + jaw * 0.4), (0.0, 0.5 + jaw * 0.6),
+               (-0.22, 0.36 + jaw * 0.4), (-0.4, 0.2)]
+    else:  # goatee
+        pts = [(-0.1, 0.5 + jaw * 0.7), (0.1, 0.5 + jaw * 0.7), (0.08, 0.66 + jaw), (-0.08, 0.66 + jaw)]
+    return np.array(pts)
+
+
+def _beard(full: bool, moustache: bool) -> Callable[[Scene], None]:
+    def draw(s: Scene) -> None:
+        c = s.colour("facial_hair")
+        s.fill(s.face(smooth(_beard_points(s, full), tension=0.8), surface=0.7), c)
+        if moustache:
+            _moustache(s)
+    return draw
+
+
+def _stubble(s: Scene) -> None:
+    c = s.colour("facial_hair")
+    pts = _beard_points(s, True)
+    s.tint(s.face(smooth(pts, tension=0.8), surface=0.7), c, 70)
+
+
+FACIAL_HAIR_STYLES: dict[str, Callable[[Scene], None]] = {
+    "none": lambda s: None, "stubble": _stubble, "moustache": _moustache,
+    "goatee": _beard(False, True), "beard": _beard(True, False), "full": _beard(True, True),
+}
+
+
+# -- glasses -------------------------------------------------------------------------------------
+def _frame_shape(kind: str, cx: float) -> np.ndarray:
+    if kind == "round":
+        return ellipse(cx, EYE_Y, 0.125, 0.115)
+    if kind == "cat_eye":
+        pts = np.array([[cx - 0.13, -0.07], [cx + 0.15, -0.1], [cx + 0.13, 0.06], [cx - 0.1, 0.09]])
+        if cx < 0:
+            pts[:, 0] = 2 * cx - pts[:, 0]
+        return smooth(pts, tension=0.55)
+    w, h = (0.135, 0.095) if kind != "aviator" else (0.13, 0.11)
+    pts = np.array([[cx - w, -h], [cx + w, -h], [cx + w * 0.95, h * 0.8], [cx - w * 0.9, h]])
+    if kind == "aviator":
+        pts = np.array([[cx - w, -h * 0.8], [cx + w, -h * 0.8], [cx + w * 0.6, h * 1.1],
+                        [cx - w * 0.6, h * 1.1]])
+    return smooth(pts, tension=0.35 if kind == "square" else 0.8)
+
+
+def _glasses(kind: str, tinted: bool = False) -> Callable[[Scene], None]:
+    def draw(s: Scene) -> None:
+        c = s.colour("glasses")
+        for side in (-1, 1):
+            frame = s.face(_frame_shape(kind, side * EYE_X), lift=0.06)
+            if tinted:
+                s.tint(frame, (25, 25, 35), 215)
+            s.stroke(frame, c, 0.016, closed=True)
+        bridge = np.array([[-EYE_X + 0.11, -0.02], [0.0, -0.045], [EYE_X - 0.11, -0.02]])
+        s.stroke(s.face(smooth(bridge, closed=False), lift=0.08), c, 0.014)
+        for side in (-1, 1):
+            arm = np.array([[side * (EYE_X + 0.13), -0.03], [side * 0.5, -0.04]])
+            s.stroke(s.face(polyline(arm, closed=False), lift=0.04), c, 0.014)
+    return draw
+
+
+GLASSES_STYLES: dict[str, Callable[[Scene], None]] = {
+    "none": lambda s: None, "round": _glasses("round"), "square": _glasses("square"),
+    "cat_eye": _glasses("cat_eye"), "aviator": _glasses("aviator"),
+    "sunglasses": _glasses("square", tinted=True),
+}
+

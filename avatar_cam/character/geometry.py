@@ -1,0 +1,134 @@
+"""Cubic Bezier paths as numpy arrays (see `painter`): ellipses, smooth curves through points,
+and the 2.5D head: points on the face surface turned by yaw and pitch, then rolled and placed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+KAPPA = 0.5522847498  # control length of a quarter circle of radius 1
+
+
+def ellipse(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+    """A closed ellipse as 4 cubic segments, starting at its right end, clockwise on screen."""
+    k = KAPPA
+    pts = [(1, 0), (1, k), (k, 1), (0, 1), (-k, 1), (-1, k), (-1, 0), (-1, -k), (-k, -1), (0, -1),
+           (k, -1), (1, -k), (1, 0)]
+    a = np.array(pts, np.float64)
+    return np.stack([cx + rx * a[:, 0], cy + ry * a[:, 1]], 1)
+
+
+def smooth(points: np.ndarray, closed: bool = True, tension: float = 1.0) -> np.ndarray:
+    """A Catmull-Rom curve through `points` (n, 2) as cubic segments. `tension` < 1 rounds less."""
+    p = np.asarray(points, np.float64)
+    n = len(p)
+    if closed:
+        prev, nxt, nxt2 = np.roll(p, 1, 0), np.roll(p, -1, 0), np.roll(p, -2, 0)
+        c1 = p + (nxt - prev) * (tension / 6)
+        c2 = nxt - (nxt2 - p) * (tension / 6)
+        out = np.empty((3 * n + 1, 2))
+        out[0] = p[0]
+        out[1::3], out[2::3], out[3::3] = c1, c2, nxt
+        return out
+    ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+    c1 = ext[1:-2] + (ext[2:-1] - ext[:-3]) * (tension / 6)
+    c2 = ext[2:-1] - (ext[3:] - ext[1:-2]) * (tension / 6)
+    out = np.empty((3 * (n - 1) + 1, 2))
+    out[0] = p[0]
+    out[1::3], out[2::3], out[3::3] = c1, c2, p[1:]
+    return out
+
+
+def polyline(points: np.ndarray, closed: bool = True) -> np.ndarray:
+    """Straight segments through `points` as cubic segments (controls at the thirds)."""
+    p = np.asarray(points, np.float64)
+    q = np.concatenate([p, p[:1]]) if closed else p
+    a, b = q[:-1], q[1:]
+    out = np.empty((3 * len(a) + 1, 2))
+    out[0] = q[0]
+    out[1::3], out[2::3], out[3::3] = a + (b - a) / 3, a + 2 * (b - a) / 3, b
+    return out
+
+
+def join(*paths: np.ndarray) -> np.ndarray:
+    """Paths end to end (each starts where the last ended, or a straight segment joins them)."""
+    out = [paths[0]]
+    for p in paths[1:]:
+        gap = polyline(np.stack([out[-1][-1], p[0]]), closed=False)
+        out += [gap[1:], p[1:]]
+    return np.concatenate(out)
+
+
+def reverse(path: np.ndarray) -> np.ndarray:
+    """The same curve run backwards (cubic chains reverse point by point)."""
+    return path[::-1].copy()
+
+
+def sample(path: np.ndarray, t: float) -> np.ndarray:
+    """The point at parameter t in [0, 1] along the chain (by segment count)."""
+    segs = (len(path) - 1) // 3
+    u = min(max(t, 0.0), 1.0) * segs
+    i = min(int(u), segs - 1)
+    f = u - i
+    p0, c1, c2, p1 = path[3 * i: 3 * i + 4]
+    g = 1 - f
+    return g**3 * p0 + 3 * g * g * f * c1 + 3 * g * f * f * c2 + f**3 * p1
+
+
+@dataclass(frozen=True)
+class Pose2D:
+    """Where the head goes: pixels per head unit, the head centre in pixels, roll in degrees about
+    `pivot` (head units, below the chin: the neck)."""
+
+    scale: float
+    centre: tuple[float, float]
+    roll: float = 0.0
+    pivot: tuple[float, float] = (0.0, 0.75)
+
+    def matrix(self) -> np.ndarray:
+        """2x3 affine from head units to pixels."""
+        a = math.radians(self.roll)
+        c, s = math.cos(a) * self.scale, math.sin(a) * self.scale
+        rot = np.array([[c, -s], [s, c]])
+        piv = np.array(self.pivot)
+        t = np.array(self.centre) + rot @ (-piv) + piv * self.scale
+        return np.concatenate([rot, t[:, None]], 1)
+
+
+def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+@dataclass(frozen=True)
+class Head3D:
+    """Turns head-unit points for yaw and pitch. A point on the face at (x, y) lies on an
+    ellipsoid (radii `rx`, `ry`, `rz`); `lift` adds depth (a nose tip, hair standing off the
+    head). Rotating that point and dropping z gives where it is seen: features near the middle
+    slide most, those near the edge foreshorten, so the far side narrows."""
+
+    yaw: float = 0.0  # degrees, + turns the face towards image right
+    pitch: float = 0.0  # degrees, + looks up
+    rx: float = 0.5
+    ry: float = 0.66
+    rz: float = 0.55
+
+    def depth(self, pts: np.ndarray) -> np.ndarray:
+        u = (pts[:, 0] / self.rx) ** 2 + (pts[:, 1] / self.ry) ** 2
+        return self.rz * np.sqrt(np.clip(1.0 - u, 0.0, 1.0))
+
+    def turn(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
+        """`pts` (n, 2) turned. `surface` scales how far the point sits out of the rotation axis:
+        1 on the face, ~0.3 for the head outline, negative for the back of the head."""
+        z = self.depth(pts) * surface + lift
+        a, b = math.radians(self.yaw), math.radians(self.pitch)
+        x = pts[:, 0] * math.cos(a) + z * math.sin(a)
+        z1 = -pts[:, 0] * math.sin(a) + z * math.cos(a)
+        y = pts[:, 1] * math.cos(b) - z1 * math.sin(b)
+        return np.stack([x, y], 1)
+
+    def shift(self, depth: float) -> np.ndarray:
+        """How far a point `depth` in front of the axis slides (for parts drawn flat)."""
+        a, b = math.radians(self.yaw), math.radians(self.pitch)
+        return np.array([depth * math.sin(a), -depth * math.cos(a) * math.sin(b)])

@@ -1,0 +1,272 @@
+"""The character's parameters (the Live2D idea: named, ranged numbers that deform parts), how the
+tracked face sets them, and what they do when tracking drops.
+
+    landmarks (crop) + face box (camera) ─▶ `Measures` ─▶ `Calibration` (neutral, gain) ─▶ `Pose`
+    ─▶ `Motion` (One-Euro smoothing per group, shoulders lag, breathing, idle when lost)
+
+Raw measures come from `avatar_cam.expression` (the same ones the motion check reads back). Each
+parameter is its measure's distance from the person's neutral face over a span measured on real
+clips, times the expressiveness gain, clipped to its range."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, astuple, dataclass, fields, replace
+
+import numpy as np
+
+from avatar_cam.expression import measures_from_landmarks
+from avatar_cam.face import OneEuroFilter
+
+INNER_BROWS = (107, 336)  # the inner ends of the right and left brow
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    low: float
+    high: float
+    default: float
+    meaning: str
+
+
+PARAMETERS = (
+    Parameter("yaw", -45.0, 45.0, 0.0, "head turn in degrees, + towards image right"),
+    Parameter("pitch", -35.0, 35.0, 0.0, "head nod in degrees, + looking up"),
+    Parameter("roll", -40.0, 40.0, 0.0, "head tilt in degrees, + clockwise on screen"),
+    Parameter("eye_r", 0.0, 1.5, 1.0, "the person's right eye (image left): 0 shut, 1 neutral, 1.5 wide"),
+    Parameter("eye_l", 0.0, 1.5, 1.0, "the person's left eye"),
+    Parameter("gaze_x", -1.0, 1.0, 0.0, "irises, + towards image right"),
+    Parameter("gaze_y", -1.0, 1.0, 0.0, "irises, + down"),
+    Parameter("brow_r", -1.0, 1.0, 0.0, "right brow, + raised, - lowered"),
+    Parameter("brow_l", -1.0, 1.0, 0.0, "left brow"),
+    Parameter("frown", 0.0, 1.0, 0.0, "inner brow ends pulled down and together"),
+    Parameter("mouth_open", 0.0, 1.0, 0.0, "jaw drop: 0 closed, 1 wide open"),
+    Parameter("mouth_width", -1.0, 1.0, 0.0, "- rounded lips (O, U), + spread (E, I)"),
+    Parameter("smile", -1.0, 1.0, 0.0, "mouth corners, + up, - down"),
+    Parameter("head_x", -1.0, 1.0, 0.0, "head centre across the frame, -1 left edge .. 1 right edge"),
+    Parameter("head_y", -1.0, 1.0, 0.0, "head centre down the frame"),
+    Parameter("head_scale", 0.6, 1.6, 1.0, "head size: the person's distance from the camera"),
+)
+_LOW = np.array([p.low for p in PARAMETERS])
+_HIGH = np.array([p.high for p in PARAMETERS])
+
+
+@dataclass(frozen=True)
+class Pose:
+    """One value per `PARAMETERS` entry (same names and order)."""
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    roll: float = 0.0
+    eye_r: float = 1.0
+    eye_l: float = 1.0
+    gaze_x: float = 0.0
+    gaze_y: float = 0.0
+    brow_r: float = 0.0
+    brow_l: float = 0.0
+    frown: float = 0.0
+    mouth_open: float = 0.0
+    mouth_width: float = 0.0
+    smile: float = 0.0
+    head_x: float = 0.0
+    head_y: float = 0.0
+    head_scale: float = 1.0
+
+    def vector(self) -> np.ndarray:
+        return np.array(astuple(self), np.float64)
+
+    @classmethod
+    def from_vector(cls, v: np.ndarray) -> Pose:
+        return cls(*(float(x) for x in np.clip(v, _LOW, _HIGH)))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+assert Pose.names() == tuple(p.name for p in PARAMETERS)
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Raw measures of one tracked face (units of `avatar_cam.expression`; angles in degrees)."""
+
+    yaw: float
+    pitch: float
+    roll: float
+    eye_r: float
+    eye_l: float
+    gaze_x: float
+    gaze_y: float
+    brow_r: float
+    brow_l: float
+    brow_gap: float  # inner brow ends apart, face widths
+    mouth_open: float
+    mouth_width: float
+    smile: float
+    face_x: float  # face centre in the camera image, -1..1 across
+    face_y: float
+    face_size: float  # face box height / image height
+
+    def vector(self) -> np.ndarray:
+        return np.array(astuple(self), np.float64)
+
+
+def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, float, float, float],
+            image_size: tuple[int, int]) -> Measures:
+    """`Measures` from (478, 3) crop landmarks, the roll the crop took out (degrees), and the
+    tracked face box in the camera image (x, y, w, h) of an image (width, height)."""
+    e = measures_from_landmarks(landmarks)
+    n = e.normalized()
+    x, y, w, h = face_box
+    iw, ih = image_size
+    return Measures(
+        yaw=e.yaw, pitch=e.pitch, roll=e.roll + crop_roll, eye_r=e.eye_open[0], eye_l=e.eye_open[1],
+        gaze_x=e.gaze[0], gaze_y=e.gaze[1], brow_r=e.brows[0], brow_l=e.brows[1],
+        brow_gap=float(np.linalg.norm(n[INNER_BROWS[0]] - n[INNER_BROWS[1]])),
+        mouth_open=e.mouth_open, mouth_width=e.mouth_width, smile=e.smile,
+        face_x=float((x + w / 2) / iw * 2 - 1), face_y=float((y + h / 2) / ih * 2 - 1),
+        face_size=float(h / ih))
+
+
+# population neutral (adults looking at a webcam; measured on the shared clips' calm frames)
+NEUTRAL = Measures(yaw=0.0, pitch=0.0, roll=0.0, eye_r=0.29, eye_l=0.29, gaze_x=0.0, gaze_y=-0.06,
+                   brow_r=0.15, brow_l=0.15, brow_gap=0.21, mouth_open=0.02, mouth_width=0.38,
+                   smile=0.06, face_x=0.0, face_y=0.0, face_size=0.42)
+# measure change that moves a parameter through its unit span (one side of its range)
+SPAN = {"gaze_x": 0.12, "gaze_y": 0.08, "brow": 0.035, "frown": 0.05, "mouth_open": 0.6,
+        "mouth_width": 0.07, "smile": 0.15}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The person's neutral face and the expressiveness gain (1: as measured; 2: twice as much).
+    Stored with the settings as `to_dict()`."""
+
+    neutral: Measures = NEUTRAL
+    gain: float = 1.0
+
+    def pose(self, m: Measures) -> Pose:
+        n, g = self.neutral, self.gain
+
+        def unit(value: float, neutral: float, span: float) -> float:
+            return g * (value - neutral) / span
+
+        return Pose.from_vector(np.array([
+            g * (m.yaw - n.yaw), g * (m.pitch - n.pitch), m.roll,
+            1 + g * (m.eye_r / max(n.eye_r, 1e-3) - 1), 1 + g * (m.eye_l / max(n.eye_l, 1e-3) - 1),
+            unit(m.gaze_x, n.gaze_x, SPAN["gaze_x"]), unit(m.gaze_y, n.gaze_y, SPAN["gaze_y"]),
+            unit(m.brow_r, n.brow_r, SPAN["brow"]), unit(m.brow_l, n.brow_l, SPAN["brow"]),
+            unit(n.brow_gap, m.brow_gap, SPAN["frown"]),
+            unit(m.mouth_open, n.mouth_open, SPAN["mouth_open"]),
+            unit(m.mouth_width, n.mouth_width, SPAN["mouth_width"]),
+            unit(m.smile, n.smile, SPAN["smile"]),
+            m.face_x, m.face_y, m.face_size / max(n.face_size, 1e-3),
+        ]))
+
+    def to_dict(self) -> dict:
+        return {"neutral": asdict(self.neutral), "gain": self.gain}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Calibration:
+        """The stored form back; `ValueError` for anything else."""
+        if not isinstance(data, dict) or set(data) != {"neutral", "gain"}:
+            raise ValueError("calibration must have 'neutral' and 'gain'")
+        raw = data["neutral"]
+        names = [f.name for f in fields(Measures)]
+        if not isinstance(raw, dict) or sorted(raw) != sorted(names):
+            raise ValueError(f"calibration neutral needs exactly: {', '.join(names)}")
+        values = [raw[k] for k in names]
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            raise ValueError("calibration values must be finite numbers")
+        gain = data["gain"]
+        if not isinstance(gain, int | float) or not 0.25 <= gain <= 3.0:
+            raise ValueError("calibration gain must be a number in 0.25..3")
+        return cls(Measures(*(float(v) for v in values)), float(gain))
+
+    def with_gain(self, gain: float) -> Calibration:
+        return replace(self, gain=float(np.clip(gain, 0.25, 3.0)))
+
+
+def neutral_from(samples: list[Measures]) -> Measures:
+    """A neutral face from a few seconds of measures: the median of each, robust to a blink."""
+    if not samples:
+        raise ValueError("no face was measured while calibrating")
+    return Measures(*np.median(np.stack([s.vector() for s in samples]), axis=0).tolist())
+
+
+# -- motion: smoothing, idle ----------------------------------------------------------------------
+# (min_cutoff Hz, beta) per parameter; speeds in range units so one beta fits angles and unit values
+_SMOOTH = {"yaw": (3.0, 0.8), "pitch": (3.0, 0.8), "roll": (3.0, 0.8), "eye_r": (8.0, 2.0),
+           "eye_l": (8.0, 2.0), "gaze_x": (4.0, 1.0), "gaze_y": (4.0, 1.0), "brow_r": (4.0, 1.0),
+           "brow_l": (4.0, 1.0), "frown": (3.0, 1.0), "mouth_open": (6.0, 2.0),
+           "mouth_width": (4.0, 1.0), "smile": (4.0, 1.0), "head_x": (1.2, 0.4), "head_y": (1.2, 0.4),
+           "head_scale": (0.6, 0.3)}
+_RANGE = _HIGH - _LOW
+IDLE_SECONDS = 3.0  # after tracking drops, the character idles this long, then the card
+BLINK_EVERY, BLINK_SECONDS = 3.7, 0.16
+
+
+class Motion:
+    """Smoothed pose while tracked; idle motion (breathing, blinks, eyes to camera, head easing to
+    centre) for `IDLE_SECONDS` after the face is lost. `body` is where the shoulders are: they
+    follow the head's position with a lag."""
+
+    def __init__(self) -> None:
+        names = Pose.names()
+        self._filter = OneEuroFilter(np.array([_SMOOTH[n][0] for n in names]),
+                                     np.array([_SMOOTH[n][1] for n in names]))
+        self.reset()
+
+    def reset(self) -> None:
+        self._filter.reset()
+        self.pose = Pose()
+        self.body = np.zeros(2)  # shoulders' (x, y) in head_x/head_y units
+        self._last_seen: float | None = None
+        self._t: float | None = None
+
+    def _advance(self, t: float) -> float:
+        dt = 0.0 if self._t is None else min(max(t - self._t, 0.0), 0.25)
+        self._t = t
+        return dt
+
+    def _follow_body(self, dt: float) -> None:
+        k = 1 - math.exp(-dt / 0.35)  # shoulders trail the head by ~a third of a second
+        self.body += k * (np.array([self.pose.head_x, self.pose.head_y]) - self.body)
+
+    def track(self, pose: Pose, t: float) -> Pose:
+        """The smoothed pose for a tracked frame at time `t` (seconds)."""
+        dt = self._advance(t)
+        if self._last_seen is None:
+            self.body = np.array([pose.head_x, pose.head_y])
+        v = self._filter(pose.vector() / _RANGE, t) * _RANGE
+        self.pose = Pose.from_vector(v)
+        self._last_seen = t
+        self._follow_body(dt)
+        return self.pose
+
+    def idle(self, t: float) -> Pose | None:
+        """The pose for a frame without a face, or None once the idle time is over (or the face
+        was never seen)."""
+        if self._last_seen is None or t - self._last_seen > IDLE_SECONDS:
+            return None
+        dt = self._advance(t)
+        ease = 1 - math.exp(-dt / 0.5)
+        rest = Pose(head_x=self.pose.head_x * 0.6, head_y=self.pose.head_y * 0.6,
+                    head_scale=self.pose.head_scale).vector()
+        v = self.pose.vector()
+        v += ease * (rest - v)
+        blink = (t % BLINK_EVERY) < BLINK_SECONDS
+        names = Pose.names()
+        v[names.index("eye_r")] = v[names.index("eye_l")] = 0.05 if blink else max(
+            v[names.index("eye_r")], 0.95)
+        self.pose = Pose.from_vector(v)
+        self._filter.reset()  # the face comes back where it is, not where it was
+        self._follow_body(dt)
+        return self.pose
+
+
+def breathing(t: float) -> float:
+    """The chest's rise, -1..1, about 15 breaths a minute."""
+    return math.sin(2 * math.pi * t / 4.0)

@@ -1,0 +1,81 @@
+"""`Painter` on Qt's QPainter over a QImage that wraps the caller's buffer (no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QGradient,
+    QImage,
+    QLinearGradient,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QRadialGradient,
+)
+
+from avatar_cam.character.painter import Linear, Paint, Radial, Solid, segments
+
+
+def _path(pts: np.ndarray, closed: bool) -> QPainterPath:
+    path = QPainterPath(QPointF(float(pts[0, 0]), float(pts[0, 1])))
+    for c1x, c1y, c2x, c2y, x, y in segments(pts):
+        path.cubicTo(c1x, c1y, c2x, c2y, x, y)
+    if closed:
+        path.closeSubpath()
+    return path
+
+
+def _brush(paint: Paint) -> QBrush:
+    if isinstance(paint, Solid):
+        return QBrush(QColor(*paint.colour))
+    grad: QGradient
+    if isinstance(paint, Linear):
+        grad = QLinearGradient(QPointF(*paint.start), QPointF(*paint.end))
+    elif isinstance(paint, Radial):
+        grad = QRadialGradient(QPointF(*paint.centre), paint.radius)
+    n = len(paint.colours)
+    for i, c in enumerate(paint.colours):
+        grad.setColorAt(i / max(n - 1, 1), QColor(*c))
+    return QBrush(grad)
+
+
+class QtPainter:
+    name = "qt"
+
+    def __init__(self, target: np.ndarray):
+        h, w = target.shape[:2]
+        self._target = target  # the QImage borrows this memory; keep it alive
+        self._image = QImage(target.data, w, h, w * 4, QImage.Format.Format_ARGB32_Premultiplied)
+        self._p = QPainter(self._image)
+        self._p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self._p.setPen(Qt.PenStyle.NoPen)
+
+    def fill(self, path: np.ndarray, paint: Paint) -> None:
+        self._p.setPen(Qt.PenStyle.NoPen)
+        self._p.setBrush(_brush(paint))
+        self._p.drawPath(_path(path, True))
+
+    def stroke(self, path: np.ndarray, paint: Paint, width: float, closed: bool = False) -> None:
+        pen = QPen(_brush(paint), max(width, 0.5), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                   Qt.PenJoinStyle.RoundJoin)
+        self._p.setPen(pen)
+        self._p.setBrush(Qt.BrushStyle.NoBrush)
+        self._p.drawPath(_path(path, closed))
+
+    @contextmanager
+    def clipped(self, path: np.ndarray) -> Iterator[None]:
+        self._p.save()
+        self._p.setClipPath(_path(path, True), Qt.ClipOperation.IntersectClip)
+        try:
+            yield
+        finally:
+            self._p.restore()
+
+    def close(self) -> None:
+        self._p.end()

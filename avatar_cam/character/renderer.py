@@ -1,0 +1,101 @@
+"""`CharacterRenderer`: the `StyleRenderer` for character files. It reads only the crop's Face
+Mesh landmarks, the crop's roll and the tracked face box (where the head is in the camera
+picture), never a camera pixel, and draws the whole output picture itself (`draws_frame`)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from avatar_cam.character.draw import draw_frame, draw_portrait
+from avatar_cam.character.model import Character, load_character
+from avatar_cam.character.painter import BACKENDS
+from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure
+from avatar_cam.frame import Frame
+from avatar_cam.styles import StyleInfo
+
+CROP_SIZE = 256  # the face crop Face Mesh reads (its model runs at 192 px)
+BACKEND_ENV = "AVATAR_CAM_DRAW_BACKEND"  # "skia" (default) or "qt"
+
+
+def crop_rotation(crop_matrix: np.ndarray | None) -> float:
+    """The eye-line angle (degrees, + clockwise on screen) that an image -> crop affine levelled."""
+    if crop_matrix is None:
+        return 0.0
+    return -float(np.degrees(np.arctan2(crop_matrix[1, 0], crop_matrix[0, 0])))
+
+
+def frame_measures(frame: Frame) -> Measures:
+    """The raw measures of a tracked frame (landmarks, crop and face set by the pipeline)."""
+    if frame.landmarks is None or frame.face is None:
+        raise ValueError("a character needs the crop's landmarks and the tracked face")
+    h, w = frame.image.shape[:2]
+    return measure(frame.landmarks, crop_rotation(frame.crop_matrix), frame.face.box, (w, h))
+
+
+class CharacterRenderer:
+    """Landmarks -> `Pose` (calibrated, smoothed) -> the character drawn at the output size."""
+
+    needs_landmarks = True
+    draws_frame = True
+    style_code = None
+
+    def __init__(self, style: StyleInfo, backend: str | None = None):
+        self.style = style
+        self.backend = backend or os.environ.get(BACKEND_ENV, "skia")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"{BACKEND_ENV}={self.backend!r}: the drawing backend is one of "
+                             f"{', '.join(BACKENDS)}")
+        try:
+            self.character: Character = load_character(style.path)
+        except ValueError as e:  # the file changed since the catalog read it
+            raise ValueError(f"{style.path}: {e}") from None
+        self.calibration = Calibration()
+        self.motion = Motion()
+        self.last_measures: Measures | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.backend  # drawn on the CPU; no execution provider involved
+
+    @property
+    def size(self) -> int:
+        return CROP_SIZE
+
+    @property
+    def pose(self) -> Pose:
+        """The last pose drawn (the window and avatar-eval read it)."""
+        return self.motion.pose
+
+    def _track(self, frame: Frame) -> Pose:
+        self.last_measures = frame_measures(frame)
+        return self.motion.track(self.calibration.pose(self.last_measures), frame.timestamp)
+
+    def render(self, frame: Frame) -> np.ndarray:
+        """RGB (size, size) portrait of the pose (overlay mode pastes it on the face)."""
+        return draw_portrait(self.character, self._track(frame), self.size, self.backend)
+
+    def render_frame(self, frame: Frame, size: tuple[int, int],
+                     background: np.ndarray | None = None) -> np.ndarray:
+        """BGR (h, w) picture: the character framed as the webcam frames the person."""
+        pose = self._track(frame)
+        return draw_frame(self.character, pose, size, self.motion.body, breathing(frame.timestamp),
+                          self.backend, background)
+
+    def idle_frame(self, t: float, size: tuple[int, int],
+                   background: np.ndarray | None = None) -> np.ndarray | None:
+        """The character idling at time `t` while no face is tracked; None once it is time for
+        the placeholder card."""
+        pose = self.motion.idle(t)
+        if pose is None:
+            return None
+        return draw_frame(self.character, pose, size, self.motion.body, breathing(t), self.backend,
+                          background)
+
+    def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
+        """The character at rest (a thumbnail does not need the sample face's expression)."""
+        return draw_portrait(self.character, Pose(), self.size, self.backend)
+
+    def reset(self) -> None:
+        self.motion.reset()

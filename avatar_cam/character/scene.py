@@ -1,0 +1,99 @@
+"""What every part drawing gets: the painter, where the head and body are, the character's data
+and the pose. Parts think in head units (face width 1, origin between the eyes, +y down); the
+scene turns them into pixels through the 2.5D head (`Head3D`) and the placement (`Pose2D`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatar_cam.character.geometry import Head3D, apply
+from avatar_cam.character.painter import RGBA, Linear, Paint, Painter, Radial, Solid
+from avatar_cam.character.params import Pose
+
+RGB = tuple[int, int, int]
+
+
+def shade(c: RGB, f: float) -> RGB:
+    """`c` darker (f < 1) or towards white (f > 1)."""
+    if f <= 1:
+        return tuple(int(round(v * f)) for v in c)  # type: ignore[return-value]
+    return tuple(int(round(v + (255 - v) * (f - 1))) for v in c)  # type: ignore[return-value]
+
+
+def rgba(c: RGB, a: int = 255) -> RGBA:
+    return (c[0], c[1], c[2], a)
+
+
+@dataclass
+class Scene:
+    painter: Painter
+    parts: dict[str, dict]  # the character file's sections, colours as RGB tuples
+    pose: Pose
+    head: Head3D
+    head_m: np.ndarray  # 2x3: turned head units -> pixels (placement and roll)
+    body_m: np.ndarray  # 2x3: body units (same scale, upright) -> pixels
+    scale: float  # pixels per head unit
+    breath: float  # -1..1
+
+    # -- coordinates ------------------------------------------------------------------------------
+    def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
+        """Points on the face surface (turned with depth) to pixels."""
+        return apply(self.head_m, self.head.turn(pts, lift, surface))
+
+    def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
+        """A part drawn flat that slides with the head as a point `depth` in front of its axis
+        (negative: behind, so it moves the other way)."""
+        return apply(self.head_m, pts + self.head.shift(depth))
+
+    def draped(self, pts: np.ndarray, base: float = 0.1, gain: float = 0.6) -> np.ndarray:
+        """Points lying over the skull (hair, hats): each slides by its own depth on the head, not
+        foreshortened, so a fringe moves with the face and the crown less."""
+        d = base + gain * self.head.depth(pts)
+        return apply(self.head_m, pts + d[:, None] * self.head.shift(1.0))
+
+    def anchored(self, pts: np.ndarray, anchor: tuple[float, float], z: float) -> np.ndarray:
+        """A part fixed to the head at `anchor` and depth `z` (ears: on the sides, z ~ 0): it
+        moves as that point does when the head turns, so both ears swing round, the far one
+        behind the head."""
+        a = np.array([anchor])
+        moved = self.head.turn(a, lift=z, surface=0.0) - a
+        return apply(self.head_m, pts + moved)
+
+    def body(self, pts: np.ndarray) -> np.ndarray:
+        return apply(self.body_m, pts)
+
+    def px(self, head_units: float) -> float:
+        return head_units * self.scale
+
+    # -- paint ------------------------------------------------------------------------------------
+    def colour(self, section: str, key: str = "colour") -> RGB:
+        return self.parts[section][key]
+
+    def fill(self, path: np.ndarray, paint: Paint | RGB) -> None:
+        self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)))
+
+    def stroke(self, path: np.ndarray, colour: RGB, width_units: float, closed: bool = False,
+               alpha: int = 255) -> None:
+        self.painter.stroke(path, Solid(rgba(colour, alpha)), self.px(width_units), closed)
+
+    def vertical(self, top: np.ndarray, bottom: np.ndarray, c0: RGB, c1: RGB) -> Linear:
+        """A gradient between two pixel points."""
+        return Linear((float(top[0]), float(top[1])), (float(bottom[0]), float(bottom[1])),
+                      (rgba(c0), rgba(c1)))
+
+    def glow(self, centre: np.ndarray, radius_units: float, c0: RGB, c1: RGB, a0: int = 255,
+             a1: int = 255) -> Radial:
+        """A radial gradient from `c0` (alpha `a0`) at `centre` (pixels) to `c1` at the radius."""
+        return Radial((float(centre[0]), float(centre[1])), self.px(radius_units),
+                      (rgba(c0, a0), rgba(c1, a1)))
+
+    def tint(self, path: np.ndarray, colour: RGB, alpha: int) -> None:
+        """Fill with a see-through colour."""
+        self.painter.fill(path, Solid(rgba(colour, alpha)))
+
+    @property
+    def outline(self) -> RGB:
+        """The line colour: a deep shade of the skin, as flat avatar art does."""
+        return shade(self.parts["face"]["skin"], 0.42)

@@ -1,0 +1,355 @@
+"""The character renderer (issue 23): a character file drawn at the output size from Face Mesh
+parameters, never from camera pixels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar_cam.align import crop_matrix
+from avatar_cam.character.draw import draw_frame, draw_portrait
+from avatar_cam.character.model import FORMAT, V1_FORMAT, load_character, parse_character, save_character
+from avatar_cam.character.params import (
+    IDLE_SECONDS,
+    NEUTRAL,
+    PARAMETERS,
+    Calibration,
+    Measures,
+    Motion,
+    Pose,
+    neutral_from,
+)
+from avatar_cam.character.renderer import CharacterRenderer, crop_rotation
+from avatar_cam.composite import Mode
+from avatar_cam.demo import draw_demo_face
+from avatar_cam.expression import ExpressionAnalyzer
+from avatar_cam.frame import Frame
+from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, builtin_styles_dir, load_style
+
+CHARACTERS = sorted(builtin_styles_dir().glob("*.character.json"))
+V1_FILE = {
+    "format": V1_FORMAT, "name": "old-kid", "size": 512, "license_note": "MIT",
+    "colours": {"background": "#9fd3e6", "body": "#f2a541", "skin": "#ffd9b8", "outline": "#3b2a26",
+                "hair": "#6b3f2a", "ear_inner": "#f3b99a", "eye_white": "#ffffff", "iris": "#3f7fbf",
+                "pupil": "#1d1d2b", "brow": "#5a3423", "nose": "#f0b090", "mouth": "#8c2f39",
+                "teeth": "#fffaf0", "tongue": "#e8707a", "cheek": "#ffb3a7"},
+    "head": {"width": 0.25, "height": 0.28, "jaw": 0.72}, "ears": {"shape": "pointed", "size": 0.045},
+    "hair": {"shape": "stripes"}, "eyes": {"y": 0.0, "spacing": 0.095, "width": 0.052, "height": 0.058,
+                                           "iris": 0.72},
+    "brows": {"y": -0.085, "width": 0.05, "thickness": 0.017}, "nose": {"shape": "triangle", "y": 0.075,
+                                                                         "size": 0.016},
+    "mouth": {"y": 0.15, "width": 0.06}, "cheeks": {"size": 0.026, "whiskers": True},
+}
+
+
+def test_shipped_characters_load_have_cards_and_differ() -> None:
+    assert len(CHARACTERS) >= 2
+    pictures = []
+    for path in CHARACTERS:
+        info = load_style(path)
+        assert info.kind == CHARACTER_KIND
+        assert path.with_name(path.name.removesuffix(".character.json") + ".md").is_file(), "style card"
+        img = draw_frame(load_character(path), Pose(), (1280, 720))
+        assert img.shape == (720, 1280, 3) and img.dtype == np.uint8
+        pictures.append(img)
+    assert np.abs(pictures[0].astype(int) - pictures[1]).mean() > 10
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (640, 480), (480, 640), (333, 777), (64, 36)])
+def test_any_size_and_aspect_is_drawn_to_that_size(size: tuple[int, int]) -> None:
+    ch = load_character(CHARACTERS[0])
+    img = draw_frame(ch, Pose(yaw=20, mouth_open=0.5), size)
+    assert img.shape == (size[1], size[0], 3)
+    assert img.std() > 5  # a picture, not a blank
+
+
+def _mutated(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    data = json.loads(CHARACTERS[0].read_text())
+    change(data)
+    path = tmp_path / "bad.character.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d.pop("eyes"), "missing eyes"),
+    (lambda d: d["mouth"].update(smile=1), "unknown smile"),
+    (lambda d: d["face"].update(skin="pink"), "face.skin must be a colour"),
+    (lambda d: d["eyes"].update(size=3), "eyes.size must be a number in"),
+    (lambda d: d["hair"].update(style="mohawk"), "hair.style is 'mohawk', one of"),
+    (lambda d: d["face"].update(freckles="yes"), "face.freckles must be true or false"),
+    (lambda d: d.update(format="avatar-cam-character/9"), "format"),
+    (lambda d: d.update(name=""), "name must be"),
+    (lambda d: d["background"].update(kind="image", image="nope.png"), "background.image"),
+])
+def test_character_file_problems_are_one_line_style_errors(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    path = _mutated(tmp_path, change)
+    with pytest.raises(StyleError, match=expected) as err:
+        load_style(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_not_json_is_a_style_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.character.json"
+    path.write_text("{not json")
+    with pytest.raises(StyleError, match="not valid JSON"):
+        load_style(path)
+
+
+def test_a_version_1_rig_file_is_migrated_and_a_broken_one_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.rig.json"
+    path.write_text(json.dumps(V1_FILE))
+    info = load_style(path)
+    assert info.kind == CHARACTER_KIND and info.metadata["migrated_from"] == V1_FORMAT
+    ch = load_character(path)
+    assert ch.parts["ears"]["style"] == "cat" and ch.parts["snout"]["style"] == "cat"
+    assert ch.parts["markings"]["style"] == "stripes" and ch.parts["face"]["skin"] == (255, 217, 184)
+    assert draw_frame(ch, Pose(), (320, 240)).shape == (240, 320, 3)
+    broken = dict(V1_FILE, eyes={"y": 0.0})
+    path.write_text(json.dumps(broken))
+    with pytest.raises(StyleError, match="version-1") as err:
+        load_style(path)
+    assert "\n" not in str(err.value)
+
+
+def test_save_and_load_give_the_same_character(tmp_path: Path) -> None:
+    ch = load_character(CHARACTERS[0])
+    path = tmp_path / "copy.character.json"
+    save_character(ch, path)
+    again = load_character(path)
+    assert again.parts == ch.parts and again.name == ch.name
+    assert json.loads(path.read_text())["format"] == FORMAT
+
+
+def test_catalog_lists_characters_and_resolves_old_names(tmp_path: Path, style_file: Path) -> None:
+    shutil.copy(CHARACTERS[0], tmp_path / CHARACTERS[0].name)
+    shutil.copy(style_file, tmp_path / "mosaic.onnx")
+    (tmp_path / "broken.character.json").write_text("{}")
+    catalog = StyleCatalog([tmp_path])
+    kinds = {s.path.name: s.kind for s in catalog.styles}
+    assert kinds[CHARACTERS[0].name] == CHARACTER_KIND and "mosaic.onnx" in kinds
+    assert len(catalog.problems) == 1 and "broken.character.json" in catalog.problems[0]
+    builtin = StyleCatalog()
+    assert builtin.resolve("rig-sunny").name == "sunny" and builtin.resolve("rig-tabby").name == "tabby"
+
+
+def test_crop_rotation_is_the_eye_line_angle_the_crop_levelled() -> None:
+    for angle in (-20.0, 0.0, 13.0):
+        a = np.radians(angle)
+        right, left = np.array([100.0, 100.0]), np.array([100 + 60 * np.cos(a), 100 + 60 * np.sin(a)])
+        assert crop_rotation(crop_matrix(right, left, (130, 120), 200, 256)) == pytest.approx(angle)
+    assert crop_rotation(None) == 0.0
+
+
+# every parameter, a value that moves it, and where on a 1280x720 frame it must move pixels
+# (a box around the face; the head is centred at rest)
+MOVES = {"yaw": 25.0, "pitch": -20.0, "roll": 15.0, "eye_r": 0.0, "eye_l": 0.0, "gaze_x": 1.0,
+         "gaze_y": 1.0, "brow_r": 1.0, "brow_l": 1.0, "frown": 1.0, "mouth_open": 0.8,
+         "mouth_width": 1.0, "smile": 1.0, "head_x": 0.5, "head_y": 0.5, "head_scale": 1.4}
+
+
+def test_every_parameter_moves_the_drawing_legibly() -> None:
+    """At 1280x720 each parameter changes a visible area (not a 3-pixel change)."""
+    assert set(MOVES) == {p.name for p in PARAMETERS}
+    ch = load_character(CHARACTERS[0])
+    rest = draw_frame(ch, Pose(), (1280, 720))
+    for name, value in MOVES.items():
+        moved = draw_frame(ch, Pose(**{name: value}), (1280, 720))
+        changed = (np.abs(moved.astype(int) - rest).max(axis=2) > 40).sum()
+        assert changed > 400, (name, changed)
+
+
+def test_closed_loop_a_drawn_pose_reads_back_as_that_pose() -> None:
+    """The character drawn in a pose, read by an independent Face Mesh, gives that pose back:
+    what a classmate's eyes (and a face tracker) see moves with the parameter."""
+    ch = load_character(CHARACTERS[0])
+    with ExpressionAnalyzer() as a:
+        def read(**pose: float):  # type: ignore[no-untyped-def]
+            return a.analyze(draw_frame(ch, Pose(**pose), (1280, 720)))
+
+        rest = read()
+        assert read(mouth_open=1.0).mouth_open > rest.mouth_open + 0.3
+        assert read(yaw=25).yaw > read(yaw=-25).yaw + 30
+        assert read(pitch=20).pitch > read(pitch=-20).pitch + 25
+        assert read(roll=20).roll == pytest.approx(20, abs=3)
+        assert max(read(eye_r=0.0, eye_l=0.0).eye_open) < 0.5 * min(rest.eye_open)
+        assert read(brow_r=1, brow_l=1).brows[0] > read(brow_r=-1, brow_l=-1).brows[0] + 0.04
+        assert read(smile=1).smile > read(smile=-1).smile + 0.3
+        assert read(gaze_x=1).gaze[0] > read(gaze_x=-1).gaze[0] + 0.25
+
+
+def _tracked(pipe: Pipeline, t: float, still: bool = True) -> Frame:
+    frame = pipe.process(Frame(draw_demo_face(t), 0, t, still=still))
+    assert frame.fallback is None, frame.fallback
+    return frame
+
+
+@pytest.fixture(scope="module")
+def character_pipeline() -> Pipeline:
+    return Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240), hold_frames=2))
+
+
+def test_parameters_follow_the_scripted_demo_face(character_pipeline: Pipeline) -> None:
+    """The demo face's script is known: a blink at 0 s, a wink at 7.1 s, turns and talking."""
+    renderer = character_pipeline.stylizer
+    assert isinstance(renderer, CharacterRenderer)
+    _tracked(character_pipeline, 0.05)
+    blink = renderer.pose
+    _tracked(character_pipeline, 0.5)
+    awake = renderer.pose
+    assert blink.eye_r < 0.5 and blink.eye_l < 0.5 and awake.eye_r > 0.8 and awake.eye_l > 0.8
+    _tracked(character_pipeline, 1.75)  # yaw +22 in the script
+    right = renderer.pose.yaw
+    _tracked(character_pipeline, 5.25)  # yaw -22
+    assert right > renderer.pose.yaw + 15
+
+
+def test_the_picture_depends_on_landmarks_and_face_box_only_never_on_camera_pixels(
+        character_pipeline: Pipeline) -> None:
+    face = _tracked(character_pipeline, 0.5)
+    renderer = character_pipeline.stylizer
+    assert isinstance(renderer, CharacterRenderer)
+    noise = Frame(np.random.default_rng(0).integers(0, 255, face.image.shape, np.uint8), 0, 0.0,
+                  face=face.face, crop=np.zeros_like(face.crop), crop_matrix=face.crop_matrix,
+                  landmarks=face.landmarks)
+    renderer.reset()
+    a = renderer.render_frame(noise, (320, 240))
+    renderer.reset()
+    clean = Frame(face.image, 0, 0.0, face=face.face, crop=face.crop, crop_matrix=face.crop_matrix,
+                  landmarks=face.landmarks)
+    assert np.array_equal(a, renderer.render_frame(clean, (320, 240)))
+    with pytest.raises(ValueError, match="landmarks"):
+        renderer.render_frame(Frame(face.image, 0, 0.0, crop=face.crop), (320, 240))
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_in_every_mode_then_no_face_idles_then_shows_the_card(mode: Mode) -> None:
+    pipe = Pipeline(load_style(CHARACTERS[-1]),
+                    PipelineConfig(mode=mode, output_size=(320, 240), hold_frames=2))
+    for i in range(6):
+        frame = pipe.process(Frame(draw_demo_face(i / 30), i, i / 30))
+        assert frame.fallback is None and frame.output.shape == (240, 320, 3)
+        assert frame.landmarks is not None and frame.landmarks.shape == (478, 3)
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    t0 = 6 / 30
+    times = [t0 + k * 0.1 for k in range(1, int(IDLE_SECONDS / 0.1) + 8)]
+    outs = [pipe.process(Frame(blank.copy(), 10 + i, t)) for i, t in enumerate(times)]
+    assert all(f.fallback in ("no_face", "detector_error") for f in outs)
+    card = pipe.gate.card("no_face")
+    assert np.array_equal(outs[-1].output, card)
+    if mode is Mode.OVERLAY:  # no idle over a camera picture: the held drawing, then the card
+        return
+    idle = [f.output for f, t in zip(outs, times, strict=True) if t - t0 < IDLE_SECONDS - 0.1]
+    assert not any(np.array_equal(o, card) for o in idle), "the character idles before the card"
+    assert any(not np.array_equal(idle[0], o) for o in idle[1:]), "idling moves (breathing, blinks)"
+
+
+def test_idle_eases_the_head_to_centre_and_looks_at_the_camera() -> None:
+    m = Motion()
+    m.track(Pose(yaw=30, gaze_x=1, head_x=0.5, eye_r=0.2, eye_l=0.2), 0.0)
+    poses = [m.idle(0.1 * k) for k in range(1, 25)]
+    last = poses[-1]
+    assert last is not None and abs(last.yaw) < 3 and abs(last.gaze_x) < 0.1 and last.eye_r > 0.9
+    assert any(p.eye_r < 0.2 for p in poses if p), "it blinks while idling"
+    assert m.idle(IDLE_SECONDS + 0.5) is None
+    assert Motion().idle(1.0) is None, "nothing to idle before a face was ever seen"
+
+
+def test_mesh_miss_and_landmark_fault_are_counted_fallbacks(character_pipeline: Pipeline) -> None:
+    real = character_pipeline.landmarker
+    character_pipeline.landmarker = lambda crop: None  # type: ignore[assignment]
+    assert character_pipeline.process(Frame(draw_demo_face(0.5), 0, 0.0, still=True)).fallback == "no_face"
+
+    def boom(crop: np.ndarray) -> np.ndarray:
+        raise RuntimeError("mesh broke")
+
+    character_pipeline.landmarker = boom  # type: ignore[assignment]
+    frame = character_pipeline.process(Frame(draw_demo_face(0.5), 0, 0.0, still=True))
+    assert frame.fallback == "detector_error"
+    assert character_pipeline.stats.errors["landmarks:RuntimeError"] == 1
+    character_pipeline.landmarker = real
+
+
+def test_mediapipe_finds_a_face_in_each_character_drawing() -> None:
+    """Humans in every pose; animals (no human nose and mouth) at rest, talking and turned."""
+    poses = [Pose(), Pose(mouth_open=0.9), Pose(yaw=25, roll=12), Pose(eye_l=0.0), Pose(pitch=-20)]
+    with ExpressionAnalyzer() as analyzer:
+        for path in CHARACTERS:
+            ch = load_character(path)
+            animal = ch.parts["snout"]["style"] != "none"
+            for p in poses[:3] if animal else poses:
+                assert analyzer.landmarks(draw_frame(ch, p, (1280, 720))) is not None, (path.name, p)
+
+
+def test_motion_passes_a_blink_within_frames_and_damps_jitter() -> None:
+    m = Motion()
+    noisy = 10 + np.random.default_rng(0).normal(0, 2.0, 60)
+    smoothed = [m.track(Pose(yaw=y), i / 30).yaw for i, y in enumerate(noisy)]
+    assert np.std(np.diff(smoothed[10:])) < 0.6 * np.std(np.diff(noisy[10:]))
+    closed = [m.track(Pose(yaw=10, eye_r=0.0), (60 + i) / 30).eye_r for i in range(2)]
+    assert closed[-1] < 0.3, "a blink shows within two frames"
+    m.reset()
+    assert m.track(Pose(yaw=17.0), 10.0).yaw == pytest.approx(17.0)
+
+
+def test_calibration_neutral_and_gain() -> None:
+    samples = [Measures(**{**NEUTRAL.__dict__, "eye_r": 0.33, "eye_l": 0.33, "smile": 0.1})] * 5
+    samples.append(Measures(**{**NEUTRAL.__dict__, "eye_r": 0.02, "eye_l": 0.02}))  # a blink
+    neutral = neutral_from(samples)
+    assert neutral.eye_r == pytest.approx(0.33) and neutral.smile == pytest.approx(0.1)
+    cal = Calibration(neutral)
+    at_rest = cal.pose(neutral)
+    assert at_rest.eye_r == pytest.approx(1.0) and at_rest.smile == pytest.approx(0.0)
+    smiling = Measures(**{**neutral.__dict__, "smile": 0.16})
+    assert cal.with_gain(2.0).pose(smiling).smile == pytest.approx(2 * cal.pose(smiling).smile)
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+    with pytest.raises(ValueError):
+        Calibration.from_dict({"neutral": {}, "gain": 1.0})
+    with pytest.raises(ValueError):
+        neutral_from([])
+
+
+def test_both_drawing_backends_draw_the_same_picture() -> None:
+    ch = load_character(CHARACTERS[0])
+    pose = Pose(yaw=15, mouth_open=0.6, smile=0.5, brow_l=0.7, gaze_x=0.5)
+    skia_img = draw_frame(ch, pose, (640, 360), backend="skia")
+    qt_img = draw_frame(ch, pose, (640, 360), backend="qt")
+    diff = np.abs(skia_img.astype(int) - qt_img).max(axis=2)
+    assert (diff > 60).mean() < 0.01, "the two backends disagree beyond anti-aliasing"
+
+
+def test_a_chosen_background_replaces_the_characters_own() -> None:
+    ch = load_character(CHARACTERS[0])
+    backdrop = np.zeros((240, 320, 3), np.uint8)
+    backdrop[:] = (10, 200, 30)
+    img = draw_frame(ch, Pose(), (320, 240), backdrop=backdrop)
+    assert tuple(img[2, 2]) == (10, 200, 30)
+    assert tuple(draw_frame(ch, Pose(), (320, 240))[2, 2]) != (10, 200, 30)
+
+
+def test_portrait_for_overlay_and_thumbnails() -> None:
+    ch = load_character(CHARACTERS[0])
+    img = draw_portrait(ch, Pose(), 256)
+    assert img.shape == (256, 256, 3)
+    with ExpressionAnalyzer() as a:
+        assert a.landmarks(img, bgr=False) is not None
+
+
+def test_bench_times_the_character_renderer_at_the_output_size(tmp_path: Path, style_file: Path) -> None:
+    from avatar_cam.bench import main
+
+    out = tmp_path / "bench.json"
+    assert main(["--generator-only", "--styles", str(CHARACTERS[0]), "--runs", "5", "--warmup-runs", "1",
+                 "--size", "1280x720", "--baseline", str(style_file), "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["generators"][0]
+    assert row["kind"] == CHARACTER_KIND and row["size"] == "1280x720" and row["ms_p50"] > 0
+
+
+def test_parse_refuses_a_foreign_json() -> None:
+    with pytest.raises(ValueError, match="file: missing"):
+        parse_character({"hello": 1})
