@@ -133,7 +133,7 @@ def check(dist: Path) -> None:
                              f"{sorted(names - listed.keys())}, outside the bundle {outside}, "
                              f"default {default}:\n{out}")
         print(f"bundle: --list-styles {took:.2f} s: {len(listed)} styles, default {default}")
-        for name in sorted(names, key=lambda n: n != default):
+        for name in sorted(names, key=lambda n: (n != default, n)):
             stats = cwd / f"{name}.json"
             _, took = run([str(exe), "--headless", "--input", "demo", "--output", "none",
                            "--max-frames", "30", "--style", name, "--stats", str(stats)], cwd, env)

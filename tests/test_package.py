@@ -142,6 +142,8 @@ def test_the_wheel_installs_outside_the_checkout_with_every_built_in(installed: 
     assert version == avatar_cam.__version__
     out = run([installed.app, "--version"], installed.cwd, installed.env).stdout.strip()
     assert out == f"avatar-cam {avatar_cam.__version__}"
+    for doc in ("README.md", "docs/install.md"):  # their install lines name the wheel that is built
+        assert installed.wheel.name in (ROOT / doc).read_text(), f"{doc} names another wheel"
 
 
 def test_the_installed_app_lists_and_runs_every_built_in_style(installed: Installed) -> None:
@@ -158,7 +160,7 @@ def test_the_installed_app_lists_and_runs_every_built_in_style(installed: Instal
     for _, path in listed.values():
         assert path.resolve().is_relative_to(installed.site.resolve()), path
 
-    for name in sorted(names, key=lambda n: n != default):  # the default first
+    for name in sorted(names, key=lambda n: (n != default, n)):  # the default first
         stats = installed.cwd / f"{name}.json"
         run([installed.app, "--headless", "--input", "demo", "--output", "none", "--max-frames", "30",
              "--stats", stats, *([] if name == default else ["--style", name])],
