@@ -78,10 +78,11 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[str, float]:
 
 def builtin_styles() -> tuple[set[str], str]:
     """(the built-in style names of the checkout's catalog, the default's name)."""
-    from avatar_cam.styles import StyleCatalog, builtin_styles_dir
+    from avatar_cam.styles import StyleCatalog
 
-    catalog = StyleCatalog([builtin_styles_dir()])
-    return {s.name for s in catalog.styles}, catalog.default().name
+    catalog = StyleCatalog()
+    names = {s.name for s in catalog.styles if s.path.resolve().is_relative_to(ASSETS.resolve())}
+    return names, catalog.default().name
 
 
 def hide_python(cmd: list[str]) -> list[str] | None:
