@@ -57,13 +57,19 @@ def _nvidia_ready() -> tuple[bool, bool]:
     return cuda, cuda and _loadable("libnvinfer.so.10")
 
 
+def _has_provider_library(name: str) -> bool:
+    """ONNX Runtime's own library for a GPU provider is installed: the standalone bundle leaves
+    the CUDA and TensorRT ones out (scripts/avatar-cam.spec), though ORT still lists them."""
+    return any((Path(ort.__file__).parent / "capi").glob(f"*onnxruntime_providers_{name}.*"))
+
+
 def available_providers() -> set[str]:
     """Providers this machine can really run (GPU ones only with a driver and runtime present)."""
     available = set(ort.get_available_providers())
     cuda, trt = _nvidia_ready()
-    if not cuda:
+    if not (cuda and _has_provider_library("cuda")):
         available.discard("CUDAExecutionProvider")
-    if not trt:
+    if not (trt and _has_provider_library("tensorrt")):
         available.discard("TensorrtExecutionProvider")
     return available
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_cam import __version__
 from avatar_cam.composite import Mode, parse_color
 from avatar_cam.sources import IMAGE_EXTS, SourceError, read_image
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Your webcam as a cartoon avatar, sent to a virtual camera. "
         "Without --headless the window opens.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--headless", action="store_true", help="run without a window")
     p.add_argument("--input", "-i", metavar="SRC",
                    help="camera index, video, image or folder of images (default: camera 0, or "

@@ -187,3 +187,24 @@ def test_ort_threads_leave_a_core_for_capture_and_face(monkeypatch: pytest.Monke
     monkeypatch.setattr(inference, "physical_cores", lambda: 8)
     assert inference.session_options().intra_op_num_threads == 7
     assert inference.session_options(3).intra_op_num_threads == 3
+
+
+def test_a_gpu_provider_needs_ort_s_own_library_for_it(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """The standalone bundle leaves ORT's CUDA and TensorRT libraries out: with a GPU driver and
+    runtime present, a provider whose library is missing is not offered (ORT would fail, then
+    fall back with a screen of errors)."""
+    import onnxruntime as ort
+
+    from avatar_cam import inference
+
+    listed = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: listed)
+    monkeypatch.setattr(inference, "_nvidia_ready", lambda: (True, True))
+    (tmp_path / "capi").mkdir()
+    monkeypatch.setattr(ort, "__file__", str(tmp_path / "__init__.py"))
+    assert inference.available_providers() == {"CPUExecutionProvider"}
+    (tmp_path / "capi" / "libonnxruntime_providers_cuda.so").touch()
+    assert inference.available_providers() == {"CUDAExecutionProvider", "CPUExecutionProvider"}
+    (tmp_path / "capi" / "onnxruntime_providers_tensorrt.dll").touch()
+    assert inference.available_providers() == set(listed)
