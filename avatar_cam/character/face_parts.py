@@ -51,9 +51,14 @@ def outline_points(shape: str, jaw: float) -> np.ndarray:
     return pts
 
 
-def head_path(s: Scene) -> np.ndarray:
-    """The outline turns little (it is the skull's silhouette), the chin more: it sticks out."""
-    pts = smooth(outline_points(s.parts["face"]["shape"], s.pose.mouth_open))
+def head_path(s: Scene, chin: float = 0.0) -> np.ndarray:
+    """The outline turns little (it is the skull's silhouette), the chin more: it sticks out.
+    `chin` > 0 grows the lower face by that many head units (the region a beard may cover)."""
+    pts = outline_points(s.parts["face"]["shape"], s.pose.mouth_open)
+    if chin:
+        low = np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
+        pts = pts + chin * low[:, None] * [[0.4, 1.0]] * np.stack([np.sign(pts[:, 0]), np.ones(len(pts))], 1)
+    pts = smooth(pts)
     depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
     return apply(s.head_m, pts + depth[:, None] * s.head.shift(1.0))
 
@@ -67,15 +72,24 @@ def draw_head(s: Scene) -> None:
 
 # -- ears -----------------------------------------------------------------------------------------
 def _human_ears(s: Scene) -> None:
+    """Ears on the sides of the head: the far one turns in behind the head, the near one stays on
+    the silhouette and shows more of itself (seen from the side)."""
     skin = s.colour("face", "skin")
     inner = s.colour("ears", "inner")
+    turn = math.sin(math.radians(s.pose.yaw))
     for side in (-1, 1):
+        near = max(0.0, -side * turn)  # 0 facing the camera, ~0.7 at a full turn
         anchor = (side * 0.5, 0.04)
-        path = s.anchored(ellipse(side * 0.535, 0.04, 0.085, 0.13), anchor, -0.05)
+        ear = ellipse(side * 0.535, 0.04, 0.085 * (1 + 0.5 * near), 0.13)
+        curl = np.array([[side * 0.5, -0.04], [side * 0.56, -0.02], [side * 0.57, 0.05], [side * 0.52, 0.1]])
+        # the near ear blends from turning round the axis to sliding with the silhouette
+        k = min(1.0, 4 * near)
+        curl = smooth(curl, closed=False)
+        path = (1 - k) * s.anchored(ear, anchor, -0.05) + k * s.flat(ear, 0.08)
+        curl_px = (1 - k) * s.anchored(curl, anchor, -0.05) + k * s.flat(curl, 0.08)
         s.fill(path, skin)
         s.stroke(path, s.outline, 0.012, closed=True)
-        curl = np.array([[side * 0.5, -0.04], [side * 0.56, -0.02], [side * 0.57, 0.05], [side * 0.52, 0.1]])
-        s.stroke(s.anchored(smooth(curl, closed=False), anchor, -0.05), shade(inner, 0.85), 0.014)
+        s.stroke(curl_px, shade(inner, 0.85), 0.014)
 
 
 def _pointed(tip: tuple[float, float], base_in: float, base_out: float, base_y: float, out_y: float,
@@ -409,39 +423,79 @@ MARKING_STYLES: dict[str, Callable[[Scene], None]] = {
 
 
 # -- facial hair ------------------------------------------------------------------------------------
-def _moustache(s: Scene) -> None:
+BEARD_CHIN = 0.07  # head units a beard may hang below the chin
+
+
+def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
+    return tuple(int(round((1 - t) * x + t * y)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def _moustache_points(s: Scene) -> np.ndarray:
+    """Over the upper lip, from corner to corner, following the mouth as it moves."""
     upper, _, w = mouth_curves(s)
-    top = upper[[0, 3, 5, 7, 10]] - [0, 0.03]
-    m = np.array([[-w - 0.02, top[0, 1] + 0.015], [-w * 0.5, top[1, 1] - 0.035], [0, top[2, 1] - 0.03],
-                  [w * 0.5, top[3, 1] - 0.035], [w + 0.02, top[4, 1] + 0.015], [w * 0.5, top[3, 1] - 0.005],
-                  [0, top[2, 1] + 0.0], [-w * 0.5, top[1, 1] - 0.005]])
-    s.fill(s.face(smooth(m, tension=0.7), lift=0.02), s.colour("facial_hair"))
+    lip = upper[:, 1] - 0.03  # the upper lip's top edge
+    top = lip - 0.055 * np.sqrt(np.clip(1 - _MU**2, 0, 1)) - 0.012
+    xs = upper[:, 0] * 1.12
+    right = [(w + 0.035, lip[-1] + 0.03)]
+    left = [(-w - 0.035, lip[0] + 0.03)]
+    bottom = np.stack([xs, lip - 0.004], 1)[-2:0:-1]
+    return np.concatenate([left, np.stack([xs, top], 1)[1:-1], right, bottom])
 
 
 def _beard_points(s: Scene, full: bool) -> np.ndarray:
+    """Below the mouth: the chin (goatee), or the jaw from ear to ear (`full`). Drawn wider than
+    the face and kept to the face's outline (grown at the chin) when painted."""
+    _, lower, w = mouth_curves(s)
     jaw = JAW_DROP * drawn_opening(s.pose.mouth_open)
-    if full:
-        pts = [(-0.5, 0.0), (-0.48, 0.3), (-0.36, 0.56), (-0.16, 0.7 + jaw), (0.16, 0.7 + jaw), (0.36, 0.56),
-               (0.48, 0.3), (0.5, 0.0), (0.4, 0.2), (0.22, 0.36 + jaw * 0.4), (0.0, 0.5 + jaw * 0.6),
-               (-0.22, 0.36 + jaw * 0.4), (-0.4, 0.2)]
-    else:  # goatee
-        pts = [(-0.1, 0.5 + jaw * 0.7), (0.1, 0.5 + jaw * 0.7), (0.08, 0.66 + jaw), (-0.08, 0.66 + jaw)]
-    return np.array(pts)
+    under = lower[:, 1] + 0.05  # under the lower lip
+    xs = lower[:, 0]
+    if not full:
+        bottom = CHIN_Y + jaw + BEARD_CHIN
+        return np.array([(-w * 0.7, under[2]), *zip(xs[3:-3], under[3:-3], strict=True), (w * 0.7, under[-3]),
+                         (w * 0.55, bottom - 0.03), (0.0, bottom), (-w * 0.55, bottom - 0.03)])
+    edge = [(0.62, -0.06), (0.5, -0.06), (0.46, 0.16), (0.34, 0.3), (w + 0.04, float(under[-1]) - 0.03)]
+    mouth = list(zip(xs[-2:0:-1], under[-2:0:-1], strict=True))
+    outer = [(-0.66, 0.45), (-0.42, 0.85 + jaw), (0.0, 0.95 + jaw), (0.42, 0.85 + jaw), (0.66, 0.45)]
+    left = [(-x, y) for x, y in reversed(edge)]
+    return np.array([*edge, *mouth, *left, *outer])
+
+
+def _in_beard_region(s: Scene, draw: Callable[[], None]) -> None:
+    with s.painter.clipped(head_path(s, BEARD_CHIN)):
+        draw()
+
+
+def _hair_shape(s: Scene, pts: np.ndarray, colour: tuple[int, int, int], tension: float = 0.8) -> None:
+    path = s.face(smooth(pts, tension=tension), surface=0.8)
+    s.fill(path, colour)
+    s.stroke(path, shade(colour, 0.6), 0.008, closed=True)
+
+
+def _moustache(s: Scene) -> None:
+    _in_beard_region(s, lambda: _hair_shape(s, _moustache_points(s), s.colour("facial_hair"), 0.7))
 
 
 def _beard(full: bool, moustache: bool) -> Callable[[Scene], None]:
     def draw(s: Scene) -> None:
         c = s.colour("facial_hair")
-        s.fill(s.face(smooth(_beard_points(s, full), tension=0.8), surface=0.7), c)
-        if moustache:
-            _moustache(s)
+
+        def shapes() -> None:
+            _hair_shape(s, _beard_points(s, full), c)
+            if moustache:
+                _hair_shape(s, _moustache_points(s), c, 0.7)
+        _in_beard_region(s, shapes)
     return draw
 
 
 def _stubble(s: Scene) -> None:
-    c = s.colour("facial_hair")
-    pts = _beard_points(s, True)
-    s.tint(s.face(smooth(pts, tension=0.8), surface=0.7), c, 70)
+    """Short stubble: the beard and moustache area in a colour between skin and hair, no line."""
+    c = _mix(s.colour("face", "skin"), s.colour("facial_hair"), 0.3)
+
+    def shapes() -> None:
+        for pts in (_beard_points(s, True), _moustache_points(s)):
+            s.fill(s.face(smooth(pts, tension=0.8), surface=0.8), c)
+    with s.painter.clipped(head_path(s)):
+        shapes()
 
 
 FACIAL_HAIR_STYLES: dict[str, Callable[[Scene], None]] = {

@@ -7,8 +7,8 @@ name. Both draw into a BGRA buffer that the caller owns, so the picture needs no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,3 +83,53 @@ def segments(path: np.ndarray) -> Iterator[tuple[float, float, float, float, flo
     """The cubic segments of `path` as plain floats (c1x, c1y, c2x, c2y, x, y)."""
     rest = path[1:].reshape(-1, 6).tolist()
     yield from rest
+
+
+class BoundsPainter:
+    """A `Painter` that draws nothing: it keeps, per layer, the box of everything that would be
+    drawn (a cubic curve lies inside its control points' box; a stroke grows it by half its
+    width; a clip cuts it). Set `layer` before drawing a part. Used to measure a character's
+    extent, and by tests to check where each part lands and that every value is finite."""
+
+    name = "bounds"
+
+    def __init__(self) -> None:
+        self.layer = ""
+        self.boxes: dict[str, np.ndarray] = {}  # layer -> [x0, y0, x1, y1]
+        self.not_finite: list[str] = []  # layers that produced a NaN or infinite point
+        self._clips: list[np.ndarray] = []
+
+    def _add(self, path: np.ndarray, pad: float) -> None:
+        if not np.isfinite(path).all():
+            self.not_finite.append(self.layer)
+            return
+        box = np.concatenate([path.min(0) - pad, path.max(0) + pad])
+        for clip in self._clips:
+            box = np.concatenate([np.maximum(box[:2], clip[:2]), np.minimum(box[2:], clip[2:])])
+        if (box[2:] < box[:2]).any():
+            return  # clipped away entirely
+        old = self.boxes.get(self.layer)
+        self.boxes[self.layer] = box if old is None else np.concatenate(
+            [np.minimum(old[:2], box[:2]), np.maximum(old[2:], box[2:])])
+
+    def fill(self, path: np.ndarray, paint: Paint) -> None:
+        self._add(path, 0.0)
+
+    def stroke(self, path: np.ndarray, paint: Paint, width: float, closed: bool = False) -> None:
+        self._add(path, max(width, 0.5) / 2)
+
+    @contextmanager
+    def clipped(self, path: np.ndarray) -> Iterator[None]:
+        self._clips.append(np.concatenate([path.min(0), path.max(0)]))
+        try:
+            yield
+        finally:
+            self._clips.pop()
+
+    def close(self) -> None:
+        pass
+
+    def union(self, layers: Iterable[str] | None = None) -> np.ndarray:
+        """The box round `layers` (default: all)."""
+        boxes = [b for k, b in self.boxes.items() if layers is None or k in layers]
+        return np.concatenate([np.min([b[:2] for b in boxes], 0), np.max([b[2:] for b in boxes], 0)])
