@@ -200,13 +200,17 @@ def file_content(ch: Character) -> dict:
 class CharacterDraft:
     """The character being edited: its file content, where it came from, and undo/redo."""
 
-    def __init__(self, character: Character, path: Path | None = None, folder: Path | None = None):
+    def __init__(self, character: Character, path: Path | None = None, folder: Path | None = None,
+                 name: str | None = None):
         self.origin = character
         self.path = path  # the user's file it was opened from; None for a built-in or a new one
         self.folder = folder if folder is not None else character.folder  # relative images resolve here
         self._data = file_content(character)
+        if name is not None:
+            self._data["name"] = check_name(name)
         self._undo: list[dict] = []
         self._redo: list[dict] = []
+        self._last: tuple[str, str] | None = None  # the value the last change set (merging drags)
         self._saved = copy.deepcopy(self._data)
 
     # -- reading --------------------------------------------------------------------------------
@@ -233,23 +237,26 @@ class CharacterDraft:
         return {k: v for k, v in data.items() if k != "name"}
 
     # -- editing --------------------------------------------------------------------------------
-    def _change(self, data: dict) -> None:
+    def _change(self, data: dict, what: tuple[str, str] | None = None, merge: bool = False) -> None:
         """Replace the content with `data` if it is a valid character (`ValueError` if not:
-        nothing changes)."""
+        nothing changes). With `merge`, a change of the same value as the last one replaces it
+        instead of adding an undo step (a slider being dragged)."""
         parse_character(data, self.folder)
         if data == self._data:
             return
-        self._undo.append(self._data)
+        if not (merge and what is not None and what == self._last and self._undo):
+            self._undo.append(self._data)
         self._redo.clear()
         self._data = data
+        self._last = what
 
-    def set(self, section: str, key: str, value: object) -> None:
+    def set(self, section: str, key: str, value: object, merge: bool = False) -> None:
         """Set one value (colours as '#rrggbb'); `ValueError` for a value the format refuses."""
         if section not in SCHEMA or key not in SCHEMA[section]:
             raise ValueError(f"no such setting {section}.{key}")
         data = self.data()
         data[section][key] = value
-        self._change(data)
+        self._change(data, (section, key), merge)
 
     def set_parts(self, parts: dict[str, dict]) -> None:
         """Replace every part at once (random, a preset), as one undo step."""
@@ -279,11 +286,13 @@ class CharacterDraft:
         if self._undo:
             self._redo.append(self._data)
             self._data = self._undo.pop()
+            self._last = None
 
     def redo(self) -> None:
         if self._redo:
             self._undo.append(self._data)
             self._data = self._redo.pop()
+            self._last = None
 
     def mark_saved(self, path: Path) -> None:
         self.path = path

@@ -55,6 +55,11 @@ class CharacterRenderer:
         self.motion = Motion()
         self.last_measures: Measures | None = None
 
+    def set_character(self, character: Character) -> None:
+        """Draw `character` from the next frame on, keeping the calibration and the motion (the
+        character creator's live preview)."""
+        self.character = character
+
     @property
     def provider(self) -> str:
         return self.backend  # drawn on the CPU; no execution provider involved

@@ -154,7 +154,7 @@ class ControlPanel(QWidget):
         lay.addWidget(self.style_picker)
         row = QHBoxLayout()
         self.add_style_button = QPushButton("Add style...")
-        self.add_style_button.setToolTip("Add an ONNX style file (checked before it is used)")
+        self.add_style_button.setToolTip("Add an ONNX style or a character file (checked first)")
         self.reference_button = QPushButton("Style from a cartoon image...")
         row.addWidget(self.add_style_button)
         row.addWidget(self.reference_button)
