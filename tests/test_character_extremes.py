@@ -71,7 +71,7 @@ def _problems(ch: Character, pose: Pose) -> list[str]:
     for layer, box in b.items():
         if box[0] < -1 or box[2] > w + 1 or box[1] < -1:
             out.append(f"{layer} leaves the frame: {np.round(box)}")
-        if layer in FACE_GROUP and not _inside(box, head):
+        if layer in (*FACE_GROUP, "markings") and not _inside(box, head):
             out.append(f"{layer} escapes the head: {np.round(box)} vs {np.round(head)}")
         beard = BEARD_CHIN * unit * 1.5
         if layer == "facial_hair" and not _inside(box, _grow(head, beard, 0, beard, beard)):

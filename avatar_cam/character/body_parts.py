@@ -27,17 +27,27 @@ Draw = Callable[[Scene], None]
 
 
 def _torso(neckline: float = 0.1, v: float = 0.0) -> np.ndarray:
-    """The torso's outline (body units): neckline round the neck (`neckline` deep at the middle,
-    or a V `v` deep), sloping shoulders, upper arms down out of the frame."""
+    """The torso's top edge (body units), arm to arm: upper arms, sloping shoulders, and the
+    neckline round the neck (`neckline` deep at the middle, or a V `v` deep)."""
     y = SHOULDER_Y
     right = [(0.27, y - 0.07), (0.6, y + 0.02), (1.05, y + 0.15), (1.36, y + 0.32), (1.54, y + 0.66),
-             (1.62, y + 1.3), (1.66, BOTTOM)]
+             (1.62, y + 1.3)]
     left = [(-x, yy) for x, yy in reversed(right)]
     if v > 0:
         middle = [(0.0, y + v)]
     else:
         middle = [(-0.2, y - 0.01 + neckline * 0.3), (0.0, y + neckline), (0.2, y - 0.01 + neckline * 0.3)]
-    return np.array([*middle, *right, (0.0, BOTTOM), *left])
+    return np.array([*left, *middle, *right])
+
+
+def _body_shape(s: Scene, top: np.ndarray, colour: RGB, tension: float = 0.6) -> None:
+    """The torso: filled down out of the frame, outlined along its top edge only (the sides run
+    off the picture: stroking them would cost time for nothing seen)."""
+    edge = smooth(top, closed=False, tension=tension)
+    down = polyline(np.array([top[-1], (top[-1][0] + 0.04, BOTTOM), (top[0][0] - 0.04, BOTTOM), top[0]]),
+                    closed=False)
+    s.fill(s.body(np.concatenate([edge, down[1:]])), colour)
+    s.stroke(s.body(edge), shade(colour, 0.5), LINE)
 
 
 def _neckline(neckline: float = 0.1) -> np.ndarray:
@@ -82,14 +92,6 @@ def _seam(s: Scene, pts: np.ndarray, colour: RGB, width: float = 0.01, closed: b
     s.stroke(s.body(smooth(pts, closed=closed)), colour, width)
 
 
-def _sleeve_seams(s: Scene, colour: RGB) -> None:
-    """Where the sleeves meet the body: a fold line on each shoulder."""
-    for side in (-1, 1):
-        fold = np.array([[side * 1.18, SHOULDER_Y + 0.3], [side * 1.28, SHOULDER_Y + 0.7],
-                         [side * 1.3, SHOULDER_Y + 1.3]])
-        _seam(s, fold, shade(colour, 0.8), 0.01)
-
-
 @dataclass(frozen=True)
 class Clothing:
     """A clothing style: `behind` is drawn before the neck, `front` after it."""
@@ -100,32 +102,28 @@ class Clothing:
 
 def _tshirt(s: Scene) -> None:
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
-    _garment(s, _torso(0.12), c)
-    _sleeve_seams(s, c)
+    _body_shape(s, _torso(0.12), c)
     s.stroke(s.body(smooth(_neckline(0.12), closed=False)), accent, 0.045)
-    s.stroke(s.body(smooth(_neckline(0.12) + [0, 0.028], closed=False)), shade(accent, 0.7), 0.008)
 
 
 def _vneck(s: Scene) -> None:
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
-    _garment(s, _torso(v=0.4), c, tension=0.5)
-    _sleeve_seams(s, c)
+    _body_shape(s, _torso(v=0.4), c, tension=0.5)
     v = np.array([[-0.27, SHOULDER_Y - 0.07], [0.0, SHOULDER_Y + 0.4], [0.27, SHOULDER_Y - 0.07]])
     s.stroke(s.body(polyline(v, closed=False)), accent, 0.04)
 
 
 def _collar_back(s: Scene) -> None:
     accent = s.colour("clothing", "accent")
-    band = np.array([[-0.3, SHOULDER_Y - 0.04], [-0.26, SHOULDER_Y - 0.22], [0.0, SHOULDER_Y - 0.28],
-                     [0.26, SHOULDER_Y - 0.22], [0.3, SHOULDER_Y - 0.04]])
+    band = np.array([[-0.3, SHOULDER_Y - 0.04], [-0.26, SHOULDER_Y - 0.17], [0.0, SHOULDER_Y - 0.22],
+                     [0.26, SHOULDER_Y - 0.17], [0.3, SHOULDER_Y - 0.04]])
     _garment(s, band, shade(accent, 0.85), tension=0.7)
 
 
 def _collar(s: Scene) -> None:
     """A shirt: the collar stands round the neck and its points lie on the chest."""
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
-    _garment(s, _torso(0.14), c)
-    _sleeve_seams(s, c)
+    _body_shape(s, _torso(0.14), c)
     y = SHOULDER_Y
     _seam(s, np.array([[0.0, y + 0.16], [0.0, y + 1.6]]), shade(c, 0.7))
     for k in range(3):
@@ -145,8 +143,7 @@ def _hood_back(s: Scene) -> None:
 
 def _hoodie(s: Scene) -> None:
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
-    _garment(s, _torso(0.1), c)
-    _sleeve_seams(s, c)
+    _body_shape(s, _torso(0.1), c)
     y = SHOULDER_Y
     for side in (-1, 1):  # the hood's front edges, crossing at the middle
         edge = np.array([[side * 0.6, y + 0.04], [side * 0.36, y - 0.02], [side * 0.1, y + 0.2],
@@ -160,8 +157,7 @@ def _hoodie(s: Scene) -> None:
 
 def _turtleneck(s: Scene) -> None:
     c = s.colour("clothing")
-    _garment(s, _torso(0.05), c)
-    _sleeve_seams(s, c)
+    _body_shape(s, _torso(0.05), c)
     top, bottom = (0.5, NECK_HALF + 0.04), (SHOULDER_Y + 0.06, NECK_HALF * 1.35)
     roll = tube(s, top[0], top[1], bottom[0], bottom[1], pinch=0.02)
     s.fill(roll, shade(c, 0.94))
@@ -177,8 +173,7 @@ def _turtleneck(s: Scene) -> None:
 
 def _blazer(s: Scene) -> None:
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
-    _garment(s, _torso(0.12), c)
-    _sleeve_seams(s, c)
+    _body_shape(s, _torso(0.12), c)
     y = SHOULDER_Y
     shirt = np.array([[-0.27, y - 0.07], [0.0, y + 0.12], [0.27, y - 0.07], [0.16, BOTTOM], [-0.16, BOTTOM]])
     _garment(s, shirt, accent, tension=0.3)
@@ -193,8 +188,7 @@ def _blazer(s: Scene) -> None:
 
 def _overalls(s: Scene) -> None:
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
-    _garment(s, _torso(0.12), accent)
-    _sleeve_seams(s, accent)
+    _body_shape(s, _torso(0.12), accent)
     y = SHOULDER_Y
     s.stroke(s.body(smooth(_neckline(0.12), closed=False)), shade(accent, 0.8), 0.04)
     bib = np.array([[-0.5, y + 0.85], [0.5, y + 0.85], [0.56, BOTTOM], [-0.56, BOTTOM]])

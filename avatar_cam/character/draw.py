@@ -87,10 +87,15 @@ def frame_placement(pose: Pose, body_xy: np.ndarray, size: tuple[int, int], brea
     return Placement(scale, (cx, cy), (bx, by))
 
 
-def portrait_placement(n: int) -> Placement:
-    """A square with the face where the app's face crop has it (about half the side wide)."""
+def portrait_placement(n: int, reach: Extent | None = None) -> Placement:
+    """A square with the face where the app's face crop has it (about half the side wide); with
+    `reach`, smaller where needed so the whole character fits, hair, ears and hat (thumbnails)."""
     scale = 0.5 * n
-    return Placement(scale, (n / 2, 0.5 * n), (n / 2, 0.5 * n))
+    if reach is None:
+        return Placement(scale, (n / 2, 0.5 * n), (n / 2, 0.5 * n))
+    scale = min(scale, 0.94 * n / (reach.top + 0.85), 0.96 * n / (2 * reach.half))
+    y = max(0.5 * n, 0.03 * n + reach.top * scale)
+    return Placement(scale, (n / 2, y), (n / 2, y))
 
 
 @functools.lru_cache(maxsize=8)
@@ -125,7 +130,7 @@ def background(ch: Character, size: tuple[int, int]) -> np.ndarray:
 
 
 Draw = Callable[[Scene], None]
-FACE_GROUP = ("markings", "cheeks", "snout", "eyes", "brows", "nose", "mouth")  # kept inside the head
+FACE_GROUP = ("cheeks", "snout", "eyes", "brows", "nose", "mouth")  # kept inside the head outline
 
 
 def _both(draw: Callable[[Scene, int], None]) -> Draw:
@@ -156,9 +161,10 @@ def layers(ch: Character) -> list[tuple[str, Draw]]:
 
 def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, breath: float = 0.0,
                on_layer: Callable[[str], None] | None = None) -> None:
-    """Draw `ch` with `painter`. The face's features are drawn inside the head's outline, so at
-    the extremes of a turn they are hidden by the silhouette, never drawn past it. `on_layer` is
-    told each layer's name before it is drawn (tests check where each part lands)."""
+    """Draw `ch` with `painter`. The face's features are drawn inside the head's outline (the
+    markings clip themselves), so at the extremes they are hidden by the silhouette, never drawn
+    past it. `on_layer` is told each layer's name before it is drawn (tests check where
+    each part lands)."""
     head = Head3D(yaw=pose.yaw, pitch=pose.pitch)
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
@@ -205,8 +211,10 @@ def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.nda
     return cv2.cvtColor(target, cv2.COLOR_BGRA2BGR)
 
 
-def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia") -> np.ndarray:
-    """RGB uint8 (n, n, 3): the head and shoulders centred in a square."""
+def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
+                  whole: bool = False) -> np.ndarray:
+    """RGB uint8 (n, n, 3): the head and shoulders centred in a square (`whole`: all of the
+    character in it, for a thumbnail)."""
     target = background(ch, (n, n)).copy()
-    paint(ch, pose, target, portrait_placement(n), 0.0, backend)
+    paint(ch, pose, target, portrait_placement(n, extent(ch) if whole else None), 0.0, backend)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB)

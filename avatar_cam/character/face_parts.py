@@ -353,12 +353,10 @@ def draw_mouth(s: Scene) -> None:
 def draw_cheeks(s: Scene) -> None:
     blush = float(s.parts["face"]["blush"])
     skin = s.colour("face", "skin")
-    if blush > 0:
-        pink = (240, 120, 120)
+    if blush > 0:  # flat, opaque pink ovals (a gradient or see-through fill costs several times more)
+        pink = _mix(skin, (240, 110, 120), 0.35 * blush)
         for side in (-1, 1):
-            centre = s.face(np.array([[side * 0.3, 0.22]]))[0]
-            s.fill(s.face(ellipse(side * 0.3, 0.22, 0.09, 0.055)),
-                   s.glow(centre, 0.09, pink, pink, int(150 * blush), 0))
+            s.fill(s.face(ellipse(side * 0.3, 0.22, 0.085, 0.05)), pink)
     if s.parts["face"]["freckles"]:
         dots = [(-0.3, 0.14), (-0.25, 0.19), (-0.34, 0.2), (-0.2, 0.15), (0.3, 0.14), (0.25, 0.19),
                 (0.34, 0.2), (0.2, 0.15)]
@@ -417,8 +415,26 @@ def _spots(s: Scene) -> None:
         s.fill(s.face(ellipse(x, y, r, r * 0.85), surface=0.8), c)
 
 
+def _muzzle(s: Scene) -> None:
+    """Pale fur over the cheeks and chin (a fox, a husky), rising to a point between the eyes."""
+    jaw = JAW_DROP * drawn_opening(s.pose.mouth_open)
+    pts = np.array([(-0.62, 0.02), (-0.36, 0.1), (-0.18, 0.06), (-0.06, -0.08), (0.0, -0.12), (0.06, -0.08),
+                    (0.18, 0.06), (0.36, 0.1), (0.62, 0.02), (0.6, 0.5), (0.3, 0.8 + jaw), (-0.3, 0.8 + jaw),
+                    (-0.6, 0.5)])
+    s.fill(s.face(smooth(pts, tension=0.8), surface=0.8), s.colour("markings"))
+
+
+def _on_face(draw: Callable[[Scene], None]) -> Callable[[Scene], None]:
+    """Markings run to the face's edge: always kept inside the head's outline."""
+    def clipped(s: Scene) -> None:
+        with s.painter.clipped(head_path(s)):
+            draw(s)
+    return clipped
+
+
 MARKING_STYLES: dict[str, Callable[[Scene], None]] = {
-    "none": lambda s: None, "stripes": _stripes, "mask": _mask, "spots": _spots,
+    "none": lambda s: None, "stripes": _on_face(_stripes), "mask": _on_face(_mask), "spots": _on_face(_spots),
+    "muzzle": _on_face(_muzzle),
 }
 
 

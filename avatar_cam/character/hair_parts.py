@@ -26,6 +26,7 @@ BACK_DEPTH = 0.1  # back hair slides with the front hair's silhouette: no gap op
 CENTRE = np.array([0.0, -0.05])  # the skull's centre for `arc` (head units)
 PIVOT = np.array(Pose2D(1.0, (0.0, 0.0)).pivot)  # where the head rolls about (the neck)
 LINE = 0.012  # outline width, as the head's
+UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
 # -- geometry -------------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def skull_radius(shape: str, theta: np.ndarray) -> np.ndarray:
     return np.interp((theta + math.pi) % (2 * math.pi) - math.pi, ang, r, period=2 * math.pi)
 
 
-def arc(s: Scene, deg0: float, deg1: float, grow: float, n: int = 18, top: float = 0.0,
+def arc(s: Scene, deg0: float, deg1: float, grow: float, n: int = 11, top: float = 0.0,
         bumps: int = 0, bump: float = 0.0) -> np.ndarray:
     """Points along the head outline grown by `grow` from angle `deg0` to `deg1` (degrees; -90 is
     the top; going from 10 to -190 passes over the head from the right temple to the left). `top`
@@ -69,9 +70,27 @@ def arc(s: Scene, deg0: float, deg1: float, grow: float, n: int = 18, top: float
     return CENTRE + r[:, None] * np.stack([np.cos(th), np.sin(th)], 1)
 
 
+@functools.cache
+def _width(shape: str) -> float:
+    return float(skull_radius(shape, np.array([0.0]))[0] / 0.53)
+
+
 def width(s: Scene) -> float:
     """The face's half-width over the round face's (hairlines are drawn for the round face)."""
-    return float(skull_radius(s.parts["face"]["shape"], np.array([0.0]))[0] / 0.53)
+    return _width(s.parts["face"]["shape"])
+
+
+def smooth_many(pts: np.ndarray, tension: float = 1.0) -> np.ndarray:
+    """`geometry.smooth` (closed) of m outlines at once: (m, n, 2) -> (m, 3n+1, 2). Many small
+    shapes (locs, curls, braid links) cost one numpy pass instead of m."""
+    ring = np.concatenate([pts[:, -1:], pts, pts[:, :2]], 1)
+    prev, nxt, nxt2 = ring[:, :-3], ring[:, 2:-1], ring[:, 3:]
+    out = np.empty((pts.shape[0], 3 * pts.shape[1] + 1, 2))
+    out[:, 0] = pts[:, 0]
+    out[:, 1::3] = pts + (nxt - prev) * (tension / 6)
+    out[:, 2::3] = nxt - (nxt2 - pts) * (tension / 6)
+    out[:, 3::3] = nxt
+    return out
 
 
 def fit(s: Scene, pts: list[tuple[float, float]] | np.ndarray) -> np.ndarray:
@@ -153,7 +172,9 @@ def _skull_back(grow: float) -> Draw:
     """Hair behind the top of the head (as far down as the ears): fills any gap a turn or tilt
     opens between the front hair and the head."""
     def draw(s: Scene) -> None:
-        _back(s, np.concatenate([arc(s, 25, -205, grow), [(0.0, -0.1)]]))
+        _, back, _ = _colours(s)  # no outline: only ever seen through a gap
+        s.fill(s.flat(smooth(np.concatenate([arc(s, 25, -205, grow, n=10), [(0.0, -0.1)]])), BACK_DEPTH),
+               back)
     return draw
 
 
@@ -282,26 +303,47 @@ def _long_front(s: Scene) -> None:
     _shine(s, -0.28, -0.62)
 
 
+def _curls(s: Scene, centres: np.ndarray, r: float, colour: RGB, depth: float | None = None) -> None:
+    """Overlapping round curls, each filled and outlined in turn: the later ones cover part of the
+    earlier outlines, which leaves the arcs that read as curls. Each curl moves as one piece: as
+    its centre does over the skull, or flat at `depth` (back hair)."""
+    line = shade(s.colour("hair"), 0.5)
+    slide = (0.1 + 0.6 * s.head.depth(centres))[:, None] * s.head.shift(1.0) if depth is None else \
+        np.broadcast_to(s.head.shift(depth), centres.shape)
+    sizes = r * (1.0 + 0.12 * ((np.arange(len(centres)) * 7) % 3 - 1))  # a little variety in size
+    half_line = 0.0045
+    rings = np.concatenate([sizes + half_line, sizes - half_line])  # outline disc, then the curl on it
+    circles = UNIT_CIRCLE[None] * rings[:, None, None] + np.tile(centres + slide, (2, 1))[:, None, :]
+    px = apply(s.head_m, circles.reshape(-1, 2)).reshape(circles.shape)
+    n = len(centres)
+    for i in range(n):  # two flat fills draw an outlined disc for less than a fill and a stroke
+        s.fill(px[i], line)
+        s.fill(px[n + i], colour)
+
+
 def _curly_back(s: Scene) -> None:
-    pts = arc(s, 62, -242, 0.15, top=0.08, bumps=13, bump=0.05)
-    _back(s, np.concatenate([pts, [(0.0, 0.42)]]), tension=1.0)
+    _, back, _ = _colours(s)
+    w = width(s)
+    mass = np.concatenate([[(0.42 * w, 0.5), (0.66 * w, 0.32)], arc(s, 10, -190, 0.14, top=0.06),
+                           [(-0.66 * w, 0.32), (-0.42 * w, 0.5), (0.0, 0.45)]])
+    s.fill(s.flat(smooth(mass), BACK_DEPTH), back)
+    sides = np.concatenate([np.stack([np.full(3, side * 0.6 * w), np.linspace(-0.05, 0.42, 3)], 1)
+                            for side in (-1, 1)])
+    _curls(s, sides, 0.13, back, BACK_DEPTH)
 
 
 def _curly_front(s: Scene) -> None:
-    """A cap of curls; the hairline is a row of small curls."""
-    outer = arc(s, 28, -208, 0.15, top=0.08, bumps=11, bump=0.05)
-    xs = np.linspace(-0.48, 0.48, 25)
-    ys = -0.4 - 0.04 * (1 - (xs / 0.48) ** 2)
-    sides = np.abs(xs) > 0.36
-    ys = np.where(sides, -0.4 + 0.9 * (np.abs(xs) - 0.36), ys)
-    ys += 0.03 * np.abs(np.sin(np.linspace(0, 8 * math.pi, 25)))
-    hairline = np.concatenate([[(-0.5, 0.25)], np.stack([xs, ys], 1)[1:-1], [(0.5, 0.25)]])
-    _front(s, outer, hairline, tension=0.9)
-    c = shade(s.colour("hair"), 0.68)
-    for x, y in ((-0.3, -0.66), (0.0, -0.74), (0.28, -0.66), (-0.5, -0.3), (0.5, -0.3), (-0.16, -0.56),
-                 (0.14, -0.58)):
-        curl = np.array([[x - 0.04, y + 0.02], [x, y - 0.03], [x + 0.04, y + 0.01], [x + 0.01, y + 0.04]])
-        s.stroke(s.draped(smooth(fit(s, curl), closed=False)), c, 0.008)
+    """Curls all over: round curls along the crown and down past the temples (outside the face,
+    so the eyes stay clear), smaller ones along the hairline over the forehead."""
+    c, _, _ = _colours(s)
+    cap = np.concatenate([arc(s, 12, -192, 0.1, top=0.05),
+                          fit(s, [(-0.5, 0.0), (-0.47, -0.26), (0.0, -0.44), (0.47, -0.26), (0.5, 0.0)])])
+    s.fill(s.draped(smooth(cap)), c)
+    _curls(s, arc(s, 12, -192, 0.13, n=11, top=0.05), 0.11, c)
+    _curls(s, fit(s, [(-0.22, -0.64), (0.04, -0.68), (0.28, -0.62)]), 0.09, c)
+    hairline = fit(s, [(-0.38, -0.38), (-0.25, -0.45), (-0.12, -0.48), (0.0, -0.49), (0.12, -0.48),
+                       (0.25, -0.45), (0.38, -0.38)])
+    _curls(s, hairline, 0.065, c)
 
 
 AFRO_CENTRE, AFRO_R = (0.0, -0.3), (0.84, 0.78)
@@ -336,14 +378,14 @@ def _afro_front(s: Scene) -> None:
 def _braid(s: Scene, side: int) -> None:
     """One plait from behind the ear down over the shoulder: overlapping slanted links."""
     c, _, line = _colours(s)
-    x0, n = side * 0.56 * width(s), 7
-    for k in range(n):
-        y = 0.2 + 0.16 * k
-        w = 0.085 - 0.004 * k
-        tilt = 0.035 * (1 if k % 2 else -1)
-        link = np.array([[x0 - w, y - 0.02 - tilt], [x0, y - 0.1], [x0 + w, y - 0.02 + tilt], [x0, y + 0.08]])
-        px = _hang(s, smooth(link, tension=0.9), 0.05)
-        s.fill(px, c if k % 2 else shade(c, 0.9))
+    x0, n = side * 0.56 * width(s), 6
+    k = np.arange(n)
+    y, w, tilt = 0.2 + 0.16 * k, 0.085 - 0.004 * k, 0.035 * np.where(k % 2, 1.0, -1.0)
+    links = np.stack([np.stack([x0 - w, y - 0.02 - tilt], 1), np.stack([np.full(n, x0), y - 0.1], 1),
+                      np.stack([x0 + w, y - 0.02 + tilt], 1), np.stack([np.full(n, x0), y + 0.08], 1)], 1)
+    paths = smooth_many(links, 0.9)
+    for i, px in enumerate(_hang(s, paths.reshape(-1, 2), 0.05).reshape(paths.shape)):
+        s.fill(px, c if i % 2 else shade(c, 0.9))
         s.stroke(px, line, 0.009, closed=True)
     end = 0.2 + 0.16 * n
     tie = _hang(s, ellipse(x0, end - 0.06, 0.05, 0.025), 0.05)
@@ -381,18 +423,22 @@ def _braids_front(s: Scene) -> None:
 LOC_W = 0.06
 
 
-def _loc(s: Scene, x: float, top: float, length: float, lean: float, colour: RGB, front: bool) -> None:
-    """One loc: a long rounded strand with a slight wave, hanging from (`x`, `top`)."""
-    ys = np.linspace(top, top + length, 6)
-    xs = x + lean * (ys - top) + 0.015 * np.sin(np.linspace(0, 2.5 * math.pi, 6))
-    left = np.stack([xs - LOC_W / 2, ys], 1)
-    right = np.stack([xs + LOC_W / 2, ys], 1)
-    tip = np.array([[xs[-1], ys[-1] + LOC_W * 0.6]])
-    pts = np.concatenate([left, tip, right[::-1]])
-    path = smooth(pts, tension=0.7)
-    px = _hang_draped(s, path, 0.2) if front else _hang(s, path, BACK_DEPTH, 0.2)
-    s.fill(px, colour)
-    s.stroke(px, shade(s.colour("hair"), 0.5), 0.008, closed=True)
+def _locs(s: Scene, roots: list[tuple[float, float, float, float]], colours: list[RGB], front: bool) -> None:
+    """Locs: long rounded strands with a slight wave, each hanging from (x, top) with its length
+    and lean; all shaped and placed in one pass, then painted one by one."""
+    rows = 5
+    x, top, length, lean = (np.array(v)[:, None] for v in zip(*roots, strict=True))
+    ys = top + length * np.linspace(0.0, 1.0, rows)[None]
+    xs = x + lean * (ys - top) + 0.015 * np.sin(np.linspace(0, 2.5 * math.pi, rows))[None]
+    left, right = np.stack([xs - LOC_W / 2, ys], 2), np.stack([xs + LOC_W / 2, ys], 2)
+    tip = np.stack([xs[:, -1:], ys[:, -1:] + LOC_W * 0.6], 2)
+    paths = smooth_many(np.concatenate([left, tip, right[:, ::-1]], 1), 0.7)
+    flat = paths.reshape(-1, 2)
+    px = (_hang_draped(s, flat, 0.2) if front else _hang(s, flat, BACK_DEPTH, 0.2)).reshape(paths.shape)
+    line = shade(s.colour("hair"), 0.5)
+    for shape, colour in zip(px, colours, strict=True):
+        s.fill(shape, colour)
+        s.stroke(shape, line, 0.008, closed=True)
 
 
 def _locs_back(s: Scene) -> None:
@@ -401,9 +447,8 @@ def _locs_back(s: Scene) -> None:
                                                                                      top=0.05),
                              [(-0.74 * w, 0.3), (-0.82 * w, 1.4), (-0.5 * w, 1.5), (0.0, 1.45)]]), hang=True)
     _, back, _ = _colours(s)
-    w = width(s)
-    for i, x in enumerate((-0.66, -0.54, -0.3, 0.3, 0.54, 0.66)):
-        _loc(s, x * w, 0.0, 0.95 + 0.08 * (i % 3), 0.05 * np.sign(x), back, front=False)
+    xs = (-0.7, 0.7)
+    _locs(s, [(x * w, 0.0, 1.0, 0.05 * np.sign(x)) for x in xs], [back] * len(xs), front=False)
 
 
 def _locs_front(s: Scene) -> None:
@@ -413,13 +458,13 @@ def _locs_front(s: Scene) -> None:
     _front(s, outer, hairline)
     c = s.colour("hair")
     w = width(s)
-    for i, (x, top) in enumerate(((-0.64, -0.05), (-0.54, -0.2), (-0.46, -0.3), (0.46, -0.3), (0.54, -0.2),
-                                  (0.64, -0.05))):
-        _loc(s, x * w, top, 1.25 + 0.1 * (i % 2) - 0.1 * (abs(x) > 0.6), 0.04 * np.sign(x),
-             c if i % 2 else shade(c, 0.9), front=True)
+    roots = ((-0.64, -0.05), (-0.54, -0.2), (-0.46, -0.3), (0.46, -0.3), (0.54, -0.2), (0.64, -0.05))
+    colours = [c if i % 2 else shade(c, 0.9) for i in range(len(roots))]
+    _locs(s, [(x * w, top, 1.25 + 0.1 * (i % 2) - 0.1 * (abs(x) > 0.6), 0.04 * np.sign(x))
+              for i, (x, top) in enumerate(roots)], colours, front=True)
     # locs lying over the top of the head, towards the back
     d = shade(c, 0.68)
-    for x in (-0.3, -0.1, 0.1, 0.3):
+    for x in (-0.3, 0.0, 0.3):
         line = np.array([[x * 0.6, -0.82], [x * 0.9, -0.66], [x * 1.2, -0.52]])
         s.stroke(s.draped(smooth(fit(s, line), closed=False)), d, 0.008)
 
@@ -540,7 +585,7 @@ def _beanie(s: Scene) -> None:
     dome = smooth(mirror([(0.0, -1.02), (0.4, -0.95), (0.58, -0.7), (0.62, -0.45), (0.0, -0.46)]),
                   tension=0.8)
     _hat_shape(s, dome, c)
-    for x in (-0.3, 0.0, 0.3):  # knit ribs
+    for x in (-0.22, 0.22):  # knit ribs
         rib = np.array([[x * 0.8, -0.96], [x, -0.75], [x * 1.05, -0.58]])
         s.stroke(_on_head(s, smooth(rib, closed=False)), shade(c, 0.8), 0.01)
     cuff = smooth(np.array([[-0.66, -0.6], [0.0, -0.66], [0.66, -0.6], [0.66, -0.38], [0.0, -0.42],

@@ -100,7 +100,7 @@ class CharacterRenderer:
 
     def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
         """The character at rest (a thumbnail does not need the sample face's expression)."""
-        return draw_portrait(self.character, Pose(), self.size, self.backend)
+        return draw_portrait(self.character, Pose(), self.size, self.backend, whole=True)
 
     def reset(self) -> None:
         self.motion.reset()
