@@ -48,9 +48,8 @@ class ControlPanel(QWidget):
         col.setContentsMargins(8, 8, 8, 8)
         col.addWidget(self._vcam_group())
         col.addWidget(self._source_group())
-        col.addWidget(self._style_group())
+        col.addWidget(self._style_group(), 1)  # the picker takes the room left: many styles
         col.addWidget(self._output_group())
-        col.addStretch(1)
 
     # -- virtual camera -------------------------------------------------------------------------
     def _vcam_group(self) -> QGroupBox:
@@ -149,8 +148,7 @@ class ControlPanel(QWidget):
         box = QGroupBox("Style")
         lay = QVBoxLayout(box)
         self.style_picker = StylePicker()
-        self.style_picker.setMinimumHeight(150)
-        self.style_picker.setMaximumHeight(300)  # two rows; more styles scroll
+        self.style_picker.setMinimumHeight(150)  # at least a row; more styles scroll
         lay.addWidget(self.style_picker)
         row = QHBoxLayout()
         self.add_style_button = QPushButton("Add style...")
