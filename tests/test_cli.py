@@ -52,7 +52,7 @@ def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path) -> None:
     cv2.imwrite(str(src / "two.jpg"), draw_demo_face(1.0))
     (src / "junk.png").write_bytes(b"junk")
     assert main(["--headless", "-i", str(src / "one.png"), "-o", str(tmp_path / "a.png")]) == 0
-    assert cv2.imread(str(tmp_path / "a.png")).shape == (480, 640, 3)
+    assert cv2.imread(str(tmp_path / "a.png")).shape == (720, 1280, 3)  # the default output size
     stats = tmp_path / "s.json"
     assert main(["--headless", "-i", str(src), "-o", str(tmp_path / "out"), "--size", "320x240",
                  "--stats", str(stats)]) == 0
@@ -66,7 +66,7 @@ def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
         code = main(["--headless", "-i", "demo", "-o", "vcam", "--max-frames", "5", "--mirror",
                      "--mode", "overlay"])
     assert code == 0
-    assert len(RecordingBackend.frames) == 5 and RecordingBackend.frames[0].shape == (480, 640, 3)
+    assert len(RecordingBackend.frames) == 5 and RecordingBackend.frames[0].shape == (720, 1280, 3)
 
 
 @pytest.mark.parametrize(

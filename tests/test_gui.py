@@ -72,7 +72,7 @@ def test_window_builds_and_streams(env) -> None:
     wait_until(lambda: w.output_view.has_frame and w.camera_view.has_frame, what="first frames")
     wait_until(lambda: frames_out(w) > 10, what="10 frames")
     out = w.output_view.frame()
-    assert out is not None and out.shape == (480, 640, 3)
+    assert out is not None and out.shape == (720, 1280, 3)  # the default output, 720p
     assert w.camera_view.frame() is not None
     pump(0.3)
     assert "fps" in w.status_fps.text() and w.status_fps.text() != "fps -"
@@ -253,19 +253,20 @@ def test_startup_problems_are_shown_not_fatal(env, tmp_path: Path) -> None:
         empty.close()
 
 
-def test_a_rig_style_is_listed_with_a_thumbnail_and_picked_live(env) -> None:
-    """Issue 14: a drawn rig style next to the ONNX ones: thumbnail, live switch, provider."""
-    rig = shutil.copy(builtin_styles_dir() / "rig-tabby.rig.json", env.root / "builtin" / "c-tabby.rig.json")
+def test_a_character_is_listed_with_a_thumbnail_and_picked_live(env) -> None:
+    """Issues 14, 23: a drawn character next to the ONNX styles: thumbnail, live switch, provider."""
+    rig = shutil.copy(builtin_styles_dir() / "tabby.character.json",
+                      env.root / "builtin" / "c-tabby.character.json")
     w = env.window()
     assert w.controls.style_picker.count() == 3
     wait_until(lambda: frames_out(w) > 5, what="stream running")
     index = w.controls.style_picker.paths().index(str(rig))
     wait_until(lambda: not w.controls.style_picker.item(index).icon().isNull(), what="rig thumbnail")
     w.styles.pick(str(rig)).result(20)
-    wait_until(lambda: w.engine.pipeline.style.kind == "rig", what="switch to the rig")
+    wait_until(lambda: w.engine.pipeline.style.kind == "character", what="switch to the character")
     before = frames_out(w)
-    wait_until(lambda: frames_out(w) > before + 10, what="frames drawn by the rig")
+    wait_until(lambda: frames_out(w) > before + 10, what="frames drawn by the character")
     stats = w.engine.pipeline.stats
     assert not stats.errors and "no_style" not in stats.fallbacks
     pump(0.3)
-    assert w.status_provider.text() == "provider rig"
+    assert w.status_provider.text() == "provider skia"

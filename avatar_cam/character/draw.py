@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from avatar_cam.character import body_parts, face_parts, hair_parts
+from avatar_cam.character.backends import make_painter
 from avatar_cam.character.geometry import Head3D, Pose2D
 from avatar_cam.character.model import Character
-from avatar_cam.character.painter import make_painter
 from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene
 

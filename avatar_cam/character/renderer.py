@@ -8,9 +8,9 @@ import os
 
 import numpy as np
 
+from avatar_cam.character.backends import BACKENDS
 from avatar_cam.character.draw import draw_frame, draw_portrait
 from avatar_cam.character.model import Character, load_character
-from avatar_cam.character.painter import BACKENDS
 from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure
 from avatar_cam.frame import Frame
 from avatar_cam.styles import StyleInfo
@@ -69,7 +69,10 @@ class CharacterRenderer:
         return self.motion.pose
 
     def _track(self, frame: Frame) -> Pose:
-        self.last_measures = frame_measures(frame)
+        measures = frame_measures(frame)
+        if not np.isfinite(measures.vector()).all():
+            raise ValueError("the face measures are not finite numbers")
+        self.last_measures = measures
         return self.motion.track(self.calibration.pose(self.last_measures), frame.timestamp)
 
     def render(self, frame: Frame) -> np.ndarray:
