@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from avatar_cam.character.params import Calibration  # noqa: E402
 from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
 from avatar_cam.gui.help import help_html  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
@@ -270,3 +271,21 @@ def test_a_character_is_listed_with_a_thumbnail_and_picked_live(env) -> None:
     assert not stats.errors and "no_style" not in stats.fallbacks
     pump(0.3)
     assert w.status_provider.text() == "provider skia"
+
+
+def test_calibrate_button_and_expressiveness_slider_are_saved(env) -> None:
+    """Issue 23: Calibrate learns the neutral face from the stream; the slider sets the gain."""
+    shutil.copy(builtin_styles_dir() / "sunny.character.json",
+                env.root / "builtin" / "0-sunny.character.json")
+    w = env.window(["--input", "0", "--style", "sunny"])
+    wait_until(lambda: frames_out(w) > 5, what="stream running")
+    assert w.controls.expressiveness_label.text() == "100%"
+    QTest.mouseClick(w.controls.calibrate_button, Qt.MouseButton.LeftButton)
+    assert not w.controls.calibrate_button.isEnabled()
+    wait_until(lambda: w.controls.calibrate_button.isEnabled(), timeout=30, what="calibration done")
+    saved = AppSettings(env.settings_path).calibration
+    assert saved == w.engine.pipeline.config.calibration and saved.neutral != Calibration().neutral
+    w.controls.expressiveness_slider.setValue(160)
+    assert w.engine.pipeline.config.calibration.gain == pytest.approx(1.6)
+    assert w.controls.expressiveness_label.text() == "160%"
+    assert AppSettings(env.settings_path).calibration.gain == pytest.approx(1.6)

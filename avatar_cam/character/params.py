@@ -189,6 +189,24 @@ class Calibration:
         return replace(self, gain=float(np.clip(gain, 0.25, 3.0)))
 
 
+class Calibrator:
+    """Collects the person's neutral face: `seconds` of tracked frames, then `result()`."""
+
+    def __init__(self, seconds: float = 2.0, min_samples: int = 8):
+        self.seconds, self.min_samples = seconds, min_samples
+        self.samples: list[Measures] = []
+        self._t0: float | None = None
+
+    def add(self, m: Measures, t: float) -> bool:
+        """Take one frame's measures at time `t`; True once enough were seen."""
+        self._t0 = t if self._t0 is None else self._t0
+        self.samples.append(m)
+        return t - self._t0 >= self.seconds and len(self.samples) >= self.min_samples
+
+    def result(self) -> Measures:
+        return neutral_from(self.samples)
+
+
 def neutral_from(samples: list[Measures]) -> Measures:
     """A neutral face from a few seconds of measures: the median of each, robust to a blink."""
     if not samples:

@@ -41,7 +41,7 @@ class CharacterRenderer:
     draws_frame = True
     style_code = None
 
-    def __init__(self, style: StyleInfo, backend: str | None = None):
+    def __init__(self, style: StyleInfo, calibration: Calibration | None = None, backend: str | None = None):
         self.style = style
         self.backend = backend or os.environ.get(BACKEND_ENV, "skia")
         if self.backend not in BACKENDS:
@@ -51,7 +51,7 @@ class CharacterRenderer:
             self.character: Character = load_character(style.path)
         except ValueError as e:  # the file changed since the catalog read it
             raise ValueError(f"{style.path}: {e}") from None
-        self.calibration = Calibration()
+        self.calibration = calibration or Calibration()
         self.motion = Motion()
         self.last_measures: Measures | None = None
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,7 @@ class ControlPanel(QWidget):
         col.addWidget(self._vcam_group())
         col.addWidget(self._source_group())
         col.addWidget(self._style_group())
+        col.addWidget(self._expression_group())
         col.addWidget(self._output_group())
         col.addStretch(1)
 
@@ -174,6 +176,37 @@ class ControlPanel(QWidget):
             self.style_problems.show()
         else:
             self.style_problems.hide()
+
+    # -- expression ---------------------------------------------------------------------------------
+    def _expression_group(self) -> QGroupBox:
+        box = QGroupBox("Expression")
+        form = QFormLayout(box)
+        self.calibrate_button = QPushButton("Calibrate")
+        self.calibrate_button.setToolTip("Look at the camera with a relaxed, neutral face for 2 s: "
+                                         "the character learns your resting eyes, brows and mouth")
+        form.addRow(self.calibrate_button)
+        self.expressiveness_slider = QSlider(Qt.Orientation.Horizontal)
+        self.expressiveness_slider.setRange(25, 300)
+        self.expressiveness_slider.setSingleStep(5)
+        self.expressiveness_slider.setPageStep(25)
+        self.expressiveness_slider.setToolTip("How strongly the character shows your expression "
+                                              "(100%: as measured)")
+        self.expressiveness_label = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(self.expressiveness_slider, 1)
+        row.addWidget(self.expressiveness_label)
+        form.addRow("Expressiveness", row)
+        return box
+
+    def set_expressiveness(self, gain: float) -> None:
+        was = self.expressiveness_slider.blockSignals(True)
+        self.expressiveness_slider.setValue(round(gain * 100))
+        self.expressiveness_slider.blockSignals(was)
+        self.expressiveness_label.setText(f"{round(gain * 100)}%")
+
+    def set_calibrating(self, busy: bool) -> None:
+        self.calibrate_button.setEnabled(not busy)
+        self.calibrate_button.setText("Hold a neutral face..." if busy else "Calibrate")
 
     # -- output ---------------------------------------------------------------------------------
     def _output_group(self) -> QGroupBox:
