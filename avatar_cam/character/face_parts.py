@@ -130,6 +130,7 @@ EYE_SHAPES = {
     "narrow": (0.11, 0.055, 0.35, 0.012, 1.2),
 }
 _U = np.linspace(-1.0, 1.0, 9)  # across the eye, inner corner (-1) to outer (+1)
+_UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
 def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +184,9 @@ def eye_openness(pose: Pose, side: int) -> float:
     return drawn_openness(mine)
 
 
+_EYEBALL = (252, 252, 250)
+
+
 def draw_eye(s: Scene, side: int) -> None:
     """`side` -1: the person's right eye, drawn image-left (parameter eye_r)."""
     p = s.pose
@@ -193,26 +197,25 @@ def draw_eye(s: Scene, side: int) -> None:
     a, b, _, _, weight = EYE_SHAPES[s.parts["eyes"]["shape"]]
     size = float(s.parts["eyes"]["size"])
     upper, lower = _eye_curves(s, side, openness)
+    top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
     line = s.outline
-    lash = 0.016 * weight * size
-    shape = s.face(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
-    s.fill(shape, (252, 252, 250))
+    shape = s.face(join(top, reverse(bottom)))
+    s.fill(shape, _EYEBALL)
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
     gx = side * EYE_X + p.gaze_x * a * size * 0.7
     gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
     iris = s.colour("eyes", "iris")
+    # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn too)
+    circle = _UNIT_CIRCLE * iris_r + (gx, gy)
     with s.painter.clipped(shape):
-        centre = s.face(np.array([[gx, gy]]))[0]
-        s.fill(s.face(ellipse(gx, gy, iris_r, iris_r)),
-               s.glow(centre, iris_r, shade(iris, 1.25), shade(iris, 0.7)))
-        s.fill(s.face(ellipse(gx, gy, iris_r * 0.5, iris_r * 0.5)), (22, 18, 24))
-        s.fill(s.face(ellipse(gx + iris_r * 0.35, gy - iris_r * 0.38, iris_r * 0.24, iris_r * 0.24)),
-               (255, 255, 255))
+        ring = s.face(circle)
+        s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
+        s.fill(s.face((circle - (gx, gy)) * 0.5 + (gx, gy)), (22, 18, 24))
+        s.fill(s.face((circle - (gx, gy)) * 0.24 + (gx + iris_r * 0.35, gy - iris_r * 0.38)), (255, 255, 255))
         # the upper lid's shadow on the eyeball
-        shadow = join(smooth(upper, closed=False), reverse(smooth(upper + [0, 0.022 * size], closed=False)))
-        s.fill(s.face(shadow), shade((252, 252, 250), 0.85))
-    s.stroke(s.face(smooth(lower, closed=False)), line, 0.006 * size, alpha=150)
-    top = smooth(upper, closed=False)
+        s.fill(s.face(join(top, reverse(top + (0, 0.022 * size)))), shade(_EYEBALL, 0.85))
+    s.stroke(s.face(bottom), line, 0.006 * size, alpha=150)
+    lash = 0.016 * weight * size
     s.stroke(s.face(top), line, lash)
     if s.parts["eyes"]["lashes"]:
         outer = upper[-1]
