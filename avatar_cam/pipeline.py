@@ -16,7 +16,7 @@ import numpy as np
 
 from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
 from avatar_cam.character.params import Calibration, Calibrator
-from avatar_cam.composite import Compositor, Mode, full_frame_input
+from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
 from avatar_cam.landmarks import CropLandmarker
@@ -190,8 +190,13 @@ class Pipeline:
     def set_mirror(self, mirror: bool) -> None:
         self.compositor.mirror = mirror
 
-    def set_background(self, color: tuple[int, int, int]) -> None:
-        self.compositor.set_background(color)
+    def set_background(self, color: tuple[int, int, int] | None) -> None:
+        """The user's background colour; None: each style's own (a character's, else the
+        default colour)."""
+        if color is None:
+            self.compositor.set_background(parse_color(DEFAULT_BACKGROUND), custom=False)
+        else:
+            self.compositor.set_background(color)
 
     @property
     def style(self) -> StyleInfo | None:

@@ -190,7 +190,12 @@ def test_settings_round_trip(env) -> None:
     assert w2.engine.pipeline.compositor.mode.value == "full"
     assert w2.engine.pipeline.compositor.mirror is True
     assert w2.controls.background_button.text() == "#204060"
+    assert w2.engine.pipeline.compositor.custom_background is not None
     assert w2.engine.pipeline.style.name == "coarse"
+    w2.reset_background()  # back to each style's own: a character draws its scene again
+    assert w2.engine.pipeline.compositor.custom_background is None
+    assert w2.controls.background_button.text() == "Style's own"
+    assert AppSettings(env.settings_path).background is None
     w2.close()
 
     w3 = env.window(["--input", "1", "--mode", "avatar"])  # flags win for this session only

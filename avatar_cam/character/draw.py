@@ -104,8 +104,9 @@ def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breat
         body_parts.CLOTHING_STYLES[ch.parts["clothing"]["style"]](s)
         face_parts.EAR_STYLES[ch.parts["ears"]["style"]](s)
         face_parts.draw_head(s)
-        face_parts.MARKING_STYLES[ch.parts["markings"]["style"]](s)
-        face_parts.draw_cheeks(s)
+        with painter.clipped(face_parts.head_path(s)):  # markings and blush stay on the face
+            face_parts.MARKING_STYLES[ch.parts["markings"]["style"]](s)
+            face_parts.draw_cheeks(s)
         face_parts.SNOUT_STYLES[ch.parts["snout"]["style"]](s)
         for side in (-1, 1):
             face_parts.draw_eye(s, side)

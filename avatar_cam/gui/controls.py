@@ -218,7 +218,13 @@ class ControlPanel(QWidget):
         form.addRow("Mode", self.mode_combo)
         self.background_button = QPushButton()
         self.background_button.setToolTip("Background colour behind the avatar")
-        form.addRow("Background", self.background_button)
+        self.background_reset = QToolButton()
+        self.background_reset.setText("Style's own")
+        self.background_reset.setToolTip("Use each style's own background (a character's scene)")
+        row = QHBoxLayout()
+        row.addWidget(self.background_button, 1)
+        row.addWidget(self.background_reset)
+        form.addRow("Background", row)
         checks = QHBoxLayout()
         self.mirror_check = QCheckBox("Mirror")
         self.camera_check = QCheckBox("Camera preview")
@@ -236,7 +242,13 @@ class ControlPanel(QWidget):
     def set_mode(self, mode: str) -> None:
         _select_quietly(self.mode_combo, self.mode_combo.findData(mode))
 
-    def set_background(self, color: QColor) -> None:
+    def set_background(self, color: QColor | None) -> None:
+        """Show the chosen colour, or (None) that each style uses its own background."""
+        self.background_reset.setEnabled(color is not None)
+        if color is None:
+            self.background_button.setText("Style's own")
+            self.background_button.setStyleSheet("")
+            return
         self.background_button.setText(color.name())
         text = "#000" if color.lightness() > 128 else "#fff"
         self.background_button.setStyleSheet(f"background: {color.name()}; color: {text};")

@@ -159,7 +159,7 @@ class Engine(QObject):
     def set_mirror(self, mirror: bool) -> None:
         self.pipeline.set_mirror(mirror)
 
-    def set_background(self, bgr: tuple[int, int, int]) -> None:
+    def set_background(self, bgr: tuple[int, int, int] | None) -> None:
         self.pipeline.set_background(bgr)
 
     def calibrate(self) -> None:
