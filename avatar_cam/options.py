@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", "-s", metavar="NAME|PATH",
                    help="style name, .onnx or .character.json file (default: built-in)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
-                   help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
+                   help="avatar: only the avatar (a character: head and shoulders in its scene); "
+                        "overlay: cartoon face over the camera frame; "
                         "full: whole frame through the style")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
     p.add_argument("--stats", metavar="FILE.json", type=Path, help="write run statistics as JSON")

@@ -32,7 +32,7 @@ def _select_quietly(combo: QComboBox, index: int) -> None:
         combo.blockSignals(was)
 
 CAMERA_SIZES = [(640, 480), (1280, 720), (1920, 1080)]
-MODE_LABELS = {Mode.AVATAR: "Avatar (cartoon head only)", Mode.OVERLAY: "Overlay (cartoon face "
+MODE_LABELS = {Mode.AVATAR: "Avatar (no camera picture at all)", Mode.OVERLAY: "Overlay (cartoon face "
                "on the camera picture)", Mode.FULL: "Full frame (everything cartoon)"}
 DEMO_SPEC = "demo"
 FILE_SPEC = "__file__"
