@@ -149,6 +149,7 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
 
 
 EYE_SHUT = 0.1  # below this openness the eye is drawn shut
+EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymmetry of a real face
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
 # at 1280x720: a thin slit reads as a closed eye, half open as ~0.26, fully open as ~0.46)
@@ -179,9 +180,15 @@ def eye_openness(pose: Pose, side: int) -> float:
     this one is under half open, this one shuts too (eyes cross the threshold a frame apart
     mid-blink, which would otherwise flash a wink the person did not make)."""
     mine, other = (pose.eye_r, pose.eye_l) if side < 0 else (pose.eye_l, pose.eye_r)
-    if drawn_openness(other) == 0.0 and mine < 0.4:
+    if drawn_openness(other) == 0.0 and mine < 0.6:
         return 0.0
-    return drawn_openness(mine)
+    return drawn_openness(mine) * _turned_width(side, pose.yaw) ** EYE_TURN
+
+
+def _turned_width(side: int, yaw: float) -> float:
+    """How much narrower (< 1) or wider an eye is seen on the turned head than facing the camera."""
+    at = math.asin(EYE_X / 0.5) * side
+    return math.cos(at + math.radians(yaw)) / math.cos(at)
 
 
 _EYEBALL = (252, 252, 250)

@@ -135,6 +135,8 @@ NEUTRAL = Measures(yaw=0.0, pitch=0.0, roll=0.0, eye_r=0.29, eye_l=0.29, gaze_x=
                    brow_r=0.15, brow_l=0.15, brow_gap=0.21, mouth_open=0.02, mouth_width=0.38,
                    smile=0.06, face_x=0.0, face_y=0.0, face_size=0.42)
 # measure change that moves a parameter through its unit span (one side of its range)
+# webcam head turns and nods are small: the character turns and nods more, so a nod reads
+TURN_GAIN, NOD_GAIN = 1.0, 1.25
 SPAN = {"gaze_x": 0.12, "gaze_y": 0.08, "brow": 0.035, "frown": 0.05, "mouth_open": 0.6,
         "mouth_width": 0.07, "smile": 0.15}
 
@@ -154,7 +156,7 @@ class Calibration:
             return g * (value - neutral) / span
 
         return Pose.from_vector(np.array([
-            g * (m.yaw - n.yaw), g * (m.pitch - n.pitch), m.roll,
+            g * TURN_GAIN * (m.yaw - n.yaw), g * NOD_GAIN * (m.pitch - n.pitch), m.roll,
             1 + g * (m.eye_r / max(n.eye_r, 1e-3) - 1), 1 + g * (m.eye_l / max(n.eye_l, 1e-3) - 1),
             unit(m.gaze_x, n.gaze_x, SPAN["gaze_x"]), unit(m.gaze_y, n.gaze_y, SPAN["gaze_y"]),
             unit(m.brow_r, n.brow_r, SPAN["brow"]), unit(m.brow_l, n.brow_l, SPAN["brow"]),
