@@ -36,6 +36,7 @@ class Scene:
     body_m: np.ndarray  # 2x3: body units (same scale, upright) -> pixels
     scale: float  # pixels per head unit
     breath: float  # -1..1
+    mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
 
     def __post_init__(self) -> None:
         a, b = self.head.linear()
