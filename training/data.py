@@ -300,16 +300,22 @@ class UnpairedSteps(Dataset):
     its own per-epoch shuffle; "M" walks with "B" and is augmented the same way (paired).
     With `expression`, each pair may first get an opened mouth or closed eyes
     (`training.expression_aug`), and "M" is drawn from the moved landmarks instead of read.
+
+    `batch_size` is the global batch; process `rank` of `world` (torchrun) gets slots rank,
+    rank + world, ... of it. A slot's image and augmentation depend only on (seed, step, slot),
+    so any number of processes together see exactly the batches of one.
     """
 
     def __init__(self, paths_a: Sequence[Path], paths_b: Sequence[Path], size: int, batch_size: int,
                  steps: int, seed: int = 0, aug: AugmentConfig | None = None, with_a2: bool = False,
-                 with_mesh: bool = False, expression: ExpressionAugConfig | None = None):
+                 with_mesh: bool = False, expression: ExpressionAugConfig | None = None,
+                 rank: int = 0, world: int = 1):
         if not paths_a or not paths_b:
             raise ValueError("both domains need at least one image")
         self.paths = {"A": list(paths_a), "A2": list(paths_a), "B": list(paths_b),
                       "M": [mesh_path_for(p) for p in paths_b]}
         self.size, self.batch_size, self.steps, self.seed = size, batch_size, steps, seed
+        self.slots = range(rank, batch_size, world)
         self.aug = aug or AugmentConfig()
         self.domains = ("A", "A2", "B") if with_a2 else ("A", "B")
         if with_mesh:
@@ -367,7 +373,7 @@ class UnpairedSteps(Dataset):
             if d == "M" and self.expression is not None:
                 continue  # drawn with B below
             items = []
-            for j in range(self.batch_size):
+            for j in self.slots:
                 if d == "B" and self.expression is not None:
                     items.append(self.load_edited_pair(self.index("B", step, j), step, j))
                     continue
