@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,8 +22,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 from training import cli  # noqa: E402
 from training.checkpoint import load_for_export  # noqa: E402
-from training.models import create_model  # noqa: E402
-from training.models.base import device_setup  # noqa: E402
+from training.models import create_model, device_setup  # noqa: E402
 from training.testing import make_image_folder, tiny_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_two_processes_train_what_one_trains_with_the_doubled_batch(ddp_runs: Pa
     assert [r["step"] for r in l2] == [1, 2] and l1[0].keys() == l2[0].keys()
     for a, b in zip(l1, l2, strict=True):
         for k in a:
-            assert b[k] == pytest.approx(a[k], rel=1e-5, abs=1e-7), (a["step"], k, a[k], b[k])
+            assert b[k] == pytest.approx(a[k], rel=2e-5, abs=1e-7), (a["step"], k, a[k], b[k])
     # the same function: zero-gradient parameters (a conv bias before a norm) take Adam steps of
     # +-lr from float noise, so compare what the exported generators compute
     (m1, _, s1), (m2, _, s2) = load_for_export(one), load_for_export(two)
@@ -107,7 +107,7 @@ def test_two_processes_train_what_one_trains_with_the_doubled_batch(ddp_runs: Pa
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         y1, y2 = m1.generator_for_export()(x), m2.generator_for_export()(x)
-    assert (y1 - y2).abs().max() < 1e-5, (y1 - y2).abs().max()
+    assert (y1 - y2).abs().max() < 1e-4, (y1 - y2).abs().max()
     w1 = load_file(str(one / "checkpoints/latest.safetensors"))
     w2 = load_file(str(two / "checkpoints/latest.safetensors"))
     assert w1.keys() == w2.keys()  # DDP leaves the checkpoint format as it was
@@ -137,24 +137,28 @@ def test_checkpoint_and_resume_under_torchrun_are_exact(ddp_runs: Path) -> None:
     assert not [p for p in (resumed / "checkpoints").iterdir() if ".tmp" in p.name]
 
 
-def test_a_dying_rank_ends_the_run_with_a_clear_error(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, "cyclegan", "dies", steps=50, save_every=3)
+@pytest.mark.parametrize("how", ["die", "hang"])
+def test_a_failing_rank_ends_the_run_with_a_clear_error(tmp_path: Path, how: str) -> None:
+    """Rank 1 exits (status 3) or stops answering after step 4: the run ends with a non-zero status
+    and one clear line, inside dist_timeout (here 5 s), never a hang."""
+    cfg = _config(tmp_path, "cyclegan", "fails", steps=50, save_every=3, dist_timeout=5.0)
     t0 = time.monotonic()
-    proc = _torchrun(tmp_path, [{"argv": ["--config", str(cfg)], "die": {"rank": 1, "after_step": 4}}],
-                     timeout=120)
+    proc = _torchrun(tmp_path, [{"argv": ["--config", str(cfg)],
+                                 "fail": {"rank": 1, "after_step": 4, "how": how}}], timeout=120)
     took = time.monotonic() - t0
     assert proc.returncode != 0
     err = proc.stderr
-    assert "rank 1 dies after step 4 (test)" in err
-    # torchrun names the rank that failed first and its exit code
-    assert "Root Cause" in err and "rank      : 1" in err and "exitcode  : 3" in err, err[-3000:]
-    # the survivor, blocked in a collective, says what happened in one line, long before
-    # dist_timeout (300 s)
+    assert f"rank 1 {how}s after step 4 (test)" in err
+    # the survivor says what happened in one line: a dead peer's connection closes at once
+    # (gloo), a silent one times out after dist_timeout
     lost = [ln for ln in err.splitlines() if ln.startswith("avatar-train: error: rank 0 lost")]
-    assert len(lost) == 1 and "Connection closed by peer" in lost[0], err[-3000:]
-    assert "--resume continues from it" in lost[0]
+    assert len(lost) == 1 and "--resume continues from it" in lost[0], err[-3000:]
+    assert ("by peer" if how == "die" else "imed out") in lost[0], lost[0]  # gloo: closed / reset
+    # torchrun names the rank that failed first and its exit code
+    first = "rank      : 1" if how == "die" else "rank      : 0"
+    assert "Root Cause" in err and first in err, err[-3000:]
     assert took < 90, took
-    doc = json.loads((tmp_path / "dies" / "checkpoints" / "latest.json").read_text())
+    doc = json.loads((tmp_path / "fails" / "checkpoints" / "latest.json").read_text())
     assert doc["step"] == 3  # the checkpoint before the failure is intact
 
 
@@ -178,31 +182,36 @@ def test_gpu_path_only_with_cuda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
 
 
-def _die_after(rank: int, steps: int) -> None:
-    """Make this process exit with status 3 right after training step `steps` (a crashed GPU,
-    an OOM kill)."""
+def _fail_after(rank: int, steps: int, how: str) -> None:
+    """Make this process fail right after training step `steps`: `die` exits with status 3 (a
+    crashed GPU, an OOM kill), `hang` stops answering (a stuck driver)."""
     from training.models.base import TrainModel
 
     real, done = TrainModel.update_ema, []
 
-    def update_ema_then_die(self: TrainModel) -> None:
+    def update_ema_then_fail(self: TrainModel) -> None:
         real(self)
         done.append(1)
         if len(done) == steps:
-            print(f"rank {rank} dies after step {steps} (test)", file=sys.stderr, flush=True)
-            os._exit(3)
+            print(f"rank {rank} {how}s after step {steps} (test)", file=sys.stderr, flush=True)
+            if how == "die":
+                os._exit(3)
+            # silent, but ended by torchrun's SIGTERM (a process stuck in a driver call ignores it
+            # and takes torchrun's SIGKILL 30 s later instead)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            time.sleep(3600)
 
-    TrainModel.update_ema = update_ema_then_die  # type: ignore[method-assign]
+    TrainModel.update_ema = update_ema_then_fail  # type: ignore[method-assign]
 
 
 def main(jobs_file: str) -> int:
-    """torchrun worker: run each job's avatar-train arguments in turn; a job's `die` makes that
-    rank exit after that many steps."""
+    """torchrun worker: run each job's avatar-train arguments in turn; a job's `fail` makes that
+    rank die or hang after that many steps."""
     rank = int(os.environ["RANK"])
     for job in json.loads(Path(jobs_file).read_text()):
-        die = job.get("die")
-        if die and die["rank"] == rank:
-            _die_after(rank, die["after_step"])
+        fail = job.get("fail")
+        if fail and fail["rank"] == rank:
+            _fail_after(rank, fail["after_step"], fail["how"])
         code = cli.main(job["argv"])
         if code:
             return code

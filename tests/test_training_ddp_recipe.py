@@ -48,7 +48,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory,
     crop, lm = demo_crop(0.0)
     make_image_folder(root / "photos", 6, 48, "A", 0)
     make_image_folder(root / "anime", 6, 48, "B", 1)
-    make_image_folder(root / "photo_meshes" / "meshes", 6, 48, "A", 2)
+    make_image_folder(root / "photo_meshes", 6, 48, "A", 2)
     for name in ("dicebear", "anime_pairs"):
         _mesh_pairs(root / name, crop, lm)
     return root
@@ -65,7 +65,7 @@ def test_a_pack_reads_like_its_folders(prepared: Path, tmp_path: Path) -> None:
                                          "mb": rep["groups"]["dicebear"]["mb"]}
     with zipfile.ZipFile(out) as zf:  # stored: a member is one seek and read
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
-    for sub in ("photos", "dicebear/crops", "photo_meshes/meshes"):
+    for sub in ("photos", "dicebear/crops", "photo_meshes"):
         on_disk, packed = scan_images([prepared / sub]).paths, scan_images([out / sub]).paths
         assert [p.name for p in packed] == [p.name for p in on_disk]
         assert np.array_equal(read_image(packed[1]), read_image(on_disk[1]))

@@ -102,8 +102,6 @@ class Ranks:
 
     def check_replicas(self, fingerprint: dict[str, torch.Tensor]) -> None:
         """Raise when any rank's tensors differ from rank 0's: the replicas must stay identical."""
-        if not self.active:
-            return
         keys = sorted(fingerprint)
         mine = torch.stack([_digest(fingerprint[k]) for k in keys]).to(_comm_device())
         everyone = _gather(mine.reshape(1, -1)).reshape(self.world, -1)

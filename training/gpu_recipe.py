@@ -39,16 +39,16 @@ RECIPES = Path(__file__).resolve().parent / "recipes"
 # arm -> (recipe, data groups in the pack, GPU overrides). The pack's groups (`training.pack`):
 #   photos         prepared photo crops (selfie2anime trainA + UTKFace, `avatar-train prepare`)
 #   anime          selfie2anime trainB anime faces
-#   photo_meshes   `training.mesh_pairs` of photos (the mesh arms' photo domain: meshes/)
+#   photo_meshes   the meshes/ of `training.mesh_pairs` of photos (the mesh arms' photo domain)
 #   dicebear       `training.mesh_pairs` of DiceBear (crops/, meshes/, landmarks/)
 #   anime_pairs    `training.mesh_pairs` of selfie2anime trainB
 # Light arms take batch 16 (4x the CPU recipes: a light-generator step at batch 4 would leave a
 # large GPU mostly idle); the ResNet-9 arms keep the recipes' 4. Neither was measured on a GPU.
 ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "flat-mesh": ("dicebear_mesh.toml",
-                  {"data_a": ["photo_meshes/meshes"], "data_b": ["dicebear/crops"], "batch_size": 16}),
+                  {"data_a": ["photo_meshes"], "data_b": ["dicebear/crops"], "batch_size": 16}),
     "anime-mesh": ("anime_mesh.toml",
-                   {"data_a": ["photo_meshes/meshes"], "data_b": ["anime_pairs/crops"], "batch_size": 16}),
+                   {"data_a": ["photo_meshes"], "data_b": ["anime_pairs/crops"], "batch_size": 16}),
     "cyclegan-resnet9": ("compare/cyclegan_resnet9.toml", {"data_a": ["photos"], "data_b": ["anime"]}),
     "content-invariant-resnet9": ("compare/content-invariant_resnet9.toml",
                                   {"data_a": ["photos"], "data_b": ["anime"]}),

@@ -47,8 +47,7 @@ from training.data import (
 )
 from training.distributed import RankLost, Ranks, init_process_group, lost_rank, ranks_from_env
 from training.expression_aug import ExpressionAugConfig
-from training.models import TrainModel, create_model
-from training.models.base import DeviceSetup, device_setup
+from training.models import DeviceSetup, TrainModel, create_model, device_setup
 from training.options import SCHEDULE_KEYS, ConfigError, TrainConfig, diff_for_resume
 from training.tbwriter import ScalarWriter
 
@@ -337,7 +336,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     def save(step: int, periodic: bool) -> None:
         """Rank 0 writes the checkpoint of all ranks (checked to be one replica); every rank
         learns whether it worked before going on."""
-        ranks.check_replicas(model.replica_fingerprint())
+        if ranks.active:
+            ranks.check_replicas(model.replica_fingerprint())
         error: OSError | None = None
         if ranks.main:
             try:
