@@ -162,6 +162,16 @@ def test_a_failing_rank_ends_the_run_with_a_clear_error(tmp_path: Path, how: str
     assert doc["step"] == 3  # the checkpoint before the failure is intact
 
 
+def test_replicas_that_diverge_stop_the_run(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "cyclegan", "diverges", steps=4, save_every=2)
+    proc = _torchrun(tmp_path, [{"argv": ["--config", str(cfg)],
+                                 "fail": {"rank": 1, "after_step": 1, "how": "diverge"}}], timeout=120)
+    assert proc.returncode != 0
+    assert ("RuntimeError: the training processes diverged: rank 1's D_A.model.0.bias differs from "
+            "rank 0's") in proc.stderr, proc.stderr[-3000:]
+    assert not (tmp_path / "diverges" / "checkpoints" / "latest.json").exists()  # nothing saved
+
+
 def test_gpu_path_only_with_cuda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
@@ -184,7 +194,8 @@ def test_gpu_path_only_with_cuda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
 def _fail_after(rank: int, steps: int, how: str) -> None:
     """Make this process fail right after training step `steps`: `die` exits with status 3 (a
-    crashed GPU, an OOM kill), `hang` stops answering (a stuck driver)."""
+    crashed GPU, an OOM kill), `hang` stops answering (a stuck driver), `diverge` nudges one
+    weight (a replica that went its own way)."""
     from training.models.base import TrainModel
 
     real, done = TrainModel.update_ema, []
@@ -194,6 +205,10 @@ def _fail_after(rank: int, steps: int, how: str) -> None:
         done.append(1)
         if len(done) == steps:
             print(f"rank {rank} {how}s after step {steps} (test)", file=sys.stderr, flush=True)
+            if how == "diverge":
+                with torch.no_grad():
+                    self.D_A.model[0].bias.add_(1e-3)
+                return
             if how == "die":
                 os._exit(3)
             # silent, but ended by torchrun's SIGTERM (a process stuck in a driver call ignores it

@@ -57,10 +57,6 @@ class Ranks:
     def active(self) -> bool:
         return self.world > 1
 
-    def slots(self, global_batch: int) -> range:
-        """The slots of a global batch this rank trains."""
-        return range(self.rank, global_batch, self.world)
-
     def gather(self, t: torch.Tensor, blocks: int = 1, grad: bool = False) -> torch.Tensor:
         """Every rank's `t` as one global batch in slot order. `t` is `blocks` batches stacked
         along dim 0 (e.g. two kinds of fakes); the result holds `blocks` global batches.
@@ -98,14 +94,14 @@ class Ranks:
 
     def all_ok(self, ok: bool) -> bool:
         """True when `ok` holds on every rank (a barrier that carries an outcome)."""
-        return min(self.sum_values([0.0 if ok else 1.0])) == 0.0
+        return self.sum_values([0.0 if ok else 1.0])[0] == 0.0
 
     def check_replicas(self, fingerprint: dict[str, torch.Tensor]) -> None:
         """Raise when any rank's tensors differ from rank 0's: the replicas must stay identical."""
         keys = sorted(fingerprint)
-        mine = torch.stack([_digest(fingerprint[k]) for k in keys]).to(_comm_device())
-        everyone = _gather(mine.reshape(1, -1)).reshape(self.world, -1)
-        differs = (everyone != everyone[:1]).any(0).nonzero().flatten().tolist()
+        mine = torch.stack([_digest(fingerprint[k]) for k in keys]).to(_comm_device())  # [K, 2]
+        everyone = _gather(mine)  # [W, K, 2]
+        differs = (everyone != everyone[:1]).any(2).any(0).nonzero().flatten().tolist()
         if differs:
             bad = [r for r in range(self.world) if (everyone[r] != everyone[0]).any()]
             raise RuntimeError(f"the training processes diverged: rank {bad[0]}'s {keys[differs[0]]} "
