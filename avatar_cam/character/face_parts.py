@@ -130,6 +130,7 @@ EYE_SHAPES = {
     "narrow": (0.11, 0.055, 0.35, 0.012, 1.2),
 }
 _U = np.linspace(-1.0, 1.0, 9)  # across the eye, inner corner (-1) to outer (+1)
+_EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
@@ -140,7 +141,7 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
     a, b = a * size, b * size
     cx = side * EYE_X
     x = cx + side * a * _U  # inner corner nearest the nose
-    bulge = np.sqrt(np.clip(1 - _U**2, 0, 1))
+    bulge = _EYE_BULGE
     corner = lift * (_U + 1) / 2  # the outer corner sits higher on almond eyes
     lower = EYE_Y + b * low * bulge - corner
     opening = b * (1 + low) * min(max(openness, 0.0), 1.5)
@@ -168,8 +169,7 @@ def drawn_openness(openness: float) -> float:
 def _shut_eye(s: Scene, side: int) -> None:
     """The lid over the eye, a shade darker than the skin, and the lash line across it."""
     open_lid, lower = _eye_curves(s, side, 1.0)
-    bulge = np.sqrt(np.clip(1 - _U**2, 0, 1))
-    line = lower - np.stack([np.zeros_like(_U), 0.02 * bulge], 1)
+    line = lower - np.stack([np.zeros_like(_U), 0.02 * _EYE_BULGE], 1)
     s.fill(s.face(join(smooth(open_lid, closed=False), reverse(smooth(line, closed=False)))),
            shade(s.colour("face", "skin"), 0.9))
     s.stroke(s.face(smooth(line, closed=False)), s.outline, 0.024 * float(s.parts["eyes"]["size"]))
@@ -352,7 +352,8 @@ def draw_mouth(s: Scene) -> None:
     def on_lips(path: np.ndarray) -> np.ndarray:
         """The lips curve round the teeth: the middle stands out, the corners sit back, so
         turning and nodding move them apart as on a face."""
-        return s.face(path, lift=MOUTH_ARCH * np.clip(1 - (path[:, 0] / (1.3 * w)) ** 2, 0, 1))
+        x = path[:, 0] * (1 / (1.3 * w))
+        return s.face(path, lift=MOUTH_ARCH * np.maximum(1 - x * x, 0))
 
     lips = on_lips(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
     s.fill(lips, lip)

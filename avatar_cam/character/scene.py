@@ -4,6 +4,7 @@ scene turns them into pixels through the 2.5D head (`Head3D`) and the placement 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from avatar_cam.character.params import Pose
 RGB = tuple[int, int, int]
 
 
+@functools.lru_cache(maxsize=512)
 def shade(c: RGB, f: float) -> RGB:
     """`c` darker (f < 1) or towards white (f > 1)."""
     if f <= 1:
