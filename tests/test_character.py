@@ -354,3 +354,27 @@ def test_bench_times_the_character_renderer_at_the_output_size(tmp_path: Path, s
 def test_parse_refuses_a_foreign_json() -> None:
     with pytest.raises(ValueError, match="file: missing"):
         parse_character({"hello": 1})
+
+
+def test_calibration_learns_the_neutral_face_from_two_seconds_of_frames() -> None:
+    pipe = Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240)))
+    results: list[tuple[object, str]] = []
+    pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
+    for i in range(75):  # 2.5 s of the demo clip at 30 fps
+        pipe.process(Frame(draw_demo_face(i / 30), i, i / 30))
+    assert len(results) == 1
+    cal, message = results[0]
+    assert isinstance(cal, Calibration) and "neutral face" in message
+    assert cal != Calibration() and pipe.config.calibration == cal
+    assert pipe.stylizer.calibration == cal  # type: ignore[union-attr]
+    kept = Calibration(cal.neutral, 1.7)
+    pipe.set_calibration(kept)
+    pipe.set_style(load_style(CHARACTERS[-1]))
+    assert pipe.stylizer.calibration == kept, "a new style keeps the person's calibration"  # type: ignore[union-attr]
+
+
+def test_calibration_is_refused_without_a_drawn_character(style_file: Path) -> None:
+    pipe = Pipeline(load_style(style_file), PipelineConfig(output_size=(320, 240)))
+    results: list[tuple[object, str]] = []
+    pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
+    assert results and results[0][0] is None and "drawn character" in results[0][1]

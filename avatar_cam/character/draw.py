@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 
 from avatar_cam.character import body_parts, face_parts, hair_parts
+from avatar_cam.character.backends import make_painter
 from avatar_cam.character.geometry import Head3D, Pose2D
 from avatar_cam.character.model import Character
-from avatar_cam.character.painter import BoundsPainter, Painter, make_painter
+from avatar_cam.character.painter import BoundsPainter, Painter
 from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene
 
@@ -160,16 +161,17 @@ def layers(ch: Character) -> list[tuple[str, Draw]]:
 
 
 def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, breath: float = 0.0,
-               on_layer: Callable[[str], None] | None = None) -> None:
+               mouth: np.ndarray | None = None, on_layer: Callable[[str], None] | None = None) -> None:
     """Draw `ch` with `painter`. The face's features are drawn inside the head's outline (the
     markings clip themselves), so at the extremes they are hidden by the silhouette, never drawn
     past it. `on_layer` is told each layer's name before it is drawn (tests check where
-    each part lands)."""
+    each part lands). The mouth is drawn from a measured lip shape when `mouth` is given
+    (`Calibration.mouth`), else from the pose."""
     head = Head3D(yaw=pose.yaw, pitch=pose.pitch)
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
                                                           place.body[1]]])
-    s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath)
+    s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth)
     todo = layers(ch)
     i = 0
     while i < len(todo):
@@ -189,17 +191,18 @@ def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, br
 
 
 def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breath: float = 0.0,
-          backend: str = "skia") -> None:
+          backend: str = "skia", mouth: np.ndarray | None = None) -> None:
     """Draw `ch` into `target` ((h, w, 4) BGRA, background already there)."""
     painter = make_painter(backend, target)
     try:
-        paint_with(painter, ch, pose, place, breath)
+        paint_with(painter, ch, pose, place, breath, mouth)
     finally:
         painter.close()
 
 
 def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.ndarray | None = None,
-               breath: float = 0.0, backend: str = "skia", backdrop: np.ndarray | None = None) -> np.ndarray:
+               breath: float = 0.0, backend: str = "skia", backdrop: np.ndarray | None = None,
+               mouth: np.ndarray | None = None) -> np.ndarray:
     """BGR uint8 (h, w, 3): the character framed as a webcam shows a person, on its own
     background or on `backdrop` (BGR at `size`)."""
     body = np.array([pose.head_x, pose.head_y]) if body_xy is None else body_xy
@@ -207,14 +210,14 @@ def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.nda
         target = cv2.cvtColor(backdrop, cv2.COLOR_BGR2BGRA)
     else:
         target = background(ch, size).copy()
-    paint(ch, pose, target, frame_placement(pose, body, size, breath, extent(ch)), breath, backend)
+    paint(ch, pose, target, frame_placement(pose, body, size, breath, extent(ch)), breath, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2BGR)
 
 
 def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
-                  whole: bool = False) -> np.ndarray:
+                  mouth: np.ndarray | None = None, whole: bool = False) -> np.ndarray:
     """RGB uint8 (n, n, 3): the head and shoulders centred in a square (`whole`: all of the
     character in it, for a thumbnail)."""
     target = background(ch, (n, n)).copy()
-    paint(ch, pose, target, portrait_placement(n, extent(ch) if whole else None), 0.0, backend)
+    paint(ch, pose, target, portrait_placement(n, extent(ch) if whole else None), 0.0, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB)

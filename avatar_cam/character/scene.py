@@ -4,6 +4,7 @@ scene turns them into pixels through the 2.5D head (`Head3D`) and the placement 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from avatar_cam.character.params import Pose
 RGB = tuple[int, int, int]
 
 
+@functools.lru_cache(maxsize=512)
 def shade(c: RGB, f: float) -> RGB:
     """`c` darker (f < 1) or towards white (f > 1)."""
     if f <= 1:
@@ -36,11 +38,19 @@ class Scene:
     body_m: np.ndarray  # 2x3: body units (same scale, upright) -> pixels
     scale: float  # pixels per head unit
     breath: float  # -1..1
+    mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
+
+    def __post_init__(self) -> None:
+        a, b = self.head.linear()
+        m2 = self.head_m[:, :2].T
+        self._face_a, self._face_b, self._face_t = a @ m2, b @ m2, self.head_m[:, 2]
 
     # -- coordinates ------------------------------------------------------------------------------
     def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
-        """Points on the face surface (turned with depth) to pixels."""
-        return apply(self.head_m, self.head.turn(pts, lift, surface))
+        """Points on the face surface (turned with depth) to pixels: `Head3D.turn` and the
+        placement as one affine map plus the depth term."""
+        z = self.head.depth(pts) * surface + lift
+        return pts @ self._face_a + np.multiply.outer(z, self._face_b) + self._face_t
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
