@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from avatar_cam.character.backends import make_painter
 from avatar_cam.character.creator import character_data, random_any, random_parts
 from avatar_cam.character.draw import (
     FACE_GROUP,
@@ -23,7 +24,7 @@ from avatar_cam.character.draw import (
 )
 from avatar_cam.character.face_parts import BEARD_CHIN
 from avatar_cam.character.model import Character, parse_character
-from avatar_cam.character.painter import BoundsPainter, make_painter
+from avatar_cam.character.painter import BoundsPainter
 from avatar_cam.character.params import Pose
 
 SIZE = (1280, 720)
