@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -170,6 +171,23 @@ def test_rename_delete_import_export(env, tmp_path: Path) -> None:
     imported = c.import_file(out)
     assert imported == env.user_dir / "kim.character.json" and c.draft.path == imported
     assert str(imported) in w.controls.style_picker.paths()
+
+
+def test_a_picture_background_shows_live_and_a_bad_picture_is_refused(env, tmp_path: Path) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    picture = tmp_path / "room.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (40, 160, 220), np.uint8))
+    w.creator.ask_open = lambda title, filt: str(picture)
+    assert w.creator.edit("background", "kind", "image")  # asks for the picture first
+    wait_until(lambda: _corner(w) == (40, 160, 220), what="the picture behind the character")
+    stored = env.user_dir / str(w.creator.draft.get("background", "image"))
+    assert stored.is_file() and stored.parent.name == "backgrounds"
+    errors = len(w.errors)
+    (tmp_path / "fake.png").write_text("not a picture")
+    assert not w.creator.set_background_image(tmp_path / "fake.png")
+    assert len(w.errors) == errors + 1 and "picture" in w.errors[-1]
 
 
 def test_a_bad_import_shows_one_message_and_changes_nothing(env, tmp_path: Path) -> None:

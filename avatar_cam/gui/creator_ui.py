@@ -332,6 +332,11 @@ class CreatorController(QObject):
         """Set one value of the draft; the preview shows it at once."""
         if self.draft is None:
             return False
+        if (section, key, value) == ("background", "kind", "image") and not self.draft.get("background",
+                                                                                           "image"):
+            self._pick_image()  # a picture background needs a picture first
+            self._refresh()
+            return self.draft.get("background", "kind") == "image"
         try:
             self.draft.set(section, key, value, merge=merge)
         except ValueError as e:
