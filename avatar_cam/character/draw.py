@@ -134,13 +134,6 @@ Draw = Callable[[Scene], None]
 FACE_GROUP = ("cheeks", "snout", "eyes", "brows", "nose", "mouth")  # kept inside the head outline
 
 
-def _both(draw: Callable[[Scene, int], None]) -> Draw:
-    def both(s: Scene) -> None:
-        for side in (-1, 1):
-            draw(s, side)
-    return both
-
-
 def layers(ch: Character) -> list[tuple[str, Draw]]:
     """The character's parts as named drawings in depth order (back to front)."""
     p = ch.parts
@@ -150,8 +143,8 @@ def layers(ch: Character) -> list[tuple[str, Draw]]:
         ("hair_back", hair.back), ("body", body_parts.draw_body),
         ("ears", face_parts.EAR_STYLES[p["ears"]["style"]]), ("head", face_parts.draw_head),
         ("markings", face_parts.MARKING_STYLES[p["markings"]["style"]]), ("cheeks", face_parts.draw_cheeks),
-        ("snout", face_parts.SNOUT_STYLES[p["snout"]["style"]]), ("eyes", _both(face_parts.draw_eye)),
-        ("brows", _both(face_parts.draw_brow)), ("nose", face_parts.NOSE_STYLES[p["nose"]["style"]]),
+        ("snout", face_parts.SNOUT_STYLES[p["snout"]["style"]]), ("eyes", face_parts.draw_eyes),
+        ("brows", face_parts.draw_brows), ("nose", face_parts.NOSE_STYLES[p["nose"]["style"]]),
         ("mouth", face_parts.draw_mouth),
         ("facial_hair", face_parts.FACIAL_HAIR_STYLES[p["facial_hair"]["style"]]),
         ("hair_front", hair.front), ("headwear", wear),

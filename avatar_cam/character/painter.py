@@ -1,7 +1,8 @@
 """The drawing interface the character is painted through: paths, fills, gradients, clips.
 
 A path is a (3k+1, 2) float array of pixel points: a start point, then k cubic Bezier segments
-(control, control, end). Paints are plain data. `Painter` implementations (`skia_painter`,
+(control, control, end), or a list of such arrays: one shape of several pieces (both eyes, both
+brows), drawn in one call. Paints are plain data. `Painter` implementations (`skia_painter`,
 `qt_painter`) are the only modules that import a drawing library; `backends.make_painter` picks
 one by name. Both draw into a BGRA buffer that the caller owns, so the picture needs no extra
 copy."""
@@ -16,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 RGBA = tuple[int, int, int, int]
+Path = np.ndarray | list[np.ndarray]  # one (3k+1, 2) chain, or several drawn as one shape
 
 
 @dataclass(frozen=True)
@@ -47,21 +49,26 @@ class Painter(Protocol):
 
     name: str
 
-    def fill(self, path: np.ndarray, paint: Paint) -> None:
+    def fill(self, path: Path, paint: Paint) -> None:
         """Fill the closed `path`."""
         ...
 
-    def stroke(self, path: np.ndarray, paint: Paint, width: float, closed: bool = False) -> None:
+    def stroke(self, path: Path, paint: Paint, width: float, closed: bool = False) -> None:
         """Stroke `path` with round caps and joins."""
         ...
 
-    def clipped(self, path: np.ndarray) -> AbstractContextManager[None]:
+    def clipped(self, path: Path) -> AbstractContextManager[None]:
         """Inside the `with`, drawing is kept within the closed `path`."""
         ...
 
     def close(self) -> None:
         """Finish: everything drawn is in the target buffer."""
         ...
+
+
+def pieces(path: Path) -> list[np.ndarray]:
+    """The chains of `path`."""
+    return path if isinstance(path, list) else [path]
 
 
 def segments(path: np.ndarray) -> Iterator[tuple[float, float, float, float, float, float]]:
@@ -84,7 +91,8 @@ class BoundsPainter:
         self.not_finite: list[str] = []  # layers that produced a NaN or infinite point
         self._clips: list[np.ndarray] = []
 
-    def _add(self, path: np.ndarray, pad: float) -> None:
+    def _add(self, path: Path, pad: float) -> None:
+        path = np.concatenate(pieces(path))
         if not np.isfinite(path).all():
             self.not_finite.append(self.layer)
             return
@@ -97,15 +105,16 @@ class BoundsPainter:
         self.boxes[self.layer] = box if old is None else np.concatenate(
             [np.minimum(old[:2], box[:2]), np.maximum(old[2:], box[2:])])
 
-    def fill(self, path: np.ndarray, paint: Paint) -> None:
+    def fill(self, path: Path, paint: Paint) -> None:
         self._add(path, 0.0)
 
-    def stroke(self, path: np.ndarray, paint: Paint, width: float, closed: bool = False) -> None:
+    def stroke(self, path: Path, paint: Paint, width: float, closed: bool = False) -> None:
         self._add(path, max(width, 0.5) / 2)
 
     @contextmanager
-    def clipped(self, path: np.ndarray) -> Iterator[None]:
-        self._clips.append(np.concatenate([path.min(0), path.max(0)]))
+    def clipped(self, path: Path) -> Iterator[None]:
+        pts = np.concatenate(pieces(path))
+        self._clips.append(np.concatenate([pts.min(0), pts.max(0)]))
         try:
             yield
         finally:
