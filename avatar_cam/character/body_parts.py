@@ -74,8 +74,7 @@ def tube(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: 
 def draw_neck(s: Scene) -> None:
     skin = s.colour("face", "skin")
     neck = tube(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15)
-    s.fill(neck, shade(skin, 0.9))
-    s.stroke(neck, s.outline, LINE, closed=True)
+    s.outlined(neck, shade(skin, 0.9), s.outline, LINE)
     chin = s.face(smooth(np.array([[-0.2, 0.42], [0.0, 0.66], [0.2, 0.42], [0.2, 0.8], [-0.2, 0.8]]),
                          tension=0.6), surface=0.0)
     s.fill(chin, shade(skin, 0.78))  # the chin's shadow on the neck (the head covers its top)
@@ -83,8 +82,7 @@ def draw_neck(s: Scene) -> None:
 
 def _garment(s: Scene, pts: np.ndarray, colour: RGB, tension: float = 0.6) -> np.ndarray:
     px = s.body(smooth(pts, tension=tension))
-    s.fill(px, colour)
-    s.stroke(px, shade(colour, 0.5), LINE, closed=True)
+    s.outlined(px, colour, shade(colour, 0.5), LINE)
     return px
 
 
@@ -160,8 +158,7 @@ def _turtleneck(s: Scene) -> None:
     _body_shape(s, _torso(0.05), c)
     top, bottom = (0.5, NECK_HALF + 0.04), (SHOULDER_Y + 0.06, NECK_HALF * 1.35)
     roll = tube(s, top[0], top[1], bottom[0], bottom[1], pinch=0.02)
-    s.fill(roll, shade(c, 0.94))
-    s.stroke(roll, shade(c, 0.5), LINE, closed=True)
+    s.outlined(roll, shade(c, 0.94), shade(c, 0.5), LINE)
     ends = np.stack([s.face(np.array([[-top[1], top[0]], [top[1], top[0]]]), surface=0.0),
                      s.body(np.array([[-bottom[1], bottom[0]], [bottom[1], bottom[0]]]))])
     for t in (0.3, 0.55, 0.8):  # folds of the rolled collar

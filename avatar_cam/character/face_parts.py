@@ -66,8 +66,7 @@ def head_path(s: Scene, chin: float = 0.0) -> np.ndarray:
 def draw_head(s: Scene) -> None:
     skin = s.colour("face", "skin")
     path = head_path(s)
-    s.fill(path, skin)  # flat colour: a large gradient fill costs ~20x a flat one on the CPU
-    s.stroke(path, s.outline, 0.012, closed=True)
+    s.outlined(path, skin, s.outline, 0.012)  # flat: a large gradient fill costs ~20x a flat one
 
 
 # -- ears -----------------------------------------------------------------------------------------
@@ -87,8 +86,7 @@ def _human_ears(s: Scene) -> None:
         curl = smooth(curl, closed=False)
         path = (1 - k) * s.anchored(ear, anchor, -0.05) + k * s.flat(ear, 0.08)
         curl_px = (1 - k) * s.anchored(curl, anchor, -0.05) + k * s.flat(curl, 0.08)
-        s.fill(path, skin)
-        s.stroke(path, s.outline, 0.012, closed=True)
+        s.outlined(path, skin, s.outline, 0.012)
         s.stroke(curl_px, shade(inner, 0.85), 0.014)
 
 
@@ -120,8 +118,7 @@ def _animal_ears(kind: str) -> Callable[[Scene], None]:
                 inn = ellipse(side * 0.4, -0.6, r * 0.58, r * 0.58)
             anchor = (side * 0.38, -0.62)
             path = s.anchored(outer, anchor, 0.0)
-            s.fill(path, shade(skin, 0.92) if kind == "dog" else skin)
-            s.stroke(path, s.outline, 0.012, closed=True)
+            s.outlined(path, shade(skin, 0.92) if kind == "dog" else skin, s.outline, 0.012)
             if inn is not None:
                 s.fill(s.anchored(inn, anchor, 0.0), inner)
     return draw
@@ -309,8 +306,7 @@ def _nose_animal(s: Scene) -> None:
     tri = np.array([[-0.06, NOSE_Y - 0.035], [0.06, NOSE_Y - 0.035], [0.0, NOSE_Y + 0.03]])
     path = s.face(smooth(tri, tension=0.45), lift=0.2)
     colour = s.colour("snout", "nose") if "snout" in s.parts else (60, 40, 40)
-    s.fill(path, colour)
-    s.stroke(path, s.outline, 0.008, closed=True)
+    s.outlined(path, colour, s.outline, 0.008)
 
 
 NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
@@ -537,8 +533,7 @@ def _in_beard_region(s: Scene, draw: Callable[[], None]) -> None:
 
 def _hair_shape(s: Scene, pts: np.ndarray, colour: tuple[int, int, int], tension: float = 0.8) -> None:
     path = s.face(smooth(pts, tension=tension), surface=0.8)
-    s.fill(path, colour)
-    s.stroke(path, shade(colour, 0.6), 0.008, closed=True)
+    s.outlined(path, colour, shade(colour, 0.6), 0.008)
 
 
 def _moustache(s: Scene) -> None:

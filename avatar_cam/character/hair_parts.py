@@ -133,8 +133,7 @@ def _colours(s: Scene) -> tuple[RGB, RGB, RGB]:
 
 
 def _shape(s: Scene, px: np.ndarray, colour: RGB, line: RGB | None = None) -> None:
-    s.fill(px, colour)
-    s.stroke(px, line or shade(colour, 0.5), LINE, closed=True)
+    s.outlined(px, colour, line or shade(colour, 0.5), LINE)
 
 
 def _strands(s: Scene, lines: list[list[tuple[float, float]]], alpha: int = 255) -> None:
@@ -231,8 +230,7 @@ def _buzz(s: Scene) -> None:
     hairline = [(-0.47, -0.02), (-0.44, -0.3), (-0.3, -0.5), (0.0, -0.54), (0.3, -0.5), (0.44, -0.3),
                 (0.47, -0.02)]
     px = s.draped(smooth(np.concatenate([outer, fit(s, hairline)]), tension=0.8))
-    s.fill(px, mix)  # type: ignore[arg-type]
-    s.stroke(px, s.outline, LINE, closed=True)
+    s.outlined(px, mix, s.outline, LINE)  # type: ignore[arg-type]
 
 
 def _spiky(s: Scene) -> None:
@@ -385,8 +383,7 @@ def _braid(s: Scene, side: int) -> None:
                       np.stack([x0 + w, y - 0.02 + tilt], 1), np.stack([np.full(n, x0), y + 0.08], 1)], 1)
     paths = smooth_many(links, 0.9)
     for i, px in enumerate(_hang(s, paths.reshape(-1, 2), 0.05).reshape(paths.shape)):
-        s.fill(px, c if i % 2 else shade(c, 0.9))
-        s.stroke(px, line, 0.009, closed=True)
+        s.outlined(px, c if i % 2 else shade(c, 0.9), line, 0.009)
     end = 0.2 + 0.16 * n
     tie = _hang(s, ellipse(x0, end - 0.06, 0.05, 0.025), 0.05)
     s.fill(tie, shade(c, 0.45))
@@ -394,8 +391,7 @@ def _braid(s: Scene, side: int) -> None:
                                                                                                 end + 0.06],
                      [x0 - 0.06, end + 0.1]])
     px = _hang(s, smooth(tuft, tension=0.5), 0.05)
-    s.fill(px, c)
-    s.stroke(px, line, 0.009, closed=True)
+    s.outlined(px, c, line, 0.009)
 
 
 def _parted_cap(s: Scene, grow: float = 0.04) -> None:
@@ -437,8 +433,7 @@ def _locs(s: Scene, roots: list[tuple[float, float, float, float]], colours: lis
     px = (_hang_draped(s, flat, 0.2) if front else _hang(s, flat, BACK_DEPTH, 0.2)).reshape(paths.shape)
     line = shade(s.colour("hair"), 0.5)
     for shape, colour in zip(px, colours, strict=True):
-        s.fill(shape, colour)
-        s.stroke(shape, line, 0.008, closed=True)
+        s.outlined(shape, colour, line, 0.008)
 
 
 def _locs_back(s: Scene) -> None:
@@ -575,8 +570,7 @@ def _on_head(s: Scene, pts: np.ndarray) -> np.ndarray:
 
 def _hat_shape(s: Scene, pts: np.ndarray, colour: RGB) -> np.ndarray:
     px = _on_head(s, pts)
-    s.fill(px, colour)
-    s.stroke(px, shade(colour, 0.5), LINE, closed=True)
+    s.outlined(px, colour, shade(colour, 0.5), LINE)
     return px
 
 
@@ -606,8 +600,7 @@ def _cap_hat(s: Scene) -> None:
     k = _hat_scale(s)
     pts = np.array([0.0, -0.35]) + (bill - [0.0, -0.35]) * [k * width(s), k]
     px = s.face(smooth(pts, tension=0.6), lift=0.12)
-    s.fill(px, shade(c, 0.82))
-    s.stroke(px, shade(c, 0.5), LINE, closed=True)
+    s.outlined(px, shade(c, 0.82), shade(c, 0.5), LINE)
 
 
 def _sunhat(s: Scene) -> None:

@@ -58,12 +58,14 @@ class QtPainter:
         self._p.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._p.setPen(Qt.PenStyle.NoPen)
 
-    def fill(self, path: Path, paint: Paint) -> None:
+    def fill(self, path: Path, paint: Paint, aa: bool = True) -> None:
+        self._p.setRenderHint(QPainter.RenderHint.Antialiasing, aa)
         self._p.setPen(Qt.PenStyle.NoPen)
         self._p.setBrush(_brush(paint))
         self._p.drawPath(_path(path, True))
 
     def stroke(self, path: Path, paint: Paint, width: float, closed: bool = False) -> None:
+        self._p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(_brush(paint), max(width, 0.5), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
                    Qt.PenJoinStyle.RoundJoin)
         self._p.setPen(pen)

@@ -84,6 +84,12 @@ class Scene:
     def fill(self, path: Path, paint: Paint | RGB) -> None:
         self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)))
 
+    def outlined(self, path: Path, colour: RGB, line: RGB, width_units: float) -> None:
+        """A closed shape with an outline: the fill's edge lies under the line, so it is drawn
+        without anti-aliasing (a quarter of the cost; the line carries the smooth edge)."""
+        self.painter.fill(path, Solid(rgba(colour)), aa=width_units * self.scale < 1.5)
+        self.stroke(path, line, width_units, closed=True)
+
     def stroke(self, path: Path, colour: RGB, width_units: float, closed: bool = False,
                alpha: int = 255) -> None:
         self.painter.stroke(path, Solid(rgba(colour, alpha)), self.px(width_units), closed)

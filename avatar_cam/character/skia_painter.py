@@ -34,7 +34,7 @@ class SkiaPainter:
         self._surface = skia.Surface(target, colorType=skia.kBGRA_8888_ColorType,
                                      alphaType=skia.kPremul_AlphaType)
         self._canvas = self._surface.getCanvas()
-        self._solid, self._shaded = (skia.Paint(AntiAlias=True) for _ in range(2))
+        self._solid, self._shaded, self._aliased = (skia.Paint(AntiAlias=aa) for aa in (True, True, False))
         for p in (self._solid, self._shaded):
             p.setStrokeCap(skia.Paint.kRound_Cap)
             p.setStrokeJoin(skia.Paint.kRound_Join)
@@ -52,7 +52,11 @@ class SkiaPainter:
                 skia.Point(*paint.centre), max(paint.radius, 1e-3), [_colour(c) for c in paint.colours]))
         return p
 
-    def fill(self, path: Path, paint: Paint) -> None:
+    def fill(self, path: Path, paint: Paint, aa: bool = True) -> None:
+        if not aa and isinstance(paint, Solid):
+            self._aliased.setColor(_colour(paint.colour))
+            self._canvas.drawPath(_path(path, True), self._aliased)
+            return
         p = self._set(paint)
         p.setStyle(skia.Paint.kFill_Style)
         self._canvas.drawPath(_path(path, True), p)
