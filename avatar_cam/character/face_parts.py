@@ -140,7 +140,7 @@ EYE_SHAPES = {
     "sleepy": (0.105, 0.065, 0.45, -0.008, 1.3),
     "narrow": (0.11, 0.055, 0.35, 0.012, 1.2),
 }
-_U = np.linspace(-1.0, 1.0, 9)  # across the eye, inner corner (-1) to outer (+1)
+_U = np.linspace(-1.0, 1.0, 7)  # across the eye, inner corner (-1) to outer (+1)
 _EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
@@ -316,9 +316,11 @@ NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
 
 
 # -- mouth ----------------------------------------------------------------------------------------
-_MU = np.linspace(-1.0, 1.0, 11)
+_MU = np.linspace(-1.0, 1.0, 7)  # across the mouth; few points keep the paths cheap
 MOUTH_HALF_WIDTH, MOUTH_GAP = 0.175, 0.27
-LIPS_OPEN = 1.6  # a measured mouth opens this much wider than the person's (legible, and read back best)
+# a measured mouth opens up to 1.6x wider than the person's (legible, read back best), easing off
+# for wide-open mouths so a yawn stays on the face
+LIPS_OPEN, LIPS_EASE = 1.6, 0.8
 MOUTH_SHUT_GAP = 0.004  # head units: lips closer than this are drawn as one line
 MOUTH_ARCH = 0.05  # head units the lips' middle stands out over their corners
 CORNER_DROP = 0.25  # measured: the read-back smile then barely moves as the mouth opens
@@ -354,9 +356,10 @@ def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     units) and the mouth's half-width: from the measured lip shape when the scene has one (the
     person's own mouth, scaled to the character's), else from the pose's mouth parameters."""
     if s.mouth is not None:
-        pts = s.mouth * (2 * MOUTH_HALF_WIDTH)
+        pts = s.mouth[:, ::2] * (2 * MOUTH_HALF_WIDTH)  # every other landmark: smooth enough
         mid = (pts[0] + pts[1]) / 2  # the line the lips meet on; the opening grows about it
-        pts[:2] = mid + (pts[:2] - mid) * LIPS_OPEN
+        ratio = float(np.max(pts[1, :, 1] - pts[0, :, 1])) / (2 * MOUTH_HALF_WIDTH)
+        pts[:2] = mid + (pts[:2] - mid) * (LIPS_OPEN / (1 + LIPS_EASE * max(ratio, 0.0)))
         pts = pts + (0.0, MOUTH_Y)
         w = float(np.abs(pts[2:, [0, -1], 0]).max())
         return pts[0], pts[1], pts[2], pts[3], w
