@@ -59,4 +59,5 @@ class Frame:
     cartoon: np.ndarray | None = None  # RGB uint8 at the style's input size
     output: np.ndarray | None = None  # BGR uint8 at the output size
     fallback: str | None = None  # why the output is not a fresh cartoon (no_face, generator_error, ...)
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # wall ms per stage
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # process CPU ms per stage (all threads)
