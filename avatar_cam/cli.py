@@ -9,9 +9,12 @@ import platform
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+from avatar_cam.character.params import Calibration
 from avatar_cam.composite import DEFAULT_BACKGROUND, Mode
+from avatar_cam.gui.settings import AppSettings
 from avatar_cam.options import build_parser, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import SinkError, open_sink
@@ -51,9 +54,14 @@ def run_headless(args: argparse.Namespace) -> int:
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
+        settings = AppSettings()
+        calibration = settings.calibration
+        if args.expressiveness is not None:  # for this run; the window's slider saves it
+            calibration = calibration.with_gain(args.expressiveness)
         config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, mirror=args.mirror,
                                 background=background, background_image=background_image,
-                                background_custom=args.background is not None, provider=args.provider)
+                                background_custom=args.background is not None, provider=args.provider,
+                                calibration=calibration)
         pipeline = Pipeline(style, config)
     except (SinkError, StyleError, ValueError) as e:
         source.close()
@@ -66,6 +74,19 @@ def run_headless(args: argparse.Namespace) -> int:
           f"{pipeline.provider} | mode {args.mode}", file=sys.stderr)
     reopen = (lambda: open_source(spec, width=args.camera_size[0], height=args.camera_size[1])) \
         if source.live else None
+    calibrated: list[str] = []
+    if args.calibrate:
+        def done(cal: Calibration | None, message: str) -> None:
+            if cal is not None:
+                settings.calibration = replace(cal, gain=settings.calibration.gain)
+                settings.sync()
+                message += f" (saved in {settings.location})"
+            calibrated.append(message)
+            print(f"avatar-cam: {message}", file=sys.stderr)
+
+        print("avatar-cam: calibrating: look at the camera with a relaxed, neutral face for 2 s",
+              file=sys.stderr)
+        pipeline.calibrate(done)
     try:
         stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, reopen=reopen)
     except Exception as e:  # a sink that kept failing (disk full, device gone): say so, exit 1
@@ -73,6 +94,9 @@ def run_headless(args: argparse.Namespace) -> int:
     finally:
         source.close()
         sink.close()
+    if args.calibrate and not calibrated:
+        print("avatar-cam: calibration did not finish: the face was not tracked for 2 s",
+              file=sys.stderr)
     summary = stats.summary() | {"provider": pipeline.provider, "style": style.name,
                                  "mode": args.mode, "input": spec, "output": output}
     if isinstance(source, FolderSource) and source.skipped:

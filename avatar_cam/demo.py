@@ -9,6 +9,7 @@ MediaPipe finds the face in every frame."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from avatar_cam.character.params import Pose
 from avatar_cam.sources import list_cameras
 from avatar_cam.styles import APP_NAME, assets_dir
 
-DEMO_NAME = "demo-face-v2.mp4"
+DEMO_SCRIPT = 2  # bump when `demo_pose` changes; the person's file is hashed into the name too
 DEMO_FRAMES = 360
 DEMO_FPS = 30.0
 
@@ -58,7 +59,10 @@ def draw_demo_face(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
 
 
 def demo_clip_path() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME)) / DEMO_NAME
+    """Where the demo clip is cached; a changed script or person gets a new file."""
+    person = (assets_dir() / "demo" / "demo-person.character.json").read_bytes()
+    tag = hashlib.sha256(person).hexdigest()[:8]
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / f"demo-face-v{DEMO_SCRIPT}-{tag}.mp4"
 
 
 def ensure_demo_clip(path: Path | None = None) -> Path:

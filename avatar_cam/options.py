@@ -23,6 +23,16 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_gain(text: str) -> float:
+    try:
+        gain = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.25 <= gain <= 3.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 0.25 .. 3")
+    return gain
+
+
 def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None]:
     """A colour, or an image file (then the colour is the image's mean, for the card edges)."""
     path = Path(text).expanduser()
@@ -52,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", "-s", metavar="NAME|PATH",
                    help="style name, .onnx or .character.json file (default: built-in)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
-                   help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
+                   help="avatar: only the avatar (a character: head and shoulders in its scene); "
+                        "overlay: cartoon face over the camera frame; "
                         "full: whole frame through the style")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N output frames")
     p.add_argument("--stats", metavar="FILE.json", type=Path, help="write run statistics as JSON")
@@ -66,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--background", default=None,
                    help="avatar-mode background: #RRGGBB, R,G,B or an image file (default: a "
                         "character's own; #283040 behind generated styles)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="hold a neutral face for the first 2 s: the character learns your resting "
+                        "eyes, brows, mouth and head angle (saved with the settings, used from then on)")
+    p.add_argument("--expressiveness", type=parse_gain, default=None, metavar="GAIN",
+                   help="how strongly the character shows your expression, 0.25-3 (default: the "
+                        "saved value, else 1)")
     p.add_argument("--provider", default="auto",
                    help="ONNX Runtime execution provider: auto, tensorrt, cuda, directml, coreml, cpu")
     p.add_argument("--list-styles", action="store_true", help="list styles and exit")

@@ -10,13 +10,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
 
 from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
-from avatar_cam.composite import Compositor, Mode, full_frame_input
+from avatar_cam.character.params import Calibration, Calibrator
+from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
 from avatar_cam.landmarks import MeshTracker, to_crop
@@ -53,6 +54,7 @@ class PipelineConfig:
     threads: int | None = None
     crop: CropSpec = field(default_factory=CropSpec)
     hold_frames: int = 12  # live and video only: frames the last cartoon bridges (stills: 0)
+    calibration: Calibration = field(default_factory=Calibration)  # the person's neutral face, gain
 
 
 class Stats:
@@ -142,6 +144,8 @@ class Pipeline:
         self.paused = False
         self.max_sink_failures = 30
         self._sink_failures: dict[int, int] = {}
+        self._calibrator: Calibrator | None = None
+        self._calibrated: Callable[[Calibration | None, str], None] | None = None
         if style is None:  # the window can open with no usable style and show the 'no style' card
             self.drop_style("no style loaded")
         else:
@@ -151,13 +155,42 @@ class Pipeline:
     def set_style(self, style: StyleInfo) -> None:
         """Load `style` and switch to it; the old style keeps running until the new one is ready.
         Raises whatever loading raises and keeps the old style then."""
-        stylizer = make_renderer(style, self.config.provider, self.config.threads)
+        stylizer = make_renderer(style, self.config.provider, self.config.threads, self.config.calibration)
         if stylizer.needs_landmarks and self.mesh_tracker is None:
             self.mesh_tracker = MeshTracker(self.tracker.detector, config=self.tracker.config,
                                             crop=self.config.crop)
         with self._lock:
             self.stylizer = stylizer
             self.style_error = None
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        """The person's neutral face and expressiveness, for this and every later style."""
+        self.config.calibration = calibration
+        stylizer = self.stylizer
+        if stylizer is not None and stylizer.draws_frame:
+            cast(FrameRenderer, stylizer).calibration = calibration
+
+    def calibrate(self, done: Callable[[Calibration | None, str], None], seconds: float = 2.0) -> None:
+        """Learn the neutral face from the next `seconds` of tracked frames of a drawn character,
+        then use it (keeping the current gain) and call `done(calibration, message)`; `done(None,
+        why)` when it cannot (no drawn character). Runs on the processing thread's frames."""
+        stylizer = self.stylizer
+        if stylizer is None or not stylizer.draws_frame:
+            done(None, "calibration needs a drawn character style (it maps face measures, which "
+                       "generated styles do not use)")
+            return
+        self._calibrator, self._calibrated = Calibrator(seconds), done
+
+    def _calibrate_with(self, frame: Frame, renderer: FrameRenderer) -> None:
+        if self._calibrator is None or renderer.last_measures is None or frame.still:
+            return
+        if self._calibrator.add(renderer.last_measures, frame.timestamp):
+            n = len(self._calibrator.samples)
+            cal = replace(self.config.calibration, neutral=self._calibrator.result())
+            done, self._calibrator, self._calibrated = self._calibrated, None, None
+            self.set_calibration(cal)
+            if done:
+                done(cal, f"calibrated: your neutral face from {n} frames")
 
     def drop_style(self, reason: str) -> None:
         """Stop stylising (e.g. a style file turned out broken); frames become placeholders."""
@@ -171,8 +204,13 @@ class Pipeline:
     def set_mirror(self, mirror: bool) -> None:
         self.compositor.mirror = mirror
 
-    def set_background(self, color: tuple[int, int, int]) -> None:
-        self.compositor.set_background(color)
+    def set_background(self, color: tuple[int, int, int] | None) -> None:
+        """The user's background colour; None: each style's own (a character's, else the
+        default colour)."""
+        if color is None:
+            self.compositor.set_background(parse_color(DEFAULT_BACKGROUND), custom=False)
+        else:
+            self.compositor.set_background(color)
 
     @property
     def style(self) -> StyleInfo | None:
@@ -302,6 +340,7 @@ class Pipeline:
             try:
                 frame.output = self.compositor.drawn(renderer.render_frame(
                     frame, self.compositor.size, self.compositor.custom_background))
+                self._calibrate_with(frame, renderer)
             except Exception as e:  # any renderer fault becomes a counted fallback, never a crash
                 self.stats.errors[f"generator:{type(e).__name__}"] += 1
                 frame.fallback = "generator_error"

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from avatar_cam.character.params import Calibration, Measures
 from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
@@ -50,7 +51,11 @@ class StyleRenderer(Protocol):
 
 
 class FrameRenderer(StyleRenderer, Protocol):
-    """A renderer that draws the whole output picture (`draws_frame` is True)."""
+    """A renderer that draws the whole output picture (`draws_frame` is True), from face
+    measures it maps through the person's `calibration` (neutral face, expressiveness)."""
+
+    calibration: Calibration
+    last_measures: Measures | None  # of the last tracked frame
 
     def render_frame(self, frame: Frame, size: tuple[int, int],
                      background: np.ndarray | None = None) -> np.ndarray:
@@ -64,9 +69,10 @@ class FrameRenderer(StyleRenderer, Protocol):
         ...
 
 
-def make_renderer(style: StyleInfo, provider: str = "auto", threads: int | None = None) -> StyleRenderer:
+def make_renderer(style: StyleInfo, provider: str = "auto", threads: int | None = None,
+                  calibration: Calibration | None = None) -> StyleRenderer:
     """The renderer for `style`'s kind."""
     if style.kind == CHARACTER_KIND:
-        return CharacterRenderer(style)
+        return CharacterRenderer(style, calibration)
     stylizer = Stylizer(style, provider, threads)
     return MeshStylizer(stylizer) if takes_mesh(style) else stylizer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from onnx import TensorProto, helper
 from export.placeholder import build_placeholder_style
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# no test reads or writes the user's own settings (window state, calibration)
+os.environ.setdefault("AVATAR_CAM_SETTINGS",
+                      str(Path(tempfile.mkdtemp(prefix="avatar-cam-tests-")) / "settings.ini"))
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA = ROOT.parent / "shared" / "media"

@@ -1,8 +1,9 @@
 """Fault-injection harness around the real pipeline (real clips, MediaPipe, ONNX Runtime).
 
-Injects, at seeded random frames: frames with no face, detector exceptions, generator exceptions
-and NaN outputs, style swaps from another thread, a corrupt style chosen mid-stream, camera
-disconnects with reconnects, and a sink that raises. Every output is checked against its camera
+Injects, at seeded random frames: frames with no face, detector exceptions, generator (or
+character renderer) exceptions and NaN outputs (NaN landmarks for a character), style swaps from
+another thread, a corrupt style chosen mid-stream, camera disconnects with reconnects, and a
+sink that raises. Every output is checked against its camera
 frame; the number of camera frames that reached a sink (whole, or the face region unchanged) must
 be 0. Also reports RSS growth and latency drift (the soak).
 
@@ -21,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -28,6 +30,7 @@ import numpy as np
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
+from avatar_cam.renderers import FrameRenderer, StyleRenderer
 from avatar_cam.sources import SourceLost, VideoSource
 from avatar_cam.styles import StyleError, StyleInfo, load_style
 
@@ -98,33 +101,53 @@ class FaultySource:
 
 
 class FaultyStylizer:
-    """The real Stylizer, with injected exceptions and NaN outputs."""
+    """The real renderer, with injected exceptions and NaN outputs: an ONNX generator writes NaN
+    into its output buffer; a character gets NaN landmarks (what a broken tracker hands on)."""
 
-    def __init__(self, real: Stylizer, plan: FaultPlan):
+    def __init__(self, real: StyleRenderer, plan: FaultPlan):
         self.real, self.plan = real, plan
         self.style, self.size, self.provider = real.style, real.size, real.provider
         self.needs_landmarks, self.style_code = real.needs_landmarks, real.style_code
+        self.draws_frame = real.draws_frame
 
     def reset(self) -> None:
         self.real.reset()
 
+    def render_frame(self, frame: Frame, size: tuple[int, int],
+                     background: np.ndarray | None = None) -> np.ndarray:
+        real = cast(FrameRenderer, self.real)
+        if self.plan.hit("generator_error"):
+            raise RuntimeError("injected renderer fault")
+        if self.plan.hit("generator_nan") and frame.landmarks is not None:
+            frame.landmarks = np.full_like(frame.landmarks, np.nan)
+        return real.render_frame(frame, size, background)
+
+    def idle_frame(self, t: float, size: tuple[int, int],
+                   background: np.ndarray | None = None) -> np.ndarray | None:
+        return cast(FrameRenderer, self.real).idle_frame(t, size, background)
+
     def render(self, frame: Frame) -> np.ndarray:
+        if self.real.draws_frame:  # a character in overlay mode draws the head for the crop
+            if self.plan.hit("generator_error"):
+                raise RuntimeError("injected renderer fault")
+            return self.real.render(frame)
+        real = cast(Stylizer, self.real)
         crop = frame.crop
         if self.plan.hit("generator_error"):
             raise RuntimeError("injected generator fault")
         if self.plan.hit("generator_nan"):
-            saved = self.real.session.run_with_iobinding
+            saved = real.session.run_with_iobinding
 
             def nan_run(*a: object, **k: object) -> None:
                 saved(*a, **k)
-                self.real._output.fill(np.nan)  # what a broken model writes into the bound buffer
+                real._output.fill(np.nan)  # what a broken model writes into the bound buffer
 
-            self.real.session.run_with_iobinding = nan_run
+            real.session.run_with_iobinding = nan_run
             try:
-                return self.real(crop)
+                return real(crop)
             finally:
-                self.real.session.run_with_iobinding = saved
-        return self.real(crop)
+                real.session.run_with_iobinding = saved
+        return real(crop)
 
 
 class FlakySink:

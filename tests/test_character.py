@@ -261,18 +261,19 @@ def test_idle_eases_the_head_to_centre_and_looks_at_the_camera() -> None:
 
 
 def test_mesh_miss_and_landmark_fault_are_counted_fallbacks(character_pipeline: Pipeline) -> None:
-    real = character_pipeline.landmarker
-    character_pipeline.landmarker = lambda crop: None  # type: ignore[assignment]
+    mesh = character_pipeline.mesh_tracker.mesh  # type: ignore[union-attr]
+    real = mesh.landmarks
+    mesh.landmarks = lambda image, region: None  # type: ignore[method-assign]
     assert character_pipeline.process(Frame(draw_demo_face(0.5), 0, 0.0, still=True)).fallback == "no_face"
 
-    def boom(crop: np.ndarray) -> np.ndarray:
+    def boom(image: np.ndarray, region: object) -> np.ndarray:
         raise RuntimeError("mesh broke")
 
-    character_pipeline.landmarker = boom  # type: ignore[assignment]
+    mesh.landmarks = boom  # type: ignore[method-assign,assignment]
     frame = character_pipeline.process(Frame(draw_demo_face(0.5), 0, 0.0, still=True))
     assert frame.fallback == "detector_error"
     assert character_pipeline.stats.errors["landmarks:RuntimeError"] == 1
-    character_pipeline.landmarker = real
+    mesh.landmarks = real  # type: ignore[method-assign]
 
 
 def test_mediapipe_finds_a_face_in_each_character_drawing() -> None:
@@ -353,3 +354,27 @@ def test_bench_times_the_character_renderer_at_the_output_size(tmp_path: Path, s
 def test_parse_refuses_a_foreign_json() -> None:
     with pytest.raises(ValueError, match="file: missing"):
         parse_character({"hello": 1})
+
+
+def test_calibration_learns_the_neutral_face_from_two_seconds_of_frames() -> None:
+    pipe = Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240)))
+    results: list[tuple[object, str]] = []
+    pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
+    for i in range(75):  # 2.5 s of the demo clip at 30 fps
+        pipe.process(Frame(draw_demo_face(i / 30), i, i / 30))
+    assert len(results) == 1
+    cal, message = results[0]
+    assert isinstance(cal, Calibration) and "neutral face" in message
+    assert cal != Calibration() and pipe.config.calibration == cal
+    assert pipe.stylizer.calibration == cal  # type: ignore[union-attr]
+    kept = Calibration(cal.neutral, 1.7)
+    pipe.set_calibration(kept)
+    pipe.set_style(load_style(CHARACTERS[-1]))
+    assert pipe.stylizer.calibration == kept, "a new style keeps the person's calibration"  # type: ignore[union-attr]
+
+
+def test_calibration_is_refused_without_a_drawn_character(style_file: Path) -> None:
+    pipe = Pipeline(load_style(style_file), PipelineConfig(output_size=(320, 240)))
+    results: list[tuple[object, str]] = []
+    pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
+    assert results and results[0][0] is None and "drawn character" in results[0][1]

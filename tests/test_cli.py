@@ -52,7 +52,7 @@ def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path) -> None:
     cv2.imwrite(str(src / "two.jpg"), draw_demo_face(1.0))
     (src / "junk.png").write_bytes(b"junk")
     assert main(["--headless", "-i", str(src / "one.png"), "-o", str(tmp_path / "a.png")]) == 0
-    assert cv2.imread(str(tmp_path / "a.png")).shape == (480, 640, 3)
+    assert cv2.imread(str(tmp_path / "a.png")).shape == (720, 1280, 3)  # the default output size
     stats = tmp_path / "s.json"
     assert main(["--headless", "-i", str(src), "-o", str(tmp_path / "out"), "--size", "320x240",
                  "--stats", str(stats)]) == 0
@@ -66,7 +66,7 @@ def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
         code = main(["--headless", "-i", "demo", "-o", "vcam", "--max-frames", "5", "--mirror",
                      "--mode", "overlay"])
     assert code == 0
-    assert len(RecordingBackend.frames) == 5 and RecordingBackend.frames[0].shape == (480, 640, 3)
+    assert len(RecordingBackend.frames) == 5 and RecordingBackend.frames[0].shape == (720, 1280, 3)
 
 
 @pytest.mark.parametrize(
@@ -116,3 +116,20 @@ def test_background_image_fills_the_avatar_frame(tmp_path: Path) -> None:
                  "--background", str(tmp_path / "bg.png")]) == 0
     img = cv2.imread(str(out))
     assert tuple(img[240, 5]) == (0, 200, 0), "the side of a 640x480 avatar frame shows the image"
+
+
+def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from avatar_cam.character.params import Calibration
+    from avatar_cam.gui.settings import AppSettings
+
+    monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "s.ini"))
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "80", "--size", "320x180",
+                 "--calibrate", "--expressiveness", "1.5"]) == 0
+    err = capsys.readouterr().err
+    assert "calibrated: your neutral face" in err and str(tmp_path / "s.ini") in err
+    saved = AppSettings().calibration
+    assert saved != Calibration() and saved.gain == 1.0, "the flag's gain is for this run only"
+    with pytest.raises(SystemExit):
+        main(["--headless", "-i", "demo", "--expressiveness", "9"])
+    assert "outside 0.25 .. 3" in capsys.readouterr().err

@@ -28,7 +28,7 @@ DemoCrop = Callable[[float], tuple[np.ndarray, np.ndarray]]
 @pytest.fixture(scope="module")
 def demo_pair(demo_crop: DemoCrop) -> tuple[np.ndarray, np.ndarray]:
     """(RGB crop, landmarks in the crop) of the demo face with its mouth shut."""
-    crop, lm = demo_crop(0.0)
+    crop, lm = demo_crop(3.5)  # the demo person faces the camera, eyes open, mouth shut
     return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), lm
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from avatar_cam.privacy import PrivacyGate
-from avatar_cam.styles import load_style
+from avatar_cam.styles import StyleCatalog, load_style
 from export.placeholder import write_placeholder_style
 from tests.fault_harness import FAULTS, default_clips, reached_sink_raw, run_harness
 
@@ -19,9 +19,10 @@ from tests.fault_harness import FAULTS, default_clips, reached_sink_raw, run_har
 def styles_and_corrupt(tmp_path: Path):  # type: ignore[no-untyped-def]
     a = load_style(write_placeholder_style(tmp_path / "a.onnx", block=16, metadata={"name": "a"}))
     b = load_style(write_placeholder_style(tmp_path / "b.onnx", block=32, metadata={"name": "b"}))
+    character = StyleCatalog().resolve("sunny")  # the default: drawn, idles when the face is lost
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(a.path.read_bytes()[:300])
-    return [a, b], corrupt
+    return [character, a, b], corrupt
 
 
 def test_leak_check_sees_the_camera_whole_resized_mirrored_or_in_the_face() -> None:

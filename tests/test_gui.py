@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from avatar_cam.character.params import Calibration  # noqa: E402
 from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
 from avatar_cam.gui.help import help_html  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
@@ -72,7 +73,7 @@ def test_window_builds_and_streams(env) -> None:
     wait_until(lambda: w.output_view.has_frame and w.camera_view.has_frame, what="first frames")
     wait_until(lambda: frames_out(w) > 10, what="10 frames")
     out = w.output_view.frame()
-    assert out is not None and out.shape == (480, 640, 3)
+    assert out is not None and out.shape == (720, 1280, 3)  # the default output, 720p
     assert w.camera_view.frame() is not None
     pump(0.3)
     assert "fps" in w.status_fps.text() and w.status_fps.text() != "fps -"
@@ -189,7 +190,12 @@ def test_settings_round_trip(env) -> None:
     assert w2.engine.pipeline.compositor.mode.value == "full"
     assert w2.engine.pipeline.compositor.mirror is True
     assert w2.controls.background_button.text() == "#204060"
+    assert w2.engine.pipeline.compositor.custom_background is not None
     assert w2.engine.pipeline.style.name == "coarse"
+    w2.reset_background()  # back to each style's own: a character draws its scene again
+    assert w2.engine.pipeline.compositor.custom_background is None
+    assert w2.controls.background_button.text() == "Style's own"
+    assert AppSettings(env.settings_path).background is None
     w2.close()
 
     w3 = env.window(["--input", "1", "--mode", "avatar"])  # flags win for this session only
@@ -253,19 +259,38 @@ def test_startup_problems_are_shown_not_fatal(env, tmp_path: Path) -> None:
         empty.close()
 
 
-def test_a_rig_style_is_listed_with_a_thumbnail_and_picked_live(env) -> None:
-    """Issue 14: a drawn rig style next to the ONNX ones: thumbnail, live switch, provider."""
-    rig = shutil.copy(builtin_styles_dir() / "rig-tabby.rig.json", env.root / "builtin" / "c-tabby.rig.json")
+def test_a_character_is_listed_with_a_thumbnail_and_picked_live(env) -> None:
+    """Issues 14, 23: a drawn character next to the ONNX styles: thumbnail, live switch, provider."""
+    rig = shutil.copy(builtin_styles_dir() / "tabby.character.json",
+                      env.root / "builtin" / "c-tabby.character.json")
     w = env.window()
     assert w.controls.style_picker.count() == 3
     wait_until(lambda: frames_out(w) > 5, what="stream running")
     index = w.controls.style_picker.paths().index(str(rig))
     wait_until(lambda: not w.controls.style_picker.item(index).icon().isNull(), what="rig thumbnail")
     w.styles.pick(str(rig)).result(20)
-    wait_until(lambda: w.engine.pipeline.style.kind == "rig", what="switch to the rig")
+    wait_until(lambda: w.engine.pipeline.style.kind == "character", what="switch to the character")
     before = frames_out(w)
-    wait_until(lambda: frames_out(w) > before + 10, what="frames drawn by the rig")
+    wait_until(lambda: frames_out(w) > before + 10, what="frames drawn by the character")
     stats = w.engine.pipeline.stats
     assert not stats.errors and "no_style" not in stats.fallbacks
     pump(0.3)
-    assert w.status_provider.text() == "provider rig"
+    assert w.status_provider.text() == "provider skia"
+
+
+def test_calibrate_button_and_expressiveness_slider_are_saved(env) -> None:
+    """Issue 23: Calibrate learns the neutral face from the stream; the slider sets the gain."""
+    shutil.copy(builtin_styles_dir() / "sunny.character.json",
+                env.root / "builtin" / "0-sunny.character.json")
+    w = env.window(["--input", "0", "--style", "sunny"])
+    wait_until(lambda: frames_out(w) > 5, what="stream running")
+    assert w.controls.expressiveness_label.text() == "100%"
+    QTest.mouseClick(w.controls.calibrate_button, Qt.MouseButton.LeftButton)
+    assert not w.controls.calibrate_button.isEnabled()
+    wait_until(lambda: w.controls.calibrate_button.isEnabled(), timeout=30, what="calibration done")
+    saved = AppSettings(env.settings_path).calibration
+    assert saved == w.engine.pipeline.config.calibration and saved.neutral != Calibration().neutral
+    w.controls.expressiveness_slider.setValue(160)
+    assert w.engine.pipeline.config.calibration.gain == pytest.approx(1.6)
+    assert w.controls.expressiveness_label.text() == "160%"
+    assert AppSettings(env.settings_path).calibration.gain == pytest.approx(1.6)

@@ -83,7 +83,7 @@ def test_virtual_camera_toggle_sends_the_output(make, test_backend) -> None:
     assert "/dev/video-test" in w.controls.vcam_label.text()
     cam = test_backend.instances[-1]
     wait_until(lambda: len(cam.frames) > 5, what="frames sent")
-    assert cam.frames[-1].shape == (480, 640, 3) and (cam.width, cam.height) == (640, 480)
+    assert cam.frames[-1].shape == (720, 1280, 3) and (cam.width, cam.height) == (1280, 720)
     pump(0.3)
     assert "virtual camera ON" in w.status_vcam.text()
     assert AppSettings(w.settings.location).vcam

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from avatar_cam.character import body_parts, face_parts, hair_parts
+from avatar_cam.character.backends import make_painter
 from avatar_cam.character.geometry import Head3D, Pose2D
 from avatar_cam.character.model import Character
-from avatar_cam.character.painter import make_painter
 from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene
 
@@ -104,8 +104,9 @@ def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breat
         body_parts.CLOTHING_STYLES[ch.parts["clothing"]["style"]](s)
         face_parts.EAR_STYLES[ch.parts["ears"]["style"]](s)
         face_parts.draw_head(s)
-        face_parts.MARKING_STYLES[ch.parts["markings"]["style"]](s)
-        face_parts.draw_cheeks(s)
+        with painter.clipped(face_parts.head_path(s)):  # markings and blush stay on the face
+            face_parts.MARKING_STYLES[ch.parts["markings"]["style"]](s)
+            face_parts.draw_cheeks(s)
         face_parts.SNOUT_STYLES[ch.parts["snout"]["style"]](s)
         for side in (-1, 1):
             face_parts.draw_eye(s, side)

@@ -130,6 +130,7 @@ EYE_SHAPES = {
     "narrow": (0.11, 0.055, 0.35, 0.012, 1.2),
 }
 _U = np.linspace(-1.0, 1.0, 9)  # across the eye, inner corner (-1) to outer (+1)
+_UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
 def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.ndarray]:
@@ -147,15 +148,20 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
     return np.stack([x, upper], 1), np.stack([x, lower], 1)
 
 
-EYE_SHUT = 0.2  # below this openness the eye is drawn shut
+EYE_SHUT = 0.1  # below this openness the eye is drawn shut
+# openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
+# tracker reads back from the drawing is proportional to the parameter (measured on the round eye
+# at 1280x720: a thin slit reads as a closed eye, half open as ~0.26, fully open as ~0.46)
+_EYE_DRAWN = ((0.1, 0.3), (0.375, 0.35), (0.56, 0.4), (0.72, 0.5), (0.875, 0.7), (1.125, 0.85),
+              (1.2, 1.0), (1.5, 1.05))
 
 
 def drawn_openness(openness: float) -> float:
-    """How open the eye is drawn (1: the shape's full height). Neutral (1) is drawn at 0.77 so a
-    wide eye (1.5) still opens further, and a face tracker reads the drawing back in proportion
-    (measured: read-back eye opening is linear in the drawn one from 0.3 to 1.0); below
-    `EYE_SHUT` the lid closes."""
-    return 0.0 if openness < EYE_SHUT else 0.3 + 0.47 * openness
+    """How open the eye is drawn; 0 draws the closed lid."""
+    if openness < EYE_SHUT:
+        return 0.0
+    xs, ys = zip(*_EYE_DRAWN, strict=True)
+    return float(np.interp(openness, xs, ys))
 
 
 def _shut_eye(s: Scene, side: int) -> None:
@@ -173,9 +179,12 @@ def eye_openness(pose: Pose, side: int) -> float:
     this one is under half open, this one shuts too (eyes cross the threshold a frame apart
     mid-blink, which would otherwise flash a wink the person did not make)."""
     mine, other = (pose.eye_r, pose.eye_l) if side < 0 else (pose.eye_l, pose.eye_r)
-    if drawn_openness(other) == 0.0 and mine < 0.5:
+    if drawn_openness(other) == 0.0 and mine < 0.4:
         return 0.0
     return drawn_openness(mine)
+
+
+_EYEBALL = (252, 252, 250)
 
 
 def draw_eye(s: Scene, side: int) -> None:
@@ -188,26 +197,25 @@ def draw_eye(s: Scene, side: int) -> None:
     a, b, _, _, weight = EYE_SHAPES[s.parts["eyes"]["shape"]]
     size = float(s.parts["eyes"]["size"])
     upper, lower = _eye_curves(s, side, openness)
+    top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
     line = s.outline
-    lash = 0.016 * weight * size
-    shape = s.face(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
-    s.fill(shape, (252, 252, 250))
+    shape = s.face(join(top, reverse(bottom)))
+    s.fill(shape, _EYEBALL)
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
     gx = side * EYE_X + p.gaze_x * a * size * 0.7
     gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
     iris = s.colour("eyes", "iris")
+    # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn too)
+    circle = _UNIT_CIRCLE * iris_r + (gx, gy)
     with s.painter.clipped(shape):
-        centre = s.face(np.array([[gx, gy]]))[0]
-        s.fill(s.face(ellipse(gx, gy, iris_r, iris_r)),
-               s.glow(centre, iris_r, shade(iris, 1.25), shade(iris, 0.7)))
-        s.fill(s.face(ellipse(gx, gy, iris_r * 0.5, iris_r * 0.5)), (22, 18, 24))
-        s.fill(s.face(ellipse(gx + iris_r * 0.35, gy - iris_r * 0.38, iris_r * 0.24, iris_r * 0.24)),
-               (255, 255, 255))
+        ring = s.face(circle)
+        s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
+        s.fill(s.face((circle - (gx, gy)) * 0.5 + (gx, gy)), (22, 18, 24))
+        s.fill(s.face((circle - (gx, gy)) * 0.24 + (gx + iris_r * 0.35, gy - iris_r * 0.38)), (255, 255, 255))
         # the upper lid's shadow on the eyeball
-        shadow = join(smooth(upper, closed=False), reverse(smooth(upper + [0, 0.022 * size], closed=False)))
-        s.fill(s.face(shadow), shade((252, 252, 250), 0.85))
-    s.stroke(s.face(smooth(lower, closed=False)), line, 0.006 * size, alpha=150)
-    top = smooth(upper, closed=False)
+        s.fill(s.face(join(top, reverse(top + (0, 0.022 * size)))), shade(_EYEBALL, 0.85))
+    s.stroke(s.face(bottom), line, 0.006 * size, alpha=150)
+    lash = 0.016 * weight * size
     s.stroke(s.face(top), line, lash)
     if s.parts["eyes"]["lashes"]:
         outer = upper[-1]
@@ -279,13 +287,15 @@ NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
 
 # -- mouth ----------------------------------------------------------------------------------------
 _MU = np.linspace(-1.0, 1.0, 11)
-MOUTH_HALF_WIDTH, MOUTH_GAP = 0.125, 0.21
+MOUTH_HALF_WIDTH, MOUTH_GAP = 0.125, 0.27
+MOUTH_ARCH = 0.05  # head units the lips' middle stands out over their corners
+CORNER_DROP = 0.25  # measured: the read-back smile then barely moves as the mouth opens
 
 
 def drawn_opening(mouth_open: float) -> float:
     """How far the mouth is drawn open: a parted mouth starts at a gap a face tracker (and a
     classmate on a small video tile) sees; narrower gaps read as closed lips."""
-    return 0.0 if mouth_open < 0.02 else 0.2 + 0.8 * mouth_open
+    return 0.0 if mouth_open < 0.06 else max(mouth_open, 0.2)
 
 
 def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
@@ -301,8 +311,9 @@ def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
     lift = (w / MOUTH_HALF_WIDTH) * (0.06 * p.smile * _MU**2 + 0.012 * p.smile)  # corners up or down
     cy = MOUTH_Y + 0.3 * JAW_DROP * opening
     x = w * _MU
-    upper = cy - lift - 0.12 * gap * bend
-    lower = cy - lift + 0.88 * gap * bend + 0.025 * max(p.smile, 0) * bend * (opening > 0)
+    corners = CORNER_DROP * gap * _MU**2  # the jaw carries the corners down as the mouth opens
+    upper = cy - lift - 0.12 * gap * bend + corners
+    lower = cy - lift + 0.88 * gap * bend + corners + 0.025 * max(p.smile, 0) * bend * (opening > 0)
     return np.stack([x, upper], 1), np.stack([x, lower], 1), w
 
 
@@ -314,24 +325,29 @@ def draw_mouth(s: Scene) -> None:
     bow = 0.012 * np.exp(-((np.abs(_MU) - 0.28) / 0.2) ** 2)  # cupid's bow
     outer_up = upper - np.stack([np.zeros_like(_MU), 0.022 * bend**0.5 + bow], 1)
     outer_low = lower + np.stack([np.zeros_like(_MU), 0.034 * bend**0.5], 1)
-    lift = 0.0  # the whole mouth sits on the face surface
-    lips = s.face(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))), lift)
+
+    def on_lips(path: np.ndarray) -> np.ndarray:
+        """The lips curve round the teeth: the middle stands out, the corners sit back, so
+        turning and nodding move them apart as on a face."""
+        return s.face(path, lift=MOUTH_ARCH * np.clip(1 - (path[:, 0] / (1.3 * w)) ** 2, 0, 1))
+
+    lips = on_lips(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
     s.fill(lips, lip)
     line = shade(lip, 0.55)
     if drawn_opening(p.mouth_open) > 0:
-        inside = s.face(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))), lift)
+        inside = on_lips(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
         s.fill(inside, (70, 22, 32))
         with s.painter.clipped(inside):
             gap = float(np.max(lower[:, 1] - upper[:, 1]))
             teeth_h = min(0.05, 0.45 * gap)
             teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
-            s.fill(s.face(smooth(teeth, tension=0.5), lift), (250, 248, 242))
+            s.fill(on_lips(smooth(teeth, tension=0.5)), (250, 248, 242))
             tongue_y = float(lower[5, 1])
             tongue = ellipse(0.0, tongue_y + 0.01, w * 0.62, max(0.03, 0.35 * gap))
-            s.fill(s.face(tongue, lift), (222, 96, 110))
+            s.fill(on_lips(tongue), (222, 96, 110))
         s.stroke(inside, line, 0.008, closed=True)
     else:
-        s.stroke(s.face(smooth((upper + lower) / 2, closed=False), lift), line, 0.011)
+        s.stroke(on_lips(smooth((upper + lower) / 2, closed=False)), line, 0.011)
     s.stroke(lips, shade(lip, 0.75), 0.006, closed=True, alpha=170)
 
 

@@ -3,6 +3,7 @@ and the 2.5D head: points on the face surface turned by yaw and pitch, then roll
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -20,14 +21,21 @@ def ellipse(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
     return np.stack([cx + rx * a[:, 0], cy + ry * a[:, 1]], 1)
 
 
+@functools.lru_cache(maxsize=64)
+def _ring(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    i = np.arange(n)
+    return (i - 1) % n, (i + 1) % n, (i + 2) % n
+
+
 def smooth(points: np.ndarray, closed: bool = True, tension: float = 1.0) -> np.ndarray:
     """A Catmull-Rom curve through `points` (n, 2) as cubic segments. `tension` < 1 rounds less."""
     p = np.asarray(points, np.float64)
     n = len(p)
     if closed:
-        prev, nxt, nxt2 = np.roll(p, 1, 0), np.roll(p, -1, 0), np.roll(p, -2, 0)
-        c1 = p + (nxt - prev) * (tension / 6)
-        c2 = nxt - (nxt2 - p) * (tension / 6)
+        i_prev, i_next, i_next2 = _ring(n)
+        nxt = p[i_next]
+        c1 = p + (nxt - p[i_prev]) * (tension / 6)
+        c2 = nxt - (p[i_next2] - p) * (tension / 6)
         out = np.empty((3 * n + 1, 2))
         out[0] = p[0]
         out[1::3], out[2::3], out[3::3] = c1, c2, nxt
@@ -127,6 +135,13 @@ class Head3D:
         z1 = -pts[:, 0] * math.sin(a) + z * math.cos(a)
         y = pts[:, 1] * math.cos(b) - z1 * math.sin(b)
         return np.stack([x, y], 1)
+
+    def linear(self) -> tuple[np.ndarray, np.ndarray]:
+        """`turn` as (A, b): turned = pts @ A + z[:, None] * b, so callers can fold it into one
+        affine with the placement (one matrix product a path instead of several)."""
+        a, b = math.radians(self.yaw), math.radians(self.pitch)
+        ca, sa, cb, sb = math.cos(a), math.sin(a), math.cos(b), math.sin(b)
+        return np.array([[ca, sa * sb], [0.0, cb]]), np.array([sa, -ca * sb])
 
     def shift(self, depth: float) -> np.ndarray:
         """How far a point `depth` in front of the axis slides (for parts drawn flat)."""

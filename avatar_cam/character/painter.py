@@ -2,8 +2,9 @@
 
 A path is a (3k+1, 2) float array of pixel points: a start point, then k cubic Bezier segments
 (control, control, end). Paints are plain data. `Painter` implementations (`skia_painter`,
-`qt_painter`) are the only modules that import a drawing library; `make_painter` picks one by
-name. Both draw into a BGRA buffer that the caller owns, so the picture needs no extra copy."""
+`qt_painter`) are the only modules that import a drawing library; `backends.make_painter` picks
+one by name. Both draw into a BGRA buffer that the caller owns, so the picture needs no extra
+copy."""
 
 from __future__ import annotations
 
@@ -61,22 +62,6 @@ class Painter(Protocol):
     def close(self) -> None:
         """Finish: everything drawn is in the target buffer."""
         ...
-
-
-def make_painter(backend: str, target: np.ndarray) -> Painter:
-    """A painter drawing into `target` with `backend` ("skia" or "qt"); `close()` it when done."""
-    if backend == "skia":
-        from avatar_cam.character.skia_painter import SkiaPainter
-
-        return SkiaPainter(target)
-    if backend == "qt":
-        from avatar_cam.character.qt_painter import QtPainter
-
-        return QtPainter(target)
-    raise ValueError(f"unknown drawing backend {backend!r} (skia or qt)")
-
-
-BACKENDS = ("skia", "qt")
 
 
 def segments(path: np.ndarray) -> Iterator[tuple[float, float, float, float, float, float]]:

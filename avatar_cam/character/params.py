@@ -189,6 +189,24 @@ class Calibration:
         return replace(self, gain=float(np.clip(gain, 0.25, 3.0)))
 
 
+class Calibrator:
+    """Collects the person's neutral face: `seconds` of tracked frames, then `result()`."""
+
+    def __init__(self, seconds: float = 2.0, min_samples: int = 8):
+        self.seconds, self.min_samples = seconds, min_samples
+        self.samples: list[Measures] = []
+        self._t0: float | None = None
+
+    def add(self, m: Measures, t: float) -> bool:
+        """Take one frame's measures at time `t`; True once enough were seen."""
+        self._t0 = t if self._t0 is None else self._t0
+        self.samples.append(m)
+        return t - self._t0 >= self.seconds and len(self.samples) >= self.min_samples
+
+    def result(self) -> Measures:
+        return neutral_from(self.samples)
+
+
 def neutral_from(samples: list[Measures]) -> Measures:
     """A neutral face from a few seconds of measures: the median of each, robust to a blink."""
     if not samples:
@@ -198,11 +216,11 @@ def neutral_from(samples: list[Measures]) -> Measures:
 
 # -- motion: smoothing, idle ----------------------------------------------------------------------
 # (min_cutoff Hz, beta) per parameter; speeds in range units so one beta fits angles and unit values
-_SMOOTH = {"yaw": (3.0, 0.8), "pitch": (3.0, 0.8), "roll": (3.0, 0.8), "eye_r": (8.0, 2.0),
-           "eye_l": (8.0, 2.0), "gaze_x": (4.0, 1.0), "gaze_y": (4.0, 1.0), "brow_r": (4.0, 1.0),
-           "brow_l": (4.0, 1.0), "frown": (3.0, 1.0), "mouth_open": (6.0, 2.0),
-           "mouth_width": (4.0, 1.0), "smile": (4.0, 1.0), "head_x": (1.2, 0.4), "head_y": (1.2, 0.4),
-           "head_scale": (0.6, 0.3)}
+_SMOOTH = {"yaw": (6.0, 0.8), "pitch": (6.0, 0.8), "roll": (6.0, 0.8), "eye_r": (16.0, 2.0),
+           "eye_l": (16.0, 2.0), "gaze_x": (8.0, 1.0), "gaze_y": (8.0, 1.0), "brow_r": (8.0, 1.0),
+           "brow_l": (8.0, 1.0), "frown": (6.0, 1.0), "mouth_open": (12.0, 2.0),
+           "mouth_width": (8.0, 1.0), "smile": (8.0, 1.0), "head_x": (2.0, 0.4), "head_y": (2.0, 0.4),
+           "head_scale": (1.0, 0.3)}
 _RANGE = _HIGH - _LOW
 IDLE_SECONDS = 3.0  # after tracking drops, the character idles this long, then the card
 BLINK_EVERY, BLINK_SECONDS = 3.7, 0.16

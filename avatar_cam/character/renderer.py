@@ -8,9 +8,9 @@ import os
 
 import numpy as np
 
+from avatar_cam.character.backends import BACKENDS
 from avatar_cam.character.draw import draw_frame, draw_portrait
 from avatar_cam.character.model import Character, load_character
-from avatar_cam.character.painter import BACKENDS
 from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure
 from avatar_cam.frame import Frame
 from avatar_cam.styles import StyleInfo
@@ -41,7 +41,7 @@ class CharacterRenderer:
     draws_frame = True
     style_code = None
 
-    def __init__(self, style: StyleInfo, backend: str | None = None):
+    def __init__(self, style: StyleInfo, calibration: Calibration | None = None, backend: str | None = None):
         self.style = style
         self.backend = backend or os.environ.get(BACKEND_ENV, "skia")
         if self.backend not in BACKENDS:
@@ -51,7 +51,7 @@ class CharacterRenderer:
             self.character: Character = load_character(style.path)
         except ValueError as e:  # the file changed since the catalog read it
             raise ValueError(f"{style.path}: {e}") from None
-        self.calibration = Calibration()
+        self.calibration = calibration or Calibration()
         self.motion = Motion()
         self.last_measures: Measures | None = None
 
@@ -69,7 +69,10 @@ class CharacterRenderer:
         return self.motion.pose
 
     def _track(self, frame: Frame) -> Pose:
-        self.last_measures = frame_measures(frame)
+        measures = frame_measures(frame)
+        if not np.isfinite(measures.vector()).all():
+            raise ValueError("the face measures are not finite numbers")
+        self.last_measures = measures
         return self.motion.track(self.calibration.pose(self.last_measures), frame.timestamp)
 
     def render(self, frame: Frame) -> np.ndarray:

@@ -37,10 +37,17 @@ class Scene:
     scale: float  # pixels per head unit
     breath: float  # -1..1
 
+    def __post_init__(self) -> None:
+        a, b = self.head.linear()
+        m2 = self.head_m[:, :2].T
+        self._face_a, self._face_b, self._face_t = a @ m2, b @ m2, self.head_m[:, 2]
+
     # -- coordinates ------------------------------------------------------------------------------
     def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
-        """Points on the face surface (turned with depth) to pixels."""
-        return apply(self.head_m, self.head.turn(pts, lift, surface))
+        """Points on the face surface (turned with depth) to pixels: `Head3D.turn` and the
+        placement as one affine map plus the depth term."""
+        z = self.head.depth(pts) * surface + lift
+        return pts @ self._face_a + np.multiply.outer(z, self._face_b) + self._face_t
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis

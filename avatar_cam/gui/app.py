@@ -79,6 +79,9 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
     except ValueError as e:
         notices.append(str(e))
         background = DEFAULT_BACKGROUND
+    calibration = settings.calibration
+    if args.expressiveness is not None:
+        calibration = calibration.with_gain(args.expressiveness)
     saved_mirror = settings.mirror
     return StartOptions(
         spec=spec,
@@ -88,6 +91,7 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
         mirror=bool(args.mirror or (saved_mirror if saved_mirror is not None else False)),
         background=background,
         background_custom=custom,
+        calibration=calibration,
         vcam=settings.vcam,
         auto_demo=auto_demo,
         notices=notices,
@@ -127,7 +131,8 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
         provider = "auto"
     config = PipelineConfig(mode=Mode(options.mode), output_size=tuple(args.size),
                             mirror=options.mirror, background=parse_color(options.background),
-                            background_custom=options.background_custom, provider=provider)
+                            background_custom=options.background_custom, provider=provider,
+                            calibration=options.calibration)
     pipeline = Pipeline(None, config)
     wanted: list[str | None] = [args.style] if args.style else []
     if settings.style:
@@ -140,6 +145,8 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
     window = MainWindow(engine, catalog, settings, ThumbnailMaker(thumbnail_dir), options)
     if start:
         engine.start()
+        if args.calibrate:
+            window.calibrate()
     return window
 
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,7 +32,7 @@ def _select_quietly(combo: QComboBox, index: int) -> None:
         combo.blockSignals(was)
 
 CAMERA_SIZES = [(640, 480), (1280, 720), (1920, 1080)]
-MODE_LABELS = {Mode.AVATAR: "Avatar (cartoon head only)", Mode.OVERLAY: "Overlay (cartoon face "
+MODE_LABELS = {Mode.AVATAR: "Avatar (no camera picture at all)", Mode.OVERLAY: "Overlay (cartoon face "
                "on the camera picture)", Mode.FULL: "Full frame (everything cartoon)"}
 DEMO_SPEC = "demo"
 FILE_SPEC = "__file__"
@@ -49,6 +50,7 @@ class ControlPanel(QWidget):
         col.addWidget(self._vcam_group())
         col.addWidget(self._source_group())
         col.addWidget(self._style_group())
+        col.addWidget(self._expression_group())
         col.addWidget(self._output_group())
         col.addStretch(1)
 
@@ -175,6 +177,37 @@ class ControlPanel(QWidget):
         else:
             self.style_problems.hide()
 
+    # -- expression ---------------------------------------------------------------------------------
+    def _expression_group(self) -> QGroupBox:
+        box = QGroupBox("Expression")
+        form = QFormLayout(box)
+        self.calibrate_button = QPushButton("Calibrate")
+        self.calibrate_button.setToolTip("Look at the camera with a relaxed, neutral face for 2 s: "
+                                         "the character learns your resting eyes, brows and mouth")
+        form.addRow(self.calibrate_button)
+        self.expressiveness_slider = QSlider(Qt.Orientation.Horizontal)
+        self.expressiveness_slider.setRange(25, 300)
+        self.expressiveness_slider.setSingleStep(5)
+        self.expressiveness_slider.setPageStep(25)
+        self.expressiveness_slider.setToolTip("How strongly the character shows your expression "
+                                              "(100%: as measured)")
+        self.expressiveness_label = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(self.expressiveness_slider, 1)
+        row.addWidget(self.expressiveness_label)
+        form.addRow("Expressiveness", row)
+        return box
+
+    def set_expressiveness(self, gain: float) -> None:
+        was = self.expressiveness_slider.blockSignals(True)
+        self.expressiveness_slider.setValue(round(gain * 100))
+        self.expressiveness_slider.blockSignals(was)
+        self.expressiveness_label.setText(f"{round(gain * 100)}%")
+
+    def set_calibrating(self, busy: bool) -> None:
+        self.calibrate_button.setEnabled(not busy)
+        self.calibrate_button.setText("Hold a neutral face..." if busy else "Calibrate")
+
     # -- output ---------------------------------------------------------------------------------
     def _output_group(self) -> QGroupBox:
         box = QGroupBox("Output")
@@ -185,7 +218,13 @@ class ControlPanel(QWidget):
         form.addRow("Mode", self.mode_combo)
         self.background_button = QPushButton()
         self.background_button.setToolTip("Background colour behind the avatar")
-        form.addRow("Background", self.background_button)
+        self.background_reset = QToolButton()
+        self.background_reset.setText("Style's own")
+        self.background_reset.setToolTip("Use each style's own background (a character's scene)")
+        row = QHBoxLayout()
+        row.addWidget(self.background_button, 1)
+        row.addWidget(self.background_reset)
+        form.addRow("Background", row)
         checks = QHBoxLayout()
         self.mirror_check = QCheckBox("Mirror")
         self.camera_check = QCheckBox("Camera preview")
@@ -203,7 +242,13 @@ class ControlPanel(QWidget):
     def set_mode(self, mode: str) -> None:
         _select_quietly(self.mode_combo, self.mode_combo.findData(mode))
 
-    def set_background(self, color: QColor) -> None:
+    def set_background(self, color: QColor | None) -> None:
+        """Show the chosen colour, or (None) that each style uses its own background."""
+        self.background_reset.setEnabled(color is not None)
+        if color is None:
+            self.background_button.setText("Style's own")
+            self.background_button.setStyleSheet("")
+            return
         self.background_button.setText(color.name())
         text = "#000" if color.lightness() > 128 else "#fff"
         self.background_button.setStyleSheet(f"background: {color.name()}; color: {text};")

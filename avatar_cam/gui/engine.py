@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from avatar_cam.character.params import Calibration
 from avatar_cam.composite import Mode
 from avatar_cam.gui.workers import (
     CaptureWorker,
@@ -45,6 +46,7 @@ class Engine(QObject):
     style_failed = Signal(str)  # why; the previous style keeps running
     vcam_state = Signal(bool, str)  # on?, device or the reason it could not open
     message = Signal(str)  # a line for the status bar
+    calibrated = Signal(bool, str)  # done?, what happened
 
     def __init__(self, pipeline: Pipeline, spec: str, camera_size: tuple[int, int] = (640, 480),
                  fps: float = 30.0, source_factory: SourceFactory = open_gui_source,
@@ -157,8 +159,19 @@ class Engine(QObject):
     def set_mirror(self, mirror: bool) -> None:
         self.pipeline.set_mirror(mirror)
 
-    def set_background(self, bgr: tuple[int, int, int]) -> None:
+    def set_background(self, bgr: tuple[int, int, int] | None) -> None:
         self.pipeline.set_background(bgr)
+
+    def calibrate(self) -> None:
+        """Learn the person's neutral face from the next 2 s of frames (`calibrated` says how it
+        went; the window saves it)."""
+        self.pipeline.calibrate(lambda cal, message: self.calibrated.emit(cal is not None, message))
+
+    def set_expressiveness(self, gain: float) -> Calibration:
+        """Scale how strongly the character shows expressions; returns the calibration in use."""
+        cal = self.pipeline.config.calibration.with_gain(gain)
+        self.pipeline.set_calibration(cal)
+        return cal
 
     def set_style(self, path: str | Path) -> Future[StyleInfo | None]:
         """Load and check a style file on a worker, then switch; the stream keeps running with

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from avatar_cam.character.params import Calibration
 
 ORGANIZATION = "avatar-cam"
 APPLICATION = "avatar-cam"
@@ -117,6 +120,20 @@ class AppSettings:
         self._set("output/background", value)
 
     @property
+    def calibration(self) -> Calibration:
+        """The person's neutral face and expressiveness (defaults when never calibrated or when
+        the stored value is not a calibration)."""
+        text = self._str("character/calibration")
+        try:
+            return Calibration.from_dict(json.loads(text)) if text else Calibration()
+        except (ValueError, TypeError):
+            return Calibration()
+
+    @calibration.setter
+    def calibration(self, value: Calibration) -> None:
+        self._set("character/calibration", json.dumps(value.to_dict()))
+
+    @property
     def vcam(self) -> bool:
         return self._bool("output/vcam", False)
 
@@ -169,6 +186,7 @@ class StartOptions:
     mirror: bool = False
     background: str = "#283040"
     background_custom: bool = False  # chosen by the user: characters draw on it too
+    calibration: Calibration = field(default_factory=Calibration)
     vcam: bool = False
     auto_demo: bool = False  # the demo clip was picked because no camera exists
     notices: list[str] = field(default_factory=list)

@@ -161,16 +161,21 @@ class MainWindow(QMainWindow):
         c.size_combo.activated.connect(self._on_size_picked)
         c.mode_combo.activated.connect(self._on_mode_picked)
         c.background_button.clicked.connect(self._pick_background)
+        c.background_reset.clicked.connect(self.reset_background)
         c.mirror_check.toggled.connect(self._on_mirror)
         c.camera_check.toggled.connect(self._on_show_camera)
         c.pause_button.toggled.connect(self.set_paused)
+        c.calibrate_button.clicked.connect(self.calibrate)
+        c.expressiveness_slider.valueChanged.connect(lambda v: self.set_expressiveness(v / 100))
+        e.calibrated.connect(self._on_calibrated)
 
     def _apply_options(self) -> None:
         o, c = self.options, self.controls
         c.set_mode(o.mode)
         c.mirror_check.setChecked(o.mirror)
-        c.set_background(QColor(o.background))
+        c.set_background(QColor(o.background) if o.background_custom else None)
         c.camera_check.setChecked(self.settings.show_camera)
+        c.set_expressiveness(self.engine.pipeline.config.calibration.gain)
         self._on_show_camera(self.settings.show_camera)
         c.select_size(o.camera_size)
         c.set_cameras([], o.spec, self._files)
@@ -315,7 +320,7 @@ class MainWindow(QMainWindow):
         self.settings.mode = mode
 
     def _pick_background(self) -> None:
-        color = QColorDialog.getColor(QColor(self.controls.background_button.text()), self,
+        color = QColorDialog.getColor(QColor(self.options.background), self,
                                       "Background colour")
         if color.isValid():
             self.set_background(color.name())
@@ -328,7 +333,30 @@ class MainWindow(QMainWindow):
             return
         self.engine.set_background(bgr)
         self.controls.set_background(QColor(hex_color))
+        self.options.background = hex_color
         self.settings.background = hex_color
+
+    def reset_background(self) -> None:
+        """Back to each style's own background (a character's scene)."""
+        self.engine.set_background(None)
+        self.controls.set_background(None)
+        self.settings.background = None
+
+    def calibrate(self) -> None:
+        self.controls.set_calibrating(True)
+        self.statusBar().showMessage("Calibrating: look at the camera with a relaxed, neutral face "
+                                     "for 2 seconds", 5000)
+        self.engine.calibrate()
+
+    def _on_calibrated(self, ok: bool, message: str) -> None:
+        self.controls.set_calibrating(False)
+        if ok:
+            self.settings.calibration = self.engine.pipeline.config.calibration
+        self.statusBar().showMessage(message, 6000)
+
+    def set_expressiveness(self, gain: float) -> None:
+        self.settings.calibration = self.engine.set_expressiveness(gain)
+        self.controls.set_expressiveness(gain)
 
     def _on_mirror(self, on: bool) -> None:
         self.engine.set_mirror(on)
