@@ -87,23 +87,28 @@ class PacedClip:
 
 class _Recorder:
     """Keeps every timed frame's stage timings (the pipeline's own stats keep a bounded window)
-    and the process CPU time over the timed frames. `live`: latency counts from the frame's
-    capture timestamp (a camera's), else it is the sum of the stages (a file's timestamps are
-    its frame times)."""
+    and the process CPU time over the timed frames. With a `camera` (a paced clip) latency counts
+    from the frame's capture timestamp, and the camera's frames and decoding CPU over the window
+    are kept; else latency is the sum of the stages (a file's timestamps are its frame times)."""
 
-    def __init__(self, warmup: int, live: bool):
-        self.warmup, self.live = warmup, live
+    def __init__(self, warmup: int, camera: PacedClip | None = None):
+        self.warmup, self.camera = warmup, camera
         self.seen = 0
         self.stages: dict[str, list[float]] = {s: [] for s in STAGES}
         self.cpu: dict[str, list[float]] = {s: [] for s in STAGES}
         self.latency: list[float] = []
         self.wall = self.cpu_s = 0.0
-        self._t0 = self._c0 = 0.0
+        self.delivered = 0  # camera frames delivered during the window
+        self.camera_cpu_s = 0.0
+        self._t0 = self._c0 = self._camera_cpu0 = 0.0
+        self._delivered0 = 0
         if warmup == 0:
             self._start()
 
     def _start(self) -> None:
         self._t0, self._c0 = time.perf_counter(), time.process_time()
+        if self.camera is not None:
+            self._delivered0, self._camera_cpu0 = self.camera.delivered, self.camera.cpu_s
 
     def __call__(self, frame: Frame) -> None:
         now = time.perf_counter()
@@ -117,9 +122,12 @@ class _Recorder:
             if s in t:
                 self.stages[s].append(t[s])
                 self.cpu[s].append(frame.cpu_ms.get(s, 0.0))
-        self.latency.append((now - frame.timestamp) * 1e3 if self.live
+        self.latency.append((now - frame.timestamp) * 1e3 if self.camera is not None
                             else sum(t.get(s, 0.0) for s in STAGES))
         self.wall, self.cpu_s = now - self._t0, time.process_time() - self._c0
+        if self.camera is not None:
+            self.delivered = self.camera.delivered - self._delivered0
+            self.camera_cpu_s = self.camera.cpu_s - self._camera_cpu0
 
 
 def _cpu_pct(values: list[float]) -> dict[str, float]:
@@ -132,16 +140,16 @@ def bench_pipeline(args: argparse.Namespace) -> dict:
     probe = open_source(spec, loop=True)
     if not isinstance(probe, VideoSource):
         raise SystemExit("avatar-bench: --input must be a video file (it is looped)")
-    clip: PacedClip | None = None
-    source: Source = probe
-    if args.pace:
-        probe.close()
-        clip = PacedClip(Path(spec), args.pace)
-        source = CameraSource(0, capture=clip)
     config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, threads=args.threads)
     pipe = Pipeline(style, config)
     pipe.stats = Stats(window=64)
-    rec = _Recorder(args.warmup, live=clip is not None)
+    clip: PacedClip | None = None
+    source: Source = probe
+    if args.pace:  # a camera thread delivering the clip at the pace, newest frame only
+        probe.close()
+        clip = PacedClip(Path(spec), args.pace)
+        source = CameraSource(0, capture=clip)
+    rec = _Recorder(args.warmup, clip)
     pipe.run(source, [NullSink()], max_frames=args.frames + args.warmup, on_frame=rec)
     source.close()
     n = len(rec.latency)
@@ -168,8 +176,8 @@ def bench_pipeline(args: argparse.Namespace) -> dict:
         "threads": args.threads or default_threads(),
     }
     if clip is not None:
-        result["frames_dropped"] = clip.delivered - pipe.stats.frames_in
-        result["camera_cpu_ms_per_frame"] = round(clip.cpu_s / max(1, clip.delivered) * 1e3, 3)
+        result["frames_dropped"] = max(0, rec.delivered - n)
+        result["camera_cpu_ms_per_frame"] = round(rec.camera_cpu_s / max(1, rec.delivered) * 1e3, 3)
     return result
 
 
