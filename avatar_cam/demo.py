@@ -59,9 +59,11 @@ def draw_demo_face(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
 
 
 def demo_clip_path() -> Path:
-    """Where the demo clip is cached; a changed script or person gets a new file."""
-    person = (assets_dir() / "demo" / "demo-person.character.json").read_bytes()
-    tag = hashlib.sha256(person).hexdigest()[:8]
+    """Where the demo clip is cached; a changed script, person or drawing code gets a new file."""
+    digest = hashlib.sha256((assets_dir() / "demo" / "demo-person.character.json").read_bytes())
+    for module in sorted(Path(draw_frame.__code__.co_filename).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    tag = digest.hexdigest()[:8]
     return Path(platformdirs.user_cache_dir(APP_NAME)) / f"demo-face-v{DEMO_SCRIPT}-{tag}.mp4"
 
 

@@ -142,3 +142,15 @@ def test_catalog_lists_good_reports_bad_and_resolves(tmp_path: Path, style_file:
 def test_empty_catalog_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(StyleError, match="no style found"):
         StyleCatalog(dirs=[tmp_path]).default()
+
+
+def test_the_readme_names_the_default_style_and_shows_it() -> None:
+    """Issue 23: the README and docs show the default, with a frame of it at 1280x720."""
+    import cv2
+
+    repo = Path(__file__).resolve().parents[1]
+    default = json.loads((builtin_styles_dir() / "default.json").read_text())["default"]
+    assert f"`{default}` (the **default**)" in (repo / "README.md").read_text()
+    frame = cv2.imread(str(repo / "docs" / "default-1280x720.png"))
+    assert frame is not None and frame.shape == (720, 1280, 3)
+    assert cv2.imread(str(repo / "docs" / "screenshot.png")) is not None

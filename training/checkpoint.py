@@ -355,16 +355,19 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return d.is_dir() and bool(_candidates(d))
 
 
-def resume(run_dir: str | Path, model: torch.nn.Module) -> tuple[int, dict[str, Any]]:
+def resume(run_dir: str | Path, model: torch.nn.Module, clean: bool = True) -> tuple[int, dict[str, Any]]:
     """Restore weights, optimiser/pool state and RNG from the newest complete checkpoint.
 
     Returns (step, info). Falls back from a damaged `latest` to older periodic checkpoints.
+    Tensors load on the CPU and are copied to the model's device. `clean`: delete the
+    temporaries of an interrupted save first (under torchrun rank 0 alone does).
     """
     d = checkpoint_dir(run_dir)
     cands = _candidates(d) if d.is_dir() else []
     if not cands:
         raise CheckpointError(f"{d}: no checkpoint to resume from")
-    remove_stale_temporaries(d)
+    if clean:
+        remove_stale_temporaries(d)
     problems = []
     docs: list[tuple[Path, dict[str, Any]]] = []
     for jp in cands:

@@ -4,6 +4,7 @@
         --data-a DIR [DIR ...] --data-b DIR --out RUN_DIR --size 256 --batch-size N --steps N \\
         [--resume] [--device auto|cpu|cuda|mps] [--config FILE] [--set KEY=VALUE ...]
     avatar-train --resume --out RUN_DIR           # continue exactly where RUN_DIR stopped
+    torchrun --nproc_per_node=N -m training.cli ...   # N processes (GPUs): DDP, same training
     avatar-train --config RUN/config.json --init-from RUN --out NEW --size 144   # fine-tune
     avatar-train prepare --input DIR [DIR ...] --out DIR --size 256 [--domain photo|cartoon]
     avatar-train macs [--size 256]
@@ -26,7 +27,7 @@ _FLAGS = {
     "steps": int, "seed": int, "device": str, "amp": str, "workers": int, "threads": int, "lr": float,
     "gan_mode": str, "upsample": str, "save_every": int, "sample_every": int, "log_every": int,
     "val_count": int, "name": str, "trained_on": str, "license_note": str, "teacher": str,
-    "keep_checkpoints": int, "minutes": float, "init_from": str,
+    "keep_checkpoints": int, "minutes": float, "init_from": str, "dist_timeout": float,
 }
 
 
@@ -85,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(argv: list[str]) -> int:
     args = _train_parser("avatar-train").parse_args(argv)
+    from training import distributed
     from training.checkpoint import CheckpointError
     from training.trainer import train
 
@@ -98,7 +100,11 @@ def cmd_train(argv: list[str]) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"avatar-train: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
-    print(f"run directory: {run_dir}")
+    except distributed.RankLost as e:
+        print(f"avatar-train: error: {e}", file=sys.stderr)
+        return 1
+    if distributed.ranks_from_env().main:
+        print(f"run directory: {run_dir}")
     return 0
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import glob
+import io
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from avatar_cam.mesh_drawing import draw_face_mesh
+from training import pack
 from training.expression_aug import ExpressionAugConfig, augment_expression
 
 log = logging.getLogger("training.data")
@@ -120,9 +122,12 @@ def decode_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int 
                  ) -> tuple[np.ndarray | None, str]:
     """(image, "") or (None, why it was not decoded); see `read_image`."""
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        if pack.split_path(path) is None:
+            data = np.fromfile(str(path), dtype=np.uint8)
+        else:
+            data = np.frombuffer(pack.read_bytes(path), dtype=np.uint8)
     except OSError as e:
-        return None, f"cannot read ({e.strerror})"
+        return None, f"cannot read ({e.strerror or e})"
     if data.size == 0:
         return None, "empty file"
     wh = image_size(data)
@@ -158,7 +163,8 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int = 
 def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
     """All image files under `dirs`; hidden files and known sidecars are ignored silently.
 
-    An entry may end in a file-name pattern (`dicebear/avataaars_*.png`) to take a subset.
+    An entry may end in a file-name pattern (`dicebear/avataaars_*.png`) to take a subset, and
+    may be a folder inside a pack (`runs/pack.zip/dicebear/crops`, `training.pack`).
 
     With `verify` each image is decoded at 1/8 scale to catch corrupt and truncated files up
     front (and files over MAX_PIXELS).
@@ -168,11 +174,12 @@ def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
         root, pattern = Path(d), "*"
         if not root.is_dir() and glob.has_magic(root.name):  # "folder/avataaars_*.png": a subset
             root, pattern = root.parent, root.name
-        if not root.is_dir():
+        packed = pack.list_files(root, pattern)
+        if packed is None and not root.is_dir():
             raise FileNotFoundError(f"data folder not found: {root}")
-        for p in sorted(root.rglob(pattern)):
-            if (not p.is_file() or p.name.startswith(".") or p.name in IGNORED_NAMES
-                    or p.name.endswith(".tmp")):
+        for p in packed if packed is not None else sorted(root.rglob(pattern)):
+            if (p.name.startswith(".") or p.name in IGNORED_NAMES or p.name.endswith(".tmp")
+                    or (packed is None and not p.is_file())):
                 continue
             reason = ""
             if p.suffix.lower() not in IMAGE_EXTS:
@@ -300,16 +307,22 @@ class UnpairedSteps(Dataset):
     its own per-epoch shuffle; "M" walks with "B" and is augmented the same way (paired).
     With `expression`, each pair may first get an opened mouth or closed eyes
     (`training.expression_aug`), and "M" is drawn from the moved landmarks instead of read.
+
+    `batch_size` is the global batch; process `rank` of `world` (torchrun) gets slots rank,
+    rank + world, ... of it. A slot's image and augmentation depend only on (seed, step, slot),
+    so any number of processes together see exactly the batches of one.
     """
 
     def __init__(self, paths_a: Sequence[Path], paths_b: Sequence[Path], size: int, batch_size: int,
                  steps: int, seed: int = 0, aug: AugmentConfig | None = None, with_a2: bool = False,
-                 with_mesh: bool = False, expression: ExpressionAugConfig | None = None):
+                 with_mesh: bool = False, expression: ExpressionAugConfig | None = None,
+                 rank: int = 0, world: int = 1):
         if not paths_a or not paths_b:
             raise ValueError("both domains need at least one image")
         self.paths = {"A": list(paths_a), "A2": list(paths_a), "B": list(paths_b),
                       "M": [mesh_path_for(p) for p in paths_b]}
         self.size, self.batch_size, self.steps, self.seed = size, batch_size, steps, seed
+        self.slots = range(rank, batch_size, world)
         self.aug = aug or AugmentConfig()
         self.domains = ("A", "A2", "B") if with_a2 else ("A", "B")
         if with_mesh:
@@ -317,7 +330,7 @@ class UnpairedSteps(Dataset):
         self.bad: set[str] = set()
         self.expression = expression if with_mesh else None
         if self.expression is not None:
-            missing = [p for p in self.paths["B"] if not landmarks_path_for(p).is_file()]
+            missing = [p for p in self.paths["B"] if not pack.exists(landmarks_path_for(p))]
             if missing:
                 raise DataError(f"expression augmentation needs the crops' landmarks; {len(missing)} "
                                 f"missing, "
@@ -353,7 +366,8 @@ class UnpairedSteps(Dataset):
     def load_edited_pair(self, idx: int, step: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Cartoon "B" `idx` and its mesh drawing after a random expression edit (same crop/flip)."""
         p, rgb = self.read_rgb("B", idx)
-        rgb, lm = augment_expression(rgb, np.load(landmarks_path_for(p)),
+        landmarks = np.load(io.BytesIO(pack.read_bytes(landmarks_path_for(p))))
+        rgb, lm = augment_expression(rgb, landmarks,
                                      np.random.default_rng([self.seed, 5, step, j]), self.expression)
         mesh = cv2.cvtColor(draw_face_mesh(lm, rgb.shape[0]), cv2.COLOR_BGR2RGB)
         seed = [self.seed, _DOMAIN_KEYS["B"], step, j]  # the draw "B" alone would use
@@ -367,7 +381,7 @@ class UnpairedSteps(Dataset):
             if d == "M" and self.expression is not None:
                 continue  # drawn with B below
             items = []
-            for j in range(self.batch_size):
+            for j in self.slots:
                 if d == "B" and self.expression is not None:
                     items.append(self.load_edited_pair(self.index("B", step, j), step, j))
                     continue

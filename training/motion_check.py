@@ -12,8 +12,8 @@ judged: its correlation would be noise over noise. Moving means both a camera st
 of at least `MOTION_FLOOR` and a `reliability` of at least `RELIABLE`: the correlation between
 the camera measure and the same measure on the mirrored camera frame (sides swapped), i.e.
 whether Face Mesh itself reproduces that signal of the person. Also the false-wink rate (the
-output shuts one eye to under half the other's while the person's are even) and the share of
-output frames with a face.
+output shuts one eye to under half the other's, the other open, while the person's are even)
+and the share of output frames with a face.
 
 No torch: the app and MediaPipe only."""
 
@@ -66,8 +66,13 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
     return None
 
 
+WINK_OPEN = 0.15  # eye-open measure of an eye that is open (closed ~0.05, open ~0.3)
+
+
 def _uneven(r: float, left: float) -> bool:
-    return min(r, left) < 0.5 * max(r, left)
+    """One eye shut to under half the other's while that other one is open: a wink. Two closed
+    eyes (a blink) are even however their tiny openings compare."""
+    return min(r, left) < 0.5 * max(r, left) and max(r, left) >= WINK_OPEN
 
 
 @dataclass

@@ -19,11 +19,11 @@ _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_lay
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
             "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0,
-            "expression_winks": 0.0, "mouth_redraw": 0.0, "g_ema": 0.0}
+            "expression_winks": 0.0, "mouth_redraw": 0.0, "g_ema": 0.0, "dist_timeout": 1.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
-                "progress", "steps", "out", "threads", "minutes"}
+                "progress", "steps", "out", "threads", "minutes", "dist_timeout"}
 # Keys a `--resume` may change on purpose (logged): the rest of the run's schedule. Turning the
 # generator EMA on mid-run starts the average from the resumed weights.
 SCHEDULE_KEYS = {"lr_decay_start", "g_ema"}
@@ -52,6 +52,7 @@ class TrainConfig:
     amp: str = "auto"                  # auto (bf16/fp16 on GPU, off on CPU) | off | bf16 | fp16
     workers: int = -1                  # data loader workers, -1: auto
     threads: int = 0                   # torch CPU threads, 0: torch's default (1 is best on a busy CPU)
+    dist_timeout: float = 300.0        # torchrun: a collective waiting this many seconds fails the run
     # optimisation
     lr: float = 2e-4
     beta1: float = 0.5

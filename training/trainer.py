@@ -20,13 +20,14 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import cv2
 import numpy as np
@@ -44,8 +45,9 @@ from training.data import (
     scan_images,
     to_image,
 )
+from training.distributed import RankLost, Ranks, init_process_group, lost_rank, ranks_from_env
 from training.expression_aug import ExpressionAugConfig
-from training.models import TrainModel, create_model, resolve_device
+from training.models import DeviceSetup, TrainModel, create_model, device_setup
 from training.options import SCHEDULE_KEYS, ConfigError, TrainConfig, diff_for_resume
 from training.tbwriter import ScalarWriter
 
@@ -189,9 +191,10 @@ class _Stop:
             signal.signal(s, h)
 
 
-def prepare_run(cfg: TrainConfig, resume: bool) -> tuple[TrainConfig, Path, list[str]]:
-    """Create RUN_DIR, or check a resumed run's config is compatible. Returns the config, RUN_DIR
-    and the schedule changes a resume makes (to log once the run's log is open)."""
+def prepare_run(cfg: TrainConfig, resume: bool, write: bool = True) -> tuple[TrainConfig, Path, list[str]]:
+    """Create RUN_DIR (when `write`: rank 0), or check a resumed run's config is compatible.
+    Returns the config, RUN_DIR and the schedule changes a resume makes (to log once the run's
+    log is open)."""
     run_dir = Path(cfg.out)
     cfg_path = run_dir / "config.json"
     changes: list[str] = []
@@ -216,24 +219,51 @@ def prepare_run(cfg: TrainConfig, resume: bool) -> tuple[TrainConfig, Path, list
             raise ConfigError(f"{run_dir} already holds a run; use --resume or another --out")
         if cfg.lr_decay_start < 0:
             cfg.lr_decay_start = cfg.steps // 2
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if write:
+        run_dir.mkdir(parents=True, exist_ok=True)
     return cfg, run_dir, changes
 
 
+def start_processes(cfg: TrainConfig) -> tuple[Ranks, DeviceSetup]:
+    """This process's rank (torchrun's environment; a plain run is rank 0 of 1) and device; joins
+    the process group (NCCL on GPUs, gloo on CPU) when there are several."""
+    ranks = ranks_from_env()
+    setup = device_setup(cfg.device, cfg.amp, ranks.local_rank)
+    if ranks.active and cfg.batch_size % ranks.world:
+        raise ConfigError(f"batch_size {cfg.batch_size} (the global batch) does not split over "
+                          f"{ranks.world} processes: use a multiple of {ranks.world}")
+    if setup.device.type == "cuda":
+        torch.cuda.set_device(setup.device)
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest conv kernels
+    init_process_group(ranks, setup.backend, cfg.dist_timeout)
+    return ranks, setup
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Run training; returns RUN_DIR. See the module docstring for what it writes."""
+    """Run training; returns RUN_DIR. See the module docstring for what it writes.
+
+    Under torchrun every rank calls this; rank 0 alone writes the run directory and logs (see
+    `training.distributed` for what keeps the ranks one model).
+    """
     cfg.validate()
-    cfg, run_dir, changes = prepare_run(cfg, resume)
-    setup_logging(run_dir)
+    ranks, setup = start_processes(cfg)
+    device = setup.device
+    cfg, run_dir, changes = prepare_run(cfg, resume, write=ranks.main)
+    if ranks.main:
+        setup_logging(run_dir)
+    else:
+        logging.getLogger("training").setLevel(logging.ERROR)  # rank 0 reports
     for line in changes:
         log.warning(line)
-    device = resolve_device(cfg.device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # the same stream on every rank (training.distributed)
     np.random.seed(cfg.seed)
-    log.info("run %s: %s / %s, %dpx, batch %d, %d steps, device %s", run_dir, cfg.model, cfg.generator,
-             cfg.size, cfg.batch_size, cfg.steps, device)
+    per_rank = f" ({cfg.batch_size // ranks.world} on each of {ranks.world} processes, {setup.backend})" \
+        if ranks.active else ""
+    log.info("run %s: %s / %s, %dpx, batch %d%s, %d steps, device %s%s", run_dir, cfg.model, cfg.generator,
+             cfg.size, cfg.batch_size, per_rank, cfg.steps, device,
+             f", autocast {str(setup.amp_dtype).removeprefix('torch.')}" if setup.amp_dtype else "")
 
     split_path = run_dir / "split.json"
     if resume and split_path.exists():
@@ -241,20 +271,26 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         log.info("data: %d photos, %d cartoons (lists from split.json)", len(split.train_a),
                  len(split.train_b))
     else:
-        split = build_split(cfg)
-        ckpt.atomic_write_text(split_path, json.dumps(split.to_json()))
+        split = build_split(cfg)  # every rank scans the same folders: the same split
+        if ranks.main:
+            ckpt.atomic_write_text(split_path, json.dumps(split.to_json()))
     if not cfg.trained_on:
         cfg.trained_on = split.trained_on
-    ckpt.atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    if ranks.main:
+        ckpt.atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2))
 
     model = create_model(cfg, device, teacher=ckpt.load_teacher(cfg))
     model.train()
-    for line in model.generator_summary(cfg.size):
-        log.info(line)
+    if ranks.main:
+        for line in model.generator_summary(cfg.size):
+            log.info(line)
     start = 0
     if resume:
-        start, _ = ckpt.resume(run_dir, model)
-        log.info("resumed at step %d", start)
+        start, info = ckpt.resume(run_dir, model, clean=ranks.main)
+        saved_world = int(info.get("world_size", 1))
+        log.info("resumed at step %d%s", start,
+                 f" (saved by {saved_world} processes, now {ranks.world}: same global batch, same "
+                 "training)" if saved_world != ranks.world else "")
     elif cfg.init_from:
         source_step = ckpt.init_weights(model, cfg.init_from)
         log.info("weights from %s (its step %d); step, optimisers and LR schedule start fresh",
@@ -262,6 +298,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if start >= cfg.steps:
         log.info("nothing to do: already at step %d of %d", start, cfg.steps)
         return run_dir
+    model.distribute(ranks)
 
     expression = (ExpressionAugConfig(mouth=cfg.expression_mouth, eyes=cfg.expression_eyes,
                                       wink=cfg.expression_winks, redraw=cfg.mouth_redraw)
@@ -270,19 +307,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                             AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
                             with_a2=cfg.model == "content-invariant",
                             with_mesh=cfg.model == "mesh-conditioned",
-                            expression=expression)
+                            expression=expression, rank=ranks.rank, world=ranks.world)
     workers = cfg.workers
     if workers < 0:
-        workers = 0 if device.type == "cpu" else min(8, os.cpu_count() or 1)
+        workers = 0 if device.type == "cpu" else min(8, (os.cpu_count() or 1) // ranks.local_world)
     loader = DataLoader(dataset, batch_size=None, sampler=range(start, cfg.steps), num_workers=workers,
                         pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed),
                         persistent_workers=False)
-    n_vis = min(cfg.sample_count, len(split.val_a), len(split.val_b))
+    n_vis = min(cfg.sample_count, len(split.val_a), len(split.val_b)) if ranks.main else 0
     vis_a = load_plain(split.val_a[:n_vis], cfg.size) if n_vis else None
     vis_b = load_plain(split.val_b[:n_vis], cfg.size) if n_vis else None
-    (run_dir / "samples").mkdir(exist_ok=True)
-    writer = ScalarWriter(run_dir / "tb")
-    metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    logs: tuple[ScalarWriter, TextIO] | None = None  # rank 0's TensorBoard scalars and metrics.jsonl
+    if ranks.main:
+        (run_dir / "samples").mkdir(exist_ok=True)
+        logs = (ScalarWriter(run_dir / "tb"),
+                open(run_dir / "metrics.jsonl", "a", encoding="utf-8"))  # noqa: SIM115 - closed below
 
     def write_samples(step: int) -> None:
         if vis_a is None:
@@ -295,19 +334,28 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         save_grid(cols, run_dir / "samples" / "latest.png")
 
     def save(step: int, periodic: bool) -> None:
-        try:
-            ckpt.save_checkpoint(run_dir, model, step, {"lr": lr_at(step, cfg), "steps": cfg.steps,
-                                                        "lr_decay_start": cfg.lr_decay_start},
-                                 periodic=periodic, keep=cfg.keep_checkpoints)
-        except OSError as e:
-            log.error("checkpoint of step %d not saved (%s); the previous checkpoint is intact, "
-                      "--resume continues from it", step, e)
-            raise
+        """Rank 0 writes the checkpoint of all ranks (checked to be one replica); every rank
+        learns whether it worked before going on."""
+        if ranks.active:
+            ranks.check_replicas(model.replica_fingerprint())
+        error: OSError | None = None
+        if ranks.main:
+            try:
+                ckpt.save_checkpoint(run_dir, model, step, {"lr": lr_at(step, cfg), "steps": cfg.steps,
+                                                            "lr_decay_start": cfg.lr_decay_start,
+                                                            "world_size": ranks.world},
+                                     periodic=periodic, keep=cfg.keep_checkpoints)
+            except OSError as e:
+                log.error("checkpoint of step %d not saved (%s); the previous checkpoint is intact, "
+                          "--resume continues from it", step, e)
+                error = e
+        if not ranks.all_ok(error is None):
+            raise error or OSError(f"rank 0 could not save the checkpoint of step {step} (see its error)")
 
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="it", dynamic_ncols=True,
-               disable=not cfg.progress, file=sys.stderr)
+               disable=not (cfg.progress and ranks.main), file=sys.stderr)
     window: dict[str, list[float]] = defaultdict(list)
     t_window, n_window = time.perf_counter(), 0
     step = start
@@ -319,6 +367,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 model.set_lr(lr)
                 losses = model.step(batch)
                 model.update_ema()
+                # one all-reduce: the global batch's losses, and whether any rank must stop
+                *values, n_stop, n_late = ranks.sum_values(
+                    [*losses.values(), float(stop.signum is not None), float(time.monotonic() >= deadline)])
+                losses = {k: v / ranks.world for k, v in zip(losses, values, strict=True)}
                 if not all(math.isfinite(v) for v in losses.values()):
                     raise FloatingPointError(f"non-finite loss at step {step}: {losses}")
                 done = step + 1
@@ -326,7 +378,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     window[k].append(v)
                 n_window += 1
                 bar.update(1)
-                if done % cfg.log_every == 0 or done == cfg.steps:
+                if logs is not None and (done % cfg.log_every == 0 or done == cfg.steps):
+                    writer, metrics = logs
                     dt = time.perf_counter() - t_window
                     means = {k: float(np.mean(v)) for k, v in window.items()}
                     its = n_window / max(dt, 1e-9)
@@ -348,12 +401,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 if done % cfg.save_every == 0 or done == cfg.steps:
                     save(done, periodic=done % cfg.save_every == 0)
                 off_schedule = done != cfg.steps  # the final step already wrote both
-                if stop.signum is not None:
+                if n_stop:
                     if off_schedule and done % cfg.save_every:
                         save(done, periodic=False)
                     log.warning("stopped at step %d (resume with --resume)", done)
-                    raise SystemExit(128 + stop.signum)
-                if time.monotonic() >= deadline:
+                    raise SystemExit(128 + (stop.signum or signal.SIGTERM))
+                if n_late:
                     if off_schedule and done % cfg.sample_every:
                         write_samples(done)
                     if off_schedule and done % cfg.save_every:
@@ -361,12 +414,26 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     log.info("time budget of %g min reached at step %d (resume with --resume)",
                              cfg.minutes, done)
                     return run_dir
+    except RuntimeError as e:
+        if ranks.active and lost_rank(e):
+            raise RankLost(f"rank {ranks.rank} lost the other training processes at step {step + 1}: "
+                           f"{_short(e)}. Another rank failed (its error above) or stopped "
+                           f"answering for {cfg.dist_timeout:g} s (dist_timeout); the last checkpoint is "
+                           "intact, --resume continues from it") from e
+        raise
     finally:
         bar.close()
-        metrics.close()
-        writer.close()
+        for closable in logs or ():
+            closable.close()
     log.info("done: %d steps, checkpoints in %s", cfg.steps, ckpt.checkpoint_dir(run_dir))
     return run_dir
+
+
+def _short(e: BaseException) -> str:
+    """The first sentence of an error, without a leading `[file.cc:123]` source location."""
+    text = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    return text.split(". ")[0].rstrip(".")[:300]
 
 
 __all__ = ["DataSplit", "TrainModel", "build_split", "lr_at", "save_grid", "train"]

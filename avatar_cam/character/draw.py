@@ -88,15 +88,16 @@ def background(ch: Character, size: tuple[int, int]) -> np.ndarray:
 
 
 def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breath: float = 0.0,
-          backend: str = "skia") -> None:
-    """Draw `ch` into `target` ((h, w, 4) BGRA, background already there)."""
+          backend: str = "skia", mouth: np.ndarray | None = None) -> None:
+    """Draw `ch` into `target` ((h, w, 4) BGRA, background already there); the mouth from a
+    measured lip shape when `mouth` is given (`Calibration.mouth`), else from the pose."""
     head = Head3D(yaw=pose.yaw, pitch=pose.pitch)
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
                                                           place.body[1]]])
     painter = make_painter(backend, target)
     try:
-        s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath)
+        s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth)
         hair = hair_parts.HAIR_STYLES[ch.parts["hair"]["style"]]
         if hair.back:
             hair.back(s)
@@ -125,7 +126,8 @@ def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breat
 
 
 def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.ndarray | None = None,
-               breath: float = 0.0, backend: str = "skia", backdrop: np.ndarray | None = None) -> np.ndarray:
+               breath: float = 0.0, backend: str = "skia", backdrop: np.ndarray | None = None,
+               mouth: np.ndarray | None = None) -> np.ndarray:
     """BGR uint8 (h, w, 3): the character framed as a webcam shows a person, on its own
     background or on `backdrop` (BGR at `size`)."""
     body = np.array([pose.head_x, pose.head_y]) if body_xy is None else body_xy
@@ -133,12 +135,13 @@ def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.nda
         target = cv2.cvtColor(backdrop, cv2.COLOR_BGR2BGRA)
     else:
         target = background(ch, size).copy()
-    paint(ch, pose, target, frame_placement(pose, body, size, breath), breath, backend)
+    paint(ch, pose, target, frame_placement(pose, body, size, breath), breath, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2BGR)
 
 
-def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia") -> np.ndarray:
+def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
+                  mouth: np.ndarray | None = None) -> np.ndarray:
     """RGB uint8 (n, n, 3): the head and shoulders centred in a square."""
     target = background(ch, (n, n)).copy()
-    paint(ch, pose, target, portrait_placement(n), 0.0, backend)
+    paint(ch, pose, target, portrait_placement(n), 0.0, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB)

@@ -130,6 +130,7 @@ EYE_SHAPES = {
     "narrow": (0.11, 0.055, 0.35, 0.012, 1.2),
 }
 _U = np.linspace(-1.0, 1.0, 9)  # across the eye, inner corner (-1) to outer (+1)
+_EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
@@ -140,7 +141,7 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
     a, b = a * size, b * size
     cx = side * EYE_X
     x = cx + side * a * _U  # inner corner nearest the nose
-    bulge = np.sqrt(np.clip(1 - _U**2, 0, 1))
+    bulge = _EYE_BULGE
     corner = lift * (_U + 1) / 2  # the outer corner sits higher on almond eyes
     lower = EYE_Y + b * low * bulge - corner
     opening = b * (1 + low) * min(max(openness, 0.0), 1.5)
@@ -149,6 +150,7 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
 
 
 EYE_SHUT = 0.1  # below this openness the eye is drawn shut
+EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymmetry of a real face
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
 # at 1280x720: a thin slit reads as a closed eye, half open as ~0.26, fully open as ~0.46)
@@ -167,8 +169,7 @@ def drawn_openness(openness: float) -> float:
 def _shut_eye(s: Scene, side: int) -> None:
     """The lid over the eye, a shade darker than the skin, and the lash line across it."""
     open_lid, lower = _eye_curves(s, side, 1.0)
-    bulge = np.sqrt(np.clip(1 - _U**2, 0, 1))
-    line = lower - np.stack([np.zeros_like(_U), 0.02 * bulge], 1)
+    line = lower - np.stack([np.zeros_like(_U), 0.02 * _EYE_BULGE], 1)
     s.fill(s.face(join(smooth(open_lid, closed=False), reverse(smooth(line, closed=False)))),
            shade(s.colour("face", "skin"), 0.9))
     s.stroke(s.face(smooth(line, closed=False)), s.outline, 0.024 * float(s.parts["eyes"]["size"]))
@@ -179,9 +180,15 @@ def eye_openness(pose: Pose, side: int) -> float:
     this one is under half open, this one shuts too (eyes cross the threshold a frame apart
     mid-blink, which would otherwise flash a wink the person did not make)."""
     mine, other = (pose.eye_r, pose.eye_l) if side < 0 else (pose.eye_l, pose.eye_r)
-    if drawn_openness(other) == 0.0 and mine < 0.4:
+    if drawn_openness(other) == 0.0 and mine < 0.6:
         return 0.0
-    return drawn_openness(mine)
+    return drawn_openness(mine) * _turned_width(side, pose.yaw) ** EYE_TURN
+
+
+def _turned_width(side: int, yaw: float) -> float:
+    """How much narrower (< 1) or wider an eye is seen on the turned head than facing the camera."""
+    at = math.asin(EYE_X / 0.5) * side
+    return math.cos(at + math.radians(yaw)) / math.cos(at)
 
 
 _EYEBALL = (252, 252, 250)
@@ -287,7 +294,9 @@ NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
 
 # -- mouth ----------------------------------------------------------------------------------------
 _MU = np.linspace(-1.0, 1.0, 11)
-MOUTH_HALF_WIDTH, MOUTH_GAP = 0.125, 0.27
+MOUTH_HALF_WIDTH, MOUTH_GAP = 0.175, 0.27
+LIPS_OPEN = 1.6  # a measured mouth opens this much wider than the person's (legible, and read back best)
+MOUTH_SHUT_GAP = 0.004  # head units: lips closer than this are drawn as one line
 MOUTH_ARCH = 0.05  # head units the lips' middle stands out over their corners
 CORNER_DROP = 0.25  # measured: the read-back smile then barely moves as the mouth opens
 
@@ -317,33 +326,48 @@ def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
     return np.stack([x, upper], 1), np.stack([x, lower], 1), w
 
 
-def draw_mouth(s: Scene) -> None:
-    p = s.pose
+def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Inner upper, inner lower, outer upper and outer lower lip lines (corner to corner, head
+    units) and the mouth's half-width: from the measured lip shape when the scene has one (the
+    person's own mouth, scaled to the character's), else from the pose's mouth parameters."""
+    if s.mouth is not None:
+        pts = s.mouth * (2 * MOUTH_HALF_WIDTH)
+        mid = (pts[0] + pts[1]) / 2  # the line the lips meet on; the opening grows about it
+        pts[:2] = mid + (pts[:2] - mid) * LIPS_OPEN
+        pts = pts + (0.0, MOUTH_Y)
+        w = float(np.abs(pts[2:, [0, -1], 0]).max())
+        return pts[0], pts[1], pts[2], pts[3], w
     upper, lower, w = mouth_curves(s)
-    lip = s.colour("mouth", "lips")
     bend = np.clip(1 - _MU**2, 0, 1)
     bow = 0.012 * np.exp(-((np.abs(_MU) - 0.28) / 0.2) ** 2)  # cupid's bow
     outer_up = upper - np.stack([np.zeros_like(_MU), 0.022 * bend**0.5 + bow], 1)
     outer_low = lower + np.stack([np.zeros_like(_MU), 0.034 * bend**0.5], 1)
+    return upper, lower, outer_up, outer_low, w
+
+
+def draw_mouth(s: Scene) -> None:
+    upper, lower, outer_up, outer_low, w = lip_lines(s)
+    lip = s.colour("mouth", "lips")
 
     def on_lips(path: np.ndarray) -> np.ndarray:
         """The lips curve round the teeth: the middle stands out, the corners sit back, so
         turning and nodding move them apart as on a face."""
-        return s.face(path, lift=MOUTH_ARCH * np.clip(1 - (path[:, 0] / (1.3 * w)) ** 2, 0, 1))
+        x = path[:, 0] * (1 / (1.3 * w))
+        return s.face(path, lift=MOUTH_ARCH * np.maximum(1 - x * x, 0))
 
     lips = on_lips(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
     s.fill(lips, lip)
     line = shade(lip, 0.55)
-    if drawn_opening(p.mouth_open) > 0:
+    gap = float(np.max(lower[:, 1] - upper[:, 1]))
+    if gap > MOUTH_SHUT_GAP:
         inside = on_lips(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
         s.fill(inside, (70, 22, 32))
         with s.painter.clipped(inside):
-            gap = float(np.max(lower[:, 1] - upper[:, 1]))
             teeth_h = min(0.05, 0.45 * gap)
             teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
             s.fill(on_lips(smooth(teeth, tension=0.5)), (250, 248, 242))
-            tongue_y = float(lower[5, 1])
-            tongue = ellipse(0.0, tongue_y + 0.01, w * 0.62, max(0.03, 0.35 * gap))
+            mid = lower[len(lower) // 2]
+            tongue = ellipse(float(mid[0]), float(mid[1]) + 0.01, w * 0.62, max(0.03, 0.35 * gap))
             s.fill(on_lips(tongue), (222, 96, 110))
         s.stroke(inside, line, 0.008, closed=True)
     else:
@@ -426,7 +450,7 @@ MARKING_STYLES: dict[str, Callable[[Scene], None]] = {
 
 # -- facial hair ------------------------------------------------------------------------------------
 def _moustache(s: Scene) -> None:
-    upper, _, w = mouth_curves(s)
+    upper, _, _, _, w = lip_lines(s)
     top = upper[[0, 3, 5, 7, 10]] - [0, 0.03]
     m = np.array([[-w - 0.02, top[0, 1] + 0.015], [-w * 0.5, top[1, 1] - 0.035], [0, top[2, 1] - 0.03],
                   [w * 0.5, top[3, 1] - 0.035], [w + 0.02, top[4, 1] + 0.015], [w * 0.5, top[3, 1] - 0.005],

@@ -19,6 +19,12 @@ from avatar_cam.expression import measures_from_landmarks
 from avatar_cam.face import OneEuroFilter
 
 INNER_BROWS = (107, 336)  # the inner ends of the right and left brow
+# the four lip lines, each from the person's right corner (image left) to the left corner
+LIP_LINES = ((78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308),  # inner upper
+             (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308),  # inner lower
+             (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291),  # outer upper
+             (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291))  # outer lower
+MOUTH_CORNERS = (61, 291)
 
 
 @dataclass(frozen=True)
@@ -130,11 +136,23 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
         face_size=float(h / ih))
 
 
+def mouth_shape(landmarks: np.ndarray) -> np.ndarray:
+    """The lips as measured: (4, 11, 2) points of the four lip lines on the levelled face, origin
+    between the mouth corners, in face widths. The character's mouth is drawn from this shape
+    (scaled to its own mouth), so its opening, width, smile, pout and any lopsided shape are the
+    person's; a face tracker then reads the drawing back as it read the person."""
+    n = measures_from_landmarks(landmarks).normalized()
+    centre = n[list(MOUTH_CORNERS)].mean(axis=0)
+    return np.stack([n[list(line)] - centre for line in LIP_LINES])
+
+
 # population neutral (adults looking at a webcam; measured on the shared clips' calm frames)
 NEUTRAL = Measures(yaw=0.0, pitch=0.0, roll=0.0, eye_r=0.29, eye_l=0.29, gaze_x=0.0, gaze_y=-0.06,
                    brow_r=0.15, brow_l=0.15, brow_gap=0.21, mouth_open=0.02, mouth_width=0.38,
                    smile=0.06, face_x=0.0, face_y=0.0, face_size=0.42)
 # measure change that moves a parameter through its unit span (one side of its range)
+# webcam head turns and nods are small: the character turns and nods more, so a nod reads
+TURN_GAIN, NOD_GAIN = 1.0, 1.25
 SPAN = {"gaze_x": 0.12, "gaze_y": 0.08, "brow": 0.035, "frown": 0.05, "mouth_open": 0.6,
         "mouth_width": 0.07, "smile": 0.15}
 
@@ -154,7 +172,7 @@ class Calibration:
             return g * (value - neutral) / span
 
         return Pose.from_vector(np.array([
-            g * (m.yaw - n.yaw), g * (m.pitch - n.pitch), m.roll,
+            g * TURN_GAIN * (m.yaw - n.yaw), g * NOD_GAIN * (m.pitch - n.pitch), m.roll,
             1 + g * (m.eye_r / max(n.eye_r, 1e-3) - 1), 1 + g * (m.eye_l / max(n.eye_l, 1e-3) - 1),
             unit(m.gaze_x, n.gaze_x, SPAN["gaze_x"]), unit(m.gaze_y, n.gaze_y, SPAN["gaze_y"]),
             unit(m.brow_r, n.brow_r, SPAN["brow"]), unit(m.brow_l, n.brow_l, SPAN["brow"]),
@@ -164,6 +182,15 @@ class Calibration:
             unit(m.smile, n.smile, SPAN["smile"]),
             m.face_x, m.face_y, m.face_size / max(n.face_size, 1e-3),
         ]))
+
+    def mouth(self, shape: np.ndarray | None) -> np.ndarray | None:
+        """A measured lip shape in the person's neutral mouth widths, its opening and lift times
+        the gain: what the character's mouth (of width 1 in those units) is drawn from."""
+        if shape is None:
+            return None
+        out = shape / max(self.neutral.mouth_width, 1e-3)
+        out[..., 1] *= self.gain
+        return out
 
     def to_dict(self) -> dict:
         return {"neutral": asdict(self.neutral), "gain": self.gain}
@@ -235,11 +262,14 @@ class Motion:
         names = Pose.names()
         self._filter = OneEuroFilter(np.array([_SMOOTH[n][0] for n in names]),
                                      np.array([_SMOOTH[n][1] for n in names]))
+        self._mouth_filter = OneEuroFilter(*_SMOOTH["mouth_open"])
         self.reset()
 
     def reset(self) -> None:
         self._filter.reset()
+        self._mouth_filter.reset()
         self.pose = Pose()
+        self.mouth: np.ndarray | None = None  # the smoothed measured lip shape, while tracked
         self.body = np.zeros(2)  # shoulders' (x, y) in head_x/head_y units
         self._last_seen: float | None = None
         self._t: float | None = None
@@ -253,13 +283,15 @@ class Motion:
         k = 1 - math.exp(-dt / 0.35)  # shoulders trail the head by ~a third of a second
         self.body += k * (np.array([self.pose.head_x, self.pose.head_y]) - self.body)
 
-    def track(self, pose: Pose, t: float) -> Pose:
-        """The smoothed pose for a tracked frame at time `t` (seconds)."""
+    def track(self, pose: Pose, t: float, mouth: np.ndarray | None = None) -> Pose:
+        """The smoothed pose (and `mouth`, a measured lip shape) for a tracked frame at time `t`
+        (seconds)."""
         dt = self._advance(t)
         if self._last_seen is None:
             self.body = np.array([pose.head_x, pose.head_y])
         v = self._filter(pose.vector() / _RANGE, t) * _RANGE
         self.pose = Pose.from_vector(v)
+        self.mouth = None if mouth is None else self._mouth_filter(mouth, t)
         self._last_seen = t
         self._follow_body(dt)
         return self.pose
@@ -280,7 +312,9 @@ class Motion:
         v[names.index("eye_r")] = v[names.index("eye_l")] = 0.05 if blink else max(
             v[names.index("eye_r")], 0.95)
         self.pose = Pose.from_vector(v)
+        self.mouth = None  # idling, the mouth is drawn from the (easing) pose
         self._filter.reset()  # the face comes back where it is, not where it was
+        self._mouth_filter.reset()
         self._follow_body(dt)
         return self.pose
 

@@ -11,7 +11,7 @@ import numpy as np
 from avatar_cam.character.backends import BACKENDS
 from avatar_cam.character.draw import draw_frame, draw_portrait
 from avatar_cam.character.model import Character, load_character
-from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure
+from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure, mouth_shape
 from avatar_cam.frame import Frame
 from avatar_cam.styles import StyleInfo
 
@@ -73,18 +73,25 @@ class CharacterRenderer:
         if not np.isfinite(measures.vector()).all():
             raise ValueError("the face measures are not finite numbers")
         self.last_measures = measures
-        return self.motion.track(self.calibration.pose(self.last_measures), frame.timestamp)
+        lips = mouth_shape(frame.landmarks)  # type: ignore[arg-type]  (frame_measures checked it)
+        return self.motion.track(self.calibration.pose(measures), frame.timestamp, lips)
+
+    @property
+    def mouth(self) -> np.ndarray | None:
+        """The lip shape the mouth is drawn from (None: from the pose's mouth parameters)."""
+        return self.calibration.mouth(self.motion.mouth)
 
     def render(self, frame: Frame) -> np.ndarray:
         """RGB (size, size) portrait of the pose (overlay mode pastes it on the face)."""
-        return draw_portrait(self.character, self._track(frame), self.size, self.backend)
+        pose = self._track(frame)
+        return draw_portrait(self.character, pose, self.size, self.backend, self.mouth)
 
     def render_frame(self, frame: Frame, size: tuple[int, int],
                      background: np.ndarray | None = None) -> np.ndarray:
         """BGR (h, w) picture: the character framed as the webcam frames the person."""
         pose = self._track(frame)
         return draw_frame(self.character, pose, size, self.motion.body, breathing(frame.timestamp),
-                          self.backend, background)
+                          self.backend, background, self.mouth)
 
     def idle_frame(self, t: float, size: tuple[int, int],
                    background: np.ndarray | None = None) -> np.ndarray | None:

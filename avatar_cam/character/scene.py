@@ -4,6 +4,7 @@ scene turns them into pixels through the 2.5D head (`Head3D`) and the placement 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from avatar_cam.character.params import Pose
 RGB = tuple[int, int, int]
 
 
+@functools.lru_cache(maxsize=512)
 def shade(c: RGB, f: float) -> RGB:
     """`c` darker (f < 1) or towards white (f > 1)."""
     if f <= 1:
@@ -36,6 +38,7 @@ class Scene:
     body_m: np.ndarray  # 2x3: body units (same scale, upright) -> pixels
     scale: float  # pixels per head unit
     breath: float  # -1..1
+    mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
 
     def __post_init__(self) -> None:
         a, b = self.head.linear()

@@ -219,7 +219,7 @@ class ControlPanel(QWidget):
         self.background_button = QPushButton()
         self.background_button.setToolTip("Background colour behind the avatar")
         self.background_reset = QToolButton()
-        self.background_reset.setText("Style's own")
+        self.background_reset.setText("Reset")
         self.background_reset.setToolTip("Use each style's own background (a character's scene)")
         row = QHBoxLayout()
         row.addWidget(self.background_button, 1)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from training.models.base import TrainModel, resolve_device
+from training.models.base import DeviceSetup, TrainModel, device_setup
 from training.models.content_invariant import ContentInvariant, StyleInputGenerator
 from training.models.cyclegan import CycleGAN
 from training.models.mesh_conditioned import MeshConditioned
 from training.options import TrainConfig
 
-__all__ = ["ContentInvariant", "CycleGAN", "MeshConditioned", "StyleInputGenerator", "TrainModel",
-           "create_model", "resolve_device"]
+__all__ = ["ContentInvariant", "CycleGAN", "DeviceSetup", "MeshConditioned", "StyleInputGenerator",
+           "TrainModel", "create_model", "device_setup"]
 
 
 def create_model(cfg: TrainConfig, device: torch.device | str = "cpu",

@@ -10,30 +10,39 @@ and its optimisers. The trainer only calls:
 - `export_metadata() -> dict[str, str]`: at least kind, generator, trained_on, license_note;
 - `extra_state() / load_extra_state()`: non-weight training state (optimisers, pools, scaler);
 - `update_ema()` after each step: with `g_ema` > 0 the nets named in `ema_nets` keep an
-  exponential moving average (`ema.*` in the weights) that export and samples use.
+  exponential moving average (`ema.*` in the weights) that export and samples use;
+- `distribute(ranks)` once, for a torchrun run: a step then calls the nets it trains through
+  `net(name)` (their DDP wrappers) and computes what couples a batch over the global batch
+  (`pool_query`, `randn`, `ranks.gather`; see `training.distributed`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
+from training.distributed import Ranks, sync_batch_norms
+from training.losses import ImagePool
 from training.macs import count_macs, count_params
 from training.options import TrainConfig
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA, then MPS, then CPU."""
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; a torchrun process takes GPU `local_rank`."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", local_rank)
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    if name == "cuda":
+        return torch.device("cuda", local_rank)
     return torch.device(name)
 
 
@@ -44,6 +53,24 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "bf16" or (amp == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return torch.float16
+
+
+@dataclass(frozen=True)
+class DeviceSetup:
+    """How a run uses its device: autocast dtype (None: float32), memory format, DDP backend."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    channels_last: bool
+    backend: str
+
+
+def device_setup(name: str = "auto", amp: str = "auto", local_rank: int = 0) -> DeviceSetup:
+    """The GPU path (bf16 autocast, fp16 where bf16 is missing; channels_last; NCCL) only on
+    CUDA; anything else trains in float32, contiguous, over gloo."""
+    device = resolve_device(name, local_rank)
+    cuda = device.type == "cuda"
+    return DeviceSetup(device, resolve_amp(amp, device), cuda, "nccl" if cuda else "gloo")
 
 
 def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
@@ -78,16 +105,55 @@ class TrainModel(nn.Module):
 
     kind = "base"
     ema_nets: tuple[str, ...] = ()  # the nets the exported generator is built from
+    trained_nets: tuple[str, ...] = ()  # the nets the optimisers train (DDP-wrapped under torchrun)
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu"):
         super().__init__()
         self.cfg = cfg
         self.device = torch.device(device)
-        self.amp_dtype = resolve_amp(cfg.amp, self.device)
+        setup = device_setup(str(self.device), cfg.amp)
+        self.amp_dtype = setup.amp_dtype
         self.scaler = (torch.amp.GradScaler(self.device.type)
                        if self.amp_dtype == torch.float16 else None)
-        self.channels_last = self.device.type == "cuda"
+        self.channels_last = setup.channels_last
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.ranks = Ranks()
+        self._ddp: dict[str, DistributedDataParallel] = {}  # a plain dict: not in state_dict()
+
+    # -- data parallelism -------------------------------------------------------------------
+    def distribute(self, ranks: Ranks) -> None:
+        """Train as one of `ranks.world` processes: the trained nets' batch norms normalise over
+        the global batch and DDP averages their gradients (call after loading weights; DDP
+        starts every rank from rank 0's)."""
+        self.ranks = ranks
+        if not ranks.active:
+            return
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        for name in self.trained_nets:
+            net = sync_batch_norms(getattr(self, name), self.device)
+            self._ddp[name] = DistributedDataParallel(net, device_ids=ids)
+
+    def net(self, name: str) -> nn.Module:
+        """Net `name` as a training step calls it when it trains it: its DDP wrapper under torchrun
+        (so its gradients are averaged), else the net. A net that is frozen for the step (the
+        discriminator while the generators step) is called directly."""
+        return self._ddp[name] if name in self._ddp else getattr(self, name)
+
+    def pool_query(self, pool: ImagePool, images: torch.Tensor, blocks: int = 1) -> torch.Tensor:
+        """The image pool over the global batch: every rank queries the same pool with the same
+        gathered fakes and RNG stream, so the pools stay identical; returns this rank's part."""
+        return self.ranks.part(pool.query(self.ranks.gather(images.detach(), blocks)), blocks)
+
+    def randn(self, n: int, dim: int) -> torch.Tensor:
+        """[n, dim] normal draws for this rank's n samples: drawn for the global batch, so every
+        rank draws the same numbers and one process would have drawn these for these slots."""
+        return self.ranks.part(torch.randn(n * self.ranks.world, dim)).to(self.device)
+
+    def replica_fingerprint(self) -> dict[str, torch.Tensor]:
+        """Everything that must be identical on every rank: weights, buffers, training state and
+        the RNG (compared at each checkpoint)."""
+        tensors, _ = self.extra_state()
+        return {**self.state_dict(), **tensors, "rng.torch": torch.get_rng_state()}
 
     # -- helpers for subclasses -----------------------------------------------------------
     def adam(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:

@@ -64,6 +64,7 @@ class ContentInvariant(TrainModel):
 
     kind = "content-invariant"
     ema_nets = ("Ec", "Es", "R")
+    trained_nets = ("Ec", "Es", "R", "D_B")
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu"):
         super().__init__(cfg, device)
@@ -87,34 +88,35 @@ class ContentInvariant(TrainModel):
         cfg = self.cfg
         x, y = self.to_input(batch["A"]), self.to_input(batch["B"])
         x2 = self.to_input(batch["A2"]) if "A2" in batch else x.roll(1, 0)
-        set_requires_grad([self.D_B], False)
+        ec, es, r, d = (self.net(n) for n in self.trained_nets)
+        set_requires_grad([self.D_B], False)  # frozen: called directly, not through DDP
         with self.autocast():
-            c_x, c_y = self.Ec(x), self.Ec(y)
-            s_x, s_x2, s_y = self.Es(x), self.Es(x2), self.Es(y)
-            fake = self.R(c_x, s_y)
-            c_fake = self.Ec(fake)
-            rec = self.R(c_fake, s_x2)
+            c_x, c_y = ec(x), ec(y)
+            s_x, s_x2, s_y = es(x), es(x2), es(y)
+            fake = r(c_x, s_y)
+            c_fake = ec(fake)
+            rec = r(c_fake, s_x2)
             losses = {
                 "gan": self.gan(self.D_B(fake), True) * cfg.lambda_gan,
                 "rec": F.l1_loss(rec.float(), x) * cfg.lambda_rec,
                 "content": F.l1_loss(c_fake.float(), c_x.detach().float()) * cfg.lambda_content,
             }
             if cfg.lambda_self > 0:
-                losses["self_A"] = F.l1_loss(self.R(c_x, s_x).float(), x) * cfg.lambda_self
-                losses["self_B"] = F.l1_loss(self.R(c_y, s_y).float(), y) * cfg.lambda_self
+                losses["self_A"] = F.l1_loss(r(c_x, s_x).float(), x) * cfg.lambda_self
+                losses["self_B"] = F.l1_loss(r(c_y, s_y).float(), y) * cfg.lambda_self
             fakes = [fake]
             if cfg.lambda_style > 0:
-                z = torch.randn(x.shape[0], cfg.style_dim).to(self.device)
-                fake_z = self.R(c_x, z)
+                z = self.randn(x.shape[0], cfg.style_dim)
+                fake_z = r(c_x, z)
                 losses["gan"] = 0.5 * (losses["gan"] + self.gan(self.D_B(fake_z), True) * cfg.lambda_gan)
-                losses["style"] = F.l1_loss(self.Es(fake_z).float(), z) * cfg.lambda_style
+                losses["style"] = F.l1_loss(es(fake_z).float(), z) * cfg.lambda_style
                 fakes.append(fake_z)
             loss_g = sum(losses.values())
         self.backward_step(loss_g, self.optimizers["G"])
         set_requires_grad([self.D_B], True)
         with self.autocast():
-            pooled = self.pool_B.query(torch.cat(fakes).detach())
-            loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
+            pooled = self.pool_query(self.pool_B, torch.cat(fakes), blocks=len(fakes))
+            loss_d = 0.5 * (self.gan(d(y), True) + self.gan(d(pooled), False))
         self.backward_step(loss_d, self.optimizers["D"])
         self.end_step()
         self.track_style_mean(y, s_y)
@@ -141,12 +143,14 @@ class ContentInvariant(TrainModel):
 
     def track_style_mean(self, y: torch.Tensor, s_y: torch.Tensor) -> None:
         """Fold a batch of cartoon style codes s_y = Es(y) into the running mean (the default
-        style); with the generator EMA on, the codes of the averaged Es, which export uses."""
+        style); with the generator EMA on, the codes of the averaged Es, which export uses.
+        Under torchrun the mean is over the global batch, so every rank keeps the same one."""
         with torch.no_grad():
             if getattr(self, "ema", None) is not None:
                 s_y = self.ema["Es"](y)
             m = 1.0 if int(self.style_seen) == 0 else self.cfg.style_ema
-            self.style_mean.mul_(1 - m).add_(s_y.detach().float().mean(0) * m)
+            batch_mean = self.ranks.mean(s_y.detach().float().mean(0))  # over the global batch
+            self.style_mean.mul_(1 - m).add_(batch_mean * m)
             self.style_seen += 1
 
     @torch.no_grad()

@@ -25,6 +25,7 @@ class CycleGAN(TrainModel):
 
     kind = "cyclegan"
     ema_nets = ("G_A",)
+    trained_nets = ("G_A", "G_B", "D_A", "D_B")
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str = "cpu",
                  teacher: nn.Module | None = None):
@@ -49,14 +50,15 @@ class CycleGAN(TrainModel):
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
         real_a, real_b = self.to_input(batch["A"]), self.to_input(batch["B"])
+        g_a, g_b, d_a, d_b = (self.net(n) for n in self.trained_nets)
         lam_idt = cfg.lambda_cycle * cfg.lambda_identity
-        # generators
+        # generators (the frozen discriminators are called directly, not through DDP)
         set_requires_grad([self.D_A, self.D_B], False)
         with self.autocast():
-            fake_b = self.G_A(real_a)
-            rec_a = self.G_B(fake_b)
-            fake_a = self.G_B(real_b)
-            rec_b = self.G_A(fake_a)
+            fake_b = g_a(real_a)
+            rec_a = g_b(fake_b)
+            fake_a = g_b(real_b)
+            rec_b = g_a(fake_a)
             losses = {
                 "G_A": self.gan(self.D_A(fake_b), True) * cfg.lambda_gan,
                 "G_B": self.gan(self.D_B(fake_a), True) * cfg.lambda_gan,
@@ -64,8 +66,8 @@ class CycleGAN(TrainModel):
                 "cycle_B": F.l1_loss(rec_b.float(), real_b) * cfg.lambda_cycle,
             }
             if lam_idt > 0:
-                losses["idt_A"] = F.l1_loss(self.G_A(real_b).float(), real_b) * lam_idt
-                losses["idt_B"] = F.l1_loss(self.G_B(real_a).float(), real_a) * lam_idt
+                losses["idt_A"] = F.l1_loss(g_a(real_b).float(), real_b) * lam_idt
+                losses["idt_B"] = F.l1_loss(g_b(real_a).float(), real_a) * lam_idt
             if self.teacher:
                 with torch.no_grad():
                     target = self.teacher[0](real_a).float()
@@ -75,10 +77,10 @@ class CycleGAN(TrainModel):
         # discriminators
         set_requires_grad([self.D_A, self.D_B], True)
         with self.autocast():
-            pooled_b = self.pool_B.query(fake_b.detach())
-            pooled_a = self.pool_A.query(fake_a.detach())
-            loss_d_a = 0.5 * (self.gan(self.D_A(real_b), True) + self.gan(self.D_A(pooled_b), False))
-            loss_d_b = 0.5 * (self.gan(self.D_B(real_a), True) + self.gan(self.D_B(pooled_a), False))
+            pooled_b = self.pool_query(self.pool_B, fake_b)
+            pooled_a = self.pool_query(self.pool_A, fake_a)
+            loss_d_a = 0.5 * (self.gan(d_a(real_b), True) + self.gan(d_a(pooled_b), False))
+            loss_d_b = 0.5 * (self.gan(d_b(real_a), True) + self.gan(d_b(pooled_a), False))
         self.backward_step(loss_d_a + loss_d_b, self.optimizers["D"])
         self.end_step()
         out = {k: float(v.detach()) for k, v in losses.items()}

@@ -64,24 +64,29 @@ class MeshConditioned(ContentInvariant):
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
         mesh_a, y, mesh_y = (self.to_input(batch[k]) for k in ("A", "B", "M"))
-        set_requires_grad([self.D_B], False)
+        ec, es, r, d = (self.net(n) for n in self.trained_nets)
+        set_requires_grad([self.D_B], False)  # frozen: called directly, not through DDP
         with self.autocast():
-            s_y = self.Es(y)
-            rec = self.R(self.Ec(mesh_y), s_y)
-            fake = self.R(self.Ec(mesh_a), s_y.roll(1, 0))
+            s_y = es(y)
+            rec = r(ec(mesh_y), s_y)
+            # each photo takes the style of the cartoon one slot before it in the global batch
+            s_other = self.ranks.part(self.ranks.gather(s_y, grad=True).roll(1, 0))
+            fake = r(ec(mesh_a), s_other)
             gan = self.gan(self.D_B(rec), True) + self.gan(self.D_B(fake), True)
             err = (rec.float() - y).abs()  # one L1 map for both pixel terms
             losses = {"rec": err.mean() * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
             if cfg.lambda_features > 0:
                 mask = feature_mask(mesh_y.float(), grow=max(1, y.shape[-1] // 32))
-                n = (mask.sum() * err.shape[1]).clamp(min=1)
+                # normalised by the global batch's count (per rank: its mean over ranks), so
+                # the loss DDP averages is the one-process loss of the global batch
+                n = self.ranks.mean(mask.sum() * err.shape[1]).clamp(min=1)
                 losses["features"] = (err * mask).sum() / n * cfg.lambda_features
             loss_g = sum(losses.values())
         self.backward_step(loss_g, self.optimizers["G"])
         set_requires_grad([self.D_B], True)
         with self.autocast():
-            pooled = self.pool_B.query(torch.cat([rec, fake]).detach())
-            loss_d = 0.5 * (self.gan(self.D_B(y), True) + self.gan(self.D_B(pooled), False))
+            pooled = self.pool_query(self.pool_B, torch.cat([rec, fake]), blocks=2)
+            loss_d = 0.5 * (self.gan(d(y), True) + self.gan(d(pooled), False))
         self.backward_step(loss_d, self.optimizers["D"])
         self.end_step()
         self.track_style_mean(y, s_y)

@@ -1,0 +1,27 @@
+"""Print the motion-check tables of several `avatar-eval --motion` runs as one markdown block.
+
+    python scripts/motion_tables.py runs/motion/sunny runs/motion/flat-mesh ...
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from training.motion_check import table
+
+
+def main(dirs: list[str]) -> int:
+    for d in dirs:
+        data = json.loads((Path(d) / "motion.json").read_text())
+        clips = {name.split("-c")[0] if name.startswith("demo-face") else name: s
+                 for name, s in data["clips"].items()}
+        print(f"`{data['style']}` at {data['size'][0]}x{data['size'][1]}:\n")
+        print(table(clips))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
