@@ -175,6 +175,7 @@ def bench_pipeline(args: argparse.Namespace) -> dict:
         "rss_mb_peak": round(peak_rss_mb(), 1),
         "provider": pipe.provider,
         "threads": args.threads or default_threads(),
+        "load_average": round(os.getloadavg()[0], 2),
     }
     if clip is not None:
         result["frames_dropped"] = max(0, rec.delivered - n)
@@ -323,7 +324,8 @@ def _print_pipeline(r: dict) -> None:
     if r["pace_fps"]:
         print(f"camera thread: decoding {r['camera_cpu_ms_per_frame']:.2f} ms a frame | "
               f"frames dropped {r['frames_dropped']}")
-    print(f"peak RSS {r['rss_mb_peak']} MB | fallbacks {r['fallbacks'] or 'none'}")
+    print(f"peak RSS {r['rss_mb_peak']} MB | fallbacks {r['fallbacks'] or 'none'} | load average "
+          f"{r['load_average']:.1f} on {os.cpu_count()} CPUs")
 
 
 def _print_generators(r: dict) -> None:
