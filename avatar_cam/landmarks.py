@@ -3,10 +3,14 @@ generators).
 
 One call a frame of MediaPipe's Face Mesh landmark model (refined: 478 points with irises), on the
 camera frame, inside the square static Face Mesh reads: the short-range face detector's box x1.5,
-turned by the eyes. That detector runs every `anchor_every`-th frame, in the square around the
-face the crop shows; in between, the square comes from the last frame's landmarks and how this
-person's detector box sat on their landmarks at the last anchor (`BoxFit`). The full-range
-`FaceDetector` runs only when there are no landmarks to follow.
+turned by the eyes. That detector runs every `anchor_every`-th frame (default: every other), in
+the square around the face the crop shows; in between, the square comes from the last frame's
+landmarks and how this person's detector box sat on their landmarks at the last anchor
+(`BoxFit`). The full-range `FaceDetector` runs only when there are no landmarks to follow.
+Anchoring every other frame rather than every 10th costs 0.6 ms a frame and keeps every signal
+the character reads within 0.02 of Face Mesh on the crop in its agreement with static Face Mesh
+on the camera frame (every 10th: the demo face's brows 0.05-0.06 lower, three more signals
+0.02-0.03).
 
 This replaces, per frame, a full-range detection every third frame, optical flow, the crop's
 pixels and a second Face Mesh pass (its own detector, then the model) on the crop. Reading the
@@ -267,7 +271,7 @@ class MeshTracker(FaceTracker):
     image pixels (None when the face is held or lost)."""
 
     def __init__(self, detector: FaceDetector, mesh: FaceMesh | None = None,
-                 config: TrackerConfig | None = None, anchor_every: int = 10,
+                 config: TrackerConfig | None = None, anchor_every: int = 2,
                  crop: CropSpec | None = None):
         super().__init__(detector, config)
         self.mesh = mesh or FaceMesh()
