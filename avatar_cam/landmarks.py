@@ -7,7 +7,7 @@ turned by the eyes. That detector runs every `anchor_every`-th frame (default: e
 the square around the face the crop shows; in between, the square comes from the last frame's
 landmarks and how this person's detector box sat on their landmarks at the last anchor
 (`BoxFit`). The full-range `FaceDetector` runs only when there are no landmarks to follow.
-Anchoring every other frame rather than every 10th costs 0.6 ms a frame and keeps every signal
+Anchoring every other frame rather than every 10th costs 0.5-1 ms a frame and keeps every signal
 the character reads within 0.02 of Face Mesh on the crop in its agreement with static Face Mesh
 on the camera frame (every 10th: the demo face's brows 0.05-0.06 lower, three more signals
 0.02-0.03).
