@@ -1,6 +1,7 @@
 """Run the avatar-cam window on a clip under a virtual X server and save a screenshot.
 
     python scripts/screenshot_gui.py [--input CLIP] [--out docs/screenshot.png] [--seconds 5]
+    python scripts/screenshot_gui.py --screen 1366x768 --size 1366x768 --creator --out docs/creator.png
 
 The default clip is the generated demo face: a screenshot that goes into the repository must not
 show a real person (the clips in ../shared/media may be used, never committed, crops included).
@@ -34,6 +35,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vcam", action="store_true", help="try to turn the virtual camera on")
     p.add_argument("--mode", choices=["avatar", "overlay", "full"], default="avatar")
     p.add_argument("--offscreen", action="store_true", help="use Qt offscreen, not Xvfb")
+    p.add_argument("--screen", default="1920x1080", help="the virtual screen's size WxH (Xvfb)")
+    p.add_argument("--creator", action="store_true", help="show the 'Make a character' tab")
+    p.add_argument("--section", help="with --creator: scroll the panel to this part (e.g. hair)")
+    p.add_argument("--random", type=int, help="with --creator: press Random, seeded")
     return p.parse_args(argv)
 
 
@@ -42,14 +47,14 @@ def need_xvfb(args: argparse.Namespace) -> bool:
             and not os.environ.get("DISPLAY") and not os.environ.get("AVATAR_CAM_IN_XVFB"))
 
 
-def rerun_under_xvfb(argv: list[str]) -> int:
+def rerun_under_xvfb(argv: list[str], screen: str) -> int:
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
         print("screenshot_gui: no DISPLAY and no xvfb-run (apt install xvfb); use --offscreen",
               file=sys.stderr)
         return 2
     env = dict(os.environ, AVATAR_CAM_IN_XVFB="1", QT_QPA_PLATFORM="xcb")
-    cmd = [xvfb, "-a", "-s", "-screen 0 1920x1080x24", sys.executable, __file__, *argv]
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {screen}x24", sys.executable, __file__, *argv]
     return subprocess.call(cmd, env=env)
 
 
@@ -74,6 +79,16 @@ def shoot(args: argparse.Namespace) -> int:
             w.help_dock.hide()
         if args.vcam:
             w.controls.vcam_button.click()
+        if args.creator:
+            w.show_creator()
+            if args.random is not None:
+                import numpy as np
+
+                w.creator.rng = np.random.default_rng(args.random)
+                w.creator.randomize()
+            if args.section:
+                area = w.tabs.currentWidget()
+                area.ensureWidgetVisible(w.creator_panel.groups[args.section], 0, 0)  # type: ignore[attr-defined]
         end = time.monotonic() + args.seconds
         while time.monotonic() < end:
             app.processEvents()
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
     if need_xvfb(args):
-        return rerun_under_xvfb(argv)
+        return rerun_under_xvfb(argv, args.screen)
     return shoot(args)
 
 

@@ -32,6 +32,7 @@ from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, builtin_styles_dir, load_style
 
 CHARACTERS = sorted(builtin_styles_dir().glob("*.character.json"))
+DEFAULT = builtin_styles_dir() / "sunny.character.json"  # the default character
 V1_FILE = {
     "format": V1_FORMAT, "name": "old-kid", "size": 512, "license_note": "MIT",
     "colours": {"background": "#9fd3e6", "body": "#f2a541", "skin": "#ffd9b8", "outline": "#3b2a26",
@@ -62,14 +63,14 @@ def test_shipped_characters_load_have_cards_and_differ() -> None:
 
 @pytest.mark.parametrize("size", [(1280, 720), (640, 480), (480, 640), (333, 777), (64, 36)])
 def test_any_size_and_aspect_is_drawn_to_that_size(size: tuple[int, int]) -> None:
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     img = draw_frame(ch, Pose(yaw=20, mouth_open=0.5), size)
     assert img.shape == (size[1], size[0], 3)
     assert img.std() > 5  # a picture, not a blank
 
 
 def _mutated(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
-    data = json.loads(CHARACTERS[0].read_text())
+    data = json.loads(DEFAULT.read_text())
     change(data)
     path = tmp_path / "bad.character.json"
     path.write_text(json.dumps(data))
@@ -118,7 +119,7 @@ def test_a_version_1_rig_file_is_migrated_and_a_broken_one_refused(tmp_path: Pat
 
 
 def test_save_and_load_give_the_same_character(tmp_path: Path) -> None:
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     path = tmp_path / "copy.character.json"
     save_character(ch, path)
     again = load_character(path)
@@ -156,7 +157,7 @@ MOVES = {"yaw": 25.0, "pitch": -20.0, "roll": 15.0, "eye_r": 0.0, "eye_l": 0.0, 
 def test_every_parameter_moves_the_drawing_legibly() -> None:
     """At 1280x720 each parameter changes a visible area (not a 3-pixel change)."""
     assert set(MOVES) == {p.name for p in PARAMETERS}
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     rest = draw_frame(ch, Pose(), (1280, 720))
     for name, value in MOVES.items():
         moved = draw_frame(ch, Pose(**{name: value}), (1280, 720))
@@ -167,7 +168,7 @@ def test_every_parameter_moves_the_drawing_legibly() -> None:
 def test_closed_loop_a_drawn_pose_reads_back_as_that_pose() -> None:
     """The character drawn in a pose, read by an independent Face Mesh, gives that pose back:
     what a classmate's eyes (and a face tracker) see moves with the parameter."""
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     with ExpressionAnalyzer() as a:
         def read(**pose: float):  # type: ignore[no-untyped-def]
             return a.analyze(draw_frame(ch, Pose(**pose), (1280, 720)))
@@ -191,7 +192,7 @@ def _tracked(pipe: Pipeline, t: float, still: bool = True) -> Frame:
 
 @pytest.fixture(scope="module")
 def character_pipeline() -> Pipeline:
-    return Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240), hold_frames=2))
+    return Pipeline(load_style(DEFAULT), PipelineConfig(output_size=(320, 240), hold_frames=2))
 
 
 def test_parameters_follow_the_scripted_demo_face(character_pipeline: Pipeline) -> None:
@@ -316,7 +317,7 @@ def test_calibration_neutral_and_gain() -> None:
 
 
 def test_both_drawing_backends_draw_the_same_picture() -> None:
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     pose = Pose(yaw=15, mouth_open=0.6, smile=0.5, brow_l=0.7, gaze_x=0.5)
     skia_img = draw_frame(ch, pose, (640, 360), backend="skia")
     qt_img = draw_frame(ch, pose, (640, 360), backend="qt")
@@ -325,7 +326,7 @@ def test_both_drawing_backends_draw_the_same_picture() -> None:
 
 
 def test_a_chosen_background_replaces_the_characters_own() -> None:
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     backdrop = np.zeros((240, 320, 3), np.uint8)
     backdrop[:] = (10, 200, 30)
     img = draw_frame(ch, Pose(), (320, 240), backdrop=backdrop)
@@ -334,7 +335,7 @@ def test_a_chosen_background_replaces_the_characters_own() -> None:
 
 
 def test_portrait_for_overlay_and_thumbnails() -> None:
-    ch = load_character(CHARACTERS[0])
+    ch = load_character(DEFAULT)
     img = draw_portrait(ch, Pose(), 256)
     assert img.shape == (256, 256, 3)
     with ExpressionAnalyzer() as a:

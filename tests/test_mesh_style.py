@@ -40,7 +40,7 @@ def test_drawing_shows_the_mouth_opening(demo_landmarks: tuple[np.ndarray, np.nd
     inner = np.array(LIPS_INNER)
     closed[inner, 1] = lm[inner, 1].mean()  # inner lips on one line: mouth shut
     opened = lm.copy()
-    lower = inner[lm[inner, 1] > lm[inner, 1].mean()]
+    lower = np.array(LIPS_INNER[1:10])  # the inner lower lip, corner (78) to corner (308) exclusive
     opened[lower, 1] += 12
     a_closed = _colour_area(draw_face_mesh(closed, 128), MOUTH)
     a_open = _colour_area(draw_face_mesh(opened, 128), MOUTH)

@@ -1,8 +1,9 @@
 """Paint a `Character` in a `Pose` at any size: parts in depth order, each deformed by the
 parameters it listens to, through one `Painter`.
 
-    back hair ─ neck ─ clothes ─ ears ─ head ─ markings, cheeks ─ eyes ─ brows ─ nose, snout ─
-    mouth ─ facial hair ─ front hair ─ headwear ─ glasses
+    back hair ─ body (behind the neck, neck, clothes) ─ ears ─ head ─ [markings, cheeks, snout,
+    eyes, brows, nose, mouth: inside the head's outline] ─ facial hair ─ front hair ─ headwear ─
+    glasses
 
 `frame` is a webcam framing: head and shoulders fill the picture, the head where the person's
 is (`head_x`, `head_y`, `head_scale`), shoulders where `Motion.body` says. `portrait` is the head
@@ -11,6 +12,8 @@ alone, centred, for a square (overlay mode, thumbnails)."""
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -20,6 +23,7 @@ from avatar_cam.character import body_parts, face_parts, hair_parts
 from avatar_cam.character.backends import make_painter
 from avatar_cam.character.geometry import Head3D, Pose2D
 from avatar_cam.character.model import Character
+from avatar_cam.character.painter import BoundsPainter, Painter
 from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene
 
@@ -35,25 +39,64 @@ class Placement:
     body: tuple[float, float]
 
 
-def frame_placement(pose: Pose, body_xy: np.ndarray, size: tuple[int, int], breath: float) -> Placement:
-    """Webcam framing: the head moves across the picture with the person (damped, kept inside)."""
+@dataclass(frozen=True)
+class Extent:
+    """How far a character reaches from its head's centre (head units, measured over turns and
+    nods): half its width and its height above the centre. Ears, hair and hats are included."""
+
+    half: float
+    top: float
+
+
+HEAD_LAYERS = ("hair_back", "ears", "head", "hair_front", "headwear", "glasses")
+_EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p) for y in (-45, 45) for p in (-35, 35)))
+_extents: dict[str, Extent] = {}
+
+
+def extent(ch: Character) -> Extent:
+    """`ch`'s `Extent`, measured once by drawing it with a `BoundsPainter` (then cached)."""
+    key = json.dumps(ch.to_json(), sort_keys=True)
+    found = _extents.get(key)
+    if found is None:
+        painter, unit = BoundsPainter(), 100.0  # pixels per head unit: strokes keep their width
+        for pose in _EXTENT_POSES:
+            paint_with(painter, ch, pose, Placement(unit, (0.0, 0.0), (0.0, 0.0)),
+                       on_layer=lambda name: setattr(painter, "layer", name))
+        x0, y0, x1, _ = painter.union(HEAD_LAYERS) / unit
+        found = Extent(float(max(-x0, x1)), float(-y0))
+        if len(_extents) > 64:
+            _extents.clear()
+        _extents[key] = found
+    return found
+
+
+def frame_placement(pose: Pose, body_xy: np.ndarray, size: tuple[int, int], breath: float,
+                    reach: Extent | None = None) -> Placement:
+    """Webcam framing: the head moves across the picture with the person (damped), kept inside
+    the picture with all of the character's hair, ears and hat (`reach`); the shoulders move
+    by as much as keeping the head inside moved it."""
     w, h = size
     scale = FACE_HEIGHT * h * float(np.clip(pose.head_scale, 0.6, 1.6)) ** 0.8
-    half = 0.6 * scale
+    half = max(0.6, reach.half if reach else 0.0) * scale
+    top = max(0.8, reach.top if reach else 0.0) * scale
     x = w / 2 + pose.head_x * w * 0.35
     y = h * 0.46 + pose.head_y * h * 0.25
-    x = float(np.clip(x, half, w - half))
-    y = float(np.clip(y, 0.8 * scale, h - 0.3 * scale))
-    bx = w / 2 + float(body_xy[0]) * w * 0.35
-    by = h * 0.46 + float(body_xy[1]) * h * 0.25 - breath * 0.008 * scale
-    bx = float(np.clip(bx, half, w - half))
-    return Placement(scale, (x, y), (bx, float(np.clip(by, 0.8 * scale, h - 0.3 * scale))))
+    cx = float(np.clip(x, half, w - half)) if w > 2 * half else w / 2
+    cy = float(np.clip(y, top, max(top, h - 0.3 * scale)))
+    bx = w / 2 + float(body_xy[0]) * w * 0.35 + (cx - x)
+    by = h * 0.46 + float(body_xy[1]) * h * 0.25 + (cy - y) - breath * 0.008 * scale
+    return Placement(scale, (cx, cy), (bx, by))
 
 
-def portrait_placement(n: int) -> Placement:
-    """A square with the face where the app's face crop has it (about half the side wide)."""
+def portrait_placement(n: int, reach: Extent | None = None) -> Placement:
+    """A square with the face where the app's face crop has it (about half the side wide); with
+    `reach`, smaller where needed so the whole character fits, hair, ears and hat (thumbnails)."""
     scale = 0.5 * n
-    return Placement(scale, (n / 2, 0.5 * n), (n / 2, 0.5 * n))
+    if reach is None:
+        return Placement(scale, (n / 2, 0.5 * n), (n / 2, 0.5 * n))
+    scale = min(scale, 0.94 * n / (reach.top + 0.85), 0.96 * n / (2 * reach.half))
+    y = max(0.5 * n, 0.03 * n + reach.top * scale)
+    return Placement(scale, (n / 2, y), (n / 2, y))
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,40 +130,65 @@ def background(ch: Character, size: tuple[int, int]) -> np.ndarray:
     return _background(bg["kind"], bg["top"], bg["bottom"], str(img) if img else "", size)
 
 
-def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breath: float = 0.0,
-          backend: str = "skia", mouth: np.ndarray | None = None) -> None:
-    """Draw `ch` into `target` ((h, w, 4) BGRA, background already there); the mouth from a
-    measured lip shape when `mouth` is given (`Calibration.mouth`), else from the pose."""
+Draw = Callable[[Scene], None]
+FACE_GROUP = ("cheeks", "snout", "eyes", "brows", "nose", "mouth")  # kept inside the head outline
+
+
+def layers(ch: Character) -> list[tuple[str, Draw]]:
+    """The character's parts as named drawings in depth order (back to front)."""
+    p = ch.parts
+    hair = hair_parts.HAIR_STYLES[p["hair"]["style"]]
+    wear = hair_parts.HEADWEAR_STYLES[p["headwear"]["style"]]
+    out: list[tuple[str, Draw | None]] = [
+        ("hair_back", hair.back), ("body", body_parts.draw_body),
+        ("ears", face_parts.EAR_STYLES[p["ears"]["style"]]), ("head", face_parts.draw_head),
+        ("markings", face_parts.MARKING_STYLES[p["markings"]["style"]]), ("cheeks", face_parts.draw_cheeks),
+        ("snout", face_parts.SNOUT_STYLES[p["snout"]["style"]]), ("eyes", face_parts.draw_eyes),
+        ("brows", face_parts.draw_brows), ("nose", face_parts.NOSE_STYLES[p["nose"]["style"]]),
+        ("mouth", face_parts.draw_mouth),
+        ("facial_hair", face_parts.FACIAL_HAIR_STYLES[p["facial_hair"]["style"]]),
+        ("hair_front", hair.front), ("headwear", wear),
+        ("glasses", face_parts.GLASSES_STYLES[p["glasses"]["style"]]),
+    ]
+    return [(name, draw) for name, draw in out if draw is not None]
+
+
+def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, breath: float = 0.0,
+               mouth: np.ndarray | None = None, on_layer: Callable[[str], None] | None = None) -> None:
+    """Draw `ch` with `painter`. The face's features are drawn inside the head's outline (the
+    markings clip themselves), so at the extremes they are hidden by the silhouette, never drawn
+    past it. `on_layer` is told each layer's name before it is drawn (tests check where
+    each part lands). The mouth is drawn from a measured lip shape when `mouth` is given
+    (`Calibration.mouth`), else from the pose."""
     head = Head3D(yaw=pose.yaw, pitch=pose.pitch)
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
                                                           place.body[1]]])
+    s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth)
+    todo = layers(ch)
+    i = 0
+    while i < len(todo):
+        name, draw = todo[i]
+        if name not in FACE_GROUP:
+            if on_layer:
+                on_layer(name)
+            draw(s)
+            i += 1
+            continue
+        with painter.clipped(face_parts.head_path(s)):
+            while i < len(todo) and todo[i][0] in FACE_GROUP:
+                if on_layer:
+                    on_layer(todo[i][0])
+                todo[i][1](s)
+                i += 1
+
+
+def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breath: float = 0.0,
+          backend: str = "skia", mouth: np.ndarray | None = None) -> None:
+    """Draw `ch` into `target` ((h, w, 4) BGRA, background already there)."""
     painter = make_painter(backend, target)
     try:
-        s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth)
-        hair = hair_parts.HAIR_STYLES[ch.parts["hair"]["style"]]
-        if hair.back:
-            hair.back(s)
-        body_parts.draw_neck(s)
-        body_parts.CLOTHING_STYLES[ch.parts["clothing"]["style"]](s)
-        face_parts.EAR_STYLES[ch.parts["ears"]["style"]](s)
-        face_parts.draw_head(s)
-        with painter.clipped(face_parts.head_path(s)):  # markings and blush stay on the face
-            face_parts.MARKING_STYLES[ch.parts["markings"]["style"]](s)
-            face_parts.draw_cheeks(s)
-        face_parts.SNOUT_STYLES[ch.parts["snout"]["style"]](s)
-        for side in (-1, 1):
-            face_parts.draw_eye(s, side)
-            face_parts.draw_brow(s, side)
-        face_parts.NOSE_STYLES[ch.parts["nose"]["style"]](s)
-        face_parts.draw_mouth(s)
-        face_parts.FACIAL_HAIR_STYLES[ch.parts["facial_hair"]["style"]](s)
-        if hair.front:
-            hair.front(s)
-        wear = hair_parts.HEADWEAR_STYLES[ch.parts["headwear"]["style"]]
-        if wear:
-            wear(s)
-        face_parts.GLASSES_STYLES[ch.parts["glasses"]["style"]](s)
+        paint_with(painter, ch, pose, place, breath, mouth)
     finally:
         painter.close()
 
@@ -135,13 +203,14 @@ def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.nda
         target = cv2.cvtColor(backdrop, cv2.COLOR_BGR2BGRA)
     else:
         target = background(ch, size).copy()
-    paint(ch, pose, target, frame_placement(pose, body, size, breath), breath, backend, mouth)
+    paint(ch, pose, target, frame_placement(pose, body, size, breath, extent(ch)), breath, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2BGR)
 
 
 def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
-                  mouth: np.ndarray | None = None) -> np.ndarray:
-    """RGB uint8 (n, n, 3): the head and shoulders centred in a square."""
+                  mouth: np.ndarray | None = None, whole: bool = False) -> np.ndarray:
+    """RGB uint8 (n, n, 3): the head and shoulders centred in a square (`whole`: all of the
+    character in it, for a thumbnail)."""
     target = background(ch, (n, n)).copy()
-    paint(ch, pose, target, portrait_placement(n), 0.0, backend, mouth)
+    paint(ch, pose, target, portrait_placement(n, extent(ch) if whole else None), 0.0, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB)

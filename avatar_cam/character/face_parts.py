@@ -51,9 +51,14 @@ def outline_points(shape: str, jaw: float) -> np.ndarray:
     return pts
 
 
-def head_path(s: Scene) -> np.ndarray:
-    """The outline turns little (it is the skull's silhouette), the chin more: it sticks out."""
-    pts = smooth(outline_points(s.parts["face"]["shape"], s.pose.mouth_open))
+def head_path(s: Scene, chin: float = 0.0) -> np.ndarray:
+    """The outline turns little (it is the skull's silhouette), the chin more: it sticks out.
+    `chin` > 0 grows the lower face by that many head units (the region a beard may cover)."""
+    pts = outline_points(s.parts["face"]["shape"], s.pose.mouth_open)
+    if chin:
+        low = np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
+        pts = pts + chin * low[:, None] * [[0.4, 1.0]] * np.stack([np.sign(pts[:, 0]), np.ones(len(pts))], 1)
+    pts = smooth(pts)
     depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
     return apply(s.head_m, pts + depth[:, None] * s.head.shift(1.0))
 
@@ -61,21 +66,28 @@ def head_path(s: Scene) -> np.ndarray:
 def draw_head(s: Scene) -> None:
     skin = s.colour("face", "skin")
     path = head_path(s)
-    s.fill(path, skin)  # flat colour: a large gradient fill costs ~20x a flat one on the CPU
-    s.stroke(path, s.outline, 0.012, closed=True)
+    s.outlined(path, skin, s.outline, 0.012)  # flat: a large gradient fill costs ~20x a flat one
 
 
 # -- ears -----------------------------------------------------------------------------------------
 def _human_ears(s: Scene) -> None:
+    """Ears on the sides of the head: the far one turns in behind the head, the near one stays on
+    the silhouette and shows more of itself (seen from the side)."""
     skin = s.colour("face", "skin")
     inner = s.colour("ears", "inner")
+    turn = math.sin(math.radians(s.pose.yaw))
     for side in (-1, 1):
+        near = max(0.0, -side * turn)  # 0 facing the camera, ~0.7 at a full turn
         anchor = (side * 0.5, 0.04)
-        path = s.anchored(ellipse(side * 0.535, 0.04, 0.085, 0.13), anchor, -0.05)
-        s.fill(path, skin)
-        s.stroke(path, s.outline, 0.012, closed=True)
+        ear = ellipse(side * 0.535, 0.04, 0.085 * (1 + 0.5 * near), 0.13)
         curl = np.array([[side * 0.5, -0.04], [side * 0.56, -0.02], [side * 0.57, 0.05], [side * 0.52, 0.1]])
-        s.stroke(s.anchored(smooth(curl, closed=False), anchor, -0.05), shade(inner, 0.85), 0.014)
+        # the near ear blends from turning round the axis to sliding with the silhouette
+        k = min(1.0, 4 * near)
+        curl = smooth(curl, closed=False)
+        path = (1 - k) * s.anchored(ear, anchor, -0.05) + k * s.flat(ear, 0.08)
+        curl_px = (1 - k) * s.anchored(curl, anchor, -0.05) + k * s.flat(curl, 0.08)
+        s.outlined(path, skin, s.outline, 0.012)
+        s.stroke(curl_px, shade(inner, 0.85), 0.014)
 
 
 def _pointed(tip: tuple[float, float], base_in: float, base_out: float, base_y: float, out_y: float,
@@ -106,8 +118,7 @@ def _animal_ears(kind: str) -> Callable[[Scene], None]:
                 inn = ellipse(side * 0.4, -0.6, r * 0.58, r * 0.58)
             anchor = (side * 0.38, -0.62)
             path = s.anchored(outer, anchor, 0.0)
-            s.fill(path, shade(skin, 0.92) if kind == "dog" else skin)
-            s.stroke(path, s.outline, 0.012, closed=True)
+            s.outlined(path, shade(skin, 0.92) if kind == "dog" else skin, s.outline, 0.012)
             if inn is not None:
                 s.fill(s.anchored(inn, anchor, 0.0), inner)
     return draw
@@ -166,15 +177,6 @@ def drawn_openness(openness: float) -> float:
     return float(np.interp(openness, xs, ys))
 
 
-def _shut_eye(s: Scene, side: int) -> None:
-    """The lid over the eye, a shade darker than the skin, and the lash line across it."""
-    open_lid, lower = _eye_curves(s, side, 1.0)
-    line = lower - np.stack([np.zeros_like(_U), 0.02 * _EYE_BULGE], 1)
-    s.fill(s.face(join(smooth(open_lid, closed=False), reverse(smooth(line, closed=False)))),
-           shade(s.colour("face", "skin"), 0.9))
-    s.stroke(s.face(smooth(line, closed=False)), s.outline, 0.024 * float(s.parts["eyes"]["size"]))
-
-
 def eye_openness(pose: Pose, side: int) -> float:
     """The drawn openness of one eye. A blink closes both: when the other eye is drawn shut and
     this one is under half open, this one shuts too (eyes cross the threshold a frame apart
@@ -194,40 +196,59 @@ def _turned_width(side: int, yaw: float) -> float:
 _EYEBALL = (252, 252, 250)
 
 
-def draw_eye(s: Scene, side: int) -> None:
-    """`side` -1: the person's right eye, drawn image-left (parameter eye_r)."""
+def draw_eyes(s: Scene) -> None:
+    """Both eyes, each piece of the two drawn as one shape (half the draw calls of eye by eye).
+    Side -1 is the person's right eye, drawn image-left (parameter eye_r)."""
     p = s.pose
-    openness = eye_openness(p, side)
-    if openness == 0.0:
-        _shut_eye(s, side)
-        return
     a, b, _, _, weight = EYE_SHAPES[s.parts["eyes"]["shape"]]
     size = float(s.parts["eyes"]["size"])
-    upper, lower = _eye_curves(s, side, openness)
-    top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
     line = s.outline
-    shape = s.face(join(top, reverse(bottom)))
-    s.fill(shape, _EYEBALL)
+    openness = {side: eye_openness(p, side) for side in (-1, 1)}
+    shut = [side for side in (-1, 1) if openness[side] == 0.0]
+    if shut:  # the lid over the eye, a shade darker than the skin, and the lash line across it
+        lids, lashes = [], []
+        for side in shut:
+            open_lid, lower = _eye_curves(s, side, 1.0)
+            lash_line = smooth(lower - np.stack([np.zeros_like(_U), 0.02 * _EYE_BULGE], 1), closed=False)
+            lids.append(s.face(join(smooth(open_lid, closed=False), reverse(lash_line))))
+            lashes.append(s.face(lash_line))
+        s.fill(lids, shade(s.colour("face", "skin"), 0.9))
+        s.stroke(lashes, line, 0.024 * size)
+    sides = [side for side in (-1, 1) if openness[side] > 0.0]
+    if not sides:
+        return
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
-    gx = side * EYE_X + p.gaze_x * a * size * 0.7
-    gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
     iris = s.colour("eyes", "iris")
-    # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn too)
-    circle = _UNIT_CIRCLE * iris_r + (gx, gy)
-    with s.painter.clipped(shape):
-        ring = s.face(circle)
-        s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
-        s.fill(s.face((circle - (gx, gy)) * 0.5 + (gx, gy)), (22, 18, 24))
-        s.fill(s.face((circle - (gx, gy)) * 0.24 + (gx + iris_r * 0.35, gy - iris_r * 0.38)), (255, 255, 255))
-        # the upper lid's shadow on the eyeball
-        s.fill(s.face(join(top, reverse(top + (0, 0.022 * size)))), shade(_EYEBALL, 0.85))
-    s.stroke(s.face(bottom), line, 0.006 * size, alpha=150)
+    balls, tops, bottoms, shadows, rings, pupils, glints, flicks = [], [], [], [], [], [], [], []
+    for side in sides:
+        upper, lower = _eye_curves(s, side, openness[side])
+        top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
+        balls.append(s.face(join(top, reverse(bottom))))
+        tops.append(s.face(top))
+        bottoms.append(s.face(bottom))
+        shadows.append(s.face(join(top, reverse(top + (0, 0.022 * size)))))  # the upper lid's shadow
+        gx = side * EYE_X + p.gaze_x * a * size * 0.7
+        gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
+        # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
+        rings.append(s.face(_UNIT_CIRCLE * iris_r + (gx, gy)))
+        pupils.append(s.face(_UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy)))
+        glints.append(s.face(_UNIT_CIRCLE * (iris_r * 0.24) + (gx + iris_r * 0.35, gy - iris_r * 0.38)))
+        if s.parts["eyes"]["lashes"]:
+            outer = upper[-1]
+            flicks.append(s.face(polyline(np.array([outer, outer + [side * 0.03 * size, -0.03 * size]]),
+                                          closed=False)))
+    s.fill(balls, _EYEBALL)
+    with s.painter.clipped(balls):
+        for ring in rings:  # a gradient each: its centre is the iris's
+            s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
+        s.fill(pupils, (22, 18, 24))
+        s.fill(glints, (255, 255, 255))
+        s.fill(shadows, shade(_EYEBALL, 0.85))
+    s.stroke(bottoms, line, 0.006 * size, alpha=150)
     lash = 0.016 * weight * size
-    s.stroke(s.face(top), line, lash)
-    if s.parts["eyes"]["lashes"]:
-        outer = upper[-1]
-        flick = np.array([outer, outer + [side * 0.03 * size, -0.03 * size]])
-        s.stroke(s.face(polyline(flick, closed=False)), line, lash * 0.8)
+    s.stroke(tops, line, lash)
+    if flicks:
+        s.stroke(flicks, line, lash * 0.8)
 
 
 # -- brows ----------------------------------------------------------------------------------------
@@ -240,10 +261,14 @@ BROW_RAISE, BROW_LOWER = 0.065, 0.045  # head units at brow +1 / -1
 _BU = np.linspace(-1.0, 1.0, 7)  # inner (-1) to outer (+1)
 
 
-def draw_brow(s: Scene, side: int) -> None:
+def draw_brows(s: Scene) -> None:
+    """Both brows as one shape."""
+    if BROW_STYLES[s.parts["brows"]["style"]][0] > 0:
+        s.fill([_brow(s, -1), _brow(s, 1)], s.colour("brows"))
+
+
+def _brow(s: Scene, side: int) -> np.ndarray:
     thick, arch, length = BROW_STYLES[s.parts["brows"]["style"]]
-    if thick <= 0:
-        return
     p = s.pose
     v = p.brow_r if side < 0 else p.brow_l
     dy = -BROW_RAISE * v if v > 0 else -BROW_LOWER * v
@@ -254,8 +279,7 @@ def draw_brow(s: Scene, side: int) -> None:
     taper = thick * (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 0.45 * _BU, 1.0)
     top = np.stack([x, y - taper / 2], 1)
     bottom = np.stack([x, y + taper / 2], 1)
-    path = s.face(smooth(np.concatenate([top, bottom[::-1]]), tension=0.8), lift=0.03)
-    s.fill(path, s.colour("brows"))
+    return s.face(smooth(np.concatenate([top, bottom[::-1]]), tension=0.8), lift=0.03)
 
 
 # -- nose -----------------------------------------------------------------------------------------
@@ -282,8 +306,7 @@ def _nose_animal(s: Scene) -> None:
     tri = np.array([[-0.06, NOSE_Y - 0.035], [0.06, NOSE_Y - 0.035], [0.0, NOSE_Y + 0.03]])
     path = s.face(smooth(tri, tension=0.45), lift=0.2)
     colour = s.colour("snout", "nose") if "snout" in s.parts else (60, 40, 40)
-    s.fill(path, colour)
-    s.stroke(path, s.outline, 0.008, closed=True)
+    s.outlined(path, colour, s.outline, 0.008)
 
 
 NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
@@ -379,12 +402,10 @@ def draw_mouth(s: Scene) -> None:
 def draw_cheeks(s: Scene) -> None:
     blush = float(s.parts["face"]["blush"])
     skin = s.colour("face", "skin")
-    if blush > 0:
-        pink = (240, 120, 120)
+    if blush > 0:  # flat, opaque pink ovals (a gradient or see-through fill costs several times more)
+        pink = _mix(skin, (240, 110, 120), 0.35 * blush)
         for side in (-1, 1):
-            centre = s.face(np.array([[side * 0.3, 0.22]]))[0]
-            s.fill(s.face(ellipse(side * 0.3, 0.22, 0.09, 0.055)),
-                   s.glow(centre, 0.09, pink, pink, int(150 * blush), 0))
+            s.fill(s.face(ellipse(side * 0.3, 0.22, 0.085, 0.05)), pink)
     if s.parts["face"]["freckles"]:
         dots = [(-0.3, 0.14), (-0.25, 0.19), (-0.34, 0.2), (-0.2, 0.15), (0.3, 0.14), (0.25, 0.19),
                 (0.34, 0.2), (0.2, 0.15)]
@@ -443,45 +464,103 @@ def _spots(s: Scene) -> None:
         s.fill(s.face(ellipse(x, y, r, r * 0.85), surface=0.8), c)
 
 
+def _muzzle(s: Scene) -> None:
+    """Pale fur over the cheeks and chin (a fox, a husky), rising to a point between the eyes."""
+    jaw = JAW_DROP * drawn_opening(s.pose.mouth_open)
+    pts = np.array([(-0.62, 0.02), (-0.36, 0.1), (-0.18, 0.06), (-0.06, -0.08), (0.0, -0.12), (0.06, -0.08),
+                    (0.18, 0.06), (0.36, 0.1), (0.62, 0.02), (0.6, 0.5), (0.3, 0.8 + jaw), (-0.3, 0.8 + jaw),
+                    (-0.6, 0.5)])
+    s.fill(s.face(smooth(pts, tension=0.8), surface=0.8), s.colour("markings"))
+
+
+def _on_face(draw: Callable[[Scene], None]) -> Callable[[Scene], None]:
+    """Markings run to the face's edge: always kept inside the head's outline."""
+    def clipped(s: Scene) -> None:
+        with s.painter.clipped(head_path(s)):
+            draw(s)
+    return clipped
+
+
 MARKING_STYLES: dict[str, Callable[[Scene], None]] = {
-    "none": lambda s: None, "stripes": _stripes, "mask": _mask, "spots": _spots,
+    "none": lambda s: None, "stripes": _on_face(_stripes), "mask": _on_face(_mask), "spots": _on_face(_spots),
+    "muzzle": _on_face(_muzzle),
 }
 
 
 # -- facial hair ------------------------------------------------------------------------------------
-def _moustache(s: Scene) -> None:
-    upper, _, _, _, w = lip_lines(s)
-    top = upper[[0, 3, 5, 7, 10]] - [0, 0.03]
-    m = np.array([[-w - 0.02, top[0, 1] + 0.015], [-w * 0.5, top[1, 1] - 0.035], [0, top[2, 1] - 0.03],
-                  [w * 0.5, top[3, 1] - 0.035], [w + 0.02, top[4, 1] + 0.015], [w * 0.5, top[3, 1] - 0.005],
-                  [0, top[2, 1] + 0.0], [-w * 0.5, top[1, 1] - 0.005]])
-    s.fill(s.face(smooth(m, tension=0.7), lift=0.02), s.colour("facial_hair"))
+BEARD_CHIN = 0.07  # head units a beard may hang below the chin
+
+
+def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
+    return tuple(int(round((1 - t) * x + t * y)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def _moustache_points(s: Scene) -> np.ndarray:
+    """Over the upper lip, from corner to corner, following the drawn lips as they move."""
+    _, _, outer_up, _, w = lip_lines(s)
+    xs, lip = outer_up[:, 0] * 1.12, outer_up[:, 1]  # the upper lip's top edge
+    top = lip - 0.055 * np.sqrt(np.clip(1 - (outer_up[:, 0] / max(w, 1e-3)) ** 2, 0, 1)) - 0.012
+    right = [(w + 0.035, lip[-1] + 0.03)]
+    left = [(-w - 0.035, lip[0] + 0.03)]
+    bottom = np.stack([xs, lip - 0.004], 1)[-2:0:-1]
+    return np.concatenate([left, np.stack([xs, top], 1)[1:-1], right, bottom])
 
 
 def _beard_points(s: Scene, full: bool) -> np.ndarray:
+    """Below the mouth: the chin (goatee), or the jaw from ear to ear (`full`). Drawn wider than
+    the face and kept to the face's outline (grown at the chin) when painted."""
+    _, _, _, outer_low, w = lip_lines(s)
     jaw = JAW_DROP * drawn_opening(s.pose.mouth_open)
-    if full:
-        pts = [(-0.5, 0.0), (-0.48, 0.3), (-0.36, 0.56), (-0.16, 0.7 + jaw), (0.16, 0.7 + jaw), (0.36, 0.56),
-               (0.48, 0.3), (0.5, 0.0), (0.4, 0.2), (0.22, 0.36 + jaw * 0.4), (0.0, 0.5 + jaw * 0.6),
-               (-0.22, 0.36 + jaw * 0.4), (-0.4, 0.2)]
-    else:  # goatee
-        pts = [(-0.1, 0.5 + jaw * 0.7), (0.1, 0.5 + jaw * 0.7), (0.08, 0.66 + jaw), (-0.08, 0.66 + jaw)]
-    return np.array(pts)
+    xs, under = outer_low[:, 0], outer_low[:, 1] + 0.016  # under the lower lip
+    if not full:
+        bottom = max(CHIN_Y + jaw, float(under.max()) + 0.08) + BEARD_CHIN
+        mid = np.abs(xs) <= 0.55 * w
+        edge = np.interp([-0.7 * w, 0.7 * w], xs, under)
+        return np.array([(-w * 0.7, edge[0]), *zip(xs[mid], under[mid], strict=True), (w * 0.7, edge[1]),
+                         (w * 0.55, bottom - 0.03), (0.0, bottom), (-w * 0.55, bottom - 0.03)])
+    edge = [(0.62, -0.06), (0.5, -0.06), (0.46, 0.16), (0.34, 0.3), (w + 0.04, float(under[-1]) - 0.03)]
+    mouth = list(zip(xs[-2:0:-1], under[-2:0:-1], strict=True))
+    low = max(0.95 + jaw, float(under.max()) + 0.12)
+    outer = [(-0.66, 0.45), (-0.42, low - 0.1), (0.0, low), (0.42, low - 0.1), (0.66, 0.45)]
+    left = [(-x, y) for x, y in reversed(edge)]
+    return np.array([*edge, *mouth, *left, *outer])
+
+
+def _in_beard_region(s: Scene, draw: Callable[[], None]) -> None:
+    with s.painter.clipped(head_path(s, BEARD_CHIN)):
+        draw()
+
+
+def _hair_shape(s: Scene, pts: np.ndarray, colour: tuple[int, int, int], tension: float = 0.8) -> None:
+    path = s.face(smooth(pts, tension=tension), surface=0.8)
+    s.outlined(path, colour, shade(colour, 0.6), 0.008)
+
+
+def _moustache(s: Scene) -> None:
+    _in_beard_region(s, lambda: _hair_shape(s, _moustache_points(s), s.colour("facial_hair"), 0.7))
 
 
 def _beard(full: bool, moustache: bool) -> Callable[[Scene], None]:
     def draw(s: Scene) -> None:
         c = s.colour("facial_hair")
-        s.fill(s.face(smooth(_beard_points(s, full), tension=0.8), surface=0.7), c)
-        if moustache:
-            _moustache(s)
+
+        def shapes() -> None:
+            _hair_shape(s, _beard_points(s, full), c)
+            if moustache:
+                _hair_shape(s, _moustache_points(s), c, 0.7)
+        _in_beard_region(s, shapes)
     return draw
 
 
 def _stubble(s: Scene) -> None:
-    c = s.colour("facial_hair")
-    pts = _beard_points(s, True)
-    s.tint(s.face(smooth(pts, tension=0.8), surface=0.7), c, 70)
+    """Short stubble: the beard and moustache area in a colour between skin and hair, no line."""
+    c = _mix(s.colour("face", "skin"), s.colour("facial_hair"), 0.3)
+
+    def shapes() -> None:
+        for pts in (_beard_points(s, True), _moustache_points(s)):
+            s.fill(s.face(smooth(pts, tension=0.8), surface=0.8), c)
+    with s.painter.clipped(head_path(s)):
+        shapes()
 
 
 FACIAL_HAIR_STYLES: dict[str, Callable[[Scene], None]] = {

@@ -19,15 +19,17 @@ from PySide6.QtGui import (
     QRadialGradient,
 )
 
-from avatar_cam.character.painter import Linear, Paint, Radial, Solid, segments
+from avatar_cam.character.painter import Linear, Paint, Path, Radial, Solid, pieces, segments
 
 
-def _path(pts: np.ndarray, closed: bool) -> QPainterPath:
-    path = QPainterPath(QPointF(float(pts[0, 0]), float(pts[0, 1])))
-    for c1x, c1y, c2x, c2y, x, y in segments(pts):
-        path.cubicTo(c1x, c1y, c2x, c2y, x, y)
-    if closed:
-        path.closeSubpath()
+def _path(shape: Path, closed: bool) -> QPainterPath:
+    path = QPainterPath()
+    for pts in pieces(shape):
+        path.moveTo(QPointF(float(pts[0, 0]), float(pts[0, 1])))
+        for c1x, c1y, c2x, c2y, x, y in segments(pts):
+            path.cubicTo(c1x, c1y, c2x, c2y, x, y)
+        if closed:
+            path.closeSubpath()
     return path
 
 
@@ -56,12 +58,14 @@ class QtPainter:
         self._p.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._p.setPen(Qt.PenStyle.NoPen)
 
-    def fill(self, path: np.ndarray, paint: Paint) -> None:
+    def fill(self, path: Path, paint: Paint, aa: bool = True) -> None:
+        self._p.setRenderHint(QPainter.RenderHint.Antialiasing, aa)
         self._p.setPen(Qt.PenStyle.NoPen)
         self._p.setBrush(_brush(paint))
         self._p.drawPath(_path(path, True))
 
-    def stroke(self, path: np.ndarray, paint: Paint, width: float, closed: bool = False) -> None:
+    def stroke(self, path: Path, paint: Paint, width: float, closed: bool = False) -> None:
+        self._p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(_brush(paint), max(width, 0.5), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
                    Qt.PenJoinStyle.RoundJoin)
         self._p.setPen(pen)
@@ -69,7 +73,7 @@ class QtPainter:
         self._p.drawPath(_path(path, closed))
 
     @contextmanager
-    def clipped(self, path: np.ndarray) -> Iterator[None]:
+    def clipped(self, path: Path) -> Iterator[None]:
         self._p.save()
         self._p.setClipPath(_path(path, True), Qt.ClipOperation.IntersectClip)
         try:

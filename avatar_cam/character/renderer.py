@@ -55,6 +55,11 @@ class CharacterRenderer:
         self.motion = Motion()
         self.last_measures: Measures | None = None
 
+    def set_character(self, character: Character) -> None:
+        """Draw `character` from the next frame on, keeping the calibration and the motion (the
+        character creator's live preview)."""
+        self.character = character
+
     @property
     def provider(self) -> str:
         return self.backend  # drawn on the CPU; no execution provider involved
@@ -105,7 +110,7 @@ class CharacterRenderer:
 
     def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
         """The character at rest (a thumbnail does not need the sample face's expression)."""
-        return draw_portrait(self.character, Pose(), self.size, self.backend)
+        return draw_portrait(self.character, Pose(), self.size, self.backend, whole=True)
 
     def reset(self) -> None:
         self.motion.reset()

@@ -49,10 +49,9 @@ class ControlPanel(QWidget):
         col.setContentsMargins(8, 8, 8, 8)
         col.addWidget(self._vcam_group())
         col.addWidget(self._source_group())
-        col.addWidget(self._style_group())
+        col.addWidget(self._style_group(), 1)  # the picker takes the room left: many styles
         col.addWidget(self._expression_group())
         col.addWidget(self._output_group())
-        col.addStretch(1)
 
     # -- virtual camera -------------------------------------------------------------------------
     def _vcam_group(self) -> QGroupBox:
@@ -151,12 +150,11 @@ class ControlPanel(QWidget):
         box = QGroupBox("Style")
         lay = QVBoxLayout(box)
         self.style_picker = StylePicker()
-        self.style_picker.setMinimumHeight(150)
-        self.style_picker.setMaximumHeight(300)  # two rows; more styles scroll
+        self.style_picker.setMinimumHeight(150)  # at least a row; more styles scroll
         lay.addWidget(self.style_picker)
         row = QHBoxLayout()
         self.add_style_button = QPushButton("Add style...")
-        self.add_style_button.setToolTip("Add an ONNX style file (checked before it is used)")
+        self.add_style_button.setToolTip("Add an ONNX style or a character file (checked first)")
         self.reference_button = QPushButton("Style from a cartoon image...")
         row.addWidget(self.add_style_button)
         row.addWidget(self.reference_button)

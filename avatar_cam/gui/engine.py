@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from avatar_cam.character.model import Character
 from avatar_cam.character.params import Calibration
+from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.composite import Mode
 from avatar_cam.gui.workers import (
     CaptureWorker,
@@ -193,6 +195,24 @@ class Engine(QObject):
             return None
         self.style_changed.emit(info)
         return info
+
+    def preview_character(self, character: Character, path: str | Path) -> Future[bool]:
+        """Show `character` live (the creator's draft): the running character renderer draws it
+        from the next frame; when another kind of style runs, the character file at `path` is
+        loaded first (its renderer then draws `character`)."""
+        return self._jobs.submit(self._preview_character, character, str(path))
+
+    def _preview_character(self, character: Character, path: str) -> bool:
+        renderer = self.pipeline.stylizer
+        if not isinstance(renderer, CharacterRenderer):
+            self._wanted_style = path
+            if self._load_style(path) is None:
+                return False
+            renderer = self.pipeline.stylizer
+        if not isinstance(renderer, CharacterRenderer):
+            return False
+        renderer.set_character(character)
+        return True
 
     def set_style_code(self, code: np.ndarray) -> bool:
         """Use a reference cartoon's style code with the current style (if it takes one)."""

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
+from avatar_cam.character.creator import CharacterLibrary
 from avatar_cam.gui.controls import ControlPanel
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.reference import (
@@ -25,7 +26,7 @@ from avatar_cam.gui.reference import (
 )
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
-from avatar_cam.styles import StyleCatalog, StyleError, StyleInfo, load_style
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -73,7 +74,7 @@ class StyleController(QObject):
         self.controls, self.show_error = controls, show_error
         self.picker = controls.style_picker
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="avatar-style-ui")
-        self._requested: str | None = None
+        self.requested: str | None = None  # the style file the user last picked
         self.picker.picked.connect(self.pick)
         engine.style_changed.connect(self._on_changed)
         engine.style_failed.connect(self._on_failed)
@@ -101,7 +102,7 @@ class StyleController(QObject):
 
     def pick(self, path: str) -> Future[StyleInfo | None]:
         """Switch to the style file at `path` (the stream keeps running meanwhile)."""
-        self._requested = path
+        self.requested = path
         self.window.statusBar().showMessage(f"Loading style {Path(path).stem}...", 3000)
         return self.engine.set_style(path)
 
@@ -113,7 +114,7 @@ class StyleController(QObject):
 
     def _on_changed(self, info: StyleInfo) -> None:
         self.picker.select_path(str(info.path))
-        if str(info.path) == self._requested:
+        if str(info.path) == self.requested:
             self.settings.style = str(info.path)
         self.window.statusBar().showMessage(f"Style: {info.name}", 4000)
         self._update_reference()
@@ -133,7 +134,7 @@ class StyleController(QObject):
     # -- add style ------------------------------------------------------------------------------
     def _ask_add(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Add a style file", "",
-                                              "Style files (*.onnx *.rig.json)")
+                                              "Style files (*.onnx *.character.json *.rig.json)")
         if path:
             self.add_style_file(path)
 
@@ -144,8 +145,11 @@ class StyleController(QObject):
     def _install(self, path: Path) -> None:
         try:
             info = load_style(path, probe=True)
-            target = install_style(info, self.user_dir)
-        except StyleError as e:
+            if info.kind == CHARACTER_KIND:  # its background picture comes along
+                target = CharacterLibrary(self.user_dir).import_file(path)
+            else:
+                target = install_style(info, self.user_dir)
+        except (StyleError, ValueError) as e:
             self.style_added.emit(None, str(e))
             return
         except OSError as e:

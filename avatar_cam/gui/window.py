@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from avatar_cam.composite import parse_color
 from avatar_cam.gui.cameras import scan_cameras
 from avatar_cam.gui.controls import DEMO_SPEC, FILE_SPEC, ControlPanel
+from avatar_cam.gui.creator_ui import CreatorController, CreatorPanel
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.help import help_html
 from avatar_cam.gui.settings import AppSettings, StartOptions
@@ -37,7 +39,7 @@ from avatar_cam.styles import StyleCatalog
 HINT_TEXT = ("<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
              "<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
              "&middot; Ctrl+P pause &middot; Ctrl+Shift+V virtual camera &middot; "
-             "Ctrl+K camera preview &middot; F1 help")
+             "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help")
 FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "paused",
                  "source_lost": "camera not available", "generator_error": "style error",
                  "no_style": "no style", "raw_blocked": "held back"}
@@ -58,10 +60,14 @@ class MainWindow(QMainWindow):
             else [options.spec]
         self._cameras: list[tuple[int, str]] = []
         self.setWindowTitle("avatar-cam")
-        self.resize(1280, 780)
+        screen = self.screen().availableGeometry()
+        self.resize(min(1280, screen.width()), min(780, screen.height()))
         self._build_ui()
         self.styles = StyleController(self, self.controls, self.show_error, engine, catalog,
                                       thumbs, settings)
+        self.creator = CreatorController(self, self.creator_panel, engine, self.styles, settings,
+                                         self.show_error)
+        self.tabs.currentChanged.connect(self._on_tab)
         self._build_actions()
         self._connect()
         self._apply_options()
@@ -100,12 +106,17 @@ class MainWindow(QMainWindow):
         left.addLayout(bottom)
         row.addLayout(left, 1)
         self.controls = ControlPanel()
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(360)
-        scroll.setMaximumWidth(480)
-        row.addWidget(scroll)
+        self.creator_panel = CreatorPanel()
+        self.tabs = QTabWidget()
+        for widget, title in ((self.controls, "Camera and style"), (self.creator_panel, "Make a character")):
+            scroll = QScrollArea()
+            scroll.setWidget(widget)
+            scroll.setWidgetResizable(True)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.tabs.addTab(scroll, title)
+        self.tabs.setMinimumWidth(380)
+        self.tabs.setMaximumWidth(500)
+        row.addWidget(self.tabs)
         self.setCentralWidget(central)
 
         self.help_dock = QDockWidget("Getting started", self)
@@ -147,6 +158,7 @@ class MainWindow(QMainWindow):
         self.action_camera = action("Camera preview", ["Ctrl+K"],
                                     lambda: self.controls.camera_check.toggle())
         self.action_help = action("Help", ["F1"], self._toggle_help)
+        self.action_creator = action("Make a character", ["Ctrl+E"], self.show_creator)
 
     def _connect(self) -> None:
         e, c = self.engine, self.controls
@@ -404,6 +416,14 @@ class MainWindow(QMainWindow):
             self.controls.set_vcam(False, "<b style='color:#c62828'>Not available: the preview "
                                           f"still runs.</b><br>{body}<br>(F1: full setup help)")
             self.show_error("Virtual camera", text, dialog=False)
+
+    # -- the character creator ------------------------------------------------------------------
+    def show_creator(self) -> None:
+        self.tabs.setCurrentIndex(1)
+
+    def _on_tab(self, index: int) -> None:
+        if index == 1:
+            self.creator.start()
 
     # -- help and closing -----------------------------------------------------------------------
     def _toggle_help(self) -> None:

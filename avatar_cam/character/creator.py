@@ -1,0 +1,447 @@
+"""Making characters: colour presets, random characters, the draft being edited (with undo) and
+the user's character files (save, rename, delete, import, export). No Qt here: the window's
+creator panel is a thin shell over `CharacterDraft` and `CharacterLibrary`.
+
+A draft holds the character file's content (colours as '#rrggbb'); every change is checked by
+building the `Character` from it, so a draft is always a valid character file."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from avatar_cam.character.model import (
+    BOOL,
+    COLOUR,
+    FORMAT,
+    SCHEMA,
+    SUFFIX,
+    V1_SUFFIX,
+    Character,
+    load_character,
+    parse_character,
+    save_character,
+)
+
+# -- presets -------------------------------------------------------------------------------------
+# skin from very light to very dark (the human range), then fur and fantasy colours
+SKIN_TONES = {
+    "porcelain": "#fbe4d3", "ivory": "#f6d3b8", "peach": "#f2c29b", "sand": "#e6b088", "honey": "#d89d6f",
+    "golden": "#c98e69", "caramel": "#b67a50", "bronze": "#9e6540", "chestnut": "#86512f",
+    "mocha": "#6e4127", "espresso": "#56321f", "ebony": "#3f2517",
+}
+FUR_COLOURS = {
+    "ginger": "#f4a259", "cream": "#f3e2c4", "grey": "#a9a9b3", "fox": "#e07a3c", "brown": "#8a5a3c",
+    "white": "#f4f1ec", "charcoal": "#4a4a50", "honey bear": "#c68a4b",
+}
+HAIR_COLOURS = {
+    "black": "#1d1a1a", "dark brown": "#3b2619", "brown": "#6b3f2a", "auburn": "#8a3b1e", "ginger": "#c0602b",
+    "blonde": "#e0b860", "platinum": "#efe3c2", "grey": "#9c9c9c", "white": "#e9e7e2", "blue": "#3d6fd6",
+    "pink": "#e06aa8", "purple": "#7a4fc2", "green": "#3f9c6b",
+}
+EYE_COLOURS = {
+    "dark brown": "#3b2314", "brown": "#6a4426", "hazel": "#8a6a2e", "amber": "#b07a2a", "green": "#4f8a4a",
+    "blue": "#4a7fb5", "grey": "#7d8a96", "light blue": "#7fb2d9",
+}
+CLOTHING_COLOURS = {
+    "orange": "#f2a541", "red": "#d9534f", "pink": "#e88fb0", "purple": "#8e6cc7", "navy": "#2f4a7a",
+    "blue": "#4a90d9", "teal": "#2a9d8f", "green": "#5aa469", "yellow": "#f2d057", "white": "#f2f2ee",
+    "grey": "#8a8f98", "black": "#2b2b30",
+}
+BACKGROUND_COLOURS = {
+    "sky": "#bfe3f0", "mint": "#cdebd8", "lemon": "#f7ecb5", "peach": "#f8d5c2", "lilac": "#ddd3f0",
+    "rose": "#f4cfd8", "stone": "#d9d2c8", "slate": "#5b6b7f", "night": "#283040",
+}
+PRESETS: dict[tuple[str, str], dict[str, str]] = {
+    ("face", "skin"): {**SKIN_TONES, **FUR_COLOURS}, ("hair", "colour"): HAIR_COLOURS,
+    ("brows", "colour"): HAIR_COLOURS, ("facial_hair", "colour"): HAIR_COLOURS, ("eyes", "iris"): EYE_COLOURS,
+    ("clothing", "colour"): CLOTHING_COLOURS, ("clothing", "accent"): CLOTHING_COLOURS,
+    ("headwear", "colour"): CLOTHING_COLOURS, ("glasses", "colour"): {
+        "black": "#1f1f24", "tortoise": "#6b4226", "gold": "#c9a23c", "silver": "#a7adb5", "red": "#c0392b",
+        "blue": "#2f6fb5"},
+    ("background", "top"): BACKGROUND_COLOURS, ("background", "bottom"): BACKGROUND_COLOURS,
+    ("markings", "colour"): HAIR_COLOURS, ("snout", "colour"): {**FUR_COLOURS, "pale": "#fbe9d7"},
+    ("snout", "nose"): {"pink": "#e8707a", "dark": "#3a2a2a", "brown": "#6b4226"},
+}
+ANIMAL_EARS = {"cat": "cat", "fox": "dog", "bear": "bear", "mouse": "cat", "bunny": "bunny", "dog": "dog"}
+HUMAN_NOSES = ("button", "round", "small", "line")
+LICENSE = "Made with avatar-cam's character creator."
+RGB = tuple[int, int, int]
+
+
+def _hex(c: Iterable[float]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(round(min(255.0, max(0.0, v)))) for v in c))
+
+
+def _rgb(h: str) -> np.ndarray:
+    return np.array([int(h[i:i + 2], 16) for i in (1, 3, 5)], np.float64)
+
+
+def _shade(h: str, f: float) -> str:
+    c = _rgb(h)
+    return _hex(c * f if f <= 1 else c + (255 - c) * (f - 1))
+
+
+def _mix(a: str, b: str, t: float) -> str:
+    return _hex((1 - t) * _rgb(a) + t * _rgb(b))
+
+
+def _pick(rng: np.random.Generator, choices: Iterable[str]) -> str:
+    items = list(choices)
+    return items[int(rng.integers(len(items)))]
+
+
+def random_parts(rng: np.random.Generator) -> dict[str, dict]:
+    """A random character that makes sense (a person, sometimes an animal), as file sections."""
+    animal = rng.random() < 0.15
+    hair_colour = _pick(rng, HAIR_COLOURS.values()) if rng.random() < 0.25 else _pick(rng,
+                                                                                      list(HAIR_COLOURS.values())[:9])
+    cloth = list(CLOTHING_COLOURS.values())
+    top = _pick(rng, BACKGROUND_COLOURS.values())
+    parts: dict[str, dict] = {
+        "face": {"shape": _pick(rng, SCHEMA["face"]["shape"]), "skin": _pick(rng, SKIN_TONES.values()),
+                  # type: ignore[arg-type]
+                 "blush": round(float(rng.uniform(0.0, 0.6)), 2) if rng.random() < 0.6 else 0.0,
+                 "freckles": bool(rng.random() < 0.15)},
+        "ears": {"style": "human", "inner": "#000000"},
+        "eyes": {"shape": _pick(rng, SCHEMA["eyes"]["shape"]), "iris": _pick(rng, EYE_COLOURS.values()),
+                  # type: ignore[arg-type]
+                 "size": round(float(rng.uniform(0.9, 1.15)), 2), "lashes": bool(rng.random() < 0.4)},
+        "brows": {"style": _pick(rng, [b for b in SCHEMA["brows"]["style"] if b != "none"]),
+                   # type: ignore[attr-defined]
+                  "colour": _shade(hair_colour, 0.85)},
+        "nose": {"style": _pick(rng, HUMAN_NOSES)},
+        "mouth": {"lips": "#000000"},
+        "snout": {"style": "none", "colour": "#fbe9d7", "nose": "#3a2a2a"},
+        "markings": {"style": "none", "colour": hair_colour},
+        "hair": {"style": _pick(rng, SCHEMA["hair"]["style"]),
+                 "colour": hair_colour},  # type: ignore[arg-type]
+        "facial_hair": {"style": _pick(rng,
+                                       [f for f in SCHEMA["facial_hair"]["style"] if f != "none"])  # type: ignore[attr-defined]
+                        if rng.random() < 0.2 else "none", "colour": hair_colour},
+        "glasses": {"style": _pick(rng,
+                                   [g for g in SCHEMA["glasses"]["style"] if g != "none"])  # type: ignore[attr-defined]
+                    if rng.random() < 0.3 else "none", "colour": _pick(rng, PRESETS[("glasses",
+                                                                                     "colour")].values())},
+        "headwear": {"style": _pick(rng,
+                                    [h for h in SCHEMA["headwear"]["style"] if h != "none"])  # type: ignore[attr-defined]
+                     if rng.random() < 0.2 else "none", "colour": _pick(rng, cloth)},
+        "clothing": {"style": _pick(rng, SCHEMA["clothing"]["style"]), "colour": _pick(rng, cloth),
+                      # type: ignore[arg-type]
+                     "accent": _pick(rng, cloth)},
+        "background": {"kind": "gradient" if rng.random() < 0.7 else "colour", "top": top,
+                       "bottom": _shade(top, 0.82), "image": ""},
+    }
+    if parts["hair"]["style"] == "hijab":
+        parts["hair"]["colour"] = _pick(rng, cloth)
+        parts["headwear"]["style"] = "none"
+    if animal:
+        kind = _pick(rng, ANIMAL_EARS)
+        fur = _pick(rng, FUR_COLOURS.values())
+        parts["face"].update(skin=fur, freckles=False)
+        parts["ears"]["style"] = kind
+        parts["snout"].update(style=ANIMAL_EARS[kind], colour=_mix(fur, "#ffffff", 0.55))
+        parts["nose"]["style"] = "animal"
+        parts["markings"].update(style=_pick(rng, ["none", "stripes", "spots", "mask"]), colour=_shade(fur,
+                                                                                                       0.7))
+        parts["hair"].update(style="bald" if rng.random() < 0.7 else "short", colour=_shade(fur, 0.8))
+        parts["brows"]["colour"] = _shade(fur, 0.6)
+        parts["facial_hair"]["style"] = "none"
+    skin = parts["face"]["skin"]
+    parts["ears"]["inner"] = _mix(skin, "#ff9f9f", 0.35) if animal else _shade(skin, 0.88)
+    parts["mouth"]["lips"] = _mix(_shade(skin, 0.85), "#c0505a", 0.45)
+    return parts
+
+
+def random_any(rng: np.random.Generator) -> dict[str, dict]:
+    """Any combination the format allows (every choice, number and colour uniform): for tests."""
+    parts: dict[str, dict] = {}
+    for section, keys in SCHEMA.items():
+        parts[section] = {}
+        for key, spec in keys.items():
+            if spec == COLOUR:
+                value: object = _hex(rng.integers(0, 256, 3))
+            elif spec == BOOL:
+                value = bool(rng.random() < 0.5)
+            elif spec == "path":
+                value = ""
+            elif isinstance(spec, tuple) and isinstance(spec[0], str):
+                value = _pick(rng, spec if section != "background" else ("colour", "gradient"))
+            else:
+                lo, hi = spec  # type: ignore[misc]
+                value = round(float(rng.uniform(lo, hi)), 3)
+            parts[section][key] = value
+    return parts
+
+
+def character_data(name: str, parts: dict[str, dict], license_note: str = LICENSE) -> dict:
+    """The file content for `parts`."""
+    return {"format": FORMAT, "name": name, "license_note": license_note, **copy.deepcopy(parts)}
+
+
+def file_content(ch: Character) -> dict:
+    """`ch`'s file content with a background image's path made absolute (it can be written
+    anywhere)."""
+    data = ch.to_json()
+    img = ch.background_image()
+    if img is not None:
+        data["background"]["image"] = str(img)
+    return data
+
+
+# -- the draft ------------------------------------------------------------------------------------
+class CharacterDraft:
+    """The character being edited: its file content, where it came from, and undo/redo."""
+
+    def __init__(self, character: Character, path: Path | None = None, folder: Path | None = None,
+                 name: str | None = None):
+        self.origin = character
+        self.path = path  # the user's file it was opened from; None for a built-in or a new one
+        self.folder = folder if folder is not None else character.folder  # relative images resolve here
+        self._data = file_content(character)
+        if name is not None:
+            self._data["name"] = check_name(name)
+        self._undo: list[dict] = []
+        self._redo: list[dict] = []
+        self._last: tuple[str, str] | None = None  # the value the last change set (merging drags)
+        self._saved = copy.deepcopy(self._data)
+
+    # -- reading --------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self._data["name"])
+
+    def get(self, section: str, key: str) -> object:
+        return self._data[section][key]
+
+    def data(self) -> dict:
+        return copy.deepcopy(self._data)
+
+    def character(self) -> Character:
+        return parse_character(self.data(), self.folder)
+
+    @property
+    def dirty(self) -> bool:
+        """Changed since it was opened or last saved."""
+        return self._strip(self._data) != self._strip(self._saved)
+
+    @staticmethod
+    def _strip(data: dict) -> dict:
+        return {k: v for k, v in data.items() if k != "name"}
+
+    # -- editing --------------------------------------------------------------------------------
+    def _change(self, data: dict, what: tuple[str, str] | None = None, merge: bool = False) -> None:
+        """Replace the content with `data` if it is a valid character (`ValueError` if not:
+        nothing changes). With `merge`, a change of the same value as the last one replaces it
+        instead of adding an undo step (a slider being dragged)."""
+        parse_character(data, self.folder)
+        if data == self._data:
+            return
+        if not (merge and what is not None and what == self._last and self._undo):
+            self._undo.append(self._data)
+        self._redo.clear()
+        self._data = data
+        self._last = what
+
+    def set(self, section: str, key: str, value: object, merge: bool = False) -> None:
+        """Set one value (colours as '#rrggbb'); `ValueError` for a value the format refuses."""
+        if section not in SCHEMA or key not in SCHEMA[section]:
+            raise ValueError(f"no such setting {section}.{key}")
+        data = self.data()
+        data[section][key] = value
+        self._change(data, (section, key), merge)
+
+    def set_parts(self, parts: dict[str, dict]) -> None:
+        """Replace every part at once (random, a preset), as one undo step."""
+        data = self.data()
+        data.update(copy.deepcopy(parts))
+        self._change(data)
+
+    def randomize(self, rng: np.random.Generator) -> None:
+        self.set_parts(random_parts(rng))
+
+    def reset(self) -> None:
+        """Back to the character as it was opened (one undo step)."""
+        self.set_parts({k: v for k, v in file_content(self.origin).items() if k in SCHEMA})
+
+    def rename(self, name: str) -> None:
+        data = self.data()
+        data["name"] = name
+        self._change(data)
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> None:
+        if self._undo:
+            self._redo.append(self._data)
+            self._data = self._undo.pop()
+            self._last = None
+
+    def redo(self) -> None:
+        if self._redo:
+            self._undo.append(self._data)
+            self._data = self._redo.pop()
+            self._last = None
+
+    def mark_saved(self, path: Path) -> None:
+        self.path = path
+        self._saved = copy.deepcopy(self._data)
+
+
+# -- the user's files -----------------------------------------------------------------------------
+def slug(name: str) -> str:
+    """A file name stem for a character name: lower case letters, digits and '-'."""
+    s = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
+    return s[:48] or "character"
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 64 or any(c in name for c in "/\\\n"):
+        raise ValueError("a name is 1-64 characters, without slashes")
+    return name
+
+
+class CharacterLibrary:
+    """Character files in one folder (the per-user styles folder). Every method checks first and
+    writes last: a refused call changes nothing. `reserved` are names of built-in styles."""
+
+    def __init__(self, folder: Path, reserved: Iterable[str] = ()):
+        self.folder = folder
+        self.reserved = {r.lower() for r in reserved}
+
+    def path_for(self, name: str) -> Path:
+        return self.folder / f"{slug(name)}{SUFFIX}"
+
+    def _check_new(self, name: str, replacing: Path | None = None) -> Path:
+        name = check_name(name)
+        if name.lower() in self.reserved or slug(name) in self.reserved:
+            raise ValueError(f"{name!r} is the name of a built-in style; pick another name")
+        target = self.path_for(name)
+        if target.exists() and (replacing is None or target.resolve() != replacing.resolve()):
+            raise FileExistsError(f"there is already a character called {name!r} ({target.name})")
+        return target
+
+    def owns(self, path: Path) -> bool:
+        """Whether `path` is a character file in this folder (one the user may rename or delete)."""
+        return path.parent.resolve() == self.folder.resolve() and path.name.endswith((SUFFIX, V1_SUFFIX))
+
+    def save(self, draft: CharacterDraft, name: str, overwrite: bool = False) -> Path:
+        """Write the draft as `name` (`<slug>.character.json`). Saving over the draft's own file
+        is always allowed; another existing file only with `overwrite`."""
+        name = check_name(name)
+        try:
+            target = self._check_new(name, draft.path)
+        except FileExistsError:
+            if not overwrite:
+                raise
+            target = self.path_for(name)
+        data = draft.data()
+        data["name"] = name
+        self._localise_image(data, draft.folder)
+        ch = parse_character(data, self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_character(ch, target)
+        draft.rename(name)
+        draft.folder = self.folder
+        draft.mark_saved(target)
+        return target
+
+    def rename(self, path: Path, new_name: str) -> Path:
+        """Give a saved character a new name (and file name)."""
+        if not self.owns(path):
+            raise ValueError(f"{path.name} is not one of your characters")
+        ch = load_character(path)
+        target = self._check_new(new_name, path)
+        data = ch.to_json()
+        data["name"] = check_name(new_name)
+        save_character(parse_character(data, self.folder), target)
+        if target.resolve() != path.resolve():
+            path.unlink()
+        return target
+
+    def delete(self, path: Path) -> None:
+        if not self.owns(path):
+            raise ValueError(f"{path.name} is not one of your characters")
+        path.unlink()
+
+    def import_file(self, source: Path) -> Path:
+        """Check `source` as a character file and copy it in under a free name; a background
+        image comes along. `ValueError` (one line) for a bad or foreign file."""
+        if not source.name.endswith((SUFFIX, V1_SUFFIX)):
+            raise ValueError(f"{source.name} is not a character file (*{SUFFIX})")
+        try:
+            ch = load_character(source)
+        except ValueError as e:
+            raise ValueError(f"{source.name}: {e}") from None
+        data = file_content(ch)
+        name, n = ch.name, 2
+        while True:
+            try:
+                target = self._check_new(name)
+                break
+            except (FileExistsError, ValueError):
+                name = f"{ch.name[:60]}-{n}"
+                n += 1
+        data["name"] = name
+        self._localise_image(data, ch.folder)
+        ch = parse_character(data, self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_character(ch, target)
+        return target
+
+    def _localise_image(self, data: dict, folder: Path | None) -> None:
+        """A background image outside the folder is copied into `backgrounds/` next to the
+        characters and named by its content, so the character file keeps working."""
+        bg = data["background"]
+        if bg["kind"] != "image" or not bg["image"]:
+            return
+        src = Path(bg["image"]).expanduser()
+        if not src.is_absolute() and folder is not None:
+            src = folder / src
+        if src.parent.resolve() == (self.folder / "backgrounds").resolve():
+            bg["image"] = f"backgrounds/{src.name}"
+            return
+        bg["image"] = store_background(src, self.folder)
+
+
+def store_background(image: Path, folder: Path) -> str:
+    """Copy a background picture into `folder/backgrounds/` (named by its content); returns the
+    path relative to `folder`. `ValueError` when it is not a picture OpenCV can read."""
+    if cv2.imread(str(image), cv2.IMREAD_COLOR) is None:
+        raise ValueError(f"{image.name} is not a picture that can be read (PNG, JPEG, BMP, WebP)")
+    digest = hashlib.sha1(image.read_bytes()).hexdigest()[:16]
+    target = folder / "backgrounds" / f"{digest}{image.suffix.lower()}"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        shutil.copyfile(image, tmp)
+        tmp.replace(target)
+    return f"backgrounds/{target.name}"
+
+
+def export_character(ch: Character, dest: Path) -> Path:
+    """Write `ch` to `dest` (a `*.character.json` path); a background image is copied next to it
+    so the pair can be shared."""
+    if not dest.name.endswith(SUFFIX):
+        dest = dest.with_name(dest.name.removesuffix(".json") + SUFFIX)
+    data = file_content(ch)
+    img = ch.background_image()
+    if img is not None:
+        copy_to = dest.parent / f"{dest.name.removesuffix(SUFFIX)}-background{img.suffix.lower()}"
+        if img.resolve() != copy_to.resolve():
+            shutil.copyfile(img, copy_to)
+        data["background"]["image"] = copy_to.name
+    save_character(parse_character(data, dest.parent), dest)
+    return dest

@@ -1,0 +1,156 @@
+"""Every part combination at the extremes (issue 24): random characters (any choice, number and
+colour the format allows; seeded) drawn at the ends of head turn, nod and tilt with the most
+extreme expressions. Checked on the geometry each part produces (`BoundsPainter`): no exception,
+finite values, face features inside the head, ears/hair/hats/neck attached to it, nothing off
+the frame; and on the pixels: one connected figure with no background showing through a hole.
+`python scripts/contact_sheet.py` draws such characters to look at."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.character.backends import make_painter
+from avatar_cam.character.creator import character_data, random_any, random_parts
+from avatar_cam.character.draw import (
+    FACE_GROUP,
+    HEAD_LAYERS,
+    extent,
+    frame_placement,
+    paint_with,
+)
+from avatar_cam.character.face_parts import BEARD_CHIN
+from avatar_cam.character.model import Character, parse_character
+from avatar_cam.character.painter import BoundsPainter
+from avatar_cam.character.params import Pose
+
+SIZE = (1280, 720)
+FACES = [  # the most extreme expressions, each used with every head angle in turn
+    dict(mouth_open=1.0, smile=1.0, mouth_width=1.0, brow_r=1.0, brow_l=1.0, eye_r=1.5, eye_l=1.5,
+         gaze_x=1.0),
+    dict(mouth_open=1.0, smile=-1.0, mouth_width=-1.0, brow_r=-1.0, brow_l=-1.0, frown=1.0, eye_r=0.0,
+         eye_l=0.0),
+    dict(mouth_open=0.0, smile=-1.0, eye_r=0.0, eye_l=1.5, brow_r=1.0, brow_l=-1.0, gaze_y=1.0, gaze_x=-1.0),
+]
+ANGLES = list(itertools.product((-45.0, 45.0), (-35.0, 35.0), (-40.0, 40.0)))
+EXTREMES = [Pose(yaw=y, pitch=p, roll=r, **FACES[i % len(FACES)]) for i, (y, p, r) in enumerate(ANGLES)]
+
+
+def _random(n: int, seed: int, maker=random_any) -> list[Character]:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    return [parse_character(character_data(f"random-{i}", maker(rng))) for i in range(n)]
+
+
+def _bounds(ch: Character, pose: Pose) -> tuple[BoundsPainter, float]:
+    painter = BoundsPainter()
+    place = frame_placement(pose, np.array([pose.head_x, pose.head_y]), SIZE, 0.0, extent(ch))
+    paint_with(painter, ch, pose, place, on_layer=lambda name: setattr(painter, "layer", name))
+    return painter, place.scale
+
+
+def _inside(box: np.ndarray, region: np.ndarray, tol: float = 1.5) -> bool:
+    return bool((box[:2] >= region[:2] - tol).all() and (box[2:] <= region[2:] + tol).all())
+
+
+def _touches(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool((a[:2] <= b[2:]).all() and (b[:2] <= a[2:]).all())
+
+
+def _grow(box: np.ndarray, left: float, top: float, right: float, bottom: float) -> np.ndarray:
+    return box + np.array([-left, -top, right, bottom])
+
+
+def _problems(ch: Character, pose: Pose) -> list[str]:
+    painter, unit = _bounds(ch, pose)
+    b = painter.boxes
+    out = [f"{layer}: not finite" for layer in painter.not_finite]
+    head = b["head"]
+    w, h = SIZE
+    for layer, box in b.items():
+        if box[0] < -1 or box[2] > w + 1 or box[1] < -1:
+            out.append(f"{layer} leaves the frame: {np.round(box)}")
+        if layer in (*FACE_GROUP, "markings") and not _inside(box, head):
+            out.append(f"{layer} escapes the head: {np.round(box)} vs {np.round(head)}")
+        beard = BEARD_CHIN * unit * 1.5
+        if layer == "facial_hair" and not _inside(box, _grow(head, beard, 0, beard, beard)):
+            out.append(f"facial hair escapes the jaw: {np.round(box)} vs {np.round(head)}")
+        if layer in ("ears", "hair_front", "hair_back", "headwear", "glasses", "body") and not _touches(box,
+                                                                                                        head):
+            out.append(f"{layer} is not attached to the head: {np.round(box)} vs {np.round(head)}")
+        if layer in ("ears", "hair_front", "hair_back", "headwear", "glasses") and not _inside(
+                box, _grow(head, 1.6 * unit, 1.0 * unit, 1.6 * unit, 2.5 * unit)):
+            out.append(f"{layer} reaches too far from the head: {np.round(box)} vs {np.round(head)}")
+    return out
+
+
+def test_random_characters_at_the_extremes_are_finite_attached_inside_and_in_frame() -> None:
+    failures = []
+    for ch in _random(40, 24):
+        for pose in EXTREMES:
+            where = f"{pose.yaw:+.0f}/{pose.pitch:+.0f}/{pose.roll:+.0f}"
+            failures += [f"{ch.parts['hair']['style']}/{ch.parts['headwear']['style']}/"
+                         f"{ch.parts['ears']['style']} at {where}: {p}" for p in _problems(ch, pose)]
+    assert not failures, f"{len(failures)} problems, e.g.:\n" + "\n".join(failures[:12])
+
+
+@pytest.mark.parametrize(("head_x", "head_y"), [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)])
+def test_the_head_stays_in_the_frame_when_the_person_reaches_its_edges(head_x: float, head_y: float) -> None:
+    failures = []
+    for ch in _random(12, 7):
+        for yaw, pitch in itertools.product((-45.0, 45.0), (-35.0, 35.0)):
+            pose = Pose(yaw=yaw, pitch=pitch, head_x=head_x, head_y=head_y, mouth_open=1.0)
+            painter, _ = _bounds(ch, pose)
+            x0, y0, x1, _ = painter.union(HEAD_LAYERS)
+            if x0 < -1 or y0 < -1 or x1 > SIZE[0] + 1:
+                failures.append(f"{ch.parts['hair']['style']}/{ch.parts['headwear']['style']}/"
+                                f"{ch.parts['ears']['style']} at {yaw}/{pitch}: {np.round([x0, y0, x1])}")
+    assert not failures, "\n".join(failures[:10])
+
+
+def test_any_distance_from_the_camera_draws_finite_values() -> None:
+    for ch in _random(6, 3):
+        for scale in (0.6, 1.6):
+            painter, _ = _bounds(ch, Pose(yaw=45, pitch=-35, roll=40, head_scale=scale, head_x=1,
+                                          mouth_open=1))
+            assert not painter.not_finite
+
+
+SENTINEL = (3, 250, 5)  # a background colour no part uses (checked below)
+
+
+def _silhouette(ch: Character, pose: Pose) -> np.ndarray:
+    """True where the character is (anything but the flat sentinel background)."""
+    target = np.empty((SIZE[1], SIZE[0], 4), np.uint8)
+    target[...] = (*SENTINEL[::-1], 255)
+    painter = make_painter("skia", target)
+    place = frame_placement(pose, np.array([0.0, 0.0]), SIZE, 0.0, extent(ch))
+    paint_with(painter, ch, pose, place)
+    painter.close()
+    return (target[..., :3] != np.array(SENTINEL[::-1], np.uint8)).any(-1)
+
+
+def test_the_figure_is_one_piece_without_holes_at_the_extremes() -> None:
+    """Gaps between parts (neck and head, collar and neck, hair and head) show as background
+    enclosed by the figure, or as a part floating apart from it."""
+    failures = []
+    chars = _random(10, 5, random_parts) + _random(6, 11)
+    for i, ch in enumerate(chars):
+        for pose in (Pose(), *EXTREMES[i % 4::4]):
+            mask = _silhouette(ch, pose).astype(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            sizes = stats[1:, cv2.CC_STAT_AREA]
+            if sizes.sum() - sizes.max() > 30:
+                failures.append(f"{ch.name} at {pose.yaw}/{pose.pitch}/{pose.roll}: {n - 2} loose pieces, "
+                                f"{sizes.sum() - sizes.max()} px")
+            bg = (1 - mask).astype(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(bg, connectivity=4)
+            edge = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
+            holes = [stats[k, cv2.CC_STAT_AREA] for k in range(1, n) if k not in edge]
+            if sum(holes) > 40:
+                what = f"{ch.name} ({ch.parts['hair']['style']}, {ch.parts['clothing']['style']})"
+                where = f"{pose.yaw}/{pose.pitch}/{pose.roll}"
+                failures.append(f"{what} at {where}: holes of {sorted(holes)[-3:]} px")
+    assert not failures, "\n".join(failures[:12])

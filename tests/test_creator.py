@@ -1,0 +1,204 @@
+"""Making characters without the window (issue 24): the draft with undo, random characters, the
+user's files (save, rename, delete, import, export) and `avatar-cam --style NAME` headless."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.character.creator import (
+    PRESETS,
+    SKIN_TONES,
+    CharacterDraft,
+    CharacterLibrary,
+    export_character,
+    random_parts,
+    slug,
+    store_background,
+)
+from avatar_cam.character.draw import draw_frame
+from avatar_cam.character.model import SCHEMA, load_character
+from avatar_cam.character.params import Pose
+from avatar_cam.cli import main
+from avatar_cam.demo import draw_demo_face
+from avatar_cam.styles import StyleCatalog, builtin_styles_dir, user_styles_dir
+
+SUNNY = builtin_styles_dir() / "sunny.character.json"
+
+
+@pytest.fixture
+def draft() -> CharacterDraft:
+    return CharacterDraft(load_character(SUNNY))
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> CharacterLibrary:
+    return CharacterLibrary(tmp_path / "styles", reserved=["sunny", "tabby", "flat-mesh"])
+
+
+def _files(folder: Path) -> list[str]:
+    if not folder.exists():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_skin_tones_cover_the_human_range_light_to_dark() -> None:
+    lightness = [float(cv2.cvtColor(np.array([[[int(h[i:i + 2], 16) for i in (5, 3, 1)]]], np.uint8),
+                                    cv2.COLOR_BGR2LAB)[0, 0, 0]) for h in SKIN_TONES.values()]
+    assert len(SKIN_TONES) >= 10
+    assert max(lightness) > 225 and min(lightness) < 70  # very light to very dark (L* out of 255)
+    assert lightness == sorted(lightness, reverse=True)  # listed in order
+    for key in (("hair", "colour"), ("eyes", "iris"), ("clothing", "colour"), ("background", "top")):
+        assert len(PRESETS[key]) >= 6
+
+
+def test_every_change_is_checked_and_undoable(draft: CharacterDraft) -> None:
+    draft.set("hair", "style", "afro")
+    draft.set("hair", "colour", "#112233")
+    assert draft.character().parts["hair"] == {"style": "afro", "colour": (0x11, 0x22, 0x33)}
+    for bad in (("hair", "style", "mohawk"), ("hair", "colour", "red"), ("eyes", "size", 9.0),
+                ("nope", "style", "x")):
+        with pytest.raises(ValueError):
+            draft.set(*bad)
+    assert draft.get("hair", "style") == "afro"  # a refused value changes nothing
+    draft.undo()
+    assert draft.get("hair", "colour") != "#112233" and draft.get("hair", "style") == "afro"
+    draft.undo()
+    assert draft.get("hair", "style") == "side_part" and not draft.can_undo() and not draft.dirty
+    draft.redo()
+    assert draft.get("hair", "style") == "afro" and draft.dirty
+
+
+def test_a_dragged_slider_is_one_undo_step(draft: CharacterDraft) -> None:
+    for v in (0.8, 0.9, 1.0, 1.1):
+        draft.set("eyes", "size", v, merge=True)
+    draft.set("eyes", "size", 1.2)  # released: a new step
+    draft.undo()
+    assert draft.get("eyes", "size") == 1.1
+    draft.undo()
+    assert draft.get("eyes", "size") == 1.0 and not draft.can_undo()
+
+
+def test_random_and_reset(draft: CharacterDraft) -> None:
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(12):
+        draft.randomize(rng)
+        seen.add((draft.get("hair", "style"), draft.get("face", "skin")))
+        draw_frame(draft.character(), Pose(), (320, 180))
+    assert len(seen) > 8
+    draft.reset()
+    assert draft.data() == CharacterDraft(load_character(SUNNY)).data()
+    draft.undo()
+    assert draft.data() != CharacterDraft(load_character(SUNNY)).data()
+
+
+def test_random_characters_vary_and_are_valid() -> None:
+    rng = np.random.default_rng(0)
+    parts = [random_parts(rng) for _ in range(200)]
+    for section in ("face", "hair", "clothing"):
+        key = "skin" if section == "face" else "style"
+        assert len({p[section][key] for p in parts}) >= min(8, len(SCHEMA[section].get(key, ())) or 8)
+    assert any(p["ears"]["style"] != "human" for p in parts), "some animals"
+    assert any(p["glasses"]["style"] != "none" for p in parts)
+    assert all(not (p["hair"]["style"] == "hijab" and p["headwear"]["style"] != "none") for p in parts)
+
+
+def test_save_lists_it_and_the_cli_draws_it_by_name(draft: CharacterDraft, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    lib = CharacterLibrary(user_styles_dir(), [s.name for s in StyleCatalog([builtin_styles_dir()]).styles])
+    draft.set("hair", "style", "bun")
+    path = lib.save(draft, "Kid Astro")
+    assert path == user_styles_dir() / "kid-astro.character.json"
+    assert draft.path == path and not draft.dirty and draft.name == "Kid Astro"
+    names = {s.name: s for s in StyleCatalog().styles}
+    assert "Kid Astro" in names and names["Kid Astro"].kind == "character"
+    out, stats = tmp_path / "out.png", tmp_path / "s.json"
+    cv2.imwrite(str(tmp_path / "in.png"), draw_demo_face(0.3))
+    for name in ("Kid Astro", "kid-astro"):
+        assert main(["--headless", "--style", name, "--input", str(tmp_path / "in.png"), "--output", str(out),
+                     "--stats", str(stats)]) == 0
+        assert json.loads(stats.read_text())["style"] == "Kid Astro"
+        assert cv2.imread(str(out)).shape == (720, 1280, 3)
+
+
+def test_names_clash_with_builtins_and_other_files(draft: CharacterDraft, library: CharacterLibrary) -> None:
+    with pytest.raises(ValueError, match="built-in"):
+        library.save(draft, "Sunny")
+    with pytest.raises(ValueError, match="1-64"):
+        library.save(draft, "a/b")
+    first = library.save(draft, "Robin")
+    other = CharacterDraft(load_character(SUNNY))
+    with pytest.raises(FileExistsError):
+        library.save(other, "robin")
+    assert library.save(other, "robin", overwrite=True) == first
+    draft.set("hair", "style", "bob")
+    assert library.save(draft, "Robin") == first  # its own file: saved over without asking
+    assert slug("  Zoë & Co!! ") == "zo-co" and slug("!!!") == "character"
+
+
+def test_rename_and_delete_only_touch_the_users_files(draft: CharacterDraft,
+                                                      library: CharacterLibrary) -> None:
+    path = library.save(draft, "Robin")
+    library.save(CharacterDraft(load_character(SUNNY)), "Kim")
+    new = library.rename(path, "Robin Hood")
+    assert new.name == "robin-hood.character.json" and not path.exists()
+    assert load_character(new).name == "Robin Hood"
+    with pytest.raises(FileExistsError):
+        library.rename(new, "Kim")
+    with pytest.raises(ValueError, match="not one of your"):
+        library.delete(SUNNY)
+    library.delete(new)
+    assert _files(library.folder) == ["kim.character.json"]
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    ("{not json", "x.character.json", "not valid JSON"),
+    (json.dumps({"format": "avatar-cam-character/2", "name": "x"}), "x.character.json", "missing"),
+    ("hello", "notes.txt", "not a character file"),
+    (json.dumps({"format": "something-else/1"}), "y.character.json", "missing"),
+])
+def test_a_bad_or_foreign_import_is_one_message_and_changes_nothing(
+        library: CharacterLibrary, tmp_path: Path, content: str, name: str, message: str) -> None:
+    library.folder.mkdir(parents=True)
+    (library.folder / "keep.character.json").write_text(SUNNY.read_text())
+    before = _files(library.folder)
+    bad = tmp_path / name
+    bad.write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        library.import_file(bad)
+    assert "\n" not in str(err.value) and _files(library.folder) == before
+
+
+def test_export_then_import_keeps_the_character_and_its_picture(draft: CharacterDraft,
+                                                                library: CharacterLibrary,
+                                                               tmp_path: Path) -> None:
+    picture = tmp_path / "beach.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (200, 150, 40), np.uint8))
+    library.folder.mkdir(parents=True)
+    rel = store_background(picture, library.folder)
+    draft.folder = library.folder
+    bg = {k: draft.get("background", k) for k in SCHEMA["background"]}
+    draft.set_parts({"background": {**bg, "kind": "image", "image": rel}})
+    ch = draft.character()
+    assert ch.background_image() == library.folder / rel
+    share = tmp_path / "share"
+    share.mkdir()
+    out = export_character(ch, share / "my-kid")
+    assert out.name == "my-kid.character.json" and (share / "my-kid-background.png").is_file()
+    other = CharacterLibrary(tmp_path / "friend")
+    imported = other.import_file(out)
+    again = load_character(imported)
+    assert again.parts["hair"] == ch.parts["hair"] and again.background_image().is_file()
+    img = draw_frame(again, Pose(), (320, 180))
+    assert tuple(int(v) for v in img[2, 2]) == (200, 150, 40)  # the picture is the background
+    assert imported.name == "sunny.character.json"
+    twice = other.import_file(out)  # the same name again: a free one, never over the first
+    assert twice.name == "sunny-2.character.json" and load_character(twice).name == "sunny-2"
+    with pytest.raises(ValueError, match="picture"):
+        store_background(tmp_path / "share" / "my-kid.character.json", library.folder)

@@ -1,0 +1,251 @@
+"""The character creator in the real window (offscreen Qt, issue 24): edits show live on the
+output the meeting gets, a saved character lands in the user styles folder and the picker (with
+a thumbnail) and is sent to the virtual camera; rename, delete, import, export, undo, random;
+the panel fits a 1366x768 screen and works from the keyboard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QComboBox  # noqa: E402
+
+from avatar_cam.character.model import load_character  # noqa: E402
+from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
+from avatar_cam.gui.settings import AppSettings  # noqa: E402
+from avatar_cam.gui.window import MainWindow  # noqa: E402
+from avatar_cam.styles import StyleCatalog, builtin_styles_dir  # noqa: E402
+from tests.test_gui_helpers import FakeFactory, mosaic_style, pump, wait_until  # noqa: E402
+
+RED, BLUE = "#ff0000", "#0000ff"
+
+
+class RecordingVcam:
+    """A virtual camera that keeps the last frame it was sent."""
+
+    device, backend = "/dev/video-test", "test"
+
+    def __init__(self, size: tuple[int, int], fps: float):
+        self.last: np.ndarray | None = None
+
+    def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
+        self.last = image_bgr.copy()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def env(tmp_path: Path, qapp: QApplication):
+    builtin, user = tmp_path / "builtin", tmp_path / "user"
+    builtin.mkdir()
+    for name in ("sunny", "tabby"):
+        shutil.copy(builtin_styles_dir() / f"{name}.character.json", builtin)
+    mosaic_style(builtin / "mosaic.onnx", "mosaic", block=8)
+    user.mkdir()
+    windows: list[MainWindow] = []
+    vcams: list[RecordingVcam] = []
+
+    class Env:
+        root, user_dir = tmp_path, user
+        settings = AppSettings(tmp_path / "settings.ini")
+
+        def window(self) -> MainWindow:
+            def vcam(size: tuple[int, int], fps: float) -> RecordingVcam:
+                vcams.append(RecordingVcam(size, fps))
+                return vcams[-1]
+
+            w = build_window(parse_gui_args(["--input", "0", "--size", "320x180"]), settings=self.settings,
+                             catalog=StyleCatalog([builtin, user]), source_factory=FakeFactory([{}]),
+                             vcam_factory=vcam, thumbnail_dir=tmp_path / "thumbs", has_camera=True)
+            windows.append(w)
+            w.show()
+            wait_until(lambda: w.output_view.has_frame and w.engine.pipeline.stats.frames_with_face > 3,
+                       what="the stream with a face")
+            return w
+
+        def sent(self) -> np.ndarray | None:
+            """The last frame the virtual camera was sent."""
+            return vcams[-1].last if vcams else None
+
+    yield Env()
+    for w in windows:
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()
+
+
+def _corner(w: MainWindow) -> tuple[int, int, int]:
+    frame = w.output_view.frame()
+    return tuple(int(v) for v in frame[2, 2]) if frame is not None else (-1, -1, -1)
+
+
+def _set_background(w: MainWindow, colour: str) -> None:
+    assert w.creator.edit("background", "kind", "colour")
+    assert w.creator.edit("background", "top", colour)
+    bgr = tuple(int(colour[i:i + 2], 16) for i in (5, 3, 1))
+    wait_until(lambda: _corner(w) == bgr, what=f"the output showing the {colour} background")
+
+
+def test_make_save_pick_and_send_your_own_character(env) -> None:
+    w = env.window()
+    QTest.keyClick(w, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # Ctrl+E: the creator
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    assert w.tabs.currentIndex() == 1 and w.creator.draft.name == "my sunny"
+    _set_background(w, RED)  # the live preview is the pipeline's output: it follows at once
+    w.creator.edit("hair", "style", "afro")
+    w.creator.edit("glasses", "style", "round")
+    w.creator_panel.name_edit.setText("Robin")
+    path = w.creator.save()
+    assert path == env.user_dir / "robin.character.json" and path.is_file()
+    ch = load_character(path)
+    assert ch.name == "Robin" and ch.parts["hair"]["style"] == "afro"
+    assert ch.parts["background"]["top"] == (255, 0, 0)
+    picker = w.controls.style_picker
+    assert str(path) in picker.paths()
+    index = picker.paths().index(str(path))
+    wait_until(lambda: not picker.item(index).icon().isNull(), what="the saved character's thumbnail")
+    wait_until(lambda: w.engine.pipeline.style.path == path and env.settings.style == str(path),
+               what="the saved character in use and remembered for the next launch")
+    w.controls.vcam_button.click()
+    wait_until(lambda: env.sent() is not None and tuple(env.sent()[2, 2]) == (0, 0, 255),
+               what="the virtual camera sending the character")
+
+
+def test_undo_redo_random_reset_and_keys(env) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    d, panel = w.creator.draft, w.creator_panel
+    start = d.data()
+    combo = panel.editors[("hair", "style")]
+    assert isinstance(combo, QComboBox)
+    combo.setFocus()
+    QTest.keyClick(combo, Qt.Key.Key_Down)  # the keyboard picks the next hair style
+    wait_until(lambda: d.get("hair", "style") != start["hair"]["style"], what="a keyboard edit")
+    edited = d.get("hair", "style")
+    QTest.keyClick(combo, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert d.get("hair", "style") == start["hair"]["style"] and combo.currentData() == start["hair"]["style"]
+    QTest.keyClick(combo, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert d.get("hair", "style") == edited
+    panel.random_button.click()
+    assert d.data() != start
+    panel.reset_button.click()
+    assert {k: v for k, v in d.data().items() if k != "name"} == {k: v for k,
+                                                                  v in start.items() if k != "name"}
+    panel.undo_button.click()
+    assert d.data() != start
+
+
+def test_rename_delete_import_export(env, tmp_path: Path) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    c = w.creator
+    c.ask_text = lambda title, prompt, text: "Kim"
+    c.confirm = lambda title, text: True
+    path = c.save("Robin")
+    assert path is not None and c.panel.rename_button.isEnabled()
+    new = c.rename()
+    assert new == env.user_dir / "kim.character.json" and not path.exists()
+    wait_until(lambda: w.engine.pipeline.style.path == new and env.settings.style == str(new),
+               what="the renamed file in use and remembered")
+    assert str(new) in w.controls.style_picker.paths() and str(path) not in w.controls.style_picker.paths()
+    (tmp_path / "share").mkdir()
+    out = c.export(tmp_path / "share" / "kim.character.json")
+    assert out is not None and load_character(out).name == "Kim"
+    assert c.delete()
+    assert not new.exists() and str(new) not in w.controls.style_picker.paths()
+    wait_until(lambda: w.engine.pipeline.style.name == "sunny", what="back on the default")
+    assert env.settings.style != str(new)
+    imported = c.import_file(out)
+    assert imported == env.user_dir / "kim.character.json" and c.draft.path == imported
+    assert str(imported) in w.controls.style_picker.paths()
+
+
+def test_a_picture_background_shows_live_and_a_bad_picture_is_refused(env, tmp_path: Path) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    picture = tmp_path / "room.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (40, 160, 220), np.uint8))
+    w.creator.ask_open = lambda title, filt: str(picture)
+    assert w.creator.edit("background", "kind", "image")  # asks for the picture first
+    wait_until(lambda: _corner(w) == (40, 160, 220), what="the picture behind the character")
+    stored = env.user_dir / str(w.creator.draft.get("background", "image"))
+    assert stored.is_file() and stored.parent.name == "backgrounds"
+    errors = len(w.errors)
+    (tmp_path / "fake.png").write_text("not a picture")
+    assert not w.creator.set_background_image(tmp_path / "fake.png")
+    assert len(w.errors) == errors + 1 and "picture" in w.errors[-1]
+
+
+def test_a_bad_import_shows_one_message_and_changes_nothing(env, tmp_path: Path) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    before_files, before_paths = sorted(env.user_dir.iterdir()), w.controls.style_picker.paths()
+    before_draft = w.creator.draft.data()
+    for name, content in (("x.character.json", "{oops"), ("model.onnx", "not a character"),
+                          ("y.character.json", json.dumps({"format": "avatar-cam-character/2"}))):
+        bad = tmp_path / name
+        bad.write_text(content)
+        errors = len(w.errors)
+        assert w.creator.import_file(bad) is None
+        assert len(w.errors) == errors + 1 and "\n" not in w.errors[-1]
+    assert sorted(env.user_dir.iterdir()) == before_files and w.controls.style_picker.paths() == before_paths
+    assert w.creator.draft.data() == before_draft
+
+
+def test_editing_a_built_in_never_writes_over_it_and_names_are_checked(env) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    sunny = env.root / "builtin" / "sunny.character.json"
+    before = sunny.read_text()
+    w.creator.edit("hair", "style", "bob")
+    errors = len(w.errors)
+    assert w.creator.save("sunny") is None and len(w.errors) == errors + 1 and "built-in" in w.errors[-1]
+    assert w.creator.save("") is None
+    assert sunny.read_text() == before and not list(env.user_dir.iterdir())
+
+
+def test_picking_another_character_opens_it_and_asks_before_dropping_changes(env) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    tabby = str(env.root / "builtin" / "tabby.character.json")
+    w.creator.edit("hair", "style", "bob")
+    asked: list[str] = []
+    w.creator.confirm = lambda title, text: asked.append(text) or False
+    w.styles.pick(tabby).result(20)
+    wait_until(lambda: bool(asked), what="the question")
+    assert w.creator.draft.get("hair", "style") == "bob"  # kept
+    w.creator.confirm = lambda title, text: True
+    w.styles.pick(str(env.root / "builtin" / "sunny.character.json")).result(20)
+    w.styles.pick(tabby).result(20)
+    wait_until(lambda: w.creator.draft.name == "my tabby", what="tabby opened in the creator")
+
+
+def test_the_creator_fits_a_1366x768_laptop_screen(env) -> None:
+    w = env.window()
+    w.show_creator()
+    w.resize(1366, 740)  # 768 less a panel
+    pump(0.2)
+    hint = w.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 740, hint
+    assert w.width() <= 1366 and w.height() <= 740
+    panel_area = w.tabs.currentWidget()
+    assert panel_area.width() >= 360  # the panel has room; it scrolls vertically
+    for widget in (w.creator_panel.save_button, w.creator_panel.random_button, w.creator_panel.name_edit):
+        assert widget.focusPolicy() != Qt.FocusPolicy.NoFocus
