@@ -53,8 +53,8 @@ def crop_matrix(
     return m
 
 
-def face_crop_matrix(face: Face, out_size: int, spec: CropSpec = DEFAULT_CROP) -> np.ndarray:
-    """The crop transform for a detected face, framed by `spec`."""
+def crop_square(face: Face, spec: CropSpec = DEFAULT_CROP) -> tuple[tuple[float, float], float]:
+    """The centre (image pixels) and side (pixels) of the square the crop of `face` shows."""
     eye_r, eye_l = face.eyes
     x, y, w, h = face.box
     cx, cy = face.center
@@ -63,7 +63,13 @@ def face_crop_matrix(face: Face, out_size: int, spec: CropSpec = DEFAULT_CROP) -
     norm = math.hypot(dx, dy) or 1.0
     up = np.array([dy / norm, -dx / norm])  # perpendicular to the eye line, pointing to the forehead
     c = np.array([cx, cy]) + up * spec.shift_y * h
-    return crop_matrix(eye_r, eye_l, (c[0], c[1]), spec.scale * max(w, h), out_size)
+    return (float(c[0]), float(c[1])), spec.scale * max(w, h)
+
+
+def face_crop_matrix(face: Face, out_size: int, spec: CropSpec = DEFAULT_CROP) -> np.ndarray:
+    """The crop transform for a detected face, framed by `spec`."""
+    center, side = crop_square(face, spec)
+    return crop_matrix(*face.eyes, center, side, out_size)
 
 
 def warp_crop(image: np.ndarray, matrix: np.ndarray, out_size: int) -> np.ndarray:

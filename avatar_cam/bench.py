@@ -1,6 +1,10 @@
-"""`avatar-bench`: the real pipeline on a real clip, timed per stage; or each generator alone.
+"""`avatar-bench`: the real pipeline on a real clip, timed per stage (wall and CPU); or each
+generator alone.
 
-Numbers are medians/percentiles over warm frames, never a single timing."""
+Numbers are medians/percentiles over warm frames, never a single timing. CPU time is the whole
+process's (all threads: MediaPipe's, ONNX Runtime's, the camera's), start-up and warm-up frames
+excluded: what the app takes from a meeting app running beside it, robust to other load where
+wall-clock latency is not."""
 
 from __future__ import annotations
 
@@ -16,21 +20,22 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import platformdirs
 
-from avatar_cam.align import face_crop_matrix, warp_crop
+from avatar_cam.align import face_crop_matrix
 from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face, ensure_demo_clip
 from avatar_cam.face import FaceDetector
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer, default_threads
-from avatar_cam.landmarks import CropLandmarker
+from avatar_cam.landmarks import MeshTracker, to_crop
 from avatar_cam.options import parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.sinks import NullSink
-from avatar_cam.sources import VideoSource, open_source
+from avatar_cam.sources import CameraSource, Source, VideoSource, open_source
 from avatar_cam.styles import APP_NAME, CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
 STAGES = ("capture", "detect", "crop", "landmarks", "inference", "render", "composite", "gate", "sink")
@@ -46,63 +51,136 @@ def _pct(values: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(a, 50)), 3), "p95": round(float(np.percentile(a, 95)), 3)}
 
 
-class _Recorder:
-    """Keeps every frame's timings (the pipeline's own stats keep a bounded window)."""
+class PacedClip:
+    """A looped clip delivered like a webcam (`sources.Capture`): each `read()` sleeps until the
+    next frame is due at `fps`, then decodes it. `cpu_s`: the CPU its decoding took."""
 
-    def __init__(self, warmup: int):
-        self.warmup = warmup
+    def __init__(self, path: Path, fps: float):
+        self._cap = cv2.VideoCapture(str(path))
+        if not self._cap.isOpened():
+            raise ValueError(f"{path}: cannot open as a video")
+        self.fps = fps
+        self.delivered = 0
+        self.cpu_s = 0.0
+        self._due: float | None = None
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        now = time.perf_counter()
+        self._due = now if self._due is None else max(self._due, now - 1 / self.fps)
+        if self._due > now:
+            time.sleep(self._due - now)
+        self._due += 1 / self.fps
+        cpu = time.thread_time()
+        ok, img = self._cap.read()
+        if not ok:  # loop
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, img = self._cap.read()
+        self.cpu_s += time.thread_time() - cpu
+        self.delivered += ok
+        return ok, img
+
+    def get(self, prop: int) -> float:
+        return self.fps if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def release(self) -> None:
+        self._cap.release()
+
+
+class _Recorder:
+    """Keeps every timed frame's stage timings (the pipeline's own stats keep a bounded window)
+    and the process CPU time over the timed frames. With a `camera` (a paced clip) latency counts
+    from the frame's capture timestamp, and the camera's frames and decoding CPU over the window
+    are kept; else latency is the sum of the stages (a file's timestamps are its frame times)."""
+
+    def __init__(self, warmup: int, camera: PacedClip | None = None):
+        self.warmup, self.camera = warmup, camera
         self.seen = 0
         self.stages: dict[str, list[float]] = {s: [] for s in STAGES}
+        self.cpu: dict[str, list[float]] = {s: [] for s in STAGES}
         self.latency: list[float] = []
-        self.t_start: float | None = None
-        self.t_end = 0.0
+        self.wall = self.cpu_s = 0.0
+        self.delivered = 0  # camera frames delivered during the window
+        self.camera_cpu_s = 0.0
+        self._t0 = self._c0 = self._camera_cpu0 = 0.0
+        self._delivered0 = 0
+        if warmup == 0:
+            self._start()
 
-    def __call__(self, frame) -> None:  # type: ignore[no-untyped-def]
+    def _start(self) -> None:
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        if self.camera is not None:
+            self._delivered0, self._camera_cpu0 = self.camera.delivered, self.camera.cpu_s
+
+    def __call__(self, frame: Frame) -> None:
+        now = time.perf_counter()
         self.seen += 1
+        if self.seen == self.warmup:  # the timed window starts after the last warm-up frame
+            self._start()
         if self.seen <= self.warmup:
             return
-        now = time.perf_counter()
-        self.t_start = self.t_start or now
-        self.t_end = now
         t = frame.timings_ms
         for s in STAGES:
             if s in t:
                 self.stages[s].append(t[s])
-        self.latency.append(sum(t.get(s, 0.0) for s in STAGES))
+                self.cpu[s].append(frame.cpu_ms.get(s, 0.0))
+        self.latency.append((now - frame.timestamp) * 1e3 if self.camera is not None
+                            else sum(t.get(s, 0.0) for s in STAGES))
+        self.wall, self.cpu_s = now - self._t0, time.process_time() - self._c0
+        if self.camera is not None:
+            self.delivered = self.camera.delivered - self._delivered0
+            self.camera_cpu_s = self.camera.cpu_s - self._camera_cpu0
+
+
+def _cpu_pct(values: list[float]) -> dict[str, float]:
+    return {"mean": round(float(np.mean(values)), 3), "p95": round(float(np.percentile(values, 95)), 3)}
 
 
 def bench_pipeline(args: argparse.Namespace) -> dict:
     style = StyleCatalog().resolve(args.style)
     spec = args.input or str(ensure_demo_clip())
-    source = open_source(spec, loop=True)
-    if not isinstance(source, VideoSource):
+    probe = open_source(spec, loop=True)
+    if not isinstance(probe, VideoSource):
         raise SystemExit("avatar-bench: --input must be a video file (it is looped)")
     config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, threads=args.threads)
     pipe = Pipeline(style, config)
     pipe.stats = Stats(window=64)
-    rec = _Recorder(args.warmup)
+    clip: PacedClip | None = None
+    source: Source = probe
+    if args.pace:  # a camera thread delivering the clip at the pace, newest frame only
+        probe.close()
+        clip = PacedClip(Path(spec), args.pace)
+        source = CameraSource(0, capture=clip)
+    rec = _Recorder(args.warmup, clip)
     pipe.run(source, [NullSink()], max_frames=args.frames + args.warmup, on_frame=rec)
     source.close()
     n = len(rec.latency)
-    fps = (n - 1) / (rec.t_end - rec.t_start) if n > 1 and rec.t_start else 0.0
     tenth = max(1, n // 10)
-    return {
+    result = {
         "input": spec,
         "style": style.name,
         "mode": args.mode,
         "frames": n,
         "input_size": list(_frame_size(spec)),
         "output_size": list(args.size),
-        "fps": round(fps, 2),
+        "pace_fps": args.pace,
+        "fps": round(n / rec.wall, 2) if rec.wall else 0.0,
+        "cpu_ms_per_frame": round(rec.cpu_s / n * 1e3, 3) if n else 0.0,
+        "cpu_share": round(rec.cpu_s / rec.wall, 3) if rec.wall else 0.0,
         "latency_ms": _pct(rec.latency),
         "latency_drift_ms": round(statistics.median(rec.latency[-tenth:])
                                   - statistics.median(rec.latency[:tenth]), 3) if n >= 20 else None,
         "stages": {s: _pct(v) for s, v in rec.stages.items() if v},
+        "cpu_stages": {s: _cpu_pct(v) for s, v in rec.cpu.items() if v},
         "fallbacks": dict(pipe.gate.counts),
         "rss_mb_peak": round(peak_rss_mb(), 1),
         "provider": pipe.provider,
         "threads": args.threads or default_threads(),
+        "load_average": round(os.getloadavg()[0], 2),
     }
+    if clip is not None:
+        result["frames_dropped"] = max(0, rec.delivered - n)
+        result["camera_cpu_ms_per_frame"] = round(rec.camera_cpu_s / max(1, rec.delivered) * 1e3, 3)
+    return result
 
 
 def _frame_size(spec: str) -> tuple[int, int]:
@@ -114,15 +192,16 @@ def _frame_size(spec: str) -> tuple[int, int]:
 
 
 def demo_face_frame(size: int) -> Frame:
-    """A demo-face frame with its crop and Face Mesh landmarks, as the pipeline makes them."""
+    """A demo-face frame with its face, crop matrix and crop landmarks, as the pipeline makes them."""
     image = draw_demo_face(0.5)
-    detector, landmarker = FaceDetector(), CropLandmarker()
-    frame = Frame(image, 0, 0.0, face=max(detector.detect(image), key=lambda f: f.area))
+    tracker = MeshTracker(FaceDetector())
+    frame = Frame(image, 0, 0.0, face=tracker.still(image))
+    if frame.face is None or tracker.landmarks is None:
+        raise ValueError("Face Mesh found no face in the demo frame")
     frame.crop_matrix = face_crop_matrix(frame.face, size)
-    frame.crop = warp_crop(image, frame.crop_matrix, size)[..., ::-1]
-    frame.landmarks = landmarker(frame.crop)
-    detector.close()
-    landmarker.close()
+    frame.landmarks = to_crop(tracker.landmarks, frame.crop_matrix)
+    tracker.detector.close()
+    tracker.close()
     return frame
 
 
@@ -209,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="video file, looped (default: the generated demo clip)")
     p.add_argument("--frames", type=int, default=300, help="timed frames (after warm-up)")
     p.add_argument("--warmup", type=int, default=30, help="untimed frames first")
+    p.add_argument("--pace", type=float, metavar="FPS",
+                   help="feed the clip like a camera at FPS (sleeping between frames) and report the "
+                        "CPU share of one core at that rate and camera-to-sink latency")
     p.add_argument("--style", help="style name or file (default: the built-in default)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default="avatar")
     p.add_argument("--size", type=parse_size, default=(1280, 720),
@@ -226,15 +308,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_pipeline(r: dict) -> None:
-    print(f"pipeline: {r['frames']} frames of {r['input']} ({r['input_size'][0]}x{r['input_size'][1]})"
+    pace = f", fed at {r['pace_fps']:g} fps" if r["pace_fps"] else ", full speed"
+    print(f"pipeline: {r['frames']} frames of {r['input']} ({r['input_size'][0]}x{r['input_size'][1]}{pace})"
           f" -> {r['output_size'][0]}x{r['output_size'][1]} {r['mode']}, style {r['style']}, "
           f"provider {r['provider']}, threads {r['threads']}")
-    print(f"{'stage':<10} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{'stage':<10} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8} {'CPU p95':>8}")
     for s, v in r["stages"].items():
-        print(f"{s:<10} {v['p50']:>8.2f} {v['p95']:>8.2f}")
-    print(f"{'latency':<10} {r['latency_ms']['p50']:>8.2f} {r['latency_ms']['p95']:>8.2f}")
-    print(f"fps {r['fps']:.1f} sustained | latency drift first->last tenth {r['latency_drift_ms']} ms"
-          f" | peak RSS {r['rss_mb_peak']} MB | fallbacks {r['fallbacks'] or 'none'}")
+        c = r["cpu_stages"][s]
+        print(f"{s:<10} {v['p50']:>8.2f} {v['p95']:>8.2f} {c['mean']:>8.2f} {c['p95']:>8.2f}")
+    latency = "latency (camera to sink)" if r["pace_fps"] else "latency"
+    print(f"{latency}: p50 {r['latency_ms']['p50']:.2f} ms, p95 {r['latency_ms']['p95']:.2f} ms; "
+          f"drift first->last tenth {r['latency_drift_ms']} ms")
+    print(f"CPU {r['cpu_ms_per_frame']:.2f} ms a frame (whole process, all threads) | "
+          f"{r['cpu_share']:.1%} of one core at {r['fps']:.1f} fps")
+    if r["pace_fps"]:
+        print(f"camera thread: decoding {r['camera_cpu_ms_per_frame']:.2f} ms a frame | "
+              f"frames dropped {r['frames_dropped']}")
+    print(f"peak RSS {r['rss_mb_peak']} MB | fallbacks {r['fallbacks'] or 'none'} | load average "
+          f"{r['load_average']:.1f} on {os.cpu_count()} CPUs")
 
 
 def _print_generators(r: dict) -> None:

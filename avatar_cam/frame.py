@@ -54,9 +54,11 @@ class Frame:
     still: bool = False  # a photo, processed on its own: nothing carries over from other frames
     face: Face | None = None
     crop_matrix: np.ndarray | None = None  # 2x3 affine, image -> crop
-    crop: np.ndarray | None = None  # RGB uint8 at the style's input size (full mode: the whole frame)
+    crop: np.ndarray | None = None  # RGB uint8 at the style's input size (full mode: the whole
+    # frame); None for styles drawn from landmarks, which never read it
     landmarks: np.ndarray | None = None  # (478, 3) Face Mesh points in crop pixels, for rig styles
     cartoon: np.ndarray | None = None  # RGB uint8 at the style's input size
     output: np.ndarray | None = None  # BGR uint8 at the output size
     fallback: str | None = None  # why the output is not a fresh cartoon (no_face, generator_error, ...)
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # wall ms per stage
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # process CPU ms per stage (all threads)

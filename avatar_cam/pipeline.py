@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import cast
 
@@ -19,7 +20,7 @@ from avatar_cam.character.params import Calibration, Calibrator
 from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Frame
-from avatar_cam.landmarks import CropLandmarker
+from avatar_cam.landmarks import MeshTracker, to_crop
 from avatar_cam.privacy import LiveHold, PrivacyGate, leaks_camera
 from avatar_cam.renderers import FrameRenderer, StyleRenderer, make_renderer
 from avatar_cam.sinks import Sink
@@ -27,6 +28,18 @@ from avatar_cam.sources import Source, SourceLost
 from avatar_cam.styles import StyleInfo
 
 IDLE_REASONS = ("no_face", "detector_error")  # face lost: a character idles before the card
+
+
+@contextmanager
+def timed(frame: Frame, stage: str) -> Iterator[None]:
+    """Time one stage of `frame`: wall ms into `timings_ms`, and the CPU ms the whole process
+    spent meanwhile (all threads: MediaPipe's and ONNX Runtime's included) into `cpu_ms`."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        frame.timings_ms[stage] = (time.perf_counter() - wall) * 1e3
+        frame.cpu_ms[stage] = (time.process_time() - cpu) * 1e3
 
 
 @dataclass
@@ -120,7 +133,7 @@ class Pipeline:
         self.tracker = FaceTracker(detector or FaceDetector())
         self._lock = threading.Lock()
         self.stylizer: StyleRenderer | None = None
-        self.landmarker: CropLandmarker | None = None  # made for the first style that needs it
+        self.mesh_tracker: MeshTracker | None = None  # made for the first style that needs landmarks
         self.style_error: str | None = None
         self.compositor = Compositor(self.config.mode, self.config.output_size,
                                      self.config.background, self.config.background_image,
@@ -143,8 +156,9 @@ class Pipeline:
         """Load `style` and switch to it; the old style keeps running until the new one is ready.
         Raises whatever loading raises and keeps the old style then."""
         stylizer = make_renderer(style, self.config.provider, self.config.threads, self.config.calibration)
-        if stylizer.needs_landmarks and self.landmarker is None:
-            self.landmarker = CropLandmarker()
+        if stylizer.needs_landmarks and self.mesh_tracker is None:
+            self.mesh_tracker = MeshTracker(self.tracker.detector, config=self.tracker.config,
+                                            crop=self.config.crop)
         with self._lock:
             self.stylizer = stylizer
             self.style_error = None
@@ -210,7 +224,6 @@ class Pipeline:
     def process(self, frame: Frame) -> Frame:
         """Run every stage on `frame`; `frame.output` is then safe for any sink. A still
         (`frame.still`) is processed on its own: no tracking, smoothing or hold."""
-        t = frame.timings_ms
         stylizer = self.stylizer
         mode = self.compositor.mode
         if frame.still and stylizer is not None:
@@ -223,9 +236,8 @@ class Pipeline:
             self._stylize_full(frame, stylizer)
         else:
             self._stylize_face(frame, stylizer, mode)
-        s = time.perf_counter()
-        self._gate(frame, mode, camera=True, stylizer=stylizer)
-        t["gate"] = (time.perf_counter() - s) * 1e3
+        with timed(frame, "gate"):
+            self._gate(frame, mode, camera=True, stylizer=stylizer)
         return frame
 
     def _gate(self, frame: Frame, mode: Mode, camera: bool, stylizer: StyleRenderer | None = None) -> None:
@@ -259,87 +271,88 @@ class Pipeline:
         return idle
 
     def _stylize_face(self, frame: Frame, stylizer: StyleRenderer, mode: Mode) -> None:
-        t = frame.timings_ms
-        s = time.perf_counter()
-        try:
-            frame.face = (self.tracker.still(frame.image) if frame.still
-                          else self.tracker.update(frame.image, frame.timestamp))
-        except Exception as e:  # a detector fault is a counted fallback, never a crash
-            self.stats.errors[f"detector:{type(e).__name__}"] += 1
-            frame.fallback = "detector_error"
-            return
-        finally:
-            t["detect"] = (time.perf_counter() - s) * 1e3
-        if frame.face is None:
-            frame.fallback = "no_face"
-            return
-        s = time.perf_counter()
-        frame.crop_matrix = face_crop_matrix(frame.face, stylizer.size, self.config.crop)
-        crop = warp_crop(frame.image, frame.crop_matrix, stylizer.size)
-        frame.crop = crop[..., ::-1]  # BGR -> RGB view; Stylizer copies into its own buffer
-        t["crop"] = (time.perf_counter() - s) * 1e3
-        if stylizer.needs_landmarks and not self._find_landmarks(frame):
+        if stylizer.needs_landmarks:
+            if not self._find_landmarks(frame, stylizer.size):
+                return
+        elif not self._find_face(frame, stylizer.size):
             return
         if stylizer.draws_frame and mode is not Mode.OVERLAY:
             self._draw_frame(frame, cast(FrameRenderer, stylizer))
             return
         if not self._run_generator(frame, stylizer):
             return
-        s = time.perf_counter()
-        if mode is Mode.OVERLAY:
-            frame.output = self.compositor.overlay(frame.cartoon, frame.image, frame.crop_matrix)
-        else:
-            frame.output = self.compositor.avatar(frame.cartoon)
-        t["composite"] = (time.perf_counter() - s) * 1e3
+        with timed(frame, "composite"):
+            if mode is Mode.OVERLAY:
+                frame.output = self.compositor.overlay(frame.cartoon, frame.image, frame.crop_matrix)
+            else:
+                frame.output = self.compositor.avatar(frame.cartoon)
 
-    def _stylize_full(self, frame: Frame, stylizer: StyleRenderer) -> None:
-        s = time.perf_counter()
-        frame.crop = full_frame_input(frame.image, stylizer.size)
-        frame.timings_ms["crop"] = (time.perf_counter() - s) * 1e3
-        if self._run_generator(frame, stylizer):
-            s = time.perf_counter()
-            frame.output = self.compositor.full(frame.cartoon)
-            frame.timings_ms["composite"] = (time.perf_counter() - s) * 1e3
-
-    def _find_landmarks(self, frame: Frame) -> bool:
-        """Face Mesh on the crop, for styles drawn from landmarks; no mesh face is `no_face`."""
-        s = time.perf_counter()
-        try:
-            frame.landmarks = self.landmarker(frame.crop)
-        except Exception as e:  # a landmark fault is a counted fallback, never a crash
-            self.stats.errors[f"landmarks:{type(e).__name__}"] += 1
-            frame.fallback = "detector_error"
-            return False
-        finally:
-            frame.timings_ms["landmarks"] = (time.perf_counter() - s) * 1e3
-        if frame.landmarks is None:
+    def _find_face(self, frame: Frame, size: int) -> bool:
+        """Track the face (detector and optical flow) and cut the crop a generator reads."""
+        with timed(frame, "detect"):
+            try:
+                frame.face = (self.tracker.still(frame.image) if frame.still
+                              else self.tracker.update(frame.image, frame.timestamp))
+            except Exception as e:  # a detector fault is a counted fallback, never a crash
+                self.stats.errors[f"detector:{type(e).__name__}"] += 1
+                frame.fallback = "detector_error"
+                return False
+        if frame.face is None:
             frame.fallback = "no_face"
             return False
+        with timed(frame, "crop"):
+            frame.crop_matrix = face_crop_matrix(frame.face, size, self.config.crop)
+            crop = warp_crop(frame.image, frame.crop_matrix, size)
+            frame.crop = crop[..., ::-1]  # BGR -> RGB view; Stylizer copies into its own buffer
         return True
+
+    def _find_landmarks(self, frame: Frame, size: int) -> bool:
+        """Track the face with Face Mesh (`MeshTracker`) for styles drawn from landmarks: the
+        face, the crop matrix and the landmarks in crop pixels; no crop pixels are cut (these
+        styles never read them). No mesh face is `no_face`."""
+        tracker = cast(MeshTracker, self.mesh_tracker)
+        with timed(frame, "landmarks"):
+            try:
+                frame.face = (tracker.still(frame.image) if frame.still
+                              else tracker.update(frame.image, frame.timestamp))
+            except Exception as e:  # a detector or mesh fault is a counted fallback, never a crash
+                self.stats.errors[f"landmarks:{type(e).__name__}"] += 1
+                frame.fallback = "detector_error"
+                return False
+        if frame.face is None or tracker.landmarks is None:  # lost, or the face only held
+            frame.fallback = "no_face"
+            return False
+        with timed(frame, "crop"):
+            frame.crop_matrix = face_crop_matrix(frame.face, size, self.config.crop)
+            frame.landmarks = to_crop(tracker.landmarks, frame.crop_matrix)
+        return True
+
+    def _stylize_full(self, frame: Frame, stylizer: StyleRenderer) -> None:
+        with timed(frame, "crop"):
+            frame.crop = full_frame_input(frame.image, stylizer.size)
+        if self._run_generator(frame, stylizer):
+            with timed(frame, "composite"):
+                frame.output = self.compositor.full(frame.cartoon)
 
     def _draw_frame(self, frame: Frame, renderer: FrameRenderer) -> None:
         """A renderer that paints the whole output picture (a character)."""
-        s = time.perf_counter()
-        try:
-            frame.output = self.compositor.drawn(renderer.render_frame(
-                frame, self.compositor.size, self.compositor.custom_background))
-            self._calibrate_with(frame, renderer)
-        except Exception as e:  # any renderer fault becomes a counted fallback, never a crash
-            self.stats.errors[f"generator:{type(e).__name__}"] += 1
-            frame.fallback = "generator_error"
-        finally:
-            frame.timings_ms["render"] = (time.perf_counter() - s) * 1e3
+        with timed(frame, "render"):
+            try:
+                frame.output = self.compositor.drawn(renderer.render_frame(
+                    frame, self.compositor.size, self.compositor.custom_background))
+                self._calibrate_with(frame, renderer)
+            except Exception as e:  # any renderer fault becomes a counted fallback, never a crash
+                self.stats.errors[f"generator:{type(e).__name__}"] += 1
+                frame.fallback = "generator_error"
 
     def _run_generator(self, frame: Frame, stylizer: StyleRenderer) -> bool:
-        s = time.perf_counter()
-        try:
-            frame.cartoon = stylizer.render(frame)
-        except Exception as e:  # any generator fault becomes a counted fallback, never a crash
-            self.stats.errors[f"generator:{type(e).__name__}"] += 1
-            frame.fallback = "generator_error"
-            return False
-        finally:
-            frame.timings_ms["inference"] = (time.perf_counter() - s) * 1e3
+        with timed(frame, "inference"):
+            try:
+                frame.cartoon = stylizer.render(frame)
+            except Exception as e:  # any generator fault becomes a counted fallback, never a crash
+                self.stats.errors[f"generator:{type(e).__name__}"] += 1
+                frame.fallback = "generator_error"
+                return False
         return True
 
     def placeholder(self, reason: str, index: int = -1) -> Frame:
@@ -366,7 +379,7 @@ class Pipeline:
         stop = stop or threading.Event()
         current: Source | None = source
         while not stop.is_set() and (max_frames is None or self.stats.frames_out < max_frames):
-            s = time.perf_counter()
+            s, cpu = time.perf_counter(), time.process_time()
             if current is None:
                 self._emit(self.placeholder("source_lost"), sinks, s, on_frame)
                 current = self._try_open(reopen)
@@ -386,6 +399,7 @@ class Pipeline:
                 break
             self.stats.frames_in += 1
             frame.timings_ms["capture"] = (time.perf_counter() - s) * 1e3
+            frame.cpu_ms["capture"] = (time.process_time() - cpu) * 1e3
             s = time.perf_counter()
             self.process(frame)
             self._emit(frame, sinks, s, on_frame)
@@ -397,17 +411,16 @@ class Pipeline:
               on_frame: Callable[[Frame], None] | None) -> None:
         """Hand the gated output to every sink. A sink that raises is counted and skipped for this
         frame; after `max_sink_failures` failures in a row its error ends the run."""
-        s = time.perf_counter()
-        for sink in sinks:
-            try:
-                sink.write(frame.output, frame.name)
-                self._sink_failures[id(sink)] = 0
-            except Exception as e:
-                self.stats.errors[f"sink:{type(e).__name__}"] += 1
-                self._sink_failures[id(sink)] = self._sink_failures.get(id(sink), 0) + 1
-                if self._sink_failures[id(sink)] >= self.max_sink_failures:
-                    raise
-        frame.timings_ms["sink"] = (time.perf_counter() - s) * 1e3
+        with timed(frame, "sink"):
+            for sink in sinks:
+                try:
+                    sink.write(frame.output, frame.name)
+                    self._sink_failures[id(sink)] = 0
+                except Exception as e:
+                    self.stats.errors[f"sink:{type(e).__name__}"] += 1
+                    self._sink_failures[id(sink)] = self._sink_failures.get(id(sink), 0) + 1
+                    if self._sink_failures[id(sink)] >= self.max_sink_failures:
+                        raise
         self.stats.add(frame, (time.perf_counter() - start) * 1e3)
         if on_frame:
             on_frame(frame)

@@ -148,6 +148,16 @@ class VideoSource:
         self._cap.release()
 
 
+class Capture(Protocol):
+    """What `CameraSource` reads: `cv2.VideoCapture`'s calls it uses (a paced clip in the bench)."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def get(self, prop: int) -> float: ...
+
+    def release(self) -> None: ...
+
+
 def camera_backend() -> int:
     system = platform.system()
     if system == "Windows":
@@ -161,20 +171,23 @@ class CameraSource:
     """A webcam read on its own thread; `read()` returns the newest frame only (stale ones drop).
 
     Asks for MJPG at `width` x `height` (USB cameras deliver 30 fps at 640x480 in MJPG where raw
-    YUYV can be slower). Raises `SourceLost` when the camera stops delivering."""
+    YUYV can be slower). A frame's timestamp is when the capture thread received it, so latency
+    counts from the camera. `capture` replaces the camera (the bench's paced clip). Raises
+    `SourceLost` when the camera stops delivering."""
 
     live = True
     still = False
 
     def __init__(self, index: int, width: int = 640, height: int = 480, fps: float = 30.0,
-                 timeout_s: float = 2.0):
+                 timeout_s: float = 2.0, capture: Capture | None = None):
         self.index = index
         self.name = f"camera {index}"
         self.timeout_s = timeout_s
-        self._cap = self._open(index, width, height, fps)
+        self._cap: Capture = capture or self._open(index, width, height, fps)
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or fps
         self._lock = threading.Condition()
         self._latest: np.ndarray | None = None
+        self._latest_t = 0.0
         self._seq = 0
         self._taken = 0
         self._failed = False
@@ -205,12 +218,13 @@ class CameraSource:
     def _run(self) -> None:
         while not self._stop.is_set():
             ok, img = self._cap.read()
+            t = time.perf_counter()
             with self._lock:
                 if not ok:
                     self._failed = True
                     self._lock.notify_all()
                     return
-                self._latest = img
+                self._latest, self._latest_t = img, t
                 self._seq += 1
                 self._lock.notify_all()
 
@@ -220,8 +234,8 @@ class CameraSource:
             if self._failed or not ok:
                 raise SourceLost(f"camera {self.index} stopped delivering frames")
             self._taken = self._seq
-            img = self._latest
-        return Frame(img, self._taken - 1, time.perf_counter(), name=self.name)
+            img, t = self._latest, self._latest_t
+        return Frame(img, self._taken - 1, t, name=self.name)
 
     def close(self) -> None:
         self._stop.set()

@@ -29,6 +29,7 @@ import numpy as np
 
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
+from avatar_cam.mesh_style import MeshStylizer
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.renderers import FrameRenderer, StyleRenderer
 from avatar_cam.sources import SourceLost, VideoSource
@@ -131,8 +132,8 @@ class FaultyStylizer:
             if self.plan.hit("generator_error"):
                 raise RuntimeError("injected renderer fault")
             return self.real.render(frame)
-        real = cast(Stylizer, self.real)
-        crop = frame.crop
+        # the ONNX generator: the style's own, or the one a mesh style runs on its drawing
+        real = cast(Stylizer, self.real.stylizer if isinstance(self.real, MeshStylizer) else self.real)
         if self.plan.hit("generator_error"):
             raise RuntimeError("injected generator fault")
         if self.plan.hit("generator_nan"):
@@ -144,10 +145,10 @@ class FaultyStylizer:
 
             real.session.run_with_iobinding = nan_run
             try:
-                return real(crop)
+                return self.real.render(frame)
             finally:
                 real.session.run_with_iobinding = saved
-        return real(crop)
+        return self.real.render(frame)
 
 
 class FlakySink:

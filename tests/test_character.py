@@ -262,18 +262,19 @@ def test_idle_eases_the_head_to_centre_and_looks_at_the_camera() -> None:
 
 
 def test_mesh_miss_and_landmark_fault_are_counted_fallbacks(character_pipeline: Pipeline) -> None:
-    real = character_pipeline.landmarker
-    character_pipeline.landmarker = lambda crop: None  # type: ignore[assignment]
+    mesh = character_pipeline.mesh_tracker.mesh  # type: ignore[union-attr]
+    real = mesh.landmarks
+    mesh.landmarks = lambda image, region: None  # type: ignore[method-assign]
     assert character_pipeline.process(Frame(draw_demo_face(0.5), 0, 0.0, still=True)).fallback == "no_face"
 
-    def boom(crop: np.ndarray) -> np.ndarray:
+    def boom(image: np.ndarray, region: object) -> np.ndarray:
         raise RuntimeError("mesh broke")
 
-    character_pipeline.landmarker = boom  # type: ignore[assignment]
+    mesh.landmarks = boom  # type: ignore[method-assign,assignment]
     frame = character_pipeline.process(Frame(draw_demo_face(0.5), 0, 0.0, still=True))
     assert frame.fallback == "detector_error"
     assert character_pipeline.stats.errors["landmarks:RuntimeError"] == 1
-    character_pipeline.landmarker = real
+    mesh.landmarks = real  # type: ignore[method-assign]
 
 
 def test_mediapipe_finds_a_face_in_each_character_drawing() -> None:

@@ -169,6 +169,7 @@ def test_mesh_conditioned_trains_exports_and_learns(tmp_path: Path, one_torch_th
 
 def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_torch_thread: None,
                                                              demo_face: np.ndarray) -> None:
+    from avatar_cam.align import warp_crop
     from avatar_cam.frame import Frame
     from avatar_cam.mesh_style import MeshStylizer, takes_mesh
     from avatar_cam.pipeline import Pipeline, PipelineConfig
@@ -195,8 +196,9 @@ def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_
     assert frame.landmarks is not None
     drawing = np.ascontiguousarray(draw_face_mesh(frame.landmarks, 128)[..., ::-1])
     assert np.array_equal(frame.cartoon, st.stylizer(drawing))
+    assert frame.crop is None, "no crop pixels are cut for a style that never reads them"
     other = Frame(np.zeros_like(demo_face), 1, 0.0)  # any camera pixels behind the same landmarks
-    other.crop = np.random.default_rng(0).integers(0, 255, frame.crop.shape, np.uint8)
+    other.crop = np.random.default_rng(0).integers(0, 255, (128, 128, 3), np.uint8)
     other.landmarks = frame.landmarks
     assert np.array_equal(st.render(other), frame.cartoon)
     blank = pipe.process(Frame(np.full_like(demo_face, 90), 1, 0.04))
@@ -204,8 +206,9 @@ def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_
     run, size, desc = style_generator(str(out))
     assert size == 128 and "face mesh" in desc
     # avatar-eval draws the mesh of the crop found on its own (static Face Mesh); same drawing here
-    evaluated = run(np.ascontiguousarray(frame.crop)).astype(int)  # rounds where the app truncates
-    assert np.abs(evaluated - st.preview(np.ascontiguousarray(frame.crop))).max() <= 1
+    crop = np.ascontiguousarray(warp_crop(demo_face, frame.crop_matrix, 128)[..., ::-1])
+    evaluated = run(crop).astype(int)  # rounds where the app truncates
+    assert np.abs(evaluated - st.preview(crop)).max() <= 1
 
 
 def test_compact_checkpoint_resumes_and_is_small(tmp_path: Path, one_torch_thread: None) -> None:

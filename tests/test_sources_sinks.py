@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -18,7 +20,15 @@ from avatar_cam.sinks import (
     open_sink,
     vcam_setup_help,
 )
-from avatar_cam.sources import CameraSource, FolderSource, ImageSource, SourceError, VideoSource, open_source
+from avatar_cam.sources import (
+    CameraSource,
+    FolderSource,
+    ImageSource,
+    SourceError,
+    SourceLost,
+    VideoSource,
+    open_source,
+)
 from tests.vcam_backend import RecordingBackend, only_backends
 
 
@@ -92,6 +102,47 @@ def test_image_source_gives_one_frame(tmp_path: Path) -> None:
 
 def test_camera_source_is_a_live_source() -> None:
     assert CameraSource.live and not VideoSource.live
+
+
+class _ScriptedCamera:
+    """A camera (`sources.Capture`) that delivers `n` numbered frames as fast as asked once `go`
+    is set, then fails when `unplug` is set."""
+
+    def __init__(self, n: int):
+        self.n, self.sent = n, 0
+        self.go, self.unplug = threading.Event(), threading.Event()
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self.go.wait()
+        if self.sent >= self.n:
+            self.unplug.wait()
+            return False, None
+        self.sent += 1
+        return True, np.full((4, 4, 3), self.sent, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 30.0
+
+    def release(self) -> None:
+        pass
+
+
+def test_camera_source_hands_on_the_newest_frame_stamped_when_captured() -> None:
+    camera = _ScriptedCamera(5)
+    cam = CameraSource(0, capture=camera, timeout_s=1.0)
+    before = time.perf_counter()
+    camera.go.set()  # the capture thread reads all five before we ask
+    while camera.sent < 5:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    asked = time.perf_counter()
+    frame = cam.read()
+    assert frame.image[0, 0, 0] == 5, "stale frames are dropped"
+    assert before <= frame.timestamp <= asked, "the timestamp is the capture's, not the read's"
+    camera.unplug.set()
+    with pytest.raises(SourceLost):
+        cam.read()
+    cam.close()
 
 
 def test_vcam_sink_sends_bgr_frames_through_pyvirtualcam() -> None:
