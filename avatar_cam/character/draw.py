@@ -51,10 +51,15 @@ class Extent:
 HEAD_LAYERS = ("hair_back", "ears", "head", "hair_front", "headwear", "glasses")
 _EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p) for y in (-45, 45) for p in (-35, 35)))
 _extents: dict[str, Extent] = {}
+_extent_of: dict[int, tuple[Character, Extent]] = {}
 
 
 def extent(ch: Character) -> Extent:
-    """`ch`'s `Extent`, measured once by drawing it with a `BoundsPainter` (then cached)."""
+    """`ch`'s `Extent`, measured once by drawing it with a `BoundsPainter` (then cached: by the
+    object for the frames of one character, by its content across equal ones)."""
+    seen = _extent_of.get(id(ch))
+    if seen is not None and seen[0] is ch:
+        return seen[1]
     key = json.dumps(ch.to_json(), sort_keys=True)
     found = _extents.get(key)
     if found is None:
@@ -67,6 +72,9 @@ def extent(ch: Character) -> Extent:
         if len(_extents) > 64:
             _extents.clear()
         _extents[key] = found
+    if len(_extent_of) > 64:
+        _extent_of.clear()
+    _extent_of[id(ch)] = (ch, found)  # holding `ch` keeps its id from being reused
     return found
 
 

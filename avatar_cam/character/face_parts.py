@@ -53,7 +53,15 @@ def outline_points(shape: str, jaw: float) -> np.ndarray:
 
 def head_path(s: Scene, chin: float = 0.0) -> np.ndarray:
     """The outline turns little (it is the skull's silhouette), the chin more: it sticks out.
-    `chin` > 0 grows the lower face by that many head units (the region a beard may cover)."""
+    `chin` > 0 grows the lower face by that many head units (the region a beard may cover).
+    Made once a frame per `chin` (the head, its clip and the markings share it)."""
+    key = ("head_path", chin)
+    if key not in s.memo:
+        s.memo[key] = _head_path(s, chin)
+    return s.memo[key]
+
+
+def _head_path(s: Scene, chin: float) -> np.ndarray:
     pts = outline_points(s.parts["face"]["shape"], s.pose.mouth_open)
     if chin:
         low = np.clip(pts[:, 1] / 0.64, 0, 1) ** 2

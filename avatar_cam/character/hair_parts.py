@@ -62,12 +62,21 @@ def arc(s: Scene, deg0: float, deg1: float, grow: float, n: int = 11, top: float
         bumps: int = 0, bump: float = 0.0) -> np.ndarray:
     """Points along the head outline grown by `grow` from angle `deg0` to `deg1` (degrees; -90 is
     the top; going from 10 to -190 passes over the head from the right temple to the left). `top`
-    adds volume on the crown; `bumps` scallops of height `bump` make curls."""
+    adds volume on the crown; `bumps` scallops of height `bump` make curls. (The same for every
+    frame of a character: made once.)"""
+    return _arc(s.parts["face"]["shape"], deg0, deg1, grow, n, top, bumps, bump)
+
+
+@functools.lru_cache(maxsize=256)
+def _arc(shape: str, deg0: float, deg1: float, grow: float, n: int, top: float, bumps: int,
+         bump: float) -> np.ndarray:
     th = np.radians(np.linspace(deg0, deg1, n if not bumps else 4 * bumps + 1))
-    r = skull_radius(s.parts["face"]["shape"], th) + grow + top * np.clip(-np.sin(th), 0, 1) ** 2
+    r = skull_radius(shape, th) + grow + top * np.clip(-np.sin(th), 0, 1) ** 2
     if bumps:
         r = r + bump * np.abs(np.sin(np.linspace(0.0, bumps * math.pi, len(th))))
-    return CENTRE + r[:, None] * np.stack([np.cos(th), np.sin(th)], 1)
+    out = CENTRE + r[:, None] * np.stack([np.cos(th), np.sin(th)], 1)
+    out.flags.writeable = False  # shared between frames
+    return out
 
 
 @functools.cache

@@ -11,7 +11,7 @@ clips, times the expressiveness gain, clipped to its range."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, astuple, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -80,11 +80,11 @@ class Pose:
     head_scale: float = 1.0
 
     def vector(self) -> np.ndarray:
-        return np.array(astuple(self), np.float64)
+        return np.array(list(self.__dict__.values()), np.float64)  # the fields, in order
 
     @classmethod
     def from_vector(cls, v: np.ndarray) -> Pose:
-        return cls(*(float(x) for x in np.clip(v, _LOW, _HIGH)))
+        return cls(*np.minimum(np.maximum(v, _LOW), _HIGH).tolist())
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -116,13 +116,14 @@ class Measures:
     face_size: float  # face box height / image height
 
     def vector(self) -> np.ndarray:
-        return np.array(astuple(self), np.float64)
+        return np.array(list(self.__dict__.values()), np.float64)  # the fields, in order
 
 
 def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, float, float, float],
-            image_size: tuple[int, int]) -> Measures:
-    """`Measures` from (478, 3) crop landmarks, the roll the crop took out (degrees), and the
-    tracked face box in the camera image (x, y, w, h) of an image (width, height)."""
+            image_size: tuple[int, int]) -> tuple[Measures, np.ndarray]:
+    """`Measures` and the lip shape (`mouth_shape`) from (478, 3) crop landmarks, the roll the
+    crop took out (degrees), and the tracked face box in the camera image (x, y, w, h) of an image
+    (width, height)."""
     e = measures_from_landmarks(landmarks)
     n = e.normalized()
     x, y, w, h = face_box
@@ -133,15 +134,15 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
         brow_gap=float(np.linalg.norm(n[INNER_BROWS[0]] - n[INNER_BROWS[1]])),
         mouth_open=e.mouth_open, mouth_width=e.mouth_width, smile=e.smile,
         face_x=float((x + w / 2) / iw * 2 - 1), face_y=float((y + h / 2) / ih * 2 - 1),
-        face_size=float(h / ih))
+        face_size=float(h / ih)), mouth_shape(n)
 
 
-def mouth_shape(landmarks: np.ndarray) -> np.ndarray:
-    """The lips as measured: (4, 11, 2) points of the four lip lines on the levelled face, origin
-    between the mouth corners, in face widths. The character's mouth is drawn from this shape
-    (scaled to its own mouth), so its opening, width, smile, pout and any lopsided shape are the
-    person's; a face tracker then reads the drawing back as it read the person."""
-    n = measures_from_landmarks(landmarks).normalized()
+def mouth_shape(n: np.ndarray) -> np.ndarray:
+    """The lips as measured on the levelled face `n` (`Expression.normalized()`): (4, 11, 2)
+    points of the four lip lines, origin between the mouth corners, in face widths. The
+    character's mouth is drawn from this shape (scaled to its own mouth), so its opening, width,
+    smile, pout and any lopsided shape are the person's; a face tracker then reads the drawing
+    back as it read the person."""
     centre = n[list(MOUTH_CORNERS)].mean(axis=0)
     return np.stack([n[list(line)] - centre for line in LIP_LINES])
 

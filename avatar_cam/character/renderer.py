@@ -11,7 +11,7 @@ import numpy as np
 from avatar_cam.character.backends import BACKENDS
 from avatar_cam.character.draw import draw_frame, draw_portrait
 from avatar_cam.character.model import Character, load_character
-from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure, mouth_shape
+from avatar_cam.character.params import Calibration, Measures, Motion, Pose, breathing, measure
 from avatar_cam.frame import Frame
 from avatar_cam.styles import StyleInfo
 
@@ -26,8 +26,9 @@ def crop_rotation(crop_matrix: np.ndarray | None) -> float:
     return -float(np.degrees(np.arctan2(crop_matrix[1, 0], crop_matrix[0, 0])))
 
 
-def frame_measures(frame: Frame) -> Measures:
-    """The raw measures of a tracked frame (landmarks, crop and face set by the pipeline)."""
+def frame_measures(frame: Frame) -> tuple[Measures, np.ndarray]:
+    """The raw measures and the lip shape of a tracked frame (landmarks, crop and face set by the
+    pipeline)."""
     if frame.landmarks is None or frame.face is None:
         raise ValueError("a character needs the crop's landmarks and the tracked face")
     h, w = frame.image.shape[:2]
@@ -74,11 +75,10 @@ class CharacterRenderer:
         return self.motion.pose
 
     def _track(self, frame: Frame) -> Pose:
-        measures = frame_measures(frame)
+        measures, lips = frame_measures(frame)
         if not np.isfinite(measures.vector()).all():
             raise ValueError("the face measures are not finite numbers")
         self.last_measures = measures
-        lips = mouth_shape(frame.landmarks)  # type: ignore[arg-type]  (frame_measures checked it)
         return self.motion.track(self.calibration.pose(measures), frame.timestamp, lips)
 
     @property

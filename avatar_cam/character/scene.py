@@ -5,7 +5,7 @@ scene turns them into pixels through the 2.5D head (`Head3D`) and the placement 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class Scene:
     scale: float  # pixels per head unit
     breath: float  # -1..1
     mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
+    memo: dict = field(default_factory=dict)  # shapes several parts share within this frame
 
     def __post_init__(self) -> None:
         a, b = self.head.linear()
