@@ -68,5 +68,8 @@ def test_the_harness_catches_a_broken_gate(styles_and_corrupt, monkeypatch: pyte
 
     monkeypatch.setattr(PrivacyGate, "__call__", leaky)
     styles, corrupt = styles_and_corrupt
-    r = run_harness(default_clips(), styles, corrupt, frames=150, seed=1, rate=0.05)
+    # generated styles only: a character's idle picture (itself checked against the camera
+    # image) would cover most of what this leaky gate lets through
+    onnx_styles = [s for s in styles if s.kind != "character"]
+    r = run_harness(default_clips(), onnx_styles, corrupt, frames=150, seed=1, rate=0.05)
     assert r["camera_frames_reaching_sink"] > 0
