@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from avatar_cam.character.geometry import apply, ellipse, join, polyline, reverse, smooth
+from avatar_cam.character.geometry import apply, ellipse, join, polyline, reverse, smooth, xy
 from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene, shade
 
@@ -165,7 +165,7 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
     lower = EYE_Y + b * low * bulge - corner
     opening = b * (1 + low) * min(max(openness, 0.0), 1.5)
     upper = lower - opening * bulge**0.8
-    return np.stack([x, upper], 1), np.stack([x, lower], 1)
+    return xy(x, upper), xy(x, lower)
 
 
 EYE_SHUT = 0.1  # below this openness the eye is drawn shut
@@ -217,7 +217,7 @@ def draw_eyes(s: Scene) -> None:
         lids, lashes = [], []
         for side in shut:
             open_lid, lower = _eye_curves(s, side, 1.0)
-            lash_line = smooth(lower - np.stack([np.zeros_like(_U), 0.02 * _EYE_BULGE], 1), closed=False)
+            lash_line = smooth(lower - xy(np.zeros_like(_U), 0.02 * _EYE_BULGE), closed=False)
             lids.append(s.face(join(smooth(open_lid, closed=False), reverse(lash_line))))
             lashes.append(s.face(lash_line))
         s.fill(lids, shade(s.colour("face", "skin"), 0.9))
@@ -285,8 +285,8 @@ def _brow(s: Scene, side: int) -> np.ndarray:
     y = (BROW_Y + dy - arch * (1 - _BU**2) + 0.012 * _BU + 0.05 * p.frown * inner
          - 0.02 * max(v, 0.0) * inner)  # raised brows lift most at the inner end
     taper = thick * (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 0.45 * _BU, 1.0)
-    top = np.stack([x, y - taper / 2], 1)
-    bottom = np.stack([x, y + taper / 2], 1)
+    top = xy(x, y - taper / 2)
+    bottom = xy(x, y + taper / 2)
     return s.face(smooth(np.concatenate([top, bottom[::-1]]), tension=0.8), lift=0.03)
 
 
@@ -356,7 +356,7 @@ def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
     corners = CORNER_DROP * gap * _MU**2  # the jaw carries the corners down as the mouth opens
     upper = cy - lift - 0.12 * gap * bend + corners
     lower = cy - lift + 0.88 * gap * bend + corners + 0.025 * max(p.smile, 0) * bend * (opening > 0)
-    return np.stack([x, upper], 1), np.stack([x, lower], 1), w
+    return xy(x, upper), xy(x, lower), w
 
 
 def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
@@ -374,8 +374,8 @@ def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     upper, lower, w = mouth_curves(s)
     bend = np.clip(1 - _MU**2, 0, 1)
     bow = 0.012 * np.exp(-((np.abs(_MU) - 0.28) / 0.2) ** 2)  # cupid's bow
-    outer_up = upper - np.stack([np.zeros_like(_MU), 0.022 * bend**0.5 + bow], 1)
-    outer_low = lower + np.stack([np.zeros_like(_MU), 0.034 * bend**0.5], 1)
+    outer_up = upper - xy(np.zeros_like(_MU), 0.022 * bend**0.5 + bow)
+    outer_low = lower + xy(np.zeros_like(_MU), 0.034 * bend**0.5)
     return upper, lower, outer_up, outer_low, w
 
 
@@ -513,8 +513,8 @@ def _moustache_points(s: Scene) -> np.ndarray:
     top = lip - 0.055 * np.sqrt(np.clip(1 - (outer_up[:, 0] / max(w, 1e-3)) ** 2, 0, 1)) - 0.012
     right = [(w + 0.035, lip[-1] + 0.03)]
     left = [(-w - 0.035, lip[0] + 0.03)]
-    bottom = np.stack([xs, lip - 0.004], 1)[-2:0:-1]
-    return np.concatenate([left, np.stack([xs, top], 1)[1:-1], right, bottom])
+    bottom = xy(xs, lip - 0.004)[-2:0:-1]
+    return np.concatenate([left, xy(xs, top)[1:-1], right, bottom])
 
 
 def _beard_points(s: Scene, full: bool) -> np.ndarray:

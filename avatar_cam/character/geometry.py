@@ -12,15 +12,16 @@ import numpy as np
 KAPPA = 0.5522847498  # control length of a quarter circle of radius 1
 
 
+def xy(x: np.ndarray, y: np.ndarray | float) -> np.ndarray:
+    """(n, 2) points from their x and y (cheaper than np.stack, which these small arrays feel)."""
+    out = np.empty((len(x), 2))
+    out[:, 0], out[:, 1] = x, y
+    return out
+
+
 def ellipse(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
     """A closed ellipse as 4 cubic segments, starting at its right end, clockwise on screen."""
     return _UNIT_ELLIPSE * (rx, ry) + (cx, cy)
-
-
-@functools.lru_cache(maxsize=64)
-def _ring(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    i = np.arange(n)
-    return (i - 1) % n, (i + 1) % n, (i + 2) % n
 
 
 _K = KAPPA
@@ -28,26 +29,46 @@ _UNIT_ELLIPSE = np.array([(1, 0), (1, _K), (_K, 1), (0, 1), (-_K, 1), (-1, _K), 
                           (-_K, -1), (0, -1), (_K, -1), (1, -_K), (1, 0)], np.float64)
 
 
+@functools.lru_cache(maxsize=256)
+def _catmull_rom(n: int, closed: bool, tension: float) -> np.ndarray:
+    """The matrix that turns n points into their Catmull-Rom curve's cubic chain: the curve is
+    linear in the points, so a frame's every smooth curve costs one small matrix product."""
+    k = tension / 6
+    segs = n if closed else n - 1
+    m = np.zeros((3 * segs + 1, n))
+    m[0, 0] = 1.0
+    for i in range(segs):
+        if closed:
+            prev, cur, nxt, nxt2 = (i - 1) % n, i, (i + 1) % n, (i + 2) % n
+            m[3 * i + 1, [cur, nxt, prev]] += (1.0, k, -k)
+            m[3 * i + 2, [nxt, nxt2, cur]] += (1.0, -k, k)
+        else:  # the ends are extended by reflection: p[-1] = 2 p[0] - p[1], p[n] = 2 p[n-1] - p[n-2]
+            def at(j: int) -> dict[int, float]:
+                if j < 0:
+                    return {0: 2.0, 1: -1.0}
+                if j >= n:
+                    return {n - 1: 2.0, n - 2: -1.0}
+                return {j: 1.0}
+            for col, w in at(i).items():
+                m[3 * i + 1, col] += w
+            for col, w in at(i + 1).items():
+                m[3 * i + 1, col] += k * w
+                m[3 * i + 2, col] += w
+            for col, w in at(i - 1).items():
+                m[3 * i + 1, col] -= k * w
+            for col, w in at(i + 2).items():
+                m[3 * i + 2, col] -= k * w
+            for col, w in at(i).items():
+                m[3 * i + 2, col] += k * w
+        m[3 * i + 3, (i + 1) % n] = 1.0
+    m.flags.writeable = False
+    return m
+
+
 def smooth(points: np.ndarray, closed: bool = True, tension: float = 1.0) -> np.ndarray:
     """A Catmull-Rom curve through `points` (n, 2) as cubic segments. `tension` < 1 rounds less."""
     p = np.asarray(points, np.float64)
-    n = len(p)
-    if closed:
-        i_prev, i_next, i_next2 = _ring(n)
-        nxt = p[i_next]
-        c1 = p + (nxt - p[i_prev]) * (tension / 6)
-        c2 = nxt - (p[i_next2] - p) * (tension / 6)
-        out = np.empty((3 * n + 1, 2))
-        out[0] = p[0]
-        out[1::3], out[2::3], out[3::3] = c1, c2, nxt
-        return out
-    ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
-    c1 = ext[1:-2] + (ext[2:-1] - ext[:-3]) * (tension / 6)
-    c2 = ext[2:-1] - (ext[3:] - ext[1:-2]) * (tension / 6)
-    out = np.empty((3 * (n - 1) + 1, 2))
-    out[0] = p[0]
-    out[1::3], out[2::3], out[3::3] = c1, c2, p[1:]
-    return out
+    return _catmull_rom(len(p), closed, float(tension)) @ p
 
 
 def polyline(points: np.ndarray, closed: bool = True) -> np.ndarray:
@@ -135,7 +156,7 @@ class Head3D:
         x = pts[:, 0] * math.cos(a) + z * math.sin(a)
         z1 = -pts[:, 0] * math.sin(a) + z * math.cos(a)
         y = pts[:, 1] * math.cos(b) - z1 * math.sin(b)
-        return np.stack([x, y], 1)
+        return xy(x, y)
 
     def linear(self) -> tuple[np.ndarray, np.ndarray]:
         """`turn` as (A, b): turned = pts @ A + z[:, None] * b, so callers can fold it into one

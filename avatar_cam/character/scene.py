@@ -50,8 +50,14 @@ class Scene:
     def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
         """Points on the face surface (turned with depth) to pixels: `Head3D.turn` and the
         placement as one affine map plus the depth term."""
-        z = self.head.depth(pts) * surface + lift
-        return pts @ self._face_a + np.multiply.outer(z, self._face_b) + self._face_t
+        z = self.head.depth(pts)
+        if surface != 1.0:
+            z *= surface
+        z += lift
+        out = pts @ self._face_a
+        out += z[:, None] * self._face_b
+        out += self._face_t
+        return out
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
