@@ -15,7 +15,7 @@ from training.motion_check import table
 def main(dirs: list[str]) -> int:
     for d in dirs:
         data = json.loads((Path(d) / "motion.json").read_text())
-        clips = {name.split("-c")[0] if name.startswith("demo-face") else name: s
+        clips = {"demo (generated)" if name.startswith("demo-face") else name: s
                  for name, s in data["clips"].items()}
         print(f"`{data['style']}` at {data['size'][0]}x{data['size'][1]}:\n")
         print(table(clips))
