@@ -56,7 +56,7 @@ class Frame:
     crop_matrix: np.ndarray | None = None  # 2x3 affine, image -> crop
     crop: np.ndarray | None = None  # RGB uint8 at the style's input size (full mode: the whole
     # frame); None for styles drawn from landmarks, which never read it
-    landmarks: np.ndarray | None = None  # (478, 3) Face Mesh points in crop pixels, for rig styles
+    landmarks: np.ndarray | None = None  # (478, 3) Face Mesh points in crop pixels, for landmark styles
     cartoon: np.ndarray | None = None  # RGB uint8 at the style's input size
     output: np.ndarray | None = None  # BGR uint8 at the output size
     fallback: str | None = None  # why the output is not a fresh cartoon (no_face, generator_error, ...)

@@ -232,7 +232,7 @@ class Pipeline:
             frame.fallback = "paused"
         elif stylizer is None:
             frame.fallback = "no_style"
-        elif mode is Mode.FULL and not stylizer.needs_landmarks:  # a rig draws a head: avatar
+        elif mode is Mode.FULL and not stylizer.needs_landmarks:  # landmark styles draw as in avatar mode
             self._stylize_full(frame, stylizer)
         else:
             self._stylize_face(frame, stylizer, mode)

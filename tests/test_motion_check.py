@@ -49,7 +49,8 @@ def test_false_winks_and_missing_faces_are_counted() -> None:
 
 
 def test_motion_check_runs_the_app_pipeline_on_a_clip(tmp_path: Path) -> None:
-    """A real clip (the demo face) through a rig style at 320x180; the CLI writes the table."""
+    """A real clip (the demo face) through a character (by its old name) at 320x180; the CLI
+    writes the table."""
     from avatar_cam.demo import draw_demo_face
     from training.evaluate import main
 
