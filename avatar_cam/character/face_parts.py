@@ -169,6 +169,7 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
 
 
 EYE_SHUT = 0.1  # below this openness the eye is drawn shut
+EYE_SYNC = 0.8
 EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymmetry of a real face
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
@@ -186,12 +187,16 @@ def drawn_openness(openness: float) -> float:
 
 
 def eye_openness(pose: Pose, side: int) -> float:
-    """The drawn openness of one eye. A blink closes both: when the other eye is drawn shut and
-    this one is under half open, this one shuts too (eyes cross the threshold a frame apart
-    mid-blink, which would otherwise flash a wink the person did not make)."""
+    """The drawn openness of one eye. Eyes move together unless the person winks: two eyes
+    measured close to each other are drawn closer still (`EYE_SYNC`: a tracker's small
+    disagreement between them is noise, and a half-shut pair drawn a little apart reads as a
+    wink), a wide difference is kept. A blink closes both: when the other eye is drawn shut and
+    this one is under half open, this one shuts too (eyes cross the threshold a frame apart)."""
     mine, other = (pose.eye_r, pose.eye_l) if side < 0 else (pose.eye_l, pose.eye_r)
     if drawn_openness(other) == 0.0 and mine < 0.6:
         return 0.0
+    pull = EYE_SYNC * max(0.0, 1.0 - abs(mine - other) / 0.4)
+    mine += pull * ((mine + other) / 2 - mine)
     return drawn_openness(mine) * _turned_width(side, pose.yaw) ** EYE_TURN
 
 
