@@ -36,6 +36,18 @@ def list_styles() -> int:
     return 0 if catalog.styles else 1
 
 
+def make_character_from(style: str | None, picture: str) -> str:
+    """`--reference`: a character from `picture` with `style` (default: the default style) saved
+    in the user styles folder; returns its path for `--style`."""
+    from avatar_cam.reference import make_character
+
+    catalog = StyleCatalog()
+    info = catalog.resolve(style)
+    character, note = make_character(info, picture, catalog.dirs[-1])
+    print(f"avatar-cam: {note}", file=sys.stderr)
+    return str(character.path)
+
+
 def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
@@ -137,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
+    if args.reference is not None:
+        try:
+            args.style = make_character_from(args.style, args.reference)
+        except (StyleError, ValueError) as e:
+            return _fail(str(e))
     if args.headless:
         return run_headless(args)
     if not has_display():

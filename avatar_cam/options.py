@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vcam, none, a .mp4 path, an image path or a folder (headless default: vcam)")
     p.add_argument("--style", "-s", metavar="NAME|PATH",
                    help="style name, .onnx or .rig.json file (default: built-in)")
+    p.add_argument("--reference", metavar="PICTURE",
+                   help="make a character from this cartoon picture with --style (a style that "
+                        "takes one, e.g. flat-mesh, anime-mesh), save it with your styles and use it")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
                    help="avatar: cartoon head only; overlay: cartoon face over the camera frame; "
                         "full: whole frame through the style")

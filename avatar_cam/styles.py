@@ -1,5 +1,7 @@
 """The style file: one ONNX model plus metadata, the only contract between training and the app;
-or a rig file (`<name>.rig.json`, `avatar_cam.rig.character`): a character the app draws itself.
+or a rig file (`<name>.rig.json`, `avatar_cam.rig.character`): a character the app draws itself;
+or a character file (`<name>.character.json`, `CHARACTER_FORMAT`): a style that takes a style code
+(its base, by file name) plus the code taken from a reference picture (`avatar_cam.reference`).
 
 Contract (checked by `load_style`):
 - input 0: float32 NCHW RGB in [-1, 1], N=1 allowed, H=W fixed or dynamic;
@@ -11,8 +13,10 @@ Nothing here imports torch; `export/` imports this module to check what it write
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +33,8 @@ VALUE_RANGE = "-1,1"
 STYLE_CODE_INPUT = "style_code"
 RIG_KIND = "rig"  # drawn from face landmarks by the app, no ONNX model
 APP_NAME = "avatar-cam"
+CHARACTER_SUFFIX = ".character.json"
+CHARACTER_FORMAT = "avatar-cam-character/1"
 
 
 class StyleError(ValueError):
@@ -47,14 +53,32 @@ class StyleInfo:
     output_name: str
     metadata: dict[str, str] = field(default_factory=dict)
     style_code_dim: int | None = None  # set when the style accepts a reference style code
+    model_file: Path | None = None  # the ONNX file to run when it is not `path` (a character file)
 
     @property
     def size(self) -> int:
         return self.input_size or DEFAULT_DYNAMIC_SIZE
 
+    @property
+    def model_path(self) -> Path:
+        """The ONNX model this style runs (a character file runs its base style's)."""
+        return self.model_file or self.path
+
+    def default_code(self) -> np.ndarray | None:
+        """float32 [1, D]: the code the style runs with (`mean_style_code` in the metadata, else
+        zeros), or None for a style that takes no code."""
+        if not self.style_code_dim:
+            return None
+        text = self.metadata.get("mean_style_code", "")
+        if not text:
+            return np.zeros((1, self.style_code_dim), np.float32)
+        return np.asarray([float(v) for v in text.split(",")], np.float32).reshape(1, -1)
+
     def summary(self) -> str:
         size = self.input_size or "dynamic"
-        return f"{self.name} ({self.kind}, {size}px) - {self.path}"
+        kind = (f"character: {self.metadata.get('base_style', '?')} with a reference picture's look"
+                if self.model_file is not None else self.kind)
+        return f"{self.name} ({kind}, {size}px) - {self.path}"
 
 
 DEFAULT_DYNAMIC_SIZE = 256
@@ -100,6 +124,8 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
         raise _fail(path, "file is empty")
     if path.name.endswith(RIG_SUFFIX):
         return _load_rig(path)
+    if path.name.endswith(CHARACTER_SUFFIX):
+        return _load_character(path, probe)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     opts.intra_op_num_threads = 1
@@ -171,6 +197,54 @@ def _load_rig(path: Path) -> StyleInfo:
                      output_name="", metadata=meta)
 
 
+def _load_character(path: Path, probe: bool) -> StyleInfo:
+    """A character file: its base style (beside it, else built in) with the file's code and name."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise _fail(path, f"not a readable character file ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != CHARACTER_FORMAT:
+        raise _fail(path, f"not a character file (format must be {CHARACTER_FORMAT!r})")
+    name, base, code = data.get("name"), data.get("base"), data.get("style_code")
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(path, "the character has no name")
+    if not isinstance(base, str) or Path(base).name != base or not base.endswith(".onnx"):
+        raise _fail(path, f"'base' must be the file name of an ONNX style, not {base!r}")
+    if not (isinstance(code, list) and code and all(isinstance(v, (int, float)) for v in code)
+            and all(math.isfinite(v) for v in code)):
+        raise _fail(path, "'style_code' must be a list of finite numbers")
+    base_path = next((d / base for d in (path.parent, builtin_styles_dir()) if (d / base).is_file()), None)
+    if base_path is None:
+        raise _fail(path, f"its base style {base} is neither beside it nor built in")
+    try:
+        info = load_style(base_path, probe)
+    except StyleError as e:
+        raise _fail(path, f"its base style cannot be used: {e}") from None
+    if info.style_code_dim != len(code):
+        raise _fail(path, f"its code has {len(code)} numbers, base style {info.name} takes "
+                          f"{info.style_code_dim or 'none'}")
+    reference = data.get("reference", {})
+    meta = {**info.metadata, "name": name, "base_style": info.name,
+            "mean_style_code": ",".join(f"{float(v):.9g}" for v in code),
+            "style_source": f"reference picture {reference.get('file', '?')}"
+                            if isinstance(reference, dict) else "reference picture"}
+    return dataclasses.replace(info, path=path, name=name, metadata=meta, model_file=base_path)
+
+
+def write_character(path: Path, name: str, base: StyleInfo, code: np.ndarray, reference: dict[str, str]
+                    ) -> Path:
+    """Write a character file (atomically) for `base` with `code`; `reference` says where the code
+    came from (file name, sha256, how it was cropped)."""
+    if base.model_file is not None or base.path.suffix != ".onnx":
+        raise StyleError(f"{base.path}: a character's base must be an ONNX style file")
+    data = {"format": CHARACTER_FORMAT, "name": name, "base": base.path.name,
+            "style_code": [round(float(v), 7) for v in np.ravel(code)], "reference": reference}
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
     n = info.size
     feeds: dict[str, np.ndarray] = {info.input_name: np.zeros((1, 3, n, n), np.float32)}
@@ -202,7 +276,8 @@ class StyleCatalog:
     def refresh(self) -> None:
         self.styles, self.problems = [], []
         for d in self.dirs:
-            files = [*d.glob("*.onnx"), *d.glob("*" + RIG_SUFFIX)] if d.is_dir() else []
+            files = ([*d.glob("*.onnx"), *d.glob("*" + RIG_SUFFIX), *d.glob("*" + CHARACTER_SUFFIX)]
+                     if d.is_dir() else [])
             for p in sorted(files):
                 try:
                     self.styles.append(load_style(p, probe=False))

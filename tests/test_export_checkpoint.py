@@ -13,13 +13,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
 from avatar_cam.inference import Stylizer
+from avatar_cam.reference import encode, find_style_encoder
 from avatar_cam.styles import load_style
 from export.cli import main
 from export.sources import config_sha256
+from training.checkpoint import load_for_export
 
 KINDS = [("cyclegan", "resnet9"), ("cyclegan", "light"), ("content-invariant", "resnet9"),
          ("content-invariant", "light")]
@@ -136,6 +139,21 @@ def test_content_invariant_style_image_and_style_input(runs: dict, tmp_path: Pat
     stylizer = Stylizer(info, provider="cpu", threads=1)
     np.testing.assert_allclose(stylizer.style_code[0], mean, rtol=1e-6, atol=1e-7)
     assert stylizer(np.full((32, 32, 3), 100, np.uint8)).shape == (32, 32, 3)
+    # the style encoder ships beside it, verified, and gives the torch Es's codes
+    assert info.metadata["style_encoder"] == "encoders/in.onnx"
+    assert "within" in info.metadata["style_encoder_verified"]
+    encoder = find_style_encoder(info)
+    assert encoder == tmp_path / "encoders" / "in.onnx"
+    model, _, _ = load_for_export(run)
+    picture = cv2.cvtColor(cv2.resize(cv2.imread(str(ref)), (32, 32)), cv2.COLOR_BGR2RGB)
+    with torch.no_grad():
+        want = model.style_encoder_for_export()(
+            torch.from_numpy(picture.transpose(2, 0, 1)[None].astype(np.float32) / 127.5 - 1)).numpy()
+    got = encode(ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"]), picture)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    enc_meta = ort.InferenceSession(str(encoder)).get_modelmeta().custom_metadata_map
+    assert enc_meta["kind"] == "style-encoder" and enc_meta["style"] == "in.onnx"
+    assert "max abs code error" in enc_meta["verified"]
 
 
 def test_cyclegan_has_no_reference_styles(runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -292,3 +292,26 @@ def test_features_loss_is_reported_and_trains(tmp_path: Path, one_torch_thread: 
     hist = [m.step(batch) for _ in range(40)]
     assert all("features" in h for h in hist)
     assert np.mean([h["features"] for h in hist[-5:]]) < 0.6 * np.mean([h["features"] for h in hist[:5]])
+
+
+def test_look_loss_is_reported_and_steers_the_generator(tmp_path: Path, one_torch_thread: None) -> None:
+    """`lambda_look`: a photo mesh drawn with another cartoon's code must read back as that code;
+    the term reaches the generator, and Es is trainable again after it."""
+    from training.data import UnpairedSteps, scan_images
+    from training.models import create_model
+    from training.testing import tiny_config
+
+    crops = _paired_folder(tmp_path / "pairs")
+    after = {}
+    for look in (0.0, 1.0):
+        torch.manual_seed(0)
+        cfg = tiny_config(tmp_path, "mesh-conditioned", "light", lambda_look=look, pool_size=0)
+        cfg.data_b = [str(crops)]
+        m = create_model(cfg).train()
+        ds = UnpairedSteps(scan_images(cfg.data_a).paths[:2], scan_images(cfg.data_b).paths[:2], 32, 2, 1,
+                           with_mesh=True)
+        losses = m.step(ds[0])
+        assert ("look" in losses) == (look > 0) and np.isfinite(losses.get("look", 0.0))
+        assert all(p.requires_grad for p in m.Es.parameters())
+        after[look] = torch.cat([p.detach().flatten() for p in m.R.parameters()])
+    assert not torch.allclose(after[0.0], after[1.0])

@@ -18,7 +18,8 @@ MODELS = ("cyclegan", "content-invariant", "mesh-conditioned")
 _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
-            "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0,
+            "style_lowpass": 0, "lambda_features": 0.0, "lambda_look": 0.0, "expression_mouth": 0.0,
+            "expression_eyes": 0.0,
             "expression_winks": 0.0, "mouth_redraw": 0.0, "expression_brows": 0.0, "expression_pitch": 0.0,
             "expression_gaze": 0.0, "eye_redraw": 0.0, "g_ema": 0.0}
 
@@ -81,6 +82,7 @@ class TrainConfig:
     # mesh-conditioned
     style_lowpass: int = 0             # Es sees the cartoon average-pooled by this factor (0: as is)
     lambda_features: float = 0.0       # extra L1 on the eye/brow/mouth pixels of the mesh drawing
+    lambda_look: float = 0.0           # ||Es(fake) - Es(y')||: a photo mesh drawn in y's look keeps it
     expression_mouth: float = 0.0      # chance a cartoon pair gets an opened mouth (expression_aug)
     expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes
     expression_winks: float = 0.2      # share of those that close one eye only

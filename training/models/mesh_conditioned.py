@@ -17,6 +17,12 @@ style code is then a fixed mean). `lambda_features`: an extra L1 on the pixels o
 brows and mouth (the mesh drawing's feature colours, dilated), small regions the plain L1 lets
 blur into the average face.
 
+`lambda_look` (issue 27: a character made from any cartoon picture must take its look): the
+cartoon drawn on a photo's mesh with another cartoon's code keeps that cartoon's look, read back
+by the style encoder: ||Es(fake) - Es(y')||_1, the Es that reads the fake held fixed (so it
+cannot meet the term by forgetting colours). Without it only the adversarial loss judges those
+cartoons, and held-out references' hair colours drifted to the training mean (brown).
+
 Batches: "B" cartoons, "M" their mesh drawings (paired), "A" photo mesh drawings. At run time
 the app draws the mesh of the camera crop and runs Ec + R with one style code baked in
 (the running mean, or a chosen cartoon's code: `--style-image`), as for the content-invariant
@@ -68,7 +74,8 @@ class MeshConditioned(ContentInvariant):
         with self.autocast():
             s_y = self.Es(y)
             rec = self.R(self.Ec(mesh_y), s_y)
-            fake = self.R(self.Ec(mesh_a), s_y.roll(1, 0))
+            s_ref = s_y.roll(1, 0)
+            fake = self.R(self.Ec(mesh_a), s_ref)
             gan = self.gan(self.D_B(rec), True) + self.gan(self.D_B(fake), True)
             err = (rec.float() - y).abs()  # one L1 map for both pixel terms
             losses = {"rec": err.mean() * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
@@ -76,6 +83,10 @@ class MeshConditioned(ContentInvariant):
                 mask = feature_mask(mesh_y.float(), grow=max(1, y.shape[-1] // 32))
                 n = (mask.sum() * err.shape[1]).clamp(min=1)
                 losses["features"] = (err * mask).sum() / n * cfg.lambda_features
+            if cfg.lambda_look > 0:
+                set_requires_grad([self.Es], False)
+                losses["look"] = F.l1_loss(self.Es(fake).float(), s_ref.detach().float()) * cfg.lambda_look
+                set_requires_grad([self.Es], True)
             loss_g = sum(losses.values())
         self.backward_step(loss_g, self.optimizers["G"])
         set_requires_grad([self.D_B], True)
