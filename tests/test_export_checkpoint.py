@@ -315,6 +315,26 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     assert "| gender=female | 2 | 0.50 | 0.70 | 1.00 | 0.000 |" in text
     assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path),
                       "--recipe", "r.toml"]) == 2
+    # the motion check and the look check, when given
+    from training.motion_check import SIGNALS
+
+    sig = {k: {"corr": 0.5, "camera_std": 0.1, "moves": True} for k in SIGNALS}
+    (tmp_path / "motion").mkdir()
+    (tmp_path / "motion" / "motion.json").write_text(json.dumps({"style": "x", "size": [1280, 720], "clips": {
+        "651.mp4": {"signals": {**sig, "gaze_x": {"corr": 0.81, "camera_std": 0.03, "moves": True}},
+                    "false_wink_rate": 0.05, "output_face_rate": 1.0}}}))
+    (tmp_path / "look").mkdir()
+    (tmp_path / "look" / "look.json").write_text(json.dumps({
+        "references": 16, "faces": 50, "domain": "flat", "colour_rank1": 0.55, "colour_pairwise": 0.903,
+        "judge_domain_rate": 0.976, "identity_frac_ge_0_6": 0.918, "identity_rank1": 0.042,
+        "identity_chance": 0.02, "mouth_open_corr": 0.76, "eye_open_corr": 0.71}))
+    assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path / "eval"),
+                      "--recipe", "r.toml", "--motion", str(tmp_path / "motion"),
+                      "--look", str(tmp_path / "look")]) == 0
+    text = style.with_suffix(".md").read_text()
+    assert "## Motion check" in text and "| 651.mp4 | 0.50 |" in text and "| 0.81 |" in text
+    assert "16 held-out flat references x 50 held-out photos" in text
+    assert "| 55.0% | 90.3% | 97.6% | 91.8% | 4.2% (2.0%) | 0.76 | 0.71 |" in text
     assert "no eval.json" in capsys.readouterr().err
 
 

@@ -30,6 +30,7 @@ from training.expression_aug import (
     move_brows,
     open_mouth,
     pitch_head,
+    redraw_brows,
     redraw_eyes,
     redraw_mouth,
 )
@@ -163,6 +164,24 @@ def test_brows_move_with_their_landmarks_and_the_eyes_stay(demo_pair: tuple[np.n
         assert brow_y(img) - brow_y(rgb) == pytest.approx(shift, abs=0.35 * abs(shift))
 
 
+def test_redrawn_brows_follow_the_landmarks_only(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    x0, x1 = int(lm[RIGHT_BROW, 0].min()) + 2, int(lm[RIGHT_BROW, 0].max()) - 2
+    top, eyes = int(lm[RIGHT_BROW, 1].min()) - 10, int(lm[RIGHT_EYE, 1].min()) - 1
+
+    def brow_y(img: np.ndarray) -> float:
+        ys = np.nonzero(img[top:eyes, x0:x1].max(-1) < 100)[0]
+        return float(ys.mean()) + top
+
+    for dy in (-3.0, 0.0):
+        moved = lm.copy()
+        moved[RIGHT_BROW + LEFT_BROW, 1] += dy  # the landmarks move, the drawn brows do not
+        drawn = redraw_brows(rgb, moved)
+        assert brow_y(drawn) == pytest.approx(moved[RIGHT_BROW, 1].mean(), abs=1.0)
+        below = int(lm[RIGHT_EYE, 1].mean()) + 1
+        assert np.array_equal(drawn[below:], rgb[below:])  # the eyes' lower half and below untouched
+
+
 def test_pitch_moves_the_middle_of_the_face_not_its_ends(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
     rgb, lm = demo_pair
     down, lm_down = pitch_head(rgb, lm, 12.0)
@@ -182,7 +201,8 @@ def test_new_edits_at_chance_zero_draw_no_random_number(demo_pair: tuple[np.ndar
     augment_expression(rgb, lm, rng, ExpressionAugConfig(mouth=0.0, eyes=0.0, redraw=0.0))
     same.random(3)  # mouth, redraw and eyes: the draws of recipes made before these edits
     assert rng.random() == same.random()
-    cfg = ExpressionAugConfig(mouth=0.0, eyes=0.0, brows=1.0, pitch=1.0, eye_redraw=1.0, gaze=1.0)
+    cfg = ExpressionAugConfig(mouth=0.0, eyes=0.0, brows=1.0, pitch=1.0, eye_redraw=1.0, gaze=1.0,
+                              brow_redraw=1.0)
     out, new = augment_expression(rgb, lm, np.random.default_rng(0), cfg)
     assert not np.array_equal(out, rgb) and not np.allclose(new, lm)
 

@@ -231,19 +231,21 @@ def style_generator(path: str) -> tuple[Generator, int, str]:
 
 
 def _on_mesh_drawing(run: Generator) -> Generator:
-    """Feed a mesh-conditioned generator what the app feeds it: the crop's face-mesh drawing
-    (`avatar_cam.mesh_style.MeshStylizer.drawing`); a crop with no mesh gets a black frame, which
-    counts as "no face found" like the app's placeholder card."""
+    """Feed a mesh-conditioned generator what the app feeds it for a still: the crop's face-mesh
+    drawing with its gaze drawn larger (`avatar_cam.mesh_style.MeshStylizer.drawing`); a crop
+    with no mesh gets a black frame, which counts as "no face found" like the app's card."""
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
+    from avatar_cam.mesh_style import MotionGain
 
     analyzer = ExpressionAnalyzer()
+    gain = MotionGain()
 
     def run_mesh(rgb: np.ndarray) -> np.ndarray:
         lm = crop_landmarks(analyzer, np.ascontiguousarray(rgb[..., ::-1]))
         if lm is None:
             return np.zeros_like(rgb)
-        return run(np.ascontiguousarray(draw_face_mesh(lm, rgb.shape[0])[..., ::-1]))
+        return run(np.ascontiguousarray(draw_face_mesh(gain(lm), rgb.shape[0])[..., ::-1]))
 
     return run_mesh
 

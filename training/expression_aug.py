@@ -14,7 +14,9 @@ and Face Mesh reads cartoon irises poorly, so a generator learns to ignore the m
 brows. `redraw_eyes` paints each eye over and draws it from the landmarks (white opening, iris
 where the mesh's iris is, pupil, lid line), so the target's eyes are a function of the mesh, as
 `redraw_mouth` made its mouth; `look` moves the irises before that. `move_brows` warps the drawn
-brows up or down with their landmarks; `pitch_head` moves the middle of the face up or down
+brows up or down with their landmarks, `redraw_brows` paints them over and draws a clear brow
+stroke where the landmarks are (many cartoons have faint brows, or none, or brows Face Mesh
+places elsewhere); `pitch_head` moves the middle of the face up or down
 against its forehead and chin, as a head turned up or down projects.
 
 Crops are the app's aligned crops (eye line level), so "down" is the image's +y.
@@ -29,6 +31,7 @@ import cv2
 import numpy as np
 
 from avatar_cam.mesh_drawing import (
+    EYE_SCALE,
     FACE_OVAL,
     LEFT_BROW,
     LEFT_EYE,
@@ -38,6 +41,7 @@ from avatar_cam.mesh_drawing import (
     RIGHT_BROW,
     RIGHT_EYE,
     RIGHT_IRIS,
+    nod_field,
 )
 
 MOUTH_CORNERS = (61, 291)
@@ -50,8 +54,7 @@ _EYES = [(eye[:9], [eye[0], *eye[9:][::-1], eye[8]]) for eye in (RIGHT_EYE, LEFT
 MOUTH_DARK = (70, 22, 34)  # RGB: the inside of a drawn open mouth
 TONGUE = (200, 80, 90)
 EYE_WHITE = (250, 250, 250)
-EYE_SCALE = 1.3  # drawn eyes are a little larger than the mesh's outline, as cartoon eyes are
-CHEEKS, FOREHEAD, CHIN = (234, 454), 10, 152
+CHEEKS = (234, 454)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class ExpressionAugConfig:
     eye_redraw: float = 0.0            # chance the eyes are painted over and drawn from the landmarks
     gaze: float = 0.0                  # chance the irises move first (in pairs whose eyes are redrawn)
     gaze_shift: tuple[float, float] = (0.25, 0.1)  # largest move (x, y), in eye widths
+    brow_redraw: float = 0.0           # chance the brows are painted over and drawn from the landmarks
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -233,6 +237,8 @@ def augment_expression(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator
         one = rng.random() < 0.2
         shifts = ((s, 0.0) if rng.random() < 0.5 else (0.0, s)) if one else (s, s)
         rgb, lm = move_brows(rgb, lm, shifts)
+    if cfg.brow_redraw > 0 and rng.random() < cfg.brow_redraw:
+        rgb = redraw_brows(rgb, lm)
     if cfg.pitch > 0 and rng.random() < cfg.pitch:
         rgb, lm = pitch_head(rgb, lm, float(rng.uniform(-cfg.pitch_degrees, cfg.pitch_degrees)))
     if cfg.eye_redraw > 0 and rng.random() < cfg.eye_redraw:
@@ -320,23 +326,10 @@ def move_brows(rgb: np.ndarray, lm: np.ndarray, shifts: tuple[float, float]
 
 
 def pitch_head(rgb: np.ndarray, lm: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """Turn the head down (positive `degrees`) or up: a head seen as a sphere of the face's
-    half-length moves its middle by R sin(angle) and its top and bottom edges not at all
-    (R sin(angle) (1 - t^2), t the height over R), fading towards the cheeks. Returns (image,
-    landmarks)."""
+    """Turn the head down (positive `degrees`) or up (`avatar_cam.mesh_drawing.nod_field`: the
+    face's middle moves most, forehead and chin less). Returns (image, landmarks)."""
     size = rgb.shape[0]
-    top, chin = lm[FOREHEAD, :2], lm[CHIN, :2]
-    cy = 0.5 * (top[1] + chin[1])
-    radius = max(0.65 * (chin[1] - top[1]), 4.0)
-    cx = float(lm[list(CHEEKS), 0].mean())
-    half_w = 0.65 * _face_width(lm)
-    amp = radius * np.sin(np.radians(degrees))
-
-    def field(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        t = (y - cy) / radius
-        u = (x - cx) / half_w
-        return amp * np.clip(1.0 - t * t, 0.0, None) * np.sqrt(np.clip(1.0 - u * u, 0.0, None))
-
+    field = nod_field(lm, degrees)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
     out = _warp_vertical(rgb, field(xs, ys))
     new = lm.copy()
@@ -422,4 +415,42 @@ def redraw_eyes(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
         out = (out * (1 - a) + layer * a).astype(np.uint8)
         lid = np.round((centre + EYE_SCALE * (lm[upper, :2] - centre)) * one).astype(np.int32)
         cv2.polylines(out, [lid], False, tuple(float(v) for v in dark), line, cv2.LINE_AA, shift)
+    return out
+
+
+def redraw_brows(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Paint over each drawn brow (dark blobs overlapping the mesh's brow, not reaching the
+    fringe above) with skin and draw a brow stroke along the landmarks' brow midline, in the
+    colour of the cartoon's own brow (or its outline colour where it has none)."""
+    size = rgb.shape[0]
+    out = rgb.copy()
+    skin = _skin_colour(rgb, lm)
+    fw = _face_width(lm)
+    dark = np.percentile(rgb.reshape(-1, 3), 2, axis=0)
+    shift = 4
+    for brow in (RIGHT_BROW, LEFT_BROW):
+        b = lm[brow, :2]
+        centre = b.mean(0)
+        grown = np.zeros(rgb.shape[:2], np.uint8)
+        outline = np.round((centre + 1.3 * (b - centre)) * 16).astype(np.int32)
+        cv2.fillPoly(grown, [outline], 255, cv2.LINE_8, 4)
+        grown = cv2.dilate(grown, np.ones((3, 3), np.uint8), iterations=max(1, round(size / 64)))
+        x0, x1 = (int(np.clip(v, 0, size)) for v in (b[:, 0].min() - 0.1 * fw, b[:, 0].max() + 0.1 * fw))
+        y0, y1 = (int(np.clip(v, 0, size)) for v in (b[:, 1].min() - 0.08 * fw, b[:, 1].max() + 0.05 * fw))
+        box = np.zeros_like(grown)
+        box[y0:y1, x0:x1] = 1
+        luma = rgb.astype(np.float64).mean(-1)
+        other = (np.abs(rgb.astype(np.int16) - skin.astype(np.int16)).max(-1) > 40) & (luma < skin.mean())
+        n, labels = cv2.connectedComponents((other & (box > 0)).astype(np.uint8), connectivity=8)
+        covered = np.zeros_like(grown)
+        for k in range(1, n):
+            blob = labels == k
+            if (grown[blob] > 0).any() and np.nonzero(blob)[0].min() > y0:
+                covered[blob] = 255
+        colour = np.median(rgb[covered > 0], axis=0) if covered.any() else dark
+        covered = cv2.dilate(covered, np.ones((3, 3), np.uint8), iterations=1)
+        out[covered > 0] = skin.astype(np.uint8)
+        mid = (lm[brow[:5], :2] + lm[brow[5:][::-1], :2]) / 2  # outer -> inner, between the edges
+        cv2.polylines(out, [np.round(mid * (1 << shift)).astype(np.int32)], False,
+                      tuple(float(v) for v in colour), max(2, round(0.045 * fw)), cv2.LINE_AA, shift)
     return out

@@ -21,7 +21,7 @@ _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_lay
             "style_lowpass": 0, "lambda_features": 0.0, "lambda_look": 0.0, "expression_mouth": 0.0,
             "expression_eyes": 0.0,
             "expression_winks": 0.0, "mouth_redraw": 0.0, "expression_brows": 0.0, "expression_pitch": 0.0,
-            "expression_gaze": 0.0, "eye_redraw": 0.0, "g_ema": 0.0}
+            "expression_gaze": 0.0, "eye_redraw": 0.0, "brow_redraw": 0.0, "g_ema": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
@@ -91,6 +91,7 @@ class TrainConfig:
     expression_pitch: float = 0.0      # chance a cartoon pair's head turns up or down
     eye_redraw: float = 0.0            # chance a cartoon's eyes are redrawn from its landmarks
     expression_gaze: float = 0.0       # share of those whose irises move first
+    brow_redraw: float = 0.0           # chance a cartoon's brows are redrawn from its landmarks
     # fine-tuning: every net's weights (EMA included) from this run dir or checkpoint of the same
     # model and generator; the step count, optimisers and LR schedule start fresh, the size may
     # differ (the networks are fully convolutional): progressive size
@@ -118,7 +119,8 @@ class TrainConfig:
     @property
     def expression_edits(self) -> bool:
         return bool(self.expression_mouth or self.expression_eyes or self.mouth_redraw
-                    or self.expression_brows or self.expression_pitch or self.eye_redraw)
+                    or self.expression_brows or self.expression_pitch or self.eye_redraw
+                    or self.brow_redraw)
 
     def resolved_decay_start(self) -> int:
         return self.steps // 2 if self.lr_decay_start < 0 else self.lr_decay_start
@@ -149,7 +151,7 @@ class TrainConfig:
         if self.style_lowpass and self.size % self.style_lowpass:
             raise ConfigError(f"size {self.size} must be a multiple of style_lowpass {self.style_lowpass}")
         chances = ("expression_mouth", "expression_eyes", "expression_winks", "mouth_redraw",
-                   "expression_brows", "expression_pitch", "eye_redraw", "expression_gaze")
+                   "expression_brows", "expression_pitch", "eye_redraw", "expression_gaze", "brow_redraw")
         if max(getattr(self, k) for k in chances) > 1.0:
             raise ConfigError(f"{', '.join(chances)} are chances: 0..1")
         if self.expression_edits and self.model != "mesh-conditioned":
