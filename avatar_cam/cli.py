@@ -39,6 +39,18 @@ def list_styles() -> int:
     return 0 if catalog.styles else 1
 
 
+def make_look_from(style: str | None, picture: str) -> str:
+    """`--reference`: a look from `picture` with `style` (default: the default style) saved
+    in the user styles folder; returns its path for `--style`."""
+    from avatar_cam.reference import make_look
+
+    catalog = StyleCatalog()
+    info = catalog.resolve(style)
+    look, note = make_look(info, picture, catalog.dirs[-1])
+    print(f"avatar-cam: {note}", file=sys.stderr)
+    return str(look.path)
+
+
 def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
@@ -161,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
+    if args.reference is not None:
+        try:
+            args.style = make_look_from(args.style, args.reference)
+        except (StyleError, ValueError) as e:
+            return _fail(str(e))
     if args.headless:
         return run_headless(args)
     if not has_display():

@@ -5,12 +5,17 @@ the skin, hair or texture of the face it came from, so a generator fed only this
 style code) cannot copy the person's look. Training (`training/mesh_pairs.py`) draws the meshes
 of cartoon faces; the app draws the mesh of the camera crop the same way, with this function.
 
-Regions are filled flat, each in its own colour, on black: face oval, eye openings with irises,
-brows, nose line, lips and the open mouth. Left and right parts share colours, so a horizontally
-flipped drawing is still a valid drawing (training flips pairs together).
+Regions are filled flat, each in its own colour, on black: face oval, eye openings with irises
+and pupils, brows (filled, with a stroke along their middle so they stay clear at 128 px), nose
+line, lips and the open mouth. The eyes are drawn `EYE_SCALE` times the mesh's outline about their
+centre (irises too), as training's `redraw_eyes` draws the cartoon's eyes, so gaze moves over
+more pixels. Left and right parts share colours, so a horizontally flipped drawing is still a
+valid drawing (training flips pairs together).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -40,8 +45,31 @@ BROW = (0, 200, 255)
 NOSE = (255, 160, 0)
 LIPS = (60, 60, 230)
 MOUTH = (40, 0, 90)
+PUPIL = (60, 10, 0)
+EYE_SCALE = 1.3  # eyes drawn a little larger than the mesh's outline, as cartoon eyes are
 
 _SHIFT = 4  # sub-pixel precision bits for cv2's drawing calls
+
+
+def nod_field(lm: np.ndarray, degrees: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Vertical displacement (pixels) at points (x, y) of a head turned down (positive `degrees`)
+    or up, drawn in 2D: seen as a sphere of radius R (0.65 of the forehead-to-chin length), the
+    face's middle moves by R sin(angle) and its top and bottom edges less, R sin(angle) (1 - t^2)
+    with t the height from the middle over R, fading towards the cheeks. Training turns cartoon
+    pairs with it (`expression_aug.pitch_head`); the app draws nods larger with it."""
+    top, chin = lm[10, :2], lm[152, :2]
+    cy = 0.5 * (top[1] + chin[1])
+    radius = max(0.65 * (chin[1] - top[1]), 4.0)
+    cx = float(lm[[234, 454], 0].mean())
+    half_w = max(0.65 * float(np.linalg.norm(lm[234, :2] - lm[454, :2])), 1.0)
+    amp = radius * np.sin(np.radians(degrees))
+
+    def field(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        t = (y - cy) / radius
+        u = (x - cx) / half_w
+        return amp * np.clip(1.0 - t * t, 0.0, None) * np.sqrt(np.clip(1.0 - u * u, 0.0, None))
+
+    return field
 
 
 def _pts(lm: np.ndarray, idx: list[int]) -> np.ndarray:
@@ -62,15 +90,22 @@ def draw_face_mesh(landmarks: np.ndarray, size: int) -> np.ndarray:
     cv2.polylines(img, [_pts(lm, NOSE_LINE), _pts(lm, NOSTRILS)], False, NOSE, line, aa, _SHIFT)
     cv2.fillPoly(img, [_pts(lm, LIPS_OUTER)], LIPS, aa, _SHIFT)
     cv2.fillPoly(img, [_pts(lm, LIPS_INNER)], MOUTH, aa, _SHIFT)
+    for brow in (RIGHT_BROW, LEFT_BROW):
+        mid = (lm[brow[:5], :2] + lm[brow[5:][::-1], :2]) / 2  # outer -> inner, between the edges
+        cv2.polylines(img, [np.round(mid * (1 << _SHIFT)).astype(np.int32)], False, BROW,
+                      max(2, round(size / 48)), aa, _SHIFT)
     for eye, iris in ((RIGHT_EYE, RIGHT_IRIS), (LEFT_EYE, LEFT_IRIS)):
+        centre = lm[eye, :2].mean(0)
+        outline = centre + EYE_SCALE * (lm[eye, :2] - centre)
         mask = np.zeros((size, size), np.uint8)
-        cv2.fillPoly(mask, [_pts(lm, eye)], 255, aa, _SHIFT)
+        cv2.fillPoly(mask, [np.round(outline * (1 << _SHIFT)).astype(np.int32)], 255, aa, _SHIFT)
         layer = np.zeros_like(img)
         layer[:] = EYE
-        c = lm[iris[0], :2]
-        r = float(np.mean(np.linalg.norm(lm[iris[1:], :2] - c, axis=1)))
-        cv2.circle(layer, tuple(np.round(c * (1 << _SHIFT)).astype(int)), max(1, round(r * (1 << _SHIFT))),
-                   IRIS, -1, aa, _SHIFT)
+        c = centre + EYE_SCALE * (lm[iris[0], :2] - centre)
+        r = EYE_SCALE * float(np.mean(np.linalg.norm(lm[iris[1:], :2] - lm[iris[0], :2], axis=1)))
+        ci = tuple(np.round(c * (1 << _SHIFT)).astype(int))
+        cv2.circle(layer, ci, max(1, round(r * (1 << _SHIFT))), IRIS, -1, aa, _SHIFT)
+        cv2.circle(layer, ci, max(1, round(0.5 * r * (1 << _SHIFT))), PUPIL, -1, aa, _SHIFT)
         a = mask[..., None].astype(np.float32) / 255.0  # the iris shows only inside the open eye
         img = (img * (1 - a) + layer * a).astype(np.uint8)
     return img

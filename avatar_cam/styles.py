@@ -1,6 +1,8 @@
 """The style file: one ONNX model plus metadata, the only contract between training and the app;
 or a character file (`<name>.character.json`, `avatar_cam.character.model`; version-1
-`<name>.rig.json` files are migrated): a character the app draws itself.
+`<name>.rig.json` files are migrated): a character the app draws itself;
+or a look file (`<name>.look.json`, `LOOK_FORMAT`): a style that takes a style code (its base, by
+file name) plus the code taken from a reference picture (`avatar_cam.reference`).
 
 Contract (checked by `load_style`):
 - input 0: float32 NCHW RGB in [-1, 1], N=1 allowed, H=W fixed or dynamic;
@@ -12,8 +14,10 @@ Nothing here imports torch; `export/` imports this module to check what it write
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,8 @@ CHARACTER_KIND = "character"  # drawn from face landmarks by the app, no ONNX mo
 CHARACTER_SUFFIXES = (CHARACTER_SUFFIX, V1_SUFFIX)
 RENAMED = {"rig-sunny": "sunny", "rig-tabby": "tabby"}  # old built-in names still resolve
 APP_NAME = "avatar-cam"
+LOOK_SUFFIX = ".look.json"
+LOOK_FORMAT = "avatar-cam-look/1"
 
 
 class StyleError(ValueError):
@@ -51,16 +57,34 @@ class StyleInfo:
     output_name: str
     metadata: dict[str, str] = field(default_factory=dict)
     style_code_dim: int | None = None  # set when the style accepts a reference style code
+    model_file: Path | None = None  # the ONNX file to run when it is not `path` (a look file)
 
     @property
     def size(self) -> int:
         return self.input_size or DEFAULT_DYNAMIC_SIZE
 
+    @property
+    def model_path(self) -> Path:
+        """The ONNX model this style runs (a look file runs its base style's)."""
+        return self.model_file or self.path
+
+    def default_code(self) -> np.ndarray | None:
+        """float32 [1, D]: the code the style runs with (`mean_style_code` in the metadata, else
+        zeros), or None for a style that takes no code."""
+        if not self.style_code_dim:
+            return None
+        text = self.metadata.get("mean_style_code", "")
+        if not text:
+            return np.zeros((1, self.style_code_dim), np.float32)
+        return np.asarray([float(v) for v in text.split(",")], np.float32).reshape(1, -1)
+
     def summary(self) -> str:
         if self.kind == CHARACTER_KIND:
             return f"{self.name} (character, drawn at the output size) - {self.path}"
         size = self.input_size or "dynamic"
-        return f"{self.name} ({self.kind}, {size}px) - {self.path}"
+        kind = (f"look: {self.metadata.get('base_style', '?')} with a reference picture's code"
+                if self.model_file is not None else self.kind)
+        return f"{self.name} ({kind}, {size}px) - {self.path}"
 
 
 DEFAULT_DYNAMIC_SIZE = 256
@@ -106,6 +130,8 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
         raise _fail(path, "file is empty")
     if path.name.endswith(CHARACTER_SUFFIXES):
         return _load_character(path)
+    if path.name.endswith(LOOK_SUFFIX):
+        return _load_look(path, probe)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     opts.intra_op_num_threads = 1
@@ -179,6 +205,54 @@ def _load_character(path: Path) -> StyleInfo:
                      output_name="", metadata=meta)
 
 
+def _load_look(path: Path, probe: bool) -> StyleInfo:
+    """A look file: its base style (beside it, else built in) with the file's code and name."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise _fail(path, f"not a readable look file ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != LOOK_FORMAT:
+        raise _fail(path, f"not a look file (format must be {LOOK_FORMAT!r})")
+    name, base, code = data.get("name"), data.get("base"), data.get("style_code")
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(path, "the look has no name")
+    if not isinstance(base, str) or Path(base).name != base or not base.endswith(".onnx"):
+        raise _fail(path, f"'base' must be the file name of an ONNX style, not {base!r}")
+    if not (isinstance(code, list) and code and all(isinstance(v, (int, float)) for v in code)
+            and all(math.isfinite(v) for v in code)):
+        raise _fail(path, "'style_code' must be a list of finite numbers")
+    base_path = next((d / base for d in (path.parent, builtin_styles_dir()) if (d / base).is_file()), None)
+    if base_path is None:
+        raise _fail(path, f"its base style {base} is neither beside it nor built in")
+    try:
+        info = load_style(base_path, probe)
+    except StyleError as e:
+        raise _fail(path, f"its base style cannot be used: {e}") from None
+    if info.style_code_dim != len(code):
+        raise _fail(path, f"its code has {len(code)} numbers, base style {info.name} takes "
+                          f"{info.style_code_dim or 'none'}")
+    reference = data.get("reference", {})
+    meta = {**info.metadata, "name": name, "base_style": info.name,
+            "mean_style_code": ",".join(f"{float(v):.9g}" for v in code),
+            "style_source": f"reference picture {reference.get('file', '?')}"
+                            if isinstance(reference, dict) else "reference picture"}
+    return dataclasses.replace(info, path=path, name=name, metadata=meta, model_file=base_path)
+
+
+def write_look(path: Path, name: str, base: StyleInfo, code: np.ndarray, reference: dict[str, str]
+               ) -> Path:
+    """Write a look file (atomically) for `base` with `code`; `reference` says where the code
+    came from (file name, sha256, how it was cropped)."""
+    if base.model_file is not None or base.path.suffix != ".onnx":
+        raise StyleError(f"{base.path}: a look's base must be an ONNX style file")
+    data = {"format": LOOK_FORMAT, "name": name, "base": base.path.name,
+            "style_code": [round(float(v), 7) for v in np.ravel(code)], "reference": reference}
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
     n = info.size
     feeds: dict[str, np.ndarray] = {info.input_name: np.zeros((1, 3, n, n), np.float32)}
@@ -199,7 +273,7 @@ def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
 
 def style_stem(path: Path) -> str:
     """The file name without its style suffix (`sunny.character.json` -> `sunny`)."""
-    for suffix in (*CHARACTER_SUFFIXES, ".onnx"):
+    for suffix in (*CHARACTER_SUFFIXES, LOOK_SUFFIX, ".onnx"):
         if path.name.endswith(suffix):
             return path.name[: -len(suffix)]
     return path.stem
@@ -218,8 +292,8 @@ class StyleCatalog:
     def refresh(self) -> None:
         self.styles, self.problems = [], []
         for d in self.dirs:
-            files = [*d.glob("*.onnx"), *(f for x in CHARACTER_SUFFIXES for f in d.glob("*" + x))] \
-                if d.is_dir() else []
+            suffixes = (*CHARACTER_SUFFIXES, LOOK_SUFFIX)
+            files = [*d.glob("*.onnx"), *(f for x in suffixes for f in d.glob("*" + x))] if d.is_dir() else []
             for p in sorted(files):
                 try:
                     self.styles.append(load_style(p, probe=False))

@@ -3,7 +3,8 @@ what `avatar-eval` and `avatar-bench` measured, in one markdown file next to the
 
     python -m export.card --style avatar_cam/assets/styles/anime.onnx --run runs/anime_cpu \\
         --eval runs/anime_cpu/eval_ship --recipe training/recipes/anime_cpu.toml \\
-        [--notes NOTES.md] [--hardware TEXT] [--out avatar_cam/assets/styles/anime.md]
+        [--notes NOTES.md] [--hardware TEXT] [--out avatar_cam/assets/styles/anime.md] \\
+        [--motion runs/motion/anime] [--look runs/look/anime]
 
 `--notes` is hand-written text (how it looks, limitations) placed after the summary. Everything
 else comes from files, so a card is regenerated, not edited, when a style is retrained.
@@ -102,8 +103,43 @@ def _judge_identity_lines(eval_doc: dict[str, Any]) -> list[str]:
     return lines + [row(k, v) for k, v in eval_doc.get("groups", {}).items() if v["n"]]
 
 
+def _motion_lines(motion: dict[str, Any] | None) -> list[str]:
+    """`avatar-eval --motion`: per clip and signal, the correlation over time of an independent
+    Face Mesh on the rendered output with the same on the camera frames."""
+    if not motion:
+        return []
+    from training.motion_check import table
+
+    w, h = motion["size"]
+    return ["", f"## Motion check (`avatar-eval --motion`, the app's pipeline at {w}x{h})", "",
+            "Correlation over time of each measure read by an independent Face Mesh on the output "
+            "frames with the same on the camera frames; `~`: the person barely moves it in that clip.",
+            "", table(motion["clips"])]
+
+
+def _look_lines(look: dict[str, Any] | None) -> list[str]:
+    """`python -m training.look_check`: looks made from held-out cartoons."""
+    if not look:
+        return []
+    return ["", f"## Looks from a picture (`python -m training.look_check`, {look['references']} "
+            f"held-out {look['domain']} references x {look['faces']} held-out photos)", "",
+            "Each reference goes through the app's own path (its crop, the shipped style encoder); "
+            "colours: CIE Lab distance of the skin (cheek boxes) plus the hair (the band above the "
+            "forehead, less the background) of the output to every reference; a pair passes when its "
+            "own reference is the nearest (pairwise: the share of other references it is nearer its own "
+            "than to).", "",
+            "| colours: own reference nearest | pairwise | judge: reference's domain | dlib ≥ 0.6 | "
+            "rank-1 (chance) | mouth corr | eye corr |",
+            "|---|---|---|---|---|---|---|",
+            f"| {100 * look['colour_rank1']:.1f}% | {100 * look['colour_pairwise']:.1f}% | "
+            f"{100 * look['judge_domain_rate']:.1f}% | {100 * look['identity_frac_ge_0_6']:.1f}% | "
+            f"{100 * look['identity_rank1']:.1f}% ({100 * look['identity_chance']:.1f}%) | "
+            f"{_f(look['mouth_open_corr'], 2)} | {_f(look['eye_open_corr'], 2)} |"]
+
+
 def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, hardware: str,
-           notes: str, speed_ms: float | None, train_minutes: float | None = None) -> str:
+           notes: str, speed_ms: float | None, train_minutes: float | None = None,
+           motion: dict[str, Any] | None = None, look: dict[str, Any] | None = None) -> str:
     try:
         info = load_style(style, probe=False)
     except StyleError as e:
@@ -114,6 +150,8 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
     ex = eval_doc["expression"]
     size_mb = style.stat().st_size / 1e6
     size_flag = f" --size {info.size}" if info.size != cfg["size"] else ""
+    size_flag += " --style-input" if info.style_code_dim else ""
+    init = f" --init-from {cfg['init_from']} --steps {cfg['steps']}" if cfg.get("init_from") else ""
     head = ("| set | n | faces found | landmark err | mouth diff | eye diff | yaw diff ° | mouth corr | "
             "eye corr |")
     lines = [
@@ -127,7 +165,8 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
         f"- **Data**: {meta.get('trained_on')}.",
         f"- **Terms**: {meta.get('data_terms') or meta.get('license_note')}. "
         f"Licence note of the run: {meta.get('license_note')}.",
-        f"- **Recipe**: `{recipe}`; command: `avatar-train --config {recipe} --out runs/{run_dir.name}` "
+        f"- **Recipe**: `{recipe}`; command: `avatar-train --config {recipe}{init} "
+        f"--out runs/{run_dir.name}` "
         f"(stopped and resumed with `--resume`), export: `avatar-export --onnx --run runs/{run_dir.name} "
         f"--name {info.name}{size_flag} --out avatar_cam/assets/styles/{style.name}`.",
         f"- **Training**: {meta.get('step')} steps of batch {cfg['batch_size']} at {cfg['size']} px "
@@ -167,6 +206,7 @@ def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, ha
                   f"{_f(c.get('mouth_open_corr'), 2)} | {_f(c.get('eye_open_corr'), 2)} | "
                   f"{_f(c.get('flicker'), 2)} |"
                   for name, c in clips.items()]
+    lines += _motion_lines(motion) + _look_lines(look)
     lines += _judge_identity_lines(eval_doc)
     return "\n".join(lines) + "\n"
 
@@ -196,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-minutes", type=float,
                    help="training time, for a run whose metrics.jsonl is lost (else read from it)")
     p.add_argument("--out", type=Path, help="default: the style path with .md")
+    p.add_argument("--motion", type=Path, help="avatar-eval --motion output folder (motion.json)")
+    p.add_argument("--look", type=Path, help="python -m training.look_check output folder (look.json)")
     args = p.parse_args(argv)
     try:
         eval_path = args.eval / "eval.json"
@@ -209,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         elif not (args.run and args.recipe):
             raise CardError("a full card needs --run and --recipe (or --judge-identity-only)")
         else:
-                text = render(args.style, args.run, json.loads(eval_path.read_text()), args.recipe,
+            extra = {k: json.loads((d / f"{k}.json").read_text()) if d else None
+                     for k, d in (("motion", args.motion), ("look", args.look))}
+            text = render(args.style, args.run, json.loads(eval_path.read_text()), args.recipe,
                           args.hardware, args.notes.read_text() if args.notes else "", args.speed_ms,
-                          args.train_minutes)
+                          args.train_minutes, **extra)
     except (CardError, OSError, KeyError, json.JSONDecodeError) as e:
         print(f"card: error: {e}", file=sys.stderr)
         return 2

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-image", metavar="CARTOON.png",
                    help="content-invariant: bake this reference cartoon's style instead of the mean")
     p.add_argument("--style-input", action="store_true",
-                   help="content-invariant: add a 'style_code' input [1,D] (mean code in metadata)")
+                   help="content-invariant / mesh-conditioned: add a 'style_code' input [1,D] (mean code "
+                        "in metadata) and ship the style encoder as encoders/<name>.onnx beside the file")
     p.add_argument("--generator", choices=["resnet9", "light"],
                    help="with --random-init: the architecture (default resnet9)")
     p.add_argument("--model", choices=["cyclegan", "content-invariant"],
@@ -124,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
         meta[f"gmac_{spec.size}"] = gmacs(source.net, spec.size)
     cases = verification_cases(source, spec, _photos(args, source))
     result = export_style(source.net, args.out, spec, meta, cases, reference=source.reference,
-                          default_code=source.default_code)
+                          default_code=source.default_code, encoder=source.encoder)
     r = result.report
     print(f"app check: load_style accepts it; Stylizer vs torch within {r.app_levels} grey level(s)")
+    if source.encoder is not None:
+        enc = result.path.parent / result.metadata["style_encoder"]
+        print(f"wrote the style encoder {enc} ({enc.stat().st_size / 1e6:.2f} MB)")
     print(f"wrote {result.path} ({result.bytes / 1e6:.2f} MB) '{meta['name']}' kind={meta['kind']} "
           f"max abs error {r.max_abs:.3e} (tolerance {spec.tolerance:.0e}); "
           f"export {result.export_seconds:.1f} s, verify {result.verify_seconds:.1f} s, "

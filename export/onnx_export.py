@@ -14,6 +14,12 @@
 4. record the measured error in the metadata, re-check with the app's loader, and `os.replace`
    the file into place. Any failure (or Ctrl-C) removes the temporary folder; `out` is untouched.
 
+A style with a `style_code` input may ship its style encoder (`EncoderExport`): a second ONNX
+file, `encoders/<out stem>.onnx` beside `out` and named in the style's metadata
+(`style_encoder`), exported and verified the same way (ONNX Runtime vs torch on reference
+pictures, then the app's own encoder call and its `Stylizer` with that code against torch), and
+moved into place just before the style.
+
 The module name avoids `onnx.py` so it never shadows the `onnx` package.
 """
 
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import io
 import logging
 import math
 import os
@@ -44,6 +52,8 @@ from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, load_style
 
 IMAGE_INPUT = "image"
 OUTPUT = "cartoon"
+ENCODER_INPUT = "reference"
+ENCODER_DIR = "encoders"
 DEFAULT_OPSET = 17
 DYNAMO_MIN_OPSET = 18
 EXPORTERS = ("auto", "torchscript", "dynamo")
@@ -214,8 +224,6 @@ def torch_to_onnx(net: nn.Module, spec: ExportSpec) -> onnx.ModelProto:
 
 def _torchscript_export(adapter: nn.Module, example: tuple, names: list[str], spec: ExportSpec
                         ) -> onnx.ModelProto:
-    import io
-
     dynamic = None
     if spec.size is None:
         dynamic = {IMAGE_INPUT: {2: "height", 3: "width"}, OUTPUT: {2: "height", 3: "width"}}
@@ -450,6 +458,101 @@ def check_in_app(path: Path, reference: Reference, image: np.ndarray, spec: Expo
     return levels
 
 
+# -- the style encoder ----------------------------------------------------------------------------
+
+
+@dataclass
+class EncoderExport:
+    """The style encoder shipped beside a style that takes a style code."""
+
+    net: nn.Module  # reference [N, 3, S, S] in [-1, 1] -> style code [N, D]
+    size: int  # S: the side of the reference crop it reads (the training size)
+    references: list[tuple[str, np.ndarray]]  # verification pictures: label, RGB uint8 S x S
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def encoder_references(pictures: Sequence[Path], size: int, n: int = 6) -> list[tuple[str, np.ndarray]]:
+    """Up to `n` readable cartoon pictures plus the built-in synthetic images, at `size`."""
+    out: list[tuple[str, np.ndarray]] = []
+    for p in pictures:
+        if len(out) >= n:
+            break
+        rgb = read_rgb(Path(p), size)
+        if rgb is not None:
+            out.append((f"cartoon {Path(p).name}", rgb))
+    return out + synthetic_images(size)
+
+
+def _encode_ort(path: Path, rgb: np.ndarray) -> np.ndarray:
+    from avatar_cam.reference import encode
+
+    return encode(_session(path), rgb)
+
+
+def export_encoder(enc: EncoderExport, staged: Path, opset: int, tolerance: float) -> str:
+    """Trace, save, check and verify the encoder at `staged`; returns the verification line."""
+    net = enc.net.float().cpu().eval()
+    buf = io.BytesIO()
+    try:
+        with _quiet_exporter(), torch.no_grad():
+            torch.onnx.export(net, (torch.zeros(1, 3, enc.size, enc.size),), buf, dynamo=False,
+                              opset_version=opset, input_names=[ENCODER_INPUT],
+                              output_names=[STYLE_CODE_INPUT], do_constant_folding=True,
+                              training=torch.onnx.TrainingMode.EVAL)
+    except Exception as e:
+        raise ExportError(f"the style encoder does not export: {type(e).__name__}: {_first_line(e)}") from e
+    model = onnx.load_model_from_string(buf.getvalue())
+    set_metadata(model, enc.metadata)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, staged)
+    try:
+        onnx.checker.check_model(str(staged), full_check=True)
+    except Exception as e:
+        raise ExportError(f"onnx checker rejects the style encoder: {_first_line(e)}") from None
+    worst = 0.0
+    for label, rgb in enc.references:
+        with torch.no_grad():
+            want = net(torch.from_numpy(to_model_input(rgb))).numpy().reshape(1, -1)
+        got = _encode_ort(staged, rgb)  # the app's own call: uint8 RGB in, [1, D] out
+        if got.shape != want.shape or not np.isfinite(got).all():
+            raise ExportError(f"the style encoder gives {list(got.shape)} (torch {list(want.shape)}) "
+                              f"or NaN/Inf on '{label}'")
+        worst = max(worst, float(np.abs(got.astype(np.float64) - want).max()))
+    if worst > tolerance:
+        raise ExportError(f"ONNX Runtime's style codes disagree with torch by {worst:.3e} "
+                          f"(tolerance {tolerance:.0e})")
+    line = (f"onnxruntime {ort.__version__} CPU (the app's encoder call) vs torch float32 on "
+            f"{len(enc.references)} pictures: max abs code error {worst:.3e} (tolerance {tolerance:.0e})")
+    set_metadata(model, {**enc.metadata, "verified": line})
+    save_model(model, staged)
+    return line
+
+
+def check_code_in_app(path: Path, reference: Reference, enc: EncoderExport, encoder: Path,
+                      image: np.ndarray, spec: ExportSpec) -> int:
+    """The app's Stylizer run with the code the exported encoder gives for a reference picture
+    matches torch with torch's code; returns the largest difference in grey levels."""
+    from avatar_cam.inference import Stylizer
+
+    info = load_style(path, probe=False)
+    label, picture = enc.references[0]
+    code = _encode_ort(encoder, picture)
+    with torch.no_grad():
+        torch_code = enc.net.float().cpu().eval()(torch.from_numpy(to_model_input(picture))).numpy()
+    rgb = _square(image, info.size)
+    stylizer = Stylizer(info, provider="cpu", threads=min(2, os.cpu_count() or 1))
+    stylizer.set_style_code(code)
+    got = stylizer(rgb).astype(np.int16)
+    want = torch_output(reference, Case("app", to_model_input(rgb), torch_code.reshape(1, -1)))[0]
+    want_u8 = np.clip((want + 1.0) * 127.5, 0, 255).transpose(1, 2, 0).astype(np.uint8).astype(np.int16)
+    levels = int(np.abs(got - want_u8).max())
+    allowed = math.ceil(spec.tolerance * 127.5) + 1
+    if levels > allowed:
+        raise ExportError(f"with the code of '{label}', the app's Stylizer differs from torch by "
+                          f"{levels} grey levels (allowed {allowed})")
+    return levels
+
+
 # -- the whole job --------------------------------------------------------------------------------
 
 
@@ -488,9 +591,10 @@ def _versions(spec: ExportSpec) -> str:
 
 def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: dict[str, str],
                  cases: Sequence[Case], reference: Reference | None = None,
-                 default_code: np.ndarray | None = None, say: Callable[[str], None] = print
-                 ) -> ExportResult:
-    """Export `net`, verify it, and move it to `out` atomically (see the module docstring).
+                 default_code: np.ndarray | None = None, say: Callable[[str], None] = print,
+                 encoder: EncoderExport | None = None) -> ExportResult:
+    """Export `net`, verify it, and move it to `out` atomically (see the module docstring); with
+    `encoder` (a style-code export only), its style encoder too.
 
     `reference(image, style_code)` is the float32 torch computation the file must reproduce
     (default: `net` itself). `metadata` must hold the contract's keys except `input_size`,
@@ -502,6 +606,8 @@ def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: di
     if out.is_dir():
         raise ExportError(f"{out}: is a folder")
     spec.check()
+    if encoder is not None and not spec.style_code_dim:
+        raise ExportError("a style encoder ships only with a style that takes a style code")
     if reference is None:
         net_ref = net.float().cpu().eval()
 
@@ -517,6 +623,9 @@ def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: di
         meta["style_code_dim"] = str(spec.style_code_dim)
         if default_code is not None:
             meta["mean_style_code"] = ",".join(f"{float(v):.9g}" for v in np.ravel(default_code))
+    encoder_name = f"{ENCODER_DIR}/{out.stem}.onnx"
+    if encoder is not None:
+        meta["style_encoder"] = encoder_name
 
     t0 = time.perf_counter()
     model = torch_to_onnx(net, spec)
@@ -528,6 +637,14 @@ def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: di
     with staging_dir(out) as tmp:
         staged = tmp / out.name
         t1 = time.perf_counter()
+        staged_encoder = tmp / encoder_name
+        if encoder is not None:
+            enc_meta = {**encoder.metadata, "style": out.name, "input_size": str(encoder.size),
+                        "value_range": "-1,1", "style_code_dim": str(spec.style_code_dim),
+                        "exported_by": meta["exported_by"], "exported_at": meta["exported_at"]}
+            encoder = dataclasses.replace(encoder, metadata=enc_meta)
+            line = export_encoder(encoder, staged_encoder, spec.opset, FP32_TOLERANCE)
+            say(f"style encoder: {line}")
         files = save_model(model, staged)
         try:
             onnx.checker.check_model(str(staged), full_check=True)
@@ -536,6 +653,11 @@ def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: di
         report = verify_numerics(staged, reference, cases, spec)
         say(f"ONNX Runtime (CPU) vs torch float32 on {len(report.rows)} inputs:\n{report.table()}")
         report.app_levels = check_in_app(staged, reference, _first_rgb(cases), spec, default_code)
+        if encoder is not None:
+            levels = check_code_in_app(staged, reference, encoder, staged_encoder, _first_rgb(cases), spec)
+            meta["style_encoder_verified"] = (f"{line}; the app's Stylizer with the code of "
+                                              f"{encoder.references[0][0]} within {levels} grey level(s)")
+            say(f"app check with the encoder's code: Stylizer vs torch within {levels} grey level(s)")
         meta["verified"] = (f"onnxruntime {ort.__version__} CPU vs torch float32 on "
                             f"{len(report.rows)} inputs: max abs error {report.max_abs:.3e}, "
                             f"mean {report.mean_abs:.3e} "
@@ -548,6 +670,9 @@ def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: di
         except StyleError as e:
             raise ExportError(f"the app rejects the file: {e}") from None
         verify_s = time.perf_counter() - t1
+        if encoder is not None:
+            (out.parent / ENCODER_DIR).mkdir(exist_ok=True)
+            os.replace(staged_encoder, out.parent / encoder_name)
         for f in files[1:]:  # external data (only over 2 GB) goes first, the model last
             os.replace(f, out.parent / f.name)
         os.replace(files[0], out)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.onnx_export import ExportError, read_rgb
+from export.onnx_export import EncoderExport, ExportError, encoder_references, read_rgb
 from training.checkpoint import sha256_file
 
 # Terms of the data sets this project trains on (../shared/datasets/README.md), matched by a
@@ -52,6 +52,7 @@ class ExportSource:
     extra_codes: list[tuple[str, np.ndarray]] = field(default_factory=list)  # also verified
     photos: list[Path] = field(default_factory=list)
     summary: str = ""
+    encoder: EncoderExport | None = None  # style-code exports: the style encoder shipped beside
 
 
 def config_sha256(values: dict) -> str:
@@ -87,16 +88,21 @@ def _run_dir_and_json(path: Path) -> tuple[Path, Path | None]:
     return path.parent.parent, path if path.suffix == ".json" and path.is_file() else None
 
 
-def _validation_photos(run_dir: Path, cfg: object, limit: int = 8) -> list[Path]:
-    """Held-out photos of the run (split.json val_A), else the first images of its photo folders."""
+def _held_out(run_dir: Path, key: str, limit: int = 8) -> list[Path]:
+    """The run's held-out files of `key` (split.json val_A / val_B) that exist here."""
     split = run_dir / "split.json"
     found: list[Path] = []
     if split.is_file():
         try:
-            found = [Path(p) for p in json.loads(split.read_text(encoding="utf-8")).get("val_A", [])]
+            found = [Path(p) for p in json.loads(split.read_text(encoding="utf-8")).get(key, [])]
         except (OSError, ValueError):
             found = []
-    found = [p for p in found if p.is_file()][:limit]
+    return [p for p in found if p.is_file()][:limit]
+
+
+def _validation_photos(run_dir: Path, cfg: object, limit: int = 8) -> list[Path]:
+    """Held-out photos of the run (split.json val_A), else the first images of its photo folders."""
+    found = _held_out(run_dir, "val_A", limit)
     if found:
         return found
     dirs = list(getattr(cfg, "data_a", []) or [])
@@ -153,6 +159,16 @@ def _plain_reference(net: nn.Module) -> Reference:
         return ref(x)
 
     return reference
+
+
+def _encoder(model: object, size: int, meta: dict[str, str], pictures: list[Path]) -> EncoderExport:
+    """The model's style encoder (Es, EMA weights where kept) with what its file should say."""
+    net = model.style_encoder_for_export()  # type: ignore[attr-defined]
+    keys = ("trained_on", "license_note", "data_terms", "run", "step", "weights_sha256", "style_lowpass")
+    info = {k: meta[k] for k in keys if meta.get(k)}
+    info.update(name=f"{meta.get('name', 'style')} style encoder", kind="style-encoder",
+                description="reference picture (the app's crop of it, RGB in [-1, 1]) -> style code")
+    return EncoderExport(net=net, size=size, references=encoder_references(pictures, size), metadata=info)
 
 
 def _style_codes(code: np.ndarray, seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -231,10 +247,13 @@ def from_checkpoint(path: str | Path, style_image: str | Path | None = None, sty
             meta["weights_sha256"] = str(sha)
     if cfg.teacher:
         meta["distilled_from"] = Path(cfg.teacher).name
+    if getattr(cfg, "style_lowpass", 0):
+        meta["style_lowpass"] = str(cfg.style_lowpass)
+    encoder = _encoder(model, cfg.size, meta, _held_out(run_dir, "val_B")) if dim else None
     return ExportSource(
         net=net, reference=reference, metadata=meta, train_size=cfg.size,
         size_multiple=SIZE_MULTIPLE.get(cfg.generator, 8), style_code_dim=dim, default_code=code,
-        extra_codes=extra, photos=_validation_photos(run_dir, cfg),
+        extra_codes=extra, photos=_validation_photos(run_dir, cfg), encoder=encoder,
         summary=f"{run_dir.name}: {kind}/{cfg.generator}, step {step}, trained at {cfg.size}px")
 
 
@@ -277,9 +296,10 @@ def from_random_init(generator: str = "resnet9", model: str = "cyclegan", size: 
         "seed": str(seed),
     }
     meta.update(_macs_meta(net))
+    encoder = _encoder(built, size, meta, []) if dim else None
     return ExportSource(net=net, reference=reference, metadata=meta, train_size=size,
                         size_multiple=SIZE_MULTIPLE.get(generator, 8), style_code_dim=dim,
-                        default_code=code, extra_codes=extra,
+                        default_code=code, extra_codes=extra, encoder=encoder,
                         summary=f"random init: {kind}/{generator} (untrained, seed {seed})")
 
 

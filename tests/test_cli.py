@@ -133,3 +133,43 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     with pytest.raises(SystemExit):
         main(["--headless", "-i", "demo", "--expressiveness", "9"])
     assert "outside 0.25 .. 3" in capsys.readouterr().err
+
+
+def test_reference_makes_a_look_saves_it_and_runs_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`--style anime-mesh --reference PICTURE`: the picture's look, saved per user, listed, used."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    picture = tmp_path / "my cartoon.png"
+    cv2.imwrite(str(picture), draw_demo_face(0.5))
+    face = tmp_path / "face.png"
+    cv2.imwrite(str(face), draw_demo_face(1.0))
+    out = tmp_path / "out.png"
+    argv = ["--headless", "--style", "anime-mesh", "--reference", str(picture), "-i", str(face),
+            "-o", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    saved = tmp_path / "data" / "avatar-cam" / "styles" / "anime-mesh-my-cartoon.look.json"
+    assert "look 'anime-mesh-my-cartoon' from my cartoon.png (face found" in err and str(saved) in err
+    assert "style anime-mesh-my-cartoon |" in err and out.is_file()
+    assert main(["--list-styles"]) == 0
+    assert "anime-mesh-my-cartoon (look: anime-mesh" in capsys.readouterr().out
+    assert main(["--headless", "--style", "anime-mesh-my-cartoon", "-i", str(face), "-o", "none"]) == 0
+
+
+@pytest.mark.parametrize(("style", "picture", "expected"), [
+    ("anime-mesh", "missing.png", "no such picture"),
+    ("anime-mesh", "notes.png", "not a picture"),
+    ("placeholder-mosaic", "face.png", "has a fixed look"),
+])
+def test_a_bad_reference_exits_1_with_one_line_and_saves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        style: str, picture: str, expected: str) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "notes.png").write_text("not a picture")
+    cv2.imwrite(str(tmp_path / "face.png"), draw_demo_face(0.5))
+    argv = ["--headless", "-i", "demo", "-o", "none", "--style", style,
+            "--reference", str(tmp_path / picture)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert expected in err and err.count("avatar-cam: error:") == 1 and err.count("\n") == 1
+    assert not (tmp_path / "data").exists()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
 from torch import nn
@@ -21,9 +22,11 @@ from export.cli import main
 from export.onnx_export import (
     FP16_TOLERANCE,
     FP32_TOLERANCE,
+    EncoderExport,
     ExportError,
     ExportSpec,
     build_cases,
+    encoder_references,
     export_style,
     fp16_network,
 )
@@ -161,11 +164,69 @@ def test_style_input_export_takes_a_style_code(tmp_path: Path) -> None:
     assert info.style_code_dim == 4
     stylizer = Stylizer(info, provider="cpu", threads=1)
     np.testing.assert_allclose(stylizer.style_code[0], code, rtol=1e-6)  # read from mean_style_code
-    sess = stylizer.session
+    sess = ort.InferenceSession(str(tmp_path / "sc.onnx"), providers=["CPUExecutionProvider"])
     x = np.zeros((1, 3, 32, 32), np.float32)
     a = sess.run(None, {"image": x, STYLE_CODE_INPUT: code[None]})[0]
     b = sess.run(None, {"image": x, STYLE_CODE_INPUT: (code + 1.5)[None].astype(np.float32)})[0]
     assert np.abs(a - b).max() > 1e-3  # the input really steers the style
+    # the app freezes the code into the model; the result is the file's with that code as input
+    crop = np.full((32, 32, 3), 127, np.uint8)
+    x = (crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5) - 1.0
+    for c in (code, (code + 1.5).astype(np.float32)):
+        stylizer.set_style_code(c[None])
+        want = sess.run(None, {"image": x, STYLE_CODE_INPUT: c[None]})[0][0]
+        want_u8 = np.clip((want + 1) * 127.5, 0, 255).transpose(1, 2, 0)
+        assert np.abs(stylizer(crop).astype(float) - want_u8).max() <= 1.0
+
+
+def _tiny_encoder(bad: bool = False) -> nn.Module:
+    """Reference picture -> a 4-number code (mean colour through a linear map); `bad`: NaN."""
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 4)).eval()
+    if bad:
+        with torch.no_grad():
+            net[2].weight[0, 0] = float("nan")
+    return net
+
+
+def test_the_style_encoder_ships_beside_the_style_verified(tmp_path: Path) -> None:
+    from avatar_cam.reference import encode, find_style_encoder
+
+    torch.manual_seed(1)
+    net = TinyStyled().eval()
+    code = net.code.numpy().reshape(-1)
+    spec = ExportSpec(size=32, trace_size=32, style_code_dim=4).check()
+    enc = EncoderExport(_tiny_encoder(), 32, encoder_references([], 32), {"name": "tiny encoder"})
+    export_style(net, tmp_path / "sc.onnx", spec, {**META, "kind": "content-invariant"},
+                 build_cases(32, style_codes=[("", code)]), default_code=code, say=lambda s: None,
+                 encoder=enc)
+    info = load_style(tmp_path / "sc.onnx")
+    assert find_style_encoder(info) == tmp_path / "encoders" / "sc.onnx"
+    assert "grey level" in info.metadata["style_encoder_verified"]
+    picture = np.zeros((32, 32, 3), np.uint8)
+    picture[..., 0] = 200
+    sess = ort.InferenceSession(str(tmp_path / "encoders" / "sc.onnx"), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        want = enc.net(torch.from_numpy(picture.transpose(2, 0, 1)[None] / 127.5 - 1).float()).numpy()
+    np.testing.assert_allclose(encode(sess, picture), want, atol=1e-5)
+    assert _only_files(tmp_path) == ["encoders", "sc.onnx"]
+    assert _only_files(tmp_path / "encoders") == ["sc.onnx"]
+
+
+def test_a_failing_style_encoder_writes_nothing(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    net = TinyStyled().eval()
+    code = net.code.numpy().reshape(-1)
+    spec = ExportSpec(size=32, trace_size=32, style_code_dim=4).check()
+    enc = EncoderExport(_tiny_encoder(bad=True), 32, encoder_references([], 32), {"name": "x"})
+    with pytest.raises(ExportError, match="style encoder gives .* NaN"):
+        export_style(net, tmp_path / "sc.onnx", spec, {**META, "kind": "content-invariant"},
+                     build_cases(32, style_codes=[("", code)]), default_code=code, say=lambda s: None,
+                     encoder=enc)
+    assert _only_files(tmp_path) == []
+    with pytest.raises(ExportError, match="only with a style that takes a style code"):
+        export_style(net, tmp_path / "x.onnx", ExportSpec(size=32, trace_size=32), META, build_cases(32),
+                     encoder=enc, say=lambda s: None)
 
 
 def test_wrong_output_fails_and_leaves_the_old_file(tiny: nn.Module, tmp_path: Path) -> None:

@@ -13,13 +13,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
 from avatar_cam.inference import Stylizer
+from avatar_cam.reference import encode, find_style_encoder
 from avatar_cam.styles import load_style
 from export.cli import main
 from export.sources import config_sha256
+from training.checkpoint import load_for_export
 
 KINDS = [("cyclegan", "resnet9"), ("cyclegan", "light"), ("content-invariant", "resnet9"),
          ("content-invariant", "light")]
@@ -136,6 +139,21 @@ def test_content_invariant_style_image_and_style_input(runs: dict, tmp_path: Pat
     stylizer = Stylizer(info, provider="cpu", threads=1)
     np.testing.assert_allclose(stylizer.style_code[0], mean, rtol=1e-6, atol=1e-7)
     assert stylizer(np.full((32, 32, 3), 100, np.uint8)).shape == (32, 32, 3)
+    # the style encoder ships beside it, verified, and gives the torch Es's codes
+    assert info.metadata["style_encoder"] == "encoders/in.onnx"
+    assert "within" in info.metadata["style_encoder_verified"]
+    encoder = find_style_encoder(info)
+    assert encoder == tmp_path / "encoders" / "in.onnx"
+    model, _, _ = load_for_export(run)
+    picture = cv2.cvtColor(cv2.resize(cv2.imread(str(ref)), (32, 32)), cv2.COLOR_BGR2RGB)
+    with torch.no_grad():
+        want = model.style_encoder_for_export()(
+            torch.from_numpy(picture.transpose(2, 0, 1)[None].astype(np.float32) / 127.5 - 1)).numpy()
+    got = encode(ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"]), picture)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    enc_meta = ort.InferenceSession(str(encoder)).get_modelmeta().custom_metadata_map
+    assert enc_meta["kind"] == "style-encoder" and enc_meta["style"] == "in.onnx"
+    assert "max abs code error" in enc_meta["verified"]
 
 
 def test_cyclegan_has_no_reference_styles(runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -297,6 +315,26 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     assert "| gender=female | 2 | 0.50 | 0.70 | 1.00 | 0.000 |" in text
     assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path),
                       "--recipe", "r.toml"]) == 2
+    # the motion check and the look check, when given
+    from training.motion_check import SIGNALS
+
+    sig = {k: {"corr": 0.5, "camera_std": 0.1, "moves": True} for k in SIGNALS}
+    (tmp_path / "motion").mkdir()
+    (tmp_path / "motion" / "motion.json").write_text(json.dumps({"style": "x", "size": [1280, 720], "clips": {
+        "651.mp4": {"signals": {**sig, "gaze_x": {"corr": 0.81, "camera_std": 0.03, "moves": True}},
+                    "false_wink_rate": 0.05, "output_face_rate": 1.0}}}))
+    (tmp_path / "look").mkdir()
+    (tmp_path / "look" / "look.json").write_text(json.dumps({
+        "references": 16, "faces": 50, "domain": "flat", "colour_rank1": 0.55, "colour_pairwise": 0.903,
+        "judge_domain_rate": 0.976, "identity_frac_ge_0_6": 0.918, "identity_rank1": 0.042,
+        "identity_chance": 0.02, "mouth_open_corr": 0.76, "eye_open_corr": 0.71}))
+    assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path / "eval"),
+                      "--recipe", "r.toml", "--motion", str(tmp_path / "motion"),
+                      "--look", str(tmp_path / "look")]) == 0
+    text = style.with_suffix(".md").read_text()
+    assert "## Motion check" in text and "| 651.mp4 | 0.50 |" in text and "| 0.81 |" in text
+    assert "16 held-out flat references x 50 held-out photos" in text
+    assert "| 55.0% | 90.3% | 97.6% | 91.8% | 4.2% (2.0%) | 0.76 | 0.71 |" in text
     assert "no eval.json" in capsys.readouterr().err
 
 

@@ -11,14 +11,27 @@ import numpy as np
 import pytest
 
 from avatar_cam.expression import ExpressionAnalyzer, measures_from_landmarks
-from avatar_cam.mesh_drawing import LIPS_INNER, RIGHT_EYE, crop_landmarks, draw_face_mesh
+from avatar_cam.mesh_drawing import (
+    LEFT_BROW,
+    LEFT_EYE,
+    LIPS_INNER,
+    RIGHT_BROW,
+    RIGHT_EYE,
+    crop_landmarks,
+    draw_face_mesh,
+)
 from training.expression_aug import (
     _LOWER_INNER,
     _UPPER_INNER,
     ExpressionAugConfig,
     augment_expression,
     close_eyes,
+    look,
+    move_brows,
     open_mouth,
+    pitch_head,
+    redraw_brows,
+    redraw_eyes,
     redraw_mouth,
 )
 
@@ -108,6 +121,92 @@ def test_no_edit_drawn_leaves_the_pair_alone(demo_pair: tuple[np.ndarray, np.nda
     assert np.array_equal(out, rgb) and np.array_equal(new, lm)
 
 
+def test_redrawn_eyes_look_where_the_moved_irises_are(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    left, right = look(lm, -0.25, 0.0), look(lm, 0.25, 0.0)
+    assert measures_from_landmarks(right).gaze[0] - measures_from_landmarks(left).gaze[0] > 0.3
+    assert np.array_equal(left[:468], lm[:468])  # only the irises move
+    drawn_left, drawn_right = redraw_eyes(rgb, left), redraw_eyes(rgb, right)
+    assert np.array_equal(drawn_left[90:], rgb[90:])  # the mouth and chin untouched
+    # the app's Face Mesh reads the drawn gaze from the pixels
+    assert (measures_from_landmarks(_read_back(drawn_right)).gaze[0]
+            - measures_from_landmarks(_read_back(drawn_left)).gaze[0]) > 0.1
+    # a shut eye is drawn shut: no white left between the lids
+    _, shut = close_eyes(rgb, lm, (1.0, 1.0))
+
+    def whites(img: np.ndarray) -> int:
+        return int((img[30:80].min(-1) >= 245).sum())
+
+    assert whites(redraw_eyes(rgb, shut)) == 0 < whites(redraw_eyes(rgb, lm))
+
+
+def test_brows_move_with_their_landmarks_and_the_eyes_stay(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    up, lm_up = move_brows(rgb, lm, (-0.05, -0.05))
+    down, lm_down = move_brows(rgb, lm, (0.05, 0.05))
+    width = np.linalg.norm(lm[234, :2] - lm[454, :2])
+    for new, sign in ((lm_up, -1), (lm_down, 1)):
+        moved = new[RIGHT_BROW + LEFT_BROW, 1] - lm[RIGHT_BROW + LEFT_BROW, 1]
+        assert np.all(sign * moved > 0.02 * width), moved
+        assert np.allclose(new[RIGHT_EYE + LEFT_EYE + LIPS_INNER], lm[RIGHT_EYE + LEFT_EYE + LIPS_INNER],
+                           atol=0.05)
+    assert np.array_equal(up[int(lm[LIPS_INNER, 1].min()):], rgb[int(lm[LIPS_INNER, 1].min()):])
+    # the drawn brows (dark pixels above the eyes) move as far as their landmarks
+    top, eyes = int(lm[RIGHT_BROW, 1].min()) - 8, int(lm[RIGHT_EYE, 1].min()) - 1
+    x0, x1 = int(lm[RIGHT_BROW, 0].min()), int(lm[RIGHT_BROW, 0].max())
+
+    def brow_y(img: np.ndarray) -> float:
+        ys = np.nonzero(img[top:eyes, x0:x1].max(-1) < 100)[0]
+        return float(ys.mean()) + top
+
+    for img, new in ((up, lm_up), (down, lm_down)):
+        shift = (new[RIGHT_BROW, 1] - lm[RIGHT_BROW, 1]).mean()
+        assert brow_y(img) - brow_y(rgb) == pytest.approx(shift, abs=0.35 * abs(shift))
+
+
+def test_redrawn_brows_follow_the_landmarks_only(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    x0, x1 = int(lm[RIGHT_BROW, 0].min()) + 2, int(lm[RIGHT_BROW, 0].max()) - 2
+    top, eyes = int(lm[RIGHT_BROW, 1].min()) - 10, int(lm[RIGHT_EYE, 1].min()) - 1
+
+    def brow_y(img: np.ndarray) -> float:
+        ys = np.nonzero(img[top:eyes, x0:x1].max(-1) < 100)[0]
+        return float(ys.mean()) + top
+
+    for dy in (-3.0, 0.0):
+        moved = lm.copy()
+        moved[RIGHT_BROW + LEFT_BROW, 1] += dy  # the landmarks move, the drawn brows do not
+        drawn = redraw_brows(rgb, moved)
+        assert brow_y(drawn) == pytest.approx(moved[RIGHT_BROW, 1].mean(), abs=1.0)
+        below = int(lm[RIGHT_EYE, 1].mean()) + 1
+        assert np.array_equal(drawn[below:], rgb[below:])  # the eyes' lower half and below untouched
+
+
+def test_pitch_moves_the_middle_of_the_face_not_its_ends(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    down, lm_down = pitch_head(rgb, lm, 12.0)
+    up, lm_up = pitch_head(rgb, lm, -12.0)
+    nose = 1
+    move = lm_down[nose, 1] - lm[nose, 1]
+    assert move > 2 and lm_up[nose, 1] - lm[nose, 1] == pytest.approx(-move)
+    assert abs(lm_down[10, 1] - lm[10, 1]) < 0.5 * move and abs(lm_down[152, 1] - lm[152, 1]) < 0.5 * move
+    assert np.array_equal(lm_down[:, 0], lm[:, 0])  # vertical only
+    pitch = (measures_from_landmarks(_read_back(down)).pitch, measures_from_landmarks(_read_back(up)).pitch)
+    assert abs(pitch[0] - pitch[1]) > 5, pitch  # Face Mesh reads a turned head
+
+
+def test_new_edits_at_chance_zero_draw_no_random_number(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, lm = demo_pair
+    rng, same = np.random.default_rng(7), np.random.default_rng(7)
+    augment_expression(rgb, lm, rng, ExpressionAugConfig(mouth=0.0, eyes=0.0, redraw=0.0))
+    same.random(3)  # mouth, redraw and eyes: the draws of recipes made before these edits
+    assert rng.random() == same.random()
+    cfg = ExpressionAugConfig(mouth=0.0, eyes=0.0, brows=1.0, pitch=1.0, eye_redraw=1.0, gaze=1.0,
+                              brow_redraw=1.0)
+    out, new = augment_expression(rgb, lm, np.random.default_rng(0), cfg)
+    assert not np.array_equal(out, rgb) and not np.allclose(new, lm)
+
+
 torch = pytest.importorskip("torch")
 
 
@@ -170,3 +269,7 @@ def test_expression_needs_landmarks_and_mesh_model(prepared: Path, tmp_path: Pat
         tiny_config(tmp_path, "mesh-conditioned", expression_eyes=1.5).validate()
     with pytest.raises(ConfigError, match="mesh-conditioned"):
         tiny_config(tmp_path, "cyclegan", mouth_redraw=1.0).validate()
+    with pytest.raises(ConfigError, match="mesh-conditioned"):
+        tiny_config(tmp_path, "content-invariant", eye_redraw=1.0).validate()
+    with pytest.raises(ConfigError, match="chances"):
+        tiny_config(tmp_path, "mesh-conditioned", expression_gaze=2.0).validate()

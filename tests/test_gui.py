@@ -145,22 +145,35 @@ def test_add_style_checks_the_file(env) -> None:
 
 
 def test_style_from_a_cartoon_image(env) -> None:
+    """The button makes a look from the picture, saves it with the user's styles, lists it
+    with a thumbnail and switches to it; a bad picture is one message and nothing changes."""
     import cv2
+
+    from avatar_cam.demo import draw_demo_face
 
     style, _ = style_code_style(env.root / "user" / "coded.onnx", dim=4)
     w = env.window()
     assert not w.controls.reference_button.isEnabled()  # the mosaic takes no reference
     w.styles.pick(str(style)).result(10)
     wait_until(lambda: w.controls.reference_button.isEnabled(), what="reference enabled")
-    ref = env.root / "red.png"
-    cv2.imwrite(str(ref), np.full((90, 120, 3), (0, 0, 255), np.uint8))
+    n = w.controls.style_picker.count()
+    ref = env.root / "cartoon.png"
+    cv2.imwrite(str(ref), draw_demo_face(0.5))
     w.styles.apply_reference(ref).result(10)
+    made = env.root / "user" / "coded-cartoon.look.json"
+    wait_until(lambda: w.engine.pipeline.style is not None
+               and w.engine.pipeline.style.path == made, what="the look in use")
+    assert w.controls.style_picker.count() == n + 1 and w.controls.style_picker.current_path() == str(made)
     code = w.engine.pipeline.stylizer.style_code
-    wait_until(lambda: not np.allclose(w.engine.pipeline.stylizer.style_code, 0), what="code set")
-    code = w.engine.pipeline.stylizer.style_code
-    assert code.shape == (1, 4) and code[0, 0] == pytest.approx(1.0)  # red channel mean
+    assert code.shape == (1, 4) and not np.allclose(code, 0)  # the picture's mean colour
+    wait_until(lambda: "coded-cartoon" in w.statusBar().currentMessage(), what="the note")
+    thumbs = w.styles.thumbs.thumbnail(w.engine.pipeline.style)
+    assert thumbs.shape[2] == 3
+    assert w.controls.reference_button.isEnabled()  # a look takes another picture too
     w.styles.apply_reference(env.root / "missing.png").result(10)
-    wait_until(lambda: bool(w.errors), what="error for a missing image")
+    wait_until(lambda: bool(w.errors), what="error for a missing picture")
+    assert "no such picture" in w.errors[-1]
+    assert w.engine.pipeline.style.path == made and w.controls.style_picker.count() == n + 1
 
 
 def test_settings_round_trip(env) -> None:

@@ -197,19 +197,3 @@ def test_a_folder_in_the_window_carries_nothing_across_files(tmp_path: Path,
         worker.step(Captured(frame, time.perf_counter(), 0))
     assert [p.fallback for p in packets] == [None, "no_face", None]
     assert np.array_equal(packets[1].output, pipe.gate.card("no_face"))
-
-
-def test_a_reference_style_code_reaches_the_model(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from avatar_cam.gui.engine import Engine
-    from avatar_cam.pipeline import Pipeline, PipelineConfig
-    from tests.test_gui_helpers import style_code_style
-
-    style, _ = style_code_style(tmp_path / "coded.onnx", dim=4)
-    pipe = Pipeline(load_style(style), PipelineConfig(provider="cpu"))
-    engine = Engine(pipe, "0")
-    crop = np.full((64, 64, 3), 128, np.uint8)
-    before = pipe.stylizer(crop).astype(int)
-    assert engine.set_style_code(np.full((1, 4), 0.5))
-    after = pipe.stylizer(crop).astype(int)
-    assert (after - before).mean() > 40, "output = tanh(image + mean(code)): the code must count"
-    engine.stop()

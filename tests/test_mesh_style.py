@@ -14,8 +14,10 @@ from avatar_cam.expression import ExpressionAnalyzer
 from avatar_cam.face import FaceDetector
 from avatar_cam.mesh_drawing import (
     EYE,
+    EYE_SCALE,
     LIPS_INNER,
     MOUTH,
+    PUPIL,
     RIGHT_EYE,
     draw_face_mesh,
     face_from_landmarks,
@@ -57,6 +59,52 @@ def test_drawing_shows_a_closed_eye(demo_landmarks: tuple[np.ndarray, np.ndarray
     # the right eye lies in the image-left half; its white vanishes when it closes
     white = _colour_area(open_img[:, :128], EYE), _colour_area(shut_img[:, :128], EYE)
     assert white[0] > 40 and white[1] < white[0] / 3, white  # a shut eye is a thin lid line
+
+
+def test_drawing_shows_where_the_irises_look(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    """Irises (with pupils) inside eyes drawn `EYE_SCALE` times the mesh's outline: a gaze shift
+    of a tenth of an eye width moves the drawn pupil by more than a pixel at 128 px."""
+    _, lm = demo_landmarks
+    width = np.linalg.norm(lm[133, :2] - lm[33, :2])
+    looked = lm.copy()
+    looked[468:478, 0] += 0.1 * width
+
+    def pupil_x(img: np.ndarray) -> float:
+        ys, xs = np.nonzero(np.all(np.abs(img[:, :64].astype(int) - PUPIL) < 30, axis=-1))
+        return float(xs.mean())
+
+    shift = pupil_x(draw_face_mesh(looked, 128)) - pupil_x(draw_face_mesh(lm, 128))
+    assert shift == pytest.approx(EYE_SCALE * 0.1 * width, abs=0.5) and shift > 1.0
+
+
+def test_motion_gain_scales_gaze_and_nods_about_a_running_average(
+        demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
+    from avatar_cam.expression import measures_from_landmarks
+    from avatar_cam.mesh_drawing import nod_field
+    from avatar_cam.mesh_style import MotionGain
+
+    _, lm = demo_landmarks
+    gain = MotionGain(gaze=2.0, pitch=3.0, neutral_s=1e6)  # the first frame stays the average
+    rest = measures_from_landmarks(lm)
+    out = gain(lm, 0.0)
+    assert measures_from_landmarks(out).gaze[0] == pytest.approx(2 * rest.gaze[0], abs=1e-3)
+    assert np.allclose(np.delete(out, range(468, 478), 0), np.delete(lm, range(468, 478), 0))  # at rest
+    a = np.radians(4.0)  # the head tips back: Face Mesh's pitch rises
+    cy, cz = lm[:, 1].mean(), lm[:, 2].mean()
+    nodded = lm.copy()
+    nodded[:, 1] = cy + (lm[:, 1] - cy) * np.cos(a) + (lm[:, 2] - cz) * np.sin(a)
+    nodded[:, 2] = cz - (lm[:, 1] - cy) * np.sin(a) + (lm[:, 2] - cz) * np.cos(a)
+    departure = measures_from_landmarks(nodded).pitch - rest.pitch
+    assert departure > 1.0
+    drawn = gain(nodded, 1 / 30)
+    nose, chin = 1, 152
+    want = nod_field(nodded, -2.0 * departure)(nodded[:, 0], nodded[:, 1])
+    assert np.allclose(drawn[:468, 1] - nodded[:468, 1], want[:468], atol=1e-6)
+    assert drawn[nose, 1] < nodded[nose, 1] - 1.0  # the middle of the face drawn further up
+    assert abs(drawn[chin, 1] - nodded[chin, 1]) < 0.5 * abs(drawn[nose, 1] - nodded[nose, 1])
+    gain.reset()  # a still: no history, only the gaze is scaled
+    for still in (gain(nodded, 5.0), gain(nodded)):
+        assert np.allclose(still[:468], nodded[:468])
 
 
 def test_drawing_depends_only_on_landmarks(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
@@ -295,3 +343,26 @@ def test_features_loss_is_reported_and_trains(tmp_path: Path, one_torch_thread: 
     hist = [m.step(batch) for _ in range(40)]
     assert all("features" in h for h in hist)
     assert np.mean([h["features"] for h in hist[-5:]]) < 0.6 * np.mean([h["features"] for h in hist[:5]])
+
+
+def test_look_loss_is_reported_and_steers_the_generator(tmp_path: Path, one_torch_thread: None) -> None:
+    """`lambda_look`: a photo mesh drawn with another cartoon's code must read back as that code;
+    the term reaches the generator, and Es is trainable again after it."""
+    from training.data import UnpairedSteps, scan_images
+    from training.models import create_model
+    from training.testing import tiny_config
+
+    crops = _paired_folder(tmp_path / "pairs")
+    after = {}
+    for look in (0.0, 1.0):
+        torch.manual_seed(0)
+        cfg = tiny_config(tmp_path, "mesh-conditioned", "light", lambda_look=look, pool_size=0)
+        cfg.data_b = [str(crops)]
+        m = create_model(cfg).train()
+        ds = UnpairedSteps(scan_images(cfg.data_a).paths[:2], scan_images(cfg.data_b).paths[:2], 32, 2, 1,
+                           with_mesh=True)
+        losses = m.step(ds[0])
+        assert ("look" in losses) == (look > 0) and np.isfinite(losses.get("look", 0.0))
+        assert all(p.requires_grad for p in m.Es.parameters())
+        after[look] = torch.cat([p.detach().flatten() for p in m.R.parameters()])
+    assert not torch.allclose(after[0.0], after[1.0])

@@ -215,44 +215,37 @@ def fid_kid(feat_fake: np.ndarray, feat_real: np.ndarray, subset_size: int | Non
 # -- generators ----------------------------------------------------------------------------------
 
 def style_generator(path: str) -> tuple[Generator, int, str]:
-    """An ONNX style file (checked by the app's validator) as a crop -> cartoon function."""
-    import onnxruntime as ort
-
-    from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, load_style
+    """A style file (ONNX, character or look file, checked by the app's validator) as a crop ->
+    cartoon function, run by the app's own `Stylizer` (one CPU thread, its style code frozen in)."""
+    from avatar_cam.inference import Stylizer
+    from avatar_cam.styles import StyleError, load_style
 
     try:
         info = load_style(path)
     except StyleError as e:
         raise EvalError(str(e)) from None
-    sess = ort.InferenceSession(str(info.path), providers=["CPUExecutionProvider"])
-
-    def run(rgb: np.ndarray) -> np.ndarray:
-        x = (rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5) - 1.0
-        feeds = {info.input_name: x}
-        if info.style_code_dim:
-            feeds[STYLE_CODE_INPUT] = np.zeros((1, info.style_code_dim), np.float32)
-        y = sess.run([info.output_name], feeds)[0][0]
-        return ((np.clip(y, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
-
+    run = Stylizer(info, "cpu", threads=1)
     if info.metadata.get("input") == "face_mesh_drawing":
         return _on_mesh_drawing(run), info.size, f"style {info.path} ({info.kind}, fed the crop's face mesh)"
     return run, info.size, f"style {info.path} ({info.kind})"
 
 
 def _on_mesh_drawing(run: Generator) -> Generator:
-    """Feed a mesh-conditioned generator what the app feeds it: the crop's face-mesh drawing
-    (`avatar_cam.mesh_style.MeshStylizer.drawing`); a crop with no mesh gets a black frame, which
-    counts as "no face found" like the app's placeholder card."""
+    """Feed a mesh-conditioned generator what the app feeds it for a still: the crop's face-mesh
+    drawing with its gaze drawn larger (`avatar_cam.mesh_style.MeshStylizer.drawing`); a crop
+    with no mesh gets a black frame, which counts as "no face found" like the app's card."""
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
+    from avatar_cam.mesh_style import MotionGain
 
     analyzer = ExpressionAnalyzer()
+    gain = MotionGain()
 
     def run_mesh(rgb: np.ndarray) -> np.ndarray:
         lm = crop_landmarks(analyzer, np.ascontiguousarray(rgb[..., ::-1]))
         if lm is None:
             return np.zeros_like(rgb)
-        return run(np.ascontiguousarray(draw_face_mesh(lm, rgb.shape[0])[..., ::-1]))
+        return run(np.ascontiguousarray(draw_face_mesh(gain(lm), rgb.shape[0])[..., ::-1]))
 
     return run_mesh
 

@@ -4,7 +4,8 @@
 
 For each image: pad it (tight crops are missed otherwise), detect the face with the app's
 detector (Face Mesh's landmarks stand in where the detector misses, as it does for many anime
-faces), crop it the app's way (`align_face`, `DEFAULT_CROP`), then find the mesh in the crop
+faces), crop it the app's way (`avatar_cam.reference.crop_picture`, which the app's reference
+pictures go through too), then find the mesh in the crop
 exactly as the app does at run time (`crop_landmarks`) and draw it (`draw_face_mesh`).
 Writes `OUT/crops/NAME.jpg`, `OUT/meshes/NAME.png`, `OUT/landmarks/NAME.npy` (the crop's (478, 3)
 mesh in its pixels, float32: what expression augmentation moves) and `OUT/mesh_pairs.json`
@@ -34,11 +35,10 @@ REPORT = "mesh_pairs.json"
 def prepare_mesh_pairs(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 128,
                        pad: float = 0.25, limit: int = 0, progress: bool = True) -> dict:
     """Write crop/mesh pairs for every image under `inputs` (first `limit` per input when > 0)."""
-    from avatar_cam.align import DEFAULT_CROP, align_face
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.face import FaceDetector
-    from avatar_cam.frame import Face
-    from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh, face_from_landmarks
+    from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
+    from avatar_cam.reference import crop_picture
 
     out = Path(out_dir)
     (out / "crops").mkdir(parents=True, exist_ok=True)
@@ -65,23 +65,12 @@ def prepare_mesh_pairs(inputs: Sequence[str | Path], out_dir: str | Path, size: 
             if img is None:
                 report["unreadable"].append(f"{p}: {problem}")
                 continue
-            m = int(round(pad * max(img.shape[:2])))
-            bg = tuple(int(v) for v in np.median(np.concatenate([img[0], img[-1]]), axis=0))
-            padded = cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=bg)
-            faces = detector.detect(padded)
-            if faces:
-                f = max(faces, key=lambda f: f.box[2] * f.box[3])
-                report["detector_found"] += 1
-            else:
-                lm = analyzer.landmarks(padded)
-                if lm is None:
-                    report["no_face"].append(str(p))
-                    continue
-                f = face_from_landmarks(lm)
-                report["mesh_box_used"] += 1
-            x, y, w, h = f.box
-            face = Face(box=(x - m, y - m, w, h), keypoints=f.keypoints - m, score=f.score)
-            crop = align_face(img, face, size, DEFAULT_CROP)
+            found = crop_picture(img, size, detector, analyzer, pad)
+            if found is None:
+                report["no_face"].append(str(p))
+                continue
+            crop, how = found
+            report["detector_found" if how == "face detector" else "mesh_box_used"] += 1
             lm = crop_landmarks(analyzer, crop)
             if lm is None:
                 report["no_mesh_in_crop"].append(str(p))

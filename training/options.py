@@ -18,8 +18,10 @@ MODELS = ("cyclegan", "content-invariant", "mesh-conditioned")
 _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_layers": 1, "style_dim": 1,
             "gen_width": 0, "val_count": 0, "sample_count": 0, "pool_size": 0, "threads": 0,
             "workers": -1, "keep_checkpoints": 0, "jitter": 0.0, "minutes": 0.0,
-            "style_lowpass": 0, "lambda_features": 0.0, "expression_mouth": 0.0, "expression_eyes": 0.0,
-            "expression_winks": 0.0, "mouth_redraw": 0.0, "g_ema": 0.0, "dist_timeout": 1.0}
+            "style_lowpass": 0, "lambda_features": 0.0, "lambda_look": 0.0, "expression_mouth": 0.0,
+            "expression_eyes": 0.0, "expression_winks": 0.0, "mouth_redraw": 0.0, "expression_brows": 0.0,
+            "expression_pitch": 0.0, "expression_gaze": 0.0, "eye_redraw": 0.0, "brow_redraw": 0.0,
+            "g_ema": 0.0, "dist_timeout": 1.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
@@ -81,10 +83,16 @@ class TrainConfig:
     # mesh-conditioned
     style_lowpass: int = 0             # Es sees the cartoon average-pooled by this factor (0: as is)
     lambda_features: float = 0.0       # extra L1 on the eye/brow/mouth pixels of the mesh drawing
+    lambda_look: float = 0.0           # ||Es(fake) - Es(y')||: a photo mesh drawn in y's look keeps it
     expression_mouth: float = 0.0      # chance a cartoon pair gets an opened mouth (expression_aug)
     expression_eyes: float = 0.0       # chance a cartoon pair gets closed eyes
     expression_winks: float = 0.2      # share of those that close one eye only
     mouth_redraw: float = 0.0          # chance a cartoon's mouth is redrawn from its landmarks
+    expression_brows: float = 0.0      # chance a cartoon pair's brows move up or down
+    expression_pitch: float = 0.0      # chance a cartoon pair's head turns up or down
+    eye_redraw: float = 0.0            # chance a cartoon's eyes are redrawn from its landmarks
+    expression_gaze: float = 0.0       # share of those whose irises move first
+    brow_redraw: float = 0.0           # chance a cartoon's brows are redrawn from its landmarks
     # fine-tuning: every net's weights (EMA included) from this run dir or checkpoint of the same
     # model and generator; the step count, optimisers and LR schedule start fresh, the size may
     # differ (the networks are fully convolutional): progressive size
@@ -111,7 +119,9 @@ class TrainConfig:
 
     @property
     def expression_edits(self) -> bool:
-        return bool(self.expression_mouth or self.expression_eyes or self.mouth_redraw)
+        return bool(self.expression_mouth or self.expression_eyes or self.mouth_redraw
+                    or self.expression_brows or self.expression_pitch or self.eye_redraw
+                    or self.brow_redraw)
 
     def resolved_decay_start(self) -> int:
         return self.steps // 2 if self.lr_decay_start < 0 else self.lr_decay_start
@@ -141,11 +151,12 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= {low}, not {getattr(self, key)}")
         if self.style_lowpass and self.size % self.style_lowpass:
             raise ConfigError(f"size {self.size} must be a multiple of style_lowpass {self.style_lowpass}")
-        if max(self.expression_mouth, self.expression_eyes, self.expression_winks, self.mouth_redraw) > 1.0:
-            raise ConfigError("expression_mouth, expression_eyes, expression_winks and mouth_redraw are "
-                              "chances: 0..1")
+        chances = ("expression_mouth", "expression_eyes", "expression_winks", "mouth_redraw",
+                   "expression_brows", "expression_pitch", "eye_redraw", "expression_gaze", "brow_redraw")
+        if max(getattr(self, k) for k in chances) > 1.0:
+            raise ConfigError(f"{', '.join(chances)} are chances: 0..1")
         if self.expression_edits and self.model != "mesh-conditioned":
-            raise ConfigError("expression_mouth / expression_eyes / mouth_redraw edit mesh pairs: "
+            raise ConfigError("expression_* / mouth_redraw / eye_redraw edit mesh pairs: "
                               "--model mesh-conditioned only")
         if not self.g_ema < 1.0:
             raise ConfigError(f"g_ema is a decay in [0, 1), not {self.g_ema}")

@@ -301,7 +301,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     model.distribute(ranks)
 
     expression = (ExpressionAugConfig(mouth=cfg.expression_mouth, eyes=cfg.expression_eyes,
-                                      wink=cfg.expression_winks, redraw=cfg.mouth_redraw)
+                                      wink=cfg.expression_winks, redraw=cfg.mouth_redraw,
+                                      brows=cfg.expression_brows, pitch=cfg.expression_pitch,
+                                      eye_redraw=cfg.eye_redraw, gaze=cfg.expression_gaze,
+                                      brow_redraw=cfg.brow_redraw)
                   if cfg.expression_edits else None)
     dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
                             AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from avatar_cam.character.model import Character
@@ -212,14 +211,6 @@ class Engine(QObject):
         if not isinstance(renderer, CharacterRenderer):
             return False
         renderer.set_character(character)
-        return True
-
-    def set_style_code(self, code: np.ndarray) -> bool:
-        """Use a reference cartoon's style code with the current style (if it takes one)."""
-        stylizer = self.pipeline.stylizer
-        if stylizer is None or stylizer.style_code is None:
-            return False
-        stylizer.set_style_code(code)
         return True
 
     # -- virtual camera -------------------------------------------------------------------------

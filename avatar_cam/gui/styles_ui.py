@@ -1,69 +1,30 @@
 """Everything about styles in the window: the picker, thumbnails, next/previous, 'add style...'
-and 'style from a cartoon image...'. Loading and checking run off the UI thread."""
+and 'style from a cartoon image...' (a look file in the user folder, then picked like any
+style). Loading and checking run off the UI thread."""
 
 from __future__ import annotations
 
-import filecmp
-import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from avatar_cam.character.creator import CharacterLibrary
 from avatar_cam.gui.controls import ControlPanel
 from avatar_cam.gui.engine import Engine
-from avatar_cam.gui.reference import (
-    ReferenceError,
-    default_encoder_path,
-    find_style_encoder,
-    style_code_from_image,
-    supports_reference,
-)
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
+from avatar_cam.reference import ReferenceError, install_style, make_look, supports_reference
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
-
-
-def _free_name(folder: Path, name: str) -> Path:
-    target = folder / name
-    stem, suffix, n = target.stem, target.suffix, 2
-    while target.exists():
-        target = folder / f"{stem}-{n}{suffix}"
-        n += 1
-    return target
-
-
-def install_style(info: StyleInfo, folder: Path) -> Path:
-    """Copy a checked style file (and its style encoder, if any) into `folder`; a file already
-    there with the same bytes is reused, a different one keeps its name and the copy gets -2."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if info.path.resolve().parent == folder.resolve():
-        return info.path
-    same = folder / info.path.name
-    if same.is_file() and filecmp.cmp(same, info.path, shallow=False):
-        return same
-    target = _free_name(folder, info.path.name)
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(info.path, tmp)
-    os.replace(tmp, target)
-    encoder = find_style_encoder(info)
-    if encoder is not None:
-        enc_target = default_encoder_path(target)
-        enc_target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(encoder, enc_target)
-    return target
 
 
 class StyleController(QObject):
     """Connects the style picker and buttons to the engine."""
 
     style_added = Signal(object, str)  # installed path or None, error text
-    code_ready = Signal(object, str)  # style code or None, error text
+    look_made = Signal(object, str)  # look file path or None, the note or the error
 
     def __init__(self, window: QMainWindow, controls: ControlPanel,
                  show_error: Callable[[str, str], None], engine: Engine, catalog: StyleCatalog,
@@ -75,6 +36,7 @@ class StyleController(QObject):
         self.picker = controls.style_picker
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="avatar-style-ui")
         self.requested: str | None = None  # the style file the user last picked
+        self._note: tuple[str, str] | None = None  # (style path, status line once it is in use)
         self.picker.picked.connect(self.pick)
         engine.style_changed.connect(self._on_changed)
         engine.style_failed.connect(self._on_failed)
@@ -83,7 +45,7 @@ class StyleController(QObject):
         self.controls.add_style_button.clicked.connect(self._ask_add)
         self.controls.reference_button.clicked.connect(self._ask_reference)
         self.style_added.connect(self._on_added)
-        self.code_ready.connect(self._on_code)
+        self.look_made.connect(self._on_look)
         self.reload()
 
     @property
@@ -116,7 +78,9 @@ class StyleController(QObject):
         self.picker.select_path(str(info.path))
         if str(info.path) == self.requested:
             self.settings.style = str(info.path)
-        self.window.statusBar().showMessage(f"Style: {info.name}", 4000)
+        note = self._note[1] if self._note and self._note[0] == str(info.path) else None
+        self._note = None
+        self.window.statusBar().showMessage(note or f"Style: {info.name}", 8000 if note else 4000)
         self._update_reference()
         self._update_title()
 
@@ -134,7 +98,7 @@ class StyleController(QObject):
     # -- add style ------------------------------------------------------------------------------
     def _ask_add(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Add a style file", "",
-                                              "Style files (*.onnx *.character.json *.rig.json)")
+                                              "Style files (*.onnx *.character.json *.look.json *.rig.json)")
         if path:
             self.add_style_file(path)
 
@@ -170,37 +134,40 @@ class StyleController(QObject):
         ok = supports_reference(style)
         self.controls.reference_button.setEnabled(ok)
         self.controls.reference_button.setToolTip(
-            "Use the look of a cartoon picture with this style" if ok else
-            "This style has a fixed look (only styles with a style-code input take a reference image)")
+            "Make a look from any cartoon picture: its colours and hair, your expression; saved with your "
+            "styles" if ok else
+            "This style has a fixed look (only styles that ship a style encoder take a picture)")
 
     def _ask_reference(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Cartoon image to take the style from",
-                                              "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")
+        path, _ = QFileDialog.getOpenFileName(self.window, "Cartoon picture to take the look from",
+                                              "", "Pictures (*.png *.jpg *.jpeg *.bmp *.webp)")
         if path:
             self.apply_reference(path)
 
     def apply_reference(self, image_path: str | Path) -> Future[None]:
+        """Make a character from `image_path` with the current style, save it in the user folder
+        and use it; a bad picture gets one message and the style stays as it is."""
         style = self.engine.pipeline.style
-        return self._pool.submit(self._make_code, style, str(image_path))
+        return self._pool.submit(self._make_look, style, str(image_path))
 
-    def _make_code(self, style: StyleInfo | None, image_path: str) -> None:
+    def _make_look(self, style: StyleInfo | None, image_path: str) -> None:
         if style is None:
-            self.code_ready.emit(None, "no style is loaded")
+            self.look_made.emit(None, "no style is loaded")
             return
         try:
-            self.code_ready.emit(style_code_from_image(style, image_path), "")
+            info, note = make_look(style, image_path, self.user_dir)
         except ReferenceError as e:
-            self.code_ready.emit(None, str(e))
+            self.look_made.emit(None, str(e))
+            return
+        self.look_made.emit(str(info.path), note)
 
-    def _on_code(self, code: np.ndarray | None, error: str) -> None:
-        try:
-            ok = code is not None and self.engine.set_style_code(code)
-        except ValueError as e:
-            ok, error = False, str(e)
-        if ok:
-            self.window.statusBar().showMessage("Style code taken from the cartoon image", 5000)
-        else:
-            self.show_error("Style from a cartoon image", error or "the style changed meanwhile")
+    def _on_look(self, path: str | None, text: str) -> None:
+        if path is None:
+            self.show_error("Style from a cartoon image", text)
+            return
+        self.reload(select=path)
+        self._note = (path, text[:1].upper() + text[1:])
+        self.pick(path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

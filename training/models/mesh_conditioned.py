@@ -17,6 +17,12 @@ style code is then a fixed mean). `lambda_features`: an extra L1 on the pixels o
 brows and mouth (the mesh drawing's feature colours, dilated), small regions the plain L1 lets
 blur into the average face.
 
+`lambda_look` (issue 27: a character made from any cartoon picture must take its look): the
+cartoon drawn on a photo's mesh with another cartoon's code keeps that cartoon's look, read back
+by the style encoder: ||Es(fake) - Es(y')||_1, the Es that reads the fake held fixed (so it
+cannot meet the term by forgetting colours). Without it only the adversarial loss judges those
+cartoons, and held-out references' hair colours drifted to the training mean (brown).
+
 Batches: "B" cartoons, "M" their mesh drawings (paired), "A" photo mesh drawings. At run time
 the app draws the mesh of the camera crop and runs Ec + R with one style code baked in
 (the running mean, or a chosen cartoon's code: `--style-image`), as for the content-invariant
@@ -70,8 +76,8 @@ class MeshConditioned(ContentInvariant):
             s_y = es(y)
             rec = r(ec(mesh_y), s_y)
             # each photo takes the style of the cartoon one slot before it in the global batch
-            s_other = self.ranks.part(self.ranks.gather(s_y, grad=True).roll(1, 0))
-            fake = r(ec(mesh_a), s_other)
+            s_ref = self.ranks.part(self.ranks.gather(s_y, grad=True).roll(1, 0))
+            fake = r(ec(mesh_a), s_ref)
             gan = self.gan(self.D_B(rec), True) + self.gan(self.D_B(fake), True)
             err = (rec.float() - y).abs()  # one L1 map for both pixel terms
             losses = {"rec": err.mean() * cfg.lambda_rec, "gan": 0.5 * cfg.lambda_gan * gan}
@@ -81,6 +87,10 @@ class MeshConditioned(ContentInvariant):
                 # the loss DDP averages is the one-process loss of the global batch
                 n = self.ranks.mean(mask.sum() * err.shape[1]).clamp(min=1)
                 losses["features"] = (err * mask).sum() / n * cfg.lambda_features
+            if cfg.lambda_look > 0:
+                set_requires_grad([self.Es], False)  # frozen: called directly, not through DDP
+                losses["look"] = F.l1_loss(self.Es(fake).float(), s_ref.detach().float()) * cfg.lambda_look
+                set_requires_grad([self.Es], True)
             loss_g = sum(losses.values())
         self.backward_step(loss_g, self.optimizers["G"])
         set_requires_grad([self.D_B], True)

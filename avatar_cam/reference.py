@@ -1,0 +1,289 @@
+"""A look from any cartoon picture: the picture's style code, saved as a style of its own.
+
+For styles whose generator takes a style code (metadata `style_code_dim`, a `style_code` input),
+the style encoder that ships beside them turns a reference picture into a code:
+- the encoder file is named by the style's metadata key `style_encoder` (relative to the style),
+  else `encoders/<style stem>.onnx` beside it (a subfolder, so the catalog never lists it);
+- it takes float32 [1, 3, S, S] RGB in [-1, 1] (S fixed, or dynamic: the style's size) and
+  returns float32 [1, D] (or [1, D, 1, 1]), D the style's code width.
+The picture is cropped the way training cropped its cartoons (`crop_picture`, shared with
+`training/mesh_pairs.py`): padded face detection, Face Mesh's box where the detector misses,
+the app's aligned crop; with no face at all, a centred square (and the note says so).
+`make_look` writes the code as a look file (`avatar_cam.styles.write_look`) into
+a styles folder, where the catalog lists it like any style. No camera pixel is involved.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from avatar_cam.styles import (
+    LOOK_SUFFIX,
+    StyleError,
+    StyleInfo,
+    builtin_styles_dir,
+    load_style,
+    write_look,
+)
+
+if TYPE_CHECKING:
+    from avatar_cam.expression import ExpressionAnalyzer
+    from avatar_cam.face import FaceDetector
+
+ENCODER_METADATA_KEY = "style_encoder"
+ENCODER_DIR = "encoders"
+MIN_SIDE = 32  # px: smaller pictures have no look to take
+MAX_PIXELS = 50_000_000
+PLAIN_STD = 4.0  # grey levels: a crop flatter than this is one plain colour
+
+
+class ReferenceError(ValueError):
+    """The picture or the encoder cannot give a style code; one line saying why."""
+
+
+@dataclass(frozen=True)
+class ReferenceCrop:
+    """A reference picture cropped for the encoder, and how (`face`: a face was found)."""
+
+    rgb: np.ndarray
+    face: bool
+    how: str
+
+
+def default_encoder_path(model_path: Path) -> Path:
+    return model_path.parent / ENCODER_DIR / f"{model_path.stem}.onnx"
+
+
+def find_style_encoder(style: StyleInfo) -> Path | None:
+    """The encoder file for `style` (a look file: its base style's), or None."""
+    model = style.model_path
+    named = style.metadata.get(ENCODER_METADATA_KEY, "").strip()
+    candidates = [model.parent / named] if named else []
+    candidates.append(default_encoder_path(model))
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def supports_reference(style: StyleInfo | None) -> bool:
+    """The style takes a style code and ships the encoder that makes one from a picture."""
+    return bool(style and style.style_code_dim and find_style_encoder(style) is not None)
+
+
+def read_picture(path: Path) -> np.ndarray:
+    """A BGR uint8 picture: grey made colour, transparency composited over white (as training
+    read its cartoons), 16-bit made 8-bit. ReferenceError (one line) when it cannot be read."""
+    try:
+        data = np.fromfile(str(path), np.uint8)
+    except OSError as e:
+        raise ReferenceError(f"{path}: cannot read ({e.strerror or e})") from None
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None or img.size == 0:
+        raise ReferenceError(f"{path}: not a picture (no image format OpenCV reads)")
+    if img.shape[0] * img.shape[1] > MAX_PIXELS:
+        raise ReferenceError(f"{path}: too large ({img.shape[1]}x{img.shape[0]} px)")
+    if img.dtype != np.uint8:
+        img = (img / (257.0 if img.dtype == np.uint16 else max(float(img.max()), 1e-6) / 255.0)
+               ).clip(0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.shape[2] == 4:
+        a = img[..., 3:].astype(np.float32) / 255.0
+        img = (img[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
+    return np.ascontiguousarray(img[..., :3])
+
+
+def crop_picture(img_bgr: np.ndarray, size: int, detector: FaceDetector, analyzer: ExpressionAnalyzer,
+                 pad: float = 0.25) -> tuple[np.ndarray, str] | None:
+    """The app's aligned crop (`DEFAULT_CROP`, `size` px) of the face in a still picture, and how
+    it was found ("face detector" or "Face Mesh"), or None without a face.
+
+    The picture is padded by `pad` of its longer side with its own border colour (tight crops
+    are missed otherwise); where the detector (`avatar_cam.face.FaceDetector`) misses, as on many
+    anime faces, Face Mesh's landmarks (`ExpressionAnalyzer`) give the box."""
+    from avatar_cam.align import DEFAULT_CROP, align_face
+    from avatar_cam.frame import Face
+    from avatar_cam.mesh_drawing import face_from_landmarks
+
+    m = int(round(pad * max(img_bgr.shape[:2])))
+    bg = tuple(int(v) for v in np.median(np.concatenate([img_bgr[0], img_bgr[-1]]), axis=0))
+    padded = cv2.copyMakeBorder(img_bgr, m, m, m, m, cv2.BORDER_CONSTANT, value=bg)
+    faces = detector.detect(padded)
+    if faces:
+        f, how = max(faces, key=lambda f: f.box[2] * f.box[3]), "face detector"
+    else:
+        lm = analyzer.landmarks(padded)
+        if lm is None:
+            return None
+        f, how = face_from_landmarks(lm), "Face Mesh"
+    x, y, w, h = f.box
+    face = Face(box=(x - m, y - m, w, h), keypoints=f.keypoints - m, score=f.score)
+    return align_face(img_bgr, face, size, DEFAULT_CROP), how
+
+
+def centred_square(img_bgr: np.ndarray, size: int) -> np.ndarray:
+    h, w = img_bgr.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    sq = img_bgr[y0:y0 + side, x0:x0 + side]
+    return cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+
+
+def reference_crop(img_bgr: np.ndarray, size: int) -> ReferenceCrop:
+    """`crop_picture` with the app's detector and Face Mesh, else a centred square."""
+    from avatar_cam.expression import ExpressionAnalyzer
+    from avatar_cam.face import FaceDetector
+
+    detector, analyzer = FaceDetector(), ExpressionAnalyzer()
+    try:
+        found = crop_picture(img_bgr, size, detector, analyzer)
+    finally:
+        detector.close()
+        analyzer.close()
+    if found is None:
+        return ReferenceCrop(np.ascontiguousarray(centred_square(img_bgr, size)[..., ::-1]), False,
+                             "no face found: took a centred square")
+    crop, how = found
+    return ReferenceCrop(np.ascontiguousarray(crop[..., ::-1]), True, f"face found by the {how}")
+
+
+def encoder_size(session: ort.InferenceSession, style: StyleInfo) -> int:
+    shape = session.get_inputs()[0].shape
+    return shape[2] if len(shape) == 4 and isinstance(shape[2], int) else style.size
+
+
+def encode(session: ort.InferenceSession, crop_rgb: np.ndarray) -> np.ndarray:
+    """float32 [1, D] code of an RGB uint8 crop of the encoder's size."""
+    x = crop_rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
+    code = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(x)})[0]
+    return np.asarray(code, np.float32).reshape(1, -1)
+
+
+def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.ndarray, ReferenceCrop]:
+    """float32 [1, D] style code of the picture at `image_path` for `style`, and its crop."""
+    if not style.style_code_dim:
+        raise ReferenceError(f"style {style.name!r} has a fixed look: it takes no reference picture")
+    encoder = find_style_encoder(style)
+    if encoder is None:
+        raise ReferenceError(f"style {style.name!r} ships no style encoder (metadata "
+                             f"'{ENCODER_METADATA_KEY}' or {ENCODER_DIR}/{style.model_path.stem}.onnx)")
+    path = Path(image_path).expanduser()
+    if not path.is_file():
+        raise ReferenceError(f"{path}: no such picture")
+    image = read_picture(path)
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise ReferenceError(f"{path}: too small ({image.shape[1]}x{image.shape[0]} px) to take a look "
+                             f"from; it needs at least {MIN_SIDE} px a side")
+    try:
+        session = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
+        size = encoder_size(session, style)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ReferenceError(f"{encoder}: the style encoder cannot be opened ({first[:200]})") from None
+    crop = reference_crop(image, size)
+    if float(crop.rgb.reshape(-1, 3).std(0).max()) < PLAIN_STD:
+        raise ReferenceError(f"{path}: one plain colour where the face should be; no face to take "
+                             "a look from")
+    try:
+        code = encode(session, crop.rgb)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ReferenceError(f"{encoder}: cannot compute a style code ({first[:200]})") from None
+    if code.shape[1] != style.style_code_dim:
+        raise ReferenceError(f"{encoder}: gives a code of width {code.shape[1]}, the style "
+                             f"needs {style.style_code_dim}")
+    if not np.isfinite(code).all():
+        raise ReferenceError(f"{encoder}: the style code has NaN/Inf for this picture")
+    return code, crop
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def look_name(base: StyleInfo, picture: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", picture.stem).strip("-")[:32] or "picture"
+    return f"{base.name}-{stem}"
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    stem, suffix, n = target.stem, target.suffix, 2
+    while target.exists():
+        target = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return target
+
+
+def install_style(info: StyleInfo, folder: Path) -> Path:
+    """Copy a checked style file (and its style encoder, if any) into `folder` (the window's 'Add
+    style...', and a look's base style from elsewhere); a file already there with the same
+    bytes is reused, a different one keeps its name and the copy gets -2."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if info.path.resolve().parent == folder.resolve():
+        return info.path
+    same = folder / info.path.name
+    if same.is_file() and filecmp.cmp(same, info.path, shallow=False):
+        return same
+    target = _free_name(folder, info.path.name)
+    tmp = target.with_name(target.name + ".part")
+    shutil.copyfile(info.path, tmp)
+    os.replace(tmp, target)
+    encoder = find_style_encoder(info)
+    if encoder is not None:
+        enc_target = default_encoder_path(target)
+        enc_target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(encoder, enc_target)
+    return target
+
+
+def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[StyleInfo, str]:
+    """Save `picture`'s look with `style` (or a look's base style) as a look file in
+    `folder`; returns the new style and one line on what was done. The same picture with the same
+    base style gives the same file again."""
+    base = load_style(style.model_path, probe=False) if style.model_file is not None else style
+    path = Path(picture).expanduser()
+    code, crop = style_code_from_image(base, path)
+    sha = _sha256(path)
+    name = look_name(base, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if base.path.resolve().parent not in (folder.resolve(), builtin_styles_dir().resolve()):
+            base = load_style(install_style(base, folder), probe=False)  # so the look lasts
+        target = _free_file(folder, name, base, sha)
+        write_look(target, target.name[: -len(LOOK_SUFFIX)], base, code,
+                        {"file": path.name, "sha256": sha, "crop": crop.how})
+        info = load_style(target, probe=False)
+    except OSError as e:
+        raise ReferenceError(f"{folder}: cannot save the look ({e.strerror or e})") from None
+    except StyleError as e:
+        raise ReferenceError(str(e)) from None
+    note = f"look {info.name!r} from {path.name} ({crop.how}), saved as {target}"
+    return info, note
+
+
+def _free_file(folder: Path, name: str, base: StyleInfo, sha: str) -> Path:
+    """`folder/name.look.json`, or the file already made from the same picture and base, or
+    `name-2...` when another picture took the name."""
+    n = 1
+    while True:
+        candidate = folder / f"{name if n == 1 else f'{name}-{n}'}{LOOK_SUFFIX}"
+        if not candidate.exists():
+            return candidate
+        try:
+            data = json.loads(candidate.read_text(encoding="utf-8"))
+            if data.get("base") == base.path.name and data.get("reference", {}).get("sha256") == sha:
+                return candidate
+        except (OSError, ValueError, AttributeError):
+            pass
+        n += 1

@@ -1,0 +1,177 @@
+"""A look from any cartoon picture (issue 27): the picture's crop and style code, the
+look file it is saved as, how the app lists and runs it, and one clear line for every bad
+picture with nothing saved and the style unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.demo import draw_demo_face
+from avatar_cam.inference import Stylizer
+from avatar_cam.reference import (
+    ReferenceError,
+    make_look,
+    read_picture,
+    style_code_from_image,
+    supports_reference,
+)
+from avatar_cam.styles import (
+    LOOK_FORMAT,
+    StyleCatalog,
+    StyleError,
+    builtin_styles_dir,
+    load_style,
+    write_look,
+)
+from tests.test_gui_helpers import mosaic_style, style_code_style
+
+
+@pytest.fixture
+def coded(tmp_path: Path) -> Path:
+    """A style taking a 4-number code (output tanh(image + mean(code))) and its encoder (the
+    picture's mean colour), in a user folder."""
+    return style_code_style(tmp_path / "user" / "coded.onnx", dim=4)[0]
+
+
+def _picture(path: Path, img: np.ndarray) -> Path:
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def _face_picture(path: Path) -> Path:
+    """A drawn face (the demo face) on a plain background: the detector finds it."""
+    return _picture(path, draw_demo_face(0.5))
+
+
+def test_a_look_file_runs_its_base_style_with_its_own_code(coded: Path, tmp_path: Path) -> None:
+    base = load_style(coded)
+    code = np.array([[0.9, 0.9, 0.9, 0.9]], np.float32)
+    path = write_look(coded.parent / "me.look.json", "me", base, code,
+                           {"file": "me.png", "sha256": "0", "crop": "test"})
+    info = load_style(path)
+    assert (info.name, info.model_path, info.style_code_dim) == ("me", coded, 4)
+    assert "look" in info.summary() and "coded" in info.summary()
+    np.testing.assert_allclose(info.default_code(), code, rtol=1e-6)
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    plain, own = Stylizer(base, "cpu", 1), Stylizer(info, "cpu", 1)
+    assert (own(crop).astype(int) - plain(crop).astype(int)).mean() > 40  # tanh(0 + 0.9) vs tanh(0)
+    plain.set_style_code(code)  # the same code set on the base style: the same picture
+    assert np.array_equal(plain(crop), own(crop))
+    names = [s.name for s in StyleCatalog([coded.parent]).styles]
+    assert names == ["coded", "me"]  # the catalog lists it as a style of its own
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("not json", "not a readable look file"),
+    (json.dumps({"format": "other"}), "format must be"),
+    (json.dumps({"format": LOOK_FORMAT, "name": "x", "base": "../coded.onnx", "style_code": [1]}),
+     "'base' must be the file name"),
+    (json.dumps({"format": LOOK_FORMAT, "name": "x", "base": "gone.onnx", "style_code": [1, 2, 3, 4]}),
+     "neither beside it nor built in"),
+    (json.dumps({"format": LOOK_FORMAT, "name": "x", "base": "coded.onnx", "style_code": [1, 2]}),
+     "has 2 numbers"),
+    ('{"format": "avatar-cam-look/1", "name": "x", "base": "coded.onnx", "style_code": [NaN, 1, 1, 1]}',
+     "finite numbers"),
+])
+def test_a_broken_look_file_is_one_line(coded: Path, content: str, message: str) -> None:
+    bad = coded.parent / "bad.look.json"
+    bad.write_text(content)
+    with pytest.raises(StyleError, match=message) as e:
+        load_style(bad)
+    assert "\n" not in str(e.value) and str(bad) in str(e.value)
+    catalog = StyleCatalog([coded.parent])
+    assert [s.name for s in catalog.styles] == ["coded"] and len(catalog.problems) == 1
+
+
+def test_the_code_comes_from_the_app_crop_of_the_picture(coded: Path, tmp_path: Path) -> None:
+    code, crop = style_code_from_image(load_style(coded), _face_picture(tmp_path / "face.png"))
+    assert crop.face and crop.how.startswith("face found") and crop.rgb.shape == (64, 64, 3)
+    np.testing.assert_allclose(code[0, :3], crop.rgb.reshape(-1, 3).mean(0) / 127.5 - 1, atol=1e-4)
+    # no face: a centred square, said so
+    yy, xx = np.mgrid[0:90, 0:120]
+    stripes = np.stack([(xx * 2) % 255, (yy * 3) % 255, np.full_like(xx, 90)], -1).astype(np.uint8)
+    _, crop = style_code_from_image(load_style(coded), _picture(tmp_path / "stripes.png", stripes))
+    assert not crop.face and crop.how == "no face found: took a centred square"
+
+
+def test_pictures_are_read_as_training_read_its_cartoons(tmp_path: Path) -> None:
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[:, :20] = (0, 0, 255, 255)  # opaque red half, transparent half
+    cv2.imwrite(str(tmp_path / "a.png"), rgba)
+    img = read_picture(tmp_path / "a.png")
+    assert img[0, 0].tolist() == [0, 0, 255] and img[0, 39].tolist() == [255, 255, 255]
+    cv2.imwrite(str(tmp_path / "g.png"), np.full((40, 40), 65535, np.uint16))
+    grey = read_picture(tmp_path / "g.png")
+    assert grey.shape == (40, 40, 3) and grey.max() == 255
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: d / "missing.png", "no such picture"),
+    (lambda d: (d / "notes.png").write_text("hello") and d / "notes.png", "not a picture"),
+    (lambda d: _picture(d / "tiny.png", np.full((20, 20, 3), 90, np.uint8)), "too small"),
+    (lambda d: _picture(d / "plain.png", np.full((100, 100, 3), (40, 160, 200), np.uint8)), "plain colour"),
+])
+def test_a_bad_picture_is_one_line_and_saves_nothing(coded: Path, tmp_path: Path,
+                                                     make: Callable[[Path], Path], message: str) -> None:
+    picture = make(tmp_path)
+    with pytest.raises(ReferenceError, match=message) as e:
+        make_look(load_style(coded), picture, coded.parent)
+    assert "\n" not in str(e.value)
+    assert sorted(p.name for p in coded.parent.iterdir()) == ["coded.onnx", "encoders"]
+
+
+def test_styles_without_a_code_or_an_encoder_say_so(coded: Path, tmp_path: Path) -> None:
+    picture = _face_picture(tmp_path / "face.png")
+    fixed = load_style(mosaic_style(tmp_path / "m.onnx", "fixed"))
+    assert not supports_reference(fixed) and supports_reference(load_style(coded))
+    with pytest.raises(ReferenceError, match="fixed look"):
+        style_code_from_image(fixed, picture)
+    (coded.parent / "encoders" / "coded.onnx").unlink()
+    assert not supports_reference(load_style(coded))
+    with pytest.raises(ReferenceError, match="ships no style encoder"):
+        style_code_from_image(load_style(coded), picture)
+
+
+def test_make_look_saves_once_per_picture(coded: Path, tmp_path: Path) -> None:
+    picture = _face_picture(tmp_path / "Me & my cat!.png")
+    info, note = make_look(load_style(coded), picture, coded.parent)
+    assert info.name == "coded-Me-my-cat" and info.path.name == "coded-Me-my-cat.look.json"
+    assert "face found" in note and str(info.path) in note
+    assert make_look(load_style(coded), picture, coded.parent)[0].path == info.path  # same again
+    (tmp_path / "other").mkdir()
+    other = _picture(tmp_path / "other" / "Me & my cat!.png", cv2.flip(draw_demo_face(0.5), 1))
+    assert make_look(load_style(coded), other, coded.parent)[0].name == "coded-Me-my-cat-2"
+    # from a look, the new one is made on its base style
+    again, _ = make_look(info, _face_picture(tmp_path / "b.png"), coded.parent)
+    assert again.model_path == coded and again.name == "coded-b"
+
+
+def test_a_base_style_from_elsewhere_is_copied_so_the_look_lasts(tmp_path: Path) -> None:
+    elsewhere = style_code_style(tmp_path / "downloads" / "coded.onnx", dim=4)[0]
+    user = tmp_path / "mine"
+    info, _ = make_look(load_style(elsewhere), _face_picture(tmp_path / "face.png"), user)
+    assert info.model_path == user / "coded.onnx" and (user / "encoders" / "coded.onnx").is_file()
+    for p in (tmp_path / "downloads").rglob("*"):
+        if p.is_file():
+            p.unlink()
+    assert supports_reference(load_style(info.path))
+
+
+def test_the_shipped_mesh_styles_take_a_picture(tmp_path: Path) -> None:
+    """flat-mesh and anime-mesh ship their style encoders; a DiceBear-like drawn face gives a
+    code different from the mean, and the look renders."""
+    picture = _face_picture(tmp_path / "face.png")
+    for name in ("flat-mesh", "anime-mesh"):
+        style = load_style(builtin_styles_dir() / f"{name}.onnx")
+        assert supports_reference(style), name
+        info, _ = make_look(style, picture, tmp_path / "user")
+        assert info.model_path == style.path
+        assert np.abs(info.default_code() - style.default_code()).max() > 0.1
+        crop = np.full((style.size, style.size, 3), 0, np.uint8)  # an empty mesh drawing
+        assert Stylizer(info, "cpu", 1)(crop).shape == (style.size, style.size, 3)

@@ -1,0 +1,243 @@
+"""The look check (issue 27): does a look made from a cartoon picture take that picture's
+look, and only its look?
+
+    python -m training.look_check --style flat-mesh --held-out training/resume/flat_mesh/split.json \
+        --pictures ../shared/datasets/dicebear [--refs 16] [--faces 50] [--holdout runs/judge] [--out DIR]
+
+References: `--refs` held-out cartoons of the style's own training run (its `split.json`
+`val_B`, never trained on), mapped back to the original pictures in `--pictures` and taken round
+robin over their looks (the name before the first `_`, e.g. `avataaars`), so every look counts.
+Each goes through the app's own path: `avatar_cam.reference.style_code_from_image` (the app's
+crop, the shipped encoder). Faces: the first `--faces` held-out photos of `--holdout` (the fixed
+split of `python -m training.judge split`), drawn as face meshes the app's way. Every reference
+meets every face through the app's `Stylizer` (the code frozen in), and per pair:
+
+- colours (`REGIONS`, fixed boxes in the app's aligned crop, the same for references and
+  outputs: the median of the two cheek boxes is the skin, the median of the band above the
+  forehead, less the background (the two top corners' median colour), the hair; a band that is
+  nearly all background has the background's colour): CIE Lab distance skin + hair from the output
+  to each reference; the pair passes when its own reference is the nearest of all (`rank1`);
+  `pairwise`: the share of other references it is nearer its own than to;
+- the style judge's label of the output, against the reference's domain (`--domain`);
+- identity: dlib distance photo <-> output and rank-1 retrieval among the faces (per reference);
+- expression: mouth and eye-open correlation photo -> output over the faces (per reference).
+
+Writes `OUT/look.json` and `OUT/look_sheet.png` (a row per reference: the reference crop, then
+its look on the first `--sheet-faces` faces; the top row shows those faces' mesh drawings,
+never the photos)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+# (x0, x1, y0, y1) as fractions of the crop's side; the app's crop puts the eyes at y ~0.47 and
+# the mouth at ~0.70 for photos, DiceBear and anime faces alike (median Face Mesh landmarks).
+REGIONS = {"skin": [(0.28, 0.40, 0.56, 0.64), (0.60, 0.72, 0.56, 0.64)],
+           "hair": [(0.30, 0.70, 0.10, 0.22)],
+           "background": [(0.0, 0.08, 0.0, 0.08), (0.92, 1.0, 0.0, 0.08)]}
+BACKGROUND_DELTA = 20.0  # Lab distance under which a hair-band pixel counts as background
+MIN_HAIR_SHARE = 0.1
+
+
+def _pixels(lab: np.ndarray, boxes: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
+    n = lab.shape[0]
+    return np.concatenate([lab[int(y0 * n):int(y1 * n), int(x0 * n):int(x1 * n)].reshape(-1, 3)
+                           for x0, x1, y0, y1 in boxes])
+
+
+def colours(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Lab colours of the skin and hair regions of an aligned crop (see the module docstring)."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    bg = np.median(_pixels(lab, REGIONS["background"]), axis=0)
+    band = _pixels(lab, REGIONS["hair"])
+    hair = band[np.linalg.norm(band - bg, axis=1) > BACKGROUND_DELTA]
+    return {"skin": np.median(_pixels(lab, REGIONS["skin"]), axis=0),
+            "hair": np.median(hair, axis=0) if len(hair) >= MIN_HAIR_SHARE * len(band) else bg}
+
+
+def colour_distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    return float(np.linalg.norm(a["skin"] - b["skin"]) + np.linalg.norm(a["hair"] - b["hair"]))
+
+
+def held_out_pictures(split: Path, pictures: Path, n: int) -> list[Path]:
+    """`n` originals of a run's held-out cartoons (`val_B`), round robin over their looks."""
+    names = [Path(p).stem for p in json.loads(split.read_text(encoding="utf-8"))["val_B"]]
+    found = {p.stem: p for p in pictures.iterdir() if p.is_file()}
+    looks: dict[str, list[Path]] = defaultdict(list)
+    for stem in sorted(names):
+        if stem in found:
+            looks[stem.split("_")[0] if "_" in stem else ""].append(found[stem])
+    out: list[Path] = []
+    while len(out) < n and any(looks.values()):
+        for key in sorted(looks):
+            if looks[key] and len(out) < n:
+                out.append(looks[key].pop(0))
+    return out
+
+
+def look_table(outputs: list[list[dict[str, np.ndarray]]], refs: list[dict[str, np.ndarray]]
+               ) -> dict[str, Any]:
+    """rank-1 and pairwise colour agreement; `outputs[r][f]` are the colours of reference r's
+    look on face f."""
+    hits, wins, per_ref = [], [], []
+    for r, row in enumerate(outputs):
+        ref_hits = []
+        for out in row:
+            d = np.array([colour_distance(out, ref) for ref in refs])
+            others = np.delete(d, r)
+            ref_hits.append(bool((others > d[r]).all()))
+            wins.append(float((others > d[r]).mean()))
+        hits += ref_hits
+        per_ref.append(float(np.mean(ref_hits)))
+    return {"rank1": float(np.mean(hits)), "pairwise": float(np.mean(wins)), "per_reference": per_ref}
+
+
+def _tile(rgb: np.ndarray, n: int) -> np.ndarray:
+    return cv2.resize(rgb, (n, n), interpolation=cv2.INTER_AREA)
+
+
+def look_sheet(ref_crops: list[np.ndarray], outputs: list[list[np.ndarray]], drawings: list[np.ndarray],
+               path: Path, n_faces: int, tile: int = 112) -> None:
+    blank = np.full((tile, tile, 3), 255, np.uint8)
+    rows = [np.concatenate([blank] + [_tile(d, tile) for d in drawings[:n_faces]], 1)]
+    for crop, outs in zip(ref_crops, outputs, strict=True):
+        rows.append(np.concatenate([_tile(crop, tile)] + [_tile(o, tile) for o in outs[:n_faces]], 1))
+    sheet = np.concatenate(rows, 0)
+    sheet[tile - 2:tile] = 0
+    sheet[:, tile - 2:tile] = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def run(style_name: str, references: list[Path], photo_paths: list[Path], domain: str, out: Path,
+        sheet_faces: int = 4) -> dict[str, Any]:
+    """The whole check; see the module docstring."""
+    from avatar_cam.expression import ExpressionAnalyzer
+    from avatar_cam.inference import Stylizer
+    from avatar_cam.mesh_style import MeshStylizer
+    from avatar_cam.reference import style_code_from_image, supports_reference
+    from avatar_cam.styles import StyleCatalog
+    from training.evaluate import _images, expression_records, summarize
+    from training.identity import FaceIdentity, own_ranks, summarize_identity
+    from training.judge import Judge
+
+    style = StyleCatalog().resolve(style_name)
+    if not supports_reference(style):
+        raise SystemExit(f"look_check: style {style.name} takes no reference picture")
+    mesh = MeshStylizer(Stylizer(style, "cpu", threads=1))
+    photos, drawings, names = [], [], []
+    for p, rgb in zip(photo_paths, _images(photo_paths, style.size), strict=True):
+        try:
+            drawings.append(mesh.drawing(rgb))
+        except LookupError:
+            continue
+        photos.append(rgb)
+        names.append(p.name)
+    codes, ref_crops, ref_notes = [], [], []
+    for ref in references:
+        code, crop = style_code_from_image(style, ref)
+        codes.append(code)
+        ref_crops.append(_tile(crop.rgb, style.size))
+        ref_notes.append(crop.how)
+    judge, identity = Judge(), FaceIdentity()
+    rects = [identity.face_rect(p) for p in photos]
+    photo_desc = np.stack([identity.descriptor(p, r) for p, (r, _) in zip(photos, rects, strict=True)])
+    analyzer = ExpressionAnalyzer()
+    photo_measures = {id(p): analyzer.analyze(p, bgr=False) for p in photos}
+
+    def analyze(rgb: np.ndarray) -> Any:  # the photos' measures once, not once per reference
+        if any(rgb is p for p in photos):
+            return photo_measures[id(rgb)]
+        return analyzer.analyze(rgb, bgr=False)
+
+    ref_colours = [colours(c) for c in ref_crops]
+    all_outputs, out_colours, per_ref = [], [], []
+    for ref, code, note in zip(references, codes, ref_notes, strict=True):
+        mesh.set_style_code(code)
+        outs = [mesh.stylizer(d) for d in drawings]
+        all_outputs.append(outs)
+        out_colours.append([colours(o) for o in outs])
+        labels = judge.labels(outs)
+        cart = np.stack([identity.descriptor(o, r) for o, (r, _) in zip(outs, rects, strict=True)])
+        dist, ranks = own_ranks(cart, photo_desc)
+        expr = summarize(expression_records(photos, outs, names, analyze))
+        per_ref.append({
+            "reference": ref.name, "crop": note, "code": [round(float(v), 4) for v in code[0]],
+            "judge_domain_rate": labels.count(domain) / len(labels),
+            "judge": {c: labels.count(c) for c in sorted(set(labels))},
+            "identity": summarize_identity(dist, ranks, len(photos), [f for _, f in rects]),
+            "mouth_open_corr": expr["mouth_open_corr"], "eye_open_corr": expr["eye_open_corr"],
+            "output_face_rate": expr["output_face_rate"], "false_wink_rate": expr["false_wink_rate"]})
+    analyzer.close()
+    table = look_table(out_colours, ref_colours)
+    for r, rate in zip(per_ref, table["per_reference"], strict=True):
+        r["colour_rank1"] = rate
+    dists = [r["identity"] for r in per_ref]
+
+    def mean(key: str) -> float | None:
+        vals = [r[key] for r in per_ref if r[key] is not None]
+        return float(np.mean(vals)) if vals else None
+
+    result = {
+        "style": style.name, "domain": domain, "references": len(references), "faces": len(photos),
+        "pairs": len(references) * len(photos), "regions": REGIONS,
+        "colour_rank1": table["rank1"], "colour_pairwise": table["pairwise"],
+        "judge_domain_rate": mean("judge_domain_rate"),
+        "identity_median_distance": float(np.median([d["median_distance"] for d in dists])),
+        "identity_frac_ge_0_6": float(np.mean([d["frac_ge_0_6"] for d in dists])),
+        "identity_rank1": float(np.mean([d["rank1"] for d in dists])), "identity_chance": 1 / len(photos),
+        "mouth_open_corr": mean("mouth_open_corr"), "eye_open_corr": mean("eye_open_corr"),
+        "output_face_rate": mean("output_face_rate"), "false_wink_rate": mean("false_wink_rate"),
+        "per_reference": per_ref}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "look.json").write_text(json.dumps(result, indent=2))
+    look_sheet(ref_crops, all_outputs, drawings, out / "look_sheet.png", sheet_faces)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.look_check", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--style", required=True, help="a style that takes a reference picture")
+    ap.add_argument("--held-out", type=Path, required=True, metavar="SPLIT.json",
+                    help="the style's training run split.json (its val_B cartoons were never trained on)")
+    ap.add_argument("--pictures", type=Path, required=True, help="folder of the original cartoon pictures")
+    ap.add_argument("--domain", choices=["flat", "anime"], default="flat", help="the references' domain")
+    ap.add_argument("--refs", type=int, default=16)
+    ap.add_argument("--faces", type=int, default=50)
+    ap.add_argument("--sheet-faces", type=int, default=4)
+    ap.add_argument("--holdout", type=Path, default=Path("runs/judge"), help="held-out photo split")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    from training.evaluate import held_out
+
+    refs = held_out_pictures(args.held_out, args.pictures, args.refs)
+    photos = held_out(args.holdout)[0][: args.faces]
+    if len(refs) < 2 or not photos:
+        print(f"look_check: error: need >= 2 references ({len(refs)}) and held-out photos ({len(photos)})",
+              file=sys.stderr)
+        return 2
+    out = args.out or Path("runs/look") / args.style
+    r = run(args.style, refs, photos, args.domain, out, args.sheet_faces)
+    print(f"{r['style']}: {r['references']} held-out references x {r['faces']} faces; colours nearest "
+          f"their own reference {r['colour_rank1']:.1%} (pairwise {r['colour_pairwise']:.1%}); judge "
+          f"'{r['domain']}' {r['judge_domain_rate']:.1%}; dlib >= 0.6 {r['identity_frac_ge_0_6']:.1%}, "
+          f"rank-1 {r['identity_rank1']:.1%} (chance {r['identity_chance']:.1%}); mouth corr "
+          f"{r['mouth_open_corr']:.2f}, eyes {r['eye_open_corr']:.2f}")
+    for p in r["per_reference"]:
+        print(f"  {p['reference']:<24} colour {p['colour_rank1']:.0%}  judge {p['judge_domain_rate']:.0%}  "
+              f"dlib>=0.6 {p['identity']['frac_ge_0_6']:.0%}  mouth {p['mouth_open_corr'] or 0:.2f}  "
+              f"({p['crop']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
