@@ -353,18 +353,23 @@ def synthetic_images(size: int) -> list[tuple[str, np.ndarray]]:
             ("saturated checkerboard", board)]
 
 
+def read_labelled(paths: Sequence[Path], size: int, n: int, kind: str) -> list[tuple[str, np.ndarray]]:
+    """The first `n` readable pictures of `paths` at `size`, labelled "<kind> <file name>"."""
+    out: list[tuple[str, np.ndarray]] = []
+    for p in paths:
+        if len(out) >= n:
+            break
+        rgb = read_rgb(Path(p), size)
+        if rgb is not None:
+            out.append((f"{kind} {Path(p).name}", rgb))
+    return out
+
+
 def build_cases(size: int, photos: Sequence[Path] = (), n_photos: int = 3,
                 style_codes: Sequence[tuple[str, np.ndarray]] = ()) -> list[Case]:
     """Real photos (up to `n_photos` readable ones) plus `synthetic_images`, each with the first style
     code; the remaining codes are checked on the first image (style-input exports)."""
-    images: list[tuple[str, np.ndarray]] = []
-    for p in photos:
-        if len(images) >= n_photos:
-            break
-        rgb = read_rgb(Path(p), size)
-        if rgb is not None:
-            images.append((f"photo {Path(p).name}", rgb))
-    images += synthetic_images(size)
+    images = read_labelled(photos, size, n_photos, "photo") + synthetic_images(size)
     codes: list[tuple[str, np.ndarray | None]] = [
         (label, np.asarray(c, np.float32).reshape(1, -1)) for label, c in style_codes] or [("", None)]
     first_label, first_code = codes[0]
@@ -473,14 +478,7 @@ class EncoderExport:
 
 def encoder_references(pictures: Sequence[Path], size: int, n: int = 6) -> list[tuple[str, np.ndarray]]:
     """Up to `n` readable cartoon pictures plus the built-in synthetic images, at `size`."""
-    out: list[tuple[str, np.ndarray]] = []
-    for p in pictures:
-        if len(out) >= n:
-            break
-        rgb = read_rgb(Path(p), size)
-        if rgb is not None:
-            out.append((f"cartoon {Path(p).name}", rgb))
-    return out + synthetic_images(size)
+    return read_labelled(pictures, size, n, "cartoon") + synthetic_images(size)
 
 
 def _encode_ort(path: Path, rgb: np.ndarray) -> np.ndarray:
