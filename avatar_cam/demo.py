@@ -12,6 +12,7 @@ import functools
 import hashlib
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -23,9 +24,14 @@ from avatar_cam.character.params import Pose
 from avatar_cam.sources import list_cameras
 from avatar_cam.styles import APP_NAME, assets_dir
 
+if TYPE_CHECKING:
+    from avatar_cam.align import CropSpec
+    from avatar_cam.face import FaceDetector
+
 DEMO_SCRIPT = 2  # bump when `demo_pose` changes; the person's file is hashed into the name too
 DEMO_FRAMES = 360
 DEMO_FPS = 30.0
+SAMPLE_TIME_S = 0.5  # a demo-face moment with open eyes and a slight turn (thumbnails, looks)
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,3 +94,29 @@ def default_input(spec: str | None) -> str:
     if spec == "demo" or (spec is None and not list_cameras(max_index=2)):
         return str(ensure_demo_clip())
     return spec if spec is not None else "0"
+
+
+def sample_face_crop(size: int, crop: CropSpec | None = None,
+                     detector: FaceDetector | None = None) -> np.ndarray:
+    """RGB (size, size, 3): the demo face found by MediaPipe and aligned like a live frame.
+    Falls back to a centred square if no face is found (it always is on the demo face)."""
+    from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
+    from avatar_cam.face import FaceDetector
+
+    image = draw_demo_face(SAMPLE_TIME_S)
+    own = detector is None
+    finder = FaceDetector() if detector is None else detector
+    try:
+        faces = finder.detect(image)
+    finally:
+        if own:
+            finder.close()
+    if faces:
+        face = max(faces, key=lambda f: f.area)
+        out = warp_crop(image, face_crop_matrix(face, size, crop or CropSpec()), size)
+    else:
+        h, w = image.shape[:2]
+        n = min(h, w)
+        y0, x0 = (h - n) // 2, (w - n) // 2
+        out = cv2.resize(image[y0 : y0 + n, x0 : x0 + n], (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(out[..., ::-1])

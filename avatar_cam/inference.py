@@ -13,7 +13,8 @@ import onnxruntime as ort
 import platformdirs
 
 from avatar_cam.frame import Frame
-from avatar_cam.styles import APP_NAME, STYLE_CODE_INPUT, StyleInfo
+from avatar_cam.palette import ColourMatch
+from avatar_cam.styles import APP_NAME, STYLE_CODE_INPUT, StyleInfo, look_colour_match
 
 # Best first. CUDA/TensorRT are listed by onnxruntime-gpu even without a GPU: what a session
 # really uses is read back from `session.get_providers()`.
@@ -167,7 +168,8 @@ class Stylizer:
     """Runs one style on RGB uint8 crops through an ONNX Runtime I/O binding: the input and
     output buffers are allocated and bound once, so a frame costs one copy in (to the GPU where
     there is one), one copy out and the returned uint8 image. A style that takes a style code runs
-    with `style.default_code()` frozen into the model (`frozen_style_code`).
+    with `style.default_code()` frozen into the model (`frozen_style_code`); a look from a
+    picture also moves the output's skin and hair onto the picture's (`colour_match`).
 
     One of the two `avatar_cam.renderers.StyleRenderer` kinds: it reads `frame.crop`."""
 
@@ -180,6 +182,7 @@ class Stylizer:
         self._input = np.empty((1, 3, style.size, style.size), np.float32)
         self._output = np.empty((1, 3, style.size, style.size), np.float32)
         self.style_code = style.default_code()
+        self.colour_match: ColourMatch | None = look_colour_match(style)
         self._open()
 
     def _open(self) -> None:
@@ -235,4 +238,4 @@ class Stylizer:
         np.clip(y, 0, 255, out=y)
         out = np.empty((self.style.size, self.style.size, 3), np.uint8)
         np.copyto(out, y.transpose(1, 2, 0), casting="unsafe")
-        return out
+        return out if self.colour_match is None else self.colour_match(out)

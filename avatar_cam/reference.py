@@ -9,12 +9,15 @@ the style encoder that ships beside them turns a reference picture into a code:
 The picture is cropped the way training cropped its cartoons (`crop_picture`, shared with
 `training/mesh_pairs.py`): padded face detection, Face Mesh's box where the detector misses,
 the app's aligned crop; with no face at all, a centred square (and the note says so).
-`make_look` writes the code as a look file (`avatar_cam.styles.write_look`) into
-a styles folder, where the catalog lists it like any style. No camera pixel is involved.
+`look_colours` reads the picture's skin and hair colours and the ones the code draws, which the
+app matches (`avatar_cam.palette`). `make_look` writes the code and the colours as a look file
+(`avatar_cam.styles.write_look`) into a styles folder, where the catalog lists it like any
+style. No camera pixel is involved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import hashlib
 import json
@@ -29,7 +32,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from avatar_cam.palette import Palette, crop_palette
 from avatar_cam.styles import (
+    LOOK_COLOURS_KEY,
     LOOK_SUFFIX,
     StyleError,
     StyleInfo,
@@ -207,6 +212,19 @@ def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.
     return code, crop
 
 
+def look_colours(style: StyleInfo, code: np.ndarray, crop_rgb: np.ndarray) -> dict[str, Palette]:
+    """The reference crop's palette ("reference") and the one `style` draws with `code` on the
+    demo face ("drawn"): the colour match's two ends."""
+    from avatar_cam.demo import sample_face_crop
+    from avatar_cam.renderers import make_renderer
+
+    coded = dataclasses.replace(style, metadata={
+        **{k: v for k, v in style.metadata.items() if k != LOOK_COLOURS_KEY},
+        "mean_style_code": ",".join(f"{float(v):.9g}" for v in np.ravel(code))})
+    drawn = make_renderer(coded, "cpu", threads=1).preview(sample_face_crop(style.size))
+    return {"reference": crop_palette(crop_rgb), "drawn": crop_palette(drawn)}
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -254,6 +272,7 @@ def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[Styl
     base = load_style(style.model_path, probe=False) if style.model_file is not None else style
     path = Path(picture).expanduser()
     code, crop = style_code_from_image(base, path)
+    colours = look_colours(base, code, crop.rgb)
     sha = _sha256(path)
     name = look_name(base, path)
     try:
@@ -262,7 +281,7 @@ def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[Styl
             base = load_style(install_style(base, folder), probe=False)  # so the look lasts
         target = _free_file(folder, name, base, sha)
         write_look(target, target.name[: -len(LOOK_SUFFIX)], base, code,
-                        {"file": path.name, "sha256": sha, "crop": crop.how})
+                   {"file": path.name, "sha256": sha, "crop": crop.how}, colours)
         info = load_style(target, probe=False)
     except OSError as e:
         raise ReferenceError(f"{folder}: cannot save the look ({e.strerror or e})") from None

@@ -2,7 +2,8 @@
 or a character file (`<name>.character.json`, `avatar_cam.character.model`; version-1
 `<name>.rig.json` files are migrated): a character the app draws itself;
 or a look file (`<name>.look.json`, `LOOK_FORMAT`): a style that takes a style code (its base, by
-file name) plus the code taken from a reference picture (`avatar_cam.reference`).
+file name) plus the code taken from a reference picture (`avatar_cam.reference`) and, from
+issue 27 on, the picture's skin and hair colours (`colours`, optional: older looks load as they were).
 
 Contract (checked by `load_style`):
 - input 0: float32 NCHW RGB in [-1, 1], N=1 allowed, H=W fixed or dynamic;
@@ -28,6 +29,7 @@ import platformdirs
 
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
 from avatar_cam.character.model import V1_SUFFIX, load_character
+from avatar_cam.palette import ColourMatch, Palette
 
 REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note", "trained_on")
 KNOWN_KINDS = ("cyclegan", "content-invariant", "mesh-conditioned", "light", "distilled", "placeholder")
@@ -39,6 +41,7 @@ RENAMED = {"rig-sunny": "sunny", "rig-tabby": "tabby"}  # old built-in names sti
 APP_NAME = "avatar-cam"
 LOOK_SUFFIX = ".look.json"
 LOOK_FORMAT = "avatar-cam-look/1"
+LOOK_COLOURS_KEY = "look_colours"  # metadata: a look's {"reference": Palette, "drawn": Palette}, JSON
 
 
 class StyleError(ValueError):
@@ -231,22 +234,44 @@ def _load_look(path: Path, probe: bool) -> StyleInfo:
     if info.style_code_dim != len(code):
         raise _fail(path, f"its code has {len(code)} numbers, base style {info.name} takes "
                           f"{info.style_code_dim or 'none'}")
+    colours = data.get("colours")
+    if colours is not None:
+        try:
+            if not isinstance(colours, dict):
+                raise ValueError("'colours' must be {'reference': ..., 'drawn': ...}")
+            colours = {k: Palette.from_json(colours.get(k)).to_json() for k in ("reference", "drawn")}
+        except ValueError as e:
+            raise _fail(path, f"'colours': {e}") from None
     reference = data.get("reference", {})
     meta = {**info.metadata, "name": name, "base_style": info.name,
             "mean_style_code": ",".join(f"{float(v):.9g}" for v in code),
             "style_source": f"reference picture {reference.get('file', '?')}"
                             if isinstance(reference, dict) else "reference picture"}
+    if colours is not None:
+        meta[LOOK_COLOURS_KEY] = json.dumps(colours)
     return dataclasses.replace(info, path=path, name=name, metadata=meta, model_file=base_path)
 
 
-def write_look(path: Path, name: str, base: StyleInfo, code: np.ndarray, reference: dict[str, str]
-               ) -> Path:
+def look_colour_match(style: StyleInfo) -> ColourMatch | None:
+    """The colour match of a look that keeps its picture's colours, else None."""
+    text = style.metadata.get(LOOK_COLOURS_KEY)
+    if not text:
+        return None
+    colours = json.loads(text)
+    return ColourMatch(Palette.from_json(colours["drawn"]), Palette.from_json(colours["reference"]))
+
+
+def write_look(path: Path, name: str, base: StyleInfo, code: np.ndarray, reference: dict[str, str],
+               colours: dict[str, Palette] | None = None) -> Path:
     """Write a look file (atomically) for `base` with `code`; `reference` says where the code
-    came from (file name, sha256, how it was cropped)."""
+    came from (file name, sha256, how it was cropped); `colours` the picture's palette
+    ("reference") and the one the code draws ("drawn"), which the app matches."""
     if base.model_file is not None or base.path.suffix != ".onnx":
         raise StyleError(f"{base.path}: a look's base must be an ONNX style file")
     data = {"format": LOOK_FORMAT, "name": name, "base": base.path.name,
             "style_code": [round(float(v), 7) for v in np.ravel(code)], "reference": reference}
+    if colours is not None:
+        data["colours"] = {k: colours[k].to_json() for k in ("reference", "drawn")}
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)

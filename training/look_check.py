@@ -12,6 +12,9 @@ crop, the shipped encoder). Faces: the first `--faces` held-out photos of `--hol
 split of `python -m training.judge split`), drawn as face meshes the app's way. Every reference
 meets every face through the app's `Stylizer` (the code frozen in), and per pair:
 
+- the app's colour match (`avatar_cam.palette`, as a saved look runs): the look's colours from
+  `avatar_cam.reference.look_colours` applied to each output; `colour_rank1_unmatched` is the
+  rank-1 below on the generator's outputs before the match;
 - colours (`REGIONS`, fixed boxes in the app's aligned crop, the same for references and
   outputs: the median of the two cheek boxes is the skin, the median of the band above the
   forehead, less the background (the two top corners' median colour), the hair; a band that is
@@ -124,7 +127,8 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.inference import Stylizer
     from avatar_cam.mesh_style import MeshStylizer
-    from avatar_cam.reference import style_code_from_image, supports_reference
+    from avatar_cam.palette import ColourMatch
+    from avatar_cam.reference import look_colours, style_code_from_image, supports_reference
     from avatar_cam.styles import StyleCatalog
     from training.evaluate import _images, expression_records, summarize
     from training.identity import FaceIdentity, own_ranks, summarize_identity
@@ -142,10 +146,12 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
             continue
         photos.append(rgb)
         names.append(p.name)
-    codes, ref_crops, ref_notes = [], [], []
+    codes, ref_crops, ref_notes, matches = [], [], [], []
     for ref in references:
         code, crop = style_code_from_image(style, ref)
         codes.append(code)
+        colours_of = look_colours(style, code, crop.rgb)
+        matches.append(ColourMatch(colours_of["drawn"], colours_of["reference"]))
         ref_crops.append(_tile(crop.rgb, style.size))
         ref_notes.append(crop.how)
     judge, identity = Judge(), FaceIdentity()
@@ -160,10 +166,12 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
         return analyzer.analyze(rgb, bgr=False)
 
     ref_colours = [colours(c) for c in ref_crops]
-    all_outputs, out_colours, per_ref = [], [], []
-    for ref, code, note in zip(references, codes, ref_notes, strict=True):
+    all_outputs, out_colours, raw_colours, per_ref = [], [], [], []
+    for ref, code, note, match in zip(references, codes, ref_notes, matches, strict=True):
         mesh.set_style_code(code)
-        outs = [mesh.stylizer(d) for d in drawings]
+        raw = [mesh.stylizer(d) for d in drawings]
+        raw_colours.append([colours(o) for o in raw])
+        outs = [match(o) for o in raw]
         all_outputs.append(outs)
         out_colours.append([colours(o) for o in outs])
         labels = judge.labels(outs)
@@ -179,6 +187,7 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
             "output_face_rate": expr["output_face_rate"], "false_wink_rate": expr["false_wink_rate"]})
     analyzer.close()
     table = look_table(out_colours, ref_colours)
+    unmatched = look_table(raw_colours, ref_colours)
     for r, rate in zip(per_ref, table["per_reference"], strict=True):
         r["colour_rank1"] = rate
     dists = [r["identity"] for r in per_ref]
@@ -191,6 +200,7 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
         "style": style.name, "domain": domain, "references": len(references), "faces": len(photos),
         "pairs": len(references) * len(photos), "regions": REGIONS,
         "colour_rank1": table["rank1"], "colour_pairwise": table["pairwise"],
+        "colour_rank1_unmatched": unmatched["rank1"], "colour_pairwise_unmatched": unmatched["pairwise"],
         "judge_domain_rate": mean("judge_domain_rate"),
         "identity_median_distance": float(np.median([d["median_distance"] for d in dists])),
         "identity_frac_ge_0_6": float(np.mean([d["frac_ge_0_6"] for d in dists])),
@@ -228,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or Path("runs/look") / args.style
     r = run(args.style, refs, photos, args.domain, out, args.sheet_faces)
     print(f"{r['style']}: {r['references']} held-out references x {r['faces']} faces; colours nearest "
-          f"their own reference {r['colour_rank1']:.1%} (pairwise {r['colour_pairwise']:.1%}); judge "
+          f"their own reference {r['colour_rank1']:.1%} (pairwise {r['colour_pairwise']:.1%}; before the "
+          f"colour match {r['colour_rank1_unmatched']:.1%}); judge "
           f"'{r['domain']}' {r['judge_domain_rate']:.1%}; dlib >= 0.6 {r['identity_frac_ge_0_6']:.1%}, "
           f"rank-1 {r['identity_rank1']:.1%} (chance {r['identity_chance']:.1%}); mouth corr "
           f"{r['mouth_open_corr']:.2f}, eyes {r['eye_open_corr']:.2f}")

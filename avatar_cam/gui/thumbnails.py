@@ -15,33 +15,14 @@ import numpy as np
 import platformdirs
 from PySide6.QtCore import QObject, Signal
 
-from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
-from avatar_cam.demo import draw_demo_face
+from avatar_cam.align import CropSpec
+from avatar_cam.demo import sample_face_crop
 from avatar_cam.face import FaceDetector
 from avatar_cam.styles import APP_NAME, StyleInfo
-
-SAMPLE_TIME_S = 0.5  # a demo-face moment with open eyes and a slight turn
 
 
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME)) / "thumbnails"
-
-
-def sample_face_crop(size: int, crop: CropSpec | None = None,
-                     detector: FaceDetector | None = None) -> np.ndarray:
-    """RGB (size, size, 3): the demo face found by MediaPipe and aligned like a live frame.
-    Falls back to a centred square if no face is found (it always is on the demo face)."""
-    image = draw_demo_face(SAMPLE_TIME_S)
-    faces = (detector or FaceDetector()).detect(image)
-    if faces:
-        face = max(faces, key=lambda f: f.area)
-        out = warp_crop(image, face_crop_matrix(face, size, crop or CropSpec()), size)
-    else:
-        h, w = image.shape[:2]
-        n = min(h, w)
-        y0, x0 = (h - n) // 2, (w - n) // 2
-        out = cv2.resize(image[y0 : y0 + n, x0 : x0 + n], (size, size), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(out[..., ::-1])
 
 
 def cache_key(style: StyleInfo) -> str:
