@@ -221,8 +221,10 @@ class Stylizer:
     def reset(self) -> None:
         """Nothing to forget: a generator has no state between frames."""
 
-    def __call__(self, crop_rgb: np.ndarray) -> np.ndarray:
-        """RGB uint8 (size, size, 3) -> RGB uint8 cartoon of the same size.
+    def __call__(self, crop_rgb: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
+        """RGB uint8 (size, size, 3) -> RGB uint8 cartoon of the same size; a look's colour match
+        moves hair colours only where `outside` ((size, size) in [0, 1], outside the face) says,
+        anywhere when it is None.
 
         Raises `FloatingPointError` when the model returns NaN/Inf, so callers treat it as a
         generator fault like any other exception."""
@@ -238,4 +240,4 @@ class Stylizer:
         np.clip(y, 0, 255, out=y)
         out = np.empty((self.style.size, self.style.size, 3), np.uint8)
         np.copyto(out, y.transpose(1, 2, 0), casting="unsafe")
-        return out if self.colour_match is None else self.colour_match(out)
+        return out if self.colour_match is None else self.colour_match(out, outside)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from avatar_cam.expression import ExpressionAnalyzer, measures_from_landmarks
@@ -67,6 +68,13 @@ class MotionGain:
         return lm
 
 
+def outside_face(drawing_rgb: np.ndarray) -> np.ndarray:
+    """(size, size) float32: 1 outside the drawing's face (its unlit background, where a
+    generator draws hair), 0 inside, feathered over about a twentieth of the side."""
+    outside = (drawing_rgb.max(axis=2) == 0).astype(np.float32)
+    return cv2.GaussianBlur(outside, (0, 0), drawing_rgb.shape[0] / 40)
+
+
 class NoFaceMesh(LookupError):
     """Face Mesh found no face in the crop (the frame is treated like one without a face)."""
 
@@ -110,7 +118,12 @@ class MeshStylizer:
         if frame.landmarks is None:
             raise NoFaceMesh("no face mesh in the crop")
         lm = self.gain(frame.landmarks, frame.timestamp)
-        return self.stylizer(np.ascontiguousarray(draw_face_mesh(lm, self.size)[..., ::-1]))
+        return self.cartoon(np.ascontiguousarray(draw_face_mesh(lm, self.size)[..., ::-1]))
+
+    def cartoon(self, drawing_rgb: np.ndarray) -> np.ndarray:
+        """The generator's cartoon of a mesh drawing (a look's colour match told where the face is)."""
+        outside = None if self.stylizer.colour_match is None else outside_face(drawing_rgb)
+        return self.stylizer(drawing_rgb, outside)
 
     def drawing(self, crop_rgb: np.ndarray) -> np.ndarray:
         """The RGB mesh drawing of a crop found on its own (static Face Mesh, padded crop)."""
@@ -122,7 +135,7 @@ class MeshStylizer:
         return np.ascontiguousarray(draw_face_mesh(self.gain(lm), crop_rgb.shape[0])[..., ::-1])
 
     def preview(self, crop_rgb: np.ndarray) -> np.ndarray:
-        return self.stylizer(self.drawing(crop_rgb))
+        return self.cartoon(self.drawing(crop_rgb))
 
     def reset(self) -> None:
         """Forget the running average pitch is scaled about (the next frame is a still or

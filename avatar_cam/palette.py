@@ -27,7 +27,8 @@ import numpy as np
 SKIN_BOX = (0.28, 0.72, 0.50, 0.68)
 HAIR_BOX = (0.25, 0.75, 0.05, 0.24)
 CORNER_BOXES = ((0.0, 0.06, 0.0, 0.06), (0.94, 1.0, 0.0, 0.06))
-APART = 18.0  # Lab distance: hair pixels this close to the background or the skin are not hair
+APART = 18.0  # Lab distance: band pixels this close to the background are not hair
+SKIN_APART = 12.0  # ... nor those this close to the skin (a tan bob over tan skin still counts)
 MIN_HAIR = 0.12  # the share of the band that must be hair for the look to have a hair colour
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
@@ -87,7 +88,7 @@ def crop_palette(rgb: np.ndarray) -> Palette:
     background = np.median(np.concatenate([_box(lab, b) for b in CORNER_BOXES]), axis=0)
     band = _box(lab, HAIR_BOX)
     keep = ((np.linalg.norm(band - background, axis=1) > APART)
-            & (np.linalg.norm(band - skin, axis=1) > APART))
+            & (np.linalg.norm(band - skin, axis=1) > SKIN_APART))
     hair = dominant(band[keep]) if keep.mean() >= MIN_HAIR else None
     return Palette(tuple(float(v) for v in skin),  # type: ignore[arg-type]
                    None if hair is None else tuple(float(v) for v in hair))  # type: ignore[arg-type]
@@ -98,41 +99,48 @@ class ColourMatch:
     The shift is a Gaussian radial-basis interpolation in Lab: exact at the drawn colours, a
     smooth blend between them, fading to nothing for colours far from both. A colour that
     either palette lacks (no hair), or a hair too close to the skin to tell apart, is not moved
-    on its own."""
+    on its own; inside the face (where the caller says) only the skin moves."""
 
     def __init__(self, drawn: Palette, wanted: Palette, reach: float = REACH):
         pairs = [(drawn.skin, wanted.skin)]
         if (drawn.hair is not None and wanted.hair is not None
                 and np.linalg.norm(np.subtract(drawn.hair, drawn.skin)) > MIN_APART):
             pairs.append((drawn.hair, wanted.hair))
-        self.centres = np.array([p[0] for p in pairs], np.float32)  # (k, 3)
         self.scale = -1.0 / (2 * reach ** 2)
+        # inside the face only the skin moves (a dark hair colour must not lighten the mouth)
+        self._face = self._table(pairs[:1])
+        self._hair = self._table(pairs) if len(pairs) > 1 else None
+
+    def exact(self, rgb: np.ndarray, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]]
+              ) -> np.ndarray:
+        """The shift interpolated per pixel (what the tables in `__call__` stand for)."""
+        centres = np.array([p[0] for p in pairs], np.float32)  # (k, 3)
+
+        def kernel(lab: np.ndarray) -> np.ndarray:
+            return np.exp(((lab[..., None, :] - centres) ** 2).sum(-1) * self.scale)
+
         shifts = np.array([np.subtract(p[1], p[0]) for p in pairs], np.float64)
-        self.weights = np.linalg.solve(self._kernel(self.centres), shifts).astype(np.float32)
-        self._shift = self._table()  # ~0.2 s, once per look
-
-    def _kernel(self, lab: np.ndarray) -> np.ndarray:
-        d2 = ((lab[..., None, :] - self.centres) ** 2).sum(-1)
-        return np.exp(d2 * self.scale)
-
-    def exact(self, rgb: np.ndarray) -> np.ndarray:
-        """The match computed per pixel (what the table in `__call__` stands for)."""
+        weights = np.linalg.solve(kernel(centres), shifts).astype(np.float32)
         lab = _lab(rgb)
-        lab += self._kernel(lab) @ self.weights
+        lab += kernel(lab) @ weights
         return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
 
-    def _table(self) -> np.ndarray:
-        """The shift (RGB levels) at the middle of every LUT_STEP-level RGB cell."""
+    def _table(self, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]]) -> np.ndarray:
+        """The shift (RGB levels) at the middle of every LUT_STEP-level RGB cell (~0.2 s)."""
         levels = np.arange(LUT_STEP / 2 - 0.5, 256, LUT_STEP, dtype=np.float32)
         grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 1, 3)
-        return np.round(self.exact(grid) - grid).reshape(-1, 3).astype(np.int16)
+        return np.round(self.exact(grid, pairs) - grid).reshape(-1, 3).astype(np.int16)
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """The match by table: the shift of the pixel's RGB cell added to it (0.7 ms at 144 px
-        against 3 ms computed per pixel; the shift is smooth, so the cells leave no banding: mean
-        0.5, at most 6 levels from `exact` on random colours)."""
+    def __call__(self, rgb: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
+        """`rgb` matched by table: the shift of each pixel's RGB cell added to it (0.7 ms at 144
+        px against 3 ms computed per pixel; the shift is smooth, so the cells leave no banding:
+        mean 0.5, at most 6 levels from `exact` on random colours). `outside` (h, w) in [0, 1]
+        says where the hair may be (outside the face); None: anywhere."""
         q = rgb // LUT_STEP
         cells = 256 // LUT_STEP
         idx = (q[..., 0].astype(np.int32) * cells + q[..., 1]) * cells + q[..., 2]
-        out = rgb.astype(np.int16) + self._shift[idx]
-        return out.clip(0, 255).astype(np.uint8)
+        shift = self._face[idx]
+        if self._hair is not None:
+            hair = self._hair[idx]
+            shift = hair if outside is None else shift + outside[..., None] * (hair - shift)
+        return (rgb + shift).clip(0, 255).astype(np.uint8)

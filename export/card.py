@@ -117,6 +117,10 @@ def _motion_lines(motion: dict[str, Any] | None) -> list[str]:
             "", table(motion["clips"])]
 
 
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
 def _look_lines(look: dict[str, Any] | None) -> list[str]:
     """`python -m training.look_check`: looks made from held-out cartoons."""
     if not look:
@@ -127,11 +131,13 @@ def _look_lines(look: dict[str, Any] | None) -> list[str]:
             "colours: CIE Lab distance of the skin (cheek boxes) plus the hair (the band above the "
             "forehead, less the background) of the output to every reference; a pair passes when its "
             "own reference is the nearest (pairwise: the share of other references it is nearer its own "
-            "than to).", "",
-            "| colours: own reference nearest | pairwise | judge: reference's domain | dlib ≥ 0.6 | "
-            "rank-1 (chance) | mouth corr | eye corr |",
-            "|---|---|---|---|---|---|---|",
+            "than to). A look runs with its picture's skin and hair colours matched "
+            "(`avatar_cam/palette.py`); the generator's own colours are the column before the match.", "",
+            "| colours: own reference nearest | pairwise | before the colour match | judge: reference's "
+            "domain | dlib ≥ 0.6 | rank-1 (chance) | mouth corr | eye corr |",
+            "|---|---|---|---|---|---|---|---|",
             f"| {100 * look['colour_rank1']:.1f}% | {100 * look['colour_pairwise']:.1f}% | "
+            f"{_pct(look.get('colour_rank1_unmatched'))} | "
             f"{100 * look['judge_domain_rate']:.1f}% | {100 * look['identity_frac_ge_0_6']:.1f}% | "
             f"{100 * look['identity_rank1']:.1f}% ({100 * look['identity_chance']:.1f}%) | "
             f"{_f(look['mouth_open_corr'], 2)} | {_f(look['eye_open_corr'], 2)} |"]

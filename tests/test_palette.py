@@ -4,6 +4,7 @@ generator's output onto a picture's, and the look file that keeps them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -100,3 +101,26 @@ def test_a_shipped_style_takes_an_orange_haired_pictures_colours(tmp_path: Path)
     before = np.linalg.norm(np.subtract(drawn.hair, reference.hair))
     after = np.linalg.norm(np.subtract(shown.hair, reference.hair))
     assert after < 0.5 * before, (before, after)
+
+
+def test_inside_the_face_a_dark_hair_colour_does_not_lighten_the_mouth(
+        demo_crop: Callable[[float], tuple[np.ndarray, np.ndarray]]) -> None:
+    """A look whose code draws dark hair and whose picture has light brown hair: dark pixels
+    move outside the face (the hair) and stay dark inside it (mouth, lines, pupils)."""
+    from avatar_cam.mesh_drawing import draw_face_mesh
+    from avatar_cam.mesh_style import outside_face
+
+    dark = (40, 30, 25)
+    match = ColourMatch(Palette(tuple(_lab((150, 100, 70))), tuple(_lab(dark))),  # type: ignore[arg-type]
+                        Palette(tuple(_lab((150, 100, 70))), tuple(_lab((190, 120, 60)))))  # type: ignore[arg-type]
+    crop, lm = demo_crop(3.5)
+    n = crop.shape[0]
+    drawing = np.ascontiguousarray(draw_face_mesh(lm, n)[..., ::-1])
+    outside = outside_face(drawing)
+    c = n // 2
+    assert outside[0, 0] > 0.99 and outside[c, c] < 0.01  # corner: background; centre: face
+    img = np.full((n, n, 3), dark, np.uint8)
+    out = match(img, outside)
+    assert np.abs(out[c, c].astype(int) - dark).max() <= 3
+    assert np.abs(out[0, 0].astype(int) - (190, 120, 60)).max() <= 8
+    assert np.abs(match(img)[c, c].astype(int) - (190, 120, 60)).max() <= 8  # no mask: anywhere

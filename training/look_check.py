@@ -126,7 +126,7 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
     """The whole check; see the module docstring."""
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.inference import Stylizer
-    from avatar_cam.mesh_style import MeshStylizer
+    from avatar_cam.mesh_style import MeshStylizer, outside_face
     from avatar_cam.palette import ColourMatch
     from avatar_cam.reference import look_colours, style_code_from_image, supports_reference
     from avatar_cam.styles import StyleCatalog
@@ -171,7 +171,7 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
         mesh.set_style_code(code)
         raw = [mesh.stylizer(d) for d in drawings]
         raw_colours.append([colours(o) for o in raw])
-        outs = [match(o) for o in raw]
+        outs = [match(o, outside_face(d)) for o, d in zip(raw, drawings, strict=True)]
         all_outputs.append(outs)
         out_colours.append([colours(o) for o in outs])
         labels = judge.labels(outs)
