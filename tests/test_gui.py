@@ -307,3 +307,23 @@ def test_calibrate_button_and_expressiveness_slider_are_saved(env) -> None:
     assert w.engine.pipeline.config.calibration.gain == pytest.approx(1.6)
     assert w.controls.expressiveness_label.text() == "160%"
     assert AppSettings(env.settings_path).calibration.gain == pytest.approx(1.6)
+
+
+def test_the_picked_style_keeps_its_thumbnail_colours(tmp_path: Path, qapp: QApplication) -> None:
+    """The selected entry's thumbnail is the style's picture, not tinted with the highlight."""
+    from PySide6.QtGui import QIcon
+
+    from avatar_cam.gui.widgets import StylePicker
+    from avatar_cam.styles import load_style
+
+    style = load_style(builtin_styles_dir() / "tabby.character.json")
+    picker = StylePicker(icon_size=32)
+    picker.set_styles([style], current=str(style.path))
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[..., 0] = 230  # a red thumbnail
+    picker.set_thumbnail(str(style.path), rgb)
+    icon = picker.item(0).icon()
+    normal = icon.pixmap(32, 32, QIcon.Mode.Normal).toImage()
+    selected = icon.pixmap(32, 32, QIcon.Mode.Selected).toImage()
+    assert picker.currentRow() == 0 and selected == normal
+    assert selected.pixelColor(16, 16).red() == 230

@@ -12,10 +12,7 @@ import pytest
 
 pytest.importorskip("PySide6.QtCore")
 
-from avatar_cam.demo import (
-    ensure_demo_clip,  # noqa: E402
-    sample_face_crop,  # noqa: E402
-)
+from avatar_cam.demo import ensure_demo_clip, sample_face_crop  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
 from avatar_cam.gui.thumbnails import ThumbnailMaker  # noqa: E402
 from avatar_cam.gui.workers import (  # noqa: E402

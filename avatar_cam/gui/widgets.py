@@ -148,7 +148,10 @@ class StylePicker(QListWidget):
     def set_thumbnail(self, path: str, rgb: np.ndarray) -> None:
         item = self._item(path)
         if item is not None:
-            item.setIcon(QIcon(rgb_to_pixmap(rgb)))
+            pm = rgb_to_pixmap(rgb)
+            icon = QIcon(pm)
+            icon.addPixmap(pm, QIcon.Mode.Selected)  # the picked style keeps its colours (no tint)
+            item.setIcon(icon)
 
     def mark_broken(self, path: str, reason: str) -> None:
         item = self._item(path)
