@@ -49,11 +49,17 @@ def _ellipse_mask(n: int, feather: float) -> np.ndarray:
 
 
 DEFAULT_BACKGROUND = "#283040"
+FIELD_CORNER = 0.06  # the cartoon's top corners (share of its side) give its own background colour
+FIELD_EASE = 0.1  # per frame: the field follows the cartoon's background without flicker
 
 
 class Compositor:
     """Builds the output frame (BGR, `size` = (width, height)) from a cartoon. `custom`: the
     background was chosen by the user, so a character draws on it instead of its own.
+
+    In avatar mode without a background of the user's, a generated cartoon sits on a field of its
+    own background colour (its top corners', eased over frames), so the square it is drawn in does
+    not show as a card.
 
     Masks (as weight pairs for `cv2.blendLinear`, ~25x faster than numpy float blending) and the
     background are made once per (mask kind, size) and reused."""
@@ -76,6 +82,7 @@ class Compositor:
     def set_background(self, color: tuple[int, int, int], image: np.ndarray | None = None,
                        custom: bool = True) -> None:
         self.custom = custom
+        self._field: np.ndarray | None = None  # the cartoon's own background colour (BGR, float)
         w, h = self.size
         if image is not None:
             self._background = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
@@ -97,12 +104,24 @@ class Compositor:
         n = min(w, h)
         head = cv2.resize(cartoon_rgb, (n, n), interpolation=cv2.INTER_LINEAR)
         head = cv2.cvtColor(head, cv2.COLOR_RGB2BGR)
-        out = self._background.copy()
+        if self.custom:
+            out = self._background.copy()
+        else:
+            out = np.empty_like(self._background)
+            out[:] = self._own_field(cartoon_rgb)
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
         m, inv = self._mask("square", n)
         region[:] = cv2.blendLinear(head, region, m, inv)
         return self._finish(out)
+
+    def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:
+        n = cartoon_rgb.shape[0]
+        k = max(1, int(FIELD_CORNER * n))
+        corners = np.concatenate([cartoon_rgb[:k, :k].reshape(-1, 3), cartoon_rgb[:k, -k:].reshape(-1, 3)])
+        colour = np.median(corners, axis=0)[::-1].astype(np.float32)  # RGB -> BGR
+        self._field = colour if self._field is None else self._field + FIELD_EASE * (colour - self._field)
+        return np.round(self._field).astype(np.uint8)
 
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
         """The cartoon warped back onto the face in the camera frame, feathered at the rim.

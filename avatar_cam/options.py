@@ -78,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
                    help="resolution asked of the webcam (default 640x480, MJPG)")
     p.add_argument("--background", default=None,
-                   help="avatar-mode background: #RRGGBB, R,G,B or an image file (default: a "
-                        "character's own; #283040 behind generated styles)")
+                   help="avatar-mode background: #RRGGBB, R,G,B or an image file (default: the "
+                        "style's own: a character's scene, a generated cartoon's own background "
+                        "colour)")
     p.add_argument("--calibrate", action="store_true",
                    help="hold a neutral face for the first 2 s: the character learns your resting "
                         "eyes, brows, mouth and head angle (saved with the settings, used from then on)")

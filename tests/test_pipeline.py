@@ -58,7 +58,7 @@ def test_parse_color() -> None:
 
 
 def test_avatar_mode_shows_only_the_cartoon_on_the_background() -> None:
-    comp = Compositor(Mode.AVATAR, (320, 240), background=(1, 2, 3))
+    comp = Compositor(Mode.AVATAR, (320, 240), background=(1, 2, 3), custom=True)
     cartoon = np.full((64, 64, 3), 200, np.uint8)
     out = comp.avatar(cartoon)
     assert out.shape == (240, 320, 3)
@@ -68,6 +68,23 @@ def test_avatar_mode_shows_only_the_cartoon_on_the_background() -> None:
     asym = cartoon.copy()
     asym[:, :32] = 0
     assert mirrored.avatar(asym)[120, 200].sum() == 0, "mirror flips left and right"
+
+
+def test_without_a_chosen_background_the_cartoon_sits_on_its_own_colour() -> None:
+    """No card: the field is the cartoon's own background colour (its top corners), eased over
+    frames; a background the user chose wins."""
+    comp = Compositor(Mode.AVATAR, (320, 240), background=(1, 2, 3))
+    cartoon = np.full((64, 64, 3), (250, 240, 200), np.uint8)  # RGB: a cream background
+    cartoon[20:, 16:48] = (120, 80, 60)  # the head and shoulders reach the bottom edge
+    out = comp.avatar(cartoon)
+    assert (out[:, :40] == (200, 240, 250)).all() and (out[5, 160] == (200, 240, 250)).all()
+    cartoon[:] = (0, 0, 250)  # the next cartoon's background is blue: the field eases towards it
+    field = comp.avatar(cartoon)[:, :40].reshape(-1, 3)
+    old, new = np.array((200, 240, 250)), np.array((250, 0, 0))  # BGR
+    assert (field == field[0]).all() and (np.minimum(old, new) < field[0]).all() \
+        and (field[0] < np.maximum(old, new)).all()
+    comp.set_background((1, 2, 3))  # the user's choice
+    assert (comp.avatar(cartoon)[:, :40] == (1, 2, 3)).all()
 
 
 def test_overlay_covers_the_face_and_keeps_the_rest() -> None:

@@ -218,7 +218,8 @@ class ControlPanel(QWidget):
         self.background_button.setToolTip("Background colour behind the avatar")
         self.background_reset = QToolButton()
         self.background_reset.setText("Reset")
-        self.background_reset.setToolTip("Use each style's own background (a character's scene)")
+        self.background_reset.setToolTip("Use each style's own background (a character's scene, "
+                                         "a generated cartoon's own colour)")
         row = QHBoxLayout()
         row.addWidget(self.background_button, 1)
         row.addWidget(self.background_reset)

@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
         self.settings.background = hex_color
 
     def reset_background(self) -> None:
-        """Back to each style's own background (a character's scene)."""
+        """Back to each style's own background (a character's scene, a generated cartoon's own colour)."""
         self.engine.set_background(None)
         self.controls.set_background(None)
         self.settings.background = None
