@@ -8,7 +8,8 @@ read off the reference picture (`Palette`) and the two its code draws on the dem
 `ColourMatch` shifts every output pixel in CIE Lab by a blend of the two differences, weighted by
 how close the pixel is to each drawn colour. Shading, outlines and eyes (far from both colours)
 keep their own, so the drawing stays the generator's and only its hair and skin take the
-picture's colours.
+picture's colours. Inside the face (where the caller says it is) only the skin moves: a dark hair
+colour must not lighten a mouth or a line.
 
 Regions are in the app's aligned crop (eyes at y ~0.47 and the mouth at ~0.70 of the side for
 photos, DiceBear and anime faces alike): skin is the most common colour of the face's middle
