@@ -83,6 +83,7 @@ class Compositor:
                        custom: bool = True) -> None:
         self.custom = custom
         self._field: np.ndarray | None = None  # the cartoon's own background colour (BGR, float)
+        self._field_image: tuple[tuple[int, ...], np.ndarray] | None = None
         w, h = self.size
         if image is not None:
             self._background = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
@@ -104,11 +105,7 @@ class Compositor:
         n = min(w, h)
         head = cv2.resize(cartoon_rgb, (n, n), interpolation=cv2.INTER_LINEAR)
         head = cv2.cvtColor(head, cv2.COLOR_RGB2BGR)
-        if self.custom:
-            out = self._background.copy()
-        else:
-            out = np.empty_like(self._background)
-            out[:] = self._own_field(cartoon_rgb)
+        out = (self._background if self.custom else self._own_field(cartoon_rgb)).copy()
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
         m, inv = self._mask("square", n)
@@ -116,12 +113,21 @@ class Compositor:
         return self._finish(out)
 
     def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:
+        """The output-sized field of the cartoon's own background colour (remade only when the
+        eased colour changes by a level)."""
         n = cartoon_rgb.shape[0]
         k = max(1, int(FIELD_CORNER * n))
         corners = np.concatenate([cartoon_rgb[:k, :k].reshape(-1, 3), cartoon_rgb[:k, -k:].reshape(-1, 3)])
         colour = np.median(corners, axis=0)[::-1].astype(np.float32)  # RGB -> BGR
         self._field = colour if self._field is None else self._field + FIELD_EASE * (colour - self._field)
-        return np.round(self._field).astype(np.uint8)
+        bgr = tuple(int(v) for v in np.round(self._field))
+        if self._field_image is None or self._field_image[0] != bgr:
+            w, h = self.size
+            row = np.tile(np.array(bgr, np.uint8), w)  # one row, then copied down: a fast fill
+            image = np.empty((h, w, 3), np.uint8)
+            image.reshape(h, w * 3)[:] = row
+            self._field_image = (bgr, image)
+        return self._field_image[1]
 
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
         """The cartoon warped back onto the face in the camera frame, feathered at the rim.
