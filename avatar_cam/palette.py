@@ -143,5 +143,12 @@ class ColourMatch:
         shift = self._face[idx]
         if self._hair is not None:
             hair = self._hair[idx]
-            shift = hair if outside is None else shift + outside[..., None] * (hair - shift)
-        return (rgb + shift).clip(0, 255).astype(np.uint8)
+            if outside is None:
+                shift = hair
+            else:  # shift + outside * (hair - shift), in 1/128 steps of int16 (no overflow)
+                hair -= shift
+                hair *= (outside * 128.0).astype(np.int16)[..., None]
+                hair >>= 7
+                shift += hair
+        shift += rgb
+        return shift.clip(0, 255).astype(np.uint8)
