@@ -133,10 +133,10 @@ class ColourMatch:
         return np.round(self.exact(grid, pairs) - grid).reshape(-1, 3).astype(np.int16)
 
     def __call__(self, rgb: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
-        """`rgb` matched by table: the shift of each pixel's RGB cell added to it (0.7 ms at 144
-        px against 3 ms computed per pixel; the shift is smooth, so the cells leave no banding:
-        mean 0.5, at most 6 levels from `exact` on random colours). `outside` (h, w) in [0, 1]
-        says where the hair may be (outside the face); None: anywhere."""
+        """`rgb` matched by table: the shift of each pixel's RGB cell added to it (1-2 ms at 144
+        px on a slow 2-core machine, a third to a half of computing it per pixel; the shift is smooth, so
+        the cells leave no banding: mean 0.5, at most 7 levels from `exact` on random colours).
+        `outside` (h, w) in [0, 1] says where the hair may be (outside the face); None: anywhere."""
         q = rgb // LUT_STEP
         cells = 256 // LUT_STEP
         idx = (q[..., 0].astype(np.int32) * cells + q[..., 1]) * cells + q[..., 2]
