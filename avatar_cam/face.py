@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,26 +15,41 @@ import numpy as np
 
 from avatar_cam.frame import Face
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved = -1  # fd 2 as it was before the first of the nested silences
+
 
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Silence what MediaPipe's C++ side prints to fd 2 while its graph starts (TFLite/absl
-    banners that say nothing to a user). Python-level errors still propagate as exceptions."""
+    banners that say nothing to a user). Python-level errors still propagate as exceptions.
+
+    Threads share fd 2 (the window starts MediaPipe on its pipeline and thumbnail threads at
+    once), so the first to enter silences it and the last to leave restores it, under a lock;
+    each saving and restoring on its own raced (a closed descriptor, or stderr lost for good)."""
+    global _quiet_depth, _quiet_saved
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capture, GUI)
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            sys.stderr.flush()
+            _quiet_saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        _quiet_depth += 1
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                os.dup2(_quiet_saved, fd)
+                os.close(_quiet_saved)
 
 
 STILL_PAD = 0.5  # border added around a still before detection, x its longer side

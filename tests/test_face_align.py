@@ -123,3 +123,37 @@ def test_flow_survives_a_resolution_change(demo_face: np.ndarray) -> None:
     small = cv2.resize(demo_face, (320, 240))
     face = tracker.update(small, 1 / 30)  # flow cannot compare different sizes: re-detects
     assert face is not None and tracker.detections == 2
+
+
+def test_silencing_native_stderr_is_safe_across_threads(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window starts MediaPipe on two threads at once: fd 2 is silenced while any of them
+    is starting and given back whole afterwards, with no closed-descriptor errors."""
+    import os
+    import sys
+    import threading
+    import time
+
+    from avatar_cam.face import quiet_native_stderr
+
+    err = open(tmp_path / "err.txt", "w")  # noqa: SIM115 (its descriptor is the point)
+    monkeypatch.setattr(sys, "stderr", err)
+    errors: list[BaseException] = []
+
+    def start_many() -> None:
+        try:
+            for _ in range(100):
+                with quiet_native_stderr():
+                    os.write(err.fileno(), b"banner\n")
+                    time.sleep(0.0002)  # another thread starts meanwhile
+        except BaseException as e:  # noqa: BLE001 (any failure fails the test)
+            errors.append(e)
+
+    threads = [threading.Thread(target=start_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    os.write(err.fileno(), b"shown\n")
+    err.close()
+    assert not errors and (tmp_path / "err.txt").read_text() == "shown\n"
