@@ -48,7 +48,7 @@ import torch
 from onnx import helper
 from torch import nn
 
-from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, load_style
+from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, StyleInfo, load_style
 
 IMAGE_INPUT = "image"
 OUTPUT = "cartoon"
@@ -440,8 +440,6 @@ def check_in_app(path: Path, reference: Reference, image: np.ndarray, spec: Expo
                  default_code: np.ndarray | None) -> int:
     """The app's loader accepts the file and its Stylizer (uint8 RGB in and out, style code from
     the metadata) matches torch; returns the largest difference in grey levels."""
-    from avatar_cam.inference import Stylizer
-
     try:
         info = load_style(path, probe=True)
     except StyleError as e:
@@ -449,18 +447,29 @@ def check_in_app(path: Path, reference: Reference, image: np.ndarray, spec: Expo
     if (info.style_code_dim or None) != spec.style_code_dim:
         raise ExportError(f"the app sees style_code_dim={info.style_code_dim}, "
                           f"expected {spec.style_code_dim}")
-    rgb = _square(image, info.size)
-    stylizer = Stylizer(info, provider="cpu", threads=min(2, os.cpu_count() or 1))
-    got = stylizer(rgb).astype(np.int16)
     code = None if default_code is None else default_code.astype(np.float32).reshape(1, -1)
-    want = torch_output(reference, Case("app", to_model_input(rgb), code))[0]
-    want_u8 = np.clip((want + 1.0) * 127.5, 0, 255).transpose(1, 2, 0).astype(np.uint8).astype(np.int16)
-    levels = int(np.abs(got - want_u8).max())
-    allowed = math.ceil(spec.tolerance * 127.5) + 1
+    levels, allowed = _stylizer_vs_torch(info, image, reference, None, code, spec.tolerance)
     if levels > allowed:
         raise ExportError(f"the app's Stylizer output differs from torch by {levels} grey levels "
                           f"(allowed {allowed})")
     return levels
+
+
+def _stylizer_vs_torch(info: StyleInfo, image: np.ndarray, reference: Reference,
+                       app_code: np.ndarray | None,
+                       torch_code: np.ndarray | None, tolerance: float) -> tuple[int, int]:
+    """The app's Stylizer (with `app_code` set, when given) against torch (with `torch_code`) on
+    `image` at the style's size: the largest difference and the allowed one, in grey levels."""
+    from avatar_cam.inference import Stylizer
+
+    rgb = _square(image, info.size)
+    stylizer = Stylizer(info, provider="cpu", threads=min(2, os.cpu_count() or 1))
+    if app_code is not None:
+        stylizer.set_style_code(app_code)
+    got = stylizer(rgb).astype(np.int16)
+    want = torch_output(reference, Case("app", to_model_input(rgb), torch_code))[0]
+    want_u8 = np.clip((want + 1.0) * 127.5, 0, 255).transpose(1, 2, 0).astype(np.uint8).astype(np.int16)
+    return int(np.abs(got - want_u8).max()), math.ceil(tolerance * 127.5) + 1
 
 
 # -- the style encoder ----------------------------------------------------------------------------
@@ -530,21 +539,14 @@ def check_code_in_app(path: Path, reference: Reference, enc: EncoderExport, enco
                       image: np.ndarray, spec: ExportSpec) -> int:
     """The app's Stylizer run with the code the exported encoder gives for a reference picture
     matches torch with torch's code; returns the largest difference in grey levels."""
-    from avatar_cam.inference import Stylizer
 
     info = load_style(path, probe=False)
     label, picture = enc.references[0]
     code = _encode_ort(encoder, picture)
     with torch.no_grad():
         torch_code = enc.net.float().cpu().eval()(torch.from_numpy(to_model_input(picture))).numpy()
-    rgb = _square(image, info.size)
-    stylizer = Stylizer(info, provider="cpu", threads=min(2, os.cpu_count() or 1))
-    stylizer.set_style_code(code)
-    got = stylizer(rgb).astype(np.int16)
-    want = torch_output(reference, Case("app", to_model_input(rgb), torch_code.reshape(1, -1)))[0]
-    want_u8 = np.clip((want + 1.0) * 127.5, 0, 255).transpose(1, 2, 0).astype(np.uint8).astype(np.int16)
-    levels = int(np.abs(got - want_u8).max())
-    allowed = math.ceil(spec.tolerance * 127.5) + 1
+    levels, allowed = _stylizer_vs_torch(info, image, reference, code, torch_code.reshape(1, -1),
+                                         spec.tolerance)
     if levels > allowed:
         raise ExportError(f"with the code of '{label}', the app's Stylizer differs from torch by "
                           f"{levels} grey levels (allowed {allowed})")

@@ -316,25 +316,23 @@ def move_brows(rgb: np.ndarray, lm: np.ndarray, shifts: tuple[float, float]
                ) -> tuple[np.ndarray, np.ndarray]:
     """Move the (right, left) brows down by `shifts` face widths (negative: raise them): the
     drawn brows warp with their landmarks, the eyes stay. Returns (image, landmarks)."""
-    size = rgb.shape[0]
-    field = _brow_field(lm, shifts)
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    out = _warp_vertical(rgb, field(xs, ys))
-    new = lm.copy()
-    new[:, 1] += field(lm[:, 0], lm[:, 1])
-    return out, new
+    return _moved_by(rgb, lm, _brow_field(lm, shifts))
 
 
 def pitch_head(rgb: np.ndarray, lm: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """Turn the head down (positive `degrees`) or up (`avatar_cam.mesh_drawing.nod_field`: the
     face's middle moves most, forehead and chin less). Returns (image, landmarks)."""
+    return _moved_by(rgb, lm, nod_field(lm, degrees))
+
+
+def _moved_by(rgb: np.ndarray, lm: np.ndarray, field: PointField) -> tuple[np.ndarray, np.ndarray]:
+    """The image warped by a vertical displacement `field` (pixels at (x, y)), and its landmarks
+    moved by the same field."""
     size = rgb.shape[0]
-    field = nod_field(lm, degrees)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    out = _warp_vertical(rgb, field(xs, ys))
     new = lm.copy()
     new[:, 1] += field(lm[:, 0], lm[:, 1])
-    return out, new
+    return _warp_vertical(rgb, field(xs, ys)), new
 
 
 def look(lm: np.ndarray, dx: float, dy: float) -> np.ndarray:
