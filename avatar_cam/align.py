@@ -32,6 +32,16 @@ class CropSpec:
 DEFAULT_CROP = CropSpec()
 
 
+def centred_square(img: np.ndarray, size: int) -> np.ndarray:
+    """The image's centred square at `size` x `size` (area filter down, linear up): pictures with
+    no face to crop by, and training's and export's square inputs."""
+    h, w = img.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    square = img[y0:y0 + side, x0:x0 + side]
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+
+
 def crop_matrix(
     eye_right: np.ndarray,
     eye_left: np.ndarray,

@@ -100,7 +100,7 @@ def sample_face_crop(size: int, crop: CropSpec | None = None,
                      detector: FaceDetector | None = None) -> np.ndarray:
     """RGB (size, size, 3): the demo face found by MediaPipe and aligned like a live frame.
     Falls back to a centred square if no face is found (it always is on the demo face)."""
-    from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
+    from avatar_cam.align import CropSpec, centred_square, face_crop_matrix, warp_crop
     from avatar_cam.face import FaceDetector
 
     image = draw_demo_face(SAMPLE_TIME_S)
@@ -115,8 +115,5 @@ def sample_face_crop(size: int, crop: CropSpec | None = None,
         face = max(faces, key=lambda f: f.area)
         out = warp_crop(image, face_crop_matrix(face, size, crop or CropSpec()), size)
     else:
-        h, w = image.shape[:2]
-        n = min(h, w)
-        y0, x0 = (h - n) // 2, (w - n) // 2
-        out = cv2.resize(image[y0 : y0 + n, x0 : x0 + n], (size, size), interpolation=cv2.INTER_AREA)
+        out = centred_square(image, size)
     return np.ascontiguousarray(out[..., ::-1])

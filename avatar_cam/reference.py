@@ -33,6 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 from avatar_cam.palette import Palette, crop_palette
+from avatar_cam.sources import flatten_alpha
 from avatar_cam.styles import (
     LOOK_COLOURS_KEY,
     LOOK_SUFFIX,
@@ -103,8 +104,7 @@ def read_picture(path: Path) -> np.ndarray:
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     elif img.shape[2] == 4:
-        a = img[..., 3:].astype(np.float32) / 255.0
-        img = (img[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
+        img = flatten_alpha(img)
     return np.ascontiguousarray(img[..., :3])
 
 
@@ -136,16 +136,9 @@ def crop_picture(img_bgr: np.ndarray, size: int, detector: FaceDetector, analyze
     return align_face(img_bgr, face, size, DEFAULT_CROP), how
 
 
-def centred_square(img_bgr: np.ndarray, size: int) -> np.ndarray:
-    h, w = img_bgr.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    sq = img_bgr[y0:y0 + side, x0:x0 + side]
-    return cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
-
-
 def reference_crop(img_bgr: np.ndarray, size: int) -> ReferenceCrop:
     """`crop_picture` with the app's detector and Face Mesh, else a centred square."""
+    from avatar_cam.align import centred_square
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.face import FaceDetector
 

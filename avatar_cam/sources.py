@@ -38,6 +38,15 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def flatten_alpha(img: np.ndarray) -> np.ndarray:
+    """BGRA (8 or 16 bit) -> BGR uint8 over white: transparent cartoon backgrounds become white
+    (training's cartoons and the app's reference pictures alike)."""
+    scale = 65535.0 if img.dtype == np.uint16 else 255.0
+    f = img.astype(np.float32) / scale
+    a = f[..., 3:4]
+    return np.clip((f[..., :3] * a + (1.0 - a)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def read_image(path: Path) -> np.ndarray:
     """A BGR uint8 image from any file OpenCV reads (grey, RGBA and 16-bit made 8-bit BGR)."""
     try:

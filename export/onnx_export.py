@@ -48,6 +48,7 @@ import torch
 from onnx import helper
 from torch import nn
 
+from avatar_cam.align import centred_square
 from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, StyleInfo, load_style
 
 IMAGE_INPUT = "image"
@@ -312,13 +313,6 @@ def to_model_input(rgb: np.ndarray) -> np.ndarray:
     return x
 
 
-def _square(rgb: np.ndarray, size: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    sq = rgb[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-    return cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
-
-
 def read_rgb(path: Path, size: int) -> np.ndarray | None:
     """An image file as a centre-cropped `size`x`size` RGB uint8 array (None if unreadable)."""
     try:
@@ -326,7 +320,7 @@ def read_rgb(path: Path, size: int) -> np.ndarray | None:
     except OSError:
         return None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    return None if img is None else _square(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), size)
+    return None if img is None else centred_square(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), size)
 
 
 def synthetic_images(size: int) -> list[tuple[str, np.ndarray]]:
@@ -340,7 +334,8 @@ def synthetic_images(size: int) -> list[tuple[str, np.ndarray]]:
     for t in (0.4, 2.3):
         face = cv2.cvtColor(draw_demo_face(t), cv2.COLOR_BGR2RGB)
         h, w = face.shape[:2]
-        faces.append(_square(face[: int(h * 0.9), (w - int(h * 0.9)) // 2:(w + int(h * 0.9)) // 2], size))
+        side = int(h * 0.9)
+        faces.append(centred_square(face[:side, (w - side) // 2:(w + side) // 2], size))
     cam = cv2.GaussianBlur(faces[1], (0, 0), max(size / 256, 0.5)).astype(np.float64) * 0.8 + 10
     cam = np.clip(cam + rng.normal(0, 6, cam.shape), 0, 255).astype(np.uint8)
     yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
@@ -462,7 +457,7 @@ def _stylizer_vs_torch(info: StyleInfo, image: np.ndarray, reference: Reference,
     `image` at the style's size: the largest difference and the allowed one, in grey levels."""
     from avatar_cam.inference import Stylizer
 
-    rgb = _square(image, info.size)
+    rgb = centred_square(image, info.size)
     stylizer = Stylizer(info, provider="cpu", threads=min(2, os.cpu_count() or 1))
     if app_code is not None:
         stylizer.set_style_code(app_code)

@@ -30,7 +30,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from avatar_cam.align import centred_square
 from avatar_cam.mesh_drawing import draw_face_mesh
+from avatar_cam.sources import flatten_alpha
 from training import pack
 from training.expression_aug import ExpressionAugConfig, augment_expression
 
@@ -101,14 +103,6 @@ _REDUCED_FACTOR = {f: r for r, f in _REDUCED} | {
 MAX_PIXELS = 100_000_000  # larger images (after JPEG reduction) are skipped, never decoded (300 MB+)
 
 
-def _flatten_alpha(img: np.ndarray) -> np.ndarray:
-    """BGRA (8 or 16 bit) -> BGR uint8 over white: transparent cartoon backgrounds become white."""
-    scale = 65535.0 if img.dtype == np.uint16 else 255.0
-    f = img.astype(np.float32) / scale
-    a = f[..., 3:4]
-    return np.clip((f[..., :3] * a + (1.0 - a)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def _png_has_alpha(data: np.ndarray) -> bool:
     """A PNG with an alpha channel (grey+alpha, RGBA) or a tRNS transparency chunk."""
     if data.size > 25 and int(data[25]) in (4, 6):
@@ -142,7 +136,7 @@ def decode_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int 
     if flags == cv2.IMREAD_COLOR and wh is not None and not is_jpeg and _png_has_alpha(data):
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if img is not None and img.ndim == 3 and img.shape[2] == 4:
-            return _flatten_alpha(img), ""
+            return flatten_alpha(img), ""
     img = cv2.imdecode(data, flags)
     if img is None or img.size == 0:
         return None, "unreadable image (truncated, corrupt or an unsupported format)"
@@ -235,16 +229,6 @@ def to_image(t: torch.Tensor) -> np.ndarray:
     """3xHxW (or 1x3xHxW) tensor in [-1, 1] -> HxWx3 uint8 RGB."""
     t = t.detach().float().cpu().reshape(-1, *t.shape[-3:])[0]
     return ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-
-
-def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Centre square crop then resize to `size` (area filter down, linear up)."""
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    y, x = (h - s) // 2, (w - s) // 2
-    sq = rgb[y:y + s, x:x + s]
-    interp = cv2.INTER_AREA if s > size else cv2.INTER_LINEAR
-    return cv2.resize(sq, (size, size), interpolation=interp)
 
 
 def augment(rgb: np.ndarray, size: int, rng: np.random.Generator, cfg: AugmentConfig,
@@ -402,7 +386,7 @@ def load_plain(paths: Sequence[Path], size: int) -> torch.Tensor:
         bgr = read_image(p, min_side=4 * size)
         if bgr is None:
             raise ValueError(f"unreadable image: {p}")
-        out.append(to_tensor(resize_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)))
+        out.append(to_tensor(centred_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)))
     return torch.stack(out)
 
 

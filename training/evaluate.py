@@ -546,7 +546,8 @@ def evaluate_clips(generate: Generator, size: int, clips: Sequence[Path], out_di
 # -- the command ---------------------------------------------------------------------------------
 
 def _images(paths: Sequence[Path], size: int) -> list[np.ndarray]:
-    from training.data import read_image, resize_square
+    from avatar_cam.align import centred_square
+    from training.data import read_image
 
     out = []
     for p in paths:
@@ -554,7 +555,7 @@ def _images(paths: Sequence[Path], size: int) -> list[np.ndarray]:
         if bgr is None:
             print(f"avatar-eval: warning: skipping unreadable {p}", file=sys.stderr)
             continue
-        out.append(resize_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
+        out.append(centred_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
     return out
 
 

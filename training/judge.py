@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from avatar_cam.align import centred_square
 from avatar_cam.styles import assets_dir
-from training.data import AugmentConfig, augment, holdout_split, read_image, resize_square, scan_images
+from training.data import AugmentConfig, augment, holdout_split, read_image, scan_images
 
 CLASSES = ("photo", "anime", "flat")
 CARTOON = ("anime", "flat")
@@ -54,7 +55,7 @@ class StyleJudge(nn.Module):
 
 def to_batch(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
     """uint8 RGB images of any square-ish size -> [N, 3, size, size] in [-1, 1]."""
-    arr = np.stack([resize_square(im, size) for im in images]).astype(np.float32)
+    arr = np.stack([centred_square(im, size) for im in images]).astype(np.float32)
     return torch.from_numpy(arr.transpose(0, 3, 1, 2).copy()) / 127.5 - 1.0
 
 
@@ -100,7 +101,7 @@ def _load(paths: Sequence[Path], size: int) -> list[np.ndarray]:
     for p in paths:
         bgr = read_image(p, min_side=size)
         if bgr is not None:
-            out.append(resize_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
+            out.append(centred_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
     return out
 
 

@@ -145,7 +145,7 @@ class StyleController(QObject):
             self.apply_reference(path)
 
     def apply_reference(self, image_path: str | Path) -> Future[None]:
-        """Make a character from `image_path` with the current style, save it in the user folder
+        """Make a look from `image_path` with the current style, save it in the user folder
         and use it; a bad picture gets one message and the style stays as it is."""
         style = self.engine.pipeline.style
         return self._pool.submit(self._make_look, style, str(image_path))
