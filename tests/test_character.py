@@ -299,6 +299,20 @@ def test_motion_passes_a_blink_within_frames_and_damps_jitter() -> None:
     assert m.track(Pose(yaw=17.0), 10.0).yaw == pytest.approx(17.0)
 
 
+def test_a_blink_shuts_both_eyes_or_neither_never_one() -> None:
+    """Two eyes measured alike are drawn alike through a blink: both shut or both open (deciding
+    each eye from the other's raw value drew a wink for a frame, e.g. 0.09 / 0.13), while a real
+    wink still shuts one."""
+    from avatar_cam.character.face_parts import eye_openness
+
+    for r in np.arange(0.0, 0.7, 0.01):
+        for d in (-0.06, -0.04, -0.02, 0.02, 0.04, 0.06):
+            pose = Pose(eye_r=float(r), eye_l=float(r + d))
+            shut = [eye_openness(pose, side) == 0.0 for side in (-1, 1)]
+            assert shut[0] == shut[1], (round(r, 2), d, shut)
+    assert eye_openness(Pose(eye_r=0.0, eye_l=1.0), -1) == 0.0 < eye_openness(Pose(eye_r=0.0, eye_l=1.0), 1)
+
+
 def test_calibration_neutral_and_gain() -> None:
     samples = [Measures(**{**NEUTRAL.__dict__, "eye_r": 0.33, "eye_l": 0.33, "smile": 0.1})] * 5
     samples.append(Measures(**{**NEUTRAL.__dict__, "eye_r": 0.02, "eye_l": 0.02}))  # a blink

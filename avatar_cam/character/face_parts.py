@@ -190,14 +190,20 @@ def eye_openness(pose: Pose, side: int) -> float:
     """The drawn openness of one eye. Eyes move together unless the person winks: two eyes
     measured close to each other are drawn closer still (`EYE_SYNC`: a tracker's small
     disagreement between them is noise, and a half-shut pair drawn a little apart reads as a
-    wink), a wide difference is kept. A blink closes both: when the other eye is drawn shut and
-    this one is under half open, this one shuts too (eyes cross the threshold a frame apart)."""
-    mine, other = (pose.eye_r, pose.eye_l) if side < 0 else (pose.eye_l, pose.eye_r)
-    if drawn_openness(other) == 0.0 and mine < 0.6:
-        return 0.0
-    pull = EYE_SYNC * max(0.0, 1.0 - abs(mine - other) / 0.4)
-    mine += pull * ((mine + other) / 2 - mine)
-    return drawn_openness(mine) * _turned_width(side, pose.yaw) ** EYE_TURN
+    wink), a wide difference is kept. A blink closes both: when one eye is drawn shut and the
+    other is under half open, that one shuts too (eyes cross the threshold a frame apart). Both
+    eyes are decided from the same drawn values, so a blink never draws one shut and the other
+    open (deciding each eye from the other's raw value did, for a frame, in 651's blinks)."""
+    r, left = pose.eye_r, pose.eye_l
+    pull = EYE_SYNC * max(0.0, 1.0 - abs(r - left) / 0.4)
+    middle = (r + left) / 2
+    r, left = r + pull * (middle - r), left + pull * (middle - left)
+    drawn_r, drawn_l = drawn_openness(r), drawn_openness(left)
+    if drawn_r == 0.0 and left < 0.6:
+        drawn_l = 0.0
+    if drawn_l == 0.0 and r < 0.6:
+        drawn_r = 0.0
+    return (drawn_r if side < 0 else drawn_l) * _turned_width(side, pose.yaw) ** EYE_TURN
 
 
 def _turned_width(side: int, yaw: float) -> float:
