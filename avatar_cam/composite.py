@@ -53,6 +53,15 @@ FIELD_CORNER = 0.06  # the cartoon's top corners (share of its side) give its ow
 FIELD_EASE = 0.1  # per frame: the field follows the cartoon's background without flicker
 
 
+def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
+    """A (h, w, 3) uint8 picture of one colour: one row, then copied down (numpy broadcasting a
+    colour over 1280x720 pixel by pixel took 10 ms)."""
+    w, h = size
+    image = np.empty((h, w, 3), np.uint8)
+    image.reshape(h, w * 3)[:] = np.tile(np.array(bgr, np.uint8), w)
+    return image
+
+
 class Compositor:
     """Builds the output frame (BGR, `size` = (width, height)) from a cartoon. `custom`: the
     background was chosen by the user, so a character draws on it instead of its own.
@@ -88,8 +97,7 @@ class Compositor:
         if image is not None:
             self._background = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         else:
-            self._background = np.empty((h, w, 3), np.uint8)
-            self._background[:] = color
+            self._background = _filled(self.size, color)
 
     def _mask(self, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(weight, 1 - weight) for a square (avatar) or ellipse (overlay) of side n."""
@@ -122,11 +130,7 @@ class Compositor:
         self._field = colour if self._field is None else self._field + FIELD_EASE * (colour - self._field)
         bgr = tuple(int(v) for v in np.round(self._field))
         if self._field_image is None or self._field_image[0] != bgr:
-            w, h = self.size
-            row = np.tile(np.array(bgr, np.uint8), w)  # one row, then copied down: a fast fill
-            image = np.empty((h, w, 3), np.uint8)
-            image.reshape(h, w * 3)[:] = row
-            self._field_image = (bgr, image)
+            self._field_image = (bgr, _filled(self.size, bgr))
         return self._field_image[1]
 
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from avatar_cam.styles import (
     StyleError,
     StyleInfo,
     builtin_styles_dir,
+    code_text,
     load_style,
     write_look,
 )
@@ -213,7 +214,7 @@ def look_colours(style: StyleInfo, code: np.ndarray, crop_rgb: np.ndarray) -> di
 
     coded = dataclasses.replace(style, metadata={
         **{k: v for k, v in style.metadata.items() if k != LOOK_COLOURS_KEY},
-        "mean_style_code": ",".join(f"{float(v):.9g}" for v in np.ravel(code))})
+        "mean_style_code": code_text(code)})
     drawn = make_renderer(coded, "cpu", threads=1).preview(sample_face_crop(style.size))
     return {"reference": crop_palette(crop_rgb), "drawn": crop_palette(drawn)}
 

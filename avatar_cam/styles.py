@@ -44,6 +44,11 @@ LOOK_FORMAT = "avatar-cam-look/1"
 LOOK_COLOURS_KEY = "look_colours"  # metadata: a look's {"reference": Palette, "drawn": Palette}, JSON
 
 
+def code_text(code: np.ndarray) -> str:
+    """A style code as its metadata text (`mean_style_code`), read back by `default_code`."""
+    return ",".join(f"{float(v):.9g}" for v in np.ravel(code))
+
+
 class StyleError(ValueError):
     """A style file that cannot be used; the message is one line naming the file and the problem."""
 
@@ -244,7 +249,7 @@ def _load_look(path: Path, probe: bool) -> StyleInfo:
             raise _fail(path, f"'colours': {e}") from None
     reference = data.get("reference", {})
     meta = {**info.metadata, "name": name, "base_style": info.name,
-            "mean_style_code": ",".join(f"{float(v):.9g}" for v in code),
+            "mean_style_code": code_text(code),
             "style_source": f"reference picture {reference.get('file', '?')}"
                             if isinstance(reference, dict) else "reference picture"}
     if colours is not None:

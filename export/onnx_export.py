@@ -49,7 +49,7 @@ from onnx import helper
 from torch import nn
 
 from avatar_cam.align import centred_square
-from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, StyleInfo, load_style
+from avatar_cam.styles import STYLE_CODE_INPUT, StyleError, StyleInfo, code_text, load_style
 
 IMAGE_INPUT = "image"
 OUTPUT = "cartoon"
@@ -534,7 +534,6 @@ def check_code_in_app(path: Path, reference: Reference, enc: EncoderExport, enco
                       image: np.ndarray, spec: ExportSpec) -> int:
     """The app's Stylizer run with the code the exported encoder gives for a reference picture
     matches torch with torch's code; returns the largest difference in grey levels."""
-
     info = load_style(path, probe=False)
     label, picture = enc.references[0]
     code = _encode_ort(encoder, picture)
@@ -617,7 +616,7 @@ def export_style(net: nn.Module, out: str | Path, spec: ExportSpec, metadata: di
     if spec.style_code_dim:
         meta["style_code_dim"] = str(spec.style_code_dim)
         if default_code is not None:
-            meta["mean_style_code"] = ",".join(f"{float(v):.9g}" for v in np.ravel(default_code))
+            meta["mean_style_code"] = code_text(default_code)
     encoder_name = f"{ENCODER_DIR}/{out.stem}.onnx"
     if encoder is not None:
         meta["style_encoder"] = encoder_name

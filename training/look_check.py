@@ -167,11 +167,12 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
 
     ref_colours = [colours(c) for c in ref_crops]
     all_outputs, out_colours, raw_colours, per_ref = [], [], [], []
+    outsides = [outside_face(d) for d in drawings]  # where each drawing's face is not
     for ref, code, note, match in zip(references, codes, ref_notes, matches, strict=True):
         mesh.set_style_code(code)
         raw = [mesh.stylizer(d) for d in drawings]
         raw_colours.append([colours(o) for o in raw])
-        outs = [match(o, outside_face(d)) for o, d in zip(raw, drawings, strict=True)]
+        outs = [match(o, outside) for o, outside in zip(raw, outsides, strict=True)]
         all_outputs.append(outs)
         out_colours.append([colours(o) for o in outs])
         labels = judge.labels(outs)
