@@ -28,6 +28,9 @@ from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene
 
 FACE_HEIGHT = 0.37  # head units (face width) per output height at head_scale 1: ~270 px at 720p
+# degrees the head is drawn tipped down at mouth_open 1: a face tracker reads a drawn open mouth
+# as the head tilted back (~5 deg wide open, measured on the picture), a person's as no tilt
+MOUTH_NOD = 4.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class Extent:
 
 
 HEAD_LAYERS = ("hair_back", "ears", "head", "hair_front", "headwear", "glasses")
-_EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p) for y in (-45, 45) for p in (-35, 35)))
+_EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p, mouth_open=m) for y in (-45, 45) for p in (-35, 35)
+                           for m in (0.0, 1.0)))  # an open mouth tips the head (MOUTH_NOD)
 _extents: dict[str, Extent] = {}
 _extent_of: dict[int, tuple[Character, Extent]] = {}
 
@@ -168,7 +172,7 @@ def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, br
     past it. `on_layer` is told each layer's name before it is drawn (tests check where
     each part lands). The mouth is drawn from a measured lip shape when `mouth` is given
     (`Calibration.mouth`), else from the pose."""
-    head = Head3D(yaw=pose.yaw, pitch=pose.pitch)
+    head = Head3D(yaw=pose.yaw, pitch=pose.pitch - MOUTH_NOD * pose.mouth_open)
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
                                                           place.body[1]]])
