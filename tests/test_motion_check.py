@@ -48,17 +48,39 @@ def test_false_winks_and_missing_faces_are_counted() -> None:
     assert "false winks" in misses and "face on" in misses
 
 
+def test_several_sizes_are_judged_on_their_mean() -> None:
+    t = np.linspace(0, 6, 40)
+    person = [_row(mouth_open=0.2 + 0.2 * np.sin(x)) for x in t]
+    close = [_row(mouth_open=0.2 + 0.2 * np.sin(x) + (0.2 if i % 2 else 0.0)) for i, x in enumerate(t)]
+    exact = _result(person, person).summary()
+    rough = _result(person, close).summary()
+    rough_mouth = rough["signals"]["mouth_open"]["corr"]
+    assert rough_mouth < 0.9
+    mean = mc.mean_summary([exact, rough])
+    assert mean["sizes"] == 2
+    assert mean["signals"]["mouth_open"]["corr"] == pytest.approx((1.0 + rough_mouth) / 2)
+    assert mean["signals"]["mouth_open"]["corr_min"] == pytest.approx(rough_mouth)
+    assert mean["signals"]["mouth_open"]["moves"] and not mean["signals"]["yaw"]["moves"]
+    assert mc.verdict(mean) == []  # the mean meets the goal that one size misses
+    assert mc.verdict(rough) != []
+
+
+def _demo_clip(path: Path, frames: int = 20) -> Path:
+    from avatar_cam.demo import draw_demo_face
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15, (320, 240))
+    for i in range(frames):
+        writer.write(draw_demo_face(i / 15 * 2.0, (320, 240)))
+    writer.release()
+    return path
+
+
 def test_motion_check_runs_the_app_pipeline_on_a_clip(tmp_path: Path) -> None:
     """A real clip (the demo face) through a character (by its old name) at 320x180; the CLI
     writes the table."""
-    from avatar_cam.demo import draw_demo_face
     from training.evaluate import main
 
-    clip = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 15, (320, 240))
-    for i in range(20):
-        writer.write(draw_demo_face(i / 15 * 2.0, (320, 240)))
-    writer.release()
+    clip = _demo_clip(tmp_path / "clip.mp4")
     out = tmp_path / "out"
     assert main(["--motion", "--style", "rig-sunny", "--clips", str(clip), "--size", "320x180",
                  "--out", str(out)]) == 0
@@ -66,6 +88,24 @@ def test_motion_check_runs_the_app_pipeline_on_a_clip(tmp_path: Path) -> None:
     assert result["frames"] == 20 and result["camera_face_rate"] == 1.0
     assert set(result["signals"]) == set(mc.SIGNALS)
     assert (out / "motion_sheet.png").is_file()
+
+
+def test_motion_check_at_several_sizes_writes_each_and_their_mean(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.evaluate import main
+
+    clip = _demo_clip(tmp_path / "clip.mp4", 12)
+    out = tmp_path / "out"
+    assert main(["--motion", "--style", "sunny", "--clips", str(clip), "--size", "320x180,352x198",
+                 "--out", str(out)]) == 0
+    record = json.loads((out / "motion.json").read_text())
+    assert record["sizes"] == ["320x180", "352x198"]
+    per = [record["per_size"][s]["clip.mp4"]["signals"]["yaw"]["corr"] for s in record["sizes"]]
+    assert record["clips"]["clip.mp4"]["signals"]["yaw"]["corr"] == pytest.approx(np.mean(per))
+    printed = capsys.readouterr().out
+    assert "at 352x198:" in printed and "mean over 320x180, 352x198 (judged):" in printed
+    assert main(["--motion", "--style", "sunny", "--clips", str(clip), "--size", "320x180,big"]) == 2
+    assert "'big' is not WIDTHxHEIGHT" in capsys.readouterr().err
 
 
 def test_motion_check_refuses_a_missing_clip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@
         [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N] [--clips VIDEO ...]
         [--judge PATH | --no-judge] [--no-identity]
     avatar-eval --passthrough (--photos DIR | --holdout RUN_DIR)    # the photo as its own cartoon
-    avatar-eval --motion --style NAME|PATH [--clips VIDEO ...] [--frames N] [--size WxH]
+    avatar-eval --motion --style NAME|PATH [--clips VIDEO ...] [--frames N] [--size WxH[,WxH...]]
 
 For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
 be aligned crops (`avatar-train prepare`), as the app feeds the generator.
@@ -37,8 +37,10 @@ be aligned crops (`avatar-train prepare`), as the app feeds the generator.
 - With `--motion` (any style the app runs, by name or path; `training.motion_check`): each clip
   (default: the demo clip and ../shared/media's clips when present) through the app's whole
   pipeline at the output size; an independent Face Mesh on camera and output frames; per signal
-  the correlation over time, false winks and faces found on the output. Writes
-  `OUT/motion.json` and `OUT/motion_sheet.png`.
+  the correlation over time, false winks and faces found on the output. Several sizes
+  (`--size 1232x693,1280x720,1328x747`): a table per size, then their mean, judged (one size's
+  cells move by several hundredths with a pixel's change). Writes `OUT/motion.json` and
+  `OUT/motion_sheet.png`.
 
 Writes `OUT/eval.json` and `OUT/contact_sheet.png` (photo | cartoon pairs; green frame: a face
 was found on the cartoon, red: not), with `--clips` also `OUT/clips_sheet.png` (per clip a row of
@@ -671,7 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--motion", action="store_true",
                    help="with --style: the motion check on the rendered output of --clips")
     p.add_argument("--frames", type=int, default=300, help="--motion: at most this many frames a clip")
-    p.add_argument("--size", default="1280x720", help="--motion: output size WxH")
+    p.add_argument("--size", default="1280x720",
+                   help="--motion: output size WxH, or several (comma-separated): judged on their mean")
     args = p.parse_args(argv)
     if args.motion:
         return motion_main(args)
@@ -758,6 +761,7 @@ def default_clips() -> list[Path]:
 
 def motion_main(args: argparse.Namespace) -> int:
     """`avatar-eval --motion`: the motion check, printed as a table and written to OUT."""
+    from avatar_cam.options import parse_size
     from avatar_cam.styles import StyleCatalog, StyleError, builtin_styles_dir, user_styles_dir
     from training import motion_check as mc
 
@@ -766,8 +770,8 @@ def motion_main(args: argparse.Namespace) -> int:
         return 2
     try:
         style = StyleCatalog([builtin_styles_dir(), user_styles_dir()]).resolve(args.style)
-        w, h = (int(v) for v in args.size.lower().split("x"))
-    except (StyleError, ValueError) as e:
+        sizes = [parse_size(v) for v in args.size.split(",")]
+    except (StyleError, argparse.ArgumentTypeError) as e:
         print(f"avatar-eval: error: {e}", file=sys.stderr)
         return 2
     clips = args.clips or default_clips()
@@ -776,21 +780,32 @@ def motion_main(args: argparse.Namespace) -> int:
         print(f"avatar-eval: error: no such clip: {', '.join(missing)}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(f"eval_{style.name}")
-    runs, results = [], {}
+    runs, per_size = [], {}
     from avatar_cam.expression import ExpressionAnalyzer
 
     with ExpressionAnalyzer() as analyzer:
-        for clip in clips:
-            r = mc.run_clip(style, Path(clip), (w, h), args.frames, analyzer)
-            runs.append(r)
-            results[r.name] = r.summary()
+        for w, h in sizes:
+            results = per_size.setdefault(f"{w}x{h}", {})
+            for clip in clips:
+                r = mc.run_clip(style, Path(clip), (w, h), args.frames, analyzer)
+                if len(runs) < len(clips):
+                    runs.append(r)  # the sheet shows the first size
+                results[r.name] = r.summary()
+    tables = list(per_size.values())
+    results = tables[0] if len(tables) == 1 else {
+        name: mc.mean_summary([t[name] for t in tables]) for name in tables[0]}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "motion.json").write_text(json.dumps({"style": style.name, "size": [w, h], "clips": results},
-                                                indent=2))
+    record: dict[str, Any] = {"style": style.name, "size": list(sizes[0]), "clips": results}
+    if len(tables) > 1:
+        record.update(sizes=list(per_size), per_size=per_size)
+    (out / "motion.json").write_text(json.dumps(record, indent=2))
     mc.sheet(runs, out / "motion_sheet.png")
-    print(f"motion check, {style.name} at {w}x{h} (correlation with the person over time; ~ = the "
-          "person barely moves it in that clip, not judged):")
-    print(mc.table(results))
+    print(f"motion check, {style.name} (correlation with the person over time; ~ = the person "
+          "barely moves it in that clip, not judged):")
+    for size, table in per_size.items():
+        print(f"at {size}:\n{mc.table(table)}")
+    if len(tables) > 1:
+        print(f"mean over {', '.join(per_size)} (judged):\n{mc.table(results)}")
     for name, s in results.items():
         misses = mc.verdict(s)
         print(f"{name}: {'meets every goal' if not misses else 'misses: ' + '; '.join(misses)}")
