@@ -198,6 +198,20 @@ def test_an_open_mouth_does_not_read_as_a_nod() -> None:
         assert abs(pitch(1.0) - pitch(0.0)) < 3.0
 
 
+def test_a_nod_does_not_open_or_close_the_drawn_mouth() -> None:
+    """The mouth a face tracker reads back is the same whether the head is drawn nodding 10
+    degrees up or down (the lips measured on the person already carry their nod; drawing them on
+    the skull's curve read 1.5-1.8 times as open looking up as looking down)."""
+    ch = load_character(DEFAULT)
+    with ExpressionAnalyzer() as a:
+        def mouth(opening: float, pitch: float) -> float:
+            return float(np.mean([a.analyze(draw_frame(ch, Pose(mouth_open=opening, pitch=pitch, yaw=y),
+                                                       (1280, 720))).mouth_open for y in (-8, 0, 8)]))
+
+        for opening in (0.3, 0.5):
+            assert mouth(opening, 10.0) / mouth(opening, -10.0) == pytest.approx(1.0, abs=0.2), opening
+
+
 def _tracked(pipe: Pipeline, t: float, still: bool = True) -> Frame:
     frame = pipe.process(Frame(draw_demo_face(t), 0, t, still=still))
     assert frame.fallback is None, frame.fallback
