@@ -146,8 +146,10 @@ def test_brows_move_with_their_landmarks_and_the_eyes_stay(demo_pair: tuple[np.n
     down, lm_down = move_brows(rgb, lm, (0.05, 0.05))
     width = np.linalg.norm(lm[234, :2] - lm[454, :2])
     for new, sign in ((lm_up, -1), (lm_down, 1)):
-        moved = new[RIGHT_BROW + LEFT_BROW, 1] - lm[RIGHT_BROW + LEFT_BROW, 1]
-        assert np.all(sign * moved > 0.02 * width), moved
+        moved = sign * (new[RIGHT_BROW + LEFT_BROW, 1] - lm[RIGHT_BROW + LEFT_BROW, 1])
+        # the brows as a whole by 2% of the face's width or more (the warp is held to a third of
+        # the brow-to-lid gap), each point of them at least half that (the fade below the brow)
+        assert moved.mean() > 0.02 * width and np.all(moved > 0.01 * width), moved
         assert np.allclose(new[RIGHT_EYE + LEFT_EYE + LIPS_INNER], lm[RIGHT_EYE + LEFT_EYE + LIPS_INNER],
                            atol=0.05)
     assert np.array_equal(up[int(lm[LIPS_INNER, 1].min()):], rgb[int(lm[LIPS_INNER, 1].min()):])

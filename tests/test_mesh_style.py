@@ -15,10 +15,12 @@ from avatar_cam.face import FaceDetector
 from avatar_cam.mesh_drawing import (
     EYE,
     EYE_SCALE,
+    LEFT_IRIS,
     LIPS_INNER,
     MOUTH,
     PUPIL,
     RIGHT_EYE,
+    RIGHT_IRIS,
     draw_face_mesh,
     face_from_landmarks,
 )
@@ -81,13 +83,22 @@ def test_motion_gain_scales_gaze_and_nods_about_a_running_average(
         demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
     from avatar_cam.expression import measures_from_landmarks
     from avatar_cam.mesh_drawing import nod_field
-    from avatar_cam.mesh_style import MotionGain
+    from avatar_cam.mesh_style import EYE_CORNERS, MotionGain
 
     _, lm = demo_landmarks
     gain = MotionGain(gaze=2.0, pitch=3.0, neutral_s=1e6)  # the first frame stays the average
     rest = measures_from_landmarks(lm)
     out = gain(lm, 0.0)
-    assert measures_from_landmarks(out).gaze[0] == pytest.approx(2 * rest.gaze[0], abs=1e-3)
+
+    def offsets(points: np.ndarray) -> list[float]:  # each iris along its own eye's axis
+        found = []
+        for iris, (outer, inner) in zip((RIGHT_IRIS, LEFT_IRIS), EYE_CORNERS, strict=True):
+            axis = points[inner, :2] - points[outer, :2]
+            centre = (points[outer, :2] + points[inner, :2]) / 2
+            found.append(float((points[iris[0], :2] - centre) @ axis / np.linalg.norm(axis)))
+        return found
+
+    assert offsets(out) == pytest.approx([2 * v for v in offsets(lm)], abs=1e-9)
     assert np.allclose(np.delete(out, range(468, 478), 0), np.delete(lm, range(468, 478), 0))  # at rest
     a = np.radians(4.0)  # the head tips back: Face Mesh's pitch rises
     cy, cz = lm[:, 1].mean(), lm[:, 2].mean()
