@@ -341,6 +341,21 @@ def test_a_blink_shuts_both_eyes_or_neither_never_one() -> None:
     assert eye_openness(Pose(eye_r=0.0, eye_l=1.0), -1) == 0.0 < eye_openness(Pose(eye_r=0.0, eye_l=1.0), 1)
 
 
+def test_eyes_measured_shut_are_drawn_shut() -> None:
+    """Face Mesh measures closed eyes at 0.02-0.09 (open ~0.3): on the population's neutral
+    face that is drawn as the closed lid, not as a slit that reads as eyes glancing down; a
+    half-open squint stays open."""
+    from dataclasses import replace
+
+    from avatar_cam.character.face_parts import eye_openness
+
+    for shut in (0.03, 0.06, 0.085):
+        pose = Calibration().pose(replace(NEUTRAL, eye_r=shut, eye_l=shut))
+        assert [eye_openness(pose, side) for side in (-1, 1)] == [0.0, 0.0], shut
+    squint = Calibration().pose(replace(NEUTRAL, eye_r=0.13, eye_l=0.13))
+    assert min(eye_openness(squint, side) for side in (-1, 1)) > 0.3
+
+
 def test_calibration_neutral_and_gain() -> None:
     samples = [Measures(**{**NEUTRAL.__dict__, "eye_r": 0.33, "eye_l": 0.33, "smile": 0.1})] * 5
     samples.append(Measures(**{**NEUTRAL.__dict__, "eye_r": 0.02, "eye_l": 0.02}))  # a blink

@@ -168,13 +168,16 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
     return xy(x, upper), xy(x, lower)
 
 
-EYE_SHUT = 0.1  # below this openness the eye is drawn shut
+# below this openness the eye is drawn shut: a blink or closed eyes measure 0.02-0.09 on Face Mesh
+# (openness 0.07-0.3 on the population's neutral 0.29), and drawn as a slit they looked like eyes
+# glancing down, not a blink
+EYE_SHUT = 0.3
 EYE_SYNC = 0.8
 EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymmetry of a real face
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
 # at 1280x720: a thin slit reads as a closed eye, half open as ~0.26, fully open as ~0.46)
-_EYE_DRAWN = ((0.1, 0.3), (0.375, 0.35), (0.56, 0.4), (0.72, 0.5), (0.875, 0.7), (1.125, 0.85),
+_EYE_DRAWN = ((EYE_SHUT, 0.34), (0.375, 0.35), (0.56, 0.4), (0.72, 0.5), (0.875, 0.7), (1.125, 0.85),
               (1.2, 1.0), (1.5, 1.05))
 
 
