@@ -785,12 +785,12 @@ def motion_main(args: argparse.Namespace) -> int:
 
     with ExpressionAnalyzer() as analyzer:
         for w, h in sizes:
-            results = per_size.setdefault(f"{w}x{h}", {})
+            at_size = per_size.setdefault(f"{w}x{h}", {})
             for clip in clips:
                 r = mc.run_clip(style, Path(clip), (w, h), args.frames, analyzer)
                 if len(runs) < len(clips):
                     runs.append(r)  # the sheet shows the first size
-                results[r.name] = r.summary()
+                at_size[r.name] = r.summary()
     tables = list(per_size.values())
     results = tables[0] if len(tables) == 1 else {
         name: mc.mean_summary([t[name] for t in tables]) for name in tables[0]}
