@@ -51,7 +51,10 @@ class FaultPlan:
         self.current: set[str] = set()
 
     def roll(self) -> set[str]:
-        self.current = {f for f in FAULTS if self._rng.random() < self.rate}
+        """This frame's faults. One rolled for a stage that did not run (no detection on that
+        frame, no generator while the face is lost) waits for that stage's next call, so every
+        kind is exercised however the frames fall (the detector runs on some frames only)."""
+        self.current |= {f for f in FAULTS if self._rng.random() < self.rate}
         return self.current
 
     def hit(self, fault: str) -> bool:
