@@ -189,14 +189,15 @@ def drawn_openness(openness: float) -> float:
     return float(np.interp(openness, xs, ys))
 
 
-def eye_openness(pose: Pose, side: int) -> float:
-    """The drawn openness of one eye. Eyes move together unless the person winks: two eyes
-    measured close to each other are drawn closer still (`EYE_SYNC`: a tracker's small
-    disagreement between them is noise, and a half-shut pair drawn a little apart reads as a
-    wink), a wide difference is kept. A blink closes both: when one eye is drawn shut and the
-    other is under half open, that one shuts too (eyes cross the threshold a frame apart). Both
-    eyes are decided from the same drawn values, so a blink never draws one shut and the other
-    open (deciding each eye from the other's raw value did, for a frame, in 651's blinks)."""
+def eye_openness(pose: Pose) -> dict[int, float]:
+    """The drawn openness of each eye by side (-1: the person's right, drawn image-left). Eyes
+    move together unless the person winks: two eyes measured close to each other are drawn closer
+    still (`EYE_SYNC`: a tracker's small disagreement between them is noise, and a half-shut pair
+    drawn a little apart reads as a wink), a wide difference is kept. A blink closes both: when
+    one eye is drawn shut and the other is under half open, that one shuts too (eyes cross the
+    threshold a frame apart). Both eyes are decided at once, from the same drawn values, so a
+    blink never draws one shut and the other open (deciding each eye from the other's raw value
+    did, for a frame, in 651's blinks)."""
     r, left = pose.eye_r, pose.eye_l
     pull = EYE_SYNC * max(0.0, 1.0 - abs(r - left) / 0.4)
     middle = (r + left) / 2
@@ -206,7 +207,8 @@ def eye_openness(pose: Pose, side: int) -> float:
         drawn_l = 0.0
     if drawn_l == 0.0 and r < 0.6:
         drawn_r = 0.0
-    return (drawn_r if side < 0 else drawn_l) * _turned_width(side, pose.yaw) ** EYE_TURN
+    return {-1: drawn_r * _turned_width(-1, pose.yaw) ** EYE_TURN,
+            1: drawn_l * _turned_width(1, pose.yaw) ** EYE_TURN}
 
 
 def _turned_width(side: int, yaw: float) -> float:
@@ -225,7 +227,7 @@ def draw_eyes(s: Scene) -> None:
     a, b, _, _, weight = EYE_SHAPES[s.parts["eyes"]["shape"]]
     size = float(s.parts["eyes"]["size"])
     line = s.outline
-    openness = {side: eye_openness(p, side) for side in (-1, 1)}
+    openness = eye_openness(p)
     shut = [side for side in (-1, 1) if openness[side] == 0.0]
     if shut:  # the lid over the eye, a shade darker than the skin, and the lash line across it
         lids, lashes = [], []

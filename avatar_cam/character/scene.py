@@ -50,9 +50,7 @@ class Scene:
     def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
         """Points on the face surface (turned with depth) to pixels: `Head3D.turn` and the
         placement as one affine map plus the depth term."""
-        z = self.head.depth(pts)
-        if surface != 1.0:
-            z *= surface
+        z = self.head.depth(pts) * surface if surface else np.zeros(len(pts))  # 0: off the curve
         z += lift
         out = pts @ self._face_a
         out += z[:, None] * self._face_b
