@@ -13,7 +13,9 @@ import pytest
 
 from avatar_cam.align import crop_matrix
 from avatar_cam.character.draw import draw_frame, draw_portrait
+from avatar_cam.character.geometry import Head3D, Pose2D, join, polyline
 from avatar_cam.character.model import FORMAT, V1_FORMAT, load_character, parse_character, save_character
+from avatar_cam.character.painter import BoundsPainter
 from avatar_cam.character.params import (
     IDLE_SECONDS,
     NEUTRAL,
@@ -25,6 +27,7 @@ from avatar_cam.character.params import (
     neutral_from,
 )
 from avatar_cam.character.renderer import CharacterRenderer, crop_rotation
+from avatar_cam.character.scene import Scene
 from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face
 from avatar_cam.expression import Expression, ExpressionAnalyzer
@@ -138,6 +141,23 @@ def test_catalog_lists_characters_and_resolves_old_names(tmp_path: Path, style_f
     assert len(catalog.problems) == 1 and "broken.character.json" in catalog.problems[0]
     builtin = StyleCatalog()
     assert builtin.resolve("rig-sunny").name == "sunny" and builtin.resolve("rig-tabby").name == "tabby"
+
+
+def test_shapes_placed_together_land_where_each_would_alone() -> None:
+    """The eyes and brows map all their shapes in one transform (`Scene.faces`, for speed), and
+    `join` writes its straight gap directly: both must draw what shape-by-shape drawing did."""
+    rng = np.random.default_rng(0)
+    scene = Scene(BoundsPainter(), {}, Pose(), Head3D(yaw=23.0, pitch=-11.0),
+                  Pose2D(270.0, (640.0, 330.0), 7.0).matrix(), np.eye(2, 3), 270.0, 0.0)
+    shapes = [rng.uniform(-0.4, 0.4, (n, 2)) for n in (13, 1, 22, 4)]
+    for lift in (0.0, 0.03):
+        together = scene.faces(shapes, lift)
+        assert [len(p) for p in together] == [len(p) for p in shapes]
+        for alone, placed in zip(shapes, together, strict=True):
+            np.testing.assert_allclose(placed, scene.face(alone, lift), atol=1e-9)
+    a, b = shapes[0][:4], shapes[2][:4]
+    gap = polyline(np.stack([a[-1], b[0]]), closed=False)
+    np.testing.assert_allclose(join(a, b), np.concatenate([a, gap[1:], b[1:]]), atol=1e-12)
 
 
 def test_crop_rotation_is_the_eye_line_angle_the_crop_levelled() -> None:

@@ -91,9 +91,14 @@ def _human_ears(s: Scene) -> None:
         curl = np.array([[side * 0.5, -0.04], [side * 0.56, -0.02], [side * 0.57, 0.05], [side * 0.52, 0.1]])
         # the near ear blends from turning round the axis to sliding with the silhouette
         k = min(1.0, 4 * near)
-        curl = smooth(curl, closed=False)
-        path = (1 - k) * s.anchored(ear, anchor, -0.05) + k * s.flat(ear, 0.08)
-        curl_px = (1 - k) * s.anchored(curl, anchor, -0.05) + k * s.flat(curl, 0.08)
+        both = np.concatenate([ear, smooth(curl, closed=False)])
+        if k == 0.0:  # the far ear, and both facing the camera: turning round the axis only
+            placed = s.anchored(both, anchor, -0.05)
+        elif k == 1.0:
+            placed = s.flat(both, 0.08)
+        else:
+            placed = (1 - k) * s.anchored(both, anchor, -0.05) + k * s.flat(both, 0.08)
+        path, curl_px = placed[:len(ear)], placed[len(ear):]
         s.outlined(path, skin, s.outline, 0.012)
         s.stroke(curl_px, shade(inner, 0.85), 0.014)
 
@@ -243,24 +248,25 @@ def draw_eyes(s: Scene) -> None:
         return
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
     iris = s.colour("eyes", "iris")
-    balls, tops, bottoms, shadows, rings, pupils, glints, flicks = [], [], [], [], [], [], [], []
+    shapes: list[np.ndarray] = []  # per eye: ball, top, bottom, shadow, ring, pupil, glint[, flick]
+    flicked = bool(s.parts["eyes"]["lashes"])
     for side in sides:
         upper, lower = _eye_curves(s, side, openness[side])
         top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
-        balls.append(s.face(join(top, reverse(bottom))))
-        tops.append(s.face(top))
-        bottoms.append(s.face(bottom))
-        shadows.append(s.face(join(top, reverse(top + (0, 0.022 * size)))))  # the upper lid's shadow
         gx = side * EYE_X + p.gaze_x * a * size * 0.7
         gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
         # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
-        rings.append(s.face(_UNIT_CIRCLE * iris_r + (gx, gy)))
-        pupils.append(s.face(_UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy)))
-        glints.append(s.face(_UNIT_CIRCLE * (iris_r * 0.24) + (gx + iris_r * 0.35, gy - iris_r * 0.38)))
-        if s.parts["eyes"]["lashes"]:
+        shapes += [join(top, reverse(bottom)), top, bottom,
+                   join(top, reverse(top + (0, 0.022 * size))),  # the upper lid's shadow
+                   _UNIT_CIRCLE * iris_r + (gx, gy), _UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy),
+                   _UNIT_CIRCLE * (iris_r * 0.24) + (gx + iris_r * 0.35, gy - iris_r * 0.38)]
+        if flicked:
             outer = upper[-1]
-            flicks.append(s.face(polyline(np.array([outer, outer + [side * 0.03 * size, -0.03 * size]]),
-                                          closed=False)))
+            flick = np.array([outer, outer + [side * 0.03 * size, -0.03 * size]])
+            shapes.append(polyline(flick, closed=False))
+    mapped, per = s.faces(shapes), 8 if flicked else 7
+    balls, tops, bottoms, shadows, rings, pupils, glints, *rest = (mapped[i::per] for i in range(per))
+    flicks = rest[0] if rest else []
     s.fill(balls, _EYEBALL)
     with s.painter.clipped(balls):
         for ring in rings:  # a gradient each: its centre is the iris's
@@ -288,10 +294,11 @@ _BU = np.linspace(-1.0, 1.0, 7)  # inner (-1) to outer (+1)
 def draw_brows(s: Scene) -> None:
     """Both brows as one shape."""
     if BROW_STYLES[s.parts["brows"]["style"]][0] > 0:
-        s.fill([_brow(s, -1), _brow(s, 1)], s.colour("brows"))
+        s.fill(s.faces([_brow(s, -1), _brow(s, 1)], lift=0.03), s.colour("brows"))
 
 
 def _brow(s: Scene, side: int) -> np.ndarray:
+    """One brow's outline in head units."""
     thick, arch, length = BROW_STYLES[s.parts["brows"]["style"]]
     p = s.pose
     v = p.brow_r if side < 0 else p.brow_l
@@ -303,7 +310,7 @@ def _brow(s: Scene, side: int) -> np.ndarray:
     taper = thick * (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 0.45 * _BU, 1.0)
     top = xy(x, y - taper / 2)
     bottom = xy(x, y + taper / 2)
-    return s.face(smooth(np.concatenate([top, bottom[::-1]]), tension=0.8), lift=0.03)
+    return smooth(np.concatenate([top, bottom[::-1]]), tension=0.8)
 
 
 # -- nose -----------------------------------------------------------------------------------------

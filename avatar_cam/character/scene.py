@@ -57,6 +57,12 @@ class Scene:
         out += self._face_t
         return out
 
+    def faces(self, shapes: list[np.ndarray], lift: float = 0.0) -> list[np.ndarray]:
+        """`face` of several shapes in one transform (each numpy call costs more than its few
+        points here; a part with many shapes maps them together)."""
+        ends = np.cumsum([len(p) for p in shapes])[:-1]
+        return np.split(self.face(np.concatenate(shapes), lift), ends)
+
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
         (negative: behind, so it moves the other way)."""
