@@ -144,17 +144,21 @@ def test_catalog_lists_characters_and_resolves_old_names(tmp_path: Path, style_f
 
 
 def test_shapes_placed_together_land_where_each_would_alone() -> None:
-    """The eyes and brows map all their shapes in one transform (`Scene.faces`, for speed), and
-    `join` writes its straight gap directly: both must draw what shape-by-shape drawing did."""
+    """Eyes, brows, nose, cheeks and hair strands map all their shapes in one transform
+    (`Scene.faces`, `Scene.draped_all`: for speed), and `join` writes its straight gap directly:
+    each must draw what shape-by-shape drawing did."""
     rng = np.random.default_rng(0)
     scene = Scene(BoundsPainter(), {}, Pose(), Head3D(yaw=23.0, pitch=-11.0),
                   Pose2D(270.0, (640.0, 330.0), 7.0).matrix(), np.eye(2, 3), 270.0, 0.0)
     shapes = [rng.uniform(-0.4, 0.4, (n, 2)) for n in (13, 1, 22, 4)]
-    for lift in (0.0, 0.03):
+    for lift in (0.0, 0.03, (0.1, 0.0, 0.2, 0.05)):
         together = scene.faces(shapes, lift)
         assert [len(p) for p in together] == [len(p) for p in shapes]
-        for alone, placed in zip(shapes, together, strict=True):
-            np.testing.assert_allclose(placed, scene.face(alone, lift), atol=1e-9)
+        for i, (alone, placed) in enumerate(zip(shapes, together, strict=True)):
+            np.testing.assert_allclose(
+                placed, scene.face(alone, lift if isinstance(lift, float) else lift[i]), atol=1e-9)
+    for alone, placed in zip(shapes, scene.draped_all(shapes), strict=True):
+        np.testing.assert_allclose(placed, scene.draped(alone), atol=1e-9)
     a, b = shapes[0][:4], shapes[2][:4]
     gap = polyline(np.stack([a[-1], b[0]]), closed=False)
     np.testing.assert_allclose(join(a, b), np.concatenate([a, gap[1:], b[1:]]), atol=1e-12)

@@ -318,13 +318,14 @@ def _nose_button(scale: float) -> Callable[[Scene], None]:
     def draw(s: Scene) -> None:
         skin = s.colour("face", "skin")
         w = 0.055 * scale
-        shadow = ellipse(0.0, NOSE_Y - 0.01, w * 1.05, w * 0.8)
-        s.fill(s.face(shadow, lift=0.12), shade(skin, 0.88))
-        tip = ellipse(0.0, NOSE_Y - 0.02, w * 0.75, w * 0.55)
-        s.fill(s.face(tip, lift=0.16), shade(skin, 1.06))
         base = np.array([[-w, NOSE_Y + 0.005], [-w * 0.4, NOSE_Y + w * 0.55], [w * 0.4, NOSE_Y + w * 0.55],
                          [w, NOSE_Y + 0.005]])
-        s.stroke(s.face(smooth(base, closed=False), lift=0.14), s.outline, 0.01 * scale, alpha=200)
+        shadow, tip, line = s.faces([ellipse(0.0, NOSE_Y - 0.01, w * 1.05, w * 0.8),
+                                     ellipse(0.0, NOSE_Y - 0.02, w * 0.75, w * 0.55),
+                                     smooth(base, closed=False)], lift=(0.12, 0.16, 0.14))
+        s.fill(shadow, shade(skin, 0.88))
+        s.fill(tip, shade(skin, 1.06))
+        s.stroke(line, s.outline, 0.01 * scale, alpha=200)
     return draw
 
 
@@ -444,13 +445,13 @@ def draw_cheeks(s: Scene) -> None:
     skin = s.colour("face", "skin")
     if blush > 0:  # flat, opaque pink ovals (a gradient or see-through fill costs several times more)
         pink = _mix(skin, (240, 110, 120), 0.35 * blush)
-        for side in (-1, 1):
-            s.fill(s.face(ellipse(side * 0.3, 0.22, 0.085, 0.05)), pink)
+        for cheek in s.faces([ellipse(side * 0.3, 0.22, 0.085, 0.05) for side in (-1, 1)]):
+            s.fill(cheek, pink)  # one by one: Skia's anti-aliasing of two shapes in one path differs
     if s.parts["face"]["freckles"]:
         dots = [(-0.3, 0.14), (-0.25, 0.19), (-0.34, 0.2), (-0.2, 0.15), (0.3, 0.14), (0.25, 0.19),
                 (0.34, 0.2), (0.2, 0.15)]
-        for x, y in dots:
-            s.fill(s.face(ellipse(x, y, 0.008, 0.008)), shade(skin, 0.7))
+        for dot in s.faces([ellipse(x, y, 0.008, 0.008) for x, y in dots]):
+            s.fill(dot, shade(skin, 0.7))
 
 
 # -- snout (animals) -------------------------------------------------------------------------------

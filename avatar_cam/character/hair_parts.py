@@ -148,8 +148,8 @@ def _shape(s: Scene, px: np.ndarray, colour: RGB, line: RGB | None = None) -> No
 def _strands(s: Scene, lines: list[list[tuple[float, float]]], alpha: int = 255) -> None:
     """Thin strand lines over front hair (a shade of the hair, drawn over the skull)."""
     c = shade(s.colour("hair"), 0.68)
-    for pts in lines:
-        s.stroke(s.draped(smooth(fit(s, pts), closed=False)), c, 0.008, alpha=alpha)
+    for strand in s.draped_all([smooth(fit(s, pts), closed=False) for pts in lines]):
+        s.stroke(strand, c, 0.008, alpha=alpha)  # one by one: translucent strands cross
 
 
 def _shine(s: Scene, x: float = -0.24, y: float = -0.64, size: float = 1.0) -> None:

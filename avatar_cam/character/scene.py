@@ -5,6 +5,7 @@ scene turns them into pixels through the 2.5D head (`Head3D`) and the placement 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,16 +58,22 @@ class Scene:
         out += self._face_t
         return out
 
-    def faces(self, shapes: list[np.ndarray], lift: float = 0.0) -> list[np.ndarray]:
+    def faces(self, shapes: list[np.ndarray], lift: float | Sequence[float] = 0.0) -> list[np.ndarray]:
         """`face` of several shapes in one transform (each numpy call costs more than its few
-        points here; a part with many shapes maps them together)."""
-        ends = np.cumsum([len(p) for p in shapes])[:-1]
-        return np.split(self.face(np.concatenate(shapes), lift), ends)
+        points here; a part with many shapes maps them together); `lift` is one for all or one
+        per shape."""
+        sizes = [len(p) for p in shapes]
+        z = lift if isinstance(lift, float | int) else np.repeat(np.asarray(lift, np.float64), sizes)
+        return np.split(self.face(np.concatenate(shapes), z), np.cumsum(sizes)[:-1])
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
         (negative: behind, so it moves the other way)."""
         return apply(self.head_m, pts + self.head.shift(depth))
+
+    def draped_all(self, shapes: list[np.ndarray]) -> list[np.ndarray]:
+        """`draped` of several shapes in one transform (as `faces`)."""
+        return np.split(self.draped(np.concatenate(shapes)), np.cumsum([len(p) for p in shapes])[:-1])
 
     def draped(self, pts: np.ndarray, base: float = 0.1, gain: float = 0.6) -> np.ndarray:
         """Points lying over the skull (hair, hats): each slides by its own depth on the head, not
