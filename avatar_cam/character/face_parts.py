@@ -289,6 +289,9 @@ BROW_STYLES = {
 }
 BROW_RAISE, BROW_LOWER = 0.065, 0.045  # head units at brow +1 / -1
 _BU = np.linspace(-1.0, 1.0, 7)  # inner (-1) to outer (+1)
+_BROW_INNER = (_BU < 0) * (-_BU)  # how far towards the inner end (frowns and raises act there)
+_BROW_ARCH = 1 - _BU**2
+_BROW_TAPER = (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 0.45 * _BU, 1.0)
 
 
 def draw_brows(s: Scene) -> None:
@@ -303,14 +306,11 @@ def _brow(s: Scene, side: int) -> np.ndarray:
     p = s.pose
     v = p.brow_r if side < 0 else p.brow_l
     dy = -BROW_RAISE * v if v > 0 else -BROW_LOWER * v
-    inner = (_BU < 0) * (-_BU)
-    x = side * (EYE_X + 0.01 + length * _BU - 0.025 * p.frown * inner)
-    y = (BROW_Y + dy - arch * (1 - _BU**2) + 0.012 * _BU + 0.05 * p.frown * inner
-         - 0.02 * max(v, 0.0) * inner)  # raised brows lift most at the inner end
-    taper = thick * (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 0.45 * _BU, 1.0)
-    top = xy(x, y - taper / 2)
-    bottom = xy(x, y + taper / 2)
-    return smooth(np.concatenate([top, bottom[::-1]]), tension=0.8)
+    x = side * (EYE_X + 0.01 + length * _BU - 0.025 * p.frown * _BROW_INNER)
+    y = (BROW_Y + dy - arch * _BROW_ARCH + 0.012 * _BU
+         + (0.05 * p.frown - 0.02 * max(v, 0.0)) * _BROW_INNER)  # raised brows lift most at the inner end
+    half = (thick / 2) * _BROW_TAPER
+    return smooth(xy(np.concatenate([x, x[::-1]]), np.concatenate([y - half, (y + half)[::-1]])), tension=0.8)
 
 
 # -- nose -----------------------------------------------------------------------------------------

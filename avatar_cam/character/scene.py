@@ -29,6 +29,15 @@ def rgba(c: RGB, a: int = 255) -> RGBA:
     return (c[0], c[1], c[2], a)
 
 
+def _split(points: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """`points` cut into consecutive pieces of `sizes` (np.split costs ~25 us a call here)."""
+    out, start = [], 0
+    for n in sizes:
+        out.append(points[start:start + n])
+        start += n
+    return out
+
+
 @dataclass
 class Scene:
     painter: Painter
@@ -64,7 +73,7 @@ class Scene:
         per shape."""
         sizes = [len(p) for p in shapes]
         z = lift if isinstance(lift, float | int) else np.repeat(np.asarray(lift, np.float64), sizes)
-        return np.split(self.face(np.concatenate(shapes), z), np.cumsum(sizes)[:-1])
+        return _split(self.face(np.concatenate(shapes), z), sizes)
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
@@ -73,7 +82,7 @@ class Scene:
 
     def draped_all(self, shapes: list[np.ndarray]) -> list[np.ndarray]:
         """`draped` of several shapes in one transform (as `faces`)."""
-        return np.split(self.draped(np.concatenate(shapes)), np.cumsum([len(p) for p in shapes])[:-1])
+        return _split(self.draped(np.concatenate(shapes)), [len(p) for p in shapes])
 
     def draped(self, pts: np.ndarray, base: float = 0.1, gain: float = 0.6) -> np.ndarray:
         """Points lying over the skull (hair, hats): each slides by its own depth on the head, not
