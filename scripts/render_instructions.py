@@ -1,0 +1,70 @@
+"""Instructions a frame of a drawn character costs, counted by valgrind: a measure of the
+renderer's CPU work that other processes on a shared machine do not move (its wall and CPU
+times swing 30-40% from run to run there; this count by well under 1%).
+
+    python scripts/render_instructions.py [--style sunny] [--size 1280x720]
+
+Draws the character in a fixed cycle of poses (no Face Mesh: its threads would add their own
+work) for 10 and for 40 frames under `valgrind --tool=callgrind` and prints the difference over
+30 frames: start-up, imports and the first frame cancel out. The hash seed is fixed, so a run
+repeats to within about 0.01 M. Needs valgrind (`apt-get install valgrind`); takes about a minute."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+FEW, MANY = 10, 40
+
+
+def draw(style: str, size: tuple[int, int], frames: int) -> None:
+    """Draw `frames` frames of the character named `style` (the part valgrind counts)."""
+    from avatar_cam.character.draw import draw_frame
+    from avatar_cam.character.model import load_character
+    from avatar_cam.character.params import Pose
+    from avatar_cam.styles import builtin_styles_dir
+
+    ch = load_character(builtin_styles_dir() / f"{style}.character.json")
+    poses = [Pose(yaw=10 * math.sin(i), pitch=5 * math.cos(i), roll=3 * math.sin(0.5 * i),
+                  eye_r=0.9 + 0.1 * math.sin(i), eye_l=0.95, mouth_open=0.3 + 0.2 * math.sin(i),
+                  smile=0.2, gaze_x=0.2 * math.sin(i)) for i in range(frames + 1)]
+    for pose in poses:  # the first frame measures the character's extent: in both counts
+        draw_frame(ch, pose, size)
+
+
+def count(style: str, size: str, frames: int) -> int:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                          __file__, "--style", style, "--size", size, "--draw", str(frames)],
+                         env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    if run.returncode != 0 or found is None:
+        raise SystemExit(f"render_instructions: valgrind run failed:\n{run.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--style", default="sunny", help="a built-in character (default: sunny)")
+    p.add_argument("--size", default="1280x720", help="output size WxH (default 1280x720)")
+    p.add_argument("--draw", type=int, help=argparse.SUPPRESS)  # the counted child run
+    args = p.parse_args()
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    if args.draw is not None:
+        draw(args.style, (w, h), args.draw)
+        return 0
+    if shutil.which("valgrind") is None:
+        print("render_instructions: valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 1
+    per_frame = (count(args.style, args.size, MANY) - count(args.style, args.size, FEW)) / (MANY - FEW)
+    print(f"{args.style} at {w}x{h}: {per_frame / 1e6:.2f} M instructions a frame")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
