@@ -164,6 +164,20 @@ def test_shapes_placed_together_land_where_each_would_alone() -> None:
     np.testing.assert_allclose(join(a, b), np.concatenate([a, gap[1:], b[1:]]), atol=1e-12)
 
 
+def test_skia_paths_read_from_bytes_are_the_paths_built_call_by_call() -> None:
+    """Skia's paths are handed over in its serialised form (one call a path, not one a cubic);
+    checked against paths built cubic by cubic, one chain and several, open and closed."""
+    from avatar_cam.character import skia_painter
+
+    assert skia_painter._path is skia_painter._path_from_memory  # this Skia reads them back
+    rng = np.random.default_rng(1)
+    for shape in ([rng.uniform(-50, 1300, (n, 2)) for n in (4, 13, 1)], rng.uniform(0, 720, (40, 2))):
+        for closed in (False, True):
+            read = skia_painter._read(shape, closed)
+            assert read is not None
+            assert bytes(read.serialize()) == bytes(skia_painter._path_by_calls(shape, closed).serialize())
+
+
 def test_crop_rotation_is_the_eye_line_angle_the_crop_levelled() -> None:
     for angle in (-20.0, 0.0, 13.0):
         a = np.radians(angle)

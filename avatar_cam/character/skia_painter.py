@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +17,7 @@ def _colour(c: tuple[int, int, int, int]) -> int:
     return skia.Color(c[0], c[1], c[2], c[3])
 
 
-def _path(shape: Path, closed: bool) -> skia.Path:
+def _path_by_calls(shape: Path, closed: bool) -> skia.Path:
     path = skia.Path()
     for pts in pieces(shape):
         path.moveTo(float(pts[0, 0]), float(pts[0, 1]))
@@ -25,6 +27,51 @@ def _path(shape: Path, closed: bool) -> skia.Path:
         if closed:
             path.close()
     return path
+
+
+_MOVE, _CUBIC, _CLOSE = b"\x00", b"\x04", b"\x05"  # SkPath's verbs
+
+
+@functools.lru_cache(maxsize=1024)
+def _verbs(lengths: tuple[int, ...], closed: bool) -> tuple[int, bytes]:
+    """The verb count and verb bytes (padded to 4) of chains of `lengths` points."""
+    verbs = b"".join(_MOVE + _CUBIC * ((n - 1) // 3) + (_CLOSE if closed else b"") for n in lengths)
+    return len(verbs), verbs + b"\x00" * (-len(verbs) % 4)
+
+
+def _read(shape: Path, closed: bool) -> skia.Path | None:
+    """The path read from SkPath's serialised form, made with numpy (None: Skia refused it)."""
+    chains = pieces(shape)
+    pts = chains[0] if len(chains) == 1 else np.concatenate(chains)
+    count, verbs = _verbs(tuple(len(c) for c in chains), closed)
+    path = skia.Path()
+    read = path.readFromMemory(struct.pack("<4i", 5, len(pts), 0, count)  # version 5, winding
+                               + pts.astype("<f4").tobytes() + verbs)
+    return path if read else None
+
+
+def _path_from_memory(shape: Path, closed: bool) -> skia.Path:
+    """One call into Skia a path instead of one a cubic (each call through the binding costs
+    ~4,000 instructions; a frame has ~430 cubics)."""
+    path = _read(shape, closed)
+    return _path_by_calls(shape, closed) if path is None else path
+
+
+def _reads_back() -> bool:
+    """Whether this Skia reads our serialised paths as the paths built call by call (the format
+    is Skia's own and may change between releases)."""
+    sample = [np.array([[0, 0], [1, 2], [3, 4], [5, 6]], np.float64),
+              np.array([[7.25, 8], [9, 10], [11, 12.5], [13, 14], [15, 16], [17, 18], [19, 20]], np.float64)]
+    try:
+        read = [(_read(sample, closed), closed) for closed in (False, True)]
+    except (ValueError, RuntimeError, struct.error):
+        return False
+    return all(path is not None
+               and bytes(path.serialize()) == bytes(_path_by_calls(sample, closed).serialize())
+               for path, closed in read)
+
+
+_path = _path_from_memory if _reads_back() else _path_by_calls
 
 
 class SkiaPainter:
