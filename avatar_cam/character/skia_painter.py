@@ -10,9 +10,10 @@ from contextlib import contextmanager
 import numpy as np
 import skia
 
-from avatar_cam.character.painter import Linear, Paint, Path, Solid, pieces, segments
+from avatar_cam.character.painter import Linear, Paint, Path, Radial, Solid, pieces, segments
 
 
+@functools.lru_cache(maxsize=512)
 def _colour(c: tuple[int, int, int, int]) -> int:
     return skia.Color(c[0], c[1], c[2], c[3])
 
@@ -81,16 +82,16 @@ class SkiaPainter:
         self._surface = skia.Surface(target, colorType=skia.kBGRA_8888_ColorType,
                                      alphaType=skia.kPremul_AlphaType)
         self._canvas = self._surface.getCanvas()
-        self._solid, self._shaded, self._aliased = (skia.Paint(AntiAlias=aa) for aa in (True, True, False))
-        for p in (self._solid, self._shaded):
-            p.setStrokeCap(skia.Paint.kRound_Cap)
-            p.setStrokeJoin(skia.Paint.kRound_Join)
+        # one paint per use, set up once: a frame then changes only colours and widths
+        fill, line = skia.Paint.kFill_Style, skia.Paint.kStroke_Style
+        self._fill, self._aliased, self._shaded_fill = (
+            skia.Paint(AntiAlias=aa, Style=fill) for aa in (True, False, True))
+        cap, join = skia.Paint.kRound_Cap, skia.Paint.kRound_Join
+        self._line, self._shaded_line = (
+            skia.Paint(AntiAlias=True, Style=line, StrokeCap=cap, StrokeJoin=join) for _ in range(2))
 
-    def _set(self, paint: Paint) -> skia.Paint:
-        if isinstance(paint, Solid):
-            self._solid.setColor(_colour(paint.colour))
-            return self._solid
-        p = self._shaded
+    @staticmethod
+    def _shade(p: skia.Paint, paint: Linear | Radial) -> skia.Paint:
         if isinstance(paint, Linear):
             p.setShader(skia.GradientShader.MakeLinear(
                 [skia.Point(*paint.start), skia.Point(*paint.end)], [_colour(c) for c in paint.colours]))
@@ -100,17 +101,19 @@ class SkiaPainter:
         return p
 
     def fill(self, path: Path, paint: Paint, aa: bool = True) -> None:
-        if not aa and isinstance(paint, Solid):
-            self._aliased.setColor(_colour(paint.colour))
-            self._canvas.drawPath(_path(path, True), self._aliased)
-            return
-        p = self._set(paint)
-        p.setStyle(skia.Paint.kFill_Style)
+        if isinstance(paint, Solid):
+            p = self._fill if aa else self._aliased
+            p.setColor(_colour(paint.colour))
+        else:
+            p = self._shade(self._shaded_fill, paint)
         self._canvas.drawPath(_path(path, True), p)
 
     def stroke(self, path: Path, paint: Paint, width: float, closed: bool = False) -> None:
-        p = self._set(paint)
-        p.setStyle(skia.Paint.kStroke_Style)
+        if isinstance(paint, Solid):
+            p = self._line
+            p.setColor(_colour(paint.colour))
+        else:
+            p = self._shade(self._shaded_line, paint)
         p.setStrokeWidth(max(width, 0.5))
         self._canvas.drawPath(_path(path, closed), p)
 
