@@ -6,30 +6,38 @@ times swing 30-40% from run to run there; this count by well under 1%).
 
 Draws the character in a fixed cycle of poses (no Face Mesh: its threads would add their own
 work) for 10 and for 40 frames under `valgrind --tool=callgrind` and prints the difference over
-30 frames: start-up, imports and the first frame cancel out. The hash seed is fixed, so a run
-repeats to within about 0.01 M. Needs valgrind (`apt-get install valgrind`); takes about a minute."""
+30 frames: start-up, imports and the first frame cancel out. The hash seed is fixed and OpenCV and
+BLAS run on one thread (their idle workers spin for as long as timing allows), so a run repeats
+to within about 0.01 M, also beside other work. Needs valgrind (`apt-get install valgrind`); takes
+about a minute."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 FEW, MANY = 10, 40
 
 
 def draw(style: str, size: tuple[int, int], frames: int) -> None:
     """Draw `frames` frames of the character named `style` (the part valgrind counts)."""
+    import cv2
+
+    cv2.setNumThreads(0)  # OpenCV's idle workers spin for a while, as many times as timing allows
     from avatar_cam.character.draw import draw_frame
     from avatar_cam.character.model import load_character
     from avatar_cam.character.params import Pose
-    from avatar_cam.styles import builtin_styles_dir
 
-    ch = load_character(builtin_styles_dir() / f"{style}.character.json")
+    # not through avatar_cam.styles: it imports ONNX Runtime, whose idle thread wakes on a clock
+    styles = Path(str(importlib.resources.files("avatar_cam"))) / "assets" / "styles"
+    ch = load_character(styles / f"{style}.character.json")
     poses = [Pose(yaw=10 * math.sin(i), pitch=5 * math.cos(i), roll=3 * math.sin(0.5 * i),
                   eye_r=0.9 + 0.1 * math.sin(i), eye_l=0.95, mouth_open=0.3 + 0.2 * math.sin(i),
                   smile=0.2, gaze_x=0.2 * math.sin(i)) for i in range(frames + 1)]
@@ -38,7 +46,10 @@ def draw(style: str, size: tuple[int, int], frames: int) -> None:
 
 
 def count(style: str, size: str, frames: int) -> int:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # the child imports what this process imports (valgrind may start the interpreter by its
+    # real path, outside the virtual environment's)
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                           __file__, "--style", style, "--size", size, "--draw", str(frames)],
                          env=env, capture_output=True, text=True, check=False)
