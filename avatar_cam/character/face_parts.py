@@ -296,14 +296,14 @@ _BROW_TAPER = (0.75 + 0.25 * np.cos(_BU * math.pi / 2)) * np.where(_BU > 0, 1 - 
 
 def draw_brows(s: Scene) -> None:
     """Both brows as one shape."""
-    if BROW_STYLES[s.parts["brows"]["style"]][0] > 0:
-        s.fill(s.faces([_brow(s, -1), _brow(s, 1)], lift=0.03), s.colour("brows"))
+    style = BROW_STYLES[s.parts["brows"]["style"]]
+    if style[0] > 0:
+        s.fill(s.faces([_brow(s.pose, style, -1), _brow(s.pose, style, 1)], lift=0.03), s.colour("brows"))
 
 
-def _brow(s: Scene, side: int) -> np.ndarray:
-    """One brow's outline in head units."""
-    thick, arch, length = BROW_STYLES[s.parts["brows"]["style"]]
-    p = s.pose
+def _brow(p: Pose, style: tuple[float, float, float], side: int) -> np.ndarray:
+    """One brow's outline in head units (`style`: thickness, arch, length)."""
+    thick, arch, length = style
     v = p.brow_r if side < 0 else p.brow_l
     dy = -BROW_RAISE * v if v > 0 else -BROW_LOWER * v
     x = side * (EYE_X + 0.01 + length * _BU - 0.025 * p.frown * _BROW_INNER)
