@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import cast
 
+import cv2
 import numpy as np
 
 from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
@@ -28,6 +29,9 @@ from avatar_cam.sources import Source, SourceLost
 from avatar_cam.styles import StyleInfo
 
 IDLE_REASONS = ("no_face", "detector_error")  # face lost: a character idles before the card
+# OpenCV's worker pool for the frame-sized calls (decoding, colour conversion, resizing): waking
+# it for each sub-millisecond call cost more CPU than it saved (docs/benchmark.md, stop 34)
+OPENCV_THREADS = 1
 
 
 @contextmanager
@@ -130,6 +134,7 @@ class Pipeline:
     def __init__(self, style: StyleInfo | None, config: PipelineConfig | None = None,
                  detector: FaceDetector | None = None):
         self.config = config or PipelineConfig()
+        cv2.setNumThreads(OPENCV_THREADS)  # process-wide: the camera's thread and the sinks' too
         self.tracker = FaceTracker(detector or FaceDetector())
         self._lock = threading.Lock()
         self.stylizer: StyleRenderer | None = None

@@ -196,6 +196,19 @@ def test_no_face_pause_and_no_style_give_placeholders(style_file: Path) -> None:
     assert pipe.style is not None
 
 
+def test_opencv_runs_on_the_calling_thread(style_file: Path) -> None:
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(4)
+    try:
+        Pipeline(load_style(style_file), PipelineConfig(output_size=(320, 240)))
+        # measured: its worker woke for every small call, ~1 ms CPU a frame, for no time saved
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
+
+
 def test_ort_threads_leave_a_core_for_capture_and_face(monkeypatch: pytest.MonkeyPatch) -> None:
     from avatar_cam import inference
 
