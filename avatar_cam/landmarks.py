@@ -210,6 +210,26 @@ class _Graph:
         self._graph.close()
 
 
+# a landmark on the wire when it holds just x, y and z: its key and length, then three floats
+_WIRE = np.dtype([("key", "u1"), ("length", "u1"), ("x_key", "u1"), ("x", "<f4"), ("y_key", "u1"),
+                  ("y", "<f4"), ("z_key", "u1"), ("z", "<f4")])
+_WIRE_KEYS = {"key": 0x0A, "length": 15, "x_key": 0x0D, "y_key": 0x15, "z_key": 0x1D}
+
+
+def points(landmark_list: object) -> np.ndarray:
+    """(n, 3) float32 x, y, z of a `NormalizedLandmarkList`. Read from its serialised form with
+    numpy when every landmark is exactly three floats, as the landmark model writes them (reading
+    1,434 attributes one by one cost ~0.3 ms a frame); field by field otherwise (a coordinate of
+    exactly 0 is left out on the wire)."""
+    data = landmark_list.SerializeToString()  # type: ignore[attr-defined]
+    if data and len(data) % _WIRE.itemsize == 0:
+        wire = np.frombuffer(data, _WIRE)
+        if all((wire[k] == v).all() for k, v in _WIRE_KEYS.items()):
+            return np.stack([wire["x"], wire["y"], wire["z"]], axis=1).astype(np.float32, copy=False)
+    return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark],  # type: ignore[attr-defined]
+                    np.float32).reshape(-1, 3)
+
+
 class FaceMesh:
     """MediaPipe's Face Mesh parts on a region of a BGR image: the landmark model (`landmarks`;
     a face counts at presence >= 0.5) and the short-range face detector (`detect`; score >=
@@ -234,11 +254,11 @@ class FaceMesh:
         packet = self._landmarks(part, inside)
         if packet is None:
             return None
-        pts = self._landmarks._mp.packet_getter.get_proto(packet).landmark
+        pts = points(self._landmarks._mp.packet_getter.get_proto(packet))
         if len(pts) < N_LANDMARKS:
             return None
         h, w = part.shape[:2]
-        lm = np.array([(p.x, p.y, p.z) for p in pts[:N_LANDMARKS]], np.float32)
+        lm = pts[:N_LANDMARKS]
         lm *= np.array([w, h, w], np.float32)
         lm[:, :2] += np.array([x0, y0], np.float32)
         return lm

@@ -17,6 +17,7 @@ from avatar_cam.landmarks import (
     MeshTracker,
     Region,
     face_from_mesh,
+    points,
     region_from_face,
     to_crop,
 )
@@ -45,6 +46,23 @@ def test_box_fit_reads_where_the_detector_box_said() -> None:
     want = region_from_face(box)
     assert got.center == pytest.approx(want.center) and got.side == pytest.approx(want.side)
     assert got.rotation == pytest.approx(np.arctan2(20, 100))
+
+
+def test_landmarks_read_from_the_wire_are_the_landmarks_field_by_field() -> None:
+    from mediapipe.framework.formats import landmark_pb2
+
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform(-1.0, 1.0, (478, 3)).astype(np.float32)
+    found = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in xyz:
+        found.landmark.add(x=x, y=y, z=z)
+    np.testing.assert_array_equal(points(found), xyz)
+    # one landmark without z, another with a visibility: as long as before, but not all alike
+    found.landmark[7].ClearField("z")
+    found.landmark[9].visibility = 0.5
+    xyz[7, 2] = 0.0
+    np.testing.assert_array_equal(points(found), xyz)
+    assert points(landmark_pb2.NormalizedLandmarkList()).shape == (0, 3)
 
 
 def test_to_crop_maps_points_and_scales_depth() -> None:
