@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from avatar_cam.align import crop_matrix
-from avatar_cam.character.draw import draw_frame, draw_portrait
+from avatar_cam.character.draw import draw_frame, draw_portrait, extent, frame_placement, paint_with
 from avatar_cam.character.geometry import Head3D, Pose2D, join, polyline
 from avatar_cam.character.model import FORMAT, V1_FORMAT, load_character, parse_character, save_character
 from avatar_cam.character.painter import BoundsPainter
@@ -392,6 +392,33 @@ def test_eyes_measured_shut_are_drawn_shut() -> None:
         assert list(eye_openness(pose).values()) == [0.0, 0.0], shut
     squint = Calibration().pose(replace(NEUTRAL, eye_r=0.13, eye_l=0.13))
     assert min(eye_openness(squint).values()) > 0.3
+
+
+def test_open_eyes_are_outlined_all_round() -> None:
+    """The lower lid is an opaque line at least half the upper lid's width, so each open eye is
+    one closed outline: a face tracker then reads its opening steadily as the head moves
+    (openness read back over 300 random poses: correlation 0.865 / 0.847 with the faint lower
+    line, 0.890 / 0.861 with this one)."""
+    from avatar_cam.character.painter import Solid
+
+    class EyeStrokes(BoundsPainter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.strokes: list[tuple[int, float]] = []
+
+        def stroke(self, path, paint, width, closed=False):  # type: ignore[no-untyped-def]
+            if self.layer == "eyes" and isinstance(paint, Solid):
+                self.strokes.append((paint.colour[3], width))
+            super().stroke(path, paint, width, closed)
+
+    ch = load_character(DEFAULT)
+    painter = EyeStrokes()
+    paint_with(painter, ch, Pose(), frame_placement(Pose(), np.zeros(2), (1280, 720), 0.0, extent(ch)),
+               on_layer=lambda name: setattr(painter, "layer", name))
+    assert len(painter.strokes) == 2  # the lower lids, then the upper lids with their lashes
+    (lower_alpha, lower), (upper_alpha, upper) = painter.strokes
+    assert lower_alpha == upper_alpha == 255
+    assert lower >= 0.5 * upper
 
 
 def test_calibration_neutral_and_gain() -> None:

@@ -274,7 +274,7 @@ def draw_eyes(s: Scene) -> None:
         s.fill(pupils, (22, 18, 24))
         s.fill(glints, (255, 255, 255))
         s.fill(shadows, shade(_EYEBALL, 0.85))
-    s.stroke(bottoms, line, 0.006 * size, alpha=150)
+    s.stroke(bottoms, line, 0.009 * size)
     lash = 0.016 * weight * size
     s.stroke(tops, line, lash)
     if flicks:
