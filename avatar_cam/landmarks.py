@@ -219,8 +219,8 @@ _WIRE_KEYS = {"key": 0x0A, "length": 15, "x_key": 0x0D, "y_key": 0x15, "z_key": 
 def points(landmark_list: object) -> np.ndarray:
     """(n, 3) float32 x, y, z of a `NormalizedLandmarkList`. Read from its serialised form with
     numpy when every landmark is exactly three floats, as the landmark model writes them (reading
-    1,434 attributes one by one cost ~0.3 ms a frame); field by field otherwise (a coordinate of
-    exactly 0 is left out on the wire)."""
+    1,434 attributes one by one cost ~0.3 ms a frame); field by field otherwise (a landmark with
+    a field unset, or with a visibility or presence, changes the layout)."""
     data = landmark_list.SerializeToString()  # type: ignore[attr-defined]
     if data and len(data) % _WIRE.itemsize == 0:
         wire = np.frombuffer(data, _WIRE)
