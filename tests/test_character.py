@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 
 from avatar_cam.align import crop_matrix
-from avatar_cam.character.draw import draw_frame, draw_portrait, extent, frame_placement, paint_with
-from avatar_cam.character.geometry import Head3D, Pose2D, join, polyline
+from avatar_cam.character.draw import (
+    FACE_GROUP,
+    draw_frame,
+    draw_portrait,
+    extent,
+    frame_placement,
+    paint_with,
+)
+from avatar_cam.character.geometry import Head3D, Pose2D, convex_polygon, inside_polygon, join, polyline
 from avatar_cam.character.model import FORMAT, V1_FORMAT, load_character, parse_character, save_character
 from avatar_cam.character.painter import BoundsPainter
 from avatar_cam.character.params import (
@@ -162,6 +169,62 @@ def test_shapes_placed_together_land_where_each_would_alone() -> None:
     a, b = shapes[0][:4], shapes[2][:4]
     gap = polyline(np.stack([a[-1], b[0]]), closed=False)
     np.testing.assert_allclose(join(a, b), np.concatenate([a, gap[1:], b[1:]]), atol=1e-12)
+
+
+def test_inside_polygon_never_says_inside_for_a_point_too_near_or_past_the_curve() -> None:
+    import cv2
+
+    from avatar_cam.character.geometry import smooth
+
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    outline = smooth(np.stack([100 + 60 * np.cos(angles), 100 + 50 * np.sin(angles)], 1))
+    t = np.linspace(0, 1, 50)[:, None, None]
+    p0, c1, c2, p1 = (outline[i:-1:3][None] if i < 3 else outline[3::3][None] for i in range(4))
+    curve = ((1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t**2 * c2 + t**3 * p1)
+    curve = curve.transpose(1, 0, 2).reshape(-1, 2).astype(np.float32)  # the curve itself, densely
+    polygon = convex_polygon(outline)
+    assert polygon is not None
+    rng = np.random.default_rng(0)
+    said_inside = 0
+    for x, y in rng.uniform(30, 170, (400, 2)):
+        distance = cv2.pointPolygonTest(curve, (float(x), float(y)), True)
+        inside = inside_polygon(polygon, np.array([[x, y]] * 3), 2.0)
+        assert not inside or distance >= 2.0 - 1e-3, (x, y, distance)
+        said_inside += inside
+        assert inside or distance < 2.5, (x, y, distance)  # and it is not over-cautious
+    assert said_inside > 100
+    dent = outline.copy()
+    dent[0] = (130.0, 100.0)  # pushed in: not convex, so the clip is always used
+    assert convex_polygon(dent) is None
+    assert inside_polygon(polygon, np.zeros((0, 2)), 0.0)
+
+
+def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
+    """The face's features are drawn inside the head's clip only when some of them come near or
+    past its outline (a full turn); otherwise the clip, which costs a twelfth of the frame, is
+    left out. Where it is used, they are cut at the silhouette."""
+    class Clips(BoundsPainter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip_layers: list[str] = []
+
+        def clipped(self, path):  # type: ignore[no-untyped-def]
+            self.clip_layers.append(self.layer)
+            return super().clipped(path)
+
+    ch = load_character(DEFAULT)
+
+    def head_clipped(pose: Pose) -> bool:
+        painter = Clips()
+        paint_with(painter, ch, pose, frame_placement(pose, np.zeros(2), (1280, 720), 0.0, extent(ch)),
+                   on_layer=lambda name: setattr(painter, "layer", name))
+        # the features' own clips (eyes, mouth) open inside their layers; the head's before them
+        return any(layer not in FACE_GROUP for layer in painter.clip_layers)
+
+    assert not head_clipped(Pose())
+    assert not head_clipped(Pose(yaw=30, pitch=10, roll=10, mouth_open=0.5, smile=1, brow_r=1, brow_l=1))
+    assert head_clipped(Pose(mouth_open=1.0))  # the open lips come near the chin
+    assert head_clipped(Pose(yaw=60, pitch=35))  # the far eye reaches the silhouette
 
 
 def test_skia_paths_read_from_bytes_are_the_paths_built_call_by_call() -> None:

@@ -7,6 +7,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 KAPPA = 0.5522847498  # control length of a quarter circle of radius 1
@@ -69,6 +70,35 @@ def smooth(points: np.ndarray, closed: bool = True, tension: float = 1.0) -> np.
     """A Catmull-Rom curve through `points` (n, 2) as cubic segments. `tension` < 1 rounds less."""
     p = np.asarray(points, np.float64)
     return _catmull_rom(len(p), closed, float(tension)) @ p
+
+
+@functools.lru_cache(maxsize=32)
+def _points_and_middles(n: int) -> np.ndarray:
+    """(2k, n) weights giving a closed chain of n = 3k + 1 points' curve points and each
+    cubic's middle (t = 1/2), in order."""
+    k = (n - 1) // 3
+    m = np.zeros((2 * k, n))
+    for i in range(k):
+        m[2 * i, 3 * i] = 1.0
+        m[2 * i + 1, 3 * i:3 * i + 4] = (0.125, 0.375, 0.375, 0.125)
+    m.flags.writeable = False
+    return m
+
+
+def convex_polygon(outline: np.ndarray) -> np.ndarray | None:
+    """The polygon (float32) through the closed curve `outline`'s points and its segments'
+    middles, which lies inside the curve where the curve is convex; None if it is not convex."""
+    polygon = (_points_and_middles(len(outline)) @ outline).astype(np.float32)
+    return polygon if cv2.isContourConvex(polygon) else None
+
+
+def inside_polygon(polygon: np.ndarray, points: np.ndarray, margin: float) -> bool:
+    """Whether every point lies at least `margin` pixels inside the convex `polygon`: judged on
+    the points' convex hull, which is inside a convex region exactly when all the points are."""
+    if len(points) < 3:
+        return len(points) == 0
+    hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).tolist()
+    return all(cv2.pointPolygonTest(polygon, (x, y), True) >= margin for x, y in hull)
 
 
 def polyline(points: np.ndarray, closed: bool = True) -> np.ndarray:

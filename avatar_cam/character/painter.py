@@ -9,8 +9,8 @@ copy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -128,3 +128,61 @@ class BoundsPainter:
         """The box round `layers` (default: all)."""
         boxes = [b for k, b in self.boxes.items() if layers is None or k in layers]
         return np.concatenate([np.min([b[:2] for b in boxes], 0), np.max([b[2:] for b in boxes], 0)])
+
+
+class RecordingPainter:
+    """A `Painter` that keeps the calls, to replay them on another painter (`replay`), and every
+    point a call can reach: all paths' points (a cubic curve lies inside its control points'
+    hull) and the widest stroke's half width. `mark` records a layer's name for `on_layer`."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self._points: list[np.ndarray] = []
+        self.pad = 0.0  # pixels past the points that a call may draw
+
+    def _keep(self, path: Path) -> None:
+        self._points += pieces(path)
+
+    def points(self) -> np.ndarray:
+        """(m, 2) every path's points (none: an empty array)."""
+        return np.concatenate(self._points) if self._points else np.zeros((0, 2))
+
+    def mark(self, layer: str) -> None:
+        self.calls.append(("layer", layer))
+
+    def fill(self, path: Path, paint: Paint, aa: bool = True) -> None:
+        self.calls.append(("fill", path, paint, aa))
+        self._keep(path)
+
+    def stroke(self, path: Path, paint: Paint, width: float, closed: bool = False) -> None:
+        self.calls.append(("stroke", path, paint, width, closed))
+        self._keep(path)
+        self.pad = max(self.pad, max(width, 0.5) / 2)
+
+    @contextmanager
+    def clipped(self, path: Path) -> Iterator[None]:
+        self.calls.append(("clip", path))
+        try:
+            yield
+        finally:
+            self.calls.append(("end",))
+
+    def close(self) -> None:
+        pass
+
+    def replay(self, painter: Painter, on_layer: Callable[[str], None] | None = None) -> None:
+        clips: list[ExitStack] = []
+        for kind, *args in self.calls:
+            if kind == "fill":
+                painter.fill(*args)
+            elif kind == "stroke":
+                painter.stroke(*args)
+            elif kind == "clip":
+                clips.append(ExitStack())
+                clips[-1].enter_context(painter.clipped(args[0]))
+            elif kind == "end":
+                clips.pop().close()
+            elif on_layer is not None:
+                on_layer(args[0])
