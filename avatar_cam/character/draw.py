@@ -212,10 +212,12 @@ def _draw_features(s: Scene, painter: Painter, group: list[tuple[str, Draw]], he
         return
     features = RecordingPainter()
     s.painter = features
-    for name, draw in group:
-        features.mark(name)
-        draw(s)
-    s.painter = painter
+    try:
+        for name, draw in group:
+            features.mark(name)
+            draw(s)
+    finally:
+        s.painter = painter
     inside = inside_polygon(outline, features.points(), features.pad + CLIP_MARGIN)
     with nullcontext() if inside else painter.clipped(head):
         features.replay(painter, on_layer)
