@@ -18,6 +18,7 @@ from avatar_cam.frame import Face
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
 _quiet_saved = -1  # fd 2 as it was before the first of the nested silences
+_STDERR = 2
 
 
 @contextlib.contextmanager
@@ -25,21 +26,24 @@ def quiet_native_stderr() -> Iterator[None]:
     """Silence what MediaPipe's C++ side prints to fd 2 while its graph starts (TFLite/absl
     banners that say nothing to a user). Python-level errors still propagate as exceptions.
 
+    Always fd 2, where native code writes, never `sys.stderr`'s descriptor: that one may be a
+    test harness's capture file, closed and its number reused while a thread is still inside.
     Threads share fd 2 (the window starts MediaPipe on its pipeline and thumbnail threads at
     once), so the first to enter silences it and the last to leave restores it, under a lock;
     each saving and restoring on its own raced (a closed descriptor, or stderr lost for good)."""
     global _quiet_depth, _quiet_saved
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced (pytest capture, GUI)
+        os.fstat(_STDERR)
+    except OSError:  # no stderr at all (a windowed app on Windows)
         yield
         return
     with _quiet_lock:
         if _quiet_depth == 0:
-            sys.stderr.flush()
-            _quiet_saved = os.dup(fd)
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                sys.stderr.flush()
+            _quiet_saved = os.dup(_STDERR)
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, fd)
+            os.dup2(devnull, _STDERR)
             os.close(devnull)
         _quiet_depth += 1
     try:
@@ -48,7 +52,7 @@ def quiet_native_stderr() -> Iterator[None]:
         with _quiet_lock:
             _quiet_depth -= 1
             if _quiet_depth == 0:
-                os.dup2(_quiet_saved, fd)
+                os.dup2(_quiet_saved, _STDERR)
                 os.close(_quiet_saved)
 
 
