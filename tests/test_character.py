@@ -7,6 +7,7 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -171,17 +172,26 @@ def test_shapes_placed_together_land_where_each_would_alone() -> None:
     np.testing.assert_allclose(join(a, b), np.concatenate([a, gap[1:], b[1:]]), atol=1e-12)
 
 
+P = TypeVar("P", bound=BoundsPainter)
+
+
+def _paint_layers(painter: P, pose: Pose) -> P:
+    """The default character in `pose` at 1280x720 through `painter`, its layer named as each
+    part is drawn."""
+    ch = load_character(DEFAULT)
+    paint_with(painter, ch, pose, frame_placement(pose, np.zeros(2), (1280, 720), 0.0, extent(ch)),
+               on_layer=lambda name: setattr(painter, "layer", name))
+    return painter
+
+
 def test_inside_polygon_never_says_inside_for_a_point_too_near_or_past_the_curve() -> None:
     import cv2
 
-    from avatar_cam.character.geometry import smooth
+    from avatar_cam.character.geometry import sample, smooth
 
     angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
     outline = smooth(np.stack([100 + 60 * np.cos(angles), 100 + 50 * np.sin(angles)], 1))
-    t = np.linspace(0, 1, 50)[:, None, None]
-    p0, c1, c2, p1 = (outline[i:-1:3][None] if i < 3 else outline[3::3][None] for i in range(4))
-    curve = ((1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t**2 * c2 + t**3 * p1)
-    curve = curve.transpose(1, 0, 2).reshape(-1, 2).astype(np.float32)  # the curve itself, densely
+    curve = np.array([sample(outline, t) for t in np.linspace(0, 1, 1200)], np.float32)  # densely
     polygon = convex_polygon(outline)
     assert polygon is not None
     rng = np.random.default_rng(0)
@@ -212,12 +222,8 @@ def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
             self.clip_layers.append(self.layer)
             return super().clipped(path)
 
-    ch = load_character(DEFAULT)
-
     def head_clipped(pose: Pose) -> bool:
-        painter = Clips()
-        paint_with(painter, ch, pose, frame_placement(pose, np.zeros(2), (1280, 720), 0.0, extent(ch)),
-                   on_layer=lambda name: setattr(painter, "layer", name))
+        painter = _paint_layers(Clips(), pose)
         # the features' own clips (eyes, mouth) open inside their layers; the head's before them
         return any(layer not in FACE_GROUP for layer in painter.clip_layers)
 
@@ -474,10 +480,7 @@ def test_open_eyes_are_outlined_all_round() -> None:
                 self.strokes.append((paint.colour[3], width))
             super().stroke(path, paint, width, closed)
 
-    ch = load_character(DEFAULT)
-    painter = EyeStrokes()
-    paint_with(painter, ch, Pose(), frame_placement(Pose(), np.zeros(2), (1280, 720), 0.0, extent(ch)),
-               on_layer=lambda name: setattr(painter, "layer", name))
+    painter = _paint_layers(EyeStrokes(), Pose())
     assert len(painter.strokes) == 2  # the lower lids, then the upper lids with their lashes
     (lower_alpha, lower), (upper_alpha, upper) = painter.strokes
     assert lower_alpha == upper_alpha == 255

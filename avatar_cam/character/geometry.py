@@ -75,12 +75,9 @@ def smooth(points: np.ndarray, closed: bool = True, tension: float = 1.0) -> np.
 @functools.lru_cache(maxsize=32)
 def _points_and_middles(n: int) -> np.ndarray:
     """(2k, n) weights giving a closed chain of n = 3k + 1 points' curve points and each
-    cubic's middle (t = 1/2), in order."""
-    k = (n - 1) // 3
-    m = np.zeros((2 * k, n))
-    for i in range(k):
-        m[2 * i, 3 * i] = 1.0
-        m[2 * i + 1, 3 * i:3 * i + 4] = (0.125, 0.375, 0.375, 0.125)
+    cubic's middle, in order (`sample` at every half segment, as one matrix product)."""
+    halves = 2 * ((n - 1) // 3)
+    m = np.stack([sample(np.eye(n), j / halves) for j in range(halves)])
     m.flags.writeable = False
     return m
 
@@ -95,8 +92,8 @@ def convex_polygon(outline: np.ndarray) -> np.ndarray | None:
 def inside_polygon(polygon: np.ndarray, points: np.ndarray, margin: float) -> bool:
     """Whether every point lies at least `margin` pixels inside the convex `polygon`: judged on
     the points' convex hull, which is inside a convex region exactly when all the points are."""
-    if len(points) < 3:
-        return len(points) == 0
+    if not len(points):
+        return True
     hull = cv2.convexHull(points.astype(np.float32)).reshape(-1, 2).tolist()
     return all(cv2.pointPolygonTest(polygon, (x, y), True) >= margin for x, y in hull)
 
