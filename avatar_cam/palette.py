@@ -14,8 +14,11 @@ colour must not lighten a mouth or a line.
 Regions are in the app's aligned crop (eyes at y ~0.47 and the mouth at ~0.70 of the side for
 photos, DiceBear and anime faces alike): skin is the most common colour of the face's middle
 below the eyes, hair the most common colour of the band over the forehead less the background
-(the top corners' colour) and less anything of skin colour; a band with too little left has no
-hair colour (a bald head, a hat of background colour)."""
+(the top corners' colour) and less anything of skin colour, when that one colour covers a fifth
+of the band (outlines, glasses and squiggles over a bald head are not hair). A band of mostly
+skin without hair is a bald head: its hair colour is the skin's, so the hair a generator draws
+anyway takes the skin's colour. Otherwise there is no hair colour (a hat of the background's
+colour, hair the colour of the corners) and the drawn hair keeps its own."""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ HAIR_BOX = (0.25, 0.75, 0.05, 0.24)
 CORNER_BOXES = ((0.0, 0.06, 0.0, 0.06), (0.94, 1.0, 0.0, 0.06))
 APART = 18.0  # Lab distance: band pixels this close to the background are not hair
 SKIN_APART = 12.0  # ... nor those this close to the skin (a tan bob over tan skin still counts)
-MIN_HAIR = 0.12  # the share of the band that must be hair for the look to have a hair colour
+MIN_HAIR = 0.2  # the share of the band the hair's own colour must cover to be the look's hair
+BALD_SKIN = 0.3  # the share of the band of skin colour that makes a picture without hair bald
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
 MIN_APART = 10.0  # Lab distance under which the drawn hair and skin are one colour to the match
@@ -72,25 +76,27 @@ class Palette:
         return Palette(lab(data["skin"]), None if hair is None else lab(hair))
 
 
-def dominant(pixels: np.ndarray, bin_size: float = 8.0) -> np.ndarray:
-    """The most common colour of (n, 3) Lab pixels: the fullest cell of a coarse Lab grid, then
-    the median of the pixels near it (a cartoon's flat skin, not the median of skin, eyes and
-    lines)."""
+def dominant(pixels: np.ndarray, bin_size: float = 8.0) -> tuple[np.ndarray, int]:
+    """The most common colour of (n, 3) Lab pixels and how many pixels are near it: the fullest
+    cell of a coarse Lab grid, then the median of the pixels near it (a cartoon's flat skin, not
+    the median of skin, eyes and lines)."""
     cells, counts = np.unique(np.floor(pixels / bin_size).astype(np.int32), axis=0, return_counts=True)
     centre = (cells[np.argmax(counts)] + 0.5) * bin_size
     near = pixels[np.linalg.norm(pixels - centre, axis=1) < bin_size * 1.5]
-    return np.median(near, axis=0)
+    return np.median(near, axis=0), len(near)
 
 
 def crop_palette(rgb: np.ndarray) -> Palette:
     """The `Palette` of an RGB uint8 aligned crop (module docstring)."""
     lab = _lab(rgb)
-    skin = dominant(_box(lab, SKIN_BOX))
+    skin = dominant(_box(lab, SKIN_BOX))[0]
     background = np.median(np.concatenate([_box(lab, b) for b in CORNER_BOXES]), axis=0)
     band = _box(lab, HAIR_BOX)
-    keep = ((np.linalg.norm(band - background, axis=1) > APART)
-            & (np.linalg.norm(band - skin, axis=1) > SKIN_APART))
-    hair = dominant(band[keep]) if keep.mean() >= MIN_HAIR else None
+    shown = np.linalg.norm(band - background, axis=1) > APART
+    skinlike = np.linalg.norm(band - skin, axis=1) <= SKIN_APART
+    hair, covers = dominant(band[shown & ~skinlike]) if (shown & ~skinlike).any() else (None, 0)
+    if covers < MIN_HAIR * len(band):
+        hair = skin if (shown & skinlike).mean() >= BALD_SKIN else None
     return Palette(tuple(float(v) for v in skin),  # type: ignore[arg-type]
                    None if hair is None else tuple(float(v) for v in hair))  # type: ignore[arg-type]
 

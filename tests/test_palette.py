@@ -44,6 +44,27 @@ def test_the_palette_is_the_skin_and_the_hair_and_none_for_a_bald_head() -> None
     assert Palette.from_json(json.loads(json.dumps(p.to_json()))).hair == pytest.approx(p.hair, abs=0.01)
 
 
+def test_a_bald_head_has_the_skins_colour_for_hair_and_lines_over_it_are_not_hair() -> None:
+    """Over a bald head the band above the forehead is skin (the hair of the picture is its skin,
+    so a generator's drawn hair takes the skin's colour); dark outlines and squiggles there are
+    not hair, however many (a bald DiceBear 'micah' with lilac curls read as black hair)."""
+    skin = (200, 140, 110)
+    n = 128
+    bald = _crop(skin, skin, n=n)
+    lined = bald.copy()
+    for i in range(6):  # thin dark arcs and squiggles across the top of the head
+        cv2.ellipse(lined, (n // 2, int((0.3 + 0.03 * i) * n)), (int(0.25 * n), int(0.12 * n)), 0, 200, 340,
+                    (40, 30, 30) if i % 2 else (180, 160, 230), 1)
+    for img in (bald, lined):
+        p = crop_palette(img)
+        assert p.hair is not None and np.linalg.norm(np.subtract(p.hair, p.skin)) < 1, p
+    # the look of a bald picture draws the generator's hair in the picture's skin
+    drawn = _crop((225, 180, 150), (60, 40, 30))
+    out = ColourMatch(crop_palette(drawn), crop_palette(bald))(drawn)
+    hair_px = (int(0.12 * n), n // 2)
+    assert np.linalg.norm(_lab(tuple(int(v) for v in out[hair_px])) - _lab(skin)) < 4  # type: ignore[arg-type]
+
+
 def test_the_match_moves_skin_and_hair_and_leaves_lines_and_eyes() -> None:
     drawn = _crop((225, 180, 150), (110, 70, 40))
     wanted = Palette(tuple(_lab((120, 80, 60))), tuple(_lab((230, 110, 20))))  # type: ignore[arg-type]
