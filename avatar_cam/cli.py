@@ -14,10 +14,11 @@ from pathlib import Path
 
 from avatar_cam.character.params import Calibration
 from avatar_cam.composite import DEFAULT_BACKGROUND, Mode
+from avatar_cam.face import quiet_native_stderr
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.options import build_parser, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
-from avatar_cam.sinks import SinkError, open_sink
+from avatar_cam.sinks import Sink, SinkError, VideoFileSink, open_sink, video_size
 from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
 from avatar_cam.styles import StyleCatalog, StyleError
 
@@ -46,7 +47,8 @@ def make_look_from(style: str | None, picture: str) -> str:
 
     catalog = StyleCatalog()
     info = catalog.resolve(style)
-    look, note = make_look(info, picture, catalog.dirs[-1])
+    with quiet_native_stderr():  # MediaPipe's start-up banners, not for a user
+        look, note = make_look(info, picture, catalog.dirs[-1])
     print(f"avatar-cam: {note}", file=sys.stderr)
     return str(look.path)
 
@@ -58,14 +60,19 @@ def run_headless(args: argparse.Namespace) -> int:
         background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
         style = StyleCatalog().resolve(args.style)
         spec = default_input(args.input)
-        source = open_source(spec, loop=args.loop, width=args.camera_size[0],
-                             height=args.camera_size[1])
+        with quiet_native_stderr():  # FFmpeg's and OpenCV's own lines about a file or camera
+            source = open_source(spec, loop=args.loop, width=args.camera_size[0],
+                                 height=args.camera_size[1])
     except (StyleError, SourceError, ValueError) as e:
         return _fail(str(e))
     fps = args.fps if source.live or source.still else source.fps
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
+        if isinstance(sink, VideoFileSink) and video_size(args.size) != tuple(args.size):
+            w, h = video_size(args.size)
+            print(f"avatar-cam: note: the video is {w}x{h} (video encoders need even sides)",
+                  file=sys.stderr)
         settings = AppSettings()
         calibration = settings.calibration
         if args.expressiveness is not None:  # for this run; the window's slider saves it
@@ -102,10 +109,11 @@ def run_headless(args: argparse.Namespace) -> int:
     try:
         stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, reopen=reopen)
     except Exception as e:  # a sink that kept failing (disk full, device gone): say so, exit 1
+        sink_closed(sink)
         return _fail(f"output {output} failed: {e}")
     finally:
         source.close()
-        sink.close()
+    closing = sink_closed(sink)
     if args.calibrate and not calibrated:
         print("avatar-cam: calibration did not finish: the face was not tracked for 2 s",
               file=sys.stderr)
@@ -122,12 +130,28 @@ def run_headless(args: argparse.Namespace) -> int:
     if source.still:
         counts = (f"{summary['stills']} files, {summary['frames_with_face']} with a face, "
                   f"{summary['files_without_face']} without a face (placeholder card)")
+        if summary.get("skipped_inputs"):
+            counts += f", {len(summary['skipped_inputs'])} unreadable (skipped)"
     else:
         counts = (f"{summary['frames_out']} frames, {summary['frames_with_face']} with a face, "
                   f"{summary['frames_fallback']} fallback")
     print(f"avatar-cam: {counts}, {summary['fps']} fps, latency p50 "
           f"{summary['latency_ms']['p50']} ms", file=sys.stderr)
+    lost = sum(n for k, n in stats.errors.items() if k.startswith("sink:"))
+    if lost:
+        return _fail(f"output {output}: {lost} frame(s) not written: {pipeline.sink_error}")
+    if closing:
+        return _fail(closing)
     return 0
+
+
+def sink_closed(sink: Sink) -> str:
+    """Close `sink`; what went wrong in words (a video the disk had no room for), else ''."""
+    try:
+        sink.close()
+    except SinkError as e:
+        return str(e)
+    return ""
 
 
 def has_display() -> bool:

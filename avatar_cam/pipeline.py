@@ -149,6 +149,7 @@ class Pipeline:
         self.paused = False
         self.max_sink_failures = 30
         self._sink_failures: dict[int, int] = {}
+        self.sink_error = ""  # the first frame a sink could not take, in words
         self._calibrator: Calibrator | None = None
         self._calibrated: Callable[[Calibration | None, str], None] | None = None
         if style is None:  # the window can open with no usable style and show the 'no style' card
@@ -423,6 +424,7 @@ class Pipeline:
                     self._sink_failures[id(sink)] = 0
                 except Exception as e:
                     self.stats.errors[f"sink:{type(e).__name__}"] += 1
+                    self.sink_error = self.sink_error or str(e)
                     self._sink_failures[id(sink)] = self._sink_failures.get(id(sink), 0) + 1
                     if self._sink_failures[id(sink)] >= self.max_sink_failures:
                         raise

@@ -12,6 +12,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from avatar_cam.face import quiet_native_stderr
 from avatar_cam.sources import IMAGE_EXTS, VIDEO_EXTS
 
 
@@ -77,30 +78,60 @@ def _prepare_dir(directory: Path) -> None:
         raise SinkError(f"{directory}: not writable")
 
 
+def _probe_file(path: Path) -> None:
+    """Fail now, with the system's reason, when `path` cannot be created or written (OpenCV's video
+    writer reports success for a file it then never writes)."""
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise SinkError(f"{path}: cannot write ({e.strerror})") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def video_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The frame size a video file gets for `size`: video encoders need even sides."""
+    return max(2, size[0] - size[0] % 2), max(2, size[1] - size[1] % 2)
+
+
 class VideoFileSink:
-    """An .mp4 (or other container) at a fixed frame size and rate; opened on the first frame."""
+    """An .mp4 (or other container) at a fixed frame size and rate; opened on the first frame.
+    Odd sides lose their last row or column (`video_size`). `close` reads the file back: a video
+    the disk had no room for is removed and reported, not left unplayable."""
 
     def __init__(self, path: Path, fps: float = 30.0):
         self.path = path
         self.fps = fps
         _prepare_dir(path.parent)
+        _probe_file(path)
         self._writer: cv2.VideoWriter | None = None
         self.frames = 0
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
+        w, h = video_size((image_bgr.shape[1], image_bgr.shape[0]))
         if self._writer is None:
-            h, w = image_bgr.shape[:2]
             mp4 = self.path.suffix.lower() in (".mp4", ".m4v", ".mov")
             fourcc = cv2.VideoWriter_fourcc(*("mp4v" if mp4 else "MJPG"))
             self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise SinkError(f"{self.path}: cannot write a video here")
-        self._writer.write(image_bgr)
+        self._writer.write(np.ascontiguousarray(image_bgr[:h, :w]))
         self.frames += 1
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        with quiet_native_stderr():  # FFmpeg's own line about a broken file
+            video = cv2.VideoCapture(str(self.path))
+            readable = video.isOpened() and video.read()[0]
+            video.release()
+        if self.frames and not readable:
+            self.path.unlink(missing_ok=True)
+            raise SinkError(f"{self.path}: the video could not be written (is the disk full?)")
 
 
 def _imwrite(path: Path, image_bgr: np.ndarray) -> None:
@@ -112,6 +143,7 @@ def _imwrite(path: Path, image_bgr: np.ndarray) -> None:
         tmp.write_bytes(data.tobytes())
         os.replace(tmp, path)
     except OSError as e:
+        tmp.unlink(missing_ok=True)
         raise SinkError(f"{path}: cannot write ({e.strerror})") from None
 
 
@@ -121,6 +153,7 @@ class ImageFileSink:
     def __init__(self, path: Path):
         self.path = path
         _prepare_dir(path.parent)
+        _probe_file(path)
         self.frames = 0
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:

@@ -317,10 +317,11 @@ class StyleCatalog:
         self.dirs = dirs if dirs is not None else [builtin_styles_dir(), user_styles_dir()]
         self.styles: list[StyleInfo] = []
         self.problems: list[str] = []
+        self._broken: dict[str, str] = {}  # file stem -> why it did not load
         self.refresh()
 
     def refresh(self) -> None:
-        self.styles, self.problems = [], []
+        self.styles, self.problems, self._broken = [], [], {}
         for d in self.dirs:
             suffixes = (*CHARACTER_SUFFIXES, LOOK_SUFFIX)
             files = [*d.glob("*.onnx"), *(f for x in suffixes for f in d.glob("*" + x))] if d.is_dir() else []
@@ -329,6 +330,7 @@ class StyleCatalog:
                     self.styles.append(load_style(p, probe=False))
                 except StyleError as e:
                     self.problems.append(str(e))
+                    self._broken.setdefault(style_stem(p), str(e))
 
     def default(self) -> StyleInfo:
         """The built-in default: the one named in `avatar_cam/assets/styles/default.json`, else the first."""
@@ -353,5 +355,7 @@ class StyleCatalog:
         for s in self.styles:
             if name in (s.name, s.path.stem, style_stem(s.path)):
                 return s
+        if name in self._broken:  # its file is there but did not load: say why
+            raise StyleError(self._broken[name])
         known = ", ".join(s.name for s in self.styles) or "none"
         raise StyleError(f"no style named {name_or_path!r} (known: {known})")

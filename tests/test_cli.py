@@ -69,6 +69,37 @@ def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
     assert len(RecordingBackend.frames) == 5 and RecordingBackend.frames[0].shape == (720, 1280, 3)
 
 
+def test_frames_an_output_did_not_take_end_in_one_error_line_and_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose output lost frames (a disk that filled up) must not end as if it succeeded."""
+    from avatar_cam import sinks
+
+    real = sinks._imwrite
+    written: list[int] = []
+
+    def fill_up(path: Path, image_bgr: np.ndarray) -> None:
+        if written:
+            raise sinks.SinkError(f"{path}: cannot write (No space left on device)")
+        real(path, image_bgr)
+        written.append(1)
+
+    monkeypatch.setattr(sinks, "_imwrite", fill_up)
+    out = tmp_path / "o.png"
+    assert main(["--headless", "-i", "demo", "-o", str(out), "--max-frames", "4", "--size", "320x180"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("avatar-cam: error:") == 1
+    assert "3 frame(s) not written" in err and "No space left on device" in err
+    assert out.is_file()  # the frame it did take is there
+
+
+def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o.mp4"
+    assert main(["--headless", "-i", "demo", "-o", str(out), "--max-frames", "2", "--size", "321x181"]) == 0
+    assert "the video is 320x180" in capsys.readouterr().err
+    ok, frame = cv2.VideoCapture(str(out)).read()
+    assert ok and frame.shape == (180, 320, 3)
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -19,6 +19,7 @@ from avatar_cam.sinks import (
     VirtualCameraSink,
     open_sink,
     vcam_setup_help,
+    video_size,
 )
 from avatar_cam.sources import (
     CameraSource,
@@ -201,3 +202,37 @@ def test_output_under_a_file_is_refused(tmp_path: Path) -> None:
     for out in ("o.png", "o.mp4", "frames"):
         with pytest.raises(SinkError, match="cannot create the output folder"):
             open_sink(str(tmp_path / "afile" / "sub" / out), (32, 24), 30)
+
+
+def test_a_video_sink_writes_even_sides_and_reports_a_video_it_could_not_keep(tmp_path: Path) -> None:
+    """Video encoders need even sides: the sink drops the odd row and column itself (`video_size`,
+    which the CLI announces). A video whose file is gone or unreadable when it closes (a full
+    disk leaves one without its index) is reported, never left as if written."""
+    assert video_size((1001, 563)) == (1000, 562) and video_size((640, 480)) == (640, 480)
+    odd = VideoFileSink(tmp_path / "odd.mp4", fps=10)
+    for _ in range(3):
+        odd.write(np.full((49, 65, 3), 90, np.uint8))
+    odd.close()
+    cap = cv2.VideoCapture(str(tmp_path / "odd.mp4"))
+    ok, frame = cap.read()
+    assert ok and frame.shape == (48, 64, 3)
+    lost = VideoFileSink(tmp_path / "lost.mp4", fps=10)
+    for _ in range(3):
+        lost.write(np.full((48, 64, 3), 90, np.uint8))
+    (tmp_path / "lost.mp4").unlink()  # the writer keeps writing to a file no one can read back
+    with pytest.raises(SinkError, match="could not be written"):
+        lost.close()
+
+
+def test_an_output_that_cannot_be_a_file_is_refused_before_any_frame(tmp_path: Path) -> None:
+    """OpenCV's video writer says it opened a path it then never writes: the sink tries the path
+    itself. A failed image write leaves no temporary file behind."""
+    for name in ("o.mp4", "o.png"):
+        (tmp_path / name).mkdir()
+        with pytest.raises(SinkError, match="cannot write"):
+            open_sink(str(tmp_path / name), (32, 24), 30)
+    fs = FolderSink(tmp_path / "frames")
+    (tmp_path / "frames" / "000000.png").mkdir()  # the first frame's name is taken by a folder
+    with pytest.raises(SinkError, match="cannot write"):
+        fs.write(np.zeros((8, 8, 3), np.uint8))
+    assert [p.name for p in (tmp_path / "frames").iterdir()] == ["000000.png"]

@@ -137,6 +137,8 @@ def test_catalog_lists_good_reports_bad_and_resolves(tmp_path: Path, style_file:
     assert catalog.resolve(str(style_file)).name == "tiny-test"
     with pytest.raises(StyleError, match="no style named 'nope'"):
         catalog.resolve("nope")
+    with pytest.raises(StyleError, match="broken.onnx: "):  # there, but broken: says why
+        catalog.resolve("broken")
 
 
 def test_empty_catalog_says_where_it_looked(tmp_path: Path) -> None:
