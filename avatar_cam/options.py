@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -46,8 +47,16 @@ def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None
     return parse_color(text), None
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags are bad input like any other: one `avatar-cam: error: ...` line and exit 1
+    (argparse prints the whole usage and exits 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="avatar-cam",
         description="Your webcam as a cartoon avatar, sent to a virtual camera. "
         "Without --headless the window opens.",

@@ -92,6 +92,15 @@ def test_frames_an_output_did_not_take_end_in_one_error_line_and_exit_1(
     assert out.is_file()  # the frame it did take is there
 
 
+@pytest.mark.parametrize("size", ["0x0", "abc", "-5x10"])
+def test_a_bad_flag_value_is_one_line_and_exit_1(size: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as bad:
+        main(["--headless", "-i", "demo", "-o", "none", "--size", size])
+    err = capsys.readouterr().err
+    assert bad.value.code == 1 and err.count("\n") == 1
+    assert err.startswith("avatar-cam: error: argument --size")
+
+
 def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o.mp4"
     assert main(["--headless", "-i", "demo", "-o", str(out), "--max-frames", "2", "--size", "321x181"]) == 0
@@ -161,9 +170,10 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     assert "calibrated: your neutral face" in err and str(tmp_path / "s.ini") in err
     saved = AppSettings().calibration
     assert saved != Calibration() and saved.gain == 1.0, "the flag's gain is for this run only"
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as bad:
         main(["--headless", "-i", "demo", "--expressiveness", "9"])
-    assert "outside 0.25 .. 3" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert bad.value.code == 1 and "outside 0.25 .. 3" in err and err.count("\n") == 1, err
 
 
 def test_reference_makes_a_look_saves_it_and_runs_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
