@@ -9,8 +9,10 @@ wall-clock latency is not."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import json
+import math
 import os
 import platform
 import resource
@@ -18,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -28,14 +31,14 @@ from avatar_cam.align import face_crop_matrix
 from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face, ensure_demo_clip
-from avatar_cam.face import FaceDetector
+from avatar_cam.face import FaceDetector, quiet_native_stderr
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer, default_threads
 from avatar_cam.landmarks import MeshTracker, to_crop
-from avatar_cam.options import parse_size
+from avatar_cam.options import OneLineParser, parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.sinks import NullSink
-from avatar_cam.sources import CameraSource, Source, VideoSource, open_source
+from avatar_cam.sources import CameraSource, Source, SourceError, VideoSource, open_source
 from avatar_cam.styles import APP_NAME, CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
 STAGES = ("capture", "detect", "crop", "landmarks", "inference", "render", "composite", "gate", "sink")
@@ -138,9 +141,11 @@ def _cpu_pct(values: list[float]) -> dict[str, float]:
 def bench_pipeline(args: argparse.Namespace) -> dict:
     style = StyleCatalog().resolve(args.style)
     spec = args.input or str(ensure_demo_clip())
-    probe = open_source(spec, loop=True)
+    with quiet_native_stderr():  # FFmpeg's own line about a file that is not a video
+        probe = open_source(spec, loop=True)
     if not isinstance(probe, VideoSource):
-        raise SystemExit("avatar-bench: --input must be a video file (it is looped)")
+        probe.close()
+        raise ValueError(f"--input {spec}: must be a video file (it is looped)")
     config = PipelineConfig(mode=Mode(args.mode), output_size=args.size, threads=args.threads)
     pipe = Pipeline(style, config)
     pipe.stats = Stats(window=64)
@@ -283,12 +288,35 @@ def bench_generators(args: argparse.Namespace) -> dict:
             "rss_mb_peak": round(peak_rss_mb(), 1)}
 
 
+def _count(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `low`."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {low}")
+        return n
+    return parse
+
+
+def parse_fps(text: str) -> float:
+    try:
+        fps = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a frame rate above 0")
+    return fps
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="avatar-bench", description=__doc__)
+    p = OneLineParser(prog="avatar-bench", description=__doc__)
     p.add_argument("--input", help="video file, looped (default: the generated demo clip)")
-    p.add_argument("--frames", type=int, default=300, help="timed frames (after warm-up)")
-    p.add_argument("--warmup", type=int, default=30, help="untimed frames first")
-    p.add_argument("--pace", type=float, metavar="FPS",
+    p.add_argument("--frames", type=_count(1), default=300, help="timed frames (after warm-up)")
+    p.add_argument("--warmup", type=_count(0), default=30, help="untimed frames first")
+    p.add_argument("--pace", type=parse_fps, metavar="FPS",
                    help="feed the clip like a camera at FPS (sleeping between frames) and report the "
                         "CPU share of one core at that rate and camera-to-sink latency")
     p.add_argument("--style", help="style name or file (default: the built-in default)")
@@ -301,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "export for reference")
     p.add_argument("--styles", nargs="*", help="style files for --generator-only (default: all)")
     p.add_argument("--baseline", help="ResNet-9 export to compare against (default: built once)")
-    p.add_argument("--runs", type=int, default=100, help="timed runs per generator")
-    p.add_argument("--warmup-runs", type=int, default=10)
+    p.add_argument("--runs", type=_count(1), default=100, help="timed runs per generator")
+    p.add_argument("--warmup-runs", type=_count(0), default=10)
     p.add_argument("--json", type=Path, help="write the results as JSON")
     return p
 
@@ -343,16 +371,46 @@ def _print_generators(r: dict) -> None:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def _fail(msg: str) -> int:
+    print(f"avatar-bench: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def _cannot_write(path: Path, e: OSError) -> str:
+    return f"--json {path}: cannot write ({e.strerror or e})"
+
+
+def check_writable(path: Path) -> None:
+    """Fail before the benchmark rather than lose its results after it: make the folder and open
+    the file for appending (removed again if this made it). `OSError` if it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder should be
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)) from None
+    existed = path.exists()
+    with path.open("a"):
+        pass
+    if not existed:
+        path.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.json:
+        try:
+            check_writable(args.json)
+        except OSError as e:
+            return _fail(_cannot_write(args.json, e))
     try:
         result = bench_generators(args) if args.generator_only else bench_pipeline(args)
-    except (StyleError, OSError, ValueError) as e:
-        print(f"avatar-bench: error: {e}", file=sys.stderr)
-        return 1
+    except (StyleError, SourceError, OSError, ValueError) as e:
+        return _fail(str(e))
     (_print_generators if args.generator_only else _print_pipeline)(result)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        try:
+            args.json.write_text(json.dumps(result, indent=2))
+        except OSError as e:  # the disk filled up during the run: the results are printed above
+            return _fail(_cannot_write(args.json, e))
     return 0
 
 

@@ -47,7 +47,7 @@ def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None
     return parse_color(text), None
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """Bad flags are bad input like any other: one `avatar-cam: error: ...` line and exit 1
     (argparse prints the whole usage and exits 2)."""
 
@@ -56,7 +56,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(
+    p = OneLineParser(
         prog="avatar-cam",
         description="Your webcam as a cartoon avatar, sent to a virtual camera. "
         "Without --headless the window opens.",

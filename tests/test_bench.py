@@ -46,3 +46,46 @@ def test_paced_run_reports_the_cpu_share_and_camera_to_sink_latency(tmp_path: Pa
     assert r["pace_fps"] == 20 and r["frames_dropped"] >= 0 and r["camera_cpu_ms_per_frame"] > 0
     assert r["fps"] <= 20 * 1.5, "no more frames are processed than the camera delivers"
     assert "camera to sink" in capsys.readouterr().out
+
+
+@pytest.fixture
+def no_bench(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing may be timed: a run that gets this far fails the test."""
+    def ran(args: object) -> dict:
+        raise AssertionError("the benchmark ran")
+    monkeypatch.setattr("avatar_cam.bench.bench_pipeline", ran)
+    monkeypatch.setattr("avatar_cam.bench.bench_generators", ran)
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("avatar-bench: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_missing_input_is_one_error_line_and_exit_1(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results" / "bench.json"
+    assert main(["--input", str(tmp_path / "missing.mp4"), "--frames", "10", "--json", str(out)]) == 1
+    assert "missing.mp4: no such file" in _one_error_line(capsys)
+    assert not out.exists(), "checking the --json destination leaves no file behind"
+
+
+@pytest.mark.parametrize("where", ["file/bench.json", "folder"], ids=["folder-is-a-file", "a-folder"])
+def test_a_json_destination_that_cannot_be_written_fails_before_the_benchmark(
+        tmp_path: Path, where: str, no_bench: None, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / where
+    assert main(["--frames", "30", "--json", str(out)]) == 1
+    assert f"--json {out}: cannot write" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("flag", [["--frames", "0"], ["--frames", "-5"], ["--pace", "0"], ["--pace", "nan"],
+                                  ["--runs", "0", "--generator-only"]])
+def test_a_count_or_rate_out_of_range_is_refused(flag: list[str], no_bench: None,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as bad:
+        main(flag)
+    assert bad.value.code == 1
+    assert f"argument {flag[0]}: '{flag[1]}' must be" in _one_error_line(capsys)

@@ -107,6 +107,17 @@ def test_character_file_problems_are_one_line_style_errors(tmp_path: Path, chang
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("name", "content"), [("notes.txt", b"not a picture\n"), ("empty.png", b"")],
+                         ids=["text", "zero-byte"])
+def test_a_background_image_that_is_no_picture_is_refused_at_load(tmp_path: Path, name: str,
+                                                                   content: bytes) -> None:
+    (tmp_path / name).write_bytes(content)  # relative to the character file
+    path = _mutated(tmp_path, lambda d: d["background"].update(kind="image", image=name))
+    with pytest.raises(StyleError, match=f"background.image '{name}' is not a readable image") as err:
+        load_style(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
 def test_not_json_is_a_style_error(tmp_path: Path) -> None:
     path = tmp_path / "x.character.json"
     path.write_text("{not json")

@@ -7,9 +7,12 @@ naming the key, never a silent default. Version-1 rig files (`<name>.rig.json`,
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import cv2
 
 from avatar_cam.character import body_parts, face_parts, hair_parts
 
@@ -132,9 +135,20 @@ def parse_character(data: object, folder: Path | None = None) -> Character:
         parts[section] = {k: _value(spec, raw[k], f"{section}.{k}") for k, spec in keys.items()}
     ch = Character(name.strip(), top["license_note"], parts, folder)
     img = ch.background_image()
-    if img is not None and not img.is_file():
-        raise ValueError(f"background.image {parts['background']['image']!r} is not a file")
+    if img is not None:
+        if not img.is_file():
+            raise ValueError(f"background.image {parts['background']['image']!r} is not a file")
+        stat = img.stat()
+        if not _readable_image(str(img), stat.st_mtime_ns, stat.st_size):
+            raise ValueError(f"background.image {parts['background']['image']!r} is not a readable image")
     return ch
+
+
+@functools.lru_cache(maxsize=8)
+def _readable_image(path: str, mtime_ns: int, size: int) -> bool:
+    """Whether OpenCV decodes `path` (as drawing it will). Cached by the file's version: the
+    creator checks the whole character on every edit, a slider drag included."""
+    return cv2.imread(path, cv2.IMREAD_COLOR) is not None
 
 
 def load_character(path: Path) -> Character:
