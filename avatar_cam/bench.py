@@ -12,7 +12,6 @@ import argparse
 import errno
 import importlib.util
 import json
-import math
 import os
 import platform
 import resource
@@ -35,7 +34,7 @@ from avatar_cam.face import FaceDetector, quiet_native_stderr
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer, default_threads
 from avatar_cam.landmarks import MeshTracker, to_crop
-from avatar_cam.options import OneLineParser, parse_size
+from avatar_cam.options import OneLineParser, parse_fps, parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.sinks import NullSink
 from avatar_cam.sources import CameraSource, Source, SourceError, VideoSource, open_source
@@ -299,16 +298,6 @@ def _count(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} must be at least {low}")
         return n
     return parse
-
-
-def parse_fps(text: str) -> float:
-    try:
-        fps = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(fps) and fps > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a frame rate above 0")
-    return fps
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,17 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_fps(text: str) -> float:
+    """A frame rate: a number from 1 to 240 (NaN, 0 and negatives would reach the camera's pacing)."""
+    try:
+        fps = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1.0 <= fps <= 240.0:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} must be a frame rate from 1 to 240")
+    return fps
+
+
 def parse_gain(text: str) -> float:
     try:
         gain = float(text)
@@ -83,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
     p.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH",
                    help="output size (default 1280x720, what meetings send)")
-    p.add_argument("--fps", type=float, default=30.0, help="virtual camera / live output rate")
+    p.add_argument("--fps", type=parse_fps, default=30.0, help="virtual camera / live output rate")
     p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
                    help="resolution asked of the webcam (default 640x480, MJPG)")
     p.add_argument("--background", default=None,

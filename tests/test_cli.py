@@ -92,13 +92,15 @@ def test_frames_an_output_did_not_take_end_in_one_error_line_and_exit_1(
     assert out.is_file()  # the frame it did take is there
 
 
-@pytest.mark.parametrize("size", ["0x0", "abc", "-5x10"])
-def test_a_bad_flag_value_is_one_line_and_exit_1(size: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("flag", "value"), [("--size", "0x0"), ("--size", "abc"), ("--size", "-5x10"),
+                                             ("--fps", "nan"), ("--fps", "0"), ("--fps", "-5")])
+def test_a_bad_flag_value_is_one_line_and_exit_1(flag: str, value: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as bad:
-        main(["--headless", "-i", "demo", "-o", "none", "--size", size])
+        main(["--headless", "-i", "demo", "-o", "none", flag, value])
     err = capsys.readouterr().err
     assert bad.value.code == 1 and err.count("\n") == 1
-    assert err.startswith("avatar-cam: error: argument --size")
+    assert err.startswith(f"avatar-cam: error: argument {flag}")
 
 
 def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
