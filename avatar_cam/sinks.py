@@ -99,7 +99,7 @@ def video_size(size: tuple[int, int]) -> tuple[int, int]:
 class VideoFileSink:
     """An .mp4 (or other container) at a fixed frame size and rate; opened on the first frame.
     Odd sides lose their last row or column (`video_size`). `close` reads the file back: a video
-    the disk had no room for is removed and reported, not left unplayable."""
+    the disk had no room for is reported, not passed off as written."""
 
     def __init__(self, path: Path, fps: float = 30.0):
         self.path = path
@@ -129,8 +129,7 @@ class VideoFileSink:
             video = cv2.VideoCapture(str(self.path))
             readable = video.isOpened() and video.read()[0]
             video.release()
-        if self.frames and not readable:
-            self.path.unlink(missing_ok=True)
+        if self.frames and not readable:  # reported, not removed: a reader may be what failed
             raise SinkError(f"{self.path}: the video could not be written (is the disk full?)")
 
 
