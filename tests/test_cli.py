@@ -45,7 +45,8 @@ def test_clip_to_mp4_keeps_every_frame_tracks_the_face_and_leaks_nothing(
         assert np.abs(w.astype(int) - raw).mean() > 20, "an output frame looks like the camera frame"
 
 
-def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path) -> None:
+def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in"
     src.mkdir()
     cv2.imwrite(str(src / "one.png"), draw_demo_face(0.0))
@@ -59,6 +60,7 @@ def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.png", "two.jpg"]
     s = json.loads(stats.read_text())
     assert s["frames_with_face"] == 2 and len(s["skipped_inputs"]) == 1
+    assert "1 unreadable (skipped)" in capsys.readouterr().err  # said, not only in the stats
 
 
 def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
