@@ -46,6 +46,9 @@ def timed(frame: Frame, stage: str) -> Iterator[None]:
         frame.cpu_ms[stage] = (time.process_time() - cpu) * 1e3
 
 
+CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before calibrating stops
+
+
 @dataclass
 class PipelineConfig:
     mode: Mode = Mode.AVATAR
@@ -152,6 +155,7 @@ class Pipeline:
         self.sink_error = ""  # the first frame a sink could not take, in words
         self._calibrator: Calibrator | None = None
         self._calibrated: Callable[[Calibration | None, str], None] | None = None
+        self._calibrating_since: float | None = None
         if style is None:  # the window can open with no usable style and show the 'no style' card
             self.drop_style("no style loaded")
         else:
@@ -186,6 +190,20 @@ class Pipeline:
                        "generated styles do not use)")
             return
         self._calibrator, self._calibrated = Calibrator(seconds), done
+        self._calibrating_since: float | None = None
+
+    def _give_up_calibrating(self, frame: Frame) -> None:
+        """Stop a calibration that got no steady face for `CALIBRATE_GIVE_UP_S` of the stream
+        (the person left, or the camera shows no one) and say so, instead of waiting for ever."""
+        if self._calibrator is None or frame.still:
+            return
+        if self._calibrating_since is None:
+            self._calibrating_since = frame.timestamp
+        elif frame.timestamp - self._calibrating_since >= CALIBRATE_GIVE_UP_S:
+            done, self._calibrator, self._calibrated = self._calibrated, None, None
+            if done:
+                done(None, f"calibration stopped: no steady face in {CALIBRATE_GIVE_UP_S:.0f} s; "
+                           "look at the camera and try again")
 
     def _calibrate_with(self, frame: Frame, renderer: FrameRenderer) -> None:
         if self._calibrator is None or renderer.last_measures is None or frame.still:
@@ -244,6 +262,7 @@ class Pipeline:
             self._stylize_face(frame, stylizer, mode)
         with timed(frame, "gate"):
             self._gate(frame, mode, camera=True, stylizer=stylizer)
+        self._give_up_calibrating(frame)
         return frame
 
     def _gate(self, frame: Frame, mode: Mode, camera: bool, stylizer: StyleRenderer | None = None) -> None:

@@ -40,7 +40,7 @@ from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face
 from avatar_cam.expression import Expression, ExpressionAnalyzer
 from avatar_cam.frame import Frame
-from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.pipeline import CALIBRATE_GIVE_UP_S, Pipeline, PipelineConfig
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, builtin_styles_dir, load_style
 
 CHARACTERS = sorted(builtin_styles_dir().glob("*.character.json"))
@@ -571,6 +571,20 @@ def test_calibration_learns_the_neutral_face_from_two_seconds_of_frames() -> Non
     pipe.set_calibration(kept)
     pipe.set_style(load_style(CHARACTERS[-1]))
     assert pipe.stylizer.calibration == kept, "a new style keeps the person's calibration"  # type: ignore[union-attr]
+
+
+def test_calibration_without_a_face_stops_and_says_so() -> None:
+    """No one in front of the camera: calibrating gives up after `CALIBRATE_GIVE_UP_S` of the
+    stream with one message (the window's button waited for ever), and the calibration is kept."""
+    pipe = Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240)))
+    before = pipe.config.calibration
+    results: list[tuple[object, str]] = []
+    pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
+    wall = np.full((240, 320, 3), (60, 140, 60), np.uint8)
+    for i in range(int(30 * CALIBRATE_GIVE_UP_S) + 5):
+        pipe.process(Frame(wall.copy(), i, i / 30))
+    assert len(results) == 1 and results[0][0] is None and "no steady face" in results[0][1]
+    assert pipe.config.calibration == before
 
 
 def test_calibration_is_refused_without_a_drawn_character(style_file: Path) -> None:

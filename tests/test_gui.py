@@ -143,6 +143,15 @@ def test_add_style_checks_the_file(env) -> None:
     assert (env.root / "user" / "mine.onnx").is_file()
     assert w.controls.style_picker.count() == 3
 
+    # a copy of a built-in character under another file name is added under a name of its own
+    copy = env.root / "elsewhere" / "mycopy.character.json"
+    shutil.copy(builtin_styles_dir() / "tabby.character.json", copy)
+    shutil.copy(builtin_styles_dir() / "tabby.character.json", env.root / "builtin" / "tabby.character.json")
+    w.styles.reload()
+    w.styles.add_style_file(copy).result(10)
+    wait_until(lambda: w.controls.style_picker.count() == 5, what="the copy listed")
+    assert (env.root / "user" / "tabby-2.character.json").is_file()
+
 
 def test_style_from_a_cartoon_image(env) -> None:
     """The button makes a look from the picture, saves it with the user's styles, lists it

@@ -105,8 +105,9 @@ def test_make_save_pick_and_send_your_own_character(env) -> None:
     w.creator.edit("hair", "style", "afro")
     w.creator.edit("glasses", "style", "round")
     w.creator_panel.name_edit.setText("Robin")
-    path = w.creator.save()
-    assert path == env.user_dir / "robin.character.json" and path.is_file()
+    QTest.mouseClick(w.creator_panel.save_button, Qt.MouseButton.LeftButton)  # as a user saves
+    path = env.user_dir / "robin.character.json"
+    assert path.is_file(), "the Save button saves under the name typed"
     ch = load_character(path)
     assert ch.name == "Robin" and ch.parts["hair"]["style"] == "afro"
     assert ch.parts["background"]["top"] == (255, 0, 0)

@@ -47,7 +47,7 @@ from avatar_cam.character.model import BOOL, COLOUR, SCHEMA, SUFFIX, V1_SUFFIX, 
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.styles_ui import StyleController
-from avatar_cam.styles import CHARACTER_KIND, RENAMED, StyleInfo
+from avatar_cam.styles import CHARACTER_KIND, StyleInfo
 
 SECTIONS = {  # panel order and titles
     "face": "Face", "hair": "Hair or headscarf", "eyes": "Eyes", "brows": "Eyebrows", "nose": "Nose",
@@ -273,20 +273,19 @@ class CreatorController(QObject):
                              (p.random_button, self.randomize), (p.reset_button, self.reset),
                              (p.undo_button, self.undo), (p.redo_button, self.redo),
                              (p.import_button, self.import_file), (p.export_button, self.export)):
-            button.clicked.connect(slot)
+            button.clicked.connect(lambda _checked=False, slot=slot: slot())  # not `checked` as a name
         for keys, slot in ((["Ctrl+Z"], self.undo), (["Ctrl+Shift+Z", "Ctrl+Y"], self.redo),
                            (["Ctrl+S"], self.save), (["Ctrl+R"], self.randomize)):
             action = QAction(p)
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            action.triggered.connect(slot)
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
             p.addAction(action)
         engine.style_changed.connect(self._on_style_changed)
 
     @property
     def library(self) -> CharacterLibrary:
-        builtin = [s.name for s in self.styles.catalog.styles if s.path.parent != self.styles.user_dir]
-        return CharacterLibrary(self.styles.user_dir, [*builtin, *RENAMED])
+        return self.styles.character_library()
 
     # -- opening --------------------------------------------------------------------------------
     def start(self) -> None:

@@ -17,7 +17,7 @@ from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.reference import ReferenceError, install_style, make_look, supports_reference
-from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
+from avatar_cam.styles import CHARACTER_KIND, RENAMED, StyleCatalog, StyleError, StyleInfo, load_style
 
 
 class StyleController(QObject):
@@ -106,11 +106,17 @@ class StyleController(QObject):
         """Check `path` as a style file; if good, copy it into the user styles folder and use it."""
         return self._pool.submit(self._install, Path(path))
 
+    def character_library(self) -> CharacterLibrary:
+        """The user's characters, named apart from the built-in ones and their old names (an
+        added copy of `tabby` becomes `tabby-2`, not a second `tabby` in the picker)."""
+        builtin = [s.name for s in self.catalog.styles if s.path.parent != self.user_dir]
+        return CharacterLibrary(self.user_dir, [*builtin, *RENAMED])
+
     def _install(self, path: Path) -> None:
         try:
             info = load_style(path, probe=True)
             if info.kind == CHARACTER_KIND:  # its background picture comes along
-                target = CharacterLibrary(self.user_dir).import_file(path)
+                target = self.character_library().import_file(path)
             else:
                 target = install_style(info, self.user_dir)
         except (StyleError, ValueError) as e:
