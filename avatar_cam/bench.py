@@ -36,7 +36,7 @@ from avatar_cam.inference import Stylizer, default_threads
 from avatar_cam.landmarks import MeshTracker, to_crop
 from avatar_cam.options import OneLineParser, parse_fps, parse_size
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
-from avatar_cam.sinks import NullSink
+from avatar_cam.sinks import NullSink, try_writing
 from avatar_cam.sources import CameraSource, Source, SourceError, VideoSource, open_source
 from avatar_cam.styles import APP_NAME, CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
@@ -376,11 +376,7 @@ def check_writable(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file where the folder should be
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)) from None
-    existed = path.exists()
-    with path.open("a"):
-        pass
-    if not existed:
-        path.unlink()
+    try_writing(path)
 
 
 def main(argv: list[str] | None = None) -> int:

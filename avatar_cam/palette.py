@@ -94,7 +94,8 @@ def crop_palette(rgb: np.ndarray) -> Palette:
     band = _box(lab, HAIR_BOX)
     shown = np.linalg.norm(band - background, axis=1) > APART
     skinlike = np.linalg.norm(band - skin, axis=1) <= SKIN_APART
-    hair, covers = dominant(band[shown & ~skinlike]) if (shown & ~skinlike).any() else (None, 0)
+    hairlike = shown & ~skinlike
+    hair, covers = dominant(band[hairlike]) if hairlike.any() else (None, 0)
     if covers < MIN_HAIR * len(band):
         hair = skin if (shown & skinlike).mean() >= BALD_SKIN else None
     return Palette(tuple(float(v) for v in skin),  # type: ignore[arg-type]

@@ -189,8 +189,7 @@ class Pipeline:
             done(None, "calibration needs a drawn character style (it maps face measures, which "
                        "generated styles do not use)")
             return
-        self._calibrator, self._calibrated = Calibrator(seconds), done
-        self._calibrating_since: float | None = None
+        self._calibrator, self._calibrated, self._calibrating_since = Calibrator(seconds), done, None
 
     def _give_up_calibrating(self, frame: Frame) -> None:
         """Stop a calibration that got no steady face for `CALIBRATE_GIVE_UP_S` of the stream

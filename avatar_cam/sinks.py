@@ -78,17 +78,23 @@ def _prepare_dir(directory: Path) -> None:
         raise SinkError(f"{directory}: not writable")
 
 
-def _probe_file(path: Path) -> None:
-    """Fail now, with the system's reason, when `path` cannot be created or written (OpenCV's video
-    writer reports success for a file it then never writes)."""
+def try_writing(path: Path) -> None:
+    """Open `path` for appending and close it (removed again if this made it): `OSError` now,
+    with the system's reason, for a file that could not be written later."""
     existed = path.exists()
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as e:
-        raise SinkError(f"{path}: cannot write ({e.strerror})") from None
+    with open(path, "ab"):
+        pass
     if not existed:
         path.unlink(missing_ok=True)
+
+
+def _probe_file(path: Path) -> None:
+    """Fail before any frame when `path` cannot be written (OpenCV's video writer reports
+    success for a file it then never writes)."""
+    try:
+        try_writing(path)
+    except OSError as e:
+        raise SinkError(f"{path}: cannot write ({e.strerror})") from None
 
 
 def video_size(size: tuple[int, int]) -> tuple[int, int]:
