@@ -5,10 +5,10 @@ A style file whose metadata says `input=face_mesh_drawing` (trained by
 (padded, as in training), `draw_face_mesh`, then the ONNX generator on that drawing. The camera
 pixels stop at the mesh: about 1,400 numbers a frame cross, none of them colour or texture.
 
-Before drawing, `MotionGain` draws two small motions larger, as cartoons do (issue 27): iris
-shifts of half a pixel and head nods of a degree or two are lost between the generator and a
-viewer. Gaze is scaled about each eye's centre, nods about the person's own running average over
-a few seconds, so a resting head is drawn as it is.
+Before drawing, `MotionGain` draws three small motions larger, as cartoons do (issue 27): iris
+shifts of half a pixel, brow raises of a pixel or two and head nods of a degree or two are lost
+between the generator and a viewer. Each is scaled about the person's own running average over a
+few seconds, so a resting face is drawn as it is.
 """
 
 from __future__ import annotations
@@ -21,50 +21,97 @@ import numpy as np
 from avatar_cam.expression import ExpressionAnalyzer, measures_from_landmarks
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
-from avatar_cam.mesh_drawing import LEFT_IRIS, RIGHT_IRIS, crop_landmarks, draw_face_mesh, nod_field
+from avatar_cam.mesh_drawing import (
+    LEFT_BROW,
+    LEFT_EYE,
+    LEFT_IRIS,
+    RIGHT_BROW,
+    RIGHT_EYE,
+    RIGHT_IRIS,
+    crop_landmarks,
+    draw_face_mesh,
+    nod_field,
+)
 from avatar_cam.styles import StyleInfo
 
 MESH_INPUT = "face_mesh_drawing"
-# gains chosen with the motion check on the shared clips (docs/training.md, "Gaze, brows and pitch")
-GAZE_GAIN = 2.0
-PITCH_GAIN = 2.5
-NEUTRAL_S = 3.0  # time constant of the running average that pitch is scaled about
+# gains chosen with the motion check on the shared clips (docs/styles.md, "Gaze, brows and pitch")
+GAZE_GAIN = 3.0  # a stream's iris motion about the person's running average
+GAZE_LIMIT = 0.3  # an iris's drawn offset from its eye's centre saturates at this many eye widths
+STILL_GAZE_GAIN = 2.0  # a still's gaze about each eye's centre (it has no history)
+BROW_GAIN = 2.0  # brow height over the eye's corners about its running average
+PITCH_GAIN = 2.75  # head nods about their running average
+NEUTRAL_S = 3.0  # time constant of the running averages
 EYE_CORNERS = ((33, 133), (263, 362))  # (outer, inner) for the right and the left eye
+# what moves with each eye's corners when a nod is drawn larger: its lids, iris and brow
+EYE_PARTS = (RIGHT_EYE + RIGHT_IRIS + RIGHT_BROW, LEFT_EYE + LEFT_IRIS + LEFT_BROW)
+
+
+def _eye_motions(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per eye (right, left): its axis (unit, outer -> inner), its width, its iris's offset from
+    the eye's centre along the axis (eye widths) and its brow's height over the eye's corners;
+    and the face's up (unit, square to the line between the eyes' outer corners) times that
+    line's length, the unit of the brows' heights."""
+    corners = lm[np.array(EYE_CORNERS), :2]  # (eye, outer/inner, xy)
+    axis = corners[:, 1] - corners[:, 0]
+    width = np.maximum(np.linalg.norm(axis, axis=1), 1e-6)
+    axis /= width[:, None]
+    centre = corners.mean(axis=1)
+    iris = lm[[RIGHT_IRIS[0], LEFT_IRIS[0]], :2]
+    gaze = np.einsum("ij,ij->i", iris - centre, axis) / width
+    line = lm[EYE_CORNERS[1][0], :2] - lm[EYE_CORNERS[0][0], :2]
+    span = max(float(np.linalg.norm(line)), 1e-6)
+    up = np.array([line[1], -line[0]]) / span
+    brows = [(lm[b, :2].mean(0) - c) @ up for b, c in zip((RIGHT_BROW, LEFT_BROW), centre, strict=True)]
+    return axis, width, gaze, np.array(brows) / span, up * span
 
 
 class MotionGain:
-    """(478, 3) crop landmarks -> the same with gaze and head nods drawn larger.
+    """(478, 3) crop landmarks -> the same with gaze, brows and head nods drawn larger.
 
-    Gaze: each iris moves along the eye line to `gaze` times its offset from the eye's centre (no
-    memory). Pitch: its departure from a running average (time constant `neutral_s`) is drawn
-    `pitch` times as large, the face's middle moved up or down against forehead and chin as
-    training turned its cartoon pairs (`nod_field`, which keeps the mouth's opening; turning the
-    3D points instead changed it); a still (`t` None, or after `reset`) has no history, so only
-    its gaze is scaled."""
+    In a stream (`t` given) each motion is scaled about the person's own running average (time
+    constant `neutral_s`), so a resting face is drawn as it is and only its movement grows:
+    each iris along its eye line (`gaze` times its departure, its offset from the eye's centre
+    saturating softly at `limit` eye widths so it stays inside the eye), each brow up or down
+    the face (`brows`), and the head's pitch (`pitch`), the face's middle moved up or down
+    against forehead and chin as training turned its cartoon pairs (`nod_field`, which keeps the
+    mouth's opening) with each eye's lids, iris and brow moved as one with the eye's corners (the
+    field's slope between brow and lid read as a brow raise or a blink). The first frame of a
+    stream (or after `reset`) is its own average. A still (`t` None) has no history: its irises
+    are drawn `still_gaze` times their offset from each eye's centre, nothing else moves."""
 
-    def __init__(self, gaze: float = GAZE_GAIN, pitch: float = PITCH_GAIN, neutral_s: float = NEUTRAL_S):
-        self.gaze, self.pitch, self.neutral_s = gaze, pitch, neutral_s
+    def __init__(self, gaze: float = GAZE_GAIN, pitch: float = PITCH_GAIN, brows: float = BROW_GAIN,
+                 neutral_s: float = NEUTRAL_S, still_gaze: float = STILL_GAZE_GAIN,
+                 limit: float = GAZE_LIMIT):
+        self.gaze, self.pitch, self.brows, self.neutral_s = gaze, pitch, brows, neutral_s
+        self.still_gaze, self.limit = still_gaze, limit
         self.reset()
 
     def reset(self) -> None:
         self._t: float | None = None
-        self._neutral: float | None = None
+        self._neutral: np.ndarray | None = None  # gaze r, gaze l, brow r, brow l, pitch
 
     def __call__(self, landmarks: np.ndarray, t: float | None = None) -> np.ndarray:
         lm = np.array(landmarks, dtype=np.float64)
-        for iris, (outer, inner) in zip((RIGHT_IRIS, LEFT_IRIS), EYE_CORNERS, strict=True):
-            axis = lm[inner, :2] - lm[outer, :2]
-            axis /= max(float(np.linalg.norm(axis)), 1e-6)
-            off = float((lm[iris[0], :2] - (lm[outer, :2] + lm[inner, :2]) / 2) @ axis)
-            lm[iris, :2] += (self.gaze - 1.0) * off * axis
+        axis, width, gaze, brows, up = _eye_motions(lm)
         if t is None:
+            for iris, a, w, g in zip((RIGHT_IRIS, LEFT_IRIS), axis, width, gaze, strict=True):
+                lm[iris, :2] += (self.still_gaze - 1.0) * g * w * a
             return lm
-        pitch = measures_from_landmarks(lm).pitch
-        a = 1.0 if self._t is None else 1.0 - math.exp(-max(t - self._t, 0.0) / self.neutral_s)
+        now = np.array([*gaze, *brows, measures_from_landmarks(lm).pitch])
+        k = 1.0 if self._t is None else 1.0 - math.exp(-max(t - self._t, 0.0) / self.neutral_s)
         self._t = t
-        self._neutral = pitch if self._neutral is None else self._neutral + a * (pitch - self._neutral)
+        self._neutral = now if self._neutral is None else self._neutral + k * (now - self._neutral)
+        n = self._neutral
+        drawn_gaze = self.limit * np.tanh((n[:2] + self.gaze * (gaze - n[:2])) / self.limit)
+        for i, (iris, brow) in enumerate(((RIGHT_IRIS, RIGHT_BROW), (LEFT_IRIS, LEFT_BROW))):
+            lm[iris, :2] += (drawn_gaze[i] - gaze[i]) * width[i] * axis[i]
+            lm[brow, :2] += (self.brows - 1.0) * (brows[i] - n[2 + i]) * up
         # Face Mesh's pitch grows as the face's middle moves up (nod_field's negative angles)
-        lm[:, 1] += nod_field(lm, -(self.pitch - 1.0) * (pitch - self._neutral))(lm[:, 0], lm[:, 1])
+        shift = nod_field(lm, -(self.pitch - 1.0) * (now[4] - n[4]))(lm[:, 0], lm[:, 1])
+        for part, corners in zip(EYE_PARTS, EYE_CORNERS, strict=True):
+            shift[part] = shift[list(corners)].mean()
+        lm[:, 1] += shift
         return lm
 
 

@@ -79,27 +79,51 @@ def test_drawing_shows_where_the_irises_look(demo_landmarks: tuple[np.ndarray, n
     assert shift == pytest.approx(EYE_SCALE * 0.1 * width, abs=0.5) and shift > 1.0
 
 
-def test_motion_gain_scales_gaze_and_nods_about_a_running_average(
+def test_motion_gain_scales_gaze_brows_and_nods_about_a_running_average(
         demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
     from avatar_cam.expression import measures_from_landmarks
-    from avatar_cam.mesh_drawing import nod_field
+    from avatar_cam.mesh_drawing import LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE, nod_field
     from avatar_cam.mesh_style import EYE_CORNERS, MotionGain
 
     _, lm = demo_landmarks
-    gain = MotionGain(gaze=2.0, pitch=3.0, neutral_s=1e6)  # the first frame stays the average
-    rest = measures_from_landmarks(lm)
-    out = gain(lm, 0.0)
+    irises = list(range(468, 478))
 
-    def offsets(points: np.ndarray) -> list[float]:  # each iris along its own eye's axis
+    def offsets(points: np.ndarray) -> np.ndarray:  # each iris along its own eye's axis, eye widths
         found = []
         for iris, (outer, inner) in zip((RIGHT_IRIS, LEFT_IRIS), EYE_CORNERS, strict=True):
             axis = points[inner, :2] - points[outer, :2]
             centre = (points[outer, :2] + points[inner, :2]) / 2
-            found.append(float((points[iris[0], :2] - centre) @ axis / np.linalg.norm(axis)))
-        return found
+            found.append(float((points[iris[0], :2] - centre) @ axis / np.linalg.norm(axis) ** 2))
+        return np.array(found)
 
-    assert offsets(out) == pytest.approx([2 * v for v in offsets(lm)], abs=1e-9)
-    assert np.allclose(np.delete(out, range(468, 478), 0), np.delete(lm, range(468, 478), 0))  # at rest
+    def along_eyes(points: np.ndarray, by: float) -> np.ndarray:  # irises moved `by` eye widths
+        moved = points.copy()
+        for iris, (outer, inner) in zip((RIGHT_IRIS, LEFT_IRIS), EYE_CORNERS, strict=True):
+            moved[iris, :2] += by * (points[inner, :2] - points[outer, :2])
+        return moved
+
+    # a still: irises twice as far from each eye's centre, nothing else moves
+    still = MotionGain(still_gaze=2.0)(lm)
+    assert offsets(still) == pytest.approx(2 * offsets(lm), abs=1e-9)
+    assert np.allclose(np.delete(still, irises, 0), np.delete(lm, irises, 0))
+
+    # the first frame stays the average
+    gain = MotionGain(gaze=3.0, pitch=3.0, brows=2.0, neutral_s=1e6, limit=0.3)
+    first = gain(lm, 0.0)  # drawn as it is, the irises only pulled softly towards the eye's middle
+    assert np.allclose(np.delete(first, irises, 0), np.delete(lm, irises, 0))
+    assert offsets(first) == pytest.approx(0.3 * np.tanh(offsets(lm) / 0.3), abs=1e-9)
+    looked = gain(along_eyes(lm, 0.04), 1 / 30)  # a glance: its departure drawn three times, saturating
+    assert offsets(looked) == pytest.approx(0.3 * np.tanh((offsets(lm) + 3 * 0.04) / 0.3), abs=1e-6)
+    assert (offsets(looked) - offsets(first) > 2.5 * 0.04).all()
+
+    raised = lm.copy()
+    raised[RIGHT_BROW + LEFT_BROW, 1] -= 1.5  # both brows up 1.5 px on a level face
+    drawn = gain(raised, 2 / 30)
+    assert np.allclose(drawn[RIGHT_BROW + LEFT_BROW, 1] - lm[RIGHT_BROW + LEFT_BROW, 1], -3.0, atol=0.05)
+
+    gain = MotionGain(gaze=1.0, pitch=3.0, brows=1.0, neutral_s=1e6, limit=1e6)  # nods alone
+    rest = measures_from_landmarks(lm)
+    gain(lm, 0.0)
     a = np.radians(4.0)  # the head tips back: Face Mesh's pitch rises
     cy, cz = lm[:, 1].mean(), lm[:, 2].mean()
     nodded = lm.copy()
@@ -108,14 +132,16 @@ def test_motion_gain_scales_gaze_and_nods_about_a_running_average(
     departure = measures_from_landmarks(nodded).pitch - rest.pitch
     assert departure > 1.0
     drawn = gain(nodded, 1 / 30)
-    nose, chin = 1, 152
+    moved = drawn[:, 1] - nodded[:, 1]
     want = nod_field(nodded, -2.0 * departure)(nodded[:, 0], nodded[:, 1])
-    assert np.allclose(drawn[:468, 1] - nodded[:468, 1], want[:468], atol=1e-6)
-    assert drawn[nose, 1] < nodded[nose, 1] - 1.0  # the middle of the face drawn further up
-    assert abs(drawn[chin, 1] - nodded[chin, 1]) < 0.5 * abs(drawn[nose, 1] - nodded[nose, 1])
-    gain.reset()  # a still: no history, only the gaze is scaled
-    for still in (gain(nodded, 5.0), gain(nodded)):
-        assert np.allclose(still[:468], nodded[:468])
+    nose, chin = 1, 152
+    assert moved[[nose, chin]] == pytest.approx(want[[nose, chin]], abs=1e-6)
+    assert moved[nose] < -1.0  # the middle of the face drawn further up
+    assert abs(moved[chin]) < 0.5 * abs(moved[nose])
+    eyes = (RIGHT_EYE + RIGHT_IRIS + RIGHT_BROW, LEFT_EYE + LEFT_IRIS + LEFT_BROW)
+    for part, corners in zip(eyes, EYE_CORNERS, strict=True):
+        # each eye's lids, iris and brow move as one with its corners: a nod is not a blink or a raise
+        assert np.allclose(moved[part], want[list(corners)].mean(), atol=1e-6)
 
 
 def test_drawing_depends_only_on_landmarks(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
