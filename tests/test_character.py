@@ -508,6 +508,13 @@ def test_calibration_neutral_and_gain() -> None:
     assert at_rest.eye_r == pytest.approx(1.0) and at_rest.smile == pytest.approx(0.0)
     smiling = Measures(**{**neutral.__dict__, "smile": 0.16})
     assert cal.with_gain(2.0).pose(smiling).smile == pytest.approx(2 * cal.pose(smiling).smile)
+    turned = Measures(**{**smiling.__dict__, "yaw": 15.0, "pitch": 8.0, "gaze_x": 0.06, "gaze_y": -0.04})
+    once, thrice = cal.pose(turned), cal.with_gain(3.0).pose(turned)
+    assert thrice.smile == pytest.approx(min(3 * once.smile, 1.0))
+    # the head's turn and nod and the gaze follow the person at any expressiveness
+    for name in ("yaw", "pitch", "gaze_x", "gaze_y"):
+        assert getattr(thrice, name) == pytest.approx(getattr(once, name)), name
+    assert abs(thrice.yaw) < 45.0 and abs(thrice.gaze_y) < 1.0
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
     with pytest.raises(ValueError):
         Calibration.from_dict({"neutral": {}, "gain": 1.0})

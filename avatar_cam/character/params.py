@@ -161,7 +161,10 @@ SPAN = {"gaze_x": 0.12, "gaze_y": 0.08, "brow": 0.035, "frown": 0.05, "mouth_ope
 @dataclass(frozen=True)
 class Calibration:
     """The person's neutral face and the expressiveness gain (1: as measured; 2: twice as much).
-    Stored with the settings as `to_dict()`."""
+    The gain scales the expression (eyes, brows, frown, mouth, smile, the lip shape); the head's
+    turn and nod and the gaze follow as measured: scaled, a 15 degree turn at the slider's 3x was
+    drawn at the renderer's 45 degree limit with the eyes rolled up. Stored with the settings as
+    `to_dict()`."""
 
     neutral: Measures = NEUTRAL
     gain: float = 1.0
@@ -173,9 +176,9 @@ class Calibration:
             return g * (value - neutral) / span
 
         return Pose.from_vector(np.array([
-            g * TURN_GAIN * (m.yaw - n.yaw), g * NOD_GAIN * (m.pitch - n.pitch), m.roll,
+            TURN_GAIN * (m.yaw - n.yaw), NOD_GAIN * (m.pitch - n.pitch), m.roll,
             1 + g * (m.eye_r / max(n.eye_r, 1e-3) - 1), 1 + g * (m.eye_l / max(n.eye_l, 1e-3) - 1),
-            unit(m.gaze_x, n.gaze_x, SPAN["gaze_x"]), unit(m.gaze_y, n.gaze_y, SPAN["gaze_y"]),
+            (m.gaze_x - n.gaze_x) / SPAN["gaze_x"], (m.gaze_y - n.gaze_y) / SPAN["gaze_y"],
             unit(m.brow_r, n.brow_r, SPAN["brow"]), unit(m.brow_l, n.brow_l, SPAN["brow"]),
             unit(n.brow_gap, m.brow_gap, SPAN["frown"]),
             unit(m.mouth_open, n.mouth_open, SPAN["mouth_open"]),
