@@ -18,9 +18,20 @@ from avatar_cam.face import quiet_native_stderr
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.options import build_parser, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
-from avatar_cam.sinks import Sink, SinkError, VideoFileSink, open_sink, video_size
+from avatar_cam.sinks import (
+    FolderSink,
+    ImageFileSink,
+    Sink,
+    SinkError,
+    VideoFileSink,
+    open_sink,
+    try_writing,
+    video_size,
+)
 from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
 from avatar_cam.styles import StyleCatalog, StyleError
+
+FILE_SINKS = (VideoFileSink, FolderSink)
 
 
 def _fail(msg: str) -> int:
@@ -53,6 +64,37 @@ def make_look_from(style: str | None, picture: str) -> str:
     return str(look.path)
 
 
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def check_paths(spec: str, output: str, stats: Path | None) -> None:
+    """`ValueError` (one line) before anything runs when a file the run writes would replace
+    the input (the output the input file or folder; the stats file the input or the output) or
+    an existing file that is not a summary, or when the stats file cannot be written."""
+    source = Path(spec).expanduser()
+    written = [] if output in ("vcam", "none") else [Path(output).expanduser()]
+    if source.exists() and any(_same(out, source) for out in written):
+        raise ValueError(f"--output {output} is the input: writing it would replace what is being "
+                         "read; give another file or folder")
+    if stats is None:
+        return
+    stats = stats.expanduser()
+    if (source.exists() and _same(stats, source)) or any(_same(stats, out) for out in written):
+        raise ValueError(f"--stats {stats} is the {'input' if _same(stats, source) else 'output'}; "
+                         "give the summary a file of its own (e.g. stats.json)")
+    if stats.is_dir() or (stats.exists() and stats.suffix.lower() != ".json"):
+        raise ValueError(f"--stats {stats}: exists and is not a .json file; the summary would replace it")
+    try:
+        stats.parent.mkdir(parents=True, exist_ok=True)
+        try_writing(stats)
+    except OSError as e:
+        raise ValueError(f"--stats {stats}: cannot write ({e.strerror})") from None
+
+
 def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
@@ -60,6 +102,7 @@ def run_headless(args: argparse.Namespace) -> int:
         background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
         style = StyleCatalog().resolve(args.style)
         spec = default_input(args.input)
+        check_paths(spec, args.output or "vcam", args.stats)
         with quiet_native_stderr():  # FFmpeg's and OpenCV's own lines about a file or camera
             source = open_source(spec, loop=args.loop, width=args.camera_size[0],
                                  height=args.camera_size[1])
@@ -69,6 +112,12 @@ def run_headless(args: argparse.Namespace) -> int:
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
+        if isinstance(sink, ImageFileSink) and not source.still and args.max_frames != 1:
+            raise SinkError(f"{output}: one image cannot hold a {'camera' if source.live else 'video'}'s "
+                            "frames; give a video file (.mp4), a folder, or --max-frames 1 for one picture")
+        if (args.loop or source.live) and args.max_frames is None and isinstance(sink, FILE_SINKS):
+            raise SinkError(f"{output}: a {'looped video' if args.loop else 'camera'} never ends; give "
+                            "--max-frames N to stop writing the file")
         if isinstance(sink, VideoFileSink) and video_size(args.size) != tuple(args.size):
             w, h = video_size(args.size)
             print(f"avatar-cam: note: the video is {w}x{h} (video encoders need even sides)",
@@ -123,8 +172,7 @@ def run_headless(args: argparse.Namespace) -> int:
         summary["skipped_inputs"] = source.skipped
     if args.stats:
         try:
-            args.stats.parent.mkdir(parents=True, exist_ok=True)
-            args.stats.write_text(json.dumps(summary, indent=2))
+            args.stats.expanduser().write_text(json.dumps(summary, indent=2))
         except OSError as e:
             return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
     if source.still:
@@ -179,7 +227,7 @@ def run_without_display(args: argparse.Namespace) -> int:
             preview = Path(platformdirs.user_data_dir(APP_NAME)) / "preview.mp4"
             print(f"avatar-cam: {e}\navatar-cam: preview only: writing {preview}", file=sys.stderr)
             args.output = str(preview)
-            if args.max_frames is None and args.input not in (None, "demo"):
+            if args.max_frames is None:  # a camera never ends; the demo clip is 300 frames
                 args.max_frames = 300
     return run_headless(args)
 

@@ -212,4 +212,7 @@ def open_sink(spec: str, size: tuple[int, int], fps: float, folder_input: bool =
         return ImageFileSink(path)
     if ext and not path.is_dir():
         raise SinkError(f"{spec}: unknown output type {ext}; use vcam, none, a video, an image or a folder")
+    if not folder_input and (path / f"{0:06d}.png").exists():
+        raise SinkError(f"{spec}: already holds numbered frames of an earlier run ({0:06d}.png ...); "
+                        "give an empty or new folder")
     return FolderSink(path)

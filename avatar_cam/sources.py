@@ -16,6 +16,7 @@ from avatar_cam.frame import Frame
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+MAX_CAMERA_INDEX = 9999  # OpenCV takes a C int; a larger number is a typo, not a camera
 
 
 class SourceError(RuntimeError):
@@ -255,6 +256,8 @@ class CameraSource:
 def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 480) -> Source:
     """A source from a CLI/GUI spec: a camera index, a video, an image or a folder of images."""
     if spec.isdigit():
+        if int(spec) > MAX_CAMERA_INDEX:
+            raise SourceError(f"{spec}: no such camera (camera numbers go from 0 to {MAX_CAMERA_INDEX})")
         return CameraSource(int(spec), width, height)
     path = Path(spec).expanduser()
     if not path.exists():

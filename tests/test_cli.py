@@ -86,12 +86,12 @@ def test_frames_an_output_did_not_take_end_in_one_error_line_and_exit_1(
         written.append(1)
 
     monkeypatch.setattr(sinks, "_imwrite", fill_up)
-    out = tmp_path / "o.png"
+    out = tmp_path / "frames"
     assert main(["--headless", "-i", "demo", "-o", str(out), "--max-frames", "4", "--size", "320x180"]) == 1
     err = capsys.readouterr().err
     assert err.count("avatar-cam: error:") == 1
     assert "3 frame(s) not written" in err and "No space left on device" in err
-    assert out.is_file()  # the frame it did take is there
+    assert (out / "000000.png").is_file()  # the frame it did take is there
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--size", "0x0"), ("--size", "abc"), ("--size", "-5x10"),
@@ -124,6 +124,7 @@ def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFi
         (["--background", "/nonexistent/bg.png"], "background image"),
         (["-o", "vcam"], "virtual camera unavailable"),
         (["--max-frames", "0"], "--max-frames must be at least 1"),
+        (["-i", "2147483648"], "no such camera"),
     ],
 )
 def test_bad_input_exits_1_with_one_clear_line(capsys: pytest.CaptureFixture[str], args: list[str],
@@ -218,3 +219,39 @@ def test_a_bad_reference_exits_1_with_one_line_and_saves_nothing(
     err = capsys.readouterr().err
     assert expected in err and err.count("avatar-cam: error:") == 1 and err.count("\n") == 1
     assert not (tmp_path / "data").exists()
+
+
+def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Output or stats naming the input, a stats path on another file, frames into a folder of
+    an earlier run's frames, a video into one image, a looped video with no end: one error line,
+    exit 1, before anything is written (the helper's sweep overwrote a clip with --stats)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo, clip, old = photos / "p.png", tmp_path / "clip.mp4", tmp_path / "old"
+    cv2.imwrite(str(photo), draw_demo_face(0.0))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 15, (320, 240))
+    for i in range(3):
+        writer.write(cv2.resize(draw_demo_face(0.3 * i), (320, 240)))
+    writer.release()
+    old.mkdir()
+    (old / "000000.png").write_bytes(b"an earlier run's frame")
+    (tmp_path / "notes.txt").write_text("mine")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    video = ["-i", str(clip), "-o", str(tmp_path / "o.mp4")]
+    cases = [
+        (["-i", str(photo), "-o", str(photo)], "is the input"),
+        (["-i", str(photos), "-o", str(photos)], "is the input"),
+        ([*video, "--stats", str(clip)], "is the input"),
+        ([*video, "--stats", str(tmp_path / "o.mp4")], "is the output"),
+        ([*video, "--stats", str(tmp_path / "notes.txt")], "not a .json"),
+        (["-i", str(clip), "-o", str(old)], "earlier run"),
+        (["-i", str(clip), "-o", str(tmp_path / "one.png")], "one image cannot hold"),
+        (["-i", str(clip), "--loop", "-o", str(tmp_path / "o.mp4")], "--max-frames"),
+    ]
+    for args, expected in cases:
+        assert main(["--headless", *args]) == 1, args
+        err = capsys.readouterr().err
+        assert expected in err and err.count("avatar-cam: error:") == 1, (args, err)
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
