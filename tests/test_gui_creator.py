@@ -67,6 +67,7 @@ def env(tmp_path: Path, qapp: QApplication):
             w = build_window(parse_gui_args(["--input", "0", "--size", "320x180"]), settings=self.settings,
                              catalog=StyleCatalog([builtin, user]), source_factory=FakeFactory([{}]),
                              vcam_factory=vcam, thumbnail_dir=tmp_path / "thumbs", has_camera=True)
+            w.creator.ask_unsaved = lambda name: "discard"  # closing at the end of a test
             windows.append(w)
             w.show()
             wait_until(lambda: w.output_view.has_frame and w.engine.pipeline.stats.frames_with_face > 3,
@@ -221,21 +222,49 @@ def test_editing_a_built_in_never_writes_over_it_and_names_are_checked(env) -> N
     assert sunny.read_text() == before and not list(env.user_dir.iterdir())
 
 
-def test_picking_another_character_opens_it_and_asks_before_dropping_changes(env) -> None:
+def test_picking_another_character_asks_first_and_no_changes_nothing(env) -> None:
     w = env.window()
     w.show_creator()
     wait_until(lambda: w.creator.draft is not None, what="the creator opened")
-    tabby = str(env.root / "builtin" / "tabby.character.json")
+    sunny, tabby = (str(env.root / "builtin" / f"{n}.character.json") for n in ("sunny", "tabby"))
     w.creator.edit("hair", "style", "bob")
+    wait_until(lambda: w.engine.pipeline.stylizer.character.parts["hair"]["style"] == "bob",
+               what="the draft on the preview")
     asked: list[str] = []
     w.creator.confirm = lambda title, text: asked.append(text) or False
-    w.styles.pick(tabby).result(20)
-    wait_until(lambda: bool(asked), what="the question")
+    assert w.styles.choose(tabby) is None and asked  # asked before anything switched
+    pump(0.3)
+    # no: the same character everywhere (the preview, the picker, the title, the settings)
+    assert str(w.engine.pipeline.style.path) == sunny and w.settings.style != tabby
+    assert w.controls.style_picker.currentItem().data(Qt.ItemDataRole.UserRole) == sunny
+    assert "tabby" not in w.windowTitle()
     assert w.creator.draft.get("hair", "style") == "bob"  # kept
+    assert w.engine.pipeline.stylizer.character.parts["hair"]["style"] == "bob"
     w.creator.confirm = lambda title, text: True
-    w.styles.pick(str(env.root / "builtin" / "sunny.character.json")).result(20)
-    w.styles.pick(tabby).result(20)
+    w.styles.choose(tabby).result(20)
     wait_until(lambda: w.creator.draft.name == "my tabby", what="tabby opened in the creator")
+
+
+def test_rename_keeps_unsaved_changes_unsaved_and_closing_asks(env) -> None:
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    path = w.creator.save("Kid")
+    assert path is not None
+    w.creator.edit("hair", "style", "bob")
+    w.creator.ask_text = lambda title, label, text: "Kid Two"
+    renamed = w.creator.rename()
+    assert renamed is not None and not path.exists()
+    saved = load_character(renamed)
+    assert saved.name == "Kid Two" and saved.parts["hair"]["style"] != "bob"  # the file: as saved
+    assert w.creator.draft.dirty and "unsaved changes" in w.creator_panel.status.text()
+    asked: list[str] = []
+    w.creator.ask_unsaved = lambda name: asked.append(name) or "cancel"
+    w.close()
+    assert asked == ["Kid Two"] and w.isVisible()  # cancel: still open, nothing lost
+    w.creator.ask_unsaved = lambda name: "save"
+    w.close()
+    assert not w.isVisible() and load_character(renamed).parts["hair"]["style"] == "bob"
 
 
 def test_the_creator_fits_a_1366x768_laptop_screen(env) -> None:

@@ -249,7 +249,8 @@ class CreatorController(QObject):
 
     Test hooks (the dialogs): `ask_text(title, label, text) -> str | None`,
     `confirm(title, text) -> bool`, `ask_open(title, filter) -> str`, `ask_save(title, name,
-    filter) -> str`, `ask_colour(initial) -> str | None`."""
+    filter) -> str`, `ask_colour(initial) -> str | None`, `ask_unsaved(name) -> 'save' |
+    'discard' | 'cancel'`."""
 
     def __init__(self, window: QMainWindow, panel: CreatorPanel, engine: Engine, styles: StyleController,
                  settings: AppSettings, show_error: Callable[[str, str], None]):
@@ -264,6 +265,7 @@ class CreatorController(QObject):
         self.ask_open = lambda title, filt: QFileDialog.getOpenFileName(window, title, "", filt)[0]
         self.ask_save = lambda title, name, filt: QFileDialog.getSaveFileName(window, title, name, filt)[0]
         self.ask_colour = self._ask_colour
+        self.ask_unsaved = self._ask_unsaved
         p = panel
         p.changed.connect(self.edit)
         p.colour_requested.connect(self._pick_colour)
@@ -282,6 +284,7 @@ class CreatorController(QObject):
             action.triggered.connect(lambda _checked=False, slot=slot: slot())
             p.addAction(action)
         engine.style_changed.connect(self._on_style_changed)
+        styles.may_switch = self.may_switch
 
     @property
     def library(self) -> CharacterLibrary:
@@ -314,16 +317,35 @@ class CreatorController(QObject):
         self._preview()
         return True
 
+    def may_switch(self, path: str) -> bool:
+        """Asked before the style picker switches to `path`: another character replaces the
+        draft here, so unsaved changes are dropped only after a yes (no: nothing switches)."""
+        d = self.draft
+        if d is None or not d.dirty or self.source is None or Path(path).resolve() == self.source.resolve():
+            return True
+        info = next((s for s in self.styles.catalog.styles if str(s.path) == path), None)
+        if info is None or info.kind != CHARACTER_KIND:
+            return True  # a generated style: the draft stays here, unsaved, to come back to
+        return self.confirm("Unsaved character", f"Discard your changes to {d.name} and edit {info.name}?")
+
+    def may_close(self) -> bool:
+        """Asked before the window closes: unsaved changes are saved, dropped, or the window
+        stays open."""
+        d = self.draft
+        if d is None or not d.dirty:
+            return True
+        answer = self.ask_unsaved(d.name)
+        if answer == "save":
+            return self.save() is not None
+        return answer == "discard"
+
     def _on_style_changed(self, info: StyleInfo) -> None:
-        """Picking another character in the style picker opens it here (after asking, when the
-        draft has unsaved changes)."""
+        """Picking another character in the style picker opens it here (the picker asked first
+        when the draft had unsaved changes: `may_switch`)."""
         if self.draft is None or info.kind != CHARACTER_KIND or self.source is None:
             return
         if str(info.path) != self.styles.requested or info.path.resolve() == self.source.resolve():
             return  # not the user's latest pick (a preview load, or a pick since superseded)
-        if self.draft.dirty and not self.confirm(
-                "Unsaved character", f"Discard your changes to {self.draft.name} and edit {info.name}?"):
-            return
         self.open(info.path)
 
     # -- editing --------------------------------------------------------------------------------
@@ -469,7 +491,7 @@ class CreatorController(QObject):
         style = self.engine.pipeline.style
         in_use = self.styles.requested == str(old) or (style is not None and style.path == old)
         d.rename(name)
-        d.mark_saved(path)
+        d.path = path  # the file has its saved content under the new name: unsaved changes stay so
         if self.settings.style == str(old):
             self.settings.style = str(path)
         self.source = path
@@ -543,6 +565,13 @@ class CreatorController(QObject):
     def _confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self.window, title, text)
         return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_unsaved(self, name: str) -> str:
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self.window, "Unsaved character",
+                                      f"Save your changes to {name} before closing?",
+                                      buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def _ask_colour(self, initial: str) -> str | None:
         colour = QColorDialog.getColor(QColor(initial), self.window, "Choose a colour")

@@ -37,7 +37,9 @@ class StyleController(QObject):
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="avatar-style-ui")
         self.requested: str | None = None  # the style file the user last picked
         self._note: tuple[str, str] | None = None  # (style path, status line once it is in use)
-        self.picker.picked.connect(self.pick)
+        # asked before a user's pick switches (the creator: a character replaces its draft)
+        self.may_switch: Callable[[str], bool] = lambda path: True
+        self.picker.picked.connect(self.choose)
         engine.style_changed.connect(self._on_changed)
         engine.style_failed.connect(self._on_failed)
         thumbs.ready.connect(self.picker.set_thumbnail)
@@ -62,6 +64,16 @@ class StyleController(QObject):
         self._update_reference()
         self._update_title()
 
+    def choose(self, path: str) -> Future[StyleInfo | None] | None:
+        """The user picks the style file at `path`: switch to it once `may_switch` agrees; when
+        it does not, nothing changes and the picker shows the current style again."""
+        if not self.may_switch(path):
+            current = self.engine.pipeline.style
+            if current is not None:
+                self.picker.select_path(str(current.path))
+            return None
+        return self.pick(path)
+
     def pick(self, path: str) -> Future[StyleInfo | None]:
         """Switch to the style file at `path` (the stream keeps running meanwhile)."""
         self.requested = path
@@ -72,7 +84,7 @@ class StyleController(QObject):
         path = self.picker.step(delta)
         if path:
             self.picker.select_path(path)
-            self.pick(path)
+            self.choose(path)
 
     def _on_changed(self, info: StyleInfo) -> None:
         self.picker.select_path(str(info.path))
@@ -132,7 +144,7 @@ class StyleController(QObject):
             self.show_error("Style not added", error)
             return
         self.reload(select=target)
-        self.pick(target)
+        self.choose(target)
 
     # -- reference image ------------------------------------------------------------------------
     def _update_reference(self) -> None:

@@ -434,7 +434,11 @@ class MainWindow(QMainWindow):
             self.settings.help_seen = True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-        """Save the window, stop the threads, release the camera and the virtual camera."""
+        """Save the window, stop the threads, release the camera and the virtual camera (after
+        asking about a character with unsaved changes; cancel keeps the window open)."""
+        if not self.creator.may_close():
+            event.ignore()
+            return
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
         self.settings.sync()
