@@ -32,9 +32,8 @@ from avatar_cam.mesh_drawing import (
     draw_face_mesh,
     nod_field,
 )
-from avatar_cam.styles import StyleInfo
+from avatar_cam.styles import MESH_INPUT, StyleInfo
 
-MESH_INPUT = "face_mesh_drawing"
 # gains chosen with the motion check on the shared clips (docs/styles.md, "Gaze, brows and pitch")
 GAZE_GAIN = 3.0  # a stream's iris motion about the person's running average
 GAZE_LIMIT = 0.3  # an iris's drawn offset from its eye's centre saturates at this many eye widths

@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import platformdirs
@@ -35,6 +36,8 @@ REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note"
 KNOWN_KINDS = ("cyclegan", "content-invariant", "mesh-conditioned", "light", "distilled", "placeholder")
 VALUE_RANGE = "-1,1"
 STYLE_CODE_INPUT = "style_code"
+MESH_INPUT = "face_mesh_drawing"  # metadata `input` of a style that sees only the face mesh drawn
+PASS_THROUGH = 0.95  # `passes_through` at which a style is refused: it shows the camera (0.9: anime-preview)
 CHARACTER_KIND = "character"  # drawn from face landmarks by the app, no ONNX model
 CHARACTER_SUFFIXES = (CHARACTER_SUFFIX, V1_SUFFIX)
 RENAMED = {"rig-sunny": "sunny", "rig-tabby": "tabby"}  # old built-in names still resolve
@@ -285,20 +288,47 @@ def write_look(path: Path, name: str, base: StyleInfo, code: np.ndarray, referen
 
 def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
     n = info.size
-    feeds: dict[str, np.ndarray] = {info.input_name: np.zeros((1, 3, n, n), np.float32)}
-    if info.style_code_dim:
-        feeds[STYLE_CODE_INPUT] = np.zeros((1, info.style_code_dim), np.float32)
-    try:
-        y = sess.run([info.output_name], feeds)[0]
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise _fail(info.path, f"fails on a {n}x{n} image ({first[:300]})") from None
+    code = {STYLE_CODE_INPUT: np.zeros((1, info.style_code_dim), np.float32)} if info.style_code_dim else {}
+
+    def run(image: np.ndarray, what: str) -> np.ndarray:
+        try:
+            return sess.run([info.output_name], {info.input_name: image, **code})[0]
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise _fail(info.path, f"fails on {what} ({first[:300]})") from None
+
+    y = run(np.zeros((1, 3, n, n), np.float32), f"a {n}x{n} image")
     if y.shape != (1, 3, n, n):
         raise _fail(info.path, f"output shape {list(y.shape)} != input shape [1, 3, {n}, {n}]")
     if not np.isfinite(y).all():
         raise _fail(info.path, "output has NaN or Inf on a plain grey image")
     if y.min() < -1.5 or y.max() > 1.5:
         raise _fail(info.path, f"output range [{y.min():.2f}, {y.max():.2f}] is not [-1, 1]")
+    if info.metadata.get("input") == MESH_INPUT:
+        return  # it sees a drawing of the face mesh, never camera pixels
+    field = probe_field(n)
+    kept = passes_through(field, run(field, "a test pattern"))
+    if kept >= PASS_THROUGH:
+        raise _fail(info.path, f"gives back the picture it is given (correlation {kept:.2f}): it would "
+                               "show the camera, not a cartoon")
+
+
+def probe_field(n: int) -> np.ndarray:
+    """[1, 3, n, n] in [-1, 1]: smooth random colour blobs about a 50th of the side across, the
+    scale of eyes, nose and mouth in a face crop (fixed seed)."""
+    x = np.random.default_rng(0).normal(0, 1, (3, n, n)).astype(np.float32)
+    x = np.stack([cv2.GaussianBlur(c, (0, 0), n / 48) for c in x])
+    return (x / max(float(np.abs(x).max()), 1e-6) * 0.9)[None]
+
+
+def passes_through(image: np.ndarray, output: np.ndarray) -> float:
+    """How much of `image`'s pattern `output` keeps: |correlation| of their grey levels (1 for
+    the picture itself, a blurred, recoloured or inverted copy; a cartoon generator or a coarse
+    mosaic keeps about half or less)."""
+    a, b = image[0].mean(0).ravel(), output[0].mean(0).ravel()
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return 0.0
+    return abs(float(np.corrcoef(a, b)[0, 1]))
 
 
 def style_stem(path: Path) -> str:

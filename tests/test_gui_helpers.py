@@ -53,15 +53,19 @@ def nan_style(path: Path, name: str = "broken-nan", size: int = 64) -> Path:
 
 
 def style_code_style(path: Path, dim: int = 4, size: int = 64) -> tuple[Path, Path]:
-    """A style with a `style_code` input (output = tanh(image + mean(code))) and its encoder
-    (global average pool of the image, tiled to `dim`), as `encoders/<stem>.onnx`."""
+    """A style with a `style_code` input (output = tanh(8-pixel mosaic of the image + mean(code)):
+    not the picture itself, which the style check refuses) and its encoder (global average pool
+    of the image, tiled to `dim`), as `encoders/<stem>.onnx`."""
     x = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, size, size])
     c = helper.make_tensor_value_info("style_code", TensorProto.FLOAT, [1, dim])
     y = helper.make_tensor_value_info("cartoon", TensorProto.FLOAT, [1, 3, size, size])
-    nodes = [helper.make_node("ReduceMean", ["style_code"], ["m"], keepdims=0),
-             helper.make_node("Add", ["image", "m"], ["s"]),
+    scales = numpy_helper.from_array(np.array([1, 1, 8, 8], np.float32), "scales")
+    nodes = [helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[8, 8], strides=[8, 8]),
+             helper.make_node("Resize", ["p", "", "scales"], ["q"], mode="nearest"),
+             helper.make_node("ReduceMean", ["style_code"], ["m"], keepdims=0),
+             helper.make_node("Add", ["q", "m"], ["s"]),
              helper.make_node("Tanh", ["s"], ["cartoon"])]
-    graph = helper.make_graph(nodes, "coded", [x, c], [y])
+    graph = helper.make_graph(nodes, "coded", [x, c], [y], initializer=[scales])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     _save(model, path, META | {"name": "coded", "input_size": str(size), "kind": "content-invariant"})
     ex = helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 3, size, size])

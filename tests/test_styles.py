@@ -80,6 +80,8 @@ def _relu(meta: dict, in_shape: list, out_shape: list, dtype: int = TensorProto.
         ("shrinks", "output shape"),
         ("nan_output", "NaN"),
         ("int_input", "input must be float32"),
+        ("identity", "gives back the picture it is given"),  # the camera, resampled: never shown
+        ("inverted", "gives back the picture it is given"),
     ],
 )
 def test_bad_style_gives_one_clear_line(tmp_path: Path, style_file: Path, case: str, expected: str) -> None:
@@ -120,6 +122,10 @@ def test_bad_style_gives_one_clear_line(tmp_path: Path, style_file: Path, case: 
                                [helper.make_node("Log", ["x"], ["l"]),  # log(0) on grey -> -inf
                                 helper.make_node("Div", ["l", "l"], ["y"])], meta)
         _bad(tmp_path, case, model)
+    elif case in ("identity", "inverted"):
+        op = "Identity" if case == "identity" else "Neg"
+        _bad(tmp_path, case, identity_model([tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 32, 32])],
+                                            [helper.make_node(op, ["x"], ["y"])], meta))
     with pytest.raises(StyleError) as err:
         load_style(p)
     msg = str(err.value)
