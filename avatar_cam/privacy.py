@@ -16,7 +16,7 @@ PLACEHOLDER_TEXT = {
     "detector_error": ("Looking for your face...", "face tracking hiccup"),
     "style_swap": ("Switching style...", ""),
     "no_style": ("No style loaded", "pick a style"),
-    "paused": ("Paused", "press the pause key again to resume"),
+    "paused": ("Paused", "back in a moment"),  # the meeting sees it: no instructions for the student
     "source_lost": ("Camera not available", "waiting for it to come back"),
     "raw_blocked": ("Avatar paused", "a frame was held back to protect your privacy"),
 }

@@ -256,8 +256,11 @@ def test_hotkeys(env) -> None:
     wait_until(lambda: w.engine.pipeline.style.name == "coarse", what="] = next style")
     QTest.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert not w.controls.camera_check.isChecked() and not w.engine.show_camera
+    assert "your camera" not in w.hint.text()  # no words about a picture that is not there
     QTest.keyClick(w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert not w.engine.paused
+    QTest.keyClick(w, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    wait_until(lambda: not w.isVisible(), what="Ctrl+Q quits")
 
 
 def test_startup_problems_are_shown_not_fatal(env, tmp_path: Path) -> None:

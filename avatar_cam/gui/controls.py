@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from avatar_cam.composite import Mode
-from avatar_cam.gui.widgets import StylePicker, big_font
+from avatar_cam.gui.widgets import StylePicker, big_font, text_on
 
 
 def _select_quietly(combo: QComboBox, index: int) -> None:
@@ -32,8 +32,8 @@ def _select_quietly(combo: QComboBox, index: int) -> None:
         combo.blockSignals(was)
 
 CAMERA_SIZES = [(640, 480), (1280, 720), (1920, 1080)]
-MODE_LABELS = {Mode.AVATAR: "Avatar (no camera picture at all)", Mode.OVERLAY: "Overlay (cartoon face "
-               "on the camera picture)", Mode.FULL: "Full frame (everything cartoon)"}
+MODE_LABELS = {Mode.AVATAR: "Avatar (no camera picture at all)", Mode.OVERLAY: "Overlay (cartoon face on "
+               "camera)", Mode.FULL: "Full frame (everything cartoon)"}
 DEMO_SPEC = "demo"
 FILE_SPEC = "__file__"
 
@@ -249,8 +249,7 @@ class ControlPanel(QWidget):
             self.background_button.setStyleSheet("")
             return
         self.background_button.setText(color.name())
-        text = "#000" if color.lightness() > 128 else "#fff"
-        self.background_button.setStyleSheet(f"background: {color.name()}; color: {text};")
+        self.background_button.setStyleSheet(f"background: {color.name()}; color: {text_on(color)};")
 
     def set_paused(self, paused: bool) -> None:
         was = self.pause_button.blockSignals(True)

@@ -47,6 +47,7 @@ from avatar_cam.character.model import BOOL, COLOUR, SCHEMA, SUFFIX, V1_SUFFIX, 
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.styles_ui import StyleController
+from avatar_cam.gui.widgets import text_on
 from avatar_cam.styles import CHARACTER_KIND, StyleInfo
 
 SECTIONS = {  # panel order and titles
@@ -107,8 +108,8 @@ class ColourPicker(QWidget):
         self.colour = colour
         for c, b in self.swatches.items():
             b.setChecked(c == colour)
-        text = "#000" if QColor(colour).lightness() > 128 else "#fff"
         self.custom.setText(f"Any colour... ({colour})")
+        text = text_on(QColor(colour))
         self.custom.setStyleSheet(f"QPushButton {{ background: {colour}; color: {text}; }}")
 
 

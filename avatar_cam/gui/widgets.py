@@ -219,6 +219,13 @@ class Banner(QFrame):
         self.hide()
 
 
+def text_on(colour: QColor) -> str:
+    """Black or white, whichever reads on `colour` (by luma, as the eye sees it: pure green
+    takes black text; Qt's lightness put white on it)."""
+    luma = 0.299 * colour.red() + 0.587 * colour.green() + 0.114 * colour.blue()
+    return "#000" if luma > 140 else "#fff"
+
+
 def big_font(widget: QWidget, points: float = 1.5, bold: bool = True) -> None:
     font = QFont(widget.font())
     font.setPointSizeF(font.pointSizeF() * points)

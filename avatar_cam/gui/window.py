@@ -36,10 +36,10 @@ from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.widgets import Banner, VideoView, big_font
 from avatar_cam.styles import StyleCatalog
 
-HINT_TEXT = ("<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
-             "<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
+CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
+KEYS_HINT = ("<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
              "&middot; Ctrl+P pause &middot; Ctrl+Shift+V virtual camera &middot; "
-             "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help")
+             "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help &middot; Ctrl+Q quit")
 FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "paused",
                  "source_lost": "camera not available", "generator_error": "style error",
                  "no_style": "no style", "raw_blocked": "held back"}
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self.camera_view.setFixedSize(256, 192)
         self.camera_view.setToolTip("Your camera with the tracked face box. Only you see this.")
         bottom.addWidget(self.camera_view)
-        self.hint = QLabel(HINT_TEXT)
+        self.hint = QLabel(CAMERA_HINT + KEYS_HINT)
         self.hint.setWordWrap(True)
         self.hint.setTextFormat(Qt.TextFormat.RichText)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
                                     lambda: self.controls.camera_check.toggle())
         self.action_help = action("Help", ["F1"], self._toggle_help)
         self.action_creator = action("Make a character", ["Ctrl+E"], self.show_creator)
+        self.action_quit = action("Quit", ["Ctrl+Q"], self.close)
 
     def _connect(self) -> None:
         e, c = self.engine, self.controls
@@ -380,6 +381,7 @@ class MainWindow(QMainWindow):
     def _on_show_camera(self, on: bool) -> None:
         self.engine.show_camera = on
         self.camera_view.setVisible(on)
+        self.hint.setText((CAMERA_HINT if on else "") + KEYS_HINT)
         self.settings.show_camera = on
 
     def set_paused(self, paused: bool) -> None:
