@@ -42,6 +42,17 @@ def centred_square(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
 
 
+def cover(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`img` scaled to cover `size` (w, h), aspect kept, and centre-cropped: a background
+    picture is never stretched."""
+    w, h = size
+    ih, iw = img.shape[:2]
+    s = max(w / iw, h / ih)
+    img = cv2.resize(img, (max(w, round(iw * s)), max(h, round(ih * s))), interpolation=cv2.INTER_AREA)
+    y0, x0 = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+    return img[y0:y0 + h, x0:x0 + w]
+
+
 def crop_matrix(
     eye_right: np.ndarray,
     eye_left: np.ndarray,

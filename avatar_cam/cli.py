@@ -16,7 +16,7 @@ from avatar_cam.character.params import Calibration
 from avatar_cam.composite import DEFAULT_BACKGROUND, Mode
 from avatar_cam.face import quiet_native_stderr
 from avatar_cam.gui.settings import AppSettings
-from avatar_cam.options import build_parser, parse_background
+from avatar_cam.options import DEFAULT_FPS, build_parser, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import (
     FolderSink,
@@ -29,7 +29,7 @@ from avatar_cam.sinks import (
     video_size,
 )
 from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
-from avatar_cam.styles import StyleCatalog, StyleError
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError
 
 FILE_SINKS = (VideoFileSink, FolderSink)
 
@@ -108,7 +108,14 @@ def run_headless(args: argparse.Namespace) -> int:
                                  height=args.camera_size[1])
     except (StyleError, SourceError, ValueError) as e:
         return _fail(str(e))
-    fps = args.fps if source.live or source.still else source.fps
+    if args.calibrate and style.kind != CHARACTER_KIND:
+        source.close()
+        return _fail(f"--calibrate needs a drawn character style ({style.name} is generated from the face "
+                     "mesh or the picture and does not use the face measures calibration learns)")
+    fps = (args.fps or DEFAULT_FPS) if source.live or source.still else source.fps
+    if args.fps is not None and not (source.live or source.still) and args.fps != source.fps:
+        print(f"avatar-cam: note: the output keeps the video's {source.fps:g} fps (--fps sets the rate "
+              "of cameras, pictures and the virtual camera)", file=sys.stderr)
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
@@ -176,7 +183,8 @@ def run_headless(args: argparse.Namespace) -> int:
         except OSError as e:
             return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
     if source.still:
-        counts = (f"{summary['stills']} files, {summary['frames_with_face']} with a face, "
+        files = "1 file" if summary["stills"] == 1 else f"{summary['stills']} files"
+        counts = (f"{files}, {summary['frames_with_face']} with a face, "
                   f"{summary['files_without_face']} without a face (placeholder card)")
         if summary.get("skipped_inputs"):
             counts += f", {len(summary['skipped_inputs'])} unreadable (skipped)"
@@ -221,7 +229,7 @@ def run_without_display(args: argparse.Namespace) -> int:
     args.headless = True
     if args.output is None:
         try:
-            VirtualCameraSink(args.size, args.fps).close()
+            VirtualCameraSink(args.size, args.fps or DEFAULT_FPS).close()
             args.output = "vcam"
         except SinkError as e:
             preview = Path(platformdirs.user_data_dir(APP_NAME)) / "preview.mp4"

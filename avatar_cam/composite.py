@@ -7,7 +7,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from avatar_cam.align import invert
+from avatar_cam.align import cover, invert
 
 
 class Mode(str, Enum):
@@ -95,7 +95,7 @@ class Compositor:
         self._field_image: tuple[tuple[int, ...], np.ndarray] | None = None
         w, h = self.size
         if image is not None:
-            self._background = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            self._background = np.ascontiguousarray(cover(image, (w, h)))
         else:
             self._background = _filled(self.size, color)
 

@@ -13,6 +13,8 @@ from avatar_cam import __version__
 from avatar_cam.composite import Mode, parse_color
 from avatar_cam.sources import IMAGE_EXTS, SourceError, read_image
 
+DEFAULT_FPS = 30.0  # the output rate of cameras, pictures and the virtual camera
+
 
 def parse_size(text: str) -> tuple[int, int]:
     try:
@@ -94,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action="store_true", help="mirror the output horizontally")
     p.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH",
                    help="output size (default 1280x720, what meetings send)")
-    p.add_argument("--fps", type=parse_fps, default=30.0, help="virtual camera / live output rate")
+    p.add_argument("--fps", type=parse_fps, default=None,
+                   help=f"virtual camera / live output rate (default {DEFAULT_FPS:g}; a video keeps its own)")
     p.add_argument("--camera-size", type=parse_size, default=(640, 480), metavar="WxH",
                    help="resolution asked of the webcam (default 640x480, MJPG)")
     p.add_argument("--background", default=None,

@@ -125,6 +125,7 @@ def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFi
         (["-o", "vcam"], "virtual camera unavailable"),
         (["--max-frames", "0"], "--max-frames must be at least 1"),
         (["-i", "2147483648"], "no such camera"),
+        (["--calibrate", "--style", "flat-mesh"], "--calibrate needs a drawn character style"),
     ],
 )
 def test_bad_input_exits_1_with_one_clear_line(capsys: pytest.CaptureFixture[str], args: list[str],
@@ -255,3 +256,12 @@ def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         assert expected in err and err.count("avatar-cam: error:") == 1, (args, err)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_fps_on_a_video_says_the_video_keeps_its_own_rate(clip_651: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o.mp4"
+    assert main(["--headless", "-i", str(clip_651), "-o", str(out), "--fps", "10", "--max-frames", "3",
+                 "--size", "320x180"]) == 0
+    assert "keeps the video's 24 fps" in capsys.readouterr().err
+    assert cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FPS) == pytest.approx(24.0)

@@ -70,6 +70,17 @@ def test_avatar_mode_shows_only_the_cartoon_on_the_background() -> None:
     assert mirrored.avatar(asym)[120, 200].sum() == 0, "mirror flips left and right"
 
 
+def test_a_background_picture_covers_the_frame_and_is_never_stretched() -> None:
+    square = np.zeros((100, 100, 3), np.uint8)
+    square[40:60] = 255  # a 20-pixel band across a square picture
+    comp = Compositor(Mode.AVATAR, (200, 100), background_image=square, custom=True)
+    out = comp.avatar(np.zeros((8, 8, 3), np.uint8))
+    band = np.nonzero(out[:, 2, 0] > 127)[0]  # the left edge, beside the cartoon
+    # scaled twice (to the frame's width) and centre-cropped: the band is 40 rows, as wide as it
+    # is tall relative to the picture; stretched it was 20
+    assert len(band) == 40 and band[0] == 30
+
+
 def test_without_a_chosen_background_the_cartoon_sits_on_its_own_colour() -> None:
     """No card: the field is the cartoon's own background colour (its top corners), eased over
     frames; a background the user chose wins."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from avatar_cam.align import cover
 from avatar_cam.character import body_parts, face_parts, hair_parts
 from avatar_cam.character.backends import make_painter
 from avatar_cam.character.geometry import Head3D, Pose2D, convex_polygon, inside_polygon
@@ -121,11 +122,7 @@ def _background(kind: str, top: tuple[int, int, int], bottom: tuple[int, int, in
         img = cv2.imread(image, cv2.IMREAD_COLOR)
         if img is None:
             raise ValueError(f"background image {image} cannot be read")
-        ih, iw = img.shape[:2]
-        s = max(w / iw, h / ih)
-        img = cv2.resize(img, (max(w, round(iw * s)), max(h, round(ih * s))), interpolation=cv2.INTER_AREA)
-        y0, x0 = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
-        bgr = img[y0:y0 + h, x0:x0 + w]
+        bgr = cover(img, size)
     else:
         t = np.linspace(0.0, 1.0, h)[:, None] if kind == "gradient" else np.zeros((h, 1))
         rgb = (1 - t) * np.array(top) + t * np.array(bottom)

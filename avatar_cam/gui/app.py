@@ -21,7 +21,7 @@ from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.window import MainWindow
 from avatar_cam.gui.workers import SourceFactory, open_gui_source
 from avatar_cam.inference import provider_chain
-from avatar_cam.options import build_parser
+from avatar_cam.options import DEFAULT_FPS, build_parser
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.styles import StyleCatalog, StyleError, StyleInfo, load_style
 
@@ -140,7 +140,7 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
     wanted.append(None)
     if load_first_style(pipeline, catalog, wanted, options.notices) is None:
         options.notices.append("no style could be loaded: add one with 'Add style...'")
-    engine = Engine(pipeline, options.spec, options.camera_size, args.fps, source_factory,
+    engine = Engine(pipeline, options.spec, options.camera_size, args.fps or DEFAULT_FPS, source_factory,
                     vcam_factory)
     window = MainWindow(engine, catalog, settings, ThumbnailMaker(thumbnail_dir), options)
     if start:
