@@ -40,6 +40,23 @@ def _soft_square_mask(n: int, feather: float) -> np.ndarray:
     return np.minimum.outer(ramp, ramp).astype(np.float32)
 
 
+def field_matte(cartoon_rgb: np.ndarray) -> np.ndarray:
+    """(n, n) float32: 0 on the cartoon's own plain background (its top corners' colour, where it
+    reaches the picture's top or sides) and the rim next to it, 1 on the drawing, soft in
+    between; a white eye or collar inside the drawing is not reached from the edge and stays."""
+    n = cartoon_rgb.shape[0]
+    k = max(1, int(FIELD_CORNER * n))
+    corners = np.concatenate([cartoon_rgb[:k, :k].reshape(-1, 3), cartoon_rgb[:k, -k:].reshape(-1, 3)])
+    dist = np.linalg.norm(cartoon_rgb.astype(np.float32) - np.median(corners, axis=0), axis=2)
+    near = (dist < KEY_FAR).astype(np.uint8)
+    count, labels = cv2.connectedComponents(near, connectivity=4)
+    edge = np.unique(np.concatenate([labels[0], labels[:, 0], labels[:, -1]]))
+    reached = np.isin(labels, edge[edge > 0])
+    keep = np.clip((dist - KEY_NEAR) / (KEY_FAR - KEY_NEAR), 0.0, 1.0).astype(np.float32)
+    # one pixel in from the keyed background: the outline's anti-aliased rim is half background
+    return cv2.erode(np.where(reached, keep, np.float32(1.0)), np.ones((3, 3), np.uint8))
+
+
 def _ellipse_mask(n: int, feather: float) -> np.ndarray:
     """(n, n) float32 mask of a centred ellipse with a feathered rim, for pasting a face back."""
     mask = np.zeros((n, n), np.float32)
@@ -51,6 +68,7 @@ def _ellipse_mask(n: int, feather: float) -> np.ndarray:
 DEFAULT_BACKGROUND = "#283040"
 FIELD_CORNER = 0.06  # the cartoon's top corners (share of its side) give its own background colour
 FIELD_EASE = 0.1  # per frame: the field follows the cartoon's background without flicker
+KEY_NEAR, KEY_FAR = 20.0, 45.0  # RGB distance from the cartoon's own background: keyed out .. kept
 
 
 def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
@@ -116,8 +134,10 @@ class Compositor:
         out = (self._background if self.custom else self._own_field(cartoon_rgb)).copy()
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
-        m, inv = self._mask("square", n)
-        region[:] = cv2.blendLinear(head, region, m, inv)
+        m = self._mask("square", n)[0]
+        if self.custom:  # the chosen background, not the generator's own square, around the head
+            m = m * cv2.resize(field_matte(cartoon_rgb), (n, n), interpolation=cv2.INTER_LINEAR)
+        region[:] = cv2.blendLinear(head, region, m, 1.0 - m)
         return self._finish(out)
 
     def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:

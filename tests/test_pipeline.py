@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -60,6 +61,7 @@ def test_parse_color() -> None:
 def test_avatar_mode_shows_only_the_cartoon_on_the_background() -> None:
     comp = Compositor(Mode.AVATAR, (320, 240), background=(1, 2, 3), custom=True)
     cartoon = np.full((64, 64, 3), 200, np.uint8)
+    cartoon[:8] = 0  # its own background along the top: the chosen one replaces it
     out = comp.avatar(cartoon)
     assert out.shape == (240, 320, 3)
     assert (out[:, :20] == (1, 2, 3)).all(), "sides are plain background"
@@ -79,6 +81,21 @@ def test_a_background_picture_covers_the_frame_and_is_never_stretched() -> None:
     # scaled twice (to the frame's width) and centre-cropped: the band is 40 rows, as wide as it
     # is tall relative to the picture; stretched it was 20
     assert len(band) == 40 and band[0] == 30
+
+
+def test_a_chosen_background_replaces_the_cartoons_own_square_but_not_white_inside_it() -> None:
+    """A generated cartoon on white, a chosen green: green around the head (no white square),
+    the white of an eye inside the head stays white."""
+    cartoon = np.full((96, 96, 3), 255, np.uint8)
+    cv2.circle(cartoon, (48, 52), 34, (150, 110, 80), -1)  # the head
+    cv2.circle(cartoon, (36, 48), 7, (255, 255, 255), -1)  # an eye's white
+    comp = Compositor(Mode.AVATAR, (192, 96), background=(0, 255, 0), custom=True)  # BGR green
+    out = comp.avatar(cartoon)
+    x0 = 48  # the cartoon's square starts here in the 192-wide frame
+    assert tuple(out[8, x0 + 8]) == (0, 255, 0), "the square's corner shows the chosen green"
+    assert tuple(out[90, x0 + 8]) == (0, 255, 0)
+    assert tuple(out[48, x0 + 36]) == (255, 255, 255), "the eye's white is kept"
+    assert tuple(out[60, x0 + 48]) == (80, 110, 150), "the head is the cartoon's"
 
 
 def test_without_a_chosen_background_the_cartoon_sits_on_its_own_colour() -> None:
