@@ -44,9 +44,9 @@ def _random(n: int, seed: int, maker=random_any) -> list[Character]:  # type: ig
     return [parse_character(character_data(f"random-{i}", maker(rng))) for i in range(n)]
 
 
-def _bounds(ch: Character, pose: Pose) -> tuple[BoundsPainter, float]:
+def _bounds(ch: Character, pose: Pose, size: tuple[int, int] = SIZE) -> tuple[BoundsPainter, float]:
     painter = BoundsPainter()
-    place = frame_placement(pose, np.array([pose.head_x, pose.head_y]), SIZE, 0.0, extent(ch))
+    place = frame_placement(pose, np.array([pose.head_x, pose.head_y]), size, 0.0, extent(ch))
     paint_with(painter, ch, pose, place, on_layer=lambda name: setattr(painter, "layer", name))
     return painter, place.scale
 
@@ -108,6 +108,15 @@ def test_the_head_stays_in_the_frame_when_the_person_reaches_its_edges(head_x: f
                 failures.append(f"{ch.parts['hair']['style']}/{ch.parts['headwear']['style']}/"
                                 f"{ch.parts['ears']['style']} at {yaw}/{pitch}: {np.round([x0, y0, x1])}")
     assert not failures, "\n".join(failures[:10])
+
+
+@pytest.mark.parametrize("size", [(360, 1280), (720, 1280), (480, 480)])
+def test_the_whole_head_fits_a_tall_or_square_picture(size: tuple[int, int]) -> None:
+    """A phone-shaped picture: the head was sized by the height alone and cut off at both sides."""
+    for ch in _random(8, 11):
+        painter, _ = _bounds(ch, Pose(), size)
+        x0, _, x1, _ = painter.union(HEAD_LAYERS)
+        assert x0 >= -1 and x1 <= size[0] + 1, (ch.parts["hair"]["style"], size, x0, x1)
 
 
 def test_any_distance_from_the_camera_draws_finite_values() -> None:

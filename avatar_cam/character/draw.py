@@ -88,10 +88,13 @@ def frame_placement(pose: Pose, body_xy: np.ndarray, size: tuple[int, int], brea
                     reach: Extent | None = None) -> Placement:
     """Webcam framing: the head moves across the picture with the person (damped), kept inside
     the picture with all of the character's hair, ears and hat (`reach`); the shoulders move
-    by as much as keeping the head inside moved it."""
+    by as much as keeping the head inside moved it. The head is sized by the picture's height,
+    or by its width in a picture too narrow for that (9:16 and taller)."""
     w, h = size
-    scale = FACE_HEIGHT * h * float(np.clip(pose.head_scale, 0.6, 1.6)) ** 0.8
-    half = max(0.6, reach.half if reach else 0.0) * scale
+    widest = max(0.6, reach.half if reach else 0.0)  # half the character's width, in head units
+    # sized by the picture's height, but never wider than it (a tall, phone-shaped picture)
+    scale = min(FACE_HEIGHT * h, 0.45 * w / widest) * float(np.clip(pose.head_scale, 0.6, 1.6)) ** 0.8
+    half = widest * scale
     top = max(0.8, reach.top if reach else 0.0) * scale
     x = w / 2 + pose.head_x * w * 0.35
     y = h * 0.46 + pose.head_y * h * 0.25
