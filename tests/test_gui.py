@@ -176,6 +176,9 @@ def test_style_from_a_cartoon_image(env) -> None:
     code = w.engine.pipeline.stylizer.style_code
     assert code.shape == (1, 4) and not np.allclose(code, 0)  # the picture's mean colour
     wait_until(lambda: "coded-cartoon" in w.statusBar().currentMessage(), what="the note")
+    note = w.statusBar().currentMessage()
+    assert str(env.root) not in note and note.endswith("coded-cartoon.look.json")  # fits the bar
+    assert w.statusBar().toolTip() == note  # and reads in full on hover
     thumbs = w.styles.thumbs.thumbnail(w.engine.pipeline.style)
     assert thumbs.shape[2] == 3
     assert w.controls.reference_button.isEnabled()  # a look takes another picture too

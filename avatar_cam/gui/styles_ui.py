@@ -184,6 +184,7 @@ class StyleController(QObject):
             self.show_error("Style from a cartoon image", text)
             return
         self.reload(select=path)
+        text = text.replace(path, Path(path).name)  # the folder is the styles folder; the bar is short
         self._note = (path, text[:1].upper() + text[1:])
         self.pick(path)
 

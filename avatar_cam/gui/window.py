@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
                   self.status_vcam):
             w.setContentsMargins(10, 0, 10, 0)
             sb.addPermanentWidget(w)
+        sb.messageChanged.connect(sb.setToolTip)  # a message longer than the bar reads in full on hover
 
     def _build_actions(self) -> None:
         def action(text: str, keys: list[str], slot: object, checkable: bool = False) -> QAction:
