@@ -184,8 +184,10 @@ def run_headless(args: argparse.Namespace) -> int:
             return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
     if source.still:
         files = "1 file" if summary["stills"] == 1 else f"{summary['stills']} files"
+        named = summary["names_without_face"]
+        which = f": {', '.join(named[:5])}{', ...' if len(named) > 5 else ''}" if named else ""
         counts = (f"{files}, {summary['frames_with_face']} with a face, "
-                  f"{summary['files_without_face']} without a face (placeholder card)")
+                  f"{summary['files_without_face']} without a face (placeholder card{which})")
         if summary.get("skipped_inputs"):
             counts += f", {len(summary['skipped_inputs'])} unreadable (skipped)"
     else:
@@ -242,15 +244,15 @@ def run_without_display(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.list_styles:
-        return list_styles()
-    if args.list_cameras:
-        cams = list_cameras()
-        for i, name in cams:
-            print(f"{i}: {name}")
-        if not cams:
-            print("no camera found (use --input demo or a video file)")
-        return 0
+    if args.list_styles or args.list_cameras:  # both when both are asked for
+        rc = list_styles() if args.list_styles else 0
+        if args.list_cameras:
+            cams = list_cameras()
+            for i, name in cams:
+                print(f"{i}: {name}")
+            if not cams:
+                print("no camera found (use --input demo or a video file)")
+        return rc
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
     if args.reference is not None:

@@ -73,6 +73,7 @@ class Stats:
         self.frames_with_face = 0
         self.stills = 0
         self.files_without_face = 0
+        self.names_without_face: list[str] = []  # their file names (folder input), for the summary
         self.fallbacks: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self._window = window
@@ -91,6 +92,8 @@ class Stats:
         if frame.still:
             self.stills += 1
             self.files_without_face += frame.face is None
+            if frame.face is None and frame.name and len(self.names_without_face) < 1000:
+                self.names_without_face.append(frame.name)
         if frame.fallback:
             self.fallbacks[frame.fallback] += 1
         self._push(self._latency, latency_ms)
@@ -122,6 +125,7 @@ class Stats:
             "frames_with_face": self.frames_with_face,
             "stills": self.stills,
             "files_without_face": self.files_without_face,
+            "names_without_face": self.names_without_face,
             "frames_fallback": sum(self.fallbacks.values()),
             "fallbacks": dict(self.fallbacks),
             "errors": dict(self.errors),

@@ -138,6 +138,12 @@ def test_bad_input_exits_1_with_one_clear_line(capsys: pytest.CaptureFixture[str
     assert err.count("avatar-cam: error:") == 1
 
 
+def test_list_styles_and_cameras_together(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list-styles", "--list-cameras"]) == 0
+    out = capsys.readouterr().out
+    assert "user styles folder" in out and ("no camera found" in out or ": " in out.splitlines()[-1])
+
+
 def test_list_styles_shows_the_builtin_default(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--list-styles"]) == 0
     assert "* " in capsys.readouterr().out

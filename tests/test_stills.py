@@ -60,7 +60,8 @@ def test_a_folder_face_no_face_face_shows_no_face_in_the_middle(tmp_path: Path,
         assert np.array_equal(middle, card), f"{mode}: the file without a face gets the card"
         assert not np.array_equal(first, card) and not np.array_equal(last, card)
         assert s["files_without_face"] == 1 and s["frames_with_face"] == 2
-    assert "3 files, 2 with a face, 1 without a face" in capsys.readouterr().err
+        assert s["names_without_face"] == ["b.png"]
+    assert "3 files, 2 with a face, 1 without a face (placeholder card: b.png)" in capsys.readouterr().err
 
 
 def test_tight_crops_the_test_makes_are_found(tmp_path: Path) -> None:
