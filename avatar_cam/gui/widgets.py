@@ -97,7 +97,6 @@ class StylePicker(QListWidget):
         self.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.setMovement(QListWidget.Movement.Static)
         self.setWordWrap(True)
-        self.setUniformItemSizes(True)
         self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self._blank = self._blank_icon(icon_size)
         self.currentItemChanged.connect(self._on_current)
@@ -112,7 +111,9 @@ class StylePicker(QListWidget):
         self.blockSignals(True)
         self.clear()
         for s in styles:
-            item = QListWidgetItem(self._blank, s.name)
+            # a break after each '-' or '_': "anime-preview" wraps onto two lines, not "anime-..."
+            label = s.name.replace("-", "-\u200b").replace("_", "_\u200b")
+            item = QListWidgetItem(self._blank, label)
             item.setData(PATH_ROLE, str(s.path))
             desc = s.metadata.get("description", "")
             item.setToolTip("\n".join(x for x in (s.summary(), desc,
