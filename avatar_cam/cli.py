@@ -29,7 +29,7 @@ from avatar_cam.sinks import (
     video_size,
 )
 from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
-from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style
 
 FILE_SINKS = (VideoFileSink, FolderSink)
 
@@ -101,6 +101,8 @@ def run_headless(args: argparse.Namespace) -> int:
     try:
         background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
         style = StyleCatalog().resolve(args.style)
+        if style.kind != CHARACTER_KIND and style.likeness is None:  # listed by name: not yet run
+            style = load_style(style.path)
         spec = default_input(args.input)
         check_paths(spec, args.output or "vcam", args.stats)
         with quiet_native_stderr():  # FFmpeg's and OpenCV's own lines about a file or camera
@@ -145,6 +147,8 @@ def run_headless(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if style.privacy_note():
+        print(f"avatar-cam: note: {style.privacy_note()}", file=sys.stderr)
     print(f"avatar-cam: {source.name} -> {output} | style {style.name} | provider "
           f"{pipeline.provider} | mode {args.mode}", file=sys.stderr)
     reopen = (lambda: open_source(spec, width=args.camera_size[0], height=args.camera_size[1])) \

@@ -38,6 +38,7 @@ VALUE_RANGE = "-1,1"
 STYLE_CODE_INPUT = "style_code"
 MESH_INPUT = "face_mesh_drawing"  # metadata `input` of a style that sees only the face mesh drawn
 PASS_THROUGH = 0.95  # `passes_through` at which a style is refused: it shows the camera (0.9: anime-preview)
+LIKENESS_WARN = 0.8  # ... at which the user is told the style may leave them recognisable
 CHARACTER_KIND = "character"  # drawn from face landmarks by the app, no ONNX model
 CHARACTER_SUFFIXES = (CHARACTER_SUFFIX, V1_SUFFIX)
 RENAMED = {"rig-sunny": "sunny", "rig-tabby": "tabby"}  # old built-in names still resolve
@@ -69,6 +70,17 @@ class StyleInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     style_code_dim: int | None = None  # set when the style accepts a reference style code
     model_file: Path | None = None  # the ONNX file to run when it is not `path` (a look file)
+    # how much of the picture it is given the style keeps (`passes_through` on the probe's test
+    # pattern; set when a camera-pixel style is loaded with `probe`); None: not measured or none
+    likeness: float | None = None
+
+    def privacy_note(self) -> str | None:
+        """One line for the user when the style keeps enough of the camera picture that people
+        who know them may recognise them (`LIKENESS_WARN`), else None."""
+        if self.likeness is None or self.likeness < LIKENESS_WARN:
+            return None
+        return (f"{self.name} keeps much of your camera picture ({self.likeness:.0%} of a test pattern): "
+                "people who know you may recognise you; a drawn character keeps nothing")
 
     @property
     def size(self) -> int:
@@ -199,7 +211,7 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
         style_code_dim=code_dim,
     )
     if probe:
-        _probe(sess, info)
+        info = dataclasses.replace(info, likeness=_probe(sess, info))
     return info
 
 
@@ -286,7 +298,9 @@ def write_look(path: Path, name: str, base: StyleInfo, code: np.ndarray, referen
     return path
 
 
-def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
+def _probe(sess: ort.InferenceSession, info: StyleInfo) -> float | None:
+    """Run the style on a plain image and on a test pattern; its `passes_through` score (None
+    for a style that never sees camera pixels). `StyleError` for a style that cannot be used."""
     n = info.size
     code = {STYLE_CODE_INPUT: np.zeros((1, info.style_code_dim), np.float32)} if info.style_code_dim else {}
 
@@ -305,12 +319,13 @@ def _probe(sess: ort.InferenceSession, info: StyleInfo) -> None:
     if y.min() < -1.5 or y.max() > 1.5:
         raise _fail(info.path, f"output range [{y.min():.2f}, {y.max():.2f}] is not [-1, 1]")
     if info.metadata.get("input") == MESH_INPUT:
-        return  # it sees a drawing of the face mesh, never camera pixels
+        return None  # it sees a drawing of the face mesh, never camera pixels
     field = probe_field(n)
     kept = passes_through(field, run(field, "a test pattern"))
     if kept >= PASS_THROUGH:
         raise _fail(info.path, f"gives back the picture it is given (correlation {kept:.2f}): it would "
                                "show the camera, not a cartoon")
+    return kept
 
 
 def probe_field(n: int) -> np.ndarray:

@@ -188,6 +188,18 @@ def test_style_from_a_cartoon_image(env) -> None:
     assert w.engine.pipeline.style.path == made and w.controls.style_picker.count() == n + 1
 
 
+def test_a_style_that_may_leave_you_recognisable_says_so_under_the_picker(env) -> None:
+    sharp = mosaic_style(env.root / "user" / "sharp.onnx", "sharp", block=2)
+    w = env.window()
+    assert not w.controls.style_note.isVisibleTo(w)
+    w.styles.pick(str(sharp)).result(10)
+    wait_until(lambda: w.controls.style_note.isVisibleTo(w), what="the note")
+    assert "may recognise you" in w.controls.style_note.text()
+    w.styles.step(1)
+    wait_until(lambda: w.engine.pipeline.style.name != "sharp", what="another style")
+    wait_until(lambda: not w.controls.style_note.isVisibleTo(w), what="the note gone")
+
+
 def test_settings_round_trip(env) -> None:
     s = AppSettings(env.settings_path)
     s.input, s.camera_size, s.mode, s.mirror, s.background = "3", (1280, 720), "overlay", True, "#102030"

@@ -162,3 +162,19 @@ def test_the_readme_names_the_default_style_and_shows_it() -> None:
     frame = cv2.imread(str(repo / "docs" / "default-1280x720.png"))
     assert frame is not None and frame.shape == (720, 1280, 3)
     assert cv2.imread(str(repo / "docs" / "screenshot.png")) is not None
+
+
+def test_a_style_that_keeps_much_of_the_picture_says_so(tmp_path: Path, style_file: Path) -> None:
+    """Measured when a camera-pixel style is loaded: anime-preview keeps 90% of the test pattern
+    (people may recognise the student), an 8-pixel mosaic about half, a mesh style nothing."""
+    from avatar_cam.styles import LIKENESS_WARN, builtin_styles_dir
+    from tests.test_gui_helpers import mosaic_style
+
+    preview = load_style(builtin_styles_dir() / "anime-preview.onnx")
+    assert preview.likeness is not None and LIKENESS_WARN <= preview.likeness < 0.95
+    assert "may recognise you" in (preview.privacy_note() or "")
+    assert load_style(style_file).privacy_note() is None
+    assert load_style(builtin_styles_dir() / "flat-mesh.onnx").likeness is None  # never sees pixels
+    fine = load_style(mosaic_style(tmp_path / "fine.onnx", "fine", block=2))
+    assert fine.privacy_note() is not None
+    assert load_style(style_file, probe=False).likeness is None

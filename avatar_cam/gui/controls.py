@@ -164,7 +164,16 @@ class ControlPanel(QWidget):
         self.style_problems.setStyleSheet("color: #e0a040;")
         self.style_problems.hide()
         lay.addWidget(self.style_problems)
+        self.style_note = QLabel()  # about the style in use (one that may leave the person recognisable)
+        self.style_note.setWordWrap(True)
+        self.style_note.setStyleSheet("color: #e0a040;")
+        self.style_note.hide()
+        lay.addWidget(self.style_note)
         return box
+
+    def set_style_note(self, note: str | None) -> None:
+        self.style_note.setText(note or "")
+        self.style_note.setVisible(bool(note))
 
     def set_problems(self, problems: list[str]) -> None:
         if problems:

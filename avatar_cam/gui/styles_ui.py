@@ -93,6 +93,7 @@ class StyleController(QObject):
         note = self._note[1] if self._note and self._note[0] == str(info.path) else None
         self._note = None
         self.window.statusBar().showMessage(note or f"Style: {info.name}", 8000 if note else 4000)
+        self.controls.set_style_note(info.privacy_note())
         self._update_reference()
         self._update_title()
 
