@@ -325,6 +325,18 @@ def test_compact_checkpoint_resumes_and_is_small(tmp_path: Path, one_torch_threa
     train(cfg2, resume=True)
     assert json.loads((resumed / "checkpoints" / "latest.json").read_text())["step"] == 5
     assert compact_main([str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    assert compact_main([str(run), "--out", str(out)]) == 0  # an earlier compact copy is replaced
+    assert json.loads((out / "checkpoints" / "latest.json").read_text())["step"] == 3
+    assert not (tmp_path / "compact.part").exists()
+    # never over the run itself, a folder inside it, or a folder holding anything else
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("keep")
+    listing = sorted(p.relative_to(run) for p in run.rglob("*"))
+    for target in (run, run / "checkpoints", notes, resumed, run / "train.log"):
+        assert compact_main([str(run), "--out", str(target)]) == 2, target
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == listing
+    assert (notes / "mine.txt").read_text() == "keep" and (resumed / "train.log").exists()
 
 
 def test_feature_mask_covers_eyes_brows_and_mouth_only(demo_landmarks: tuple[np.ndarray, np.ndarray]) -> None:

@@ -41,40 +41,69 @@ def _halve(path: Path, drop_prefix: str = "") -> str:
     return ckpt.sha256_file(path)
 
 
+COMPACT_ENTRIES = {"config.json", "split.json", "metrics.jsonl", "checkpoints"}  # what compact writes
+
+
+def check_out(run: Path, out: Path) -> None:
+    """`ValueError` (one line) unless `out` is a new folder or an earlier compact copy apart from
+    `run`: compacting into the run itself, a folder inside it or around it, or over a folder
+    holding anything else (another run, notes) would delete what is not ours to replace."""
+    r, o = run.resolve(), out.resolve()
+    if o == r or r in o.parents or o in r.parents:
+        raise ValueError(f"--out {out} is the run {run} or inside it or around it; give another folder")
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in COMPACT_ENTRIES)
+        if other:
+            raise ValueError(f"--out {out} holds {', '.join(other[:4])}: not an earlier compact copy, "
+                             "so it is not replaced; give a new folder")
+    elif out.exists():
+        raise ValueError(f"--out {out} is a file, not a folder")
+
+
 def compact(run_dir: str | Path, out_dir: str | Path) -> Path:
-    """Write the compact copy of `run_dir`'s newest checkpoint into `out_dir` (replacing it)."""
+    """Write the compact copy of `run_dir`'s newest checkpoint into `out_dir` (replacing an
+    earlier compact copy there only once the new one is complete)."""
     run, out = Path(run_dir), Path(out_dir)
+    check_out(run, out)
     cfg = ckpt.load_config(run / "config.json")
     model = create_model(cfg)
     step, info = ckpt.resume(run, model)
     if "D" in model.optimizers:
         model.optimizers["D"] = model.adam(list(model.optimizers["D"].param_groups[0]["params"]))
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "checkpoints").mkdir(parents=True)
+    part = out.with_name(out.name + ".part")
+    if part.exists():
+        shutil.rmtree(part)
+    (part / "checkpoints").mkdir(parents=True)
     for name in ("config.json", "split.json"):
-        shutil.copy2(run / name, out / name)
+        shutil.copy2(run / name, part / name)
     if (run / "metrics.jsonl").is_file():  # the training log: model cards count its hours
-        shutil.copy2(run / "metrics.jsonl", out / "metrics.jsonl")
-    jp = ckpt.save_checkpoint(out, model, step, info)
+        shutil.copy2(run / "metrics.jsonl", part / "metrics.jsonl")
+    jp = ckpt.save_checkpoint(part, model, step, info)
     doc = json.loads(jp.read_text())
     d = jp.parent
     doc["weights_sha256"] = _halve(d / doc["weights"])
     doc["state_sha256"] = _halve(d / doc["state"], drop_prefix="pool_")
     doc["compact"] = "float16 weights and G moments; D optimiser fresh; no image pool"
     ckpt.atomic_write_text(jp, json.dumps(doc))
+    if out.exists():
+        shutil.rmtree(out)
+    part.rename(out)
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.compact", description=__doc__.split("\n")[0])
     ap.add_argument("run", help="run directory")
-    ap.add_argument("--out", required=True, help="folder to write (replaced)")
+    ap.add_argument("--out", required=True,
+                    help="folder to write: new, or an earlier compact copy (replaced once the new is done)")
     args = ap.parse_args(argv)
     try:
         out = compact(args.run, args.out)
-    except (ckpt.CheckpointError, FileNotFoundError) as e:
-        print(f"python -m training.compact: {e}", file=sys.stderr)
+    except (ckpt.CheckpointError, ValueError) as e:
+        print(f"python -m training.compact: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"python -m training.compact: error: {e.filename or args.out}: {e.strerror}", file=sys.stderr)
         return 2
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"wrote {out} ({size / 1e6:.1f} MB); resume: cp -r {out} RUN && avatar-train --resume --out RUN")
