@@ -212,6 +212,26 @@ def test_empty_and_imageless_folders_are_one_clear_error(tmp_path: Path,
         rc, stdout, err = _run(["prepare", "--input", str(folder), "--out", str(out)], capsys)
         assert rc == 2 and not stdout and not out.exists()
         assert _error_line(err) == f"avatar-train prepare: error: no images in {folder}{tail}"
+    # a folder of files named like images that are not: one line, exit 2 (it said "0 crops", exit 0)
+    rc, _, err = _run(["prepare", "--input", str(texts), "--out", str(tmp_path / "prep_texts")], capsys)
+    assert rc == 2 and "no crops" in _error_line(err)
+
+
+def test_prepare_never_writes_into_its_input_and_checks_its_size(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    photos = make_image_folder(tmp_path / "photos", 3, 64, "A")
+    before = _files(photos)
+    for out, extra in ((photos, ["--overwrite"]), (photos / "crops", []), (tmp_path, [])):
+        rc, _, err = _run(["prepare", "--input", str(photos), "--out", str(out), *extra], capsys)
+        assert rc == 2 and "is the input" in _error_line(err), out
+    for size in ("0", "-5", "16"):
+        rc, _, err = _run(["prepare", "--input", str(photos), "--out", str(tmp_path / "p"), "--size", size],
+                          capsys)
+        assert rc == 2 and "--size" in _error_line(err)
+    (tmp_path / "afile").write_text("x")
+    rc, _, err = _run(["prepare", "--input", str(photos), "--out", str(tmp_path / "afile" / "p")], capsys)
+    assert rc == 2 and "Not a directory" in _error_line(err)
+    assert _files(photos) == before and not (photos / "crops").exists()
 
 
 # -- 2. a checkpoint of another model kind -----------------------------------------------------------

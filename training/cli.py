@@ -123,12 +123,32 @@ def cmd_prepare(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from training.data import REPORT_NAME, DataError, prepare
 
+    def fail(msg: str) -> int:
+        print(f"avatar-train prepare: error: {msg}", file=sys.stderr)
+        return 2
+
+    if args.size < 32:
+        return fail(f"--size must be at least 32 (got {args.size})")
+    out = Path(args.out).resolve()
+    for folder in args.input:
+        src = Path(folder).resolve()
+        if out == src or src in out.parents or out in src.parents:
+            return fail(f"--out {args.out} is the input {folder}, inside it or around it: the crops "
+                        "would replace or mix with the photos; give a folder of its own")
     try:
         rep = prepare(args.input, args.out, args.size, args.max_outside, args.overwrite,
                       domain=args.domain)
     except (FileNotFoundError, DataError) as e:
-        print(f"avatar-train prepare: error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
+    except OSError as e:
+        return fail(f"{e.filename or args.out}: {e.strerror}")
+    except KeyboardInterrupt:
+        print("avatar-train prepare: interrupted; the crops written so far are kept (run again to "
+              "go on: existing crops are skipped)", file=sys.stderr)
+        return 130
+    if rep["written"] + rep["already_there"] == 0:
+        return fail(f"no crops: none of the {len(rep['unreadable']) + len(rep['not_found'])} files in "
+                    f"{', '.join(args.input)} gave one (report: {Path(args.out) / REPORT_NAME})")
     print(f"prepare: {rep['written']} crops written, {rep['already_there']} already there, "
           f"{rep['found']} faces found, {len(rep['not_found'])} without a face"
           f"{' (kept whole)' if args.domain == 'cartoon' else ''}, {len(rep['unreadable'])} unreadable, "
@@ -142,6 +162,10 @@ def cmd_macs(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="avatar-train macs", description="Params and MACs of every network.")
     p.add_argument("--size", type=int, default=256)
     args = p.parse_args(argv)
+    if args.size < 32 or args.size % 8:
+        print(f"avatar-train macs: error: --size must be a multiple of 8 and >= 32 (got {args.size})",
+              file=sys.stderr)
+        return 2
     from training.macs import describe_all
 
     for line in describe_all(args.size):
