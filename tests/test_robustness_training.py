@@ -502,3 +502,29 @@ def test_sigkill_during_a_checkpoint_write_resumes_from_the_last_complete_one(ta
     assert not [p.name for p in d.iterdir() if ".tmp" in p.name]
     straight_run = train(tiny_config(tmp_path, out=str(tmp_path / "straight"), **kw))
     _same_run(tmp_path / "killed", straight_run)
+
+
+def test_a_device_this_machine_lacks_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: --device cuda is valid here")
+    photos, cartoons = (make_image_folder(tmp_path / d, 2, 48, d) for d in ("A", "B"))
+    rc, _, err = _run(["--data-a", str(photos), "--data-b", str(cartoons), "--size", "32", "--steps", "1",
+                       "--no-progress", "--device", "cuda", "--out", str(tmp_path / "r")], capsys)
+    assert rc == 2 and "no CUDA GPU here" in _error_line(err)  # was an AttributeError traceback
+
+
+def test_resuming_after_the_data_moved_is_one_clear_line(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    photos, cartoons = (make_image_folder(tmp_path / d, 3, 48, d) for d in ("A", "B"))
+    base = ["--data-a", str(photos), "--data-b", str(cartoons), "--size", "32", "--no-progress",
+            "--out", str(tmp_path / "r"), "--val-count", "1"]
+    rc, _, _ = _run([*base, "--steps", "2", "--save-every", "2"], capsys)
+    assert rc == 0
+    shutil.rmtree(photos)
+    saved = _files(tmp_path / "r" / "checkpoints")
+    rc, _, err = _run(["--resume", "--out", str(tmp_path / "r"), "--steps", "4", "--no-progress"], capsys)
+    line = _error_line(err)
+    assert rc == 2 and ("moved or deleted" in line or "not found" in line), err
+    assert _files(tmp_path / "r" / "checkpoints") == saved  # the checkpoint is untouched

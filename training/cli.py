@@ -88,12 +88,13 @@ def cmd_train(argv: list[str]) -> int:
     args = _train_parser("avatar-train").parse_args(argv)
     from training import distributed
     from training.checkpoint import CheckpointError
+    from training.data import DataError
     from training.trainer import train
 
     try:
         cfg = config_from_args(args)
         run_dir = train(cfg, resume=args.resume)
-    except (ConfigError, CheckpointError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, DataError, FileNotFoundError) as e:
         print(f"avatar-train: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # disk full, permissions: the last complete checkpoint is kept

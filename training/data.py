@@ -385,7 +385,7 @@ def load_plain(paths: Sequence[Path], size: int) -> torch.Tensor:
     for p in paths:
         bgr = read_image(p, min_side=4 * size)
         if bgr is None:
-            raise ValueError(f"unreadable image: {p}")
+            raise DataError(f"unreadable image: {p} (moved or deleted since the run's split was made?)")
         out.append(to_tensor(centred_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)))
     return torch.stack(out)
 

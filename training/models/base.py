@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from training.distributed import Ranks, sync_batch_norms
 from training.losses import ImagePool
 from training.macs import count_macs, count_params
-from training.options import TrainConfig
+from training.options import ConfigError, TrainConfig
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -42,7 +42,13 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA GPU here (this torch build or machine has none); "
+                              "use --device auto or cpu")
         return torch.device("cuda", local_rank)
+    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                              and torch.backends.mps.is_available()):
+        raise ConfigError("--device mps: no Apple GPU here; use --device auto or cpu")
     return torch.device(name)
 
 
