@@ -27,6 +27,7 @@ from export.onnx_export import (
     export_style,
 )
 from export.sources import ExportSource, from_checkpoint, from_random_init, gmacs
+from training.cli_errors import one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@one_line("avatar-export")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     problem = None

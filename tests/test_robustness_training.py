@@ -26,6 +26,7 @@ from safetensors import SafetensorError  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from avatar_cam.demo import draw_demo_face  # noqa: E402
+from avatar_cam.styles import builtin_styles_dir  # noqa: E402
 from training import checkpoint as ckpt  # noqa: E402
 from training import cli  # noqa: E402
 from training.checkpoint import load_for_export  # noqa: E402
@@ -528,3 +529,28 @@ def test_resuming_after_the_data_moved_is_one_clear_line(tmp_path: Path,
     line = _error_line(err)
     assert rc == 2 and ("moved or deleted" in line or "not found" in line), err
     assert _files(tmp_path / "r" / "checkpoints") == saved  # the checkpoint is untouched
+
+
+def test_every_tool_says_in_one_line_when_a_path_is_missing_or_under_a_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """avatar-eval, avatar-export, the judge and the compact copy: a missing data folder or an
+    output under a regular file was a FileNotFoundError / NotADirectoryError traceback."""
+    from export.cli import main as export_main
+    from training.compact import main as compact_main
+    from training.evaluate import main as eval_main
+    from training.judge import main as judge_main
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    style = builtin_styles_dir() / "placeholder-mosaic.onnx"
+    cases = [
+        (eval_main, ["--style", str(style), "--photos", str(tmp_path / "nope")], "avatar-eval: error:"),
+        (export_main, ["--onnx", "--random-init", "--out", str(afile / "x.onnx")], "avatar-export: error:"),
+        (judge_main, ["train", "--photos", str(tmp_path / "nope"), "--out", str(tmp_path / "j")],
+         "judge: error:"),
+        (compact_main, [str(tmp_path / "run"), "--out", str(afile / "c")], "training.compact: error:"),
+    ]
+    for main, argv, prefix in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert prefix in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -63,6 +63,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from training.cli_errors import one_line
+
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -646,6 +648,7 @@ def list_images(dirs: Sequence[str]) -> list[Path]:
     return scan_images(dirs, verify=False).paths
 
 
+@one_line("avatar-eval")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="avatar-eval", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

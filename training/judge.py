@@ -27,6 +27,7 @@ from torch import nn
 
 from avatar_cam.align import centred_square
 from avatar_cam.styles import assets_dir
+from training.cli_errors import one_line
 from training.data import AugmentConfig, augment, holdout_split, read_image, scan_images
 
 CLASSES = ("photo", "anime", "flat")
@@ -158,6 +159,7 @@ def _write_split(split: dict[str, tuple[list[Path], list[Path]]], out: Path, see
          "val_flat": [str(x) for x in split["flat"][1]], "seed": seed}, indent=1))
 
 
+@one_line("python -m training.judge")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.judge", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -184,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         split = judge_split(dirs, args.n_val, args.seed)
     except FileNotFoundError as e:
         print(f"judge: error: {e}", file=sys.stderr)
+        return 2
+    empty = [c for c, (train_part, held) in split.items() if not train_part or not held]
+    if empty:
+        folders = ", ".join(str(d) for c in empty for d in dirs[c])
+        print(f"judge: error: too few images for class {', '.join(empty)} ({folders}); it needs more "
+              f"than --n-val {args.n_val}", file=sys.stderr)
         return 2
     if args.cmd == "split":
         _write_split(split, args.split_out, args.seed)

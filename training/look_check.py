@@ -42,6 +42,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from training.cli_errors import one_line
+
 # (x0, x1, y0, y1) as fractions of the crop's side; the app's crop puts the eyes at y ~0.47 and
 # the mouth at ~0.70 for photos, DiceBear and anime faces alike (median Face Mesh landmarks).
 REGIONS = {"skin": [(0.28, 0.40, 0.56, 0.64), (0.60, 0.72, 0.56, 0.64)],
@@ -215,6 +217,7 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
     return result
 
 
+@one_line("python -m training.look_check")
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.look_check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--style", required=True, help="a style that takes a reference picture")
@@ -238,15 +241,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = args.out or Path("runs/look") / args.style
     r = run(args.style, refs, photos, args.domain, out, args.sheet_faces)
+
+    def corr(v: float | None) -> str:  # None: no face found on the outputs to correlate
+        return "n/a" if v is None else f"{v:.2f}"
+
     print(f"{r['style']}: {r['references']} held-out references x {r['faces']} faces; colours nearest "
           f"their own reference {r['colour_rank1']:.1%} (pairwise {r['colour_pairwise']:.1%}; before the "
           f"colour match {r['colour_rank1_unmatched']:.1%}); judge "
           f"'{r['domain']}' {r['judge_domain_rate']:.1%}; dlib >= 0.6 {r['identity_frac_ge_0_6']:.1%}, "
           f"rank-1 {r['identity_rank1']:.1%} (chance {r['identity_chance']:.1%}); mouth corr "
-          f"{r['mouth_open_corr']:.2f}, eyes {r['eye_open_corr']:.2f}")
+          f"{corr(r['mouth_open_corr'])}, eyes {corr(r['eye_open_corr'])}")
     for p in r["per_reference"]:
         print(f"  {p['reference']:<24} colour {p['colour_rank1']:.0%}  judge {p['judge_domain_rate']:.0%}  "
-              f"dlib>=0.6 {p['identity']['frac_ge_0_6']:.0%}  mouth {p['mouth_open_corr'] or 0:.2f}  "
+              f"dlib>=0.6 {p['identity']['frac_ge_0_6']:.0%}  mouth {corr(p['mouth_open_corr'])}  "
               f"({p['crop']})")
     return 0
 

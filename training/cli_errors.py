@@ -1,0 +1,39 @@
+"""One line for what a command-line tool cannot do: a path that cannot be read or written (a
+missing folder, an output under a file), an unreadable clip, Ctrl-C; the tools' own checks
+report everything else. `avatar-train` and `avatar-cam` catch these where they happen."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+from avatar_cam.sources import SourceError
+
+Main = TypeVar("Main", bound=Callable[..., int])
+
+
+def one_line(prog: str) -> Callable[[Main], Main]:
+    """Decorate a tool's `main`: OSError and `SourceError` become `PROG: error: ...` and exit 2,
+    Ctrl-C `PROG: interrupted` and exit 130, instead of a traceback."""
+
+    def wrap(main: Main) -> Main:
+        @functools.wraps(main)
+        def run(*args: object, **kwargs: object) -> int:
+            try:
+                return main(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted", file=sys.stderr)
+                return 130
+            except OSError as e:
+                where = f"{e.filename}: " if e.filename else ""
+                print(f"{prog}: error: {where}{e.strerror or e}", file=sys.stderr)
+                return 2
+            except SourceError as e:
+                print(f"{prog}: error: {e}", file=sys.stderr)
+                return 2
+
+        return run  # type: ignore[return-value]
+
+    return wrap
