@@ -554,3 +554,12 @@ def test_every_tool_says_in_one_line_when_a_path_is_missing_or_under_a_file(
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert prefix in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_small_dataset_is_warned_about_when_most_of_it_is_held_out(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, "cyclegan", "light", steps=1)
+    cfg.val_count = 50  # the default: 3 photos would leave 1 to train on, silently
+    cfg.data_a = [str(make_image_folder(tmp_path / "few", 3, 48, "A"))]
+    log = (train(cfg) / "train.log").read_text()
+    assert "domain A: only 1 of 3 images are trained on" in log
+    assert "domain A: 1 to train on, 2 held out" in log

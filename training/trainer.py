@@ -137,6 +137,11 @@ def build_split(cfg: TrainConfig) -> DataSplit:
             train, val = paths, scan_images([test_dir]).paths[: cfg.val_count]
         else:
             train, val = holdout_split(paths, cfg.val_count, cfg.seed)
+        log.info("domain %s: %d to train on, %d held out", dom, len(train), len(val))
+        if len(train) < max(8, len(val)):
+            log.warning("domain %s: only %d of %d images are trained on (val_count %d holds out the "
+                        "rest); give more images or a smaller --val-count", dom, len(train), len(paths),
+                        cfg.val_count)
         out[dom] = (train, val)
         labels.append(_label(dirs, counts))
     trained_on = f"photos: {labels[0]}; cartoons: {labels[1]}"
