@@ -39,7 +39,7 @@ from avatar_cam.styles import StyleCatalog
 CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
 KEYS_HINT = ("<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
              "&middot; Ctrl+P pause &middot; Ctrl+Shift+V virtual camera &middot; "
-             "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help &middot; Ctrl+Q quit")
+             "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help")
 FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "paused",
                  "source_lost": "camera not available", "generator_error": "style error",
                  "no_style": "no style", "raw_blocked": "held back"}
