@@ -83,8 +83,9 @@ def check_paths(spec: str, output: str, stats: Path | None) -> None:
     if stats is None:
         return
     stats = stats.expanduser()
-    if (source.exists() and _same(stats, source)) or any(_same(stats, out) for out in written):
-        raise ValueError(f"--stats {stats} is the {'input' if _same(stats, source) else 'output'}; "
+    is_input = source.exists() and _same(stats, source)
+    if is_input or any(_same(stats, out) for out in written):
+        raise ValueError(f"--stats {stats} is the {'input' if is_input else 'output'}; "
                          "give the summary a file of its own (e.g. stats.json)")
     if stats.is_dir() or (stats.exists() and stats.suffix.lower() != ".json"):
         raise ValueError(f"--stats {stats}: exists and is not a .json file; the summary would replace it")
@@ -147,8 +148,9 @@ def run_headless(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    if style.privacy_note():
-        print(f"avatar-cam: note: {style.privacy_note()}", file=sys.stderr)
+    note = style.privacy_note()
+    if note:
+        print(f"avatar-cam: note: {note}", file=sys.stderr)
     print(f"avatar-cam: {source.name} -> {output} | style {style.name} | provider "
           f"{pipeline.provider} | mode {args.mode}", file=sys.stderr)
     reopen = (lambda: open_source(spec, width=args.camera_size[0], height=args.camera_size[1])) \

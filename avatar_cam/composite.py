@@ -40,14 +40,19 @@ def _soft_square_mask(n: int, feather: float) -> np.ndarray:
     return np.minimum.outer(ramp, ramp).astype(np.float32)
 
 
+def corner_colour(cartoon_rgb: np.ndarray) -> np.ndarray:
+    """RGB float: the median of the cartoon's top corners (`FIELD_CORNER` of its side), its own
+    background colour."""
+    k = max(1, int(FIELD_CORNER * cartoon_rgb.shape[0]))
+    corners = np.concatenate([cartoon_rgb[:k, :k].reshape(-1, 3), cartoon_rgb[:k, -k:].reshape(-1, 3)])
+    return np.median(corners, axis=0).astype(np.float32)
+
+
 def field_matte(cartoon_rgb: np.ndarray) -> np.ndarray:
     """(n, n) float32: 0 on the cartoon's own plain background (its top corners' colour, where it
     reaches the picture's top or sides) and the rim next to it, 1 on the drawing, soft in
     between; a white eye or collar inside the drawing is not reached from the edge and stays."""
-    n = cartoon_rgb.shape[0]
-    k = max(1, int(FIELD_CORNER * n))
-    corners = np.concatenate([cartoon_rgb[:k, :k].reshape(-1, 3), cartoon_rgb[:k, -k:].reshape(-1, 3)])
-    dist = np.linalg.norm(cartoon_rgb.astype(np.float32) - np.median(corners, axis=0), axis=2)
+    dist = np.linalg.norm(cartoon_rgb.astype(np.float32) - corner_colour(cartoon_rgb), axis=2)
     near = (dist < KEY_FAR).astype(np.uint8)
     count, labels = cv2.connectedComponents(near, connectivity=4)
     edge = np.unique(np.concatenate([labels[0], labels[:, 0], labels[:, -1]]))
@@ -143,10 +148,7 @@ class Compositor:
     def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """The output-sized field of the cartoon's own background colour (remade only when the
         eased colour changes by a level)."""
-        n = cartoon_rgb.shape[0]
-        k = max(1, int(FIELD_CORNER * n))
-        corners = np.concatenate([cartoon_rgb[:k, :k].reshape(-1, 3), cartoon_rgb[:k, -k:].reshape(-1, 3)])
-        colour = np.median(corners, axis=0)[::-1].astype(np.float32)  # RGB -> BGR
+        colour = corner_colour(cartoon_rgb)[::-1]  # RGB -> BGR
         self._field = colour if self._field is None else self._field + FIELD_EASE * (colour - self._field)
         bgr = tuple(int(v) for v in np.round(self._field))
         if self._field_image is None or self._field_image[0] != bgr:

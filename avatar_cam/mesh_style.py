@@ -32,7 +32,7 @@ from avatar_cam.mesh_drawing import (
     draw_face_mesh,
     nod_field,
 )
-from avatar_cam.styles import MESH_INPUT, StyleInfo
+from avatar_cam.styles import StyleInfo
 
 # gains chosen with the motion check on the shared clips (docs/styles.md, "Gaze, brows and pitch")
 GAZE_GAIN = 3.0  # a stream's iris motion about the person's running average
@@ -125,10 +125,6 @@ def outside_face(drawing_rgb: np.ndarray) -> np.ndarray:
 
 class NoFaceMesh(LookupError):
     """Face Mesh found no face in the crop (the frame is treated like one without a face)."""
-
-
-def takes_mesh(style: StyleInfo) -> bool:
-    return style.metadata.get("input") == MESH_INPUT
 
 
 class MeshStylizer:

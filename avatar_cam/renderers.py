@@ -20,8 +20,8 @@ from avatar_cam.character.params import Calibration, Measures
 from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer
-from avatar_cam.mesh_style import MeshStylizer, takes_mesh
-from avatar_cam.styles import CHARACTER_KIND, StyleInfo
+from avatar_cam.mesh_style import MeshStylizer
+from avatar_cam.styles import CHARACTER_KIND, StyleInfo, takes_mesh
 
 
 class StyleRenderer(Protocol):

@@ -298,6 +298,11 @@ def write_look(path: Path, name: str, base: StyleInfo, code: np.ndarray, referen
     return path
 
 
+def takes_mesh(style: StyleInfo) -> bool:
+    """The style sees a drawing of the face mesh (`MeshStylizer`), never camera pixels."""
+    return style.metadata.get("input") == MESH_INPUT
+
+
 def _probe(sess: ort.InferenceSession, info: StyleInfo) -> float | None:
     """Run the style on a plain image and on a test pattern; its `passes_through` score (None
     for a style that never sees camera pixels). `StyleError` for a style that cannot be used."""
@@ -318,7 +323,7 @@ def _probe(sess: ort.InferenceSession, info: StyleInfo) -> float | None:
         raise _fail(info.path, "output has NaN or Inf on a plain grey image")
     if y.min() < -1.5 or y.max() > 1.5:
         raise _fail(info.path, f"output range [{y.min():.2f}, {y.max():.2f}] is not [-1, 1]")
-    if info.metadata.get("input") == MESH_INPUT:
+    if takes_mesh(info):
         return None  # it sees a drawing of the face mesh, never camera pixels
     field = probe_field(n)
     kept = passes_through(field, run(field, "a test pattern"))

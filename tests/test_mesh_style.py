@@ -256,10 +256,10 @@ def test_exported_mesh_style_runs_on_the_drawing_in_the_app(tmp_path: Path, one_
                                                              demo_face: np.ndarray) -> None:
     from avatar_cam.align import warp_crop
     from avatar_cam.frame import Frame
-    from avatar_cam.mesh_style import MeshStylizer, takes_mesh
+    from avatar_cam.mesh_style import MeshStylizer
     from avatar_cam.pipeline import Pipeline, PipelineConfig
     from avatar_cam.renderers import make_renderer
-    from avatar_cam.styles import load_style
+    from avatar_cam.styles import load_style, takes_mesh
     from export.cli import main as export_main
     from training.evaluate import style_generator
     from training.testing import tiny_config

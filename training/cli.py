@@ -122,6 +122,7 @@ def cmd_prepare(argv: list[str]) -> int:
                    help="skip (and list) crops with more than this share outside the photo")
     p.add_argument("--overwrite", action="store_true", help="redo crops that already exist")
     args = p.parse_args(argv)
+    from training.cli_errors import overlaps
     from training.data import REPORT_NAME, DataError, prepare
 
     def fail(msg: str) -> int:
@@ -130,10 +131,8 @@ def cmd_prepare(argv: list[str]) -> int:
 
     if args.size < 32:
         return fail(f"--size must be at least 32 (got {args.size})")
-    out = Path(args.out).resolve()
     for folder in args.input:
-        src = Path(folder).resolve()
-        if out == src or src in out.parents or out in src.parents:
+        if overlaps(args.out, folder):
             return fail(f"--out {args.out} is the input {folder}, inside it or around it: the crops "
                         "would replace or mix with the photos; give a folder of its own")
     try:

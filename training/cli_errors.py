@@ -1,17 +1,25 @@
 """One line for what a command-line tool cannot do: a path that cannot be read or written (a
 missing folder, an output under a file), an unreadable clip, Ctrl-C; the tools' own checks
-report everything else. `avatar-train` and `avatar-cam` catch these where they happen."""
+report everything else. `avatar-train` and `avatar-cam` catch these where they happen. Also the
+check that a tool's output folder is not its input (`overlaps`)."""
 
 from __future__ import annotations
 
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from avatar_cam.sources import SourceError
 
 Main = TypeVar("Main", bound=Callable[..., int])
+
+
+def overlaps(a: str | Path, b: str | Path) -> bool:
+    """The same folder, or one inside the other: writing one would replace or mix into the other."""
+    x, y = Path(a).resolve(), Path(b).resolve()
+    return x == y or x in y.parents or y in x.parents
 
 
 def one_line(prog: str) -> Callable[[Main], Main]:

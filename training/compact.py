@@ -24,6 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from training import checkpoint as ckpt
+from training.cli_errors import overlaps
 from training.models import create_model
 
 
@@ -48,8 +49,7 @@ def check_out(run: Path, out: Path) -> None:
     """`ValueError` (one line) unless `out` is a new folder or an earlier compact copy apart from
     `run`: compacting into the run itself, a folder inside it or around it, or over a folder
     holding anything else (another run, notes) would delete what is not ours to replace."""
-    r, o = run.resolve(), out.resolve()
-    if o == r or r in o.parents or o in r.parents:
+    if overlaps(run, out):
         raise ValueError(f"--out {out} is the run {run} or inside it or around it; give another folder")
     if out.is_dir():
         other = sorted(p.name for p in out.iterdir() if p.name not in COMPACT_ENTRIES)
