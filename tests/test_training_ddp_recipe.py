@@ -23,6 +23,7 @@ from training import pack  # noqa: E402
 from training.data import UnpairedSteps, read_image, scan_images  # noqa: E402
 from training.expression_aug import ExpressionAugConfig  # noqa: E402
 from training.gpu_recipe import ARMS, arm_config  # noqa: E402
+from training.options import ConfigError  # noqa: E402
 from training.testing import make_image_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,6 +111,19 @@ def test_every_arm_is_a_valid_256px_run_on_the_pack(tmp_path: Path) -> None:
         assert cfg.size == 256 and cfg.device == "auto" and cfg.minutes == 2.5 and cfg.threads == 0
         assert all(d.startswith(str(tmp_path / "p.zip")) for d in cfg.data_a + cfg.data_b)
         assert cfg.out == str(tmp_path / "out" / "runs" / arm)
+
+
+def test_init_from_fine_tunes_each_arm_from_its_own_compact_checkpoint(tmp_path: Path) -> None:
+    """--init-from ROOT: `flat-mesh` starts from ROOT/flat_mesh (the shipped styles' layout in
+    training/resume); an arm without a checkpoint there is one error before anything trains."""
+    root = tmp_path / "resume"
+    (root / "flat_mesh").mkdir(parents=True)
+    (root / "flat_mesh" / "config.json").write_text("{}")
+    cfg = arm_config("flat-mesh", tmp_path / "p.zip", tmp_path / "out", 1.0, {"size": 128}, root)
+    assert cfg.init_from == str(root / "flat_mesh") and cfg.size == 128
+    assert arm_config("flat-mesh", tmp_path / "p.zip", tmp_path / "out", 1.0, {}).init_from == ""
+    with pytest.raises(ConfigError, match="no checkpoint for arm anime-mesh"):
+        arm_config("anime-mesh", tmp_path / "p.zip", tmp_path / "out", 1.0, {}, root)
 
 
 def test_gpu_recipe_runs_on_the_cpu(prepared: Path, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """One-shot GPU run: the shipped styles' recipes and the paper's comparison arms at 256 px.
 
     python -m training.gpu_recipe OUT --pack runs/pack/train256.zip [--minutes 10] [--arms A,B,...]
-        [--holdout runs/judge] [--clips CLIP.mp4 ...] [--set KEY=VALUE ...]
+        [--holdout runs/judge] [--clips CLIP.mp4 ...] [--init-from training/resume] [--set KEY=VALUE ...]
 
 `scripts/gpu_train.sh OUT` wraps it (packs the prepared crops where the pack is missing, and
 starts one process per GPU with torchrun where there are several).
@@ -61,13 +61,21 @@ GPU = {"size": 256, "device": "auto", "threads": 0, "workers": -1, "progress": F
        "save_every": 1_000_000, "sample_every": 500, "log_every": 50, "keep_checkpoints": 1}
 
 
-def arm_config(arm: str, pack: Path, out: Path, minutes: float, overrides: dict[str, Any]) -> TrainConfig:
-    """The arm's recipe with its data in the pack, the GPU settings, its time share and `overrides`."""
+def arm_config(arm: str, pack: Path, out: Path, minutes: float, overrides: dict[str, Any],
+               init_root: Path | None = None) -> TrainConfig:
+    """The arm's recipe with its data in the pack, the GPU settings, its time share and `overrides`;
+    with `init_root`, its weights start from the compact checkpoint `init_root/<arm>` (`-` as `_`:
+    `training/resume/flat_mesh` for `flat-mesh`), so the shipped styles are fine-tuned."""
     recipe, data = ARMS[arm]
     values = read_config_file(RECIPES / recipe)
     values.update(GPU)
     values.update({k: ([str(pack / d) for d in v] if k.startswith("data_") else v) for k, v in data.items()})
     values.update({"out": str(out / "runs" / arm), "minutes": minutes})
+    if init_root is not None:
+        start = init_root / arm.replace("-", "_")
+        if not (start / "config.json").is_file():
+            raise ConfigError(f"--init-from {init_root}: no checkpoint for arm {arm} ({start}/config.json)")
+        values["init_from"] = str(start)
     values.update(overrides)
     return TrainConfig.from_dict(values, f"{recipe} + gpu_recipe").validate()
 
@@ -172,7 +180,7 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 
 def run(out: Path, pack: Path, arms: Sequence[str], minutes: float, overrides: dict[str, Any],
-        eval_args: list[str]) -> dict[str, Any]:
+        eval_args: list[str], init_root: Path | None = None) -> dict[str, Any]:
     """Train every arm (all ranks), then finish them (rank 0). Returns the summary."""
     import torch
 
@@ -182,7 +190,7 @@ def run(out: Path, pack: Path, arms: Sequence[str], minutes: float, overrides: d
     if not pack.is_file():
         raise ConfigError(f"{pack}: no such pack (python -m training.pack builds it; docs/training.md)")
     share = minutes / len(arms)
-    configs = {arm: arm_config(arm, pack, out, share, overrides) for arm in arms}
+    configs = {arm: arm_config(arm, pack, out, share, overrides, init_root) for arm in arms}
     ranks = ranks_from_env()
     device = (torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU")
     summary: dict[str, Any] = {"device": device, "processes": ranks.world, "minutes": minutes,
@@ -218,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "(e.g. runs/judge)")
     ap.add_argument("--clips", nargs="+", action="extend", default=[], help="avatar-eval --clips")
     ap.add_argument("--eval-limit", type=int, default=0, help="avatar-eval --limit")
+    ap.add_argument("--init-from", type=Path, metavar="ROOT", help="fine-tune: each arm starts from the "
+                    "compact checkpoint ROOT/<arm, - as _> (training/resume holds the shipped mesh styles')")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a config value for every arm (e.g. --set steps=3000)")
     args = ap.parse_args(argv)
@@ -231,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown or not arms:
             raise ConfigError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; "
                               f"arms: {', '.join(ARMS)}")
-        summary = run(args.out, args.pack, arms, args.minutes, _parse_set(args.set), eval_args)
+        summary = run(args.out, args.pack, arms, args.minutes, _parse_set(args.set), eval_args,
+                      args.init_from)
     except (ConfigError, CheckpointError, FileNotFoundError) as e:
         print(f"gpu_recipe: error: {e}", file=sys.stderr)
         return 2
