@@ -377,10 +377,27 @@ class StyleCatalog:
             files = [*d.glob("*.onnx"), *(f for x in suffixes for f in d.glob("*" + x))] if d.is_dir() else []
             for p in sorted(files):
                 try:
-                    self.styles.append(load_style(p, probe=False))
+                    info = load_style(p, probe=False)
                 except StyleError as e:
                     self.problems.append(str(e))
                     self._broken.setdefault(style_stem(p), str(e))
+                    continue
+                self.styles.append(dataclasses.replace(info, name=self._unused_name(info)))
+
+    def _unused_name(self, info: StyleInfo) -> str:
+        """`info.name`, or where an earlier style has it (a style exported under a built-in's name
+        into the user's folder), the name with its file's stem or a number after it: the picker
+        and `--style` then tell them apart."""
+        taken = {s.name for s in self.styles}
+        if info.name not in taken:
+            return info.name
+        stem = style_stem(info.path)
+        if stem != info.name and f"{info.name} ({stem})" not in taken:
+            return f"{info.name} ({stem})"
+        n = 2
+        while f"{info.name} ({n})" in taken:
+            n += 1
+        return f"{info.name} ({n})"
 
     def default(self) -> StyleInfo:
         """The built-in default: the one named in `avatar_cam/assets/styles/default.json`, else the first."""

@@ -76,7 +76,10 @@ def _photos(args: argparse.Namespace, source: ExportSource) -> list[Path]:
     if not d.is_dir():
         raise ExportError(f"{d}: --verify-images must be a folder of photos")
     exts = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-    return sorted(p for p in d.iterdir() if p.suffix.lower() in exts)
+    photos = sorted(p for p in d.iterdir() if p.suffix.lower() in exts)
+    if not photos:
+        raise ExportError(f"{d}: no photos in the --verify-images folder ({', '.join(sorted(exts))})")
+    return photos
 
 
 def verification_cases(source: ExportSource, spec: ExportSpec, photos: list[Path]) -> list[Case]:

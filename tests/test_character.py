@@ -162,6 +162,25 @@ def test_catalog_lists_characters_and_resolves_old_names(tmp_path: Path, style_f
     assert builtin.resolve("rig-sunny").name == "sunny" and builtin.resolve("rig-tabby").name == "tabby"
 
 
+def test_a_user_style_under_a_built_in_name_is_listed_apart(tmp_path: Path, style_file: Path) -> None:
+    """A style exported into the user's folder under a taken name (an exported `flat-mesh`) is
+    listed with its file's stem or a number, so the picker and `--style` can tell them apart;
+    the name alone still picks the first."""
+    builtin, user = tmp_path / "builtin", tmp_path / "user"
+    builtin.mkdir()
+    user.mkdir()
+    shutil.copy(style_file, builtin / "mosaic.onnx")
+    first = StyleCatalog([builtin]).styles[0].name
+    shutil.copy(style_file, user / "mine.onnx")
+    shutil.copy(style_file, user / f"{first}.onnx")
+    catalog = StyleCatalog([builtin, user])
+    names = [s.name for s in catalog.styles]
+    assert names == [first, f"{first} (mine)", f"{first} (2)"], names
+    assert catalog.resolve(first).path == builtin / "mosaic.onnx"
+    assert catalog.resolve(f"{first} (mine)").path == user / "mine.onnx"
+    assert catalog.resolve(f"{first} (2)").path == user / f"{first}.onnx"
+
+
 def test_shapes_placed_together_land_where_each_would_alone() -> None:
     """Eyes, brows, nose, cheeks and hair strands map all their shapes in one transform
     (`Scene.faces`, `Scene.draped_all`: for speed), and `join` writes its straight gap directly:

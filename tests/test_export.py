@@ -309,6 +309,17 @@ def test_cli_usage_errors_are_one_line(argv: list[str], message: str, tmp_path: 
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_an_empty_verify_images_folder_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--verify-images with no photos in it said nothing and verified on the built-in images only."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no photos here")
+    rc = main(["--onnx", "--random-init", "--generator", "light", "--size", "32",
+               "--out", str(tmp_path / "x.onnx"), "--verify-images", str(tmp_path / "empty")])
+    err = capsys.readouterr().err.strip()
+    assert rc in (1, 2) and "no photos in the --verify-images folder" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.onnx").exists()
+
+
 def test_output_must_be_onnx(tiny: nn.Module, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="must be a .onnx file"):
         _export(tiny, tmp_path / "s.pt")
