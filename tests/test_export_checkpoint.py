@@ -118,6 +118,24 @@ def test_periodic_checkpoint_by_file(runs: dict, tmp_path: Path, capsys: pytest.
     assert info.input_size == 48 and info.metadata["training_size"] == "32"
 
 
+
+def test_a_checkpoint_copied_out_of_its_run_with_the_config_beside_it(runs: dict, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """A checkpoint's files moved out of RUN/checkpoints/ with config.json copied beside them
+    export; without the config the error says where it is looked for."""
+    run = runs[("cyclegan", "light")]
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for f in (run / "checkpoints").glob("latest.*"):
+        shutil.copy(f, loose / f.name)
+    out = tmp_path / "s.onnx"
+    rc, _, err = _export(["--checkpoint", str(loose / "latest.json"), "--out", str(out)], capsys)
+    assert rc == 1 and "config.json copied beside it" in err
+    shutil.copy(run / "config.json", loose / "config.json")
+    rc, _, err = _export(["--checkpoint", str(loose / "latest.json"), "--out", str(out)], capsys)
+    assert rc == 0, err
+    assert load_style(out).metadata["checkpoint"] == "latest.json"
+
 def test_content_invariant_style_image_and_style_input(runs: dict, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture) -> None:
     from safetensors.torch import load_file

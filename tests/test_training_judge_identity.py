@@ -73,6 +73,23 @@ def test_judge_split_command_writes_the_holdout_without_training(tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == ["split.json"]
 
 
+def test_judge_train_writes_beside_its_split_not_over_the_shipped_judge(tmp_path: Path,
+                                                                      one_torch_thread: None) -> None:
+    """Without --out the weights go to the split's folder (the shipped judge is replaced only when
+    --out names its folder)."""
+    ds = tmp_path / "datasets"
+    make_image_folder(ds / "selfie2anime" / "trainB", 8, 40, "B", 1)
+    _flat_folder(ds / "dicebear", 8, 40, 2)
+    photos = make_image_folder(tmp_path / "photos", 8, 40, "A", 0)
+    shipped = jm.DEFAULT_WEIGHTS.stat().st_mtime_ns
+    out = tmp_path / "judge"
+    assert jm.main(["train", "--datasets", str(ds), "--photos", str(photos), "--split-out", str(out),
+                    "--n-val", "3", "--steps", "2", "--size", "32", "--max-train", "4"]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["split.json", "style_judge.json", "style_judge.safetensors"]
+    assert jm.DEFAULT_WEIGHTS.stat().st_mtime_ns == shipped
+
+
 def test_judge_learns_three_generated_styles_and_round_trips(tmp_path: Path, one_torch_thread: None) -> None:
     split = jm.judge_split(_classes(tmp_path, 40), 10, seed=0)
     train = {c: jm._load(split[c][0], 36) for c in jm.CLASSES}

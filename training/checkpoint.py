@@ -413,12 +413,19 @@ def _resolve(path: str | Path) -> tuple[Path, Path | None, Path]:
         return d / doc["weights"], jp, d.parent / "config.json"
     if p.suffix == ".json":
         doc = _read_json(p)
-        return p.parent / doc["weights"], p, p.parent.parent / "config.json"
+        return p.parent / doc["weights"], p, _config_beside(p.parent)
     if p.suffix == ".safetensors":
         stem = p.name[: -len(".safetensors")]
         jp = p.with_name(stem + ".json")
-        return p, (jp if jp.exists() else None), p.parent.parent / "config.json"
+        return p, (jp if jp.exists() else None), _config_beside(p.parent)
     raise CheckpointError(f"{p}: not a run directory, checkpoint JSON or .safetensors file")
+
+
+def _config_beside(folder: Path) -> Path:
+    """The run config of a checkpoint file in `folder`: RUN/config.json for RUN/checkpoints/, else
+    one copied into the same folder as the checkpoint."""
+    in_run = folder.parent / "config.json"
+    return in_run if in_run.is_file() or not (folder / "config.json").is_file() else folder / "config.json"
 
 
 def _checked_weights(path: str | Path) -> tuple[Path, Path, int]:
@@ -441,7 +448,9 @@ def load_config(path: str | Path) -> TrainConfig:
         values = json.loads(p.read_text(encoding="utf-8"))
         return TrainConfig.from_dict(values, str(p))
     except FileNotFoundError:
-        raise CheckpointError(f"{p}: missing (the run's config is needed to rebuild the model)") from None
+        raise CheckpointError(f"{p}: missing (the run's config is needed to rebuild the model: a checkpoint "
+                              "file is found in RUN/checkpoints/, or with RUN/config.json copied beside it)"
+                              ) from None
     except (json.JSONDecodeError, ConfigError) as e:
         raise CheckpointError(f"{p}: invalid run config ({e})") from None
 

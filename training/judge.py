@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="writes split.json here: avatar-eval --holdout DIR uses the same held-out photos")
         q.add_argument("--n-val", type=int, default=300, help="held out per class")
         q.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS.parent)
+    t.add_argument("--out", type=Path, default=None,
+                   help="folder for the weights (default: --split-out; avatar-eval --judge reads them; "
+                        f"--out {DEFAULT_WEIGHTS.parent} replaces the shipped judge)")
     t.add_argument("--size", type=int, default=64)
     t.add_argument("--steps", type=int, default=1500)
     t.add_argument("--max-train", type=int, default=1500, help="training images per class (fixed seed)")
@@ -207,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     model = train_judge(train, args.size, args.steps, seed=args.seed)
     minutes = (time.monotonic() - start) / 60
     acc = accuracy(model, val, args.size)
-    weights = args.out / "style_judge.safetensors"
+    out = args.out or args.split_out
+    weights = out / "style_judge.safetensors"
     save_judge(model, args.size, weights)
     _write_split(split, args.split_out, args.seed)
     report = {"classes": list(CLASSES), "size": args.size, "width": model.width,
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
               "split": f"training.data.holdout_split(listing, {args.n_val}, seed={args.seed}) per class",
               "held_out_accuracy": acc,
               "command": "python -m training.judge " + " ".join(argv if argv is not None else sys.argv[1:])}
-    (args.out / "style_judge.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "style_judge.json").write_text(json.dumps(report, indent=2) + "\n")
     per = ", ".join(f"{c} {v:.3f}" for c, v in acc["per_class"].items())  # type: ignore[union-attr]
     print(f"held-out accuracy {acc['overall']:.3f} ({per}); {minutes:.1f} min; wrote {weights}")
     return 0
