@@ -145,3 +145,20 @@ def test_weights_are_safetensors_and_json_has_hashes(tmp_path: Path) -> None:
     assert any(k.startswith("optim.G.") for k in s)
     assert len(j["weights_sha256"]) == 64 and j["step"] == 1
     assert not list(run.rglob("*.pt")) and not list(run.rglob("*.pth"))
+
+
+def test_a_second_ctrl_c_waits_for_the_checkpoint_being_written() -> None:
+    """The first SIGINT asks for a save and stop; a second one stops at once (a hung step), but
+    not while the checkpoint is being written: it lost the steps since the last save."""
+    from training.trainer import _Stop
+
+    with _Stop() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.signum == signal.SIGINT
+        with stop.saving():
+            os.kill(os.getpid(), signal.SIGINT)  # ignored while saving: no KeyboardInterrupt
+            time.sleep(0.01)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

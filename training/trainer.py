@@ -16,6 +16,7 @@ state, so `--resume` continues exactly where the uninterrupted run would be.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ import signal
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -171,11 +173,22 @@ def save_grid(columns: list[tuple[str, torch.Tensor]], path: Path) -> None:
 
 
 class _Stop:
-    """SIGINT/SIGTERM set a flag; the loop saves after the step in flight and exits."""
+    """SIGINT/SIGTERM set a flag; the loop saves after the step in flight and exits. A second
+    signal stops at once, except while a checkpoint is being written (`saving`): an impatient
+    second Ctrl-C then waits for the save instead of losing the steps since the last one."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._old: dict[int, Any] = {}
+        self._saving = False
+
+    @contextlib.contextmanager
+    def saving(self) -> Iterator[None]:
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
 
     def __enter__(self) -> _Stop:
         import threading
@@ -186,6 +199,9 @@ class _Stop:
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None and self._saving:
+            log.warning("signal %d: writing the checkpoint; stopping as soon as it is saved", signum)
+            return
         if self.signum is not None:  # second signal: stop now
             raise KeyboardInterrupt
         self.signum = signum
@@ -407,18 +423,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 if done % cfg.sample_every == 0 or done == cfg.steps:
                     write_samples(done)
                 if done % cfg.save_every == 0 or done == cfg.steps:
-                    save(done, periodic=done % cfg.save_every == 0)
+                    with stop.saving():
+                        save(done, periodic=done % cfg.save_every == 0)
                 off_schedule = done != cfg.steps  # the final step already wrote both
                 if n_stop:
                     if off_schedule and done % cfg.save_every:
-                        save(done, periodic=False)
+                        with stop.saving():
+                            save(done, periodic=False)
                     log.warning("stopped at step %d (resume with --resume)", done)
                     raise SystemExit(128 + (stop.signum or signal.SIGTERM))
                 if n_late:
                     if off_schedule and done % cfg.sample_every:
                         write_samples(done)
                     if off_schedule and done % cfg.save_every:
-                        save(done, periodic=False)
+                        with stop.saving():
+                            save(done, periodic=False)
                     log.info("time budget of %g min reached at step %d (resume with --resume)",
                              cfg.minutes, done)
                     return run_dir
