@@ -94,7 +94,11 @@ def read_picture(path: Path) -> np.ndarray:
         data = np.fromfile(str(path), np.uint8)
     except OSError as e:
         raise ReferenceError(f"{path}: cannot read ({e.strerror or e})") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as e:  # OpenCV refuses a header over its pixel limit (CV_IO_MAX_IMAGE_PIXELS)
+        what = "too large to decode" if "MAX_IMAGE_PIXELS" in str(e) else "cannot be decoded"
+        raise ReferenceError(f"{path}: {what} (OpenCV refused it)") from None
     if img is None or img.size == 0:
         raise ReferenceError(f"{path}: not a picture (no image format OpenCV reads)")
     if img.shape[0] * img.shape[1] > MAX_PIXELS:

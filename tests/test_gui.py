@@ -175,7 +175,8 @@ def test_style_from_a_cartoon_image(env) -> None:
     assert w.controls.style_picker.count() == n + 1 and w.controls.style_picker.current_path() == str(made)
     code = w.engine.pipeline.stylizer.style_code
     assert code.shape == (1, 4) and not np.allclose(code, 0)  # the picture's mean colour
-    wait_until(lambda: "coded-cartoon" in w.statusBar().currentMessage(), what="the note")
+    # the note, not the "Loading style coded-cartoon.look..." that may come before it
+    wait_until(lambda: w.statusBar().currentMessage().endswith(".look.json"), what="the note")
     note = w.statusBar().currentMessage()
     assert str(env.root) not in note and note.endswith("coded-cartoon.look.json")  # fits the bar
     assert w.statusBar().toolTip() == note  # and reads in full on hover
@@ -186,6 +187,29 @@ def test_style_from_a_cartoon_image(env) -> None:
     wait_until(lambda: bool(w.errors), what="error for a missing picture")
     assert "no such picture" in w.errors[-1]
     assert w.engine.pipeline.style.path == made and w.controls.style_picker.count() == n + 1
+
+
+def test_a_look_that_cannot_be_made_for_any_reason_is_one_message(env) -> None:
+    """Not only a bad picture: a look whose base style file has gone since it was picked (a
+    StyleError, not a ReferenceError) gets a message too, never silence; the style stays."""
+    import cv2
+
+    from avatar_cam.demo import draw_demo_face
+
+    style, _ = style_code_style(env.root / "user" / "coded.onnx", dim=4)
+    w = env.window()
+    w.styles.pick(str(style)).result(10)
+    wait_until(lambda: w.controls.reference_button.isEnabled(), what="reference enabled")
+    ref = env.root / "cartoon.png"
+    cv2.imwrite(str(ref), draw_demo_face(0.5))
+    w.styles.apply_reference(ref).result(10)
+    made = env.root / "user" / "coded-cartoon.look.json"
+    wait_until(lambda: w.engine.pipeline.style.path == made, what="the look in use")
+    style.unlink()  # its base style removed while the look runs
+    w.styles.apply_reference(ref).result(10)
+    wait_until(lambda: bool(w.errors), what="a message")
+    assert "no such style file" in w.errors[-1] and "\n" not in w.errors[-1]
+    assert w.engine.pipeline.style.path == made
 
 
 def test_a_style_that_may_leave_you_recognisable_says_so_under_the_picker(env) -> None:

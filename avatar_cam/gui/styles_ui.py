@@ -175,8 +175,12 @@ class StyleController(QObject):
             return
         try:
             info, note = make_look(style, image_path, self.user_dir)
-        except ReferenceError as e:
+        except (ReferenceError, StyleError) as e:
             self.look_made.emit(None, str(e))
+            return
+        except Exception as e:  # on the worker nobody else sees it: one line, never silence
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            self.look_made.emit(None, f"{image_path}: no look made ({first[:200]})")
             return
         self.look_made.emit(str(info.path), note)
 
