@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from avatar_cam.image_files import TooLarge, decode_image
 from avatar_cam.palette import Palette, crop_palette
 from avatar_cam.sources import flatten_alpha
 from avatar_cam.styles import (
@@ -95,10 +96,9 @@ def read_picture(path: Path) -> np.ndarray:
     except OSError as e:
         raise ReferenceError(f"{path}: cannot read ({e.strerror or e})") from None
     try:
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    except cv2.error as e:  # OpenCV refuses a header over its pixel limit (CV_IO_MAX_IMAGE_PIXELS)
-        what = "too large to decode" if "MAX_IMAGE_PIXELS" in str(e) else "cannot be decoded"
-        raise ReferenceError(f"{path}: {what} (OpenCV refused it)") from None
+        img = decode_image(data, cv2.IMREAD_UNCHANGED)
+    except TooLarge as e:
+        raise ReferenceError(f"{path}: {e}") from None
     if img is None or img.size == 0:
         raise ReferenceError(f"{path}: not a picture (no image format OpenCV reads)")
     if img.shape[0] * img.shape[1] > MAX_PIXELS:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from avatar_cam.frame import Frame
+from avatar_cam.image_files import TooLarge, decode_image
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -54,7 +55,10 @@ def read_image(path: Path) -> np.ndarray:
         data = np.fromfile(str(path), np.uint8)
     except OSError as e:
         raise SourceError(f"{path}: cannot read ({e.strerror})") from None
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        img = decode_image(data)
+    except TooLarge as e:
+        raise SourceError(f"{path}: {e}") from None
     if img is None:
         raise SourceError(f"{path}: not a readable image")
     return img

@@ -114,3 +114,17 @@ VALID_META = {
 
 def tensor(name: str, shape: list, dtype: int = TensorProto.FLOAT):
     return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def huge_png(path: Path, side: int = 40_000) -> Path:
+    """A small PNG whose header says side x side px: over OpenCV's pixel limit, where cv2.imread
+    and cv2.imdecode raise instead of returning None."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path

@@ -29,6 +29,7 @@ from avatar_cam.styles import (
     load_style,
     write_look,
 )
+from tests.conftest import huge_png
 from tests.test_gui_helpers import mosaic_style, style_code_style
 
 
@@ -41,19 +42,6 @@ def coded(tmp_path: Path) -> Path:
 
 def _picture(path: Path, img: np.ndarray) -> Path:
     cv2.imwrite(str(path), img)
-    return path
-
-
-def _huge_png(path: Path, side: int = 40_000) -> Path:
-    """A PNG whose header says side x side px (over OpenCV's limit), with no pixel data to speak of."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
     return path
 
 
@@ -129,7 +117,7 @@ def test_pictures_are_read_as_training_read_its_cartoons(tmp_path: Path) -> None
     (lambda d: (d / "notes.png").write_text("hello") and d / "notes.png", "not a picture"),
     (lambda d: _picture(d / "tiny.png", np.full((20, 20, 3), 90, np.uint8)), "too small"),
     (lambda d: _picture(d / "plain.png", np.full((100, 100, 3), (40, 160, 200), np.uint8)), "plain colour"),
-    (lambda d: _huge_png(d / "huge.png"), "too large"),  # over OpenCV's pixel limit: cv2.error before
+    (lambda d: huge_png(d / "huge.png"), "too large"),  # over OpenCV's pixel limit: cv2.error before
 ])
 def test_a_bad_picture_is_one_line_and_saves_nothing(coded: Path, tmp_path: Path,
                                                      make: Callable[[Path], Path], message: str) -> None:

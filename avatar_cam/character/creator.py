@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from avatar_cam.character.model import (
@@ -29,6 +28,7 @@ from avatar_cam.character.model import (
     parse_character,
     save_character,
 )
+from avatar_cam.image_files import load_image
 
 # -- presets -------------------------------------------------------------------------------------
 # skin from very light to very dark (the human range), then fur and fantasy colours
@@ -419,7 +419,7 @@ class CharacterLibrary:
 def store_background(image: Path, folder: Path) -> str:
     """Copy a background picture into `folder/backgrounds/` (named by its content); returns the
     path relative to `folder`. `ValueError` when it is not a picture OpenCV can read."""
-    if cv2.imread(str(image), cv2.IMREAD_COLOR) is None:
+    if load_image(image) is None:
         raise ValueError(f"{image.name} is not a picture that can be read (PNG, JPEG, BMP, WebP)")
     digest = hashlib.sha1(image.read_bytes()).hexdigest()[:16]
     target = folder / "backgrounds" / f"{digest}{image.suffix.lower()}"

@@ -28,6 +28,7 @@ from avatar_cam.character.model import Character
 from avatar_cam.character.painter import BoundsPainter, Painter, RecordingPainter
 from avatar_cam.character.params import Pose
 from avatar_cam.character.scene import Scene
+from avatar_cam.image_files import load_image
 
 FACE_HEIGHT = 0.37  # head units (face width) per output height at head_scale 1: ~270 px at 720p
 # degrees the head is drawn tipped down at mouth_open 1: a face tracker reads a drawn open mouth
@@ -122,7 +123,7 @@ def _background(kind: str, top: tuple[int, int, int], bottom: tuple[int, int, in
     """The BGRA background at `size`, made once (a copy per frame costs ~0.2 ms at 720p)."""
     w, h = size
     if kind == "image":
-        img = cv2.imread(image, cv2.IMREAD_COLOR)
+        img = load_image(image)
         if img is None:
             raise ValueError(f"background image {image} cannot be read")
         bgr = cover(img, size)

@@ -12,9 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-
 from avatar_cam.character import body_parts, face_parts, hair_parts
+from avatar_cam.image_files import load_image
 
 FORMAT = "avatar-cam-character/2"
 V1_FORMAT = "avatar-cam-rig/1"
@@ -148,7 +147,7 @@ def parse_character(data: object, folder: Path | None = None) -> Character:
 def _readable_image(path: str, mtime_ns: int, size: int) -> bool:
     """Whether OpenCV decodes `path` (as drawing it will). Cached by the file's version: the
     creator checks the whole character on every edit, a slider drag included."""
-    return cv2.imread(path, cv2.IMREAD_COLOR) is not None
+    return load_image(path) is not None
 
 
 def load_character(path: Path) -> Character:

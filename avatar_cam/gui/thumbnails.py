@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from avatar_cam.align import CropSpec
 from avatar_cam.demo import sample_face_crop
 from avatar_cam.face import FaceDetector
+from avatar_cam.image_files import load_image
 from avatar_cam.styles import APP_NAME, StyleInfo
 
 
@@ -87,7 +88,7 @@ class ThumbnailMaker(QObject):
             if key in self._memory:
                 return self._memory[key]
         file = self.cache_dir / f"{key}.png"
-        img = cv2.imread(str(file), cv2.IMREAD_COLOR) if file.is_file() else None
+        img = load_image(file)
         if img is not None and img.shape[:2] == (self.size, self.size):
             rgb = np.ascontiguousarray(img[..., ::-1])
         else:
