@@ -96,7 +96,7 @@ def read_picture(path: Path) -> np.ndarray:
     except OSError as e:
         raise ReferenceError(f"{path}: cannot read ({e.strerror or e})") from None
     try:
-        img = decode_image(data, cv2.IMREAD_UNCHANGED)
+        img = decode_image(data, cv2.IMREAD_UNCHANGED, max_pixels=MAX_PIXELS)
     except TooLarge as e:
         raise ReferenceError(f"{path}: {e}") from None
     if img is None or img.size == 0:

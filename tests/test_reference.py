@@ -118,6 +118,8 @@ def test_pictures_are_read_as_training_read_its_cartoons(tmp_path: Path) -> None
     (lambda d: _picture(d / "tiny.png", np.full((20, 20, 3), 90, np.uint8)), "too small"),
     (lambda d: _picture(d / "plain.png", np.full((100, 100, 3), (40, 160, 200), np.uint8)), "plain colour"),
     (lambda d: huge_png(d / "huge.png"), "too large"),  # over OpenCV's pixel limit: cv2.error before
+    # refused from its header (it was decoded first: 2.4 GB and 7 s for a real one)
+    (lambda d: huge_png(d / "big.png", 20_000), "too large .20000x20000 px"),
 ])
 def test_a_bad_picture_is_one_line_and_saves_nothing(coded: Path, tmp_path: Path,
                                                      make: Callable[[Path], Path], message: str) -> None:

@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from avatar_cam.align import centred_square
+from avatar_cam.image_files import image_size
 from avatar_cam.mesh_drawing import draw_face_mesh
 from avatar_cam.sources import flatten_alpha
 from training import pack
@@ -70,33 +71,6 @@ class ScanResult:
         return text
 
 
-def image_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
-    """(width, height) from a JPEG or PNG header without decoding; None for other formats."""
-    b = bytes(data[:32]) if len(data) >= 32 else bytes(data)
-    if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR":
-        return int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
-    if b[:2] != b"\xff\xd8":
-        return None
-    i, n = 2, len(data)
-    while i + 9 <= n:
-        if data[i] != 0xFF:
-            return None
-        m = int(data[i + 1])
-        if m == 0xFF:  # fill byte
-            i += 1
-            continue
-        if m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
-            i += 2
-            continue
-        if m in _JPEG_SOF:
-            return (int(data[i + 7]) << 8 | int(data[i + 8]), int(data[i + 5]) << 8 | int(data[i + 6]))
-        if m == 0xDA:  # start of scan before any frame header
-            return None
-        i += 2 + (int(data[i + 2]) << 8 | int(data[i + 3]))
-    return None
-
-
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
 _REDUCED_FACTOR = {f: r for r, f in _REDUCED} | {
     cv2.IMREAD_REDUCED_GRAYSCALE_2: 2, cv2.IMREAD_REDUCED_GRAYSCALE_4: 4, cv2.IMREAD_REDUCED_GRAYSCALE_8: 8}
