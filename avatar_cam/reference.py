@@ -228,7 +228,7 @@ def _sha256(path: Path) -> str:
 
 
 def look_name(base: StyleInfo, picture: Path) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", picture.stem).strip("-")[:32] or "picture"
+    stem = re.sub(r"[^\w-]+", "-", picture.stem).strip("-_")[:32] or "picture"  # letters of any script
     return f"{base.name}-{stem}"
 
 

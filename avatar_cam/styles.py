@@ -375,7 +375,7 @@ class StyleCatalog:
         for d in self.dirs:
             suffixes = (*CHARACTER_SUFFIXES, LOOK_SUFFIX)
             files = [*d.glob("*.onnx"), *(f for x in suffixes for f in d.glob("*" + x))] if d.is_dir() else []
-            for p in sorted(files):
+            for p in sorted(files, key=lambda f: (style_stem(f), f.name)):  # "x" before "x-2"
                 try:
                     info = load_style(p, probe=False)
                 except StyleError as e:

@@ -154,6 +154,10 @@ def test_make_look_saves_once_per_picture(coded: Path, tmp_path: Path) -> None:
     # from a look, the new one is made on its base style
     again, _ = make_look(info, _face_picture(tmp_path / "b.png"), coded.parent)
     assert again.model_path == coded and again.name == "coded-b"
+    # any script's letters stay ("mön ami" became "m-n-ami"); the catalog lists x before x-2
+    assert make_look(info, _face_picture(tmp_path / "mön ami.png"), coded.parent)[0].name == "coded-mön-ami"
+    listed = [s.name for s in StyleCatalog([coded.parent]).styles if s.name.startswith("coded-Me")]
+    assert listed == ["coded-Me-my-cat", "coded-Me-my-cat-2"]
 
 
 def test_a_base_style_from_elsewhere_is_copied_so_the_look_lasts(tmp_path: Path) -> None:
