@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", "-s", metavar="NAME|PATH",
                    help="style name, .onnx or .character.json file (default: built-in)")
     p.add_argument("--reference", metavar="PICTURE",
-                   help="make a look from this cartoon picture with --style (a style that "
-                        "takes one, e.g. flat-mesh, anime-mesh), save it with your styles and use it")
+                   help="make a look from this cartoon picture with --style (flat-mesh, anime-mesh; "
+                        "with a drawn character: a new character in the picture's skin and hair "
+                        "colours), save it with your styles and use it")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.AVATAR.value,
                    help="avatar: only the avatar (a character: head and shoulders in its scene); "
                         "overlay: cartoon face over the camera frame; "

@@ -12,7 +12,8 @@ the app's aligned crop; with no face at all, a centred square (and the note says
 `look_colours` reads the picture's skin and hair colours and the ones the code draws, which the
 app matches (`avatar_cam.palette`). `make_look` writes the code and the colours as a look file
 (`avatar_cam.styles.write_look`) into a styles folder, where the catalog lists it like any
-style. No camera pixel is involved.
+style. A drawn character takes no code: `character_look` gives a new character file in the
+picture's skin and hair colours. No camera pixel is involved.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from avatar_cam.character.creator import character_data, file_content, with_picture_colours
+from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
+from avatar_cam.character.model import load_character, parse_character, save_character
 from avatar_cam.image_files import TooLarge, decode_image
 from avatar_cam.palette import Palette, crop_palette
 from avatar_cam.sources import flatten_alpha
 from avatar_cam.styles import (
+    CHARACTER_KIND,
     LOOK_COLOURS_KEY,
     LOOK_SUFFIX,
     StyleError,
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
 ENCODER_METADATA_KEY = "style_encoder"
 ENCODER_DIR = "encoders"
 MIN_SIDE = 32  # px: smaller pictures have no look to take
+PALETTE_SIZE = 256  # px: the crop a drawn character's colours are read from
 MAX_PIXELS = 50_000_000
 PLAIN_STD = 4.0  # grey levels: a crop flatter than this is one plain colour
 
@@ -84,7 +90,10 @@ def find_style_encoder(style: StyleInfo) -> Path | None:
 
 
 def supports_reference(style: StyleInfo | None) -> bool:
-    """The style takes a style code and ships the encoder that makes one from a picture."""
+    """The style takes a style code and ships the encoder that makes one from a picture, or is a
+    drawn character (it takes the picture's colours)."""
+    if style is not None and style.kind == CHARACTER_KIND:
+        return True
     return bool(style and style.style_code_dim and find_style_encoder(style) is not None)
 
 
@@ -172,6 +181,27 @@ def encode(session: ort.InferenceSession, crop_rgb: np.ndarray) -> np.ndarray:
     return np.asarray(code, np.float32).reshape(1, -1)
 
 
+def _picture(image_path: str | Path) -> np.ndarray:
+    """The picture at `image_path`, checked: there, readable, big enough (ReferenceError)."""
+    path = Path(image_path).expanduser()
+    if not path.is_file():
+        raise ReferenceError(f"{path}: no such picture")
+    image = read_picture(path)
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise ReferenceError(f"{path}: too small ({image.shape[1]}x{image.shape[0]} px) to take a look "
+                             f"from; it needs at least {MIN_SIDE} px a side")
+    return image
+
+
+def _face_crop(image: np.ndarray, size: int, image_path: str | Path) -> ReferenceCrop:
+    """`reference_crop`, refusing a crop of one plain colour (no face to take a look from)."""
+    crop = reference_crop(image, size)
+    if float(crop.rgb.reshape(-1, 3).std(0).max()) < PLAIN_STD:
+        raise ReferenceError(f"{Path(image_path).expanduser()}: one plain colour where the face should "
+                             "be; no face to take a look from")
+    return crop
+
+
 def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.ndarray, ReferenceCrop]:
     """float32 [1, D] style code of the picture at `image_path` for `style`, and its crop."""
     if not style.style_code_dim:
@@ -180,23 +210,14 @@ def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.
     if encoder is None:
         raise ReferenceError(f"style {style.name!r} ships no style encoder (metadata "
                              f"'{ENCODER_METADATA_KEY}' or {ENCODER_DIR}/{style.model_path.stem}.onnx)")
-    path = Path(image_path).expanduser()
-    if not path.is_file():
-        raise ReferenceError(f"{path}: no such picture")
-    image = read_picture(path)
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise ReferenceError(f"{path}: too small ({image.shape[1]}x{image.shape[0]} px) to take a look "
-                             f"from; it needs at least {MIN_SIDE} px a side")
+    image = _picture(image_path)
     try:
         session = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
         size = encoder_size(session, style)
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ReferenceError(f"{encoder}: the style encoder cannot be opened ({first[:200]})") from None
-    crop = reference_crop(image, size)
-    if float(crop.rgb.reshape(-1, 3).std(0).max()) < PLAIN_STD:
-        raise ReferenceError(f"{path}: one plain colour where the face should be; no face to take "
-                             "a look from")
+    crop = _face_crop(image, size, image_path)
     try:
         code = encode(session, crop.rgb)
     except Exception as e:
@@ -266,7 +287,10 @@ def install_style(info: StyleInfo, folder: Path) -> Path:
 def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[StyleInfo, str]:
     """Save `picture`'s look with `style` (or a look's base style) as a look file in
     `folder`; returns the new style and one line on what was done. The same picture with the same
-    base style gives the same file again."""
+    base style gives the same file again. A drawn character gives a new character in the
+    picture's colours (`character_look`)."""
+    if style.kind == CHARACTER_KIND:
+        return character_look(style, picture, folder)
     base = load_style(style.model_path, probe=False) if style.model_file is not None else style
     path = Path(picture).expanduser()
     code, crop = style_code_from_image(base, path)
@@ -304,3 +328,48 @@ def _free_file(folder: Path, name: str, base: StyleInfo, sha: str) -> Path:
         except (OSError, ValueError, AttributeError):
             pass
         n += 1
+
+
+def _hex(lab: tuple[float, float, float]) -> str:
+    rgb = cv2.cvtColor(np.array([[lab]], np.float32), cv2.COLOR_LAB2RGB)[0, 0]
+    return "#{:02x}{:02x}{:02x}".format(*(int(round(float(np.clip(v, 0.0, 1.0)) * 255)) for v in rgb))
+
+
+def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[StyleInfo, str]:
+    """`style`'s drawn character in `picture`'s skin and hair colours (`avatar_cam.palette`: a
+    bald picture gives a bald character), saved as a new character file in `folder` that the
+    catalog lists and the creator edits; the same picture again gives the same file."""
+    path = Path(picture).expanduser()
+    crop = _face_crop(_picture(path), PALETTE_SIZE, path)
+    palette = crop_palette(crop.rgb)
+    try:
+        ch = load_character(style.path)
+    except (OSError, ValueError) as e:
+        raise ReferenceError(f"{style.path}: {e}") from None
+    data = file_content(ch)
+    parts = {k: v for k, v in data.items() if k not in ("format", "name", "license_note")}
+    bald = palette.hair is not None and palette.hair == palette.skin
+    coloured = with_picture_colours(parts, _hex(palette.skin),
+                                    None if palette.hair is None or bald else _hex(palette.hair), bald)
+    name = look_name(style, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            target = folder / f"{name if n == 1 else f'{name}-{n}'}{CHARACTER_SUFFIX}"
+            made = parse_character(character_data(target.name[: -len(CHARACTER_SUFFIX)], coloured,
+                                                  f"{ch.license_note} Colours from {path.name}."), folder)
+            if not target.exists() or load_character(target).to_json() == made.to_json():
+                break
+            n += 1
+        save_character(made, target)
+        info = load_style(target, probe=False)
+    except OSError as e:
+        raise ReferenceError(f"{folder}: cannot save the character ({e.strerror or e})") from None
+    except (StyleError, ValueError) as e:
+        raise ReferenceError(str(e)) from None
+    hair = ("bald" if bald else "its hair colour" if palette.hair is not None
+            else "no hair colour found: the hair keeps its own")
+    note = (f"character {info.name!r}: {style.name} in {path.name}'s skin colour and {hair} "
+            f"({crop.how}), saved as {target}")
+    return info, note

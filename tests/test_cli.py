@@ -209,6 +209,24 @@ def test_reference_makes_a_look_saves_it_and_runs_it(tmp_path: Path, monkeypatch
     assert main(["--headless", "--style", "anime-mesh-my-cartoon", "-i", str(face), "-o", "none"]) == 0
 
 
+def test_reference_with_the_default_character_makes_a_character(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--reference PICTURE` with the default drawn character: a new character in the picture's
+    colours, saved per user, listed and used."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    picture = tmp_path / "my cartoon.png"
+    cv2.imwrite(str(picture), draw_demo_face(0.5))
+    out = tmp_path / "out.png"
+    argv = ["--headless", "--reference", str(picture), "-i", "demo", "-o", str(out), "--max-frames", "1"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    saved = tmp_path / "data" / "avatar-cam" / "styles" / "sunny-my-cartoon.character.json"
+    assert "character 'sunny-my-cartoon'" in err and str(saved) in err and out.is_file()
+    assert "style sunny-my-cartoon |" in err
+    assert main(["--list-styles"]) == 0
+    assert "sunny-my-cartoon" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("style", "picture", "expected"), [
     ("anime-mesh", "missing.png", "no such picture"),
     ("anime-mesh", "notes.png", "not a picture"),

@@ -189,6 +189,27 @@ def test_style_from_a_cartoon_image(env) -> None:
     assert w.engine.pipeline.style.path == made and w.controls.style_picker.count() == n + 1
 
 
+def test_a_drawn_character_from_a_cartoon_image(env) -> None:
+    """With a drawn character the button is on too: the picture's colours make a new character,
+    saved with the user's styles, listed and picked."""
+    import cv2
+
+    from avatar_cam.demo import draw_demo_face
+
+    w = env.window()
+    w.styles.pick(str(builtin_styles_dir() / "sunny.character.json")).result(10)
+    wait_until(lambda: w.controls.reference_button.isEnabled(), what="reference enabled")
+    assert "skin and hair colours" in w.controls.reference_button.toolTip()
+    n = w.controls.style_picker.count()
+    ref = env.root / "cartoon.png"
+    cv2.imwrite(str(ref), draw_demo_face(0.5))
+    w.styles.apply_reference(ref).result(10)
+    made = env.root / "user" / "sunny-cartoon.character.json"
+    wait_until(lambda: w.engine.pipeline.style is not None
+               and w.engine.pipeline.style.path == made, what="the new character in use")
+    assert w.controls.style_picker.count() == n + 1 and w.controls.style_picker.current_path() == str(made)
+
+
 def test_a_look_that_cannot_be_made_for_any_reason_is_one_message(env) -> None:
     """Not only a bad picture: a look whose base style file has gone since it was picked (a
     StyleError, not a ReferenceError) gets a message too, never silence; the style stays."""

@@ -183,3 +183,45 @@ def test_the_shipped_mesh_styles_take_a_picture(tmp_path: Path) -> None:
         assert np.abs(info.default_code() - style.default_code()).max() > 0.1
         crop = np.full((style.size, style.size, 3), 0, np.uint8)  # an empty mesh drawing
         assert Stylizer(info, "cpu", 1)(crop).shape == (style.size, style.size, 3)
+
+
+def _drawn(path: Path, skin: str, hair: str, style: str = "side_part") -> Path:
+    """A picture of `sunny` redrawn with these colours and hair: a cartoon whose colours are known."""
+    from avatar_cam.character.draw import draw_frame
+    from avatar_cam.character.model import parse_character
+    from avatar_cam.character.params import Pose
+
+    data = json.loads((builtin_styles_dir() / "sunny.character.json").read_text())
+    data["face"]["skin"] = skin
+    data["hair"].update(colour=hair, style=style)
+    return _picture(path, draw_frame(parse_character(data), Pose(), (512, 512))[..., :3])
+
+
+def _lab(hex_colour: str) -> np.ndarray:
+    rgb = np.array([[[int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]]], np.float32) / 255.0
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0, 0]
+
+
+def test_a_drawn_character_takes_a_pictures_skin_and_hair(tmp_path: Path) -> None:
+    """With a drawn character, a picture gives a new character in its skin and hair colours
+    (ears, lips, brows drawn from them), listed with the styles; the same picture again gives
+    the same file; a bald picture gives a bald character; the original is untouched."""
+    sunny = StyleCatalog([builtin_styles_dir()]).resolve("sunny")
+    before = sunny.path.read_bytes()
+    assert supports_reference(sunny)
+    user = tmp_path / "user"
+    picture = _drawn(tmp_path / "blond.png", skin="#8d5524", hair="#e6c36a")
+    info, note = make_look(sunny, picture, user)
+    assert info.path == user / "sunny-blond.character.json" and info.kind == "character"
+    assert "skin colour and its hair colour" in note and "face found" in note
+    made = json.loads(info.path.read_text())
+    assert np.linalg.norm(_lab(made["face"]["skin"]) - _lab("#8d5524")) < 6, made["face"]
+    assert np.linalg.norm(_lab(made["hair"]["colour"]) - _lab("#e6c36a")) < 6, made["hair"]
+    assert made["ears"]["inner"] != json.loads(before)["ears"]["inner"]  # drawn from the new skin
+    assert made["hair"]["style"] == "side_part" and made["clothing"] == json.loads(before)["clothing"]
+    assert make_look(sunny, picture, user)[0].path == info.path  # the same picture: the same file
+    assert [s.name for s in StyleCatalog([user]).styles] == ["sunny-blond"]
+    bald, note = make_look(sunny, _drawn(tmp_path / "bald.png", skin="#f1c27d", hair="#222222", style="bald"),
+                           user)
+    assert json.loads(bald.path.read_text())["hair"]["style"] == "bald" and "bald" in note
+    assert sunny.path.read_bytes() == before

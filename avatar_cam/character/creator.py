@@ -154,10 +154,37 @@ def random_parts(rng: np.random.Generator) -> dict[str, dict]:
         parts["hair"].update(style="bald" if rng.random() < 0.7 else "short", colour=_shade(fur, 0.8))
         parts["brows"]["colour"] = _shade(fur, 0.6)
         parts["facial_hair"]["style"] = "none"
+    _skin_colours(parts)
+    return parts
+
+
+def _skin_colours(parts: dict[str, dict]) -> None:
+    """The colours a character draws from its skin: inner ears (pinker on an animal) and lips."""
     skin = parts["face"]["skin"]
+    animal = parts["ears"]["style"] not in ("human", "none")
     parts["ears"]["inner"] = _mix(skin, "#ff9f9f", 0.35) if animal else _shade(skin, 0.88)
     parts["mouth"]["lips"] = _mix(_shade(skin, 0.85), "#c0505a", 0.45)
-    return parts
+
+
+def with_picture_colours(parts: dict[str, dict], skin: str, hair: str | None, bald: bool = False
+                         ) -> dict[str, dict]:
+    """`parts` in a picture's colours (`#rrggbb`): its skin, with the ears and lips drawn from it
+    as `random_parts` draws them; its hair, brows a shade darker, facial hair and an animal's
+    markings alike (`hair` None: the picture shows none, the drawn hair keeps its colour); `bald`:
+    no hair at all. A hijab is clothing and keeps its colour."""
+    out = copy.deepcopy(parts)
+    out["face"]["skin"] = skin
+    _skin_colours(out)
+    if out["hair"]["style"] == "hijab":
+        return out
+    if bald:
+        out["hair"]["style"] = "bald"
+    elif hair is not None:
+        out["hair"]["colour"] = out["facial_hair"]["colour"] = hair
+        out["brows"]["colour"] = _shade(hair, 0.85)
+        if out["markings"]["style"] != "none":
+            out["markings"]["colour"] = _shade(hair, 0.7)
+    return out
 
 
 def random_any(rng: np.random.Generator) -> dict[str, dict]:

@@ -153,9 +153,12 @@ class StyleController(QObject):
         ok = supports_reference(style)
         self.controls.reference_button.setEnabled(ok)
         self.controls.reference_button.setToolTip(
+            "A new character in a cartoon picture's skin and hair colours; saved with your styles"
+            if ok and style is not None and style.kind == CHARACTER_KIND else
             "Make a look from any cartoon picture: its colours and hair, your expression; saved with your "
             "styles" if ok else
-            "This style has a fixed look (only styles that ship a style encoder take a picture)")
+            "This style has a fixed look (only drawn characters and styles that ship a style encoder "
+            "take a picture)")
 
     def _ask_reference(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Cartoon picture to take the look from",
