@@ -16,8 +16,9 @@ photos, DiceBear and anime faces alike): skin is the most common colour of the f
 below the eyes, hair the most common colour of the band over the forehead less the background
 (the top corners' colour) and less anything of skin colour, when that one colour covers a fifth
 of the band (outlines, glasses and squiggles over a bald head are not hair). A band of mostly
-skin without hair is a bald head: its hair colour is the skin's, so the hair a generator draws
-anyway takes the skin's colour. Otherwise there is no hair colour (a hat of the background's
+skin colour is a bald head when it is the skin's own fill: its hair colour is the skin's, so the
+hair a generator draws anyway takes the skin's colour; a near colour (pale blond or white hair
+over pale skin) is that hair's. Otherwise there is no hair colour (a hat of the background's
 colour, hair the colour of the corners) and the drawn hair keeps its own."""
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ APART = 18.0  # Lab distance: band pixels this close to the background are not h
 SKIN_APART = 12.0  # ... nor those this close to the skin (a tan bob over tan skin still counts)
 MIN_HAIR = 0.2  # the share of the band the hair's own colour must cover to be the look's hair
 BALD_SKIN = 0.3  # the share of the band of skin colour that makes a picture without hair bald
+BALD_SAME = 4.0  # Lab distance: ... when that colour is the skin's own (pale blond and white hair
+#                  over pale skin is 11 apart in anime pictures; a drawn bald head 0)
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
 MIN_APART = 10.0  # Lab distance under which the drawn hair and skin are one colour to the match
@@ -97,7 +100,11 @@ def crop_palette(rgb: np.ndarray) -> Palette:
     hairlike = shown & ~skinlike
     hair, covers = dominant(band[hairlike]) if hairlike.any() else (None, 0)
     if covers < MIN_HAIR * len(band):
-        hair = skin if (shown & skinlike).mean() >= BALD_SKIN else None
+        near = shown & skinlike
+        hair = None
+        if near.mean() >= BALD_SKIN:  # the skin's own fill is a bald head; a near colour is hair
+            own = dominant(band[near])[0]
+            hair = skin if np.linalg.norm(own - skin) <= BALD_SAME else own
     return Palette(tuple(float(v) for v in skin),  # type: ignore[arg-type]
                    None if hair is None else tuple(float(v) for v in hair))  # type: ignore[arg-type]
 

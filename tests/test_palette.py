@@ -65,6 +65,15 @@ def test_a_bald_head_has_the_skins_colour_for_hair_and_lines_over_it_are_not_hai
     assert np.linalg.norm(_lab(tuple(int(v) for v in out[hair_px])) - _lab(skin)) < 4  # type: ignore[arg-type]
 
 
+def test_pale_hair_near_the_skins_colour_is_hair_not_a_bald_head() -> None:
+    """White or pale blond hair over pale skin (11 Lab apart in anime pictures) is within the
+    skin-like tolerance of the band; only the skin's own fill is a bald head (both read bald)."""
+    skin, blond = (250, 228, 214), (238, 224, 190)
+    assert 6 < np.linalg.norm(_lab(skin) - _lab(blond)) < 12
+    p = crop_palette(_crop(skin, blond))
+    assert p.hair is not None and np.linalg.norm(np.subtract(p.hair, _lab(blond))) < 2, p
+
+
 def test_the_match_moves_skin_and_hair_and_leaves_lines_and_eyes() -> None:
     drawn = _crop((225, 180, 150), (110, 70, 40))
     wanted = Palette(tuple(_lab((120, 80, 60))), tuple(_lab((230, 110, 20))))  # type: ignore[arg-type]
