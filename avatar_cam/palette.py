@@ -38,6 +38,11 @@ MIN_HAIR = 0.2  # the share of the band the hair's own colour must cover to be t
 BALD_SKIN = 0.3  # the share of the band of skin colour that makes a picture without hair bald
 BALD_SAME = 4.0  # Lab distance: ... when that colour is the skin's own (pale blond and white hair
 #                  over pale skin is 11 apart in anime pictures; a drawn bald head 0)
+# where hair that falls past the ears shows in the crop: cheek level and below the chin, each side
+HAIR_SIDES = {"medium": ((0.06, 0.22, 0.45, 0.62), (0.78, 0.94, 0.45, 0.62)),
+              "long": ((0.04, 0.20, 0.62, 0.90), (0.80, 0.96, 0.62, 0.90))}
+HAIR_NEAR = 15.0  # Lab distance: a side pixel this close to the hair colour is hair
+HAIR_SHARE = 0.3  # the share of a side box (on both sides) that makes hair reach there
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
 MIN_APART = 10.0  # Lab distance under which the drawn hair and skin are one colour to the match
@@ -107,6 +112,23 @@ def crop_palette(rgb: np.ndarray) -> Palette:
             hair = skin if np.linalg.norm(own - skin) <= BALD_SAME else own
     return Palette(tuple(float(v) for v in skin),  # type: ignore[arg-type]
                    None if hair is None else tuple(float(v) for v in hair))  # type: ignore[arg-type]
+
+
+def hair_length(rgb: np.ndarray, palette: Palette) -> str | None:
+    """How far down the sides of an RGB uint8 aligned crop the picture's hair reaches: "long"
+    (past the chin on both sides), "medium" (to the cheeks), "short", or None when the picture
+    shows no hair colour (or a bald head). Measured as the share of the hair's colour in side
+    boxes (`HAIR_SIDES`) on the side that has less of it."""
+    if palette.hair is None or palette.hair == palette.skin:
+        return None
+    lab, hair = _lab(rgb), np.array(palette.hair)
+
+    def least(boxes: tuple[tuple[float, float, float, float], ...]) -> float:
+        return min(float((np.linalg.norm(_box(lab, b) - hair, axis=1) < HAIR_NEAR).mean()) for b in boxes)
+
+    if least(HAIR_SIDES["long"]) >= HAIR_SHARE:
+        return "long"
+    return "medium" if least(HAIR_SIDES["medium"]) >= HAIR_SHARE else "short"
 
 
 class ColourMatch:

@@ -33,11 +33,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from avatar_cam.character.creator import character_data, file_content, with_picture_colours
+from avatar_cam.character.creator import character_data, file_content, from_picture
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
-from avatar_cam.character.model import load_character, parse_character, save_character
+from avatar_cam.character.model import Character, load_character, parse_character, save_character
 from avatar_cam.image_files import TooLarge, decode_image
-from avatar_cam.palette import Palette, crop_palette
+from avatar_cam.palette import Palette, crop_palette, hair_length
 from avatar_cam.sources import flatten_alpha
 from avatar_cam.styles import (
     CHARACTER_KIND,
@@ -335,10 +335,18 @@ def _hex(lab: tuple[float, float, float]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(round(float(np.clip(v, 0.0, 1.0)) * 255)) for v in rgb))
 
 
+def _same_character(path: Path, made: Character) -> bool:
+    try:
+        return load_character(path).to_json() == made.to_json()
+    except (OSError, ValueError):  # a broken file keeps its name; the new one takes the next
+        return False
+
+
 def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[StyleInfo, str]:
-    """`style`'s drawn character in `picture`'s skin and hair colours (`avatar_cam.palette`: a
-    bald picture gives a bald character), saved as a new character file in `folder` that the
-    catalog lists and the creator edits; the same picture again gives the same file."""
+    """`style`'s drawn character in `picture`'s skin and hair colours and hair length
+    (`avatar_cam.palette`: a bald picture gives a bald character), saved as a new character file
+    in `folder` that the catalog lists and the creator edits; the same picture again gives the
+    same file."""
     path = Path(picture).expanduser()
     crop = _face_crop(_picture(path), PALETTE_SIZE, path)
     palette = crop_palette(crop.rgb)
@@ -349,17 +357,18 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
     data = file_content(ch)
     parts = {k: v for k, v in data.items() if k not in ("format", "name", "license_note")}
     bald = palette.hair is not None and palette.hair == palette.skin
-    coloured = with_picture_colours(parts, _hex(palette.skin),
-                                    None if palette.hair is None or bald else _hex(palette.hair), bald)
+    hair = None if palette.hair is None or bald else _hex(palette.hair)
+    coloured = from_picture(parts, _hex(palette.skin), hair, bald, hair_length(crop.rgb, palette))
     name = look_name(style, path)
+    licence = re.sub(r" Colours from .*\.$", "", ch.license_note)  # one picture's, not a chain
     try:
         folder.mkdir(parents=True, exist_ok=True)
         n = 1
         while True:
             target = folder / f"{name if n == 1 else f'{name}-{n}'}{CHARACTER_SUFFIX}"
             made = parse_character(character_data(target.name[: -len(CHARACTER_SUFFIX)], coloured,
-                                                  f"{ch.license_note} Colours from {path.name}."), folder)
-            if not target.exists() or load_character(target).to_json() == made.to_json():
+                                                  f"{licence} Colours from {path.name}."), folder)
+            if not target.exists() or _same_character(target, made):
                 break
             n += 1
         save_character(made, target)
@@ -368,8 +377,8 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
         raise ReferenceError(f"{folder}: cannot save the character ({e.strerror or e})") from None
     except (StyleError, ValueError) as e:
         raise ReferenceError(str(e)) from None
-    hair = ("bald" if bald else "its hair colour" if palette.hair is not None
-            else "no hair colour found: the hair keeps its own")
-    note = (f"character {info.name!r}: {style.name} in {path.name}'s skin colour and {hair} "
+    said = ("bald" if bald else f"its hair colour ({made.parts['hair']['style'].replace('_', ' ')})"
+            if palette.hair is not None else "no hair colour found: the hair keeps its own")
+    note = (f"character {info.name!r}: {style.name} in {path.name}'s skin colour and {said} "
             f"({crop.how}), saved as {target}")
     return info, note

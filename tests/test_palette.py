@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from avatar_cam.inference import Stylizer
-from avatar_cam.palette import ColourMatch, Palette, crop_palette
+from avatar_cam.palette import ColourMatch, Palette, crop_palette, hair_length
 from avatar_cam.reference import make_look
 from avatar_cam.styles import LOOK_FORMAT, StyleError, builtin_styles_dir, load_style, write_look
 from tests.test_gui_helpers import style_code_style
@@ -72,6 +72,21 @@ def test_pale_hair_near_the_skins_colour_is_hair_not_a_bald_head() -> None:
     assert 6 < np.linalg.norm(_lab(skin) - _lab(blond)) < 12
     p = crop_palette(_crop(skin, blond))
     assert p.hair is not None and np.linalg.norm(np.subtract(p.hair, _lab(blond))) < 2, p
+
+
+def test_hair_length_is_how_far_down_the_sides_the_hair_falls() -> None:
+    skin, hair, n = (235, 190, 160), (90, 50, 30), 128
+    short = _crop(skin, hair, n=n)
+    medium, long = short.copy(), short.copy()
+    for x0, x1 in ((0, int(0.24 * n)), (int(0.76 * n), n)):
+        cv2.rectangle(medium, (x0, int(0.2 * n)), (x1, int(0.64 * n)), hair, -1)
+        cv2.rectangle(long, (x0, int(0.2 * n)), (x1, n), hair, -1)
+    assert [hair_length(c, crop_palette(c)) for c in (short, medium, long)] == ["short", "medium", "long"]
+    one_side = short.copy()
+    cv2.rectangle(one_side, (0, int(0.2 * n)), (int(0.24 * n), n), hair, -1)
+    assert hair_length(one_side, crop_palette(one_side)) == "short"  # both sides, or it is a shadow
+    bald = _crop(skin, skin, n=n)
+    assert hair_length(bald, crop_palette(bald)) is None
 
 
 def test_the_match_moves_skin_and_hair_and_leaves_lines_and_eyes() -> None:

@@ -221,6 +221,9 @@ def test_a_drawn_character_takes_a_pictures_skin_and_hair(tmp_path: Path) -> Non
     assert made["hair"]["style"] == "side_part" and made["clothing"] == json.loads(before)["clothing"]
     assert make_look(sunny, picture, user)[0].path == info.path  # the same picture: the same file
     assert [s.name for s in StyleCatalog([user]).styles] == ["sunny-blond"]
+    long, note = make_look(sunny, _drawn(tmp_path / "long.png", skin="#f1c27d", hair="#222222", style="long"),
+                           user)
+    assert json.loads(long.path.read_text())["hair"]["style"] == "long" and "(long)" in note
     bald, note = make_look(sunny, _drawn(tmp_path / "bald.png", skin="#f1c27d", hair="#222222", style="bald"),
                            user)
     assert json.loads(bald.path.read_text())["hair"]["style"] == "bald" and "bald" in note

@@ -166,20 +166,30 @@ def _skin_colours(parts: dict[str, dict]) -> None:
     parts["mouth"]["lips"] = _mix(_shade(skin, 0.85), "#c0505a", 0.45)
 
 
-def with_picture_colours(parts: dict[str, dict], skin: str, hair: str | None, bald: bool = False
-                         ) -> dict[str, dict]:
+# plain cuts a picture's hair length may change; the others (curls, braids, a bun...) are chosen
+SHORT_CUTS = ("short", "side_part", "fringe")
+LENGTH_CUTS = {"medium": "bob", "long": "long"}
+
+
+def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool = False,
+                 length: str | None = None) -> dict[str, dict]:
     """`parts` in a picture's colours (`#rrggbb`): its skin, with the ears and lips drawn from it
     as `random_parts` draws them; its hair, brows a shade darker, facial hair and an animal's
     markings alike (`hair` None: the picture shows none, the drawn hair keeps its colour); `bald`:
-    no hair at all. A hijab is clothing and keeps its colour."""
+    no hair at all; `length` ("short", "medium", "long"): a plain cut becomes the picture's
+    length (side part, bob, long), any other cut stays. A hijab is clothing and stays as it is."""
     out = copy.deepcopy(parts)
     out["face"]["skin"] = skin
     _skin_colours(out)
-    if out["hair"]["style"] == "hijab":
+    cut = out["hair"]["style"]
+    if cut == "hijab":
         return out
     if bald:
         out["hair"]["style"] = "bald"
-    elif hair is not None:
+        return out
+    if length is not None and cut in (*SHORT_CUTS, *LENGTH_CUTS.values()):
+        out["hair"]["style"] = LENGTH_CUTS.get(length, cut if cut in SHORT_CUTS else "side_part")
+    if hair is not None:
         out["hair"]["colour"] = out["facial_hair"]["colour"] = hair
         out["brows"]["colour"] = _shade(hair, 0.85)
         if out["markings"]["style"] != "none":
