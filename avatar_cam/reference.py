@@ -377,8 +377,11 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
         raise ReferenceError(f"{folder}: cannot save the character ({e.strerror or e})") from None
     except (StyleError, ValueError) as e:
         raise ReferenceError(str(e)) from None
-    said = ("bald" if bald else f"its hair colour ({made.parts['hair']['style'].replace('_', ' ')})"
-            if palette.hair is not None else "no hair colour found: the hair keeps its own")
-    note = (f"character {info.name!r}: {style.name} in {path.name}'s skin colour and {said} "
-            f"({crop.how}), saved as {target}")
+    cut = made.parts["hair"]["style"]
+    said = ("skin colour, bald like the picture" if bald else
+            "skin colour (its hair keeps its colour: the picture shows none)" if palette.hair is None else
+            "skin colour (the hijab stays)" if cut == "hijab" else
+            "skin and hair colours (on its brows: it has no hair)" if cut == "bald" else
+            f"skin and hair colours, {cut.replace('_', ' ')} hair")
+    note = f"character {info.name!r}: {style.name} in {path.name}'s {said} ({crop.how}), saved as {target}"
     return info, note

@@ -213,7 +213,7 @@ def test_a_drawn_character_takes_a_pictures_skin_and_hair(tmp_path: Path) -> Non
     picture = _drawn(tmp_path / "blond.png", skin="#8d5524", hair="#e6c36a")
     info, note = make_look(sunny, picture, user)
     assert info.path == user / "sunny-blond.character.json" and info.kind == "character"
-    assert "skin colour and its hair colour" in note and "face found" in note
+    assert "skin and hair colours, side part hair" in note and "face found" in note
     made = json.loads(info.path.read_text())
     assert np.linalg.norm(_lab(made["face"]["skin"]) - _lab("#8d5524")) < 6, made["face"]
     assert np.linalg.norm(_lab(made["hair"]["colour"]) - _lab("#e6c36a")) < 6, made["hair"]
@@ -223,8 +223,8 @@ def test_a_drawn_character_takes_a_pictures_skin_and_hair(tmp_path: Path) -> Non
     assert [s.name for s in StyleCatalog([user]).styles] == ["sunny-blond"]
     long, note = make_look(sunny, _drawn(tmp_path / "long.png", skin="#f1c27d", hair="#222222", style="long"),
                            user)
-    assert json.loads(long.path.read_text())["hair"]["style"] == "long" and "(long)" in note
+    assert json.loads(long.path.read_text())["hair"]["style"] == "long" and "long hair" in note
     bald, note = make_look(sunny, _drawn(tmp_path / "bald.png", skin="#f1c27d", hair="#222222", style="bald"),
                            user)
-    assert json.loads(bald.path.read_text())["hair"]["style"] == "bald" and "bald" in note
+    assert json.loads(bald.path.read_text())["hair"]["style"] == "bald" and "bald like the picture" in note
     assert sunny.path.read_bytes() == before
