@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from avatar_cam.character.creator import character_data, file_content, from_picture
+from avatar_cam.character.creator import character_data, file_content, from_picture, store_background
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
 from avatar_cam.character.model import Character, load_character, parse_character, save_character
 from avatar_cam.image_files import TooLarge, decode_image
@@ -360,14 +360,18 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
     hair = None if palette.hair is None or bald else _hex(palette.hair)
     coloured = from_picture(parts, _hex(palette.skin), hair, bald, hair_length(crop.rgb, palette))
     name = look_name(style, path)
-    licence = re.sub(r" Colours from .*\.$", "", ch.license_note)  # one picture's, not a chain
+    licence = re.sub(r"\s*Colours from [^\n]*\.$", "", ch.license_note).strip()  # one picture's, not a chain
+    licence = f"{licence}{'' if licence.endswith(('.', '!', '?')) else '.'} " if licence else ""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        bg = coloured["background"]
+        if bg["kind"] == "image" and bg["image"]:  # kept in the folder by a relative path (it may move)
+            bg["image"] = store_background(Path(bg["image"]), folder)
         n = 1
         while True:
             target = folder / f"{name if n == 1 else f'{name}-{n}'}{CHARACTER_SUFFIX}"
             made = parse_character(character_data(target.name[: -len(CHARACTER_SUFFIX)], coloured,
-                                                  f"{licence} Colours from {path.name}."), folder)
+                                                  f"{licence}Colours from {path.name}."), folder)
             if not target.exists() or _same_character(target, made):
                 break
             n += 1

@@ -16,6 +16,8 @@ from avatar_cam.character.creator import (
     CharacterDraft,
     CharacterLibrary,
     export_character,
+    file_content,
+    from_picture,
     random_parts,
     slug,
     store_background,
@@ -157,6 +159,23 @@ def test_rename_and_delete_only_touch_the_users_files(draft: CharacterDraft,
     assert _files(library.folder) == ["kim.character.json"]
 
 
+def test_saving_under_its_own_name_writes_over_a_file_not_named_by_slug(library: CharacterLibrary) -> None:
+    """A character from a picture is `sunny-micah_0107.character.json` (not the slug
+    `sunny-micah-0107`), or `sunny-写真` (slug `sunny`, a built-in's): edited and saved under the
+    same name, its own file changes, no second file appears and nothing is refused."""
+    library.folder.mkdir(parents=True)
+    for stem in ("sunny-micah_0107", "sunny-写真"):
+        path = library.folder / f"{stem}.character.json"
+        data = json.loads(SUNNY.read_text())
+        data["name"] = stem
+        path.write_text(json.dumps(data), encoding="utf-8")
+        d = CharacterDraft(load_character(path), path, library.folder)
+        d.set("hair", "style", "bob")
+        assert library.save(d, d.name) == path
+        assert load_character(path).parts["hair"]["style"] == "bob" and not d.dirty
+    assert _files(library.folder) == ["sunny-micah_0107.character.json", "sunny-写真.character.json"]
+
+
 @pytest.mark.parametrize(("content", "name", "message"), [
     ("{not json", "x.character.json", "not valid JSON"),
     (json.dumps({"format": "avatar-cam-character/2", "name": "x"}), "x.character.json", "missing"),
@@ -202,3 +221,15 @@ def test_export_then_import_keeps_the_character_and_its_picture(draft: Character
     assert twice.name == "sunny-2.character.json" and load_character(twice).name == "sunny-2"
     with pytest.raises(ValueError, match="picture"):
         store_background(tmp_path / "share" / "my-kid.character.json", library.folder)
+
+
+def test_a_pictures_hair_colour_leaves_a_foxs_pale_muzzle_pale() -> None:
+    """The muzzle marking is pale fur over the cheeks and chin: a picture's dark hair colours
+    stripes and spots, but must not turn rusty's muzzle into a dark beard."""
+    rusty = load_character(builtin_styles_dir() / "rusty.character.json")
+    parts = {k: v for k, v in file_content(rusty).items() if k in SCHEMA}
+    assert parts["markings"]["style"] == "muzzle"
+    out = from_picture(parts, "#f9c9b6", "#1d1a1a")
+    assert out["markings"]["colour"] == parts["markings"]["colour"] and out["hair"]["colour"] == "#1d1a1a"
+    parts["markings"]["style"] = "stripes"
+    assert from_picture(parts, "#f9c9b6", "#1d1a1a")["markings"]["colour"] != parts["markings"]["colour"]

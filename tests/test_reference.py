@@ -228,3 +228,46 @@ def test_a_drawn_character_takes_a_pictures_skin_and_hair(tmp_path: Path) -> Non
                            user)
     assert json.loads(bald.path.read_text())["hair"]["style"] == "bald" and "bald like the picture" in note
     assert sunny.path.read_bytes() == before
+
+
+def test_a_characters_background_picture_stays_with_the_new_character(tmp_path: Path) -> None:
+    """A character with a picture background (the creator keeps it in `backgrounds/`, a path
+    relative to the styles folder; or next to a character file elsewhere) gives a character
+    whose background is in the styles folder by a relative path: the folder can be moved."""
+    import shutil
+
+    user, elsewhere = tmp_path / "user", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cv2.imwrite(str(elsewhere / "beach.png"), np.full((90, 160, 3), (200, 150, 40), np.uint8))
+    data = json.loads((builtin_styles_dir() / "sunny.character.json").read_text())
+    data["name"] = "beachy"
+    data["background"].update(kind="image", image="beach.png")
+    (elsewhere / "beachy.character.json").write_text(json.dumps(data))
+    base = load_style(elsewhere / "beachy.character.json", probe=False)
+    picture = _drawn(tmp_path / "blond.png", skin="#8d5524", hair="#e6c36a")
+    info, _ = make_look(base, picture, user)
+    image = json.loads(info.path.read_text())["background"]["image"]
+    assert not Path(image).is_absolute() and (user / image).is_file(), image
+    again, _ = make_look(load_style(info.path, probe=False), picture, user)  # from a user character
+    assert json.loads(again.path.read_text())["background"]["image"] == image
+    shutil.move(user, tmp_path / "moved")
+    shutil.rmtree(elsewhere)
+    assert sorted(s.name for s in StyleCatalog([tmp_path / "moved"]).styles) == [
+        "beachy-blond", "beachy-blond-blond"]
+
+
+@pytest.mark.parametrize(("note", "first"), [("MIT", "MIT. Colours from a.png."), ("", "Colours from a.png."),
+                                             ("MIT.", "MIT. Colours from a.png.")])
+def test_the_licence_note_reads_as_sentences_and_names_one_picture(tmp_path: Path, note: str,
+                                                                   first: str) -> None:
+    """A base note without a full stop (a V1 rig's "MIT") or none at all still reads as
+    sentences, and a character made from a made one names only its own picture."""
+    data = json.loads((builtin_styles_dir() / "sunny.character.json").read_text())
+    data.update(name="kid", license_note=note)
+    (tmp_path / "kid.character.json").write_text(json.dumps(data))
+    a = _drawn(tmp_path / "a.png", skin="#8d5524", hair="#e6c36a")
+    info, _ = make_look(load_style(tmp_path / "kid.character.json", probe=False), a, tmp_path / "user")
+    assert json.loads(info.path.read_text())["license_note"] == first
+    b = _drawn(tmp_path / "b.png", skin="#f1c27d", hair="#222222")
+    again, _ = make_look(load_style(info.path, probe=False), b, tmp_path / "user")
+    assert json.loads(again.path.read_text())["license_note"] == first.replace("a.png", "b.png")

@@ -175,9 +175,10 @@ def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool
                  length: str | None = None) -> dict[str, dict]:
     """`parts` in a picture's colours (`#rrggbb`): its skin, with the ears and lips drawn from it
     as `random_parts` draws them; its hair, brows a shade darker, facial hair and an animal's
-    markings alike (`hair` None: the picture shows none, the drawn hair keeps its colour); `bald`:
-    no hair at all; `length` ("short", "medium", "long"): a plain cut becomes the picture's
-    length (side part, bob, long), any other cut stays. A hijab is clothing and stays as it is."""
+    markings alike but a muzzle (pale fur) kept (`hair` None: the picture shows none, the drawn
+    hair keeps its colour); `bald`: no hair at all; `length` ("short", "medium", "long"): a plain
+    cut becomes the picture's length (side part, bob, long), any other cut stays. A hijab is
+    clothing and stays as it is."""
     out = copy.deepcopy(parts)
     out["face"]["skin"] = skin
     _skin_colours(out)
@@ -192,7 +193,7 @@ def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool
     if hair is not None:
         out["hair"]["colour"] = out["facial_hair"]["colour"] = hair
         out["brows"]["colour"] = _shade(hair, 0.85)
-        if out["markings"]["style"] != "none":
+        if out["markings"]["style"] not in ("none", "muzzle"):  # a muzzle is pale fur, not hair
             out["markings"]["colour"] = _shade(hair, 0.7)
     return out
 
@@ -374,16 +375,30 @@ class CharacterLibrary:
         """Whether `path` is a character file in this folder (one the user may rename or delete)."""
         return path.parent.resolve() == self.folder.resolve() and path.name.endswith((SUFFIX, V1_SUFFIX))
 
+    def _own_name(self, path: Path, name: str) -> bool:
+        """`name` is the name of the user's character file at `path` (saving keeps that file)."""
+        if not path.name.endswith(SUFFIX) or not self.owns(path):
+            return False
+        try:
+            return load_character(path).name == name
+        except (OSError, ValueError):
+            return False
+
     def save(self, draft: CharacterDraft, name: str, overwrite: bool = False) -> Path:
         """Write the draft as `name` (`<slug>.character.json`). Saving over the draft's own file
-        is always allowed; another existing file only with `overwrite`."""
+        is always allowed; another existing file only with `overwrite`. Under the name its own
+        file has (a character from a picture, `sunny-micah_0107`, is not named by `slug`), the
+        draft is saved over that file, not into a second one."""
         name = check_name(name)
-        try:
-            target = self._check_new(name, draft.path)
-        except FileExistsError:
-            if not overwrite:
-                raise
-            target = self.path_for(name)
+        if draft.path is not None and self._own_name(draft.path, name):
+            target = draft.path
+        else:
+            try:
+                target = self._check_new(name, draft.path)
+            except FileExistsError:
+                if not overwrite:
+                    raise
+                target = self.path_for(name)
         data = draft.data()
         data["name"] = name
         self._localise_image(data, draft.folder)
