@@ -153,26 +153,35 @@ def test_add_style_checks_the_file(env) -> None:
     assert (env.root / "user" / "tabby-2.character.json").is_file()
 
 
-def test_style_from_a_cartoon_image(env) -> None:
-    """The button makes a look from the picture, saves it with the user's styles, lists it
-    with a thumbnail and switches to it; a bad picture is one message and nothing changes."""
+def _made_from_a_cartoon(env, w: MainWindow, style: Path, made: str) -> Path:  # type: ignore[no-untyped-def]
+    """Pick `style`, give the button a drawn cartoon; the new style file `made` is in use, picked."""
     import cv2
 
     from avatar_cam.demo import draw_demo_face
 
-    style, _ = style_code_style(env.root / "user" / "coded.onnx", dim=4)
-    w = env.window()
-    assert not w.controls.reference_button.isEnabled()  # the mosaic takes no reference
     w.styles.pick(str(style)).result(10)
     wait_until(lambda: w.controls.reference_button.isEnabled(), what="reference enabled")
-    n = w.controls.style_picker.count()
     ref = env.root / "cartoon.png"
     cv2.imwrite(str(ref), draw_demo_face(0.5))
     w.styles.apply_reference(ref).result(10)
-    made = env.root / "user" / "coded-cartoon.look.json"
-    wait_until(lambda: w.engine.pipeline.style is not None
-               and w.engine.pipeline.style.path == made, what="the look in use")
-    assert w.controls.style_picker.count() == n + 1 and w.controls.style_picker.current_path() == str(made)
+    path = env.root / "user" / made
+    wait_until(lambda: w.engine.pipeline.style is not None and w.engine.pipeline.style.path == path,
+               what=f"{made} in use")
+    assert w.controls.style_picker.current_path() == str(path)
+    return path
+
+
+def test_style_from_a_cartoon_image(env) -> None:
+    """The button makes a look from the picture, saves it with the user's styles, lists it
+    with a thumbnail and switches to it; a bad picture is one message and nothing changes."""
+
+
+    style, _ = style_code_style(env.root / "user" / "coded.onnx", dim=4)
+    w = env.window()
+    assert not w.controls.reference_button.isEnabled()  # the mosaic takes no reference
+    n = w.controls.style_picker.count()
+    made = _made_from_a_cartoon(env, w, style, "coded-cartoon.look.json")
+    assert w.controls.style_picker.count() == n + 1
     code = w.engine.pipeline.stylizer.style_code
     assert code.shape == (1, 4) and not np.allclose(code, 0)  # the picture's mean colour
     # the note, not the "Loading style coded-cartoon.look..." that may come before it
@@ -192,22 +201,12 @@ def test_style_from_a_cartoon_image(env) -> None:
 def test_a_drawn_character_from_a_cartoon_image(env) -> None:
     """With a drawn character the button is on too: the picture's colours make a new character,
     saved with the user's styles, listed and picked."""
-    import cv2
-
-    from avatar_cam.demo import draw_demo_face
-
     w = env.window()
-    w.styles.pick(str(builtin_styles_dir() / "sunny.character.json")).result(10)
-    wait_until(lambda: w.controls.reference_button.isEnabled(), what="reference enabled")
-    assert "skin and hair colours" in w.controls.reference_button.toolTip()
     n = w.controls.style_picker.count()
-    ref = env.root / "cartoon.png"
-    cv2.imwrite(str(ref), draw_demo_face(0.5))
-    w.styles.apply_reference(ref).result(10)
-    made = env.root / "user" / "sunny-cartoon.character.json"
-    wait_until(lambda: w.engine.pipeline.style is not None
-               and w.engine.pipeline.style.path == made, what="the new character in use")
-    assert w.controls.style_picker.count() == n + 1 and w.controls.style_picker.current_path() == str(made)
+    sunny = builtin_styles_dir() / "sunny.character.json"
+    _made_from_a_cartoon(env, w, sunny, "sunny-cartoon.character.json")
+    assert "skin and hair colours" in w.controls.reference_button.toolTip()
+    assert w.controls.style_picker.count() == n + 1
 
 
 def test_a_look_that_cannot_be_made_for_any_reason_is_one_message(env) -> None:
