@@ -233,3 +233,17 @@ def test_a_pictures_hair_colour_leaves_a_foxs_pale_muzzle_pale() -> None:
     assert out["markings"]["colour"] == parts["markings"]["colour"] and out["hair"]["colour"] == "#1d1a1a"
     parts["markings"]["style"] = "stripes"
     assert from_picture(parts, "#f9c9b6", "#1d1a1a")["markings"]["colour"] != parts["markings"]["colour"]
+
+
+@pytest.mark.parametrize(("cut", "length", "expected"), [
+    ("side_part", "long", "long"), ("side_part", "medium", "bob"), ("long", "short", "side_part"),
+    ("fringe", "short", "fringe"), ("curly", "short", "curly"), ("braids", "long", "braids"),
+    ("bob", None, "bob"),
+])
+def test_a_pictures_hair_length_changes_a_plain_cut_only(cut: str, length: str | None, expected: str) -> None:
+    """Side part, fringe, short, bob and long hair take the picture's length; curls, braids and
+    other chosen cuts stay."""
+    sunny = load_character(builtin_styles_dir() / "sunny.character.json")
+    parts = {k: v for k, v in file_content(sunny).items() if k in SCHEMA}
+    parts["hair"]["style"] = cut
+    assert from_picture(parts, "#f9c9b6", "#1d1a1a", length=length)["hair"]["style"] == expected
