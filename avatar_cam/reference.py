@@ -330,7 +330,7 @@ def _free_file(folder: Path, name: str, base: StyleInfo, sha: str) -> Path:
         n += 1
 
 
-def _hex(lab: tuple[float, float, float]) -> str:
+def _lab_hex(lab: tuple[float, float, float]) -> str:
     rgb = cv2.cvtColor(np.array([[lab]], np.float32), cv2.COLOR_LAB2RGB)[0, 0]
     return "#{:02x}{:02x}{:02x}".format(*(int(round(float(np.clip(v, 0.0, 1.0)) * 255)) for v in rgb))
 
@@ -357,8 +357,8 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
     data = file_content(ch)
     parts = {k: v for k, v in data.items() if k not in ("format", "name", "license_note")}
     bald = palette.hair is not None and palette.hair == palette.skin
-    hair = None if palette.hair is None or bald else _hex(palette.hair)
-    coloured = from_picture(parts, _hex(palette.skin), hair, bald, hair_length(crop.rgb, palette))
+    hair = None if palette.hair is None or bald else _lab_hex(palette.hair)
+    coloured = from_picture(parts, _lab_hex(palette.skin), hair, bald, hair_length(crop.rgb, palette))
     name = look_name(style, path)
     licence = re.sub(r"\s*Colours from [^\n]*\.$", "", ch.license_note).strip()  # one picture's, not a chain
     licence = f"{licence}{'' if licence.endswith(('.', '!', '?')) else '.'} " if licence else ""
