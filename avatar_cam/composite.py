@@ -139,10 +139,11 @@ class Compositor:
         out = (self._background if self.custom else self._own_field(cartoon_rgb)).copy()
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
-        m = self._mask("square", n)[0]
+        m, inv = self._mask("square", n)
         if self.custom:  # the chosen background, not the generator's own square, around the head
             m = m * cv2.resize(field_matte(cartoon_rgb), (n, n), interpolation=cv2.INTER_LINEAR)
-        region[:] = cv2.blendLinear(head, region, m, 1.0 - m)
+            inv = 1.0 - m
+        region[:] = cv2.blendLinear(head, region, m, inv)
         return self._finish(out)
 
     def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:

@@ -65,6 +65,11 @@ class Palette:
     skin: tuple[float, float, float]
     hair: tuple[float, float, float] | None
 
+    @property
+    def bald(self) -> bool:
+        """The picture's head is bald: its hair colour is its skin's (`crop_palette`)."""
+        return self.hair is not None and self.hair == self.skin
+
     def to_json(self) -> dict[str, list[float] | None]:
         return {"skin": [round(float(v), 2) for v in self.skin],
                 "hair": None if self.hair is None else [round(float(v), 2) for v in self.hair]}
@@ -119,7 +124,7 @@ def hair_length(rgb: np.ndarray, palette: Palette) -> str | None:
     (past the chin on both sides), "medium" (to the cheeks), "short", or None when the picture
     shows no hair colour (or a bald head). Measured as the share of the hair's colour in side
     boxes (`HAIR_SIDES`) on the side that has less of it."""
-    if palette.hair is None or palette.hair == palette.skin:
+    if palette.hair is None or palette.bald:
         return None
     lab, hair = _lab(rgb), np.array(palette.hair)
 

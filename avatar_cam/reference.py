@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +36,7 @@ import onnxruntime as ort
 
 from avatar_cam.character.creator import character_data, file_content, from_picture, store_background
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
-from avatar_cam.character.model import Character, load_character, parse_character, save_character
+from avatar_cam.character.model import load_character, parse_character, save_character
 from avatar_cam.image_files import TooLarge, decode_image
 from avatar_cam.palette import Palette, crop_palette, hair_length
 from avatar_cam.sources import flatten_alpha
@@ -47,6 +48,7 @@ from avatar_cam.styles import (
     StyleInfo,
     builtin_styles_dir,
     code_text,
+    first_line,
     load_style,
     write_look,
 )
@@ -215,14 +217,13 @@ def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.
         session = ort.InferenceSession(str(encoder), providers=["CPUExecutionProvider"])
         size = encoder_size(session, style)
     except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ReferenceError(f"{encoder}: the style encoder cannot be opened ({first[:200]})") from None
+        raise ReferenceError(f"{encoder}: the style encoder cannot be opened ({first_line(e, 200)})"
+                             ) from None
     crop = _face_crop(image, size, image_path)
     try:
         code = encode(session, crop.rgb)
     except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ReferenceError(f"{encoder}: cannot compute a style code ({first[:200]})") from None
+        raise ReferenceError(f"{encoder}: cannot compute a style code ({first_line(e, 200)})") from None
     if code.shape[1] != style.style_code_dim:
         raise ReferenceError(f"{encoder}: gives a code of width {code.shape[1]}, the style "
                              f"needs {style.style_code_dim}")
@@ -301,7 +302,7 @@ def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[Styl
         folder.mkdir(parents=True, exist_ok=True)
         if base.path.resolve().parent not in (folder.resolve(), builtin_styles_dir().resolve()):
             base = load_style(install_style(base, folder), probe=False)  # so the look lasts
-        target = _free_file(folder, name, base, sha)
+        target = _free_file(folder, name, LOOK_SUFFIX, _same_look(base, sha))
         write_look(target, target.name[: -len(LOOK_SUFFIX)], base, code,
                    {"file": path.name, "sha256": sha, "crop": crop.how}, colours)
         info = load_style(target, probe=False)
@@ -313,33 +314,32 @@ def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[Styl
     return info, note
 
 
-def _free_file(folder: Path, name: str, base: StyleInfo, sha: str) -> Path:
-    """`folder/name.look.json`, or the file already made from the same picture and base, or
-    `name-2...` when another picture took the name."""
+def _free_file(folder: Path, name: str, suffix: str, same: Callable[[Path], bool]) -> Path:
+    """`folder/<name><suffix>`, or the file there already that is `same` (made from the same
+    picture), or `name-2...` when another took the name; a file `same` cannot read is taken."""
     n = 1
     while True:
-        candidate = folder / f"{name if n == 1 else f'{name}-{n}'}{LOOK_SUFFIX}"
+        candidate = folder / f"{name if n == 1 else f'{name}-{n}'}{suffix}"
         if not candidate.exists():
             return candidate
         try:
-            data = json.loads(candidate.read_text(encoding="utf-8"))
-            if data.get("base") == base.path.name and data.get("reference", {}).get("sha256") == sha:
+            if same(candidate):
                 return candidate
         except (OSError, ValueError, AttributeError):
             pass
         n += 1
 
 
+def _same_look(base: StyleInfo, sha: str) -> Callable[[Path], bool]:
+    def same(path: Path) -> bool:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("base") == base.path.name and data.get("reference", {}).get("sha256") == sha
+    return same
+
+
 def _lab_hex(lab: tuple[float, float, float]) -> str:
     rgb = cv2.cvtColor(np.array([[lab]], np.float32), cv2.COLOR_LAB2RGB)[0, 0]
     return "#{:02x}{:02x}{:02x}".format(*(int(round(float(np.clip(v, 0.0, 1.0)) * 255)) for v in rgb))
-
-
-def _same_character(path: Path, made: Character) -> bool:
-    try:
-        return load_character(path).to_json() == made.to_json()
-    except (OSError, ValueError):  # a broken file keeps its name; the new one takes the next
-        return False
 
 
 def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[StyleInfo, str]:
@@ -356,9 +356,8 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
         raise ReferenceError(f"{style.path}: {e}") from None
     data = file_content(ch)
     parts = {k: v for k, v in data.items() if k not in ("format", "name", "license_note")}
-    bald = palette.hair is not None and palette.hair == palette.skin
-    hair = None if palette.hair is None or bald else _lab_hex(palette.hair)
-    coloured = from_picture(parts, _lab_hex(palette.skin), hair, bald, hair_length(crop.rgb, palette))
+    hair = None if palette.hair is None or palette.bald else _lab_hex(palette.hair)
+    coloured = from_picture(parts, _lab_hex(palette.skin), hair, palette.bald, hair_length(crop.rgb, palette))
     name = look_name(style, path)
     licence = re.sub(r"\s*Colours from [^\n]*\.$", "", ch.license_note).strip()  # one picture's, not a chain
     licence = f"{licence}{'' if licence.endswith(('.', '!', '?')) else '.'} " if licence else ""
@@ -367,14 +366,10 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
         bg = coloured["background"]
         if bg["kind"] == "image" and bg["image"]:  # kept in the folder by a relative path (it may move)
             bg["image"] = store_background(Path(bg["image"]), folder)
-        n = 1
-        while True:
-            target = folder / f"{name if n == 1 else f'{name}-{n}'}{CHARACTER_SUFFIX}"
-            made = parse_character(character_data(target.name[: -len(CHARACTER_SUFFIX)], coloured,
-                                                  f"{licence}Colours from {path.name}."), folder)
-            if not target.exists() or _same_character(target, made):
-                break
-            n += 1
+        made = parse_character(character_data(name, coloured, f"{licence}Colours from {path.name}."), folder)
+        target = _free_file(folder, name, CHARACTER_SUFFIX,
+                            lambda p: load_character(p).parts == made.parts)  # the name aside
+        made = dataclasses.replace(made, name=target.name[: -len(CHARACTER_SUFFIX)])
         save_character(made, target)
         info = load_style(target, probe=False)
     except OSError as e:
@@ -382,7 +377,7 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
     except (StyleError, ValueError) as e:
         raise ReferenceError(str(e)) from None
     cut = made.parts["hair"]["style"]
-    said = ("skin colour, bald like the picture" if bald else
+    said = ("skin colour, bald like the picture" if palette.bald else
             "skin colour (its hair keeps its colour: the picture shows none)" if palette.hair is None else
             "skin colour (the hijab stays)" if cut == "hijab" else
             "skin and hair colours (on its brows: it has no hair)" if cut == "bald" else

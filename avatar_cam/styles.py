@@ -57,6 +57,13 @@ class StyleError(ValueError):
     """A style file that cannot be used; the message is one line naming the file and the problem."""
 
 
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """An exception as one line of at most `limit` characters (its name when it says nothing):
+    what ONNX Runtime, OpenCV and MediaPipe raise can run to pages."""
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:limit]
+
+
 @dataclass(frozen=True)
 class StyleInfo:
     """A validated style file."""
@@ -161,8 +168,7 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
     try:
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises several types (Fail, InvalidGraph, NotImplemented, ...)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise _fail(path, f"not a loadable ONNX model ({first[:300]})") from None
+        raise _fail(path, f"not a loadable ONNX model ({first_line(e)})") from None
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     missing = [k for k in REQUIRED_METADATA if not meta.get(k)]
     if missing:
@@ -313,8 +319,7 @@ def _probe(sess: ort.InferenceSession, info: StyleInfo) -> float | None:
         try:
             return sess.run([info.output_name], {info.input_name: image, **code})[0]
         except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise _fail(info.path, f"fails on {what} ({first[:300]})") from None
+            raise _fail(info.path, f"fails on {what} ({first_line(e)})") from None
 
     y = run(np.zeros((1, 3, n, n), np.float32), f"a {n}x{n} image")
     if y.shape != (1, 3, n, n):

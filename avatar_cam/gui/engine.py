@@ -25,14 +25,9 @@ from avatar_cam.gui.workers import (
 )
 from avatar_cam.pipeline import Pipeline
 from avatar_cam.sinks import Sink, VirtualCameraSink
-from avatar_cam.styles import StyleError, StyleInfo, load_style
+from avatar_cam.styles import StyleError, StyleInfo, first_line, load_style
 
 VcamFactory = Callable[[tuple[int, int], float], Sink]
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 class Engine(QObject):
@@ -190,7 +185,7 @@ class Engine(QObject):
             self.style_failed.emit(str(e))
             return None
         except Exception as e:  # ORT / provider trouble while opening the session
-            self.style_failed.emit(f"{path}: {_one_line(e)}")
+            self.style_failed.emit(f"{path}: {first_line(e, 10_000)}")
             return None
         self.style_changed.emit(info)
         return info

@@ -17,7 +17,15 @@ from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.reference import ReferenceError, install_style, make_look, supports_reference
-from avatar_cam.styles import CHARACTER_KIND, RENAMED, StyleCatalog, StyleError, StyleInfo, load_style
+from avatar_cam.styles import (
+    CHARACTER_KIND,
+    RENAMED,
+    StyleCatalog,
+    StyleError,
+    StyleInfo,
+    first_line,
+    load_style,
+)
 
 
 class StyleController(QObject):
@@ -182,8 +190,7 @@ class StyleController(QObject):
             self.look_made.emit(None, str(e))
             return
         except Exception as e:  # on the worker nobody else sees it: one line, never silence
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            self.look_made.emit(None, f"{image_path}: no look made ({first[:200]})")
+            self.look_made.emit(None, f"{image_path}: no look made ({first_line(e, 200)})")
             return
         self.look_made.emit(str(info.path), note)
 

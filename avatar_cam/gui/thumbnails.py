@@ -19,7 +19,7 @@ from avatar_cam.align import CropSpec
 from avatar_cam.demo import sample_face_crop
 from avatar_cam.face import FaceDetector
 from avatar_cam.image_files import load_image
-from avatar_cam.styles import APP_NAME, StyleInfo
+from avatar_cam.styles import APP_NAME, StyleInfo, first_line
 
 
 def default_cache_dir() -> Path:
@@ -75,8 +75,7 @@ class ThumbnailMaker(QObject):
             try:
                 rgb = self.thumbnail(style)
             except Exception as e:  # a broken style gets no picture, and a tooltip saying why
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                self.failed.emit(str(style.path), first)
+                self.failed.emit(str(style.path), first_line(e, 10_000))
                 continue
             if not self._closed:
                 self.ready.emit(str(style.path), rgb)
