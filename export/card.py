@@ -132,15 +132,18 @@ def _look_lines(look: dict[str, Any] | None) -> list[str]:
             "forehead, less the background) of the output to every reference; a pair passes when its "
             "own reference is the nearest (pairwise: the share of other references it is nearer its own "
             "than to). A look runs with its picture's skin and hair colours matched "
-            "(`avatar_cam/palette.py`); the generator's own colours are the column before the match.", "",
+            "(`avatar_cam/palette.py`); the generator's own colours are the column before the match. "
+            "Mouth and eye corr: over the held-out photos (most rest their mouths); swept: the same "
+            "faces' meshes with the lips parted and the lids lowered step by step.", "",
             "| colours: own reference nearest | pairwise | before the colour match | judge: reference's "
-            "domain | dlib ≥ 0.6 | rank-1 (chance) | mouth corr | eye corr |",
-            "|---|---|---|---|---|---|---|---|",
+            "domain | dlib ≥ 0.6 | rank-1 (chance) | mouth corr | eye corr | mouth / eyes swept |",
+            "|---|---|---|---|---|---|---|---|---|",
             f"| {100 * look['colour_rank1']:.1f}% | {100 * look['colour_pairwise']:.1f}% | "
             f"{_pct(look.get('colour_rank1_unmatched'))} | "
             f"{100 * look['judge_domain_rate']:.1f}% | {100 * look['identity_frac_ge_0_6']:.1f}% | "
             f"{100 * look['identity_rank1']:.1f}% ({100 * look['identity_chance']:.1f}%) | "
-            f"{_f(look['mouth_open_corr'], 2)} | {_f(look['eye_open_corr'], 2)} |"]
+            f"{_f(look['mouth_open_corr'], 2)} | {_f(look['eye_open_corr'], 2)} | "
+            f"{_f(look.get('mouth_sweep_corr'), 2)} / {_f(look.get('eye_sweep_corr'), 2)} |"]
 
 
 def render(style: Path, run_dir: Path, eval_doc: dict[str, Any], recipe: str, hardware: str,

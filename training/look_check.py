@@ -23,7 +23,13 @@ meets every face through the app's `Stylizer` (the code frozen in), and per pair
   `pairwise`: the share of other references it is nearer its own than to;
 - the style judge's label of the output, against the reference's domain (`--domain`);
 - identity: dlib distance photo <-> output and rank-1 retrieval among the faces (per reference);
-- expression: mouth and eye-open correlation photo -> output over the faces (per reference).
+- expression: mouth and eye-open correlation photo -> output over the faces (per reference);
+  most held-out photos rest their mouths, so this says little about a look whose closed mouth
+  is drawn a little open. Hence also a sweep, as a person moving their face would: the first
+  `SWEEP_FACES` faces' meshes with the lips parted (`MOUTH_SWEEP`, the training edit
+  `training.expression_aug.open_mouth`) and with both upper lids lowered (`EYE_SWEEP`,
+  `close_eyes`); the correlation between the edited mesh's measure and the output's, over every
+  face and amount (`mouth_sweep_corr`, `eye_sweep_corr`).
 
 Writes `OUT/look.json` and `OUT/look_sheet.png` (a row per reference: the reference crop, then
 its look on the first `--sheet-faces` faces; the top row shows those faces' mesh drawings,
@@ -35,7 +41,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +55,9 @@ from training.cli_errors import one_line
 REGIONS = {"skin": [(0.28, 0.40, 0.56, 0.64), (0.60, 0.72, 0.56, 0.64)],
            "hair": [(0.30, 0.70, 0.10, 0.22)],
            "background": [(0.0, 0.08, 0.0, 0.08), (0.92, 1.0, 0.0, 0.08)]}
+MOUTH_SWEEP = (0.0, 0.15, 0.3, 0.45)  # mouth widths the inner lips are parted by
+EYE_SWEEP = (0.0, 0.35, 0.7, 1.0)  # how far both upper lids are lowered (1: shut)
+SWEEP_FACES = 10
 BACKGROUND_DELTA = 20.0  # Lab distance under which a hair-band pixel counts as background
 MIN_HAIR_SHARE = 0.1
 
@@ -71,6 +80,27 @@ def colours(rgb: np.ndarray) -> dict[str, np.ndarray]:
 
 def colour_distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     return float(np.linalg.norm(a["skin"] - b["skin"]) + np.linalg.norm(a["hair"] - b["hair"]))
+
+
+def sweep_corr(meshes: Sequence[np.ndarray], amounts: Sequence[float],
+               edit: Callable[[np.ndarray, float], np.ndarray], render: Callable[[np.ndarray], np.ndarray],
+               analyze: Callable[[np.ndarray], Any], read: Callable[[Any], float]) -> float | None:
+    """Correlation between `read` of each edited mesh (`edit(landmarks, amount)`) and `read` of
+    `analyze` on what `render` draws from it, over every mesh and amount; outputs without a face
+    are left out (None: under three pairs, or either side constant)."""
+    from avatar_cam.expression import measures_from_landmarks
+
+    pairs = []
+    for lm in meshes:
+        for amount in amounts:
+            moved = edit(lm, amount)
+            seen = analyze(render(moved))
+            if seen is not None:
+                pairs.append((read(measures_from_landmarks(moved)), read(seen)))
+    if len(pairs) < 3:
+        return None
+    a, b = np.array(pairs).T
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else None
 
 
 def held_out_pictures(split: Path, pictures: Path, n: int) -> list[Path]:
@@ -128,11 +158,13 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
     """The whole check; see the module docstring."""
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.inference import Stylizer
+    from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
     from avatar_cam.mesh_style import MeshStylizer, outside_face
     from avatar_cam.palette import ColourMatch
     from avatar_cam.reference import look_colours, style_code_from_image, supports_reference
     from avatar_cam.styles import StyleCatalog
     from training.evaluate import _images, expression_records, summarize
+    from training.expression_aug import close_eyes, open_mouth
     from training.identity import FaceIdentity, own_ranks, summarize_identity
     from training.judge import Judge
 
@@ -168,6 +200,22 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
         return analyzer.analyze(rgb, bgr=False)
 
     ref_colours = [colours(c) for c in ref_crops]
+    sweep_meshes = [lm for lm in (crop_landmarks(analyzer, np.ascontiguousarray(p[..., ::-1]))
+                                  for p in photos[:SWEEP_FACES]) if lm is not None]
+    blank = np.zeros((style.size, style.size, 3), np.uint8)  # the edits move the landmarks of any picture
+    rng = np.random.default_rng(0)
+
+    def parted(lm: np.ndarray, amount: float) -> np.ndarray:
+        return open_mouth(blank, lm, amount, rng)[1] if amount > 0 else lm
+
+    def lowered(lm: np.ndarray, amount: float) -> np.ndarray:
+        return close_eyes(blank, lm, (amount, amount))[1]
+
+    def mouth(e: Any) -> float:
+        return e.mouth_open
+
+    def eyes(e: Any) -> float:
+        return float(np.mean(e.eye_open))
     all_outputs, out_colours, raw_colours, per_ref = [], [], [], []
     outsides = [outside_face(d) for d in drawings]  # where each drawing's face is not
     for ref, code, note, match in zip(references, codes, ref_notes, matches, strict=True):
@@ -181,12 +229,21 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
         cart = np.stack([identity.descriptor(o, r) for o, (r, _) in zip(outs, rects, strict=True)])
         dist, ranks = own_ranks(cart, photo_desc)
         expr = summarize(expression_records(photos, outs, names, analyze))
+
+        def render(lm: np.ndarray, match: Any = match) -> np.ndarray:
+            drawing = np.ascontiguousarray(draw_face_mesh(mesh.gain(lm), style.size)[..., ::-1])
+            return match(mesh.stylizer(drawing), outside_face(drawing))
+
+        def seen(rgb: np.ndarray) -> Any:
+            return analyzer.analyze(rgb, bgr=False)
         per_ref.append({
             "reference": ref.name, "crop": note, "code": [round(float(v), 4) for v in code[0]],
             "judge_domain_rate": labels.count(domain) / len(labels),
             "judge": {c: labels.count(c) for c in sorted(set(labels))},
             "identity": summarize_identity(dist, ranks, len(photos), [f for _, f in rects]),
             "mouth_open_corr": expr["mouth_open_corr"], "eye_open_corr": expr["eye_open_corr"],
+            "mouth_sweep_corr": sweep_corr(sweep_meshes, MOUTH_SWEEP, parted, render, seen, mouth),
+            "eye_sweep_corr": sweep_corr(sweep_meshes, EYE_SWEEP, lowered, render, seen, eyes),
             "output_face_rate": expr["output_face_rate"], "false_wink_rate": expr["false_wink_rate"]})
     analyzer.close()
     table = look_table(out_colours, ref_colours)
@@ -209,6 +266,8 @@ def run(style_name: str, references: list[Path], photo_paths: list[Path], domain
         "identity_frac_ge_0_6": float(np.mean([d["frac_ge_0_6"] for d in dists])),
         "identity_rank1": float(np.mean([d["rank1"] for d in dists])), "identity_chance": 1 / len(photos),
         "mouth_open_corr": mean("mouth_open_corr"), "eye_open_corr": mean("eye_open_corr"),
+        "mouth_sweep_corr": mean("mouth_sweep_corr"), "eye_sweep_corr": mean("eye_sweep_corr"),
+        "sweep_faces": len(sweep_meshes),
         "output_face_rate": mean("output_face_rate"), "false_wink_rate": mean("false_wink_rate"),
         "per_reference": per_ref}
     out.mkdir(parents=True, exist_ok=True)
@@ -250,10 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"colour match {r['colour_rank1_unmatched']:.1%}); judge "
           f"'{r['domain']}' {r['judge_domain_rate']:.1%}; dlib >= 0.6 {r['identity_frac_ge_0_6']:.1%}, "
           f"rank-1 {r['identity_rank1']:.1%} (chance {r['identity_chance']:.1%}); mouth corr "
-          f"{corr(r['mouth_open_corr'])}, eyes {corr(r['eye_open_corr'])}")
+          f"{corr(r['mouth_open_corr'])}, eyes {corr(r['eye_open_corr'])}; swept on {r['sweep_faces']} "
+          f"faces: mouth {corr(r['mouth_sweep_corr'])}, eyes {corr(r['eye_sweep_corr'])}")
     for p in r["per_reference"]:
         print(f"  {p['reference']:<24} colour {p['colour_rank1']:.0%}  judge {p['judge_domain_rate']:.0%}  "
-              f"dlib>=0.6 {p['identity']['frac_ge_0_6']:.0%}  mouth {corr(p['mouth_open_corr'])}  "
+              f"dlib>=0.6 {p['identity']['frac_ge_0_6']:.0%}  mouth {corr(p['mouth_open_corr'])} "
+              f"(swept {corr(p['mouth_sweep_corr'])})  eyes swept {corr(p['eye_sweep_corr'])}  "
               f"({p['crop']})")
     return 0
 
