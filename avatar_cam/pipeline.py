@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
+from avatar_cam.bystanders import Bystanders
 from avatar_cam.character.params import Calibration, Calibrator
 from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
 from avatar_cam.face import FaceDetector, FaceTracker
@@ -143,6 +144,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         cv2.setNumThreads(OPENCV_THREADS)  # process-wide: the camera's thread and the sinks' too
         self.tracker = FaceTracker(detector or FaceDetector())
+        self.bystanders = Bystanders(self.tracker.detector)  # overlay mode: other faces covered
         self._lock = threading.Lock()
         self.stylizer: StyleRenderer | None = None
         self.mesh_tracker: MeshTracker | None = None  # made for the first style that needs landmarks
@@ -227,6 +229,7 @@ class Pipeline:
 
     def set_mode(self, mode: Mode | str) -> None:
         self.compositor.mode = Mode(mode)
+        self.bystanders.reset()  # the first overlay frame looks for other faces afresh
 
     def set_mirror(self, mirror: bool) -> None:
         self.compositor.mirror = mirror
@@ -280,9 +283,21 @@ class Pipeline:
             return
         held = self._idle(frame, stylizer, mode) if frame.fallback in IDLE_REASONS else None
         if held is None:
-            held = self.hold.recall(frame, self.compositor, camera)
+            image = self._others_covered(frame) if camera and mode is Mode.OVERLAY else frame.image
+            if image is not None:  # else the detector failed: the card, not a held overlay
+                held = self.hold.recall(frame, self.compositor, camera, image)
         if held is not None:
             frame.output = held
+
+    def _others_covered(self, frame: Frame) -> np.ndarray | None:
+        """The camera image with every face but the tracked one covered (overlay mode sends it);
+        None when the detector failed: then no one knows where the others are, and the card shows."""
+        with timed(frame, "bystanders"):
+            try:
+                return self.bystanders.cover(frame.image, frame.face, frame.still)
+            except Exception as e:  # a detector fault is a counted fallback, never a crash
+                self.stats.errors[f"bystanders:{type(e).__name__}"] += 1
+                return None
 
     def _idle(self, frame: Frame, stylizer: StyleRenderer | None, mode: Mode) -> np.ndarray | None:
         if stylizer is None or not stylizer.draws_frame or mode is Mode.OVERLAY:
@@ -309,11 +324,16 @@ class Pipeline:
             return
         if not self._run_generator(frame, stylizer):
             return
+        if mode is Mode.OVERLAY:
+            camera = self._others_covered(frame)
+            if camera is None:
+                frame.fallback = "detector_error"
+                return
+            with timed(frame, "composite"):
+                frame.output = self.compositor.overlay(frame.cartoon, camera, frame.crop_matrix)
+            return
         with timed(frame, "composite"):
-            if mode is Mode.OVERLAY:
-                frame.output = self.compositor.overlay(frame.cartoon, frame.image, frame.crop_matrix)
-            else:
-                frame.output = self.compositor.avatar(frame.cartoon)
+            frame.output = self.compositor.avatar(frame.cartoon)
 
     def _find_face(self, frame: Frame, size: int) -> bool:
         """Track the face (detector and optical flow) and cut the crop a generator reads."""

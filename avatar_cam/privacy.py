@@ -108,9 +108,11 @@ class LiveHold:
         self._cartoon, self._matrix = frame.cartoon, frame.crop_matrix
         self._since = 0
 
-    def recall(self, frame: Frame, compositor: Compositor, camera: bool = True) -> np.ndarray | None:
+    def recall(self, frame: Frame, compositor: Compositor, camera: bool = True,
+               image: np.ndarray | None = None) -> np.ndarray | None:
         """The held picture for this frame that missed its cartoon, or None (show the card).
-        `camera`: whether `frame.image` is a real camera image."""
+        `camera`: whether `frame.image` is a real camera image; `image`: the picture an overlay
+        goes onto (`frame.image` with other people's faces covered), if not `frame.image`."""
         self._since += 1
         if self._output is None or self._since > self.frames or frame.fallback == "paused":
             return None
@@ -119,7 +121,7 @@ class LiveHold:
                 return None
             held = self._output
         elif camera and self._cartoon is not None and self._matrix is not None:
-            held = compositor.overlay(self._cartoon, frame.image, self._matrix)
+            held = compositor.overlay(self._cartoon, frame.image if image is None else image, self._matrix)
         else:
             return None
         if held.shape[:2] != (compositor.size[1], compositor.size[0]) or leaks_camera(held, frame):

@@ -1,0 +1,106 @@
+"""Overlay mode sends the camera frame around the cartoon face: any other face in it is covered
+(`avatar_cam.bystanders`), found by the face detector, never sent as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from avatar_cam.bystanders import Bystanders
+from avatar_cam.composite import Mode
+from avatar_cam.demo import draw_demo_face
+from avatar_cam.frame import Face, Frame
+from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.styles import load_style
+
+
+def _two_people() -> np.ndarray:
+    """640x480: the demo person twice, side by side (the left one larger and the one tracked)."""
+    pair = np.hstack([draw_demo_face(1.0, (320, 240)), draw_demo_face(2.0, (320, 240))])
+    return cv2.copyMakeBorder(pair, 120, 120, 0, 0, cv2.BORDER_REPLICATE)
+
+
+OTHER = (slice(226, 283), slice(492, 549))  # the middle of the right person's face box
+
+
+@pytest.mark.parametrize("still", [False, True])
+def test_overlay_covers_a_second_persons_face(style_file: Path, still: bool) -> None:
+    camera = _two_people()
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(640, 480)))
+    frame = pipe.process(Frame(camera, 0, 0.0, still=still))
+    assert frame.fallback is None and frame.face is not None
+    assert frame.face.center[0] < 320, "the left person is the one tracked"
+    out, cam = frame.output[OTHER].astype(int), camera[OTHER].astype(int)
+    assert np.abs(out - cam).mean() > 20, "the other face was sent as the camera saw it"
+    assert out.std(axis=(0, 1)).max() < 3, "the other face is under one flat colour"
+    assert np.array_equal(camera, _two_people()), "the camera frame itself is untouched"
+    assert np.array_equal(frame.output[:40, 280:360], camera[:40, 280:360]), "the rest is the camera's"
+
+
+def test_overlay_with_one_person_leaves_the_camera_picture_alone(style_file: Path) -> None:
+    camera = cv2.copyMakeBorder(draw_demo_face(1.0, (320, 240)), 120, 120, 160, 160, cv2.BORDER_REPLICATE)
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(640, 480)))
+    frame = pipe.process(Frame(camera, 0, 0.0))
+    assert frame.fallback is None
+    assert np.array_equal(frame.output[:60, :100], camera[:60, :100]), "no patch where no face is"
+
+
+class _Seen:
+    """A detector that finds the faces it is given for each call, in turn."""
+
+    def __init__(self, *calls: list[Face]):
+        self.calls = list(calls)
+        self.n = 0
+
+    def detect(self, image_bgr: np.ndarray) -> list[Face]:
+        self.n += 1
+        return self.calls.pop(0) if self.calls else []
+
+    detect_still = detect
+
+
+def _face(x: float, y: float, side: float = 40.0) -> Face:
+    return Face(box=(x, y, side, side), keypoints=np.zeros((6, 2), np.float32))
+
+
+def test_a_face_stays_covered_between_looks_and_for_a_missed_look() -> None:
+    own, other = _face(10, 10), _face(200, 10)
+    seen = _Seen([own, other], [own], [own], [own])
+    b = Bystanders(seen, every=3, hold=1, grow=0.0)
+    img = np.zeros((100, 300, 3), np.uint8)
+    boxes = [b.update(img, own) for _ in range(9)]  # looks on frames 0, 3 and 6
+    assert seen.n == 3
+    assert boxes[0] == [other.box] and boxes[2] == [other.box], "covered between looks"
+    assert boxes[3] == [other.box] and boxes[5] == [other.box], "covered through one missed look"
+    assert boxes[6] == [], "gone after the second missed look"
+
+
+def test_the_tracked_face_is_never_covered_and_covers_grow() -> None:
+    own = _face(10, 10)
+    moved_own = _face(14, 12)  # the detector's box of the same face, a little off the tracked one
+    b = Bystanders(_Seen([moved_own, _face(200, 10, 20)]), grow=0.5)
+    assert b.update(np.zeros((100, 300, 3), np.uint8), own) == [(190.0, 0.0, 40.0, 40.0)]
+
+
+def test_a_held_overlay_frame_covers_the_other_face_too(style_file: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    camera = _two_people()
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(640, 480)))
+    assert pipe.process(Frame(camera, 0, 0.0)).fallback is None
+    monkeypatch.setattr(pipe.tracker, "update", lambda image, t: None)  # the tracker misses a frame
+    frame = pipe.process(Frame(camera.copy(), 1, 1 / 30))
+    assert frame.fallback == "no_face" and frame.output.shape == camera.shape, "the held cartoon"
+    out = frame.output[OTHER].astype(int)
+    assert np.abs(out - camera[OTHER].astype(int)).mean() > 20 and out.std(axis=(0, 1)).max() < 3
+
+
+def test_a_missed_own_face_keeps_its_last_place() -> None:
+    own, other = _face(10, 10), _face(200, 10)
+    b = Bystanders(_Seen([own, other], [own, other]), every=1, grow=0.0)
+    img = np.zeros((100, 300, 3), np.uint8)
+    assert b.update(img, own) == [other.box]
+    assert b.update(img, None) == [other.box], "the tracked face's last place is still its own"
+    assert Bystanders(_Seen([own, other]), grow=0.0).update(img, None) == [own.box, other.box]
