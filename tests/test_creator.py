@@ -141,7 +141,19 @@ def test_names_clash_with_builtins_and_other_files(draft: CharacterDraft, librar
     assert library.save(other, "robin", overwrite=True) == first
     draft.set("hair", "style", "bob")
     assert library.save(draft, "Robin") == first  # its own file: saved over without asking
-    assert slug("  Zoë & Co!! ") == "zo-co" and slug("!!!") == "character"
+    assert slug("  Zoë & Co!! ") == "zoë-co" and slug("!!!") == "character" and slug("a_b") == "a-b"
+
+
+def test_names_in_any_script_get_their_own_files_and_a_clash_names_the_one_there(
+        library: CharacterLibrary) -> None:
+    """Names without a-z or 0-9 (Chinese, Arabic, Cyrillic) all went to character.character.json:
+    the second was refused as 'already a character called' itself, and Replace overwrote the first."""
+    names = ["小明", "小红", "Саша", "سارا"]
+    paths = [library.save(CharacterDraft(load_character(SUNNY)), n) for n in names]
+    assert len(set(paths)) == 4 and [load_character(p).name for p in paths] == names
+    library.save(CharacterDraft(load_character(SUNNY)), "Mia!")
+    with pytest.raises(FileExistsError, match="called 'Mia!'"):
+        library.save(CharacterDraft(load_character(SUNNY)), "mia?")
 
 
 def test_rename_and_delete_only_touch_the_users_files(draft: CharacterDraft,

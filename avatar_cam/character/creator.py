@@ -11,6 +11,7 @@ import copy
 import hashlib
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -339,8 +340,9 @@ class CharacterDraft:
 
 # -- the user's files -----------------------------------------------------------------------------
 def slug(name: str) -> str:
-    """A file name stem for a character name: lower case letters, digits and '-'."""
-    s = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
+    """A file name stem for a character name: lower case letters of any script, digits and '-'
+    (ASCII only made every Chinese, Arabic or Cyrillic name 'character')."""
+    s = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name.strip().lower())).strip("-")
     return s[:48] or "character"
 
 
@@ -368,7 +370,11 @@ class CharacterLibrary:
             raise ValueError(f"{name!r} is the name of a built-in style; pick another name")
         target = self.path_for(name)
         if target.exists() and (replacing is None or target.resolve() != replacing.resolve()):
-            raise FileExistsError(f"there is already a character called {name!r} ({target.name})")
+            try:
+                there = load_character(target).name
+            except (OSError, ValueError):
+                there = name
+            raise FileExistsError(f"there is already a character called {there!r} ({target.name})")
         return target
 
     def owns(self, path: Path) -> bool:
