@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("PySide6.QtWidgets")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt, qInstallMessageHandler  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -286,6 +286,26 @@ def test_settings_round_trip(env) -> None:
     assert AppSettings(env.settings_path).input != "1"
 
 
+def test_launch_flags_win_for_the_session_and_are_not_saved(env) -> None:
+    """Typed flags are used but never written (a typed --mirror came back on every launch, with
+    no flag to turn it off); the user's own click on Mirror still is."""
+    w = env.window(["--input", "0", "--mirror", "--mode", "overlay", "--background", "#102030",
+                    "--expressiveness", "2"])
+    assert w.engine.pipeline.compositor.mirror and w.controls.mirror_check.isChecked()
+    assert w.engine.pipeline.compositor.mode.value == "overlay"
+    assert w.engine.pipeline.config.calibration.gain == pytest.approx(2.0)
+    w.engine.calibrated.emit(True, "Calibrated")  # --calibrate saves the neutral face, not the typed gain
+    w.close()
+    s = AppSettings(env.settings_path)
+    assert (s.mirror, s.mode, s.background) == (None, None, None)
+    assert s.calibration.gain == pytest.approx(1.0)
+
+    w2 = env.window([])
+    assert not w2.engine.pipeline.compositor.mirror and not w2.controls.mirror_check.isChecked()
+    w2.controls.mirror_check.click()
+    assert w2.engine.pipeline.compositor.mirror and AppSettings(env.settings_path).mirror is True
+
+
 def test_first_run_help_panel(env) -> None:
     w = env.window()
     assert w.help_dock.isVisible()
@@ -341,6 +361,43 @@ def test_startup_problems_are_shown_not_fatal(env, tmp_path: Path) -> None:
         assert "no style could be loaded" in empty.banner.label.text()
     finally:
         empty.close()
+
+
+def test_startup_problems_stay_while_the_source_runs(env) -> None:
+    """A startup notice stays once the camera runs (it vanished ~0.5 s in); dismissing it or
+    picking a style clears it."""
+    s = AppSettings(env.settings_path)
+    s.style = str(env.root / "user" / "deleted.onnx")  # a saved style that was deleted since
+    s.sync()
+    w = env.window(["--input", "0", "--style", "no-such-style"])
+    wait_until(lambda: w.engine.state == "running" and frames_out(w) > 3, what="stream running")
+    pump(0.3)
+    text = w.banner.label.text()
+    assert w.banner.isVisible() and "no-such-style" in text and "deleted.onnx" in text
+    w.styles.pick(w.controls.style_picker.paths()[1]).result(10)
+    wait_until(lambda: not w.banner.isVisible(), what="picking a style clears the notice")
+
+    w2 = env.window(["--input", "0", "--style", "no-such-style"])
+    wait_until(lambda: w2.engine.state == "running", what="stream running")
+    pump(0.3)
+    assert w2.banner.isVisible()
+    w2.banner.close_button.click()
+    assert not w2.banner.isVisible()
+
+
+def test_status_bar_tooltip_follows_the_message(env) -> None:
+    """A message longer than the bar reads in full on hover, with no libpyside warning."""
+    warnings: list[str] = []
+    qInstallMessageHandler(lambda kind, context, text: warnings.append(text))
+    try:
+        w = env.window(show=False)
+    finally:
+        qInstallMessageHandler(None)
+    assert not [t for t in warnings if "setToolTip" in t]
+    w.statusBar().showMessage("a long line about the camera")
+    assert w.statusBar().toolTip() == "a long line about the camera"
+    w.statusBar().clearMessage()
+    assert w.statusBar().toolTip() == ""
 
 
 def test_a_character_is_listed_with_a_thumbnail_and_picked_live(env) -> None:

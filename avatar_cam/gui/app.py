@@ -82,13 +82,12 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
     calibration = settings.calibration
     if args.expressiveness is not None:
         calibration = calibration.with_gain(args.expressiveness)
-    saved_mirror = settings.mirror
     return StartOptions(
         spec=spec,
         camera_size=args.camera_size if flag("camera_size") else
         (settings.camera_size or args.camera_size),
         mode=mode,
-        mirror=bool(args.mirror or (saved_mirror if saved_mirror is not None else False)),
+        mirror=bool(args.mirror if flag("mirror") else settings.mirror),
         background=background,
         background_custom=custom,
         calibration=calibration,

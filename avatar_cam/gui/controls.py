@@ -250,6 +250,12 @@ class ControlPanel(QWidget):
     def set_mode(self, mode: str) -> None:
         _select_quietly(self.mode_combo, self.mode_combo.findData(mode))
 
+    def set_mirror(self, on: bool) -> None:
+        """Tick or untick Mirror without `toggled` (a typed --mirror is not saved)."""
+        was = self.mirror_check.blockSignals(True)
+        self.mirror_check.setChecked(on)
+        self.mirror_check.blockSignals(was)
+
     def set_background(self, color: QColor | None) -> None:
         """Show the chosen colour, or (None) that each style uses its own background."""
         self.background_reset.setEnabled(color is not None)

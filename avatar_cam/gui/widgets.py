@@ -176,7 +176,9 @@ class StylePicker(QListWidget):
 
 
 class Banner(QFrame):
-    """A coloured line with a message and a few buttons (no webcam, errors); hidden when empty."""
+    """A coloured line with a message and a few buttons (no webcam, errors); hidden when empty.
+    `topic` says what the message is about, so only a message about that thing is cleared by it
+    ("source": cleared when the source runs again; "startup": stays until dismissed or acted on)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -195,15 +197,15 @@ class Banner(QFrame):
         self.close_button.clicked.connect(self.clear_message)
         self._layout.addWidget(self.close_button)
         self._buttons: list[QPushButton] = []
-        self.kind = ""
+        self.kind = self.topic = ""
         self.hide()
 
     def show_message(self, text: str, actions: list[tuple[str, Callable[[], None]]] | None = None,
-                     kind: str = "warning") -> None:
+                     kind: str = "warning", topic: str = "") -> None:
         for b in self._buttons:
             b.deleteLater()
         self._buttons = []
-        self.kind = kind
+        self.kind, self.topic = kind, topic
         colors = {"warning": "#5a4a1e", "error": "#5c2626", "info": "#23405c"}
         self.setStyleSheet(f"#banner {{ background: {colors.get(kind, '#333')}; border-radius: 6px; }}"
                            " #banner QLabel, #banner QToolButton { color: #f0f0f0; }")
@@ -219,7 +221,7 @@ class Banner(QFrame):
         return list(self._buttons)
 
     def clear_message(self) -> None:
-        self.kind = ""
+        self.kind = self.topic = ""
         self.hide()
 
 

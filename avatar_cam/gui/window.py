@@ -34,7 +34,7 @@ from avatar_cam.gui.settings import AppSettings, StartOptions
 from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.widgets import Banner, VideoView, big_font
-from avatar_cam.styles import StyleCatalog
+from avatar_cam.styles import StyleCatalog, StyleInfo
 
 CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
 KEYS_HINT = ("<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         for notice in options.notices:
             self.show_error("Starting avatar-cam", notice, dialog=False)
         if options.notices and not self.banner.isVisible():
-            self.banner.show_message("\n".join(options.notices), kind="warning")
+            self.banner.show_message("\n".join(options.notices), kind="warning", topic="startup")
 
     # -- layout ---------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -137,7 +137,9 @@ class MainWindow(QMainWindow):
                   self.status_vcam):
             w.setContentsMargins(10, 0, 10, 0)
             sb.addPermanentWidget(w)
-        sb.messageChanged.connect(sb.setToolTip)  # a message longer than the bar reads in full on hover
+        # a message longer than the bar reads in full on hover (a lambda: setToolTip is no Qt slot,
+        # and connecting it directly makes libpyside warn on every launch)
+        sb.messageChanged.connect(lambda text: sb.setToolTip(text))
 
     def _build_actions(self) -> None:
         def action(text: str, keys: list[str], slot: object, checkable: bool = False) -> QAction:
@@ -167,6 +169,7 @@ class MainWindow(QMainWindow):
         e.frame_ready.connect(self._on_frame)
         e.source_state.connect(self._on_source_state)
         e.vcam_state.connect(self._on_vcam_state)
+        e.style_changed.connect(self._on_style_changed)
         e.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.cameras_found.connect(self._on_cameras)
         c.vcam_button.toggled.connect(self._on_vcam_clicked)
@@ -186,7 +189,7 @@ class MainWindow(QMainWindow):
     def _apply_options(self) -> None:
         o, c = self.options, self.controls
         c.set_mode(o.mode)
-        c.mirror_check.setChecked(o.mirror)
+        c.set_mirror(o.mirror)
         c.set_background(QColor(o.background) if o.background_custom else None)
         c.camera_check.setChecked(self.settings.show_camera)
         c.set_expressiveness(self.engine.pipeline.config.calibration.gain)
@@ -310,22 +313,28 @@ class MainWindow(QMainWindow):
     def _on_source_state(self, state: str, message: str) -> None:
         spec = self.engine.spec
         if state == "running":
-            if self.banner.kind in ("warning", "error"):
+            if self.banner.topic == "source":  # a startup notice stays: it is not about the source
                 self.banner.clear_message()
             self.statusBar().showMessage(f"Reading {message}", 4000)
         elif state == "lost":
             self.banner.show_message(f"The camera stopped ({message}). The meeting sees a 'Camera "
-                                     "not available' card; reconnecting when it comes back...")
+                                     "not available' card; reconnecting when it comes back...",
+                                     topic="source")
         elif state == "failed":
             self.errors.append(message)
             actions = [("Retry", lambda: self.use_source(self.engine.spec, remember=False))]
             if spec != DEMO_SPEC:
                 actions.insert(0, ("Use the demo clip", lambda: self.use_source(DEMO_SPEC, False)))
             what = "No webcam could be opened" if spec.isdigit() else "The input cannot be read"
-            self.banner.show_message(f"{what}: {message}", actions, kind="error")
+            self.banner.show_message(f"{what}: {message}", actions, kind="error", topic="source")
             self.output_view.set_placeholder(what)
         elif state == "ended":
             self.statusBar().showMessage(message, 6000)
+
+    def _on_style_changed(self, info: StyleInfo) -> None:
+        """A style the user picked is running: the startup notice (a style not used) is done."""
+        if self.banner.topic == "startup":
+            self.banner.clear_message()
 
     # -- output controls ------------------------------------------------------------------------
     def _on_mode_picked(self, index: int) -> None:
@@ -364,8 +373,9 @@ class MainWindow(QMainWindow):
 
     def _on_calibrated(self, ok: bool, message: str) -> None:
         self.controls.set_calibrating(False)
-        if ok:
-            self.settings.calibration = self.engine.pipeline.config.calibration
+        if ok:  # the measured face; the gain stays the saved one (a typed --expressiveness is not saved)
+            self.settings.calibration = self.engine.pipeline.config.calibration.with_gain(
+                self.settings.calibration.gain)
         self.statusBar().showMessage(message, 6000)
 
     def set_expressiveness(self, gain: float) -> None:
