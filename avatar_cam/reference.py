@@ -34,7 +34,13 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from avatar_cam.character.creator import character_data, file_content, from_picture, store_background
+from avatar_cam.character.creator import (
+    character_data,
+    file_content,
+    from_picture,
+    is_animal,
+    store_background,
+)
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
 from avatar_cam.character.model import load_character, parse_character, save_character
 from avatar_cam.image_files import TooLarge, decode_image
@@ -377,7 +383,9 @@ def character_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple
     except (StyleError, ValueError) as e:
         raise ReferenceError(str(e)) from None
     cut = made.parts["hair"]["style"]
-    said = ("skin colour, bald like the picture" if palette.bald else
+    said = (("skin colour as fur (it shows no hair)" if hair is None else "hair colour as fur")
+            if is_animal(made.parts) else
+            "skin colour, bald like the picture" if palette.bald else
             "skin colour (its hair keeps its colour: the picture shows none)" if palette.hair is None else
             "skin colour (the hijab stays)" if cut == "hijab" else
             "skin and hair colours (on its brows: it has no hair)" if cut == "bald" else

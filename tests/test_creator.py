@@ -235,16 +235,22 @@ def test_export_then_import_keeps_the_character_and_its_picture(draft: Character
         store_background(tmp_path / "share" / "my-kid.character.json", library.folder)
 
 
-def test_a_pictures_hair_colour_leaves_a_foxs_pale_muzzle_pale() -> None:
-    """The muzzle marking is pale fur over the cheeks and chin: a picture's dark hair colours
-    stripes and spots, but must not turn rusty's muzzle into a dark beard."""
+def test_an_animals_fur_takes_the_pictures_hair_and_keeps_a_pale_muzzle() -> None:
+    """A fox from a red-haired picture is a red fox (its fur took the picture's skin: every animal
+    came out skin-pink or beige); the muzzle marking is pale fur over the cheeks and chin and
+    stays pale (not a dark beard); stripes and the snout follow the fur; with no hair in the
+    picture, or a bald one, the fur takes its skin; an animal's cut is not changed by length."""
     rusty = load_character(builtin_styles_dir() / "rusty.character.json")
     parts = {k: v for k, v in file_content(rusty).items() if k in SCHEMA}
     assert parts["markings"]["style"] == "muzzle"
-    out = from_picture(parts, "#f9c9b6", "#1d1a1a")
-    assert out["markings"]["colour"] == parts["markings"]["colour"] and out["hair"]["colour"] == "#1d1a1a"
+    out = from_picture(parts, "#f9c9b6", "#b02a1c", length="long")
+    assert out["face"]["skin"] == "#b02a1c" and out["hair"]["style"] == parts["hair"]["style"]
+    assert out["markings"]["colour"] == parts["markings"]["colour"]
+    assert out["snout"]["colour"] != parts["snout"]["colour"] and out["brows"]["colour"] != "#b02a1c"
     parts["markings"]["style"] = "stripes"
     assert from_picture(parts, "#f9c9b6", "#1d1a1a")["markings"]["colour"] != parts["markings"]["colour"]
+    assert from_picture(parts, "#f9c9b6", None)["face"]["skin"] == "#f9c9b6"
+    assert from_picture(parts, "#f9c9b6", "#1d1a1a", bald=True)["face"]["skin"] == "#f9c9b6"
 
 
 @pytest.mark.parametrize(("cut", "length", "expected"), [

@@ -159,11 +159,14 @@ def random_parts(rng: np.random.Generator) -> dict[str, dict]:
     return parts
 
 
+def is_animal(parts: dict[str, dict]) -> bool:
+    return parts["ears"]["style"] not in ("human", "none")
+
+
 def _skin_colours(parts: dict[str, dict]) -> None:
     """The colours a character draws from its skin: inner ears (pinker on an animal) and lips."""
     skin = parts["face"]["skin"]
-    animal = parts["ears"]["style"] not in ("human", "none")
-    parts["ears"]["inner"] = _mix(skin, "#ff9f9f", 0.35) if animal else _shade(skin, 0.88)
+    parts["ears"]["inner"] = _mix(skin, "#ff9f9f", 0.35) if is_animal(parts) else _shade(skin, 0.88)
     parts["mouth"]["lips"] = _mix(_shade(skin, 0.85), "#c0505a", 0.45)
 
 
@@ -175,12 +178,25 @@ LENGTH_CUTS = {"medium": "bob", "long": "long"}
 def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool = False,
                  length: str | None = None) -> dict[str, dict]:
     """`parts` in a picture's colours (`#rrggbb`): its skin, with the ears and lips drawn from it
-    as `random_parts` draws them; its hair, brows a shade darker, facial hair and an animal's
-    markings alike but a muzzle (pale fur) kept (`hair` None: the picture shows none, the drawn
-    hair keeps its colour); `bald`: no hair at all; `length` ("short", "medium", "long"): a plain
-    cut becomes the picture's length (side part, bob, long), any other cut stays. A hijab is
-    clothing and stays as it is."""
+    as `random_parts` draws them; its hair, brows a shade darker, facial hair and markings alike
+    (`hair` None: the picture shows none, the drawn hair keeps its colour); `bald`: no hair at
+    all; `length` ("short", "medium", "long"): a plain cut becomes the picture's length (side
+    part, bob, long), any other cut stays. A hijab is clothing and stays as it is. An animal's
+    fur takes the picture's hair colour (its skin where the picture shows no hair: a red-haired
+    picture makes a red fox, not a skin-pink one), with its muzzle, markings, tuft and brows
+    from the fur as `random_parts` draws them."""
     out = copy.deepcopy(parts)
+    if is_animal(out):
+        fur = skin if hair is None or bald else hair
+        out["face"]["skin"] = fur
+        _skin_colours(out)
+        if out["snout"]["style"] != "none":
+            out["snout"]["colour"] = _mix(fur, "#ffffff", 0.55)
+        if out["markings"]["style"] not in ("none", "muzzle"):  # a muzzle is pale fur: kept
+            out["markings"]["colour"] = _shade(fur, 0.7)
+        out["hair"]["colour"] = _shade(fur, 0.8)
+        out["brows"]["colour"] = _shade(fur, 0.6)
+        return out
     out["face"]["skin"] = skin
     _skin_colours(out)
     cut = out["hair"]["style"]
