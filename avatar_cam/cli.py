@@ -16,7 +16,7 @@ from avatar_cam.character.params import Calibration
 from avatar_cam.composite import DEFAULT_BACKGROUND, Mode
 from avatar_cam.face import quiet_native_stderr
 from avatar_cam.gui.settings import AppSettings
-from avatar_cam.options import DEFAULT_FPS, build_parser, parse_background
+from avatar_cam.options import DEFAULT_FPS, build_parser, check_provider, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sinks import (
     FolderSink,
@@ -28,7 +28,15 @@ from avatar_cam.sinks import (
     try_writing,
     video_size,
 )
-from avatar_cam.sources import FolderSource, SourceError, list_cameras, open_source
+from avatar_cam.sources import (
+    FolderSource,
+    ImageSource,
+    Source,
+    SourceError,
+    VideoSource,
+    list_cameras,
+    open_source,
+)
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style
 
 FILE_SINKS = (VideoFileSink, FolderSink)
@@ -100,6 +108,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
     try:
+        args.provider = check_provider(args.provider)  # a typo, whatever the style
         background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
         style = StyleCatalog().resolve(args.style)
         if style.kind != CHARACTER_KIND and style.likeness is None:  # listed by name: not yet run
@@ -115,13 +124,20 @@ def run_headless(args: argparse.Namespace) -> int:
         source.close()
         return _fail(f"--calibrate needs a drawn character style ({style.name} is generated from the face "
                      "mesh or the picture and does not use the face measures calibration learns)")
+    if args.calibrate and source.still:
+        source.close()
+        what = "a folder of photos" if isinstance(source, FolderSource) else "a photo"
+        return _fail(f"--calibrate learns your neutral face from 2 s of a camera or video; {what} "
+                     f"({source.name}) has no 2 s: calibrate with --input 0 (or a video), then run "
+                     "the photos without it")
     fps = (args.fps or DEFAULT_FPS) if source.live or source.still else source.fps
     if args.fps is not None and not (source.live or source.still) and args.fps != source.fps:
         print(f"avatar-cam: note: the output keeps the video's {source.fps:g} fps (--fps sets the rate "
               "of cameras, pictures and the virtual camera)", file=sys.stderr)
     output = args.output or "vcam"
     try:
-        sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource))
+        sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource),
+                         **planned_files(source, args.max_frames))
         if isinstance(sink, ImageFileSink) and not source.still and args.max_frames != 1:
             raise SinkError(f"{output}: one image cannot hold a {'camera' if source.live else 'video'}'s "
                             "frames; give a video file (.mp4), a folder, or --max-frames 1 for one picture")
@@ -181,6 +197,10 @@ def run_headless(args: argparse.Namespace) -> int:
               file=sys.stderr)
     summary = stats.summary() | {"provider": pipeline.provider, "style": style.name,
                                  "mode": args.mode, "input": spec, "output": output}
+    tracked = faces_tracked(pipeline, args.mode)
+    summary["faces_tracked"] = tracked
+    if not tracked:  # no count rather than a count of faces no one looked for
+        summary |= {"frames_with_face": None, "files_without_face": None, "names_without_face": None}
     if isinstance(source, FolderSource) and source.skipped:
         summary["skipped_inputs"] = source.skipped
     if args.stats:
@@ -188,17 +208,19 @@ def run_headless(args: argparse.Namespace) -> int:
             args.stats.expanduser().write_text(json.dumps(summary, indent=2))
         except OSError as e:
             return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
+    untracked = "faces not looked for in full mode"
     if source.still:
         files = "1 file" if summary["stills"] == 1 else f"{summary['stills']} files"
         named = summary["names_without_face"]
         which = f": {', '.join(named[:5])}{', ...' if len(named) > 5 else ''}" if named else ""
         counts = (f"{files}, {summary['frames_with_face']} with a face, "
-                  f"{summary['files_without_face']} without a face (placeholder card{which})")
+                  f"{summary['files_without_face']} without a face (placeholder card{which})"
+                  if tracked else f"{files} ({untracked})")
         if summary.get("skipped_inputs"):
             counts += f", {len(summary['skipped_inputs'])} unreadable (skipped)"
     else:
-        counts = (f"{summary['frames_out']} frames, {summary['frames_with_face']} with a face, "
-                  f"{summary['frames_fallback']} fallback")
+        faces = f"{summary['frames_with_face']} with a face" if tracked else untracked
+        counts = f"{summary['frames_out']} frames, {faces}, {summary['frames_fallback']} fallback"
     print(f"avatar-cam: {counts}, {summary['fps']} fps, latency p50 "
           f"{summary['latency_ms']['p50']} ms", file=sys.stderr)
     lost = sum(n for k, n in stats.errors.items() if k.startswith("sink:"))
@@ -207,6 +229,27 @@ def run_headless(args: argparse.Namespace) -> int:
     if closing:
         return _fail(closing)
     return 0
+
+
+def planned_files(source: Source, max_frames: int | None) -> dict:
+    """What a folder output will be given from `source` (`open_sink`'s `names`, `frames`):
+    an image's or a folder's file names, else how many numbered frames (None: not known)."""
+    if isinstance(source, FolderSource):
+        return {"names": [p.name for p in source.files][:max_frames]}
+    if isinstance(source, ImageSource):
+        return {"names": [source.name]}
+    count = None if source.live or (isinstance(source, VideoSource) and source.loop) else \
+        getattr(source, "frame_count", 0) or None  # a video's header: a hint, `write` still checks
+    if max_frames is not None:
+        count = max_frames if count is None else min(count, max_frames)
+    return {"frames": count}
+
+
+def faces_tracked(pipeline: Pipeline, mode: str) -> bool:
+    """Whether the run looked for faces: full mode with a style that restyles the whole picture
+    (not one drawn from the face's landmarks) never does."""
+    stylizer = pipeline.stylizer
+    return not (Mode(mode) is Mode.FULL and stylizer is not None and not stylizer.needs_landmarks)
 
 
 def sink_closed(sink: Sink) -> str:
@@ -261,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
+    if args.headless or not has_display():  # before --reference saves anything (the window
+        try:                                 # shows a bad name in its banner and uses auto)
+            args.provider = check_provider(args.provider)
+        except ValueError as e:
+            return _fail(str(e))
     if args.reference is not None:
         try:
             args.style = make_look_from(args.style, args.reference)

@@ -47,6 +47,26 @@ def parse_gain(text: str) -> float:
     return gain
 
 
+def check_provider(text: str) -> str:
+    """`--provider` for a headless run: auto or an execution provider by short name (any case:
+    cuda, CUDA) or by ONNX Runtime's own name (CUDAExecutionProvider), else `ValueError`
+    (one line). Whether this machine has it is checked where a style needs it
+    (`provider_chain`): a drawn character needs none. The window shows the same problems in its
+    banner and goes on with auto (`gui.app.build_window`), so the parser leaves it alone."""
+    import onnxruntime as ort
+
+    from avatar_cam.inference import SHORT_NAMES
+
+    short = text.strip().lower()
+    if short == "auto" or short in SHORT_NAMES.values():
+        return short
+    if text in ort.get_all_providers():
+        return text
+    *rest, last = SHORT_NAMES.values()
+    raise ValueError(f"--provider {text!r} is not an execution provider (use auto, {', '.join(rest)} "
+                     f"or {last})")
+
+
 def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None]:
     """A colour, or an image file (then the colour is the image's mean, for the card edges)."""
     path = Path(text).expanduser()
@@ -82,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="DST", default=None,
                    help="vcam, none, a .mp4 path, an image path or a folder (headless default: vcam)")
     p.add_argument("--style", "-s", metavar="NAME|PATH",
-                   help="style name, .onnx or .character.json file (default: built-in)")
+                   help="style name, or a .onnx, .character.json or .look.json file (default: built-in)")
     p.add_argument("--reference", metavar="PICTURE",
                    help="make a look from this cartoon picture with --style (flat-mesh, anime-mesh; "
                         "with a drawn character: a new character in the picture's skin and hair "

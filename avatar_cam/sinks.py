@@ -4,8 +4,12 @@ Sinks only ever receive what the privacy gate returned."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import stat
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -143,9 +147,16 @@ def _imwrite(path: Path, image_bgr: np.ndarray) -> None:
     ok, data = cv2.imencode(path.suffix or ".png", image_bgr)
     if not ok:
         raise SinkError(f"{path}: cannot encode as {path.suffix}")
-    tmp = path.with_name(path.name + ".tmp")
+    # written beside it under a new name of its own (never one of the user's files, such as
+    # `photo.jpg.tmp`), then moved over it: a reader never sees half a picture
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        tmp.write_bytes(data.tobytes())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:
+        raise SinkError(f"{path}: cannot write ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.tobytes())
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -169,22 +180,115 @@ class ImageFileSink:
         pass
 
 
-class FolderSink:
-    """One PNG per frame; a frame with a `name` (folder input) keeps its file name."""
+MANIFEST = ".avatar-cam-outputs.jsonl"  # in a folder output: the files avatar-cam wrote there
 
-    def __init__(self, path: Path):
+
+def numbered(index: int) -> str:
+    """The file name of frame `index` in a folder output (a video, camera or demo input)."""
+    return f"{index:06d}.png"
+
+
+class FolderSink:
+    """One PNG per frame; a frame with a `name` (folder input) keeps its file name.
+
+    It never replaces a file avatar-cam did not write: each file it writes is recorded (name,
+    size, modification time) in the folder's `MANIFEST`, and a later run may replace a file only
+    while the manifest still describes it (one changed since is the user's again). `names` (the
+    file names an image or folder input gives) or, for numbered frames, `frames` (how many;
+    None: not known) say what this run will write: a clash with a file that is not avatar-cam's
+    is refused here, before any frame is processed; `write` refuses one too (a video longer than
+    it said)."""
+
+    def __init__(self, path: Path, names: Sequence[str] | None = None, frames: int | None = None):
         self.path = path
-        _prepare_dir(path)
         self.frames = 0
+        self._ours, recorded = self._read_manifest()
+        clashes = self.clashes(names, frames)
+        if clashes:
+            more = f" and {len(clashes) - 1} more file(s)" if len(clashes) > 1 else ""
+            raise SinkError(f"{path}: already holds {clashes[0]}{more} that this run would write over "
+                            "and that avatar-cam did not write; give an empty or new folder (or move "
+                            "them)")
+        _prepare_dir(path)
+        if recorded > len(self._ours):  # re-runs and files changed since: keep it short
+            self._save_manifest()
+
+    def _read_manifest(self) -> tuple[dict[str, tuple[int, int]], int]:
+        """name -> (size, mtime_ns) of the files an earlier run wrote here that are still as it
+        left them, and how many lines the manifest has."""
+        ours: dict[str, tuple[int, int]] = {}
+        try:
+            lines = (self.path / MANIFEST).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return ours, 0
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                name, size, mtime = entry["name"], entry["size"], entry["mtime_ns"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(name, str) and Path(name).name == name and isinstance(size, int) \
+                    and isinstance(mtime, int):
+                ours[name] = (size, mtime)
+        return {name: mark for name, mark in ours.items() if _mark(self.path / name) == mark}, len(lines)
+
+    def _save_manifest(self) -> None:
+        tmp = self.path / f"{MANIFEST}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            tmp.write_text("".join(_manifest_line(n, m) for n, m in self._ours.items()), encoding="utf-8")
+            os.replace(tmp, self.path / MANIFEST)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise SinkError(f"{self.path / MANIFEST}: cannot write ({e.strerror})") from None
+
+    def clashes(self, names: Sequence[str] | None, frames: int | None) -> list[str]:
+        """The files this run would write (`names`, else numbered frames: the first `frames`,
+        or any) that are there and not avatar-cam's, sorted."""
+        if names is not None:
+            there = [n for n in dict.fromkeys(names) if os.path.lexists(self.path / n)]
+        else:
+            try:
+                entries = [p.name for p in self.path.iterdir()] if self.path.is_dir() else []
+            except OSError:
+                entries = []
+            there = [n for n in entries if n[:-4].isdigit() and n == numbered(int(n[:-4]))
+                     and (frames is None or int(n[:-4]) < frames)]
+        return sorted(n for n in there if n not in self._ours)
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
-        target = self.path / (name if name and Path(name).suffix.lower() in IMAGE_EXTS
-                              else f"{self.frames:06d}.png")
+        target_name = (name if name and Path(name).suffix.lower() in IMAGE_EXTS
+                       else numbered(self.frames))
+        target = self.path / target_name
+        if target_name not in self._ours and os.path.lexists(target):
+            raise SinkError(f"{target}: already there and not written by avatar-cam; not replaced")
         _imwrite(target, image_bgr)
         self.frames += 1
+        mark = _mark(target)
+        if mark is None:
+            return
+        self._ours[target_name] = mark
+        try:  # one line per file, appended: a run stopped at any point keeps what it recorded
+            with open(self.path / MANIFEST, "a", encoding="utf-8") as f:
+                f.write(_manifest_line(target_name, mark))
+        except OSError as e:
+            raise SinkError(f"{self.path / MANIFEST}: cannot record what was written ({e.strerror})"
+                            ) from None
 
     def close(self) -> None:
         pass
+
+
+def _manifest_line(name: str, mark: tuple[int, int]) -> str:
+    return json.dumps({"name": name, "size": mark[0], "mtime_ns": mark[1]}) + "\n"
+
+
+def _mark(path: Path) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a regular file, else None."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 class NullSink:
@@ -198,8 +302,11 @@ class NullSink:
         pass
 
 
-def open_sink(spec: str, size: tuple[int, int], fps: float, folder_input: bool = False) -> Sink:
-    """`vcam`, `none`, a video path, an image path or a folder (new or existing)."""
+def open_sink(spec: str, size: tuple[int, int], fps: float, folder_input: bool = False,
+              names: Sequence[str] | None = None, frames: int | None = None) -> Sink:
+    """`vcam`, `none`, a video path, an image path or a folder (new or existing). For a folder:
+    `names`, the file names an image or folder input gives (else numbered frames, `frames` of
+    them when known): a file among them there that avatar-cam did not write is refused."""
     if spec == "vcam":
         return VirtualCameraSink(size, fps)
     if spec == "none":
@@ -210,9 +317,12 @@ def open_sink(spec: str, size: tuple[int, int], fps: float, folder_input: bool =
         return VideoFileSink(path, fps)
     if ext in IMAGE_EXTS and not folder_input:
         return ImageFileSink(path)
+    if ext in IMAGE_EXTS and not path.is_dir():
+        raise SinkError(f"{spec}: a folder of images goes to a folder (each picture keeps its name), "
+                        f"not into one image; give a folder, e.g. {path.with_suffix('')}, or none")
     if ext and not path.is_dir():
         raise SinkError(f"{spec}: unknown output type {ext}; use vcam, none, a video, an image or a folder")
-    if not folder_input and (path / f"{0:06d}.png").exists():
-        raise SinkError(f"{spec}: already holds numbered frames of an earlier run ({0:06d}.png ...); "
+    if names is None and (path / numbered(0)).exists():
+        raise SinkError(f"{spec}: already holds numbered frames of an earlier run ({numbered(0)} ...); "
                         "give an empty or new folder")
-    return FolderSink(path)
+    return FolderSink(path, names, frames)

@@ -28,8 +28,9 @@ import numpy as np
 import onnxruntime as ort
 import platformdirs
 
+from avatar_cam.character.model import FORMAT as CHARACTER_FORMAT
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
-from avatar_cam.character.model import V1_SUFFIX, load_character
+from avatar_cam.character.model import V1_FORMAT, V1_SUFFIX, load_character
 from avatar_cam.palette import ColourMatch, Palette
 
 REQUIRED_METADATA = ("name", "kind", "input_size", "value_range", "license_note", "trained_on")
@@ -153,14 +154,21 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
 
     With `probe`, the model is also run once on a grey image to check output shape and range.
     """
+    if not str(path).strip():
+        raise StyleError(EMPTY_NAME)
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise _fail(path, f"a folder, not a style file (a style file is {STYLE_FILE_KINDS})")
     if not path.is_file():
         raise _fail(path, "no such style file")
+    name = path.name.lower()
+    if not name.endswith((".onnx", LOOK_SUFFIX, *CHARACTER_SUFFIXES)):
+        raise _fail(path, f"not a style file: a style file is {STYLE_FILE_KINDS}{_rename_hint(path)}")
     if path.stat().st_size == 0:
         raise _fail(path, "file is empty")
-    if path.name.endswith(CHARACTER_SUFFIXES):
+    if name.endswith(CHARACTER_SUFFIXES):
         return _load_character(path)
-    if path.name.endswith(LOOK_SUFFIX):
+    if name.endswith(LOOK_SUFFIX):
         return _load_look(path, probe)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
@@ -219,6 +227,28 @@ def load_style(path: str | Path, probe: bool = True) -> StyleInfo:
     if probe:
         info = dataclasses.replace(info, likeness=_probe(sess, info))
     return info
+
+
+STYLE_FILE_KINDS = "a .onnx model, a .character.json or a .look.json"
+EMPTY_NAME = "the style name is empty; give a style by name (see --list-styles) or a style file"
+
+
+def _rename_hint(path: Path) -> str:
+    """For a JSON file that is a character or a look under another name: what to call it."""
+    if path.suffix.lower() != ".json":
+        return ""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read(5_000_000))  # a character file is a few kB
+    except (OSError, ValueError):
+        return ""
+    kind = data.get("format") if isinstance(data, dict) else None
+    suffixes = {CHARACTER_FORMAT: CHARACTER_SUFFIX, V1_FORMAT: V1_SUFFIX, LOOK_FORMAT: LOOK_SUFFIX}
+    suffix = suffixes.get(kind) if isinstance(kind, str) else None
+    if suffix is None:
+        return ""
+    what = "a look" if suffix == LOOK_SUFFIX else "a character"
+    return f"; this one is {what}: rename it {path.stem}{suffix}"
 
 
 def _load_character(path: Path) -> StyleInfo:
@@ -420,6 +450,8 @@ class StyleCatalog:
         """A style by name, file stem or path; `None` gives the default."""
         if name_or_path is None:
             return self.default()
+        if not name_or_path.strip():
+            raise StyleError(EMPTY_NAME)
         p = Path(name_or_path).expanduser()
         if p.suffix in (".onnx", ".json") or p.exists():
             return load_style(p)

@@ -13,6 +13,7 @@ import pytest
 
 from avatar_cam.cli import main
 from avatar_cam.demo import draw_demo_face
+from avatar_cam.sinks import MANIFEST
 from tests.vcam_backend import RecordingBackend, only_backends
 
 
@@ -57,7 +58,8 @@ def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path,
     stats = tmp_path / "s.json"
     assert main(["--headless", "-i", str(src), "-o", str(tmp_path / "out"), "--size", "320x240",
                  "--stats", str(stats)]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.png", "two.jpg"]
+    # beside the pictures, the record of what avatar-cam wrote (a re-run may replace only those)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [MANIFEST, "one.png", "two.jpg"]
     s = json.loads(stats.read_text())
     assert s["frames_with_face"] == 2 and len(s["skipped_inputs"]) == 1
     assert "1 unreadable (skipped)" in capsys.readouterr().err  # said, not only in the stats
@@ -126,6 +128,10 @@ def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFi
         (["--max-frames", "0"], "--max-frames must be at least 1"),
         (["-i", "2147483648"], "no such camera"),
         (["--calibrate", "--style", "flat-mesh"], "--calibrate needs a drawn character style"),
+        (["--style", ""], "the style name is empty"),
+        (["--style", " "], "the style name is empty"),
+        (["--provider", "foo"], "--provider 'foo' is not an execution provider"),
+        (["--provider", ""], "--provider '' is not an execution provider"),
     ],
 )
 def test_bad_input_exits_1_with_one_clear_line(capsys: pytest.CaptureFixture[str], args: list[str],
@@ -272,6 +278,7 @@ def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         ([*video, "--stats", str(tmp_path / "notes.txt")], "not a .json"),
         (["-i", str(clip), "-o", str(old)], "earlier run"),
         (["-i", str(clip), "-o", str(tmp_path / "one.png")], "one image cannot hold"),
+        (["-i", str(photos), "-o", str(tmp_path / "one.png")], "a folder of images goes to a folder"),
         (["-i", str(clip), "--loop", "-o", str(tmp_path / "o.mp4")], "--max-frames"),
     ]
     for args, expected in cases:
@@ -289,3 +296,104 @@ def test_fps_on_a_video_says_the_video_keeps_its_own_rate(clip_651: Path, tmp_pa
                  "--size", "320x180"]) == 0
     assert "keeps the video's 24 fps" in capsys.readouterr().err
     assert cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FPS) == pytest.approx(24.0)
+
+
+def test_a_provider_name_is_checked_whatever_the_style(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo was run silently with a drawn character (which needs no provider); a real name that
+    this machine lacks is still only refused where a style needs it, as before."""
+    from avatar_cam.options import check_provider
+
+    assert check_provider("CUDA") == "cuda" and check_provider("auto") == "auto"
+    assert check_provider("CPUExecutionProvider") == "CPUExecutionProvider"
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "3", "--provider", "cdua"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("avatar-cam: error: --provider 'cdua' is not an "
+                                                   "execution provider (use auto, tensorrt, cuda, "
+                                                   "directml, coreml or cpu)"), err
+    for name in ("cpu", "tensorrt", "coreml"):  # the character runs; the provider is not used
+        assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "2", "--size", "160x120",
+                     "--provider", name]) == 0
+
+
+def test_a_folder_output_never_replaces_files_avatar_cam_did_not_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The tester's sweep: photos -> photos/sub, then photos/sub -> photos replaced the original
+    photos with their cartoons. A folder output may replace only what avatar-cam wrote there
+    (a re-run into the same folder works); anything else is refused before a frame is processed."""
+    photos, sub = tmp_path / "photos", tmp_path / "photos" / "sub"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.jpg"), draw_demo_face(0.0))
+    cv2.imwrite(str(photos / "b.jpg"), draw_demo_face(1.0))
+    originals = {n: (photos / n).read_bytes() for n in ("a.jpg", "b.jpg")}
+    small = ["--size", "160x120"]
+    assert main(["--headless", "-i", str(photos), "-o", str(sub), *small]) == 0
+    assert main(["--headless", "-i", str(photos), "-o", str(sub), *small]) == 0  # again: its own files
+    capsys.readouterr()
+    assert main(["--headless", "-i", str(sub), "-o", str(photos), *small]) == 1
+    err = capsys.readouterr().err
+    assert err.count("avatar-cam: error:") == 1 and err.count("\n") == 1, err
+    assert "already holds a.jpg and 1 more file(s)" in err and "avatar-cam did not write" in err
+    assert {n: (photos / n).read_bytes() for n in ("a.jpg", "b.jpg")} == originals
+    # one of its files the user has replaced since is the user's
+    (sub / "b.jpg").write_bytes(originals["a.jpg"])
+    assert main(["--headless", "-i", str(photos), "-o", str(sub), *small]) == 1
+    assert "already holds b.jpg that this run" in capsys.readouterr().err
+    assert (sub / "b.jpg").read_bytes() == originals["a.jpg"]
+    # one photo into a folder holding a picture of the same name
+    assert main(["--headless", "-i", str(photos / "a.jpg"), "-o", str(tmp_path), *small]) == 0
+    capsys.readouterr()
+    assert main(["--headless", "-i", str(sub / "a.jpg"), "-o", str(photos), *small]) == 1
+    assert "already holds a.jpg" in capsys.readouterr().err
+    assert (photos / "a.jpg").read_bytes() == originals["a.jpg"]
+    # numbered frames: a picture of the user's among the names the run would give is refused,
+    # one past them is left alone
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "000003.png").write_bytes(b"mine")
+    assert main(["--headless", "-i", "demo", "-o", str(frames), "--max-frames", "5", *small]) == 1
+    assert "already holds 000003.png" in capsys.readouterr().err
+    assert sorted(p.name for p in frames.iterdir()) == ["000003.png"]
+    assert main(["--headless", "-i", "demo", "-o", str(frames), "--max-frames", "3", *small]) == 0
+    assert (frames / "000003.png").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("folder", [False, True])
+def test_calibrate_with_photos_is_refused_before_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        folder: bool) -> None:
+    """A photo never gives the 2 s calibration needs: said up front, not as 'did not finish'."""
+    monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "s.ini"))
+    cv2.imwrite(str(tmp_path / "face.png"), draw_demo_face(0.5))
+    spec = tmp_path if folder else tmp_path / "face.png"
+    assert main(["--headless", "-i", str(spec), "-o", "none", "--calibrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.count("avatar-cam: error:") == 1, err
+    assert "--calibrate learns your neutral face from 2 s of a camera or video" in err
+    assert ("a folder of photos" if folder else "a photo (face.png)") in err
+    assert not (tmp_path / "s.ini").exists()
+
+
+def test_full_mode_with_a_picture_style_claims_no_face_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Full mode runs a camera-picture style on the whole frame and looks for no face: it said
+    '3 frames, 0 with a face' of a clip with a face on every frame. A style drawn from the face
+    (the character, a mesh style) still tracks it in full mode and counts."""
+    stats = tmp_path / "s.json"
+    base = ["--headless", "-i", "demo", "-o", "none", "--max-frames", "3", "--size", "160x120",
+            "--mode", "full", "--stats", str(stats)]
+    assert main([*base, "--style", "placeholder-mosaic"]) == 0
+    err = capsys.readouterr().err
+    assert "3 frames, faces not looked for in full mode, 0 fallback" in err and "with a face" not in err
+    s = json.loads(stats.read_text())
+    assert s["faces_tracked"] is False and s["frames_with_face"] is None
+    assert s["files_without_face"] is None and s["names_without_face"] is None
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), draw_demo_face(0.5))
+    assert main([*base[:2], str(folder), *base[3:], "--style", "placeholder-mosaic"]) == 0
+    err = capsys.readouterr().err
+    assert "1 file (faces not looked for in full mode)" in err and "placeholder card" not in err
+    assert main(base) == 0  # the drawn character
+    assert "3 frames, 3 with a face" in capsys.readouterr().err
+    s = json.loads(stats.read_text())
+    assert s["faces_tracked"] is True and s["frames_with_face"] == 3

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 
 from avatar_cam.sinks import (
+    MANIFEST,
     FolderSink,
     ImageFileSink,
     SinkError,
     VideoFileSink,
     VirtualCameraSink,
+    _imwrite,
     open_sink,
     vcam_setup_help,
     video_size,
@@ -180,7 +182,7 @@ def test_file_sinks_write_what_they_get(tmp_path: Path) -> None:
     fs = FolderSink(tmp_path / "frames")
     fs.write(img, "face.jpg")
     fs.write(img)
-    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["000001.png", "face.jpg"]
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [MANIFEST, "000001.png", "face.jpg"]
     ImageFileSink(tmp_path / "one.png").write(img)
     assert cv2.imread(str(tmp_path / "one.png")).shape == (24, 32, 3)
     assert isinstance(open_sink("none", (32, 24), 30), object)
@@ -233,6 +235,64 @@ def test_an_output_that_cannot_be_a_file_is_refused_before_any_frame(tmp_path: P
             open_sink(str(tmp_path / name), (32, 24), 30)
     fs = FolderSink(tmp_path / "frames")
     (tmp_path / "frames" / "000000.png").mkdir()  # the first frame's name is taken by a folder
-    with pytest.raises(SinkError, match="cannot write"):
+    with pytest.raises(SinkError, match="not written by avatar-cam; not replaced"):
         fs.write(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(SinkError, match="cannot write"):
+        _imwrite(tmp_path / "frames" / "000000.png", np.zeros((8, 8, 3), np.uint8))
     assert [p.name for p in (tmp_path / "frames").iterdir()] == ["000000.png"]
+    assert not any((tmp_path / "frames" / "000000.png").iterdir())
+
+
+def test_a_picture_is_written_under_a_temporary_name_of_its_own(tmp_path: Path) -> None:
+    """The old temporary name was the picture's plus `.tmp`: a user's `face.jpg.tmp` was replaced."""
+    (tmp_path / "face.jpg.tmp").write_text("mine")
+    _imwrite(tmp_path / "face.jpg", np.full((8, 8, 3), 50, np.uint8))
+    assert (tmp_path / "face.jpg.tmp").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.jpg", "face.jpg.tmp"]
+
+
+def test_a_folder_sink_replaces_only_what_avatar_cam_wrote(tmp_path: Path) -> None:
+    """Each file written is recorded in the folder's manifest; another sink on the folder may
+    replace those, never a file someone else put there (refused on opening for the names it is
+    told, and on writing for any other), nor one of its own files changed since."""
+    img, out = np.full((8, 8, 3), 90, np.uint8), tmp_path / "out"
+    first = FolderSink(out, names=["a.png", "b.png"])
+    first.write(img, "a.png")
+    first.write(img, "b.png")
+    FolderSink(out, names=["a.png", "b.png"]).write(img, "a.png")  # its own: replaced
+    (out / "c.png").write_text("mine")
+    with pytest.raises(SinkError, match=r"already holds c\.png that this run would write over"):
+        FolderSink(out, names=["a.png", "c.png"])
+    cv2.imwrite(str(out / "b.png"), np.zeros((8, 8, 3), np.uint8))  # the user's now
+    with pytest.raises(SinkError, match=r"already holds b\.png and 1 more file\(s\)"):
+        FolderSink(out, names=["a.png", "b.png", "c.png"])
+    late = FolderSink(out, names=["a.png"])  # told too little: the write itself refuses
+    with pytest.raises(SinkError, match="c.png: already there and not written by avatar-cam"):
+        late.write(img, "c.png")
+    assert (out / "c.png").read_text() == "mine"
+    assert cv2.imread(str(out / "b.png")).max() == 0
+    # numbered frames: only the first `frames` count, and a run that writes one more is stopped
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "000002.png").write_text("mine")
+    with pytest.raises(SinkError, match="already holds 000002.png"):
+        FolderSink(frames, frames=3)
+    short = FolderSink(frames, frames=2)
+    short.write(img)
+    short.write(img)
+    with pytest.raises(SinkError, match="not replaced"):
+        short.write(img)
+    assert (frames / "000002.png").read_text() == "mine"
+    assert sorted(p.name for p in frames.iterdir()) == [MANIFEST, "000000.png", "000001.png", "000002.png"]
+    # re-runs keep the manifest short: one line per file
+    for _ in range(3):
+        FolderSink(out, names=["a.png"]).write(img, "a.png")
+    assert len((out / MANIFEST).read_text().splitlines()) <= 2 * 2
+
+
+def test_a_folder_of_pictures_into_one_image_says_to_give_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(SinkError, match="a folder of images goes to a folder") as err:
+        open_sink(str(tmp_path / "out.png"), (32, 24), 30, folder_input=True)
+    assert "unknown output type" not in str(err.value) and not (tmp_path / "out.png").exists()
+    (tmp_path / "album.png").mkdir()  # an existing folder named like a picture is a folder
+    assert isinstance(open_sink(str(tmp_path / "album.png"), (32, 24), 30, folder_input=True), FolderSink)

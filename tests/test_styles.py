@@ -178,3 +178,31 @@ def test_a_style_that_keeps_much_of_the_picture_says_so(tmp_path: Path, style_fi
     fine = load_style(mosaic_style(tmp_path / "fine.onnx", "fine", block=2))
     assert fine.privacy_note() is not None
     assert load_style(style_file, probe=False).likeness is None
+
+
+def test_a_file_not_named_as_a_style_says_what_a_style_file_is(tmp_path: Path) -> None:
+    """Any other name was opened as an ONNX model: 'not a loadable ONNX model ([ONNXRuntimeError]
+    ... INVALID_PROTOBUF ...)' for a character saved as copy.json or a photo; `--style ""` said
+    '.: no such style file'. The window's "Add style..." loads with the same call."""
+    character = tmp_path / "copy.json"
+    character.write_bytes((builtin_styles_dir() / "sunny.character.json").read_bytes())
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / "notes.json").write_text('{"a": 1}')
+    for name, extra in (("copy.json", "this one is a character: rename it copy.character.json"),
+                        ("bad.png", ""), ("notes.json", "")):
+        with pytest.raises(StyleError) as err:
+            load_style(tmp_path / name)
+        msg = str(err.value)
+        assert msg.startswith(f"{tmp_path / name}: not a style file: a style file is a .onnx model, "
+                              "a .character.json or a .look.json"), msg
+        assert extra in msg and "ONNX" not in msg and "\n" not in msg
+    assert "a folder, not a style file" in str(pytest.raises(StyleError, load_style, tmp_path).value)
+    catalog = StyleCatalog([builtin_styles_dir()])
+    for empty in ("", "  "):
+        with pytest.raises(StyleError, match="^the style name is empty"):
+            catalog.resolve(empty)
+        with pytest.raises(StyleError, match="^the style name is empty"):
+            load_style(empty)
+    renamed = tmp_path / "copy.character.json"
+    character.rename(renamed)
+    assert load_style(renamed).name == "sunny"  # the suggested name loads
