@@ -48,7 +48,7 @@ def parse_gain(text: str) -> float:
 
 
 def check_provider(text: str) -> str:
-    """`--provider` for a headless run: auto or an execution provider by short name (any case:
+    """`--provider`: auto or an execution provider by short name (any case:
     cuda, CUDA) or by ONNX Runtime's own name (CUDAExecutionProvider), else `ValueError`
     (one line). Whether this machine has it is checked where a style needs it
     (`provider_chain`): a drawn character needs none. The window shows the same problems in its

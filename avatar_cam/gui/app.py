@@ -21,7 +21,7 @@ from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.window import MainWindow
 from avatar_cam.gui.workers import SourceFactory, open_gui_source
 from avatar_cam.inference import provider_chain
-from avatar_cam.options import DEFAULT_FPS, build_parser
+from avatar_cam.options import DEFAULT_FPS, build_parser, check_provider
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.styles import StyleCatalog, StyleError, StyleInfo, load_style
 
@@ -122,8 +122,8 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
     settings = settings or AppSettings()
     catalog = catalog or StyleCatalog()
     options = start_options(args, settings, has_camera)
-    provider = args.provider
     try:
+        provider = check_provider(args.provider)  # a typo says so; CUDA is cuda
         provider_chain(provider)
     except ValueError as e:
         options.notices.append(f"{e}; using auto")
