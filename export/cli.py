@@ -25,9 +25,14 @@ from export.onnx_export import (
     ExportSpec,
     build_cases,
     export_style,
+    read_labelled,
 )
 from export.sources import ExportSource, from_checkpoint, from_random_init, gmacs
 from training.cli_errors import one_line
+
+
+class UsageError(ExportError):
+    """An option that cannot work (exit 2, as argparse's own errors)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,11 +79,14 @@ def _photos(args: argparse.Namespace, source: ExportSource) -> list[Path]:
         return source.photos
     d = Path(args.verify_images)
     if not d.is_dir():
-        raise ExportError(f"{d}: --verify-images must be a folder of photos")
+        raise UsageError(f"{d}: --verify-images must be a folder of photos")
     exts = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
     photos = sorted(p for p in d.iterdir() if p.suffix.lower() in exts)
     if not photos:
-        raise ExportError(f"{d}: no photos in the --verify-images folder ({', '.join(sorted(exts))})")
+        raise UsageError(f"{d}: no photos in the --verify-images folder ({', '.join(sorted(exts))})")
+    if not read_labelled(photos, 16, 1, "photo"):
+        raise UsageError(f"{d}: no photos in the --verify-images folder: none of its {len(photos)} image "
+                         "files can be read (truncated, corrupt or not an image)")
     return photos
 
 
@@ -122,9 +130,12 @@ def run(args: argparse.Namespace) -> int:
         meta["name"] += "-styleinput"
 
     size = None if args.dynamic else (args.size or source.train_size)
-    spec = ExportSpec(size=size, trace_size=size or source.train_size, fp16=args.fp16, opset=args.opset,
-                      exporter=args.exporter, style_code_dim=source.style_code_dim,
-                      size_multiple=source.size_multiple).check()
+    try:
+        spec = ExportSpec(size=size, trace_size=size or source.train_size, fp16=args.fp16, opset=args.opset,
+                          exporter=args.exporter, style_code_dim=source.style_code_dim,
+                          size_multiple=source.size_multiple).check()
+    except ExportError as e:  # --size or --opset this generator cannot take
+        raise UsageError(str(e)) from None
     if spec.size and spec.size != 256:
         meta[f"gmac_{spec.size}"] = gmacs(source.net, spec.size)
     cases = verification_cases(source, spec, _photos(args, source))
@@ -157,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run(args)
+    except UsageError as e:
+        print(f"avatar-export: error: {e}", file=sys.stderr)
+        return 2
     except ExportError as e:
         print(f"avatar-export: error: {e}", file=sys.stderr)
         return 1

@@ -320,6 +320,32 @@ def test_an_empty_verify_images_folder_is_an_error(tmp_path: Path, capsys: pytes
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_a_verify_images_folder_of_unreadable_files_is_an_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """A folder whose only "photo" is text named b.jpg verified on the built-in images alone."""
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "b.jpg").write_text("not a photo")
+    rc = main(["--onnx", "--random-init", "--generator", "light", "--size", "32",
+               "--out", str(tmp_path / "x.onnx"), "--verify-images", str(tmp_path / "bad")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "none of its 1 image files can be read" in err, err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--size", "36"], "multiple of 8"),
+    (["--size", "16"], "at least 32"),
+    (["--size", "32", "--opset", "9"], "opset 9 is too old"),
+])
+def test_a_size_or_opset_the_generator_cannot_take_is_bad_usage(argv: list[str], message: str, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """Exit 2 (bad usage, docs/export.md), not 1 (the export or its verification failed)."""
+    rc = main(["--onnx", "--random-init", "--generator", "light", *argv, "--out", str(tmp_path / "x.onnx")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("avatar-export: error: ") and message in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "x.onnx").exists()
+
+
 def test_output_must_be_onnx(tiny: nn.Module, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="must be a .onnx file"):
         _export(tiny, tmp_path / "s.pt")

@@ -3,14 +3,21 @@ output shows, so a generator that ignores the mesh scores nothing and one that f
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from avatar_cam.expression import Expression, measures_from_landmarks
+from avatar_cam.styles import builtin_styles_dir
+from training import look_check
 from training.expression_aug import close_eyes, open_mouth
 from training.look_check import EYE_SWEEP, MOUTH_SWEEP, sweep_corr
+from training.testing import make_image_folder
 
 DemoCrop = Callable[[float], tuple[np.ndarray, np.ndarray]]
 
@@ -68,3 +75,101 @@ def test_outputs_without_a_face_are_left_out(meshes: list[np.ndarray]) -> None:
     corr = sweep_corr(meshes, MOUTH_SWEEP, _parted, lambda lm: lm, sometimes, _mouth)
     assert corr == pytest.approx(1.0)
     assert sweep_corr(meshes[:1], MOUTH_SWEEP[:2], _parted, lambda lm: lm, lambda _: None, _mouth) is None
+
+
+class Ran(Exception):
+    """Raised instead of the long check: carries the arguments main gave `run`."""
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """--held-out, --pictures, --holdout for 4 references and 2 faces; `run` raises `Ran`."""
+    pictures = make_image_folder(tmp_path / "pictures", 4, 64, "B", 0)
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"val_B": [str(p) for p in sorted(pictures.iterdir())]}))
+    judge = tmp_path / "judge"
+    judge.mkdir()
+    faces = sorted(make_image_folder(tmp_path / "faces", 2, 64, "A", 1).iterdir())
+    (judge / "split.json").write_text(json.dumps({"val_A": [str(p) for p in faces]}))
+
+    def run(*args: object) -> None:
+        raise Ran(*args)
+
+    monkeypatch.setattr(look_check, "run", run)
+    return ["--held-out", str(split), "--pictures", str(pictures), "--holdout", str(judge)]
+
+
+def _style(folder: Path, name: str, mesh_input: bool = True) -> Path:
+    """The shipped flat-mesh and its style encoder as `folder/name.onnx`; without `mesh_input`
+    a style fed camera pixels (no `input = face_mesh_drawing`) that still takes a reference."""
+    shipped = builtin_styles_dir()
+    (folder / "encoders").mkdir(parents=True, exist_ok=True)
+    shutil.copy(shipped / "encoders" / "flat-mesh.onnx", folder / "encoders" / f"{name}.onnx")
+    model = onnx.load(str(shipped / "flat-mesh.onnx"))
+    meta = {p.key: p.value for p in model.metadata_props}
+    meta.update(name=name, style_encoder=f"encoders/{name}.onnx")
+    if not mesh_input:
+        meta.update(kind="content-invariant")
+        del meta["input"]
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, meta)
+    onnx.save(model, str(folder / f"{name}.onnx"))
+    return folder / f"{name}.onnx"
+
+
+def _error(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("look_check: error: "), err
+    return err
+
+
+def test_a_style_fed_camera_pixels_is_refused(inputs: list[str], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """It took a photo-input style that ships an encoder and measured it on mesh drawings."""
+    style = _style(tmp_path / "styles", "pixels", mesh_input=False)
+    assert look_check.main(["--style", str(style), *inputs]) == 2
+    assert "does not take a face-mesh drawing" in _error(capsys)
+    assert look_check.main(["--style", "ada", *inputs]) == 2  # a drawn character: no mesh drawing either
+    assert "does not take a face-mesh drawing" in _error(capsys)
+
+
+def test_the_default_out_is_named_after_the_style_and_checked_first(inputs: list[str], tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """An absolute --style path made the default out the style file itself: the whole check ran,
+    then failed with 'File exists'."""
+    style = _style(tmp_path / "styles", "mine")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Ran) as ran:
+        look_check.main(["--style", str(style), *inputs])
+    assert ran.value.args[4] == Path("runs/look/mine") and (tmp_path / "runs" / "look" / "mine").is_dir()
+    assert look_check.main(["--style", str(style), *inputs, "--out", str(style)]) == 2
+    assert "is a file" in _error(capsys)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--faces", "-1"], "--faces must be at least 1 (got -1)"),
+    (["--faces", "0"], "--faces must be at least 1 (got 0)"),
+    (["--refs", "1"], "--refs must be at least 2 (got 1)"),
+    (["--sheet-faces", "0"], "--sheet-faces must be at least 1 (got 0)"),
+])
+def test_counts_out_of_range_are_one_line(option: list[str], message: str, inputs: list[str],
+                                          capsys: pytest.CaptureFixture) -> None:
+    """--faces -1 dropped the last face and went on."""
+    assert look_check.main(["--style", "flat-mesh", *inputs, *option]) == 2
+    assert _error(capsys) == f"look_check: error: {message}"
+
+
+def test_faces_the_styles_run_trained_on_are_left_out(inputs: list[str], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """The judge's held-out photos were split apart from the mesh styles' runs, which trained on
+    62 of them (as mesh drawings named `trainA__<photo>.png`): those are not held-out faces."""
+    split = Path(inputs[1])
+    judge_faces = json.loads((Path(inputs[5]) / "split.json").read_text())["val_A"]
+    trained = Path(judge_faces[0])
+    split.write_text(json.dumps({**json.loads(split.read_text()),
+                                 "train_A": [f"photos/meshes/trainA__{trained.stem}.png"]}))
+    with pytest.raises(Ran) as ran:
+        look_check.main(["--style", "flat-mesh", *inputs])
+    assert [Path(p) for p in ran.value.args[2]] == [Path(judge_faces[1])]
+    assert "1 held-out photos of" in capsys.readouterr().err

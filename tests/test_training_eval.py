@@ -228,3 +228,72 @@ def test_false_winks_count_only_where_the_person_keeps_both_eyes_even() -> None:
                rec((0.3, 0.05), (0.4, 0.1))]   # the person winks: not counted
     assert ev.false_wink(records[0]) is True and ev.false_wink(records[3]) is None
     assert ev.summarize(records)["false_wink_rate"] == pytest.approx(1 / 3)
+
+
+def _mesh_run(tmp_path: Path) -> Path:
+    """A tiny mesh-conditioned run whose photos are `mesh_pairs` output: meshes/*.png (trained on)
+    with their crops/*.jpg beside them."""
+    pairs = tmp_path / "pairs"
+    crops_b = make_image_folder(pairs / "crops", 6, 48, "B", 1)
+    make_image_folder(pairs / "meshes", 6, 48, "B", 2)
+    photos = tmp_path / "photos"
+    make_image_folder(photos / "meshes", 6, 48, "A", 3)
+    for p in make_image_folder(photos / "crops", 6, 48, "A", 4).iterdir():
+        p.rename(p.with_suffix(".jpg"))  # mesh_pairs writes JPEG crops; the bytes are read as they are
+    return train(tiny_config(tmp_path, "mesh-conditioned", steps=1, val_count=2,
+                             data_a=[str(photos / "meshes")], data_b=[str(crops_b)]))
+
+
+def test_a_mesh_run_is_measured_on_its_photos_not_its_mesh_drawings(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """A mesh-conditioned run holds out mesh drawings as its photos: avatar-eval took them for
+    photos, found no face mesh in them and measured black frames (exit 0). It takes the crops
+    `mesh_pairs` wrote beside them and says so; without them it asks for photos in one line."""
+    run = _mesh_run(tmp_path)
+    held = ev.held_out(run)[0]
+    assert {p.parent.name for p in held} == {"meshes"} and len(held) == 2
+    assert ev.photo_crops(run, held) == [tmp_path / "photos" / "crops" / f"{p.stem}.jpg" for p in held]
+    out = tmp_path / "eval"
+    assert ev.main(["--run", str(run), "--no-fid", "--no-judge", "--no-identity", "--out", str(out)]) == 0
+    assert "holds out face-mesh drawings; evaluating the photo crops" in capsys.readouterr().err
+    doc = json.loads((out / "eval.json").read_text())
+    assert [r["name"] for r in doc["per_image"]] == [f"{p.stem}.jpg" for p in held]
+    for p in (tmp_path / "photos" / "crops").iterdir():
+        p.unlink()
+    assert ev.main(["--run", str(run), "--no-fid", "--out", str(tmp_path / "eval2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("avatar-eval: error: ") and "--photos" in err, err
+    assert not (tmp_path / "eval2").exists()
+
+
+def test_limit_must_be_at_least_one(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--limit -3 evaluated photos[:-3] (one of four) as if nothing were wrong."""
+    photos = make_image_folder(tmp_path / "p", 4, 40, "A")
+    for bad in ("-3", "0"):
+        assert ev.main(["--passthrough", "--photos", str(photos), "--no-fid", "--limit", bad,
+                        "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"avatar-eval: error: --limit must be at least 1 (got {bad})"
+    assert not (tmp_path / "out").exists()
+
+
+def test_photos_a_run_trained_on_are_left_out(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The judge's held-out photos were split apart from the mesh runs, which trained on 62 of
+    them (as `trainA__<photo>.png` mesh drawings): `--exclude-trained` (and, with `--run` and a
+    `--holdout` elsewhere, the run's own split) leaves those out."""
+    photos = sorted(make_image_folder(tmp_path / "p", 4, 40, "A").iterdir())
+    holdout = tmp_path / "judge"
+    holdout.mkdir()
+    (holdout / "split.json").write_text(json.dumps({"val_A": [str(x) for x in photos], "val_B": []}))
+    trained = tmp_path / "split.json"
+    trained.write_text(json.dumps({"train_A": [f"photos128/meshes/trainA__{photos[0].stem}.png"],
+                                   "train_B": [], "val_A": [], "val_B": []}))
+    out = tmp_path / "out"
+    assert ev.main(["--passthrough", "--holdout", str(holdout), "--exclude-trained", str(trained),
+                    "--no-fid", "--no-judge", "--no-identity", "--out", str(out)]) == 0
+    assert json.loads((out / "eval.json").read_text())["n_photos"] == 3
+    assert "1 photos left out: trained on by" in capsys.readouterr().err
+    trained.write_text(json.dumps({"train_A": [str(x) for x in photos]}))
+    assert ev.main(["--passthrough", "--holdout", str(holdout), "--exclude-trained", str(trained),
+                    "--no-fid", "--out", str(out)]) == 2
+    assert "no photo left to evaluate" in capsys.readouterr().err

@@ -51,3 +51,32 @@ def test_init_from_another_model_is_one_clear_error(tmp_path: Path) -> None:
         train(cfg)
     with pytest.raises(CheckpointError, match="no checkpoint found"):
         init_weights(create_model(cfg), tmp_path / "data")
+
+
+def test_a_fine_tune_never_holds_out_what_its_parent_trained_on(tmp_path: Path) -> None:
+    from training.options import ConfigError
+    from training.testing import make_image_folder
+
+    data = {d: str(make_image_folder(tmp_path / d, 12, 48, d, i)) for i, d in enumerate("AB")}
+    kw = dict(data_a=[data["A"]], data_b=[data["B"]], steps=1)
+    parent = train(tiny_config(tmp_path, out=str(tmp_path / "parent"), val_count=3, **kw))
+    child = train(tiny_config(tmp_path, out=str(tmp_path / "child"), val_count=5, seed=3,
+                              init_from=str(parent), **kw))
+    was, now = (json.loads((run / "split.json").read_text()) for run in (parent, child))
+    for d in "AB":  # the parent's held-out images first; none it trained on, even if fewer are left
+        held = set(now[f"val_{d}"])
+        assert held == set(was[f"val_{d}"]) and not held & set(was[f"train_{d}"])
+    assert "domain B: 3 held out, not val_count 5: the init_from run trained on the others" in \
+        (child / "train.log").read_text()
+    blind = train(tiny_config(tmp_path, out=str(tmp_path / "blind"), val_count=0, **kw))
+    with pytest.raises(ConfigError, match="trained on all 12 images, none is left to hold out"):
+        train(tiny_config(tmp_path, out=str(tmp_path / "child2"), init_from=str(blind), **kw))
+    assert not (tmp_path / "child2").exists()
+
+
+def test_a_fine_tune_without_the_parents_weight_average_says_what_to_pass(tmp_path: Path) -> None:
+    src = train(tiny_config(tmp_path, "content-invariant", steps=1, g_ema=0.99))
+    with pytest.raises(CheckpointError, match=r"unexpected \(e\.g\. ema\..*the parent run used g_ema=0\.99; "
+                                              r"pass --set g_ema=0\.99$"):
+        train(tiny_config(tmp_path, "content-invariant", steps=1, out=str(tmp_path / "child"),
+                          init_from=str(src)))

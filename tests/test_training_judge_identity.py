@@ -58,6 +58,40 @@ def test_judge_split_is_the_training_holdout_and_disjoint(tmp_path: Path) -> Non
         assert val == holdout_split(scan_images(dirs[c]).paths, 5, 0)[1]  # the same rule as avatar-train
 
 
+def test_judge_split_holds_out_what_a_run_holds_out_despite_a_corrupt_file(tmp_path: Path) -> None:
+    """The judge listed folders without decoding, avatar-train with: one corrupt file shifted the
+    permutation, so a run on the same folder trained on the judge's held-out photos, and the judge
+    held out the corrupt file itself."""
+    from training.testing import tiny_config
+    from training.trainer import build_split
+
+    photos = make_image_folder(tmp_path / "photos", 10, 40, "A", 0)
+    (photos / "a_0035.png").write_bytes(b"not a png")  # sorts among the good ones
+    held = jm.judge_split({"photo": [photos]}, 3)["photo"][1]
+    run = build_split(tiny_config(tmp_path, data_a=[str(photos)], val_count=3))
+    assert held == run.val_a and photos / "a_0035.png" not in held
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--max-train", "0"], "--max-train must be at least 1 (got 0)"),
+    (["train", "--size", "0"], "--size must be at least 16 (got 0)"),
+    (["train", "--steps", "0"], "--steps must be at least 1 (got 0)"),
+    (["split", "--n-val", "0"], "--n-val must be at least 1 (got 0)"),
+])
+def test_judge_options_out_of_range_are_one_line(argv: list[str], message: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """--max-train 0 and --size 0 ended in tracebacks; --steps 0 wrote an untrained judge (exit 0)."""
+    ds = tmp_path / "datasets"
+    make_image_folder(ds / "selfie2anime" / "trainB", 8, 40, "B", 1)
+    _flat_folder(ds / "dicebear", 8, 40, 2)
+    photos = make_image_folder(tmp_path / "photos", 8, 40, "A", 0)
+    out = tmp_path / "judge"
+    rc = jm.main([*argv, "--datasets", str(ds), "--photos", str(photos), "--split-out", str(out),
+                  *(["--n-val", "3"] if "--n-val" not in argv else [])])
+    assert rc == 2 and capsys.readouterr().err.strip() == f"judge: error: {message}"
+    assert not out.exists()
+
+
 def test_judge_split_command_writes_the_holdout_without_training(tmp_path: Path) -> None:
     ds = tmp_path / "datasets"
     make_image_folder(ds / "selfie2anime" / "trainB", 8, 40, "B", 1)

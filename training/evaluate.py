@@ -1,7 +1,8 @@
 """`avatar-eval`: how good is a style (ONNX style file) or a training run, on held-out faces.
 
     avatar-eval --run RUN_DIR [--photos DIR ...] [--cartoons DIR ...] [--out DIR]
-    avatar-eval --style STYLE.onnx (--photos DIR | --holdout RUN_DIR) [--cartoons DIR] [--out DIR]
+    avatar-eval --style STYLE.onnx (--photos DIR | --holdout RUN_DIR) [--exclude-trained SPLIT.json]
+        [--cartoons DIR] [--out DIR]
         [--limit N] [--inception-weights PATH] [--no-fid] [--kid-subset-size N] [--clips VIDEO ...]
         [--judge PATH | --no-judge] [--no-identity]
     avatar-eval --passthrough (--photos DIR | --holdout RUN_DIR)    # the photo as its own cartoon
@@ -242,11 +243,13 @@ def _on_mesh_drawing(run: Generator) -> Generator:
     from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
     from avatar_cam.mesh_style import MotionGain
 
-    analyzer = ExpressionAnalyzer()
+    analyzers: list[ExpressionAnalyzer] = []  # started at the first crop, after the command's checks
     gain = MotionGain()
 
     def run_mesh(rgb: np.ndarray) -> np.ndarray:
-        lm = crop_landmarks(analyzer, np.ascontiguousarray(rgb[..., ::-1]))
+        if not analyzers:
+            analyzers.append(ExpressionAnalyzer())
+        lm = crop_landmarks(analyzers[0], np.ascontiguousarray(rgb[..., ::-1]))
         if lm is None:
             return np.zeros_like(rgb)
         return run(np.ascontiguousarray(draw_face_mesh(gain(lm), rgb.shape[0])[..., ::-1]))
@@ -636,10 +639,67 @@ def judge_and_identity(weights: Path | None, no_judge: bool, no_identity: bool
 
 
 def held_out(run_dir: Path | None) -> tuple[list[Path], list[Path]]:
-    """A run's held-out photos and cartoons (split.json), else two empty lists."""
+    """A run's held-out photos and cartoons (split.json), else two empty lists; `photo_crops`
+    turns a mesh-conditioned run's photos (face-mesh drawings) into photos."""
     split_file = run_dir / "split.json" if run_dir else None
-    split = json.loads(split_file.read_text()) if split_file and split_file.is_file() else {}
+    try:
+        split = json.loads(split_file.read_text()) if split_file and split_file.is_file() else {}
+    except ValueError as e:  # invalid JSON or not UTF-8
+        raise EvalError(f"{split_file}: not a split.json ({e})") from None
+    if not isinstance(split, dict):
+        raise EvalError(f"{split_file}: not a split.json (no held-out lists)")
     return [Path(x) for x in split.get("val_A", [])], [Path(x) for x in split.get("val_B", [])]
+
+
+def photo_crops(run_dir: Path | None, held: Sequence[Path]) -> list[Path]:
+    """`held` (a run's held-out photos, `held_out`) as photos. A mesh-conditioned run holds out
+    face-mesh drawings (`X/meshes/N.png`, `training.mesh_pairs`): each becomes the photo crop
+    written beside it (`X/crops/N.*`), EvalError (one line) where one is missing. Any other
+    run's list as it is."""
+    from training import pack
+    from training.data import IMAGE_EXTS
+
+    config = run_dir / "config.json" if run_dir else None
+    try:
+        doc = json.loads(config.read_text()) if config and config.is_file() else {}
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict) or doc.get("model") != "mesh-conditioned":
+        return list(held)
+    crops = []
+    for drawing in held:
+        folder = drawing.parent.with_name("crops")
+        found = [folder / f"{drawing.stem}{ext}" for ext in sorted(IMAGE_EXTS)]
+        crop = next((c for c in found if pack.exists(c)), None)
+        if crop is None:
+            raise EvalError(f"{run_dir} is a mesh-conditioned run: its held-out photos are face-mesh "
+                            f"drawings ({drawing.parent}) and {drawing.name} has no photo crop beside it "
+                            f"({folder}/{drawing.stem}.jpg); give the photos: --photos DIR (aligned crops) "
+                            "or --holdout RUN_DIR (e.g. runs/judge)")
+        crops.append(crop)
+    return crops
+
+
+def trained_names(split_file: Path) -> set[str]:
+    """The picture names a run trained on (its split's `train_*` lists; none: an empty set), by
+    file stem as `training.mesh_pairs` keeps it (`trainA__female_10016.png` is `female_10016`),
+    so a photo and its mesh drawing match. An unreadable split: EvalError (one line)."""
+    try:
+        split = json.loads(split_file.read_text())
+    except (OSError, ValueError) as e:
+        why = getattr(e, "strerror", None) or e
+        raise EvalError(f"{split_file}: not a run's split.json ({why})") from None
+    lists = [v for k, v in split.items() if k.startswith("train_") and isinstance(v, list)] \
+        if isinstance(split, dict) else []
+    return {Path(str(p)).stem.split("__")[-1] for names in lists for p in names}
+
+
+def untrained(photos: Sequence[Path], split_files: Sequence[Path]) -> tuple[list[Path], int]:
+    """`photos` less those the runs of `split_files` trained on (a held-out split made apart from
+    a run, e.g. the judge's, can hold pictures that run trained on), and how many were left out."""
+    trained = set().union(*(trained_names(f) for f in split_files)) if split_files else set()
+    kept = [p for p in photos if Path(p).stem not in trained]
+    return kept, len(photos) - len(kept)
 
 
 def list_images(dirs: Sequence[str]) -> list[Path]:
@@ -661,12 +721,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="aligned photo folders (default: the run's held-out photos)")
     p.add_argument("--cartoons", nargs="+", action="extend", help="real cartoon folders for FID/KID")
     p.add_argument("--out", help="output folder (default: RUN_DIR/eval or eval_<style name>)")
-    p.add_argument("--limit", type=int, default=0, help="at most this many photos / cartoons (0: all)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="at most this many photos / cartoons (default: all)")
     p.add_argument("--inception-weights", help="torch-fidelity Inception-v3 weights (.pth or .safetensors)")
     p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
     p.add_argument("--kid-subset-size", type=int, default=None, help="default: min(1000, set sizes)")
     p.add_argument("--holdout", type=Path, metavar="RUN_DIR",
-                   help="with --style: the held-out photos and cartoons of this training run")
+                   help="the held-out photos and cartoons of this training run (--run: its own by default)")
+    p.add_argument("--exclude-trained", nargs="+", action="extend", type=Path, default=[],
+                   metavar="SPLIT.json", help="leave out the photos these runs trained on (their split.json "
+                   "train_* lists; with --run and --holdout elsewhere, the run's own always)")
     p.add_argument("--clips", nargs="+", action="extend", type=Path, default=[],
                    help="talking-head videos: expression over time and flicker through the app's crop")
     p.add_argument("--judge", type=Path, default=None,
@@ -681,33 +745,48 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.motion:
         return motion_main(args)
+    if args.limit is not None and args.limit < 1:
+        print(f"avatar-eval: error: --limit must be at least 1 (got {args.limit})", file=sys.stderr)
+        return 2
     try:
         extra = None
+        run_dir = None
         if args.run:
             generate, size, source, cfg = run_generator(args.run)
             extra = {"config": cfg}
             run_dir = Path(args.run)
             run_dir = run_dir if run_dir.is_dir() and (run_dir / "config.json").exists() else None
-            held_a, held_b = held_out(run_dir)
-            photos = list_images(args.photos) if args.photos else held_a
-            cartoons = list_images(args.cartoons) if args.cartoons else held_b
-            out = Path(args.out) if args.out else (run_dir or Path(".")) / "eval"
+            default_out = (run_dir or Path(".")) / "eval"
         else:
             if args.passthrough:
                 generate, size, source = (lambda rgb: rgb), 256, "passthrough (the photo as its own cartoon)"
             else:
                 generate, size, source = style_generator(args.style)
-            held_a, held_b = held_out(args.holdout) if args.holdout else ([], [])
-            if args.holdout and not held_a:
-                raise EvalError(f"{args.holdout} is not a training run (no held-out list in split.json)")
-            if not (args.photos or held_a):
-                raise EvalError(f"--{'style' if args.style else 'passthrough'} needs --photos DIR (aligned "
-                                "crops) or --holdout RUN_DIR")
-            photos = list_images(args.photos) if args.photos else held_a
-            cartoons = list_images(args.cartoons) if args.cartoons else held_b
-            name = Path(args.style).stem if args.style else "passthrough"
-            out = Path(args.out) if args.out else Path(f"eval_{name}")
-        if args.limit:
+            default_out = Path(f"eval_{Path(args.style).stem if args.style else 'passthrough'}")
+        held_dir = args.holdout or run_dir
+        held_a, held_b = held_out(held_dir)
+        if args.holdout and not held_a:
+            raise EvalError(f"{args.holdout} is not a training run (no held-out list in split.json)")
+        if not (args.photos or held_a):
+            what = f"the run {args.run} has no held-out photos (split.json); give" if args.run else \
+                f"--{'style' if args.style else 'passthrough'} needs"
+            raise EvalError(f"{what} --photos DIR (aligned crops) or --holdout RUN_DIR")
+        photos = list_images(args.photos) if args.photos else photo_crops(held_dir, held_a)
+        if photos and not args.photos and photos != held_a:
+            print(f"avatar-eval: {held_dir} holds out face-mesh drawings; evaluating the photo crops beside "
+                  f"them ({photos[0].parent})", file=sys.stderr)
+        cartoons = list_images(args.cartoons) if args.cartoons else held_b
+        # a run's own training pictures never count as held out, nor those of --exclude-trained
+        own_split = run_dir / "split.json" if run_dir and held_dir != run_dir else None
+        own = [own_split] if own_split and own_split.is_file() else []
+        photos, left_out = untrained(photos, [*own, *args.exclude_trained])
+        if left_out:
+            print(f"avatar-eval: {left_out} photos left out: trained on by "
+                  f"{', '.join(str(f) for f in [*own, *args.exclude_trained])}", file=sys.stderr)
+        if not photos:
+            raise EvalError("no photo left to evaluate that the run did not train on")
+        out = Path(args.out) if args.out else default_out
+        if args.limit is not None:
             photos, cartoons = photos[: args.limit], cartoons[: args.limit]
         features, fid_error = None, "skipped (--no-fid)" if args.no_fid else None
         if not args.no_fid and cartoons:

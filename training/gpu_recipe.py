@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import sys
 import time
 import traceback
@@ -184,6 +185,7 @@ def run(out: Path, pack: Path, arms: Sequence[str], minutes: float, overrides: d
     """Train every arm (all ranks), then finish them (rank 0). Returns the summary."""
     import torch
 
+    from training.checkpoint import has_checkpoint
     from training.distributed import ranks_from_env
     from training.trainer import train
 
@@ -198,7 +200,10 @@ def run(out: Path, pack: Path, arms: Sequence[str], minutes: float, overrides: d
     wall = {}
     for arm, cfg in configs.items():
         t0 = time.monotonic()
-        resume = (Path(cfg.out) / "config.json").exists()
+        resume = has_checkpoint(cfg.out)
+        if not resume and (Path(cfg.out) / "config.json").exists() and ranks.main:
+            print(f"gpu_recipe: {arm}: {cfg.out} has no checkpoint (an earlier run stopped before its first "
+                  "save); starting this arm afresh", file=sys.stderr)
         train(cfg, resume=resume)
         wall[arm] = round((time.monotonic() - t0) / 60, 2)
     if not ranks.main:
@@ -225,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--holdout", type=Path, help="avatar-eval's held-out photos: this run's split.json "
                     "(e.g. runs/judge)")
     ap.add_argument("--clips", nargs="+", action="extend", default=[], help="avatar-eval --clips")
-    ap.add_argument("--eval-limit", type=int, default=0, help="avatar-eval --limit")
+    ap.add_argument("--eval-limit", type=int, default=None, help="avatar-eval --limit (default: all)")
     ap.add_argument("--init-from", type=Path, metavar="ROOT", help="fine-tune: each arm starts from the "
                     "compact checkpoint ROOT/<arm, - as _> (training/resume holds the shipped mesh styles')")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -234,13 +239,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = [a for a in arms if a not in ARMS]
     eval_args = (["--holdout", str(args.holdout), "--no-fid"] if args.holdout else [])
-    if eval_args:
-        eval_args += [a for c in args.clips for a in ("--clips", str(c))]
-        eval_args += ["--limit", str(args.eval_limit)] if args.eval_limit else []
+    eval_args += [a for c in args.clips for a in ("--clips", str(c))]
+    eval_args += ["--limit", str(args.eval_limit)] if args.eval_limit is not None else []
+    missing = [str(c) for c in args.clips if not Path(c).is_file()]
     try:
         if unknown or not arms:
             raise ConfigError(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; "
                               f"arms: {', '.join(ARMS)}")
+        if not (args.minutes > 0 and math.isfinite(args.minutes)):
+            raise ConfigError(f"--minutes must be a positive number of minutes (got {args.minutes:g}): "
+                              "the training time of all arms together")
+        if (args.clips or args.eval_limit is not None) and not args.holdout:
+            raise ConfigError("--clips and --eval-limit go to avatar-eval, which needs --holdout RUN_DIR "
+                              "(its held-out photos)")
+        if args.eval_limit is not None and args.eval_limit < 1:
+            raise ConfigError(f"--eval-limit must be at least 1 (got {args.eval_limit})")
+        if missing:
+            raise ConfigError(f"no such clip: {', '.join(missing)}")
+        if args.holdout and not (args.holdout / "split.json").is_file():
+            raise ConfigError(f"--holdout {args.holdout}: no split.json there (a run, or runs/judge)")
         summary = run(args.out, args.pack, arms, args.minutes, _parse_set(args.set), eval_args,
                       args.init_from)
     except (ConfigError, CheckpointError, FileNotFoundError) as e:

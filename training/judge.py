@@ -92,9 +92,10 @@ class Judge:
 
 def judge_split(dirs: dict[str, Sequence[str | Path]], n_val: int, seed: int = 0
                 ) -> dict[str, tuple[list[Path], list[Path]]]:
-    """Per class (train, held-out), with the same `holdout_split` (and seed) as avatar-train: with the
-    same folders, the first `val_count` held-out images of a run are among these."""
-    return {c: holdout_split(scan_images(list(d), verify=False).paths, n_val, seed) for c, d in dirs.items()}
+    """Per class (train, held-out), with the same scan (unreadable files left out) and the same
+    `holdout_split` (and seed) as avatar-train: with the same folders, the first `val_count`
+    held-out images of a run are among these."""
+    return {c: holdout_split(scan_images(list(d)).paths, n_val, seed) for c, d in dirs.items()}
 
 
 def _load(paths: Sequence[Path], size: int) -> list[np.ndarray]:
@@ -181,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--steps", type=int, default=1500)
     t.add_argument("--max-train", type=int, default=1500, help="training images per class (fixed seed)")
     args = p.parse_args(argv)
+    least = {"n_val": 1} | ({"steps": 1, "max_train": 1, "size": 16} if args.cmd == "train" else {})
+    for key, low in least.items():
+        if (value := getattr(args, key)) < low:
+            print(f"judge: error: --{key.replace('_', '-')} must be at least {low} (got {value})",
+                  file=sys.stderr)
+            return 2
     torch.set_num_threads(1)
     dirs = {"photo": args.photos, "anime": [args.datasets / "selfie2anime" / "trainB"],
             "flat": [args.datasets / "dicebear"]}

@@ -9,7 +9,9 @@ References: `--refs` held-out cartoons of the style's own training run (its `spl
 robin over their looks (the name before the first `_`, e.g. `avataaars`), so every look counts.
 Each goes through the app's own path: `avatar_cam.reference.style_code_from_image` (the app's
 crop, the shipped encoder). Faces: the first `--faces` held-out photos of `--holdout` (the fixed
-split of `python -m training.judge split`), drawn as face meshes the app's way. Every reference
+split of `python -m training.judge split`) that the style's run did not train on (that split was
+made apart from the runs: 62 of its 300 photos are in the mesh styles' `train_A`, as mesh
+drawings), drawn as face meshes the app's way. Every reference
 meets every face through the app's `Stylizer` (the code frozen in), and per pair:
 
 - the app's colour match (`avatar_cam.palette`, as a saved look runs): the look's colours from
@@ -43,12 +45,15 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from training.cli_errors import one_line
+
+if TYPE_CHECKING:
+    from avatar_cam.styles import StyleInfo
 
 # (x0, x1, y0, y1) as fractions of the crop's side; the app's crop puts the eyes at y ~0.47 and
 # the mouth at ~0.70 for photos, DiceBear and anime faces alike (median Face Mesh landmarks).
@@ -104,8 +109,15 @@ def sweep_corr(meshes: Sequence[np.ndarray], amounts: Sequence[float],
 
 
 def held_out_pictures(split: Path, pictures: Path, n: int) -> list[Path]:
-    """`n` originals of a run's held-out cartoons (`val_B`), round robin over their looks."""
-    names = [Path(p).stem for p in json.loads(split.read_text(encoding="utf-8"))["val_B"]]
+    """`n` originals of a run's held-out cartoons (`val_B`), round robin over their looks.
+    ValueError (one line) when `split` is not a run's split.json."""
+    try:
+        doc = json.loads(split.read_text(encoding="utf-8"))
+    except ValueError as e:  # invalid JSON or not UTF-8
+        raise ValueError(f"--held-out {split}: not a split.json ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("val_B"), list):
+        raise ValueError(f"--held-out {split}: no val_B list (the held-out cartoons of the style's run)")
+    names = [Path(str(p)).stem for p in doc["val_B"]]
     found = {p.stem: p for p in pictures.iterdir() if p.is_file()}
     looks: dict[str, list[Path]] = defaultdict(list)
     for stem in sorted(names):
@@ -153,24 +165,38 @@ def look_sheet(ref_crops: list[np.ndarray], outputs: list[list[np.ndarray]], dra
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
-def run(style_name: str, references: list[Path], photo_paths: list[Path], domain: str, out: Path,
+def mesh_reference_style(name: str) -> StyleInfo:
+    """The style to check: one that draws from a face-mesh drawing (the check feeds held-out faces
+    as meshes) and takes a reference picture. ValueError (one line) for any other."""
+    from avatar_cam.reference import supports_reference
+    from avatar_cam.styles import StyleCatalog, StyleError, takes_mesh
+
+    try:
+        style = StyleCatalog().resolve(name)
+    except StyleError as e:
+        raise ValueError(str(e)) from None
+    if not takes_mesh(style):
+        raise ValueError(f"style {style.name} ({style.kind}) does not take a face-mesh drawing: the look "
+                         "check feeds held-out faces as meshes; give a mesh-conditioned style (flat-mesh)")
+    if not supports_reference(style):
+        raise ValueError(f"style {style.name} takes no reference picture (no style encoder beside it)")
+    return style
+
+
+def run(style: StyleInfo, references: list[Path], photo_paths: list[Path], domain: str, out: Path,
         sheet_faces: int = 4) -> dict[str, Any]:
-    """The whole check; see the module docstring."""
+    """The whole check (`style` from `mesh_reference_style`); see the module docstring."""
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.inference import Stylizer
     from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
     from avatar_cam.mesh_style import MeshStylizer, outside_face
     from avatar_cam.palette import ColourMatch
-    from avatar_cam.reference import look_colours, style_code_from_image, supports_reference
-    from avatar_cam.styles import StyleCatalog
+    from avatar_cam.reference import look_colours, style_code_from_image
     from training.evaluate import _images, expression_records, summarize
     from training.expression_aug import close_eyes, open_mouth
     from training.identity import FaceIdentity, own_ranks, summarize_identity
     from training.judge import Judge
 
-    style = StyleCatalog().resolve(style_name)
-    if not supports_reference(style):
-        raise SystemExit(f"look_check: style {style.name} takes no reference picture")
     mesh = MeshStylizer(Stylizer(style, "cpu", threads=1))
     photos, drawings, names = [], [], []
     for p, rgb in zip(photo_paths, _images(photo_paths, style.size), strict=True):
@@ -290,16 +316,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--holdout", type=Path, default=Path("runs/judge"), help="held-out photo split")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    from training.evaluate import held_out
+    from avatar_cam.styles import style_stem
+    from training.evaluate import EvalError, held_out, photo_crops, untrained
 
-    refs = held_out_pictures(args.held_out, args.pictures, args.refs)
-    photos = held_out(args.holdout)[0][: args.faces]
-    if len(refs) < 2 or not photos:
-        print(f"look_check: error: need >= 2 references ({len(refs)}) and held-out photos ({len(photos)})",
-              file=sys.stderr)
+    def fail(message: str) -> int:
+        print(f"look_check: error: {message}", file=sys.stderr)
         return 2
-    out = args.out or Path("runs/look") / args.style
-    r = run(args.style, refs, photos, args.domain, out, args.sheet_faces)
+
+    for key, low in (("refs", 2), ("faces", 1), ("sheet_faces", 1)):
+        if getattr(args, key) < low:
+            return fail(f"--{key.replace('_', '-')} must be at least {low} (got {getattr(args, key)})")
+    try:
+        style = mesh_reference_style(args.style)
+        refs = held_out_pictures(args.held_out, args.pictures, args.refs)
+        photos, trained = untrained(photo_crops(args.holdout, held_out(args.holdout)[0]), [args.held_out])
+        photos = photos[: args.faces]
+    except (ValueError, EvalError) as e:
+        return fail(str(e))
+    if trained:
+        print(f"look_check: {trained} held-out photos of {args.holdout} left out: the style's run "
+              f"trained on them ({args.held_out})", file=sys.stderr)
+    if len(refs) < 2 or not photos:
+        return fail(f"need >= 2 references ({len(refs)}) and held-out photos ({len(photos)})")
+    out = args.out or Path("runs/look") / style_stem(style.path)
+    if out.exists() and not out.is_dir():
+        return fail(f"--out {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)  # an output it cannot write fails now, not after the run
+    r = run(style, refs, photos, args.domain, out, args.sheet_faces)
 
     def corr(v: float | None) -> str:  # None: no face found on the outputs to correlate
         return "n/a" if v is None else f"{v:.2f}"

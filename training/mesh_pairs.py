@@ -11,6 +11,10 @@ Writes `OUT/crops/NAME.jpg`, `OUT/meshes/NAME.png`, `OUT/landmarks/NAME.npy` (th
 mesh in its pixels, float32: what expression augmentation moves) and `OUT/mesh_pairs.json`
 (counts, misses).
 
+A folder with no image at all, or whose images give no pair, is an error (exit 2), as for
+`avatar-train prepare`; so is an `--out` that is an input folder, inside one or around one, a
+`--size` under 32 and a negative `--limit`.
+
 Cartoons prepared this way are the paired training data (cartoon -> its mesh drawing); photos
 prepared this way are the photo-mesh domain (adversarial term) and the held-out evaluation set.
 """
@@ -27,27 +31,34 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.data import _safe_name, decode_image, scan_images
+from training.cli_errors import one_line, overlaps
+from training.data import DataError, ScanResult, _safe_name, decode_image, scan_images
 
 REPORT = "mesh_pairs.json"
 
 
 def prepare_mesh_pairs(inputs: Sequence[str | Path], out_dir: str | Path, size: int = 128,
                        pad: float = 0.25, limit: int = 0, progress: bool = True) -> dict:
-    """Write crop/mesh pairs for every image under `inputs` (first `limit` per input when > 0)."""
+    """Write crop/mesh pairs for every image under `inputs` (first `limit` per input when > 0).
+    DataError (nothing written) when the inputs hold no image file."""
     from avatar_cam.expression import ExpressionAnalyzer
     from avatar_cam.face import FaceDetector
     from avatar_cam.mesh_drawing import crop_landmarks, draw_face_mesh
     from avatar_cam.reference import crop_picture
 
+    paths: list[tuple[Path, Path]] = []
+    skipped = ScanResult()
+    for i in inputs:
+        scan = scan_images([i], verify=False)
+        skipped.skipped += scan.skipped
+        paths += [(Path(i), Path(p)) for p in (scan.paths[:limit] if limit > 0 else scan.paths)]
+    if not paths:
+        why = f" (only {skipped.skipped_counts()})" if skipped.skipped else ""
+        raise DataError(f"no images in {', '.join(str(i) for i in inputs)}{why}")
     out = Path(out_dir)
     (out / "crops").mkdir(parents=True, exist_ok=True)
     (out / "meshes").mkdir(exist_ok=True)
     (out / "landmarks").mkdir(exist_ok=True)
-    paths: list[tuple[Path, Path]] = []
-    for i in inputs:
-        found = scan_images([i], verify=False).paths
-        paths += [(Path(i), Path(p)) for p in (found[:limit] if limit > 0 else found)]
     report: dict = {"inputs": [str(i) for i in inputs], "size": size, "written": 0,
                     "detector_found": 0, "mesh_box_used": 0, "no_face": [], "no_mesh_in_crop": [],
                     "unreadable": []}
@@ -96,6 +107,7 @@ def _write(path: Path, img: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+@one_line("python -m training.mesh_pairs")
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.mesh_pairs", description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+", help="image folders")
@@ -104,12 +116,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N images of each folder (0: all)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+
+    def fail(message: str) -> int:
+        print(f"python -m training.mesh_pairs: error: {message}", file=sys.stderr)
+        return 2
+
     missing = [i for i in args.inputs if not Path(i).is_dir()]
     if missing:
-        print(f"avatar-train mesh pairs: not a folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    r = prepare_mesh_pairs(args.inputs, args.out, args.size, limit=args.limit, progress=not args.no_progress)
+        return fail(f"not a folder: {', '.join(missing)}")
+    if args.size < 32:
+        return fail(f"--size must be at least 32 (got {args.size})")
+    if args.limit < 0:
+        return fail(f"--limit must be 0 (all) or more (got {args.limit})")
+    for folder in args.inputs:
+        if overlaps(args.out, folder):
+            return fail(f"--out {args.out} is the input {folder}, inside it or around it: the next run would "
+                        "read the pairs as inputs; give a folder of its own")
+    try:
+        r = prepare_mesh_pairs(args.inputs, args.out, args.size, limit=args.limit,
+                               progress=not args.no_progress)
+    except DataError as e:
+        return fail(str(e))
     n = r["written"] + len(r["no_face"]) + len(r["no_mesh_in_crop"]) + len(r["unreadable"])
+    if not r["written"]:
+        return fail(f"no pairs: none of the {n} images in {', '.join(args.inputs)} gave one "
+                    f"(report: {Path(args.out) / REPORT})")
     print(f"{r['written']} of {n} images paired ({r['found_rate']:.1%}); detector found "
           f"{r['detector_found']}, mesh box used for {r['mesh_box_used']}; no face {len(r['no_face'])}, "
           f"no mesh in the crop {len(r['no_mesh_in_crop'])}, unreadable {len(r['unreadable'])}")

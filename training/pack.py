@@ -5,8 +5,10 @@
 Each prepared folder DIR goes into the archive under NAME/, as it is on disk (a crops folder, or
 `training.mesh_pairs` output with its crops/, meshes/ and landmarks/), limited to N images: a
 fixed-seed sample of the file stems, so a crop keeps its mesh drawing and landmarks. `--exclude`
-leaves out every image whose source name is held out in that split.json (`val_A`/`val_B`, e.g.
-runs/judge/split.json, the photos avatar-eval reports on), so the pack never trains on them.
+leaves out every image whose source name is held out in that split.json (every `val_*` list:
+`val_A`/`val_B` of a run; runs/judge/split.json also holds out `val_flat`, the flat avatars
+avatar-eval reports on), so the pack never trains on them. NAME is one folder name (no `/`,
+`..`), each NAME once.
 Members are stored, not deflated (JPEG and PNG are compressed already): reading one is a seek.
 A pack over `--max-mb` is refused (nothing written).
 
@@ -24,11 +26,14 @@ import json
 import os
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from training.cli_errors import one_line
 
 SUFFIX = ".zip"
 _handles: dict[tuple[str, int], zipfile.ZipFile] = {}
@@ -107,7 +112,10 @@ class Group:
         folder, sep, n = rest.rpartition(":")
         if not (sep and n.isdigit()):
             folder, n = rest, "0"
-        return cls(name.strip("/"), Path(folder), int(n))
+        name = name.strip("/")
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise ValueError(f"{text!r}: NAME must be one folder name (no '/', '..'), not {name!r}")
+        return cls(name, Path(folder), int(n))
 
 
 def source_name(stem: str) -> str:
@@ -117,12 +125,22 @@ def source_name(stem: str) -> str:
 
 
 def held_out_names(split_files: Sequence[str | Path]) -> set[str]:
-    """Source names of every held-out image (`val_A`, `val_B`) in these split.json files."""
+    """Source names of every held-out image (every `val_*` list: `val_A`, `val_B`, the judge's
+    `val_flat`) in these split.json files. ValueError (one line) for a file that is not one."""
     names: set[str] = set()
     for f in split_files:
-        doc = json.loads(Path(f).read_text(encoding="utf-8"))
-        for key in ("val_A", "val_B"):
-            names |= {source_name(Path(p).name.split(".")[0]) for p in doc.get(key, [])}
+        if not Path(f).is_file():
+            why = "a folder" if Path(f).is_dir() else "missing"
+            raise ValueError(f"--exclude {f}: not a split.json file ({why})")
+        try:
+            doc = json.loads(Path(f).read_text(encoding="utf-8"))
+        except ValueError as e:  # invalid JSON or not UTF-8
+            raise ValueError(f"--exclude {f}: not a split.json file ({e})") from None
+        lists = {k: v for k, v in doc.items() if k.startswith("val_")} if isinstance(doc, dict) else {}
+        if not lists or not all(isinstance(v, list) for v in lists.values()):
+            raise ValueError(f"--exclude {f}: not a split.json file (no val_* lists of held-out images)")
+        for held in lists.values():
+            names |= {source_name(Path(str(p)).name.split(".")[0]) for p in held}
     return names
 
 
@@ -152,6 +170,9 @@ def build(out: str | Path, groups: Sequence[Group], exclude: Sequence[str | Path
     out = Path(out)
     if out.suffix != SUFFIX:
         raise ValueError(f"{out}: a pack is a {SUFFIX} file")
+    twice = sorted(name for name, n in Counter(g.name for g in groups).items() if n > 1)
+    if twice:
+        raise ValueError(f"NAME {', '.join(twice)} given twice: each group needs a name of its own")
     names = held_out_names(exclude)
     plan = [(g, group_files(g, names, seed)) for g in groups]
     report: dict = {"groups": {}, "excluded_sources": len(names), "max_mb": max_mb}
@@ -182,6 +203,7 @@ def build(out: str | Path, groups: Sequence[Group], exclude: Sequence[str | Path
     return report
 
 
+@one_line("python -m training.pack")
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.pack", description=__doc__.split("\n")[0])
     ap.add_argument("out", help="the pack to write (.zip)")
@@ -194,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         rep = build(args.out, [Group.parse(g) for g in args.groups], args.exclude, args.max_mb, args.seed)
-    except (ValueError, FileNotFoundError, json.JSONDecodeError) as e:
+    except (ValueError, FileNotFoundError) as e:
         print(f"python -m training.pack: error: {e}", file=sys.stderr)
         return 2
     for name, g in rep["groups"].items():
