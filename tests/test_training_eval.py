@@ -297,3 +297,16 @@ def test_photos_a_run_trained_on_are_left_out(tmp_path: Path, capsys: pytest.Cap
     assert ev.main(["--passthrough", "--holdout", str(holdout), "--exclude-trained", str(trained),
                     "--no-fid", "--out", str(out)]) == 2
     assert "no photo left to evaluate" in capsys.readouterr().err
+
+
+def test_the_frontier_measures_a_mesh_run_on_its_photo_crops(tmp_path: Path, style_file: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`training.frontier --holdout MESH_RUN` timed and scored styles on the run's mesh drawings."""
+    from training import frontier
+
+    run = _mesh_run(tmp_path)
+    seen: list[list[Path]] = []
+    monkeypatch.setattr(frontier, "measure", lambda styles, photos, *rest: seen.append(photos) or [])
+    monkeypatch.setattr(frontier, "plot", lambda *a, **k: None, raising=False)
+    frontier.main(["--styles", str(style_file), "--holdout", str(run), "--out", str(tmp_path / "f")])
+    assert seen and {p.parent.name for p in seen[0]} == {"crops"}

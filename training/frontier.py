@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from training.evaluate import EvalError, evaluate, held_out, list_images, style_generator
+from training.evaluate import EvalError, evaluate, held_out, list_images, photo_crops, style_generator
 
 
 def measure(styles: list[Path], photos: list[Path], out: Path, runs: int, threads: int | None
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.holdout:
-            photos = held_out(args.holdout)[0]
+            photos = photo_crops(args.holdout, held_out(args.holdout)[0])  # a mesh run: its photo crops
             if not photos:
                 raise EvalError(f"{args.holdout} is not a training run (no held-out list in split.json)")
         else:
