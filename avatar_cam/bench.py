@@ -40,7 +40,8 @@ from avatar_cam.sinks import NullSink, try_writing
 from avatar_cam.sources import CameraSource, Source, SourceError, VideoSource, open_source
 from avatar_cam.styles import APP_NAME, CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
-STAGES = ("capture", "detect", "crop", "landmarks", "inference", "render", "composite", "gate", "sink")
+STAGES = ("capture", "detect", "crop", "landmarks", "inference", "render", "bystanders", "composite", "gate",
+          "sink")
 
 
 def peak_rss_mb() -> float:

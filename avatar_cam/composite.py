@@ -159,20 +159,33 @@ class Compositor:
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
         """The cartoon warped back onto the face in the camera frame, feathered at the rim.
 
-        The camera frame is scaled to cover the output (centre-cropped, aspect kept), and the
-        cartoon is warped straight into output coordinates: one warp, no stretching."""
+        The camera frame's visible window (the output's aspect, centred) is resized to cover the
+        output: no stretching. The cartoon and its mask are warped and blended only over the
+        face's bounding box in output pixels (warping them over the whole frame cost 22 ms of
+        the 1280x720 overlay's 23)."""
         n = cartoon_rgb.shape[0]
         h, w = camera_bgr.shape[:2]
         ow, oh = self.size
         scale = max(ow / w, oh / h)
-        to_out = np.array([[scale, 0, (ow - w * scale) / 2], [0, scale, (oh - h * scale) / 2]])
-        cam = cv2.warpAffine(camera_bgr, to_out, (ow, oh), flags=cv2.INTER_LINEAR)
+        cw, ch = min(w, max(1, round(ow / scale))), min(h, max(1, round(oh / scale)))
+        cx, cy = (w - cw) // 2, (h - ch) // 2
+        out = cv2.resize(camera_bgr[cy:cy + ch, cx:cx + cw], (ow, oh), interpolation=cv2.INTER_LINEAR)
+        sx, sy = ow / cw, oh / ch  # resize maps pixel centres: x_out + 0.5 = (x - cx + 0.5) * sx
+        to_out = np.array([[sx, 0, (0.5 - cx) * sx - 0.5], [0, sy, (0.5 - cy) * sy - 0.5]])
         back = to_out @ np.vstack([invert(crop_matrix), [0, 0, 1]])  # crop -> output pixels
-        head = cv2.warpAffine(cv2.cvtColor(cartoon_rgb, cv2.COLOR_RGB2BGR), back, (ow, oh),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        m = cv2.warpAffine(self._mask("ellipse", n)[0], back, (ow, oh), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT)
-        return self._finish(cv2.blendLinear(head, cam, m, 1.0 - m))
+        corners = np.array([[0, 0, 1], [n, 0, 1], [0, n, 1], [n, n, 1]], np.float64) @ back.T
+        x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (ow, oh))
+        if x1 > x0 and y1 > y0:
+            at = back - np.array([[0, 0, x0], [0, 0, y0]])  # the same map into the box
+            box = (int(x1 - x0), int(y1 - y0))
+            head = cv2.warpAffine(cv2.cvtColor(cartoon_rgb, cv2.COLOR_RGB2BGR), at, box,
+                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            m = cv2.warpAffine(self._mask("ellipse", n)[0], at, box, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT)
+            region = out[y0:y1, x0:x1]
+            region[:] = cv2.blendLinear(head, region, m, 1.0 - m)
+        return self._finish(out)
 
     def full(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """A whole-frame cartoon (made from a letterboxed frame) resized to the output."""
