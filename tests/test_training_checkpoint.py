@@ -163,3 +163,51 @@ def test_a_second_ctrl_c_waits_for_the_checkpoint_being_written() -> None:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.01)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_optimiser_state_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    run = train(tiny_config(tmp_path, steps=1))
+    state = run / "checkpoints" / "latest.state.safetensors"
+    with pytest.raises(CheckpointError, match=r"that is the optimiser-state file of a checkpoint; give its "
+                                              r"weights \(latest\.safetensors\)"):
+        load_for_export(state)
+
+
+def test_resume_refuses_a_latest_of_another_model_kind(tmp_path: Path) -> None:
+    """An intact `latest` of another model is refused in one line, as export refuses it, instead
+    of quietly resuming from an older step."""
+    import shutil
+
+    run = train(tiny_config(tmp_path, steps=2, save_every=1, keep_checkpoints=0))
+    other = train(tiny_config(tmp_path, "content-invariant", steps=2))
+    d = run / "checkpoints"
+    for suffix in (".safetensors", ".state.safetensors", ".json"):
+        (d / f"latest{suffix}").unlink()
+        shutil.copy(other / "checkpoints" / f"latest{suffix}", d / f"latest{suffix}")
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    with pytest.raises(CheckpointError) as e:
+        train(tiny_config(tmp_path, steps=3, save_every=1, keep_checkpoints=0), resume=True)
+    line = str(e.value)
+    assert "no usable checkpoint" in line and "the file holds a content-invariant/light model" in line
+    assert "\n" not in line
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+
+def test_loader_workers_leave_ctrl_c_to_the_trainer(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the loader workers too: only the trainer reacts (one warning)."""
+    cfg = tiny_config(tmp_path, steps=500, workers=2, out=str(tmp_path / "r"))
+    cfg_file = tmp_path / "r.json"
+    cfg_file.write_text(json.dumps(cfg.to_dict()))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "training.cli", "--config", str(cfg_file), "--threads", "1"]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    metrics = tmp_path / "r" / "metrics.jsonl"
+    deadline = time.time() + 60
+    while not (metrics.exists() and metrics.stat().st_size) and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # the whole process group, as a terminal sends it
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert err.count("signal 2: saving a checkpoint after this step") == 1, err
+    assert "stopped at step" in err and "Traceback" not in err

@@ -95,6 +95,55 @@ def test_holdout_split_and_folder_layout(tmp_path: Path) -> None:
         domain_dirs(str(tmp_path), [], "B")
 
 
+def test_a_held_out_split_after_a_parent_never_holds_out_what_it_trained_on() -> None:
+    paths = [Path(f"/x/b_{i:03d}.png") for i in range(20)]
+    trained, held = holdout_split(paths, 5, seed=0)
+    parent = ({p.stem for p in trained}, {p.stem for p in held})
+    meshes = [Path(f"/y/meshes/b_{i:03d}.png") for i in range(20)]  # other files of the same sources
+    for n_val, seed in ((5, 0), (3, 4), (8, 4)):
+        train, val = holdout_split(meshes, n_val, seed, parent)
+        assert {p.stem for p in val} <= parent[1] and len(val) == min(n_val, 5)  # the parent's first
+        assert len(train) == 20 - len(val)
+    new = [Path(f"/x/new_{i}.png") for i in range(3)]  # then images the parent never saw
+    _, val = holdout_split(paths + new, 7, seed=1, parent=parent)
+    assert set(held) <= set(val) and len(set(val) & set(new)) == 2
+
+
+def test_a_folder_given_twice_or_inside_another_is_listed_once(tmp_path: Path) -> None:
+    d = make_image_folder(tmp_path / "A", 3)
+    (d / "sub").mkdir()
+    (d / "sub" / "x.png").write_bytes((d / "a_000.png").read_bytes())
+    res = scan_images([d, d, d / "sub", tmp_path / "A" / ".." / "A"])
+    assert len(res.paths) == len({p.resolve() for p in res.paths}) == 4 and res.duplicates == 9
+
+
+def _mesh_pairs(root: Path, n: int = 4) -> list[Path]:
+    """Crops and mesh drawings that are copies of them: a batch pairs them right when B == M."""
+    crops = make_image_folder(root / "crops", n, 48, "B", 1)
+    make_image_folder(root / "meshes", n, 48, "B", 1)
+    return scan_images([crops]).paths
+
+
+def test_a_cartoon_is_never_paired_with_another_cartoons_mesh(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    from training.data import DataError, mesh_path_for
+
+    crops = _mesh_pairs(tmp_path / "mp")
+    photos = scan_images([make_image_folder(tmp_path / "A", 3, 48, "A")]).paths
+    mesh_path_for(crops[1]).unlink()
+    with pytest.raises(DataError, match=r"1 of 4 missing, e\.g\. .*meshes/b_001\.png"):
+        UnpairedSteps(photos, crops, 32, 2, 4, with_mesh=True)
+    mesh_path_for(crops[1]).write_bytes(b"\x89PNG\r\n\x1a\n broken")  # there, but unreadable
+    ds = UnpairedSteps(photos, crops, 32, 4, 4, seed=2, with_mesh=True)
+    with caplog.at_level(logging.WARNING, logger="training.data"):
+        for step in range(3):
+            batch = ds[step]
+            assert torch.equal(batch["B"], batch["M"]), step  # the pair is skipped whole
+    assert f"skipping the pair {crops[1]}: its mesh {mesh_path_for(crops[1])}: unreadable" in caplog.text
+    with pytest.raises(DataError, match="are mesh drawings"):  # meshes/ given as the cartoons
+        UnpairedSteps(photos, scan_images([tmp_path / "mp" / "meshes"]).paths, 32, 2, 4, with_mesh=True)
+
+
 class _FakeTracker:
     """Finds a face only in images whose top-left pixel is white, at a known place."""
 

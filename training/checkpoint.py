@@ -31,6 +31,7 @@ truncated or mismatched checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -60,6 +61,10 @@ _PERIODIC = re.compile(r"^step_(\d{7,})\.json$")
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message is one line naming the file and the problem."""
+
+
+class WeightsMismatch(CheckpointError):
+    """An intact weights file of another model (kind, generator, nets): not a damaged save."""
 
 
 # -- small atomic file helpers ----------------------------------------------------------------
@@ -303,13 +308,16 @@ def _check_kind(model: torch.nn.Module, path: Path, label: str) -> None:
     kind, gen = getattr(model, "kind", ""), getattr(getattr(model, "cfg", None), "generator", "")
     saved_kind, saved_gen = meta.get("kind", ""), meta.get("generator", "")
     if (saved_kind and kind and saved_kind != kind) or (saved_gen and gen and saved_gen != gen):
-        raise CheckpointError(f"{path}: weights do not fit {label or f'the {kind}/{gen} model'}: the file "
+        raise WeightsMismatch(f"{path}: weights do not fit {label or f'the {kind}/{gen} model'}: the file "
                               f"holds a {saved_kind or '?'}/{saved_gen or '?'} model (checkpoint and "
                               "config.json from different runs?)")
 
 
-def load_weights(model: torch.nn.Module, path: Path, label: str = "") -> None:
-    """Load a weights file into `model` strictly; CheckpointError on any mismatch."""
+def load_weights(model: torch.nn.Module, path: Path, label: str = "",
+                 ema_hint: str = "the run it comes from used g_ema (a generator weight average); pass "
+                                 "--set g_ema=DECAY with its decay") -> None:
+    """Load a weights file into `model` strictly; WeightsMismatch on any mismatch (`ema_hint` says
+    what to do when the file's only extra weights are a g_ema average the model lacks)."""
     tensors = _load_tensors(path)
     _check_kind(model, path, label)
     own = model.state_dict()
@@ -329,7 +337,9 @@ def load_weights(model: torch.nn.Module, path: Path, label: str = "") -> None:
             k = shapes[0]
             parts.append(f"{len(shapes)} of another shape (e.g. {k} {list(tensors[k].shape)} "
                          f"vs {list(own[k].shape)})")
-        raise CheckpointError(f"{path}: weights do not fit {label or 'the model'}: " + ", ".join(parts))
+        if unexpected and not missing and not shapes and all(k.startswith("ema.") for k in unexpected):
+            parts.append(ema_hint)
+        raise WeightsMismatch(f"{path}: weights do not fit {label or 'the model'}: " + ", ".join(parts))
     model.load_state_dict(tensors, strict=not new_ema)
     if new_ema:
         model.reset_ema()  # type: ignore[operator]
@@ -388,6 +398,9 @@ def resume(run_dir: str | Path, model: torch.nn.Module, clean: bool = True) -> t
             load_weights(model, wp, f"the {getattr(model, 'kind', '')} model")
             model.load_extra_state(state, doc["model_state"])  # type: ignore[operator]
             set_rng_state(state, doc["rng"])
+        except WeightsMismatch as e:  # another model's weights: an older step is no way out
+            raise CheckpointError(f"{d}: no usable checkpoint ({e}); an older step is not taken "
+                                  "instead") from None
         except (CheckpointError, KeyError, ValueError, TypeError) as e:
             problems.append(str(e))
             log.warning("cannot resume from %s: %s", jp.name, e)
@@ -414,6 +427,10 @@ def _resolve(path: str | Path) -> tuple[Path, Path | None, Path]:
     if p.suffix == ".json":
         doc = _read_json(p)
         return p.parent / doc["weights"], p, _config_beside(p.parent)
+    if p.name.endswith(".state.safetensors"):
+        weights = p.name.removesuffix(".state.safetensors") + ".safetensors"
+        raise CheckpointError(f"{p}: that is the optimiser-state file of a checkpoint; give its weights "
+                              f"({weights}), its .json or the run directory")
     if p.suffix == ".safetensors":
         stem = p.name[: -len(".safetensors")]
         jp = p.with_name(stem + ".json")
@@ -476,9 +493,31 @@ def init_weights(model: torch.nn.Module, path: str | Path) -> int:
     """Load every weight of the checkpoint `path` names (run dir, JSON or .safetensors) into a
     new run's `model`; returns the step it was saved at (0 if unknown). Optimiser and RNG state
     stay fresh. CheckpointError with one line if it does not fit."""
-    weights, _, step = _checked_weights(path)
-    load_weights(model, weights, f"the {getattr(model, 'kind', '')} model (init_from {path})")
+    weights, cfg_path, step = _checked_weights(path)
+    try:  # only for the hint: a config.json of an older version need not load
+        decay = float(json.loads(cfg_path.read_text(encoding="utf-8")).get("g_ema", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        decay = 0.0
+    hint = (f"the parent run used g_ema={decay:g}; pass --set g_ema={decay:g}" if decay else
+            "the parent run used g_ema (a generator weight average); pass --set g_ema=DECAY with its decay")
+    load_weights(model, weights, f"the {getattr(model, 'kind', '')} model (init_from {path})", hint)
     return step
+
+
+def run_file(path: str | Path, name: str) -> Path:
+    """File `name` (split.json, ...) of the run a checkpoint path (run dir, JSON, .safetensors)
+    belongs to; CheckpointError when `path` is none of those."""
+    return _resolve(path)[2].with_name(name)
+
+
+def latest_step(run_dir: str | Path) -> int | None:
+    """Step of the newest checkpoint JSON in RUN_DIR that reads (not verified), or None."""
+    d = checkpoint_dir(run_dir)
+    steps = []
+    for jp in _candidates(d) if d.is_dir() else []:
+        with contextlib.suppress(CheckpointError):
+            steps.append(_step_of(_read_json(jp)))
+    return max(steps, default=None)
 
 
 def load_teacher(cfg: TrainConfig) -> torch.nn.Module | None:

@@ -68,8 +68,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values: dict = {}
     if args.config:
         values.update(read_config_file(args.config))
-    elif args.resume and args.out and (Path(args.out) / "config.json").exists():
-        values.update(read_config_file(Path(args.out) / "config.json"))
+    if args.resume:
+        out = args.out or values.get("out")
+        if not out:
+            raise ConfigError("--resume needs --out RUN_DIR: the run to continue")
+        saved = Path(str(out)) / "config.json"
+        if not saved.is_file():
+            raise ConfigError(f"nothing to resume: {saved} not found")
+        if not args.config:
+            values.update(read_config_file(saved))
     for key in _FLAGS:
         v = getattr(args, key, None)
         if v is not None:
@@ -86,14 +93,32 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(argv: list[str]) -> int:
     args = _train_parser("avatar-train").parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as e:
+        print(f"avatar-train: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return _train(cfg, args.resume)
+    except KeyboardInterrupt:  # a Ctrl-C while starting, or a second one while training
+        from training.checkpoint import checkpoint_dir, latest_step
+
+        step = latest_step(cfg.out)
+        where = ("no checkpoint was saved (nothing to resume)" if step is None else
+                 f"the last checkpoint is step {step} in {checkpoint_dir(cfg.out)}: --resume goes on from it")
+        print(f"avatar-train: interrupted; {where}", file=sys.stderr)
+        return 130
+
+
+def _train(cfg: TrainConfig, resume: bool) -> int:
+    """`train` with its errors as one line: exit 2 for bad options, data or checkpoints, 1 for I/O."""
     from training import distributed
     from training.checkpoint import CheckpointError
     from training.data import DataError
     from training.trainer import train
 
     try:
-        cfg = config_from_args(args)
-        run_dir = train(cfg, resume=args.resume)
+        run_dir = train(cfg, resume=resume)
     except (ConfigError, CheckpointError, DataError, FileNotFoundError) as e:
         print(f"avatar-train: error: {e}", file=sys.stderr)
         return 2
@@ -174,15 +199,21 @@ def cmd_macs(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.trainer import close_logging, setup_logging
+
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": cmd_train, "prepare": cmd_prepare, "macs": cmd_macs}
-    if argv and argv[0] in commands:
-        return commands[argv[0]](argv[1:])
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         _train_parser("avatar-train").print_help()
         return 0
-    return cmd_train(argv)
+    setup_logging(None)  # warnings on stderr; a run adds its train.log
+    try:
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        return cmd_train(argv)
+    finally:  # nothing left attached: a caller in this process (a test, a notebook) logs as before
+        close_logging()
 
 
 if __name__ == "__main__":

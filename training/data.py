@@ -54,6 +54,7 @@ class ScanResult:
 
     paths: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: int = 0  # files listed again (a folder given twice, or one inside another): taken once
 
     def skipped_counts(self) -> str:
         """"2 not an image file, 1 unreadable image": skipped files by reason, most common first."""
@@ -128,20 +129,28 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int = 
     return decode_image(path, flags, min_side)[0]
 
 
-def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
+def entry_folder(entry: str | Path) -> Path:
+    """The folder of a data entry: the entry, or its parent when it ends in a file-name pattern
+    ("folder/avataaars_*.png": a subset)."""
+    root = Path(entry)
+    return root.parent if not root.is_dir() and glob.has_magic(root.name) else root
+
+
+def scan_images(dirs: Sequence[str | Path], verify: bool = True, seen: set[Path] | None = None) -> ScanResult:
     """All image files under `dirs`; hidden files and known sidecars are ignored silently.
 
     An entry may end in a file-name pattern (`dicebear/avataaars_*.png`) to take a subset, and
     may be a folder inside a pack (`runs/pack.zip/dicebear/crops`, `training.pack`).
 
     With `verify` each image is decoded at 1/8 scale to catch corrupt and truncated files up
-    front (and files over MAX_PIXELS).
+    front (and files over MAX_PIXELS). A file already listed (by resolved path: in `seen`, shared
+    between calls, or found again here) is counted in `duplicates`, not listed twice.
     """
     result = ScanResult()
+    seen = set() if seen is None else seen
     for d in dirs:
-        root, pattern = Path(d), "*"
-        if not root.is_dir() and glob.has_magic(root.name):  # "folder/avataaars_*.png": a subset
-            root, pattern = root.parent, root.name
+        root = entry_folder(d)
+        pattern = Path(d).name if root != Path(d) else "*"
         packed = pack.list_files(root, pattern)
         if packed is None and not root.is_dir():
             raise FileNotFoundError(f"data folder not found: {root}")
@@ -149,6 +158,11 @@ def scan_images(dirs: Sequence[str | Path], verify: bool = True) -> ScanResult:
             if (p.name.startswith(".") or p.name in IGNORED_NAMES or p.name.endswith(".tmp")
                     or (packed is None and not p.is_file())):
                 continue
+            resolved = p.resolve()
+            if resolved in seen:
+                result.duplicates += 1
+                continue
+            seen.add(resolved)
             reason = ""
             if p.suffix.lower() not in IMAGE_EXTS:
                 reason = "not an image file"
@@ -173,12 +187,29 @@ def domain_dirs(dataroot: str | None, extra: Sequence[str], domain: str, phase: 
     return dirs
 
 
-def holdout_split(paths: Sequence[Path], n_val: int, seed: int) -> tuple[list[Path], list[Path]]:
-    """(train, val): `n_val` images held out by a fixed seed, independent of listing order."""
+def source_key(path: str | Path) -> str:
+    """An image's source name (`prepare`/`mesh_pairs` output of one source photo or cartoon shares it
+    across sizes, crops and meshes; `training.pack` matches held-out images by it)."""
+    return pack.source_name(Path(path).name.split(".")[0])
+
+
+def holdout_split(paths: Sequence[Path], n_val: int, seed: int,
+                  parent: tuple[set[str], set[str]] | None = None) -> tuple[list[Path], list[Path]]:
+    """(train, val): `n_val` images held out by a fixed seed, independent of listing order.
+
+    `parent` = (source names a parent run trained on, and held out), for a run that starts from
+    its weights (`init_from`): the parent's held-out images are held out first, then ones it
+    never saw, each in the seeded order; an image the parent trained on is never held out (so
+    fewer than `n_val` may be)."""
     ordered = sorted(paths, key=str)
     n_val = min(n_val, max(len(ordered) - 1, 0))
-    perm = np.random.default_rng(seed).permutation(len(ordered))
-    val_idx = set(perm[:n_val].tolist())
+    perm = np.random.default_rng(seed).permutation(len(ordered)).tolist()
+    if parent is not None:
+        trained, held = parent
+        keys = {i: source_key(ordered[i]) for i in perm}
+        perm = ([i for i in perm if keys[i] in held]
+                + [i for i in perm if keys[i] not in held and keys[i] not in trained])
+    val_idx = set(perm[:n_val])
     train = [p for i, p in enumerate(ordered) if i not in val_idx]
     val = [ordered[i] for i in sorted(val_idx)]
     return train, val
@@ -241,9 +272,9 @@ def _permutation(n: int, seed: int, key: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, key, epoch]).permutation(n)
 
 
-# "M" (the mesh drawing of each cartoon) shares B's key: the same image index and the same
-# augmentation draw, so a pair stays aligned through crop and flip.
-_DOMAIN_KEYS = {"A": 1, "A2": 2, "B": 3, "M": 3}
+# "M" (the mesh drawing of each cartoon) is read with "B" (`UnpairedSteps.load_pair`): the same
+# image index and the same augmentation draw, so a pair stays aligned through crop and flip.
+_DOMAIN_KEYS = {"A": 1, "A2": 2, "B": 3}
 
 
 def mesh_path_for(crop: str | Path) -> Path:
@@ -287,6 +318,12 @@ class UnpairedSteps(Dataset):
             self.domains += ("M",)
         self.bad: set[str] = set()
         self.expression = expression if with_mesh else None
+        if with_mesh:
+            drawings = [p for p in self.paths["B"] if mesh_path_for(p) == Path(p)]
+            if drawings:
+                raise DataError(f"{len(drawings)} of the cartoons are mesh drawings (in a meshes/ folder, "
+                                f"e.g. {drawings[0]}): give the crops/ folder python -m training.mesh_pairs "
+                                "wrote as the cartoons")
         if self.expression is not None:
             missing = [p for p in self.paths["B"] if not pack.exists(landmarks_path_for(p))]
             if missing:
@@ -294,6 +331,13 @@ class UnpairedSteps(Dataset):
                                 f"missing, "
                                 f"e.g. {landmarks_path_for(missing[0])} (prepare again with "
                                 "python -m training.mesh_pairs)")
+        elif with_mesh:
+            missing = [p for p in self.paths["M"] if not pack.exists(p)]
+            if missing:
+                raise DataError(f"mesh-conditioned training pairs each cartoon with its mesh drawing; "
+                                f"{len(missing)} of {len(self.paths['M'])} missing, e.g. {missing[0]} "
+                                "(give the crops/ folder python -m training.mesh_pairs wrote, its meshes/ "
+                                "beside it)")
 
     def __len__(self) -> int:
         return self.steps
@@ -315,19 +359,39 @@ class UnpairedSteps(Dataset):
             if str(p) not in self.bad:
                 self.bad.add(str(p))
                 log.warning("skipping %s: unreadable image (it was readable when scanned)", p)
-        raise RuntimeError(f"no readable image left in domain {domain}")
+        raise DataError(f"no readable image left in domain {domain} (all {len(paths)} skipped, each warned "
+                        "above)")
+
+    def read_pair(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cartoon `idx` and its own mesh drawing as RGB, or the next pair that both read (a pair
+        with an unreadable half is logged once and skipped whole: never another's mesh)."""
+        n = len(self.paths["B"])
+        for k in range(n):
+            crop, mesh = self.paths["B"][(idx + k) % n], self.paths["M"][(idx + k) % n]
+            (b, why_b), (m, why_m) = (decode_image(p, min_side=4 * self.size) for p in (crop, mesh))
+            if b is not None and m is not None:
+                return cv2.cvtColor(b, cv2.COLOR_BGR2RGB), cv2.cvtColor(m, cv2.COLOR_BGR2RGB)
+            if str(crop) not in self.bad:
+                self.bad.add(str(crop))
+                why = f"{why_b} (it was readable when scanned)" if b is None else f"its mesh {mesh}: {why_m}"
+                log.warning("skipping the pair %s: %s", crop, why)
+        raise DataError(f"no readable cartoon and mesh pair left (all {n} skipped, each warned above)")
 
     def load(self, domain: str, idx: int, rng: np.random.Generator) -> torch.Tensor:
         _, rgb = self.read_rgb(domain, idx)
-        return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain not in ("B", "M")))
+        return to_tensor(augment(rgb, self.size, rng, self.aug, color=domain != "B"))
 
-    def load_edited_pair(self, idx: int, step: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cartoon "B" `idx` and its mesh drawing after a random expression edit (same crop/flip)."""
-        p, rgb = self.read_rgb("B", idx)
-        landmarks = np.load(io.BytesIO(pack.read_bytes(landmarks_path_for(p))))
-        rgb, lm = augment_expression(rgb, landmarks,
-                                     np.random.default_rng([self.seed, 5, step, j]), self.expression)
-        mesh = cv2.cvtColor(draw_face_mesh(lm, rgb.shape[0]), cv2.COLOR_BGR2RGB)
+    def load_pair(self, idx: int, step: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cartoon "B" `idx` and its mesh drawing "M", read, or drawn after a random expression edit;
+        both get the same crop/flip."""
+        if self.expression is None:
+            rgb, mesh = self.read_pair(idx)
+        else:
+            p, rgb = self.read_rgb("B", idx)
+            landmarks = np.load(io.BytesIO(pack.read_bytes(landmarks_path_for(p))))
+            rgb, lm = augment_expression(rgb, landmarks,
+                                         np.random.default_rng([self.seed, 5, step, j]), self.expression)
+            mesh = cv2.cvtColor(draw_face_mesh(lm, rgb.shape[0]), cv2.COLOR_BGR2RGB)
         seed = [self.seed, _DOMAIN_KEYS["B"], step, j]  # the draw "B" alone would use
         b, m = (augment(im, self.size, np.random.default_rng(seed), self.aug, color=False)
                 for im in (rgb, mesh))
@@ -336,20 +400,16 @@ class UnpairedSteps(Dataset):
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         batch = {}
         for d in self.domains:
-            if d == "M" and self.expression is not None:
-                continue  # drawn with B below
-            items = []
-            for j in self.slots:
-                if d == "B" and self.expression is not None:
-                    items.append(self.load_edited_pair(self.index("B", step, j), step, j))
-                    continue
-                rng = np.random.default_rng([self.seed, _DOMAIN_KEYS[d], step, j])
-                items.append(self.load(d, self.index(d, step, j), rng))
-            if d == "B" and self.expression is not None:
-                batch["B"] = torch.stack([b for b, _ in items])
-                batch["M"] = torch.stack([m for _, m in items])
-            else:
-                batch[d] = torch.stack(items)
+            if d == "M":
+                continue  # read or drawn with B below
+            if d == "B" and "M" in self.domains:
+                pairs = [self.load_pair(self.index("B", step, j), step, j) for j in self.slots]
+                batch["B"] = torch.stack([b for b, _ in pairs])
+                batch["M"] = torch.stack([m for _, m in pairs])
+                continue
+            batch[d] = torch.stack([self.load(d, self.index(d, step, j),
+                                              np.random.default_rng([self.seed, _DOMAIN_KEYS[d], step, j]))
+                                    for j in self.slots])
         return batch
 
 

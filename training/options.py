@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,10 @@ _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_lay
             "style_lowpass": 0, "lambda_features": 0.0, "lambda_look": 0.0, "expression_mouth": 0.0,
             "expression_eyes": 0.0, "expression_winks": 0.0, "mouth_redraw": 0.0, "expression_brows": 0.0,
             "expression_pitch": 0.0, "expression_gaze": 0.0, "eye_redraw": 0.0, "brow_redraw": 0.0,
-            "g_ema": 0.0, "dist_timeout": 1.0}
+            "g_ema": 0.0, "dist_timeout": 1.0, "seed": 0, "lr_decay_start": -1,
+            # loss weights: a negative one would train towards the opposite of its term
+            "lambda_gan": 0.0, "lambda_cycle": 0.0, "lambda_identity": 0.0, "lambda_rec": 0.0,
+            "lambda_content": 0.0, "lambda_self": 0.0, "lambda_style": 0.0, "lambda_distill": 0.0}
 
 # Keys that may differ between a run and its `--resume` (they do not change the maths).
 RUNTIME_KEYS = {"device", "workers", "save_every", "sample_every", "log_every", "keep_checkpoints",
@@ -140,8 +145,10 @@ class TrainConfig:
             raise ConfigError(f"gan_mode must be lsgan or vanilla, not {self.gan_mode!r}")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise ConfigError(f"amp must be auto, off, bf16 or fp16, not {self.amp!r}")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"--device must be auto, cpu, cuda or mps, not {self.device!r}")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+", self.device):
+            raise ConfigError(f"--device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+        if self.upsample not in ("transpose", "resize"):
+            raise ConfigError(f"upsample must be transpose or resize, not {self.upsample!r}")
         if self.teacher and self.model != "cyclegan":
             raise ConfigError("teacher distillation is implemented for --model cyclegan only")
         if not (self.dataroot or self.data_a) or not (self.dataroot or self.data_b):
@@ -162,6 +169,13 @@ class TrainConfig:
             raise ConfigError(f"g_ema is a decay in [0, 1), not {self.g_ema}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, not {self.lr}")
+        for key in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ConfigError(f"{key} is an Adam decay in [0, 1), not {getattr(self, key)}")
+        if not 0.0 <= self.style_ema <= 1.0:
+            raise ConfigError(f"style_ema is a momentum in [0, 1], not {self.style_ema}")
+        if self.jitter > 1.0:
+            raise ConfigError(f"jitter must be in [0, 1], not {self.jitter}")
         if not 0.0 < self.min_scale <= 1.0:
             raise ConfigError(f"min_scale must be in (0, 1], not {self.min_scale}")
         return self
@@ -233,8 +247,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
+# Folder and run options: a new run's config.json names them absolute, a resume may give them relative.
+PATH_KEYS = ("dataroot", "data_a", "data_b", "teacher", "init_from")
+
+
+def _same_paths(a: str | list[str], b: str | list[str]) -> bool:
+    def norm(v: str | list[str]) -> list[str]:
+        return [os.path.abspath(x) if x else x for x in ([v] if isinstance(v, str) else v)]
+
+    return norm(a) == norm(b)
+
+
 def diff_for_resume(saved: TrainConfig, new: TrainConfig) -> list[str]:
     """Options that differ in a way that would break an exact resume."""
     a, b = saved.to_dict(), new.to_dict()
     return [f"{k} ({a[k]!r} -> {b[k]!r})" for k in a
-            if k not in RUNTIME_KEYS | SCHEDULE_KEYS and a[k] != b[k]]
+            if k not in RUNTIME_KEYS | SCHEDULE_KEYS and a[k] != b[k]
+            and not (k in PATH_KEYS and _same_paths(a[k], b[k]))]
