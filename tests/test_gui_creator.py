@@ -149,6 +149,17 @@ def test_undo_redo_random_reset_and_keys(env) -> None:
     assert d.data() != start
 
 
+def test_the_creators_keys_work_right_after_ctrl_e(env) -> None:
+    """Ctrl+E switched the tab but left the keyboard on the tab bar: Ctrl+R did nothing."""
+    w = env.window()
+    w.show()
+    QTest.keyClick(w, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    start = w.creator.draft.data()
+    QTest.keyClick(QApplication.focusWidget() or w, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert w.creator.draft.data() != start, "Ctrl+R right after Ctrl+E gave a random character"
+
+
 def test_rename_delete_import_export(env, tmp_path: Path) -> None:
     w = env.window()
     w.show_creator()

@@ -432,7 +432,10 @@ class MainWindow(QMainWindow):
 
     # -- the character creator ------------------------------------------------------------------
     def show_creator(self) -> None:
+        """The creator's tab, with the keyboard in it (its Ctrl+S, Ctrl+R, Ctrl+Z act inside it)."""
         self.tabs.setCurrentIndex(1)
+        focus = self.creator_panel.focusWidget() or self.creator_panel.nextInFocusChain()
+        (focus if self.creator_panel.isAncestorOf(focus) else self.creator_panel).setFocus()
 
     def _on_tab(self, index: int) -> None:
         if index == 1:
