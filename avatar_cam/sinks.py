@@ -60,8 +60,8 @@ class VirtualCameraSink:
             self._cam = pyvirtualcam.Camera(size[0], size[1], fps, fmt=pyvirtualcam.PixelFormat.BGR,
                                             backend=backend, device=device)
         except Exception as e:  # pyvirtualcam raises RuntimeError listing each backend's reason
-            reasons = str(e).strip() or "no backend is registered for this OS"
-            raise SinkError(f"virtual camera unavailable: {reasons}\n{vcam_setup_help()}") from None
+            reasons = " ".join(str(e).split()) or "no backend is registered for this OS"  # one line
+            raise SinkError(f"virtual camera unavailable: {reasons}. {vcam_setup_help()}") from None
         self.device = self._cam.device
         self.backend = self._cam.backend
 

@@ -142,6 +142,8 @@ def test_bad_input_exits_1_with_one_clear_line(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert expected in err
     assert err.count("avatar-cam: error:") == 1
+    line = next(ln for ln in err.splitlines() if "avatar-cam: error:" in ln)
+    assert expected in line and err.strip().endswith(line), "the error is one line, and the last"
 
 
 def test_list_styles_and_cameras_together(capsys: pytest.CaptureFixture[str]) -> None:
