@@ -563,3 +563,23 @@ def test_a_small_dataset_is_warned_about_when_most_of_it_is_held_out(tmp_path: P
     log = (train(cfg) / "train.log").read_text()
     assert "domain A: only 1 of 3 images are trained on" in log
     assert "domain A: 1 to train on, 2 held out" in log
+
+
+def test_training_tools_without_the_training_extra_say_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The app's wheel alone (no torch): avatar-train and avatar-export ended in a traceback."""
+    import sys
+
+    from training import cli_errors
+
+    gone = ("torch.", "export.", "training.trainer")
+    for name in [m for m in sys.modules if m == "torch" or m.startswith(gone)]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch: ModuleNotFoundError
+    assert cli_errors.export_main() == 1
+    assert cli.main(["--data-a", "a", "--data-b", "b", "--steps", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["avatar-export: error: needs the training extra (torch is not installed): "
+                   "pip install 'avatar-cam[train]'",
+                   "avatar-train: error: needs the training extra (torch is not installed): "
+                   "pip install 'avatar-cam[train]'"]

@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from training.cli_errors import one_line
 from training.options import MODELS, ConfigError, TrainConfig, read_config_file
 
 # flag -> config key, for flags that map one-to-one
@@ -198,6 +199,7 @@ def cmd_macs(argv: list[str]) -> int:
     return 0
 
 
+@one_line("avatar-train")
 def main(argv: list[str] | None = None) -> int:
     from training.trainer import close_logging, setup_logging
 

@@ -14,6 +14,8 @@ from typing import TypeVar
 from avatar_cam.sources import SourceError
 
 Main = TypeVar("Main", bound=Callable[..., int])
+# what the `train` extra adds (pyproject.toml) that the tools import
+TRAIN_EXTRA = ("torch", "onnxscript", "safetensors", "tqdm", "matplotlib", "dlib")
 
 
 def overlaps(a: str | Path, b: str | Path) -> bool:
@@ -22,9 +24,29 @@ def overlaps(a: str | Path, b: str | Path) -> bool:
     return x == y or x in y.parents or y in x.parents
 
 
+def missing_extra(prog: str, e: ModuleNotFoundError) -> int:
+    """One line for a tool run from the app's wheel alone (no `train` extra), exit 1; any other
+    missing module is raised again."""
+    if e.name not in TRAIN_EXTRA:
+        raise e
+    print(f"{prog}: error: needs the training extra ({e.name} is not installed): "
+          "pip install 'avatar-cam[train]'", file=sys.stderr)
+    return 1
+
+
+def export_main() -> int:
+    """`avatar-export`: its module imports torch when loaded, so a missing extra is caught here."""
+    try:
+        from export.cli import main
+    except ModuleNotFoundError as e:
+        return missing_extra("avatar-export", e)
+    return main()
+
+
 def one_line(prog: str) -> Callable[[Main], Main]:
     """Decorate a tool's `main`: OSError and `SourceError` become `PROG: error: ...` and exit 2,
-    Ctrl-C `PROG: interrupted` and exit 130, instead of a traceback."""
+    Ctrl-C `PROG: interrupted` and exit 130, a missing training extra (the app's wheel alone)
+    one line and exit 1, instead of a traceback."""
 
     def wrap(main: Main) -> Main:
         @functools.wraps(main)
@@ -41,6 +63,8 @@ def one_line(prog: str) -> Callable[[Main], Main]:
             except SourceError as e:
                 print(f"{prog}: error: {e}", file=sys.stderr)
                 return 2
+            except ModuleNotFoundError as e:  # the app's wheel without its training extra
+                return missing_extra(prog, e)
 
         return run  # type: ignore[return-value]
 
