@@ -386,6 +386,27 @@ def test_startup_problems_stay_while_the_source_runs(env) -> None:
     assert not w2.banner.isVisible()
 
 
+def test_a_startup_notice_and_a_camera_problem_show_together(qapp) -> None:
+    """The window had one banner slot: a camera error hid a startup notice (a --provider typo)
+    and a startup notice hid the 'demo clip is playing' note. Messages of different topics now
+    show together; one cleared leaves the others."""
+    from avatar_cam.gui.widgets import Banner
+
+    b = Banner()
+    b.show_message("--provider 'foo' is not an execution provider; using auto", topic="startup")
+    b.show_message("No webcam could be opened: camera 1", [("Retry", lambda: None)], kind="error",
+                   topic="source")
+    assert b.label.text().splitlines() == ["No webcam could be opened: camera 1",
+                                           "--provider 'foo' is not an execution provider; using auto"]
+    assert b.kind == "error" and [x.text() for x in b.buttons()] == ["Retry"]
+    b.clear_message("source")  # the camera runs again
+    assert not b.isHidden() and b.label.text() == "--provider 'foo' is not an execution provider; using auto"
+    assert b.kind == "warning" and b.buttons() == []
+    b.show_message("the demo clip is playing", kind="info", topic="camera")
+    b.close_button.click()
+    assert b.isHidden() and b.topics == []
+
+
 def test_status_bar_tooltip_follows_the_message(env) -> None:
     """A message longer than the bar reads in full on hover, with no libpyside warning."""
     warnings: list[str] = []

@@ -176,9 +176,14 @@ class StylePicker(QListWidget):
 
 
 class Banner(QFrame):
-    """A coloured line with a message and a few buttons (no webcam, errors); hidden when empty.
-    `topic` says what the message is about, so only a message about that thing is cleared by it
-    ("source": cleared when the source runs again; "startup": stays until dismissed or acted on)."""
+    """A coloured box with messages and a few buttons (no webcam, errors); hidden when empty.
+    Each message has a `topic` ("source": cleared when the source runs again; "startup": stays
+    until dismissed or acted on; "camera": the demo clip playing for want of one), and messages
+    of different topics show together, the newest first with its buttons (one slot made a camera
+    error hide a startup notice, and the reverse). `clear_message(topic)` drops one, the dismiss
+    button all."""
+
+    SEVERITY = ("info", "warning", "error")  # the box takes the colour of its gravest message
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -194,35 +199,58 @@ class Banner(QFrame):
         self.close_button.setText("\u2715")
         self.close_button.setToolTip("Dismiss")
         self.close_button.setAutoRaise(True)
-        self.close_button.clicked.connect(self.clear_message)
+        self.close_button.clicked.connect(lambda: self.clear_message())
         self._layout.addWidget(self.close_button)
         self._buttons: list[QPushButton] = []
+        self._messages: dict[str, tuple[str, str, list[tuple[str, Callable[[], None]]]]] = {}
         self.kind = self.topic = ""
         self.hide()
 
+    @property
+    def topics(self) -> list[str]:
+        """The topics shown, oldest first."""
+        return list(self._messages)
+
     def show_message(self, text: str, actions: list[tuple[str, Callable[[], None]]] | None = None,
                      kind: str = "warning", topic: str = "") -> None:
+        """Show `text` (in place of an earlier message of the same topic)."""
+        self._messages.pop(topic, None)
+        self._messages[topic] = (text, kind, list(actions or []))
+        self._render()
+
+    def buttons(self) -> list[QPushButton]:
+        return list(self._buttons)
+
+    def clear_message(self, topic: str | None = None) -> None:
+        """Drop the message of `topic` (None: every message)."""
+        if topic is None:
+            self._messages.clear()
+        else:
+            self._messages.pop(topic, None)
+        self._render()
+
+    def _render(self) -> None:
         for b in self._buttons:
             b.deleteLater()
         self._buttons = []
-        self.kind, self.topic = kind, topic
+        if not self._messages:
+            self.kind = self.topic = ""
+            self.hide()
+            return
+        self.topic = list(self._messages)[-1]
+        _, _, actions = self._messages[self.topic]
+        kinds = [k for _, k, _ in self._messages.values()]
+        self.kind = max(kinds, key=lambda k: self.SEVERITY.index(k) if k in self.SEVERITY else 0)
         colors = {"warning": "#5a4a1e", "error": "#5c2626", "info": "#23405c"}
-        self.setStyleSheet(f"#banner {{ background: {colors.get(kind, '#333')}; border-radius: 6px; }}"
+        self.setStyleSheet(f"#banner {{ background: {colors.get(self.kind, '#333')}; border-radius: 6px; }}"
                            " #banner QLabel, #banner QToolButton { color: #f0f0f0; }")
-        self.label.setText(text)
-        for title, callback in actions or []:
+        self.label.setText("\n".join(text for text, _, _ in reversed(self._messages.values())))
+        for title, callback in actions:
             b = QPushButton(title)
             b.clicked.connect(callback)
             self._layout.insertWidget(self._layout.count() - 1, b)
             self._buttons.append(b)
         self.show()
-
-    def buttons(self) -> list[QPushButton]:
-        return list(self._buttons)
-
-    def clear_message(self) -> None:
-        self.kind = self.topic = ""
-        self.hide()
 
 
 def text_on(colour: QColor) -> str:

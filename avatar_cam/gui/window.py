@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.refresh_cameras()
         for notice in options.notices:
             self.show_error("Starting avatar-cam", notice, dialog=False)
-        if options.notices and not self.banner.isVisible():
+        if options.notices:
             self.banner.show_message("\n".join(options.notices), kind="warning", topic="startup")
 
     # -- layout ---------------------------------------------------------------------------------
@@ -200,7 +200,8 @@ class MainWindow(QMainWindow):
         if o.auto_demo:
             self.banner.show_message("No webcam found, so the demo clip (a drawn face) is playing. "
                                      "Plug a camera in and pick it under Camera.",
-                                     [("Look for cameras", self.refresh_cameras)], kind="info")
+                                     [("Look for cameras", self.refresh_cameras)], kind="info",
+                                     topic="camera")
         self._on_vcam_state(False, "off")
         if o.vcam:
             self.controls.vcam_button.setChecked(True)
@@ -273,9 +274,9 @@ class MainWindow(QMainWindow):
     def _on_cameras(self, cameras: list[tuple[int, str]]) -> None:
         self._cameras = cameras
         self.controls.set_cameras(cameras, self.engine.spec, self._files)
-        if self.options.auto_demo and cameras and self.banner.kind == "info":
+        if self.options.auto_demo and cameras and "camera" in self.banner.topics:
             self.banner.show_message(f"Found {cameras[0][1]}.", [
-                ("Use it", lambda: self.use_source(str(cameras[0][0])))], kind="info")
+                ("Use it", lambda: self.use_source(str(cameras[0][0])))], kind="info", topic="camera")
 
     def _on_source_picked(self, index: int) -> None:
         spec = self.controls.camera_combo.itemData(index)
@@ -313,8 +314,7 @@ class MainWindow(QMainWindow):
     def _on_source_state(self, state: str, message: str) -> None:
         spec = self.engine.spec
         if state == "running":
-            if self.banner.topic == "source":  # a startup notice stays: it is not about the source
-                self.banner.clear_message()
+            self.banner.clear_message("source")  # a startup notice stays: it is not about the source
             self.statusBar().showMessage(f"Reading {message}", 4000)
         elif state == "lost":
             self.banner.show_message(f"The camera stopped ({message}). The meeting sees a 'Camera "
@@ -333,8 +333,7 @@ class MainWindow(QMainWindow):
 
     def _on_style_changed(self, info: StyleInfo) -> None:
         """A style the user picked is running: the startup notice (a style not used) is done."""
-        if self.banner.topic == "startup":
-            self.banner.clear_message()
+        self.banner.clear_message("startup")
 
     # -- output controls ------------------------------------------------------------------------
     def _on_mode_picked(self, index: int) -> None:
@@ -434,8 +433,8 @@ class MainWindow(QMainWindow):
     def show_creator(self) -> None:
         """The creator's tab, with the keyboard in it (its Ctrl+S, Ctrl+R, Ctrl+Z act inside it)."""
         self.tabs.setCurrentIndex(1)
-        focus = self.creator_panel.focusWidget() or self.creator_panel.nextInFocusChain()
-        (focus if self.creator_panel.isAncestorOf(focus) else self.creator_panel).setFocus()
+        self.creator_panel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the panel, not an editor of it
+        self.creator_panel.setFocus()
 
     def _on_tab(self, index: int) -> None:
         if index == 1:
