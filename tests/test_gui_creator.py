@@ -278,6 +278,23 @@ def test_rename_keeps_unsaved_changes_unsaved_and_closing_asks(env) -> None:
     assert not w.isVisible() and load_character(renamed).parts["hair"]["style"] == "bob"
 
 
+def test_after_a_rename_save_writes_the_renamed_file_even_with_the_name_field_focused(env) -> None:
+    """With the keyboard in the name field, Rename left the field on the old name (a refresh
+    does not overwrite a field being typed in), so Save wrote a second character under the old
+    name and the renamed file kept its old content."""
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    path = w.creator.save("Kid")
+    w.creator_panel.name_edit.setFocus()
+    w.creator.edit("hair", "style", "bob")
+    w.creator.ask_text = lambda title, label, text: "Kid Two"
+    renamed = w.creator.rename()
+    assert renamed is not None and w.creator_panel.name_edit.text() == "Kid Two"
+    assert w.creator.save() == renamed and not path.exists()
+    assert load_character(renamed).parts["hair"]["style"] == "bob"
+
+
 def test_the_creator_fits_a_1366x768_laptop_screen(env) -> None:
     w = env.window()
     w.show_creator()

@@ -499,6 +499,7 @@ class CreatorController(QObject):
         self.styles.reload(select=str(path))
         if in_use:
             self.styles.pick(str(path))
+        self.panel.name_edit.setText(name)  # also when it has the keyboard (a refresh leaves it then)
         self._refresh()
         return path
 
