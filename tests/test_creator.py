@@ -141,7 +141,11 @@ def test_names_clash_with_builtins_and_other_files(draft: CharacterDraft, librar
     assert library.save(other, "robin", overwrite=True) == first
     draft.set("hair", "style", "bob")
     assert library.save(draft, "Robin") == first  # its own file: saved over without asking
-    assert slug("  Zoë & Co!! ") == "zoë-co" and slug("!!!") == "character" and slug("a_b") == "a-b"
+    assert slug("  Zoë & Co!! ") == "zoë-co" and slug("a_b") == "a-b"
+    # names without letters or digits, and long names, get a hash of themselves: never one file
+    assert slug("!!!").startswith("character-") and slug("🐱") != slug("🐶")
+    long = "a" * 50
+    assert len(slug(long + "x")) <= 48 and slug(long + "x") != slug(long + "y")
 
 
 def test_names_in_any_script_get_their_own_files_and_a_clash_names_the_one_there(
@@ -265,3 +269,18 @@ def test_a_pictures_hair_length_changes_a_plain_cut_only(cut: str, length: str |
     parts = {k: v for k, v in file_content(sunny).items() if k in SCHEMA}
     parts["hair"]["style"] = cut
     assert from_picture(parts, "#f9c9b6", "#1d1a1a", length=length)["hair"]["style"] == expected
+
+
+def test_each_slider_drag_is_its_own_undo_step() -> None:
+    """Two drags of the same slider merged into one undo step (nothing marked a new drag)."""
+    d = CharacterDraft(load_character(SUNNY))
+    start = d.get("eyes", "size")
+    for value in (0.9, 0.95):
+        d.set("eyes", "size", value, merge=True)
+    d.new_step()  # the slider pressed again
+    for value in (1.1, 1.15):
+        d.set("eyes", "size", value, merge=True)
+    d.undo()
+    assert d.get("eyes", "size") == 0.95
+    d.undo()
+    assert d.get("eyes", "size") == start

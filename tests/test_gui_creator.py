@@ -295,6 +295,50 @@ def test_after_a_rename_save_writes_the_renamed_file_even_with_the_name_field_fo
     assert load_character(renamed).parts["hair"]["style"] == "bob"
 
 
+def test_undo_after_save_keeps_the_name_and_import_asks_before_dropping_edits(env) -> None:
+    """Undo after Save brought the old name back (the next Save wrote a second file); Import
+    replaced a draft with unsaved changes without asking; a name typed in the field went back
+    to the old one at the next edit."""
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    c, panel = w.creator, w.creator_panel
+    c.edit("hair", "style", "afro")
+    first = c.save("Robin")
+    c.undo()
+    assert c.draft.name == "Robin" and c.save() == first
+    assert sorted(p.name for p in env.user_dir.glob("*.character.json")) == ["robin.character.json"]
+    panel.name_edit.setText("Robin Hood")  # typed, not saved yet
+    c.edit("glasses", "style", "round")
+    assert panel.name_edit.text() == "Robin Hood"
+    asked: list[str] = []
+    c.confirm = lambda title, text: asked.append(text) or False
+    assert c.import_file(builtin_styles_dir() / "tabby.character.json") is None
+    assert asked and c.draft.name == "Robin" and c.draft.get("glasses", "style") == "round"
+
+
+def test_a_character_from_a_cartoon_image_asks_before_dropping_unsaved_edits(env) -> None:
+    """The button switched to the new character at once: the creator's unsaved edits were gone."""
+    import cv2
+
+    from avatar_cam.demo import draw_demo_face
+
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    w.creator.edit("glasses", "style", "round")
+    asked: list[str] = []
+    w.creator.confirm = lambda title, text: asked.append(text) or False  # no: keep my edits
+    ref = env.root / "cartoon.png"
+    cv2.imwrite(str(ref), draw_demo_face(0.5))
+    w.styles.apply_reference(ref).result(30)
+    made = env.user_dir / "sunny-cartoon.character.json"
+    wait_until(lambda: made.exists() and bool(asked), what="asked before switching")
+    pump(0.3)
+    assert w.creator.draft.dirty and w.creator.draft.get("glasses", "style") == "round"
+    assert w.engine.pipeline.style.path != made
+
+
 def test_the_creator_fits_a_1366x768_laptop_screen(env) -> None:
     w = env.window()
     w.show_creator()

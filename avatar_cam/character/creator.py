@@ -327,9 +327,15 @@ class CharacterDraft:
         self.set_parts({k: v for k, v in file_content(self.origin).items() if k in SCHEMA})
 
     def rename(self, name: str) -> None:
-        data = self.data()
-        data["name"] = name
-        self._change(data)
+        """The character's name: not an edit to undo (saving and renaming set it, and an undo
+        that brought the old name back made the next save write a second file), so every undo
+        and redo step takes it too."""
+        for data in (self._data, *self._undo, *self._redo):
+            data["name"] = check_name(name)
+
+    def new_step(self) -> None:
+        """The next change is an undo step of its own (a slider pressed again: a new drag)."""
+        self._last = None
 
     def can_undo(self) -> bool:
         return bool(self._undo)
@@ -357,9 +363,14 @@ class CharacterDraft:
 # -- the user's files -----------------------------------------------------------------------------
 def slug(name: str) -> str:
     """A file name stem for a character name: lower case letters of any script, digits and '-'
-    (ASCII only made every Chinese, Arabic or Cyrillic name 'character')."""
+    (ASCII only made every Chinese, Arabic or Cyrillic name 'character'). A name with none of
+    those (emoji, symbols) or longer than the stem gets a short hash of itself, so two such
+    names do not share a file."""
     s = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", name.strip().lower())).strip("-")
-    return s[:48] or "character"
+    if s and len(s) <= 48:
+        return s
+    tag = hashlib.sha1(name.strip().encode("utf-8")).hexdigest()[:6]
+    return f"{s[:41].rstrip('-')}-{tag}" if s else f"character-{tag}"
 
 
 def check_name(name: str) -> str:

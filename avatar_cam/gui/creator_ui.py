@@ -118,6 +118,7 @@ class CreatorPanel(QWidget):
     (`merge`: a slider still being dragged, one undo step); buttons are attributes."""
 
     changed = Signal(str, str, object, bool)
+    drag_started = Signal()  # a slider pressed: its drag is one undo step, not merged with the last
     colour_requested = Signal(str, str)  # section, key: open the colour dialog
     image_requested = Signal()
 
@@ -220,6 +221,7 @@ class CreatorPanel(QWidget):
                   sl: QSlider = slider) -> None:
             self.changed.emit(s, k, round(lo + (hi - lo) * v / SLIDER_STEPS, 3), sl.isSliderDown())
         slider.valueChanged.connect(moved)
+        slider.sliderPressed.connect(self.drag_started.emit)
         return slider
 
     # -- showing --------------------------------------------------------------------------------
@@ -260,6 +262,7 @@ class CreatorController(QObject):
         self.settings, self.show_error = settings, show_error
         self.draft: CharacterDraft | None = None
         self.source: Path | None = None  # the character file whose renderer previews the draft
+        self._shown_name: str | None = None  # the draft's name as last put in the name field
         self.rng = np.random.default_rng()
         self.ask_text = self._ask_text
         self.confirm = self._confirm
@@ -269,6 +272,7 @@ class CreatorController(QObject):
         self.ask_unsaved = self._ask_unsaved
         p = panel
         p.changed.connect(self.edit)
+        p.drag_started.connect(lambda: self.draft is not None and self.draft.new_step())
         p.colour_requested.connect(self._pick_colour)
         p.image_requested.connect(self._pick_image)
         for button, slot in ((p.save_button, self.save), (p.save_new_button, self.save_as_new),
@@ -314,6 +318,7 @@ class CreatorController(QObject):
         self.draft = CharacterDraft(ch, path if own else None, self.library.folder,
                                     None if own else f"my {ch.name}"[:64])
         self.source = path
+        self._shown_name = None  # a new draft: its name in the field
         self._refresh()
         self._preview()
         return True
@@ -401,8 +406,9 @@ class CreatorController(QObject):
         if d is None:
             return
         p.show_draft(d)
-        if p.name_edit.text() != d.name and not p.name_edit.hasFocus():
+        if d.name != self._shown_name:  # opened, saved or renamed: a name typed meanwhile is kept
             p.name_edit.setText(d.name)
+            self._shown_name = d.name
         own = d.path is not None
         where = f"saved as {d.path.name}" if own else "not saved yet"
         p.status.setText(f"<b>{d.name}</b>: {where}{' (unsaved changes)' if d.dirty and own else ''}. "
@@ -499,7 +505,6 @@ class CreatorController(QObject):
         self.styles.reload(select=str(path))
         if in_use:
             self.styles.pick(str(path))
-        self.panel.name_edit.setText(name)  # also when it has the keyboard (a refresh leaves it then)
         self._refresh()
         return path
 
@@ -532,6 +537,10 @@ class CreatorController(QObject):
         """Add a character file (checked first: a bad or foreign file changes nothing)."""
         source = source or self.ask_open("Import a character", f"Characters (*{SUFFIX} *{V1_SUFFIX})")
         if not source:
+            return None
+        d = self.draft
+        if d is not None and d.dirty and not self.confirm(
+                "Unsaved character", f"Discard your changes to {d.name} and edit the imported character?"):
             return None
         try:
             path = self.library.import_file(Path(source))

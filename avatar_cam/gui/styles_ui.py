@@ -201,7 +201,7 @@ class StyleController(QObject):
         self.reload(select=path)
         text = text.replace(path, Path(path).name)  # the folder is the styles folder; the bar is short
         self._note = (path, text[:1].upper() + text[1:])
-        self.pick(path)
+        self.choose(path)  # a character with unsaved changes in the creator asks first
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
