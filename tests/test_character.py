@@ -118,6 +118,21 @@ def test_a_background_image_that_is_no_picture_is_refused_at_load(tmp_path: Path
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_background_picture_gone_after_loading_draws_the_gradient(tmp_path: Path) -> None:
+    """The character was loaded with its picture, which was then deleted: every frame raised,
+    and the meeting saw the 'style failed' card until the style was changed."""
+    import cv2
+
+    picture = tmp_path / "beach.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (30, 160, 220), np.uint8))
+    ch = load_character(_mutated(tmp_path, lambda d: d["background"].update(
+        kind="image", image="beach.png", top="#102030", bottom="#405060")))
+    assert tuple(draw_frame(ch, Pose(), (320, 180))[2, 2]) == (30, 160, 220)
+    picture.unlink()
+    frame = draw_frame(ch, Pose(), (320, 160))  # another size: the background is made again
+    assert tuple(frame[0, 0]) == (0x30, 0x20, 0x10) and tuple(frame[-1, 0])[0] > 0x50
+
+
 def test_not_json_is_a_style_error(tmp_path: Path) -> None:
     path = tmp_path / "x.character.json"
     path.write_text("{not json")

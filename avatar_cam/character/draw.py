@@ -120,15 +120,15 @@ def portrait_placement(n: int, reach: Extent | None = None) -> Placement:
 @functools.lru_cache(maxsize=8)
 def _background(kind: str, top: tuple[int, int, int], bottom: tuple[int, int, int], image: str,
                 size: tuple[int, int]) -> np.ndarray:
-    """The BGRA background at `size`, made once (a copy per frame costs ~0.2 ms at 720p)."""
+    """The BGRA background at `size`, made once (a copy per frame costs ~0.2 ms at 720p). A
+    picture gone or unreadable since the character was loaded gives its gradient instead: the
+    meeting went on seeing the 'style failed' card on every frame."""
     w, h = size
-    if kind == "image":
-        img = load_image(image)
-        if img is None:
-            raise ValueError(f"background image {image} cannot be read")
+    img = load_image(image) if kind == "image" else None
+    if img is not None:
         bgr = cover(img, size)
     else:
-        t = np.linspace(0.0, 1.0, h)[:, None] if kind == "gradient" else np.zeros((h, 1))
+        t = np.linspace(0.0, 1.0, h)[:, None] if kind != "colour" else np.zeros((h, 1))
         rgb = (1 - t) * np.array(top) + t * np.array(bottom)
         bgr = np.repeat(rgb[:, None, ::-1], w, axis=1).round().astype(np.uint8)
     out = np.empty((h, w, 4), np.uint8)
