@@ -339,6 +339,26 @@ def test_a_character_from_a_cartoon_image_asks_before_dropping_unsaved_edits(env
     assert w.engine.pipeline.style.path != made
 
 
+def test_picking_the_edited_character_again_shows_the_draft_not_the_saved_file(env) -> None:
+    """Edited (unsaved), another style picked, then the character again: the output showed the
+    saved file while the creator showed the edits."""
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    zed = w.creator.save("Zed")
+    w.creator.edit("hair", "style", "bob")
+    w.styles.choose(str(env.root / "builtin" / "mosaic.onnx")).result(10)
+    wait_until(lambda: w.engine.pipeline.style.path.name == "mosaic.onnx", what="the mosaic runs")
+    w.styles.choose(str(zed)).result(10)
+
+    def drawn_hair() -> object:
+        renderer = w.engine.pipeline.stylizer
+        return getattr(renderer, "character", None) and renderer.character.parts["hair"]["style"]
+
+    wait_until(lambda: drawn_hair() == "bob", what="the draft drawn again")
+    assert w.creator.draft.dirty
+
+
 def test_the_creator_fits_a_1366x768_laptop_screen(env) -> None:
     w = env.window()
     w.show_creator()

@@ -350,8 +350,12 @@ class CreatorController(QObject):
         when the draft had unsaved changes: `may_switch`)."""
         if self.draft is None or info.kind != CHARACTER_KIND or self.source is None:
             return
-        if str(info.path) != self.styles.requested or info.path.resolve() == self.source.resolve():
+        if str(info.path) != self.styles.requested:
             return  # not the user's latest pick (a preview load, or a pick since superseded)
+        if info.path.resolve() == self.source.resolve():
+            if self.draft.dirty:  # picked again after another style: it loaded the saved file
+                self._preview()
+            return
         self.open(info.path)
 
     # -- editing --------------------------------------------------------------------------------
