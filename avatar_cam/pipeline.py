@@ -178,6 +178,8 @@ class Pipeline:
         with self._lock:
             self.stylizer = stylizer
             self.style_error = None
+        if self._calibrator is not None and not stylizer.draws_frame:
+            self._stop_calibrating("calibration stopped: the style is no longer a drawn character")
 
     def set_calibration(self, calibration: Calibration) -> None:
         """The person's neutral face and expressiveness, for this and every later style."""
@@ -200,15 +202,22 @@ class Pipeline:
     def _give_up_calibrating(self, frame: Frame) -> None:
         """Stop a calibration that got no steady face for `CALIBRATE_GIVE_UP_S` of the stream
         (the person left, or the camera shows no one) and say so, instead of waiting for ever."""
-        if self._calibrator is None or frame.still:
+        if self._calibrator is None:
+            return
+        if frame.still:  # a photo (or a folder of them) never gives 2 s of a face: say so now
+            self._stop_calibrating("calibration needs a camera or a video: a photo has no 2 s of your face")
             return
         if self._calibrating_since is None:
             self._calibrating_since = frame.timestamp
         elif frame.timestamp - self._calibrating_since >= CALIBRATE_GIVE_UP_S:
-            done, self._calibrator, self._calibrated = self._calibrated, None, None
-            if done:
-                done(None, f"calibration stopped: no steady face in {CALIBRATE_GIVE_UP_S:.0f} s; "
-                           "look at the camera and try again")
+            self._stop_calibrating(f"calibration stopped: no steady face in {CALIBRATE_GIVE_UP_S:.0f} s; "
+                                   "look at the camera and try again")
+
+    def _stop_calibrating(self, why: str) -> None:
+        """Give up a pending calibration and say `why`."""
+        done, self._calibrator, self._calibrated = self._calibrated, None, None
+        if done:
+            done(None, why)
 
     def _calibrate_with(self, frame: Frame, renderer: FrameRenderer) -> None:
         if self._calibrator is None or renderer.last_measures is None or frame.still:
@@ -285,7 +294,7 @@ class Pipeline:
         if held is None:
             image = self._others_covered(frame) if camera and mode is Mode.OVERLAY else frame.image
             if image is not None:  # else the detector failed: the card, not a held overlay
-                held = self.hold.recall(frame, self.compositor, camera, image)
+                held = self.hold.recall(frame, self.compositor, camera, image, mode)
         if held is not None:
             frame.output = held
 
@@ -408,6 +417,7 @@ class Pipeline:
         w, h = self.config.output_size
         frame = Frame(np.zeros((h, w, 3), np.uint8), index, time.perf_counter(), fallback=reason)
         self._gate(frame, self.compositor.mode, camera=False)
+        self._give_up_calibrating(frame)  # no camera: a pending calibration gives up in time
         return frame
 
     # -- a whole run -----------------------------------------------------------------------------

@@ -109,16 +109,19 @@ class LiveHold:
         self._since = 0
 
     def recall(self, frame: Frame, compositor: Compositor, camera: bool = True,
-               image: np.ndarray | None = None) -> np.ndarray | None:
+               image: np.ndarray | None = None, mode: Mode | None = None) -> np.ndarray | None:
         """The held picture for this frame that missed its cartoon, or None (show the card).
         `camera`: whether `frame.image` is a real camera image; `image`: the picture an overlay
-        goes onto (`frame.image` with other people's faces covered), if not `frame.image`."""
+        goes onto (`frame.image` with other people's faces covered), if not `frame.image`;
+        `mode`: the frame's mode (default: the compositor's now). Only a picture made in that
+        same mode is held: a full-mode picture (the whole scene restyled) held into avatar mode,
+        which promises no camera picture at all, showed the scene for a dozen frames."""
         self._since += 1
-        if self._output is None or self._since > self.frames or frame.fallback == "paused":
+        mode = compositor.mode if mode is None else mode
+        if self._output is None or self._since > self.frames or frame.fallback == "paused" \
+                or self._mode is not mode:
             return None
-        if compositor.mode is not Mode.OVERLAY:
-            if self._mode is Mode.OVERLAY:  # it carries that moment's camera pixels
-                return None
+        if mode is not Mode.OVERLAY:
             held = self._output
         elif camera and self._cartoon is not None and self._matrix is not None:
             held = compositor.overlay(self._cartoon, frame.image if image is None else image, self._matrix)

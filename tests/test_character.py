@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -626,6 +627,35 @@ def test_calibration_without_a_face_stops_and_says_so() -> None:
         pipe.process(Frame(wall.copy(), i, i / 30))
     assert len(results) == 1 and results[0][0] is None and "no steady face" in results[0][1]
     assert pipe.config.calibration == before
+
+
+def test_a_pending_calibration_ends_with_a_message_on_a_photo_a_lost_camera_or_a_new_style(
+        style_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window's Calibrate waited for ever on a photo input (stills never gave up) and with
+    the camera gone (placeholder frames never asked); a switch to a generated style left it
+    armed, and it fired later on another character."""
+    pipe = Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240)))
+    said: list[tuple[object, str]] = []
+    pipe.calibrate(lambda cal, msg: said.append((cal, msg)))
+    pipe.process(Frame(draw_demo_face(0.0), 0, 0.0, still=True))
+    assert said == [(None, "calibration needs a camera or a video: a photo has no 2 s of your face")]
+
+    monkeypatch.setattr("avatar_cam.pipeline.CALIBRATE_GIVE_UP_S", 0.3)
+    pipe.calibrate(lambda cal, msg: said.append((cal, msg)))
+    pipe.placeholder("source_lost")
+    t0 = time.perf_counter()
+    while len(said) < 2 and time.perf_counter() - t0 < 3:
+        time.sleep(0.1)
+        pipe.placeholder("source_lost")
+    assert len(said) == 2 and said[1][0] is None and "no steady face" in said[1][1]
+
+    pipe.calibrate(lambda cal, msg: said.append((cal, msg)))
+    pipe.set_style(load_style(style_file))
+    assert len(said) == 3 and said[2][0] is None and "no longer a drawn character" in said[2][1]
+    pipe.set_style(load_style(CHARACTERS[0]))
+    for i in range(75):
+        pipe.process(Frame(draw_demo_face(i / 30), i, i / 30))
+    assert len(said) == 3, "nothing fires later from the calibration that was stopped"
 
 
 def test_calibration_is_refused_without_a_drawn_character(style_file: Path) -> None:

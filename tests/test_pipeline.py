@@ -152,6 +152,24 @@ def test_privacy_gate_is_per_frame_and_the_live_hold_bridges_then_gives_the_card
     assert gate.counts["no_face"] == 4
 
 
+def test_a_held_picture_is_only_shown_in_the_mode_it_was_made_in() -> None:
+    """Full mode restyles the whole scene: held into avatar mode (no camera picture at all) it
+    showed the scene for a dozen frames after the switch. A frame's own mode decides, not the
+    compositor's now (a switch to overlay mid-frame pasted the cartoon on an uncovered frame)."""
+    cam = np.zeros((48, 64, 3), np.uint8)
+    comp = Compositor(Mode.AVATAR, (64, 48))
+    made = _frame(cam)
+    made.output = np.full((48, 64, 3), 100, np.uint8)
+    hold = LiveHold(frames=12)
+    hold.remember(made, Mode.FULL)
+    missed = _frame(cam, 1)
+    missed.fallback = "no_face"
+    assert hold.recall(missed, comp) is None, "a full-mode scene in avatar mode"
+    hold.remember(made, Mode.AVATAR)
+    assert hold.recall(missed, comp, mode=Mode.OVERLAY) is None
+    assert hold.recall(missed, comp, mode=Mode.AVATAR) is not None
+
+
 def test_privacy_gate_blocks_the_camera_frame_itself() -> None:
     gate = PrivacyGate((64, 48))
     cam = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
