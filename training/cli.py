@@ -148,19 +148,17 @@ def cmd_prepare(argv: list[str]) -> int:
                    help="skip (and list) crops with more than this share outside the photo")
     p.add_argument("--overwrite", action="store_true", help="redo crops that already exist")
     args = p.parse_args(argv)
-    from training.cli_errors import overlaps
+    from training.cli_errors import crop_out_problem
     from training.data import REPORT_NAME, DataError, prepare
 
     def fail(msg: str) -> int:
         print(f"avatar-train prepare: error: {msg}", file=sys.stderr)
         return 2
 
-    if args.size < 32:
-        return fail(f"--size must be at least 32 (got {args.size})")
-    for folder in args.input:
-        if overlaps(args.out, folder):
-            return fail(f"--out {args.out} is the input {folder}, inside it or around it: the crops "
-                        "would replace or mix with the photos; give a folder of its own")
+    problem = crop_out_problem(args.out, args.input, args.size,
+                               "the crops would replace or mix with the photos")
+    if problem:
+        return fail(problem)
     try:
         rep = prepare(args.input, args.out, args.size, args.max_outside, args.overwrite,
                       domain=args.domain)

@@ -24,6 +24,17 @@ def overlaps(a: str | Path, b: str | Path) -> bool:
     return x == y or x in y.parents or y in x.parents
 
 
+def crop_out_problem(out: str | Path, inputs: list[str], size: int, why: str) -> str | None:
+    """What is wrong with a crop tool's `--size` (under 32 px) or `--out` (an input folder, inside
+    one or around one: `why` says what would happen), else None."""
+    if size < 32:
+        return f"--size must be at least 32 (got {size})"
+    clash = next((folder for folder in inputs if overlaps(out, folder)), None)
+    if clash is not None:
+        return f"--out {out} is the input {clash}, inside it or around it: {why}; give a folder of its own"
+    return None
+
+
 def missing_extra(prog: str, e: ModuleNotFoundError) -> int:
     """One line for a tool run from the app's wheel alone (no `train` extra), exit 1; any other
     missing module is raised again."""

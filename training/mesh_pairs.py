@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.cli_errors import one_line, overlaps
+from training.cli_errors import crop_out_problem, one_line
 from training.data import DataError, ScanResult, _safe_name, decode_image, scan_images
 
 REPORT = "mesh_pairs.json"
@@ -124,14 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = [i for i in args.inputs if not Path(i).is_dir()]
     if missing:
         return fail(f"not a folder: {', '.join(missing)}")
-    if args.size < 32:
-        return fail(f"--size must be at least 32 (got {args.size})")
     if args.limit < 0:
         return fail(f"--limit must be 0 (all) or more (got {args.limit})")
-    for folder in args.inputs:
-        if overlaps(args.out, folder):
-            return fail(f"--out {args.out} is the input {folder}, inside it or around it: the next run would "
-                        "read the pairs as inputs; give a folder of its own")
+    problem = crop_out_problem(args.out, args.inputs, args.size,
+                               "the next run would read the pairs as inputs")
+    if problem:
+        return fail(problem)
     try:
         r = prepare_mesh_pairs(args.inputs, args.out, args.size, limit=args.limit,
                                progress=not args.no_progress)
