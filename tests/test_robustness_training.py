@@ -570,13 +570,13 @@ def test_training_tools_without_the_training_extra_say_what_to_install(
     """The app's wheel alone (no torch): avatar-train and avatar-export ended in a traceback."""
     import sys
 
-    from training import cli_errors
+    from export import launch
 
     gone = ("torch.", "export.", "training.trainer")
     for name in [m for m in sys.modules if m == "torch" or m.startswith(gone)]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch: ModuleNotFoundError
-    assert cli_errors.export_main() == 1
+    assert launch.main() == 1
     assert cli.main(["--data-a", "a", "--data-b", "b", "--steps", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["avatar-export: error: needs the training extra (torch is not installed): "

@@ -45,15 +45,6 @@ def missing_extra(prog: str, e: ModuleNotFoundError) -> int:
     return 1
 
 
-def export_main() -> int:
-    """`avatar-export`: its module imports torch when loaded, so a missing extra is caught here."""
-    try:
-        from export.cli import main
-    except ModuleNotFoundError as e:
-        return missing_extra("avatar-export", e)
-    return main()
-
-
 def one_line(prog: str) -> Callable[[Main], Main]:
     """Decorate a tool's `main`: OSError and `SourceError` become `PROG: error: ...` and exit 2,
     Ctrl-C `PROG: interrupted` and exit 130, a missing training extra (the app's wheel alone)
