@@ -583,3 +583,13 @@ def test_training_tools_without_the_training_extra_say_what_to_install(
                    "pip install 'avatar-cam[train]'",
                    "avatar-train: error: needs the training extra (torch is not installed): "
                    "pip install 'avatar-cam[train]'"]
+
+
+def test_a_diverging_run_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--lr 1e9 ended in a FloatingPointError traceback."""
+    photos, cartoons = (make_image_folder(tmp_path / d, 2, 48, d) for d in ("A", "B"))
+    rc, _, err = _run(["--model", "cyclegan", "--generator", "light", "--data-a", str(photos),
+                       "--data-b", str(cartoons), "--size", "32", "--steps", "20", "--lr", "1e12",
+                       "--out", str(tmp_path / "run"), "--no-progress"], capsys)
+    assert rc == 1 and "Traceback" not in err
+    assert _error_line(err).startswith("avatar-train: error: training diverged (non-finite loss at step")

@@ -123,6 +123,10 @@ def _train(cfg: TrainConfig, resume: bool) -> int:
     except (ConfigError, CheckpointError, DataError, FileNotFoundError) as e:
         print(f"avatar-train: error: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # diverged (an lr far too high): the checkpoints before are kept
+        print(f"avatar-train: error: training diverged ({e}); lower --lr, then --resume from the last "
+              "checkpoint or start again", file=sys.stderr)
+        return 1
     except OSError as e:  # disk full, permissions: the last complete checkpoint is kept
         where = f"{e.filename}: " if e.filename else ""
         print(f"avatar-train: error: {where}{e.strerror or e}", file=sys.stderr)
