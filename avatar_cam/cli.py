@@ -37,7 +37,7 @@ from avatar_cam.sources import (
     list_cameras,
     open_source,
 )
-from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style, takes_mesh
 
 FILE_SINKS = (VideoFileSink, FolderSink)
 
@@ -134,6 +134,10 @@ def run_headless(args: argparse.Namespace) -> int:
     if args.fps is not None and not (source.live or source.still) and args.fps != source.fps:
         print(f"avatar-cam: note: the output keeps the video's {source.fps:g} fps (--fps sets the rate "
               "of cameras, pictures and the virtual camera)", file=sys.stderr)
+    if args.background is not None and args.mode == Mode.FULL.value and not (
+            style.kind == CHARACTER_KIND or takes_mesh(style)):
+        print(f"avatar-cam: note: --background is not used in full mode with {style.name}: the whole "
+              "picture is restyled (it is in avatar mode)", file=sys.stderr)
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource),

@@ -399,3 +399,13 @@ def test_full_mode_with_a_picture_style_claims_no_face_count(
     assert "3 frames, 3 with a face" in capsys.readouterr().err
     s = json.loads(stats.read_text())
     assert s["faces_tracked"] is True and s["frames_with_face"] == 3
+
+
+def test_a_background_full_mode_does_not_use_is_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    """--background with --mode full and a style that restyles the whole picture was ignored
+    without a word."""
+    argv = ["--headless", "-i", "demo", "-o", "none", "--max-frames", "2", "--background", "#102030"]
+    assert main([*argv, "--mode", "full", "--style", "placeholder-mosaic"]) == 0
+    assert "--background is not used in full mode" in capsys.readouterr().err
+    assert main([*argv, "--mode", "full"]) == 0  # the default character draws its scene: used
+    assert "--background is not used" not in capsys.readouterr().err
