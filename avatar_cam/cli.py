@@ -37,7 +37,7 @@ from avatar_cam.sources import (
     list_cameras,
     open_source,
 )
-from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style, takes_mesh
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style
 
 FILE_SINKS = (VideoFileSink, FolderSink)
 
@@ -108,7 +108,6 @@ def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
     try:
-        args.provider = check_provider(args.provider)  # a typo, whatever the style
         background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
         style = StyleCatalog().resolve(args.style)
         if style.kind != CHARACTER_KIND and style.likeness is None:  # listed by name: not yet run
@@ -134,10 +133,6 @@ def run_headless(args: argparse.Namespace) -> int:
     if args.fps is not None and not (source.live or source.still) and args.fps != source.fps:
         print(f"avatar-cam: note: the output keeps the video's {source.fps:g} fps (--fps sets the rate "
               "of cameras, pictures and the virtual camera)", file=sys.stderr)
-    if args.background is not None and args.mode == Mode.FULL.value and not (
-            style.kind == CHARACTER_KIND or takes_mesh(style)):
-        print(f"avatar-cam: note: --background is not used in full mode with {style.name}: the whole "
-              "picture is restyled (it is in avatar mode)", file=sys.stderr)
     output = args.output or "vcam"
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource),
@@ -168,6 +163,9 @@ def run_headless(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.background is not None and not faces_tracked(pipeline, args.mode):
+        print(f"avatar-cam: note: --background is not used in full mode with {style.name}: the whole "
+              "picture is restyled (it is in avatar mode)", file=sys.stderr)
     note = style.privacy_note()
     if note:
         print(f"avatar-cam: note: {note}", file=sys.stderr)

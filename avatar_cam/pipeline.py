@@ -291,10 +291,8 @@ class Pipeline:
             self.hold.remember(frame, mode)
             return
         held = self._idle(frame, stylizer, mode) if frame.fallback in IDLE_REASONS else None
-        if held is None:
-            image = self._others_covered(frame) if camera and mode is Mode.OVERLAY else frame.image
-            if image is not None:  # else the detector failed: the card, not a held overlay
-                held = self.hold.recall(frame, self.compositor, camera, image, mode)
+        if held is None:  # a held overlay goes onto this frame with the other faces covered
+            held = self.hold.recall(frame, self.compositor, camera, lambda: self._others_covered(frame), mode)
         if held is not None:
             frame.output = held
 

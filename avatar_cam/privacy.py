@@ -4,6 +4,7 @@ the live stream's hold over short gaps."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -109,10 +110,12 @@ class LiveHold:
         self._since = 0
 
     def recall(self, frame: Frame, compositor: Compositor, camera: bool = True,
-               image: np.ndarray | None = None, mode: Mode | None = None) -> np.ndarray | None:
+               onto: Callable[[], np.ndarray | None] | None = None,
+               mode: Mode | None = None) -> np.ndarray | None:
         """The held picture for this frame that missed its cartoon, or None (show the card).
-        `camera`: whether `frame.image` is a real camera image; `image`: the picture an overlay
-        goes onto (`frame.image` with other people's faces covered), if not `frame.image`;
+        `camera`: whether `frame.image` is a real camera image; `onto`: makes the picture an
+        overlay goes onto (`frame.image` with other people's faces covered; None: no picture,
+        the card), called only when a held overlay is made (default: `frame.image`);
         `mode`: the frame's mode (default: the compositor's now). Only a picture made in that
         same mode is held: a full-mode picture (the whole scene restyled) held into avatar mode,
         which promises no camera picture at all, showed the scene for a dozen frames."""
@@ -124,7 +127,10 @@ class LiveHold:
         if mode is not Mode.OVERLAY:
             held = self._output
         elif camera and self._cartoon is not None and self._matrix is not None:
-            held = compositor.overlay(self._cartoon, frame.image if image is None else image, self._matrix)
+            image = frame.image if onto is None else onto()
+            if image is None:
+                return None
+            held = compositor.overlay(self._cartoon, image, self._matrix)
         else:
             return None
         if held.shape[:2] != (compositor.size[1], compositor.size[0]) or leaks_camera(held, frame):

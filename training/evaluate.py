@@ -682,8 +682,9 @@ def photo_crops(run_dir: Path | None, held: Sequence[Path]) -> list[Path]:
 
 def trained_names(split_file: Path) -> set[str]:
     """The picture names a run trained on (its split's `train_*` lists; none: an empty set), by
-    file stem as `training.mesh_pairs` keeps it (`trainA__female_10016.png` is `female_10016`),
-    so a photo and its mesh drawing match. An unreadable split: EvalError (one line)."""
+    source name (`training.data.source_key`: `trainA__female_10016.png` is `female_10016`, the
+    rule packs and fine-tunes match by), so a photo and its mesh drawing match. An unreadable
+    split: EvalError (one line)."""
     try:
         split = json.loads(split_file.read_text())
     except (OSError, ValueError) as e:
@@ -691,14 +692,18 @@ def trained_names(split_file: Path) -> set[str]:
         raise EvalError(f"{split_file}: not a run's split.json ({why})") from None
     lists = [v for k, v in split.items() if k.startswith("train_") and isinstance(v, list)] \
         if isinstance(split, dict) else []
-    return {Path(str(p)).stem.split("__")[-1] for names in lists for p in names}
+    from training.data import source_key
+
+    return {source_key(str(p)) for names in lists for p in names}
 
 
 def untrained(photos: Sequence[Path], split_files: Sequence[Path]) -> tuple[list[Path], int]:
     """`photos` less those the runs of `split_files` trained on (a held-out split made apart from
     a run, e.g. the judge's, can hold pictures that run trained on), and how many were left out."""
     trained = set().union(*(trained_names(f) for f in split_files)) if split_files else set()
-    kept = [p for p in photos if Path(p).stem not in trained]
+    from training.data import source_key
+
+    kept = [p for p in photos if source_key(p) not in trained]
     return kept, len(photos) - len(kept)
 
 

@@ -203,7 +203,7 @@ class Banner(QFrame):
         self._layout.addWidget(self.close_button)
         self._buttons: list[QPushButton] = []
         self._messages: dict[str, tuple[str, str, list[tuple[str, Callable[[], None]]]]] = {}
-        self.kind = self.topic = ""
+        self.kind = ""
         self.hide()
 
     @property
@@ -234,11 +234,10 @@ class Banner(QFrame):
             b.deleteLater()
         self._buttons = []
         if not self._messages:
-            self.kind = self.topic = ""
+            self.kind = ""
             self.hide()
             return
-        self.topic = list(self._messages)[-1]
-        _, _, actions = self._messages[self.topic]
+        _, _, actions = self._messages[self.topics[-1]]  # the newest message's buttons
         kinds = [k for _, k, _ in self._messages.values()]
         self.kind = max(kinds, key=lambda k: self.SEVERITY.index(k) if k in self.SEVERITY else 0)
         colors = {"warning": "#5a4a1e", "error": "#5c2626", "info": "#23405c"}

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         row.addLayout(left, 1)
         self.controls = ControlPanel()
         self.creator_panel = CreatorPanel()
+        self.creator_panel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Ctrl+E focuses it, not an editor
         self.tabs = QTabWidget()
         for widget, title in ((self.controls, "Camera and style"), (self.creator_panel, "Make a character")):
             scroll = QScrollArea()
@@ -433,7 +434,6 @@ class MainWindow(QMainWindow):
     def show_creator(self) -> None:
         """The creator's tab, with the keyboard in it (its Ctrl+S, Ctrl+R, Ctrl+Z act inside it)."""
         self.tabs.setCurrentIndex(1)
-        self.creator_panel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the panel, not an editor of it
         self.creator_panel.setFocus()
 
     def _on_tab(self, index: int) -> None:
