@@ -48,6 +48,21 @@ def test_false_winks_and_missing_faces_are_counted() -> None:
     assert "false winks" in misses and "face on" in misses
 
 
+def test_gaze_is_compared_only_where_the_persons_eyes_are_open() -> None:
+    t = np.linspace(0, 6, 40)
+    person = [_row(gaze_x=0.05 * np.sin(x)) for x in t]
+    output = [_row(gaze_x=0.08 * np.sin(x)) for x in t]
+    for i in (10, 11, 12):  # a blink: the person's irises read anywhere on the lids, the drawing's too
+        person[i] = _row(eye_r=0.05, eye_l=0.06, gaze_x=0.05)
+        output[i] = _row(eye_r=0.05, eye_l=0.05, gaze_x=-0.1)
+    s = _result(person, output).summary()
+    assert s["gaze_compared"] == 37
+    assert s["signals"]["gaze_x"]["corr"] == pytest.approx(1.0)
+    assert s["compared"] == 40  # every other signal keeps every frame
+    half = _result(person, [_row(gaze_x=0.0) if i in (10, 11, 12) else o for i, o in enumerate(output)])
+    assert half.summary()["signals"]["gaze_x"]["corr"] == pytest.approx(1.0)
+
+
 def test_several_sizes_are_judged_on_their_mean() -> None:
     t = np.linspace(0, 6, 40)
     person = [_row(mouth_open=0.2 + 0.2 * np.sin(x)) for x in t]
