@@ -122,6 +122,7 @@ BAD_VALUES = [
     (["--device", "cuda:x"], "--device must be auto, cpu, cuda, cuda:N or mps, not 'cuda:x'"),
     (["--set", "lambda_cycle=-10"], "lambda_cycle must be >= 0.0, not -10.0"),
     (["--seed", "-1"], "seed must be >= 0"),
+    (["--set", "ndf=eight"], "--set ndf should be int, got 'eight'"),
 ]
 
 
@@ -133,6 +134,19 @@ def test_bad_option_values_are_one_line(tmp_path: Path, capsys: pytest.CaptureFi
                     *flags], capsys)
     assert rc == 2 and message in _line(err)
     assert not (tmp_path / "r").exists()
+
+
+def test_set_reads_a_value_as_its_options_type(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`--set name=2024` was refused (`name should be str, got 2024`): a value that looked like a
+    number was read as one whatever the option."""
+    photos, cartoons = _data(tmp_path)
+    rc, err = _run([*TINY, "--data-a", str(photos), "--data-b", str(cartoons), "--out", str(tmp_path / "r"),
+                    "--set", "name=2024", "--set", "license_note=1.5", "--set", "flip=false",
+                    "--set", "lambda_cycle=5", "--set", "steps=1"], capsys)
+    assert rc == 0, err
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (saved["name"], saved["license_note"], saved["flip"]) == ("2024", "1.5", False)
+    assert (saved["lambda_cycle"], saved["steps"]) == (5.0, 1)
 
 
 def test_a_failed_start_leaves_nothing_that_blocks_a_rerun(tmp_path: Path,

@@ -15,7 +15,6 @@ Options resolve as defaults < `--config FILE` (TOML recipe or a run's config.jso
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -47,20 +46,20 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR exactly (step, LR, RNG)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other config key, value as JSON or text (e.g. --set lambda_cycle=5)")
+                   help="any other config key, value read as its type (e.g. --set lambda_cycle=5, "
+                        "--set name=2024, --set flip=false)")
     return p
 
 
 def _parse_set(items: list[str]) -> dict:
+    """`--set KEY=VALUE` items, each VALUE read as its option's type (`name=2024` is a name)."""
     out = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        try:
-            out[k.strip().replace("-", "_")] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip().replace("-", "_")] = v
+        key = k.strip().replace("-", "_")
+        out[key] = TrainConfig.value_from_text(key, v)
     return out
 
 

@@ -203,6 +203,33 @@ class TrainConfig:
             setattr(cfg, k, v)
         return cfg
 
+    @classmethod
+    def value_from_text(cls, key: str, text: str) -> Any:
+        """`--set KEY=VALUE`: VALUE read as KEY's own type, so a text option keeps text that looks
+        like a number (`name=2024`); a list is a JSON list or one folder. An unknown KEY's text is
+        returned as it is (`from_dict` names the option)."""
+        if key not in {f.name for f in dataclasses.fields(cls)}:
+            return text
+        kind = type(getattr(cls(), key))
+        if kind is str:
+            return text
+        if kind is list:
+            if not text.lstrip().startswith("["):
+                return [text]
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ConfigError(f"--set {key} should be a folder or a JSON list of folders, got {text!r}"
+                                  ) from None
+        if kind is bool:
+            if text.strip().lower() not in ("true", "false"):
+                raise ConfigError(f"--set {key} should be true or false, got {text!r}")
+            return text.strip().lower() == "true"
+        try:
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"--set {key} should be {kind.__name__}, got {text!r}") from None
+
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Options from a TOML recipe (a `[train]` table or top level) or a run's config.json."""
