@@ -111,15 +111,45 @@ def test_eval_a_run_with_fake_features_and_analyzer(tmp_path: Path, fidelity: No
     assert (out / "contact_sheet.png").stat().st_size > 0
 
 
-def test_eval_cli_on_a_run_without_inception_weights(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_eval_cli_on_a_run_without_inception_weights(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """No weights in torch's hub cache and no download: FID/KID are null with the reason, the rest
+    is measured."""
     run = train(tiny_config(tmp_path, steps=1, val_count=3))
-    rc = ev.main(["--run", str(run), "--inception-weights", str(tmp_path / "missing.pth")])
+
+    def offline(*args: object, **kwargs: object) -> dict:
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    rc = ev.main(["--run", str(run), "--no-judge", "--no-identity"])
     assert rc == 0
     err = capsys.readouterr().err
-    assert "FID/KID not computed" in err and "missing.pth" in err
+    assert "FID/KID not computed" in err and "could not be downloaded" in err
     res = json.loads((run / "eval" / "eval.json").read_text())
-    assert res["fid"] is None and "missing.pth" in res["fid_error"]
+    assert res["fid"] is None and "--inception-weights PATH" in res["fid_error"]
     assert res["n_photos"] == 3 and res["expression"]["n"] == 3  # held-out photos from split.json
+
+
+def test_a_bad_inception_weights_file_stops_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing or unreadable --inception-weights file was a warning after every cartoon had been
+    made and measured, and exit 0: now one line and exit 2, before anything is generated."""
+    photos = make_image_folder(tmp_path / "p", 2, 40, "A")
+    cartoons = make_image_folder(tmp_path / "c", 2, 40, "B", 1)
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a weights file")
+    generated: list[object] = []
+    monkeypatch.setattr(ev, "evaluate", lambda *args, **kwargs: generated.append(args))
+    out = tmp_path / "out"
+    for weights, message in ((tmp_path / "missing.pth", "Inception weights not found: "),
+                             (garbage, f"{garbage}: not a usable Inception state dict")):
+        rc = ev.main(["--passthrough", "--photos", str(photos), "--cartoons", str(cartoons),
+                      "--inception-weights", str(weights), "--out", str(out)])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1, err
+        assert err.startswith(f"avatar-eval: error: {message}") and str(weights) in err, err
+    assert not generated and not out.exists()
 
 
 def test_eval_cli_on_a_style_file(tmp_path: Path) -> None:

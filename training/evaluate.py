@@ -15,7 +15,9 @@ be aligned crops (`avatar-train prepare`), as the app feeds the generator.
   cartoons and real cartoons. The Inception weights come from `--inception-weights PATH`
   (torch-fidelity's `weights-inception-2015-12-05-6726825d.pth`, or a .safetensors of the same
   state dict), else torch's hub cache, else a download; when none works the metrics are null with
-  the reason, and everything else is still computed. KID's subset size is at most the smaller set.
+  the reason, and everything else is still computed. A `--inception-weights` file that does not
+  load (missing, not Inception-v3 weights) is an error (exit 2) before any cartoon is made. KID's
+  subset size is at most the smaller set.
 - What the paper cares about, without any download: does the cartoon keep the expression, pose
   and gaze (MediaPipe Face Mesh on input and output, `avatar_cam.expression`): face-found rate
   on outputs, landmark error as a fraction of face size, mouth/eye-open agreement, yaw/pitch/roll
@@ -754,6 +756,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avatar-eval: error: --limit must be at least 1 (got {args.limit})", file=sys.stderr)
         return 2
     try:
+        # a weights file asked for that does not load stops here, not after the cartoons are made
+        features = inception_features(args.inception_weights) \
+            if args.inception_weights and not args.no_fid else None
         extra = None
         run_dir = None
         if args.run:
@@ -793,10 +798,10 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else default_out
         if args.limit is not None:
             photos, cartoons = photos[: args.limit], cartoons[: args.limit]
-        features, fid_error = None, "skipped (--no-fid)" if args.no_fid else None
-        if not args.no_fid and cartoons:
+        fid_error = "skipped (--no-fid)" if args.no_fid else None
+        if features is None and not args.no_fid and cartoons:
             try:
-                features = inception_features(args.inception_weights)
+                features = inception_features(None)
             except EvalError as e:
                 fid_error = str(e)
                 print(f"avatar-eval: FID/KID not computed: {e}", file=sys.stderr)
