@@ -593,3 +593,42 @@ def test_a_diverging_run_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
                        "--out", str(tmp_path / "run"), "--no-progress"], capsys)
     assert rc == 1 and "Traceback" not in err
     assert _error_line(err).startswith("avatar-train: error: training diverged (non-finite loss at step")
+
+
+def test_ctrl_c_while_training_leaves_the_sample_grid_of_its_step(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C saved a checkpoint after the step in flight but drew no sample grid: nothing to
+    look at for where the run stood. The grid is the one a scheduled sample of that step draws."""
+    from training import trainer
+
+    photos, cartoons = (make_image_folder(tmp_path / d, 6, 48, d) for d in ("A", "B"))
+    base = ["--model", "cyclegan", "--generator", "light", "--data-a", str(photos), "--data-b", str(cartoons),
+            "--size", "32", "--steps", "6", "--val-count", "2", "--no-progress", "--set", "ndf=8",
+            "--set", "gen_width=8"]
+    assert cli.main([*base, "--out", str(tmp_path / "straight"), "--sample-every", "3"]) == 0
+    real = trainer.create_model
+
+    def ctrl_c_at_the_third_step(*args: object, **kwargs: object) -> torch.nn.Module:
+        model = real(*args, **kwargs)
+        step = model.step
+        calls = []
+
+        def step_once(batch: dict) -> dict:
+            calls.append(1)
+            if len(calls) == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+            return step(batch)
+
+        model.step = step_once
+        return model
+
+    monkeypatch.setattr(trainer, "create_model", ctrl_c_at_the_third_step)
+    run = tmp_path / "stopped"
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*base, "--out", str(run)])  # sample_every 500: no scheduled grid
+    assert stopped.value.code == 128 + signal.SIGINT
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 3
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["latest.png", "step_0000003.png"]
+    grid = cv2.imread(str(run / "samples" / "step_0000003.png"))
+    assert np.array_equal(grid, cv2.imread(str(tmp_path / "straight" / "samples" / "step_0000003.png")))
+    assert np.array_equal(grid, cv2.imread(str(run / "samples" / "latest.png")))

@@ -8,7 +8,7 @@ atomic checkpoints and exact resume.
 - `samples/step_XXXXXXX.png` + `samples/latest.png` every `sample_every` steps (rows: held-out
   photos; columns: input, output, reconstruction, ...),
 - `checkpoints/` (see `training.checkpoint`) every `save_every` steps, at the end, and on
-  SIGINT/SIGTERM (after the step in flight).
+  SIGINT/SIGTERM (after the step in flight, with a sample grid of that step).
 
 A batch is a pure function of (seed, step) and all model randomness comes from the saved RNG
 state, so `--resume` continues exactly where the uninterrupted run would be.
@@ -576,6 +576,8 @@ def _train(cfg: TrainConfig, resume: bool) -> Path:
                     if off_schedule and done % cfg.save_every:
                         with stop.saving():
                             save(done, periodic=False)
+                    if off_schedule and done % cfg.sample_every:  # where it stood, drawn after the
+                        write_samples(done)                       # save: a second Ctrl-C loses no step
                     log.warning("stopped at step %d (resume with --resume)", done)
                     raise SystemExit(128 + (stop.signum or signal.SIGTERM))
                 if n_late:
