@@ -211,21 +211,24 @@ def run_headless(args: argparse.Namespace) -> int:
         except OSError as e:
             return _fail(f"{args.stats}: cannot write stats ({e.strerror})")
     untracked = "faces not looked for in full mode"
-    if source.still:
-        files = "1 file" if summary["stills"] == 1 else f"{summary['stills']} files"
+    latency = f"latency p50 {summary['latency_ms']['p50']} ms"
+    lost = sum(n for k, n in stats.errors.items() if k.startswith("sink:"))
+    if source.still:  # each image on its own: what was done with them, no frame rate
+        did = "processed" if lost or output == "none" else "sent" if output == "vcam" else "wrote"
+        n = summary["stills"]
+        images = f"{did} {n} file{'' if n == 1 else 's'}"
         named = summary["names_without_face"]
         which = f": {', '.join(named[:5])}{', ...' if len(named) > 5 else ''}" if named else ""
-        counts = (f"{files}, {summary['frames_with_face']} with a face, "
+        counts = (f"{images}, {summary['frames_with_face']} with a face, "
                   f"{summary['files_without_face']} without a face (placeholder card{which})"
-                  if tracked else f"{files} ({untracked})")
+                  if tracked else f"{images} ({untracked})")
         if summary.get("skipped_inputs"):
             counts += f", {len(summary['skipped_inputs'])} unreadable (skipped)"
+        print(f"avatar-cam: {counts}, {latency}", file=sys.stderr)
     else:
         faces = f"{summary['frames_with_face']} with a face" if tracked else untracked
-        counts = f"{summary['frames_out']} frames, {faces}, {summary['frames_fallback']} fallback"
-    print(f"avatar-cam: {counts}, {summary['fps']} fps, latency p50 "
-          f"{summary['latency_ms']['p50']} ms", file=sys.stderr)
-    lost = sum(n for k, n in stats.errors.items() if k.startswith("sink:"))
+        print(f"avatar-cam: {summary['frames_out']} frames, {faces}, {summary['frames_fallback']} fallback, "
+              f"{summary['fps']} fps, {latency}", file=sys.stderr)
     if lost:
         return _fail(f"output {output}: {lost} frame(s) not written: {pipeline.sink_error}")
     if closing:

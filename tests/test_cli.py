@@ -65,6 +65,26 @@ def test_image_in_image_out_and_folder_in_folder_out(tmp_path: Path,
     assert "1 unreadable (skipped)" in capsys.readouterr().err  # said, not only in the stats
 
 
+def test_photos_are_summed_up_without_a_frame_rate(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A photo's summary said '0.0 fps' (a folder's some rate): a rate means nothing for stills,
+    what was written does."""
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "face.png"), draw_demo_face(0.0))
+    cv2.imwrite(str(src / "plain.png"), np.full((120, 160, 3), 100, np.uint8))
+    runs = [(src / "face.png", tmp_path / "a.png", "wrote 1 file, 1 with a face, 0 without a face"),
+            (src, tmp_path / "out", "wrote 2 files, 1 with a face, 1 without a face (placeholder card: "
+                                    "plain.png)"),
+            (src, "none", "processed 2 files, 1 with a face")]
+    for spec, out, said in runs:
+        assert main(["--headless", "-i", str(spec), "-o", str(out), "--size", "160x120"]) == 0
+        summary = capsys.readouterr().err.strip().splitlines()[-1]
+        assert summary.startswith(f"avatar-cam: {said}") and "fps" not in summary, summary
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "2", "--size", "160x120"]) == 0
+    assert " fps, latency p50 " in capsys.readouterr().err  # a video's frames still have a rate
+
+
 def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
     with only_backends(recording=RecordingBackend):
         code = main(["--headless", "-i", "demo", "-o", "vcam", "--max-frames", "5", "--mirror",
