@@ -43,6 +43,12 @@ HAIR_SIDES = {"medium": ((0.06, 0.22, 0.45, 0.62), (0.78, 0.94, 0.45, 0.62)),
               "long": ((0.04, 0.20, 0.62, 0.90), (0.80, 0.96, 0.62, 0.90))}
 HAIR_NEAR = 15.0  # Lab distance: a side pixel this close to the hair colour is hair
 HAIR_SHARE = 0.3  # the share of a side box (on both sides) that makes hair reach there
+# a big round volume (an afro) is wide at the temples, reaches the mouth's level (a hat's brim or a
+# turban stops above it) and does not fall past the chin in strips (long hair does)
+AFRO_TEMPLES = ((0.05, 0.12, 0.25, 0.38), (0.88, 0.95, 0.25, 0.38))
+AFRO_WIDE = 0.5  # the share of the temple boxes the hair covers in an afro (a bob's 0.0-0.5)
+AFRO_LOW = 0.15  # ... and of the "long" boxes (0.3-0.86 in DiceBear afros, 0 under a brim)
+PAST_CHIN = ((0.04, 0.25, 0.90, 1.0), (0.75, 0.96, 0.90, 1.0))
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
 MIN_APART = 10.0  # Lab distance under which the drawn hair and skin are one colour to the match
@@ -121,9 +127,10 @@ def crop_palette(rgb: np.ndarray) -> Palette:
 
 def hair_length(rgb: np.ndarray, palette: Palette) -> str | None:
     """How far down the sides of an RGB uint8 aligned crop the picture's hair reaches: "long"
-    (past the chin on both sides), "medium" (to the cheeks), "short", or None when the picture
-    shows no hair colour (or a bald head). Measured as the share of the hair's colour in side
-    boxes (`HAIR_SIDES`) on the side that has less of it."""
+    (past the chin on both sides), "medium" (to the cheeks), "short", "afro" (a big round volume
+    around the head: wide at the temples, down to the mouth, not past the chin), or None when the
+    picture shows no hair colour (or a bald head). Measured as the share of the hair's colour in
+    side boxes (`HAIR_SIDES`, `AFRO_TEMPLES`, `PAST_CHIN`) on the side that has less of it."""
     if palette.hair is None or palette.bald:
         return None
     lab, hair = _lab(rgb), np.array(palette.hair)
@@ -131,7 +138,11 @@ def hair_length(rgb: np.ndarray, palette: Palette) -> str | None:
     def least(boxes: tuple[tuple[float, float, float, float], ...]) -> float:
         return min(float((np.linalg.norm(_box(lab, b) - hair, axis=1) < HAIR_NEAR).mean()) for b in boxes)
 
-    if least(HAIR_SIDES["long"]) >= HAIR_SHARE:
+    low = least(HAIR_SIDES["long"])
+    if ((low >= HAIR_SHARE or least(HAIR_SIDES["medium"]) >= HAIR_SHARE) and low >= AFRO_LOW
+            and least(AFRO_TEMPLES) >= AFRO_WIDE and least(PAST_CHIN) < HAIR_SHARE):
+        return "afro"
+    if low >= HAIR_SHARE:
         return "long"
     return "medium" if least(HAIR_SIDES["medium"]) >= HAIR_SHARE else "short"
 

@@ -260,7 +260,7 @@ def test_an_animals_fur_takes_the_pictures_hair_and_keeps_a_pale_muzzle() -> Non
 @pytest.mark.parametrize(("cut", "length", "expected"), [
     ("side_part", "long", "long"), ("side_part", "medium", "bob"), ("long", "short", "side_part"),
     ("fringe", "short", "fringe"), ("curly", "short", "curly"), ("braids", "long", "braids"),
-    ("bob", None, "bob"),
+    ("bob", None, "bob"), ("side_part", "afro", "afro"), ("long", "afro", "afro"), ("afro", "long", "afro"),
 ])
 def test_a_pictures_hair_length_changes_a_plain_cut_only(cut: str, length: str | None, expected: str) -> None:
     """Side part, fringe, short, bob and long hair take the picture's length; curls, braids and
@@ -269,6 +269,18 @@ def test_a_pictures_hair_length_changes_a_plain_cut_only(cut: str, length: str |
     parts = {k: v for k, v in file_content(sunny).items() if k in SCHEMA}
     parts["hair"]["style"] = cut
     assert from_picture(parts, "#f9c9b6", "#1d1a1a", length=length)["hair"]["style"] == expected
+
+
+def test_an_animal_from_a_black_haired_picture_has_fur_its_outline_shows_on() -> None:
+    """The line is a deep shade of the fur (`Scene.outline`): black fur (#1d1a1a) drew a line 17
+    levels from it; the fur is lifted to a dark grey, hue kept, and the line stands out."""
+    rusty = load_character(builtin_styles_dir() / "rusty.character.json")
+    parts = {k: v for k, v in file_content(rusty).items() if k in SCHEMA}
+    skin = from_picture(parts, "#f9c9b6", "#1d1a1a")["face"]["skin"]
+    fur = np.array([int(skin[i:i + 2], 16) for i in (1, 3, 5)])
+    assert fur.max() - (fur * 0.42).max() >= 45, fur
+    assert fur[0] > fur[1] == fur[2]  # still the picture's (warm) black
+    assert from_picture(parts, "#f9c9b6", "#b02a1c")["face"]["skin"] == "#b02a1c"  # a light fur is kept
 
 
 def test_each_slider_drag_is_its_own_undo_step() -> None:

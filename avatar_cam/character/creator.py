@@ -170,9 +170,18 @@ def _skin_colours(parts: dict[str, dict]) -> None:
     parts["mouth"]["lips"] = _mix(_shade(skin, 0.85), "#c0505a", 0.45)
 
 
-# plain cuts a picture's hair length may change; the others (curls, braids, a bun...) are chosen
+# plain cuts a picture's hair length may change; the others (curls, an afro, braids...) are chosen
 SHORT_CUTS = ("short", "side_part", "fringe")
 LENGTH_CUTS = {"medium": "bob", "long": "long"}
+PICTURE_CUTS = {**LENGTH_CUTS, "afro": "afro"}  # the cut a picture's hair gives a plain cut
+FUR_FLOOR = 0x50  # the darkest an animal's fur from a picture gets (the "charcoal" preset's)
+
+
+def _legible_fur(fur: str) -> str:
+    """`fur`, lifted to at least `FUR_FLOOR` in its brightest channel (hue kept): the line a
+    character draws is a deep shade of its skin, and on black fur it did not show."""
+    c = _rgb(fur)
+    return _hex(c + max(0.0, FUR_FLOOR - float(c.max())))
 
 
 def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool = False,
@@ -180,14 +189,15 @@ def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool
     """`parts` in a picture's colours (`#rrggbb`): its skin, with the ears and lips drawn from it
     as `random_parts` draws them; its hair, brows a shade darker, facial hair and markings alike
     (`hair` None: the picture shows none, the drawn hair keeps its colour); `bald`: no hair at
-    all; `length` ("short", "medium", "long"): a plain cut becomes the picture's length (side
-    part, bob, long), any other cut stays. A hijab is clothing and stays as it is. An animal's
-    fur takes the picture's hair colour (its skin where the picture shows no hair: a red-haired
-    picture makes a red fox, not a skin-pink one), with its muzzle, markings, tuft and brows
-    from the fur as `random_parts` draws them."""
+    all; `length` ("short", "medium", "long", "afro": a big round volume): a plain cut becomes
+    the picture's (side part, bob, long, afro), any other cut (an afro too) stays. A hijab is
+    clothing and stays as it is. An animal's fur takes the picture's hair colour (its skin where
+    the picture shows no hair: a red-haired picture makes a red fox, not a skin-pink one), lifted
+    to a dark grey when black (`_legible_fur`: its outline must show), with its muzzle, markings,
+    tuft and brows from the fur as `random_parts` draws them."""
     out = copy.deepcopy(parts)
     if is_animal(out):
-        fur = skin if hair is None or bald else hair
+        fur = _legible_fur(skin if hair is None or bald else hair)
         out["face"]["skin"] = fur
         _skin_colours(out)
         if out["snout"]["style"] != "none":
@@ -206,7 +216,7 @@ def from_picture(parts: dict[str, dict], skin: str, hair: str | None, bald: bool
         out["hair"]["style"] = "bald"
         return out
     if length is not None and cut in (*SHORT_CUTS, *LENGTH_CUTS.values()):
-        out["hair"]["style"] = LENGTH_CUTS.get(length, cut if cut in SHORT_CUTS else "side_part")
+        out["hair"]["style"] = PICTURE_CUTS.get(length, cut if cut in SHORT_CUTS else "side_part")
     if hair is not None:
         out["hair"]["colour"] = out["facial_hair"]["colour"] = hair
         out["brows"]["colour"] = _shade(hair, 0.85)
