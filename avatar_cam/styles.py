@@ -81,6 +81,7 @@ class StyleInfo:
     # how much of the picture it is given the style keeps (`passes_through` on the probe's test
     # pattern; set when a camera-pixel style is loaded with `probe`); None: not measured or none
     likeness: float | None = None
+    load_note: str | None = None  # one line about a part it loaded without (a picture gone)
 
     def privacy_note(self) -> str | None:
         """One line for the user when the style keeps enough of the camera picture that people
@@ -261,7 +262,7 @@ def _load_character(path: Path) -> StyleInfo:
     if ch.migrated_from:
         meta["migrated_from"] = ch.migrated_from
     return StyleInfo(path=path, name=ch.name, kind=CHARACTER_KIND, input_size=None, input_name="",
-                     output_name="", metadata=meta)
+                     output_name="", metadata=meta, load_note=ch.missing_note())
 
 
 def _load_look(path: Path, probe: bool) -> StyleInfo:

@@ -23,7 +23,14 @@ from avatar_cam.character.draw import (
     paint_with,
 )
 from avatar_cam.character.geometry import Head3D, Pose2D, convex_polygon, inside_polygon, join, polyline
-from avatar_cam.character.model import FORMAT, V1_FORMAT, load_character, parse_character, save_character
+from avatar_cam.character.model import (
+    FORMAT,
+    V1_FORMAT,
+    load_character,
+    parse_character,
+    parse_colour,
+    save_character,
+)
 from avatar_cam.character.painter import BoundsPainter
 from avatar_cam.character.params import (
     IDLE_SECONDS,
@@ -99,7 +106,6 @@ def _mutated(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
     (lambda d: d["face"].update(freckles="yes"), "face.freckles must be true or false"),
     (lambda d: d.update(format="avatar-cam-character/9"), "format"),
     (lambda d: d.update(name=""), "name must be"),
-    (lambda d: d["background"].update(kind="image", image="nope.png"), "background.image"),
 ])
 def test_character_file_problems_are_one_line_style_errors(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
     path = _mutated(tmp_path, change)
@@ -132,6 +138,30 @@ def test_a_background_picture_gone_after_loading_draws_the_gradient(tmp_path: Pa
     picture.unlink()
     frame = draw_frame(ch, Pose(), (320, 160))  # another size: the background is made again
     assert tuple(frame[0, 0]) == (0x30, 0x20, 0x10) and tuple(frame[-1, 0])[0] > 0x50
+
+
+@pytest.mark.parametrize(("top", "kind", "what"), [("#102030", "gradient", "gradient"),
+                                                  ("#405060", "colour", "plain colour")])
+def test_a_character_whose_background_picture_is_gone_loads_with_its_gradient(
+        tmp_path: Path, top: str, kind: str, what: str) -> None:
+    """The picture was deleted after the character was saved: the file was refused at load (the
+    character vanished from the picker) and every creator edit was refused. It loads now, on
+    its gradient (or colour), with one note naming the picture."""
+    path = _mutated(tmp_path, lambda d: d["background"].update(
+        kind="image", image="backgrounds/beach.png", top=top, bottom="#405060"))
+    ch = load_character(path)
+    assert ch.parts["background"] == {"kind": kind, "top": parse_colour(top, "top"),
+                                      "bottom": (0x40, 0x50, 0x60), "image": ""}
+    assert ch.background_image() is None and ch.missing_background == "backgrounds/beach.png"
+    note = ch.missing_note()
+    assert note is not None and "'backgrounds/beach.png' is missing" in note and what in note
+    assert "\n" not in note
+    frame = draw_frame(ch, Pose(), (320, 160))
+    assert tuple(frame[0, 0]) == tuple(parse_colour(top, "top")[::-1])
+    assert load_style(path).load_note == note  # the window shows it under the style picker
+    data = json.loads(path.read_text())
+    assert parse_character(data, tmp_path).parts == ch.parts  # an edit checks the same way
+    assert load_character(DEFAULT).missing_note() is None
 
 
 def test_not_json_is_a_style_error(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("PySide6.QtWidgets")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QComboBox  # noqa: E402
 
@@ -203,6 +203,46 @@ def test_a_picture_background_shows_live_and_a_bad_picture_is_refused(env, tmp_p
     assert len(w.errors) == errors + 1 and "picture" in w.errors[-1]
 
 
+def test_a_character_whose_background_picture_was_deleted_stays_and_is_edited(env, tmp_path: Path) -> None:
+    """Its picture deleted: every creator edit was refused naming the picture, and at the next
+    start the character was refused and gone from the picker. It stays, on its gradient, with
+    one note naming the picture, and edits and saving work."""
+    w = env.window()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    w.creator.ask_open = lambda title, filt: str(picture)
+    picture = tmp_path / "room.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (40, 160, 220), np.uint8))
+    assert w.creator.edit("background", "kind", "image")
+    assert w.creator.edit("background", "top", RED)
+    path = w.creator.save("Robin")
+    assert path is not None
+    wait_until(lambda: env.settings.style == str(path), what="the character remembered for the next start")
+    rel = str(w.creator.draft.get("background", "image"))
+    (env.user_dir / rel).unlink()  # deleted while it is being edited
+    errors = len(w.errors)
+    assert w.creator.edit("hair", "style", "afro") and len(w.errors) == errors
+    assert f"{rel!r} is missing" in w.creator_panel.status.text()
+    w.close()
+
+    w = env.window()  # the next start
+    assert w.engine.pipeline.style.path == path and str(path) in w.controls.style_picker.paths()
+    assert not w.errors and not w.banner.isVisibleTo(w)
+    note = w.controls.style_note
+    assert note.isVisibleTo(w) and f"{rel!r} is missing" in note.text() and "gradient" in note.text()
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    assert w.creator.source == path and w.creator.draft.get("background", "kind") == "gradient"
+    assert f"{rel!r} is missing" in w.creator_panel.status.text()
+    wait_until(lambda: max(abs(a - b) for a, b in zip(_corner(w), (0, 0, 255), strict=True)) <= 3,
+               what="the gradient's red top instead of the picture")
+    assert w.creator.edit("hair", "style", "bob") and not w.errors
+    assert w.creator.save() == path and not w.errors
+    saved = load_character(path)
+    assert saved.parts["hair"]["style"] == "bob" and saved.parts["background"]["kind"] == "gradient"
+    assert saved.missing_background is None and "missing" not in w.creator_panel.status.text()
+
+
 def test_a_bad_import_shows_one_message_and_changes_nothing(env, tmp_path: Path) -> None:
     w = env.window()
     w.show_creator()
@@ -371,3 +411,26 @@ def test_the_creator_fits_a_1366x768_laptop_screen(env) -> None:
     assert panel_area.width() >= 360  # the panel has room; it scrolls vertically
     for widget in (w.creator_panel.save_button, w.creator_panel.random_button, w.creator_panel.name_edit):
         assert widget.focusPolicy() != Qt.FocusPolicy.NoFocus
+
+
+def test_the_creators_buttons_fit_in_the_smallest_window_and_at_1050_wide(env) -> None:
+    """'Save as new...' was cut off at about 1050 px wide (the window's minimum width with the
+    help panel open): the buttons wrap into more rows instead."""
+    w = env.window()
+    w.show_creator()
+    p = w.creator_panel
+    buttons = [getattr(p, f"{name}_button") for name in (
+        "save", "save_new", "rename", "delete", "random", "reset", "undo", "redo", "import", "export")]
+    viewport = w.tabs.currentWidget().viewport()
+    for help_open in (True, False):
+        w.help_dock.setVisible(help_open)
+        pump(0.2)
+        for width in (w.minimumSizeHint().width(), 1050):
+            w.resize(width, 700)
+            pump(0.2)
+            assert w.width() == width
+            cut = [(b.text(), b.width(), b.sizeHint().width()) for b in buttons
+                   if not b.isVisibleTo(w) or b.width() < b.sizeHint().width()
+                   or b.mapTo(viewport, QPoint(b.width(), 0)).x() > viewport.width()]
+            assert not cut, f"cut off at {width} px, help {'open' if help_open else 'closed'}: {cut}"
+

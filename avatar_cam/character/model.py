@@ -53,6 +53,16 @@ class Character:
     parts: dict[str, dict]
     folder: Path | None = None
     migrated_from: str | None = None  # the version-1 format it was read from, if any
+    missing_background: str | None = None  # the file's background picture, gone when it was read
+
+    def missing_note(self) -> str | None:
+        """One line naming the background picture that was gone when the file was read (the
+        character has its gradient or colour instead), else None."""
+        if self.missing_background is None:
+            return None
+        kind = self.parts["background"]["kind"]
+        return (f"{self.name}: background picture {self.missing_background!r} is missing; "
+                f"using its {'plain colour' if kind == 'colour' else 'gradient'} instead")
 
     def to_json(self) -> dict:
         """The version-2 file content (colours back to '#rrggbb')."""
@@ -136,11 +146,21 @@ def parse_character(data: object, folder: Path | None = None) -> Character:
     img = ch.background_image()
     if img is not None:
         if not img.is_file():
-            raise ValueError(f"background.image {parts['background']['image']!r} is not a file")
+            return _without_picture(ch)
         stat = img.stat()
         if not _readable_image(str(img), stat.st_mtime_ns, stat.st_size):
             raise ValueError(f"background.image {parts['background']['image']!r} is not a readable image")
     return ch
+
+
+def _without_picture(ch: Character) -> Character:
+    """`ch` whose background picture is gone (deleted, or on another computer): its gradient,
+    or its colour when both ends are the same, as drawing a picture gone since loading does.
+    The file keeps naming the picture until it is saved again."""
+    bg = ch.parts["background"]
+    kind = "colour" if bg["top"] == bg["bottom"] else "gradient"
+    parts = {**ch.parts, "background": {**bg, "kind": kind, "image": ""}}
+    return Character(ch.name, ch.license_note, parts, ch.folder, missing_background=bg["image"])
 
 
 @functools.lru_cache(maxsize=8)

@@ -164,7 +164,8 @@ class ControlPanel(QWidget):
         self.style_problems.setStyleSheet("color: #e0a040;")
         self.style_problems.hide()
         lay.addWidget(self.style_problems)
-        self.style_note = QLabel()  # about the style in use (one that may leave the person recognisable)
+        self.style_note = QLabel()  # about the style in use (a picture it is missing, or one that
+        # may leave the person recognisable)
         self.style_note.setWordWrap(True)
         self.style_note.setStyleSheet("color: #e0a040;")
         self.style_note.hide()

@@ -7,6 +7,7 @@ answer them."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -47,7 +47,7 @@ from avatar_cam.character.model import BOOL, COLOUR, SCHEMA, SUFFIX, V1_SUFFIX, 
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.styles_ui import StyleController
-from avatar_cam.gui.widgets import text_on
+from avatar_cam.gui.widgets import ButtonGrid, text_on
 from avatar_cam.styles import CHARACTER_KIND, StyleInfo
 
 SECTIONS = {  # panel order and titles
@@ -150,18 +150,14 @@ class CreatorPanel(QWidget):
         row.addWidget(self.name_edit, 1)
         lay.addLayout(row)
 
-        def buttons(*specs: tuple[str, str, str]) -> list[QPushButton]:
-            r = QHBoxLayout()
-            out = []
+        def buttons(*specs: tuple[str, str, str]) -> None:
+            grid = ButtonGrid()  # wraps where the panel is too narrow for a row
             for attr, text, tip in specs:
                 b = QPushButton(text)
                 b.setToolTip(tip)
-                b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
                 setattr(self, attr, b)
-                r.addWidget(b)
-                out.append(b)
-            lay.addLayout(r)
-            return out
+                grid.addWidget(b)
+            lay.addLayout(grid)
 
         buttons(("save_button", "Save", "Save under the name above, into your styles (Ctrl+S)"),
                 ("save_new_button", "Save as new...", "Save a copy under a new name"),
@@ -263,6 +259,7 @@ class CreatorController(QObject):
         self.draft: CharacterDraft | None = None
         self.source: Path | None = None  # the character file whose renderer previews the draft
         self._shown_name: str | None = None  # the draft's name as last put in the name field
+        self._gone: str | None = None  # the opened file's background picture was missing: the note
         self.rng = np.random.default_rng()
         self.ask_text = self._ask_text
         self.confirm = self._confirm
@@ -319,6 +316,7 @@ class CreatorController(QObject):
                                     None if own else f"my {ch.name}"[:64])
         self.source = path
         self._shown_name = None  # a new draft: its name in the field
+        self._gone = ch.missing_note()
         self._refresh()
         self._preview()
         return True
@@ -415,10 +413,20 @@ class CreatorController(QObject):
             self._shown_name = d.name
         own = d.path is not None
         where = f"saved as {d.path.name}" if own else "not saved yet"
+        note = self._picture_note(d)
+        note_html = f"<br><span style='color: #e0a040;'>{html.escape(note, quote=False)}</span>" \
+            if note else ""
         p.status.setText(f"<b>{d.name}</b>: {where}{' (unsaved changes)' if d.dirty and own else ''}. "
-                         "The big preview shows it on your face.")
+                         f"The big preview shows it on your face.{note_html}")
         p.rename_button.setEnabled(own)
         p.delete_button.setEnabled(own)
+
+    def _picture_note(self, d: CharacterDraft) -> str | None:
+        """The note about a missing background picture: the draft's (deleted while editing),
+        else the opened file's while the background it got instead is unchanged."""
+        ch = d.character()
+        return ch.missing_note() or (self._gone if ch.parts["background"] == d.origin.parts["background"]
+                                     else None)
 
     def _pick_colour(self, section: str, key: str) -> None:
         if self.draft is None:
@@ -451,6 +459,7 @@ class CreatorController(QObject):
     # -- files ----------------------------------------------------------------------------------
     def _after_save(self, path: Path) -> None:
         self.source = path
+        self._gone = None  # the saved file has the background the draft shows
         self.styles.reload(select=str(path))
         self.styles.pick(str(path))
         self._refresh()

@@ -57,6 +57,7 @@ class StyleController(QObject):
         self.style_added.connect(self._on_added)
         self.look_made.connect(self._on_look)
         self.reload()
+        self._show_notes(engine.pipeline.style)  # the style the window opened with
 
     @property
     def user_dir(self) -> Path:
@@ -101,9 +102,15 @@ class StyleController(QObject):
         note = self._note[1] if self._note and self._note[0] == str(info.path) else None
         self._note = None
         self.window.statusBar().showMessage(note or f"Style: {info.name}", 8000 if note else 4000)
-        self.controls.set_style_note(info.privacy_note())
+        self._show_notes(info)
         self._update_reference()
         self._update_title()
+
+    def _show_notes(self, info: StyleInfo | None) -> None:
+        """Under the picker, what the user should know about the style in use: a part it loaded
+        without (a character's background picture gone) and whether it may leave them recognisable."""
+        notes = (info.load_note, info.privacy_note()) if info is not None else ()
+        self.controls.set_style_note("\n".join(n for n in notes if n) or None)
 
     def _on_failed(self, message: str) -> None:
         current = self.engine.pipeline.style

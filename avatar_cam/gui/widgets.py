@@ -1,16 +1,19 @@
-"""Small widgets: the video views, the style picker and the message banner."""
+"""Small widgets: the video views, the style picker, the message banner and a grid of buttons
+that wraps."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -35,6 +38,82 @@ def rgb_to_pixmap(rgb: np.ndarray) -> QPixmap:
     arr = np.ascontiguousarray(rgb)
     h, w = arr.shape[:2]
     return QPixmap.fromImage(QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888).copy())
+
+
+class ButtonGrid(QLayout):
+    """Buttons side by side in equal columns, each at least as wide as its size hint; where they
+    do not all fit in one row they wrap into rows as even as can be (four make 2 x 2, not 3 + 1),
+    so a narrow panel never cuts a label off."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6):
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt's name)
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802
+        return Qt.Orientation.Horizontal
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def _cell(self) -> QSize:
+        """The size of one cell: the widest and tallest size hint."""
+        cell = QSize(0, 0)
+        for item in self._shown():
+            cell = cell.expandedTo(item.sizeHint())
+        return cell
+
+    def _shown(self) -> list[QLayoutItem]:
+        return [item for item in self._items if not item.isEmpty()]
+
+    def _extra(self) -> QSize:
+        m = self.contentsMargins()
+        return QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        """One button: the grid takes the width the rest of the panel gets (asking for a whole
+        row made the panel take width from the video), and its height from `heightForWidth`."""
+        return self._cell() + self._extra()
+
+    def minimumSize(self) -> QSize:  # noqa: N802
+        return self.sizeHint()
+
+    def _place(self, rect: QRect, move: bool) -> int:
+        """Lay the buttons out in `rect` (with `move`); returns the height that takes."""
+        items, cell, sp = self._shown(), self._cell(), self.spacing()
+        m = self.contentsMargins()
+        area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        if not items:
+            return 0
+        fit = max(1, (area.width() + sp) // (cell.width() + sp))
+        rows = -(-len(items) // fit)
+        cols = -(-len(items) // rows)
+        for i, item in enumerate(items if move else ()):
+            row, col = divmod(i, cols)
+            left = area.x() + col * (area.width() + sp) // cols
+            right = area.x() + (col + 1) * (area.width() + sp) // cols - sp
+            item.setGeometry(QRect(left, area.y() + row * (cell.height() + sp), right - left, cell.height()))
+        return rows * cell.height() + (rows - 1) * sp + m.top() + m.bottom()
 
 
 class VideoView(QWidget):
