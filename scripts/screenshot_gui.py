@@ -96,6 +96,8 @@ def shoot(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         ok = w.grab().save(str(args.out))
         stats = w.engine.pipeline.stats.summary()
+        if args.creator:  # the shot's random character is not kept: no "save your changes?" box
+            w.creator.ask_unsaved = lambda name: "discard"
         w.close()
     print(f"screenshot_gui: {'saved' if ok else 'FAILED to save'} {args.out} "
           f"({stats['frames_out']} frames, {stats['frames_with_face']} with a face, "
