@@ -123,6 +123,10 @@ BAD_VALUES = [
     (["--set", "lambda_cycle=-10"], "lambda_cycle must be >= 0.0, not -10.0"),
     (["--seed", "-1"], "seed must be >= 0"),
     (["--set", "ndf=eight"], "--set ndf should be int, got 'eight'"),
+    # a loss weight of nan or inf passed every >= check and stopped at step 0 as "diverged; lower --lr"
+    (["--set", "lambda_cycle=nan"], "lambda_cycle must be a finite number, not nan"),
+    (["--set", "lambda_identity=inf"], "lambda_identity must be a finite number, not inf"),
+    (["--set", "=5"], "--set needs KEY=VALUE, got '=5'"),  # was "unknown option(s) " naming nothing
 ]
 
 

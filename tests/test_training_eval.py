@@ -52,6 +52,9 @@ def test_missing_or_bad_inception_weights_are_one_clear_error(tmp_path: Path) ->
     bad.write_bytes(b"garbage")
     with pytest.raises(ev.EvalError, match="not a usable Inception state dict"):
         ev.inception_features(str(bad))
+    # a folder (the download folder given instead of the file in it) was "not found"
+    with pytest.raises(ev.EvalError, match=f"^{tmp_path}: a folder, not an Inception weights file"):
+        ev.inception_features(str(tmp_path))
 
 
 def test_inception_path_with_local_weights(tmp_path: Path, fidelity: None) -> None:

@@ -59,6 +59,8 @@ def _parse_set(items: list[str]) -> dict:
             raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         key = k.strip().replace("-", "_")
+        if not key:
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
         out[key] = TrainConfig.value_from_text(key, v)
     return out
 

@@ -130,6 +130,9 @@ def import_torch_fidelity() -> types.ModuleType:
 def _load_state_dict(path: Path) -> dict:
     import torch
 
+    if path.is_dir():
+        raise EvalError(f"{path}: a folder, not an Inception weights file (give the .pth or "
+                        ".safetensors in it)")
     if not path.is_file():
         raise EvalError(f"Inception weights not found: {path}")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -153,6 +154,10 @@ class TrainConfig:
             raise ConfigError("teacher distillation is implemented for --model cyclegan only")
         if not (self.dataroot or self.data_a) or not (self.dataroot or self.data_b):
             raise ConfigError("give --dataroot DIR (with trainA/ trainB/) or --data-a DIR and --data-b DIR")
+        for f in dataclasses.fields(self):  # nan and inf pass every >= check below
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{f.name} must be a finite number, not {v}")
         for key, low in _MINIMUM.items():
             if getattr(self, key) < low:
                 raise ConfigError(f"{key} must be >= {low}, not {getattr(self, key)}")
