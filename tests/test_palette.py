@@ -91,8 +91,8 @@ def test_hair_length_is_how_far_down_the_sides_the_hair_falls() -> None:
 
 def test_an_afro_is_a_round_volume_not_long_hair_and_a_brim_is_not_one() -> None:
     """A big round volume (wide at the temples, down to the mouth, not past the chin) was read
-    as long hair; hair that falls past the chin in strips stays long, and a brim or turban
-    that stops above the mouth is no afro."""
+    as long hair; hair that falls past the chin in strips, on both sides or one, and a brim or
+    turban that stops above the mouth are no afro."""
     skin, hair, n = (235, 190, 160), (60, 40, 30), 128
     afro = np.full((n, n, 3), (230, 240, 250), np.uint8)
     cv2.ellipse(afro, (n // 2, int(0.42 * n)), (int(0.47 * n), int(0.42 * n)), 0, 0, 360, hair, -1)
@@ -102,6 +102,9 @@ def test_an_afro_is_a_round_volume_not_long_hair_and_a_brim_is_not_one() -> None
     for x0, x1 in ((int(0.04 * n), int(0.26 * n)), (int(0.74 * n), int(0.96 * n))):
         cv2.rectangle(long, (x0, int(0.5 * n)), (x1, n), hair, -1)
     assert hair_length(long, crop_palette(long)) == "long"
+    one_side = afro.copy()  # straight hair over one shoulder (anime faces fill the temples too)
+    cv2.rectangle(one_side, (int(0.74 * n), int(0.5 * n)), (int(0.96 * n), n), hair, -1)
+    assert hair_length(one_side, crop_palette(one_side)) != "afro"
     brim = np.full((n, n, 3), (230, 240, 250), np.uint8)
     cv2.ellipse(brim, (n // 2, int(0.2 * n)), (int(0.3 * n), int(0.2 * n)), 0, 0, 360, hair, -1)
     cv2.rectangle(brim, (0, int(0.25 * n)), (n, int(0.6 * n)), hair, -1)
