@@ -166,9 +166,9 @@ def run_headless(args: argparse.Namespace) -> int:
     if args.background is not None and not faces_tracked(pipeline, args.mode):
         print(f"avatar-cam: note: --background is not used in full mode with {style.name}: the whole "
               "picture is restyled (it is in avatar mode)", file=sys.stderr)
-    note = style.privacy_note()
-    if note:
-        print(f"avatar-cam: note: {note}", file=sys.stderr)
+    for note in (style.load_note, style.privacy_note()):
+        if note:
+            print(f"avatar-cam: note: {note}", file=sys.stderr)
     print(f"avatar-cam: {source.name} -> {output} | style {style.name} | provider "
           f"{pipeline.provider} | mode {args.mode}", file=sys.stderr)
     reopen = (lambda: open_source(spec, width=args.camera_size[0], height=args.camera_size[1])) \
@@ -219,16 +219,20 @@ def run_headless(args: argparse.Namespace) -> int:
         images = f"{did} {n} file{'' if n == 1 else 's'}"
         named = summary["names_without_face"]
         which = f": {', '.join(named[:5])}{', ...' if len(named) > 5 else ''}" if named else ""
-        counts = (f"{images}, {summary['frames_with_face']} with a face, "
-                  f"{summary['files_without_face']} without a face (placeholder card{which})"
+        faceless = (f", {summary['files_without_face']} without a face (placeholder card{which})"
+                    if summary["files_without_face"] else "")
+        counts = (f"{images}, {summary['frames_with_face']} with a face{faceless}"
                   if tracked else f"{images} ({untracked})")
         if summary.get("skipped_inputs"):
             counts += f", {len(summary['skipped_inputs'])} unreadable (skipped)"
         print(f"avatar-cam: {counts}, {latency}", file=sys.stderr)
     else:
         faces = f"{summary['frames_with_face']} with a face" if tracked else untracked
-        print(f"avatar-cam: {summary['frames_out']} frames, {faces}, {summary['frames_fallback']} fallback, "
-              f"{summary['fps']} fps, {latency}", file=sys.stderr)
+        n = summary["frames_out"]
+        rate = f"{summary['fps']} fps, " if n > 1 else ""  # one frame has no rate
+        frames = f"{n} frame{'' if n == 1 else 's'}"
+        print(f"avatar-cam: {frames}, {faces}, {summary['frames_fallback']} fallback, {rate}{latency}",
+              file=sys.stderr)
     if lost:
         return _fail(f"output {output}: {lost} frame(s) not written: {pipeline.sink_error}")
     if closing:

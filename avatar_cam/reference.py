@@ -192,6 +192,8 @@ def encode(session: ort.InferenceSession, crop_rgb: np.ndarray) -> np.ndarray:
 def _picture(image_path: str | Path) -> np.ndarray:
     """The picture at `image_path`, checked: there, readable, big enough (ReferenceError)."""
     path = Path(image_path).expanduser()
+    if path.is_dir():
+        raise ReferenceError(f"{path}: a folder, not a picture (give one picture in it)")
     if not path.is_file():
         raise ReferenceError(f"{path}: no such picture")
     image = read_picture(path)

@@ -73,7 +73,7 @@ def test_photos_are_summed_up_without_a_frame_rate(tmp_path: Path,
     src.mkdir()
     cv2.imwrite(str(src / "face.png"), draw_demo_face(0.0))
     cv2.imwrite(str(src / "plain.png"), np.full((120, 160, 3), 100, np.uint8))
-    runs = [(src / "face.png", tmp_path / "a.png", "wrote 1 file, 1 with a face, 0 without a face"),
+    runs = [(src / "face.png", tmp_path / "a.png", "wrote 1 file, 1 with a face, latency"),
             (src, tmp_path / "out", "wrote 2 files, 1 with a face, 1 without a face (placeholder card: "
                                     "plain.png)"),
             (src, "none", "processed 2 files, 1 with a face")]
@@ -83,6 +83,9 @@ def test_photos_are_summed_up_without_a_frame_rate(tmp_path: Path,
         assert summary.startswith(f"avatar-cam: {said}") and "fps" not in summary, summary
     assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "2", "--size", "160x120"]) == 0
     assert " fps, latency p50 " in capsys.readouterr().err  # a video's frames still have a rate
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "1", "--size", "160x120"]) == 0
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    assert summary.startswith("avatar-cam: 1 frame, ") and "fps" not in summary, summary  # one has none
 
 
 def test_demo_input_into_the_virtual_camera(tmp_path: Path) -> None:
@@ -429,3 +432,18 @@ def test_a_background_full_mode_does_not_use_is_a_note(capsys: pytest.CaptureFix
     assert "--background is not used in full mode" in capsys.readouterr().err
     assert main([*argv, "--mode", "full"]) == 0  # the default character draws its scene: used
     assert "--background is not used" not in capsys.readouterr().err
+
+
+def test_a_character_whose_background_picture_is_gone_says_so_headless(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The window showed the note; the headless run used the gradient without a word."""
+    from avatar_cam.styles import builtin_styles_dir
+
+    data = json.loads((builtin_styles_dir() / "sunny.character.json").read_text())
+    data["background"].update(kind="image", image="backgrounds/beach.png")
+    style = tmp_path / "beach.character.json"
+    style.write_text(json.dumps(data))
+    assert main(["--headless", "--style", str(style), "-i", "demo", "-o", "none", "--max-frames", "2",
+                 "--size", "160x120"]) == 0
+    err = capsys.readouterr().err
+    assert "note: " in err and "'backgrounds/beach.png' is missing; using its gradient" in err

@@ -61,6 +61,8 @@ def test_gaze_is_compared_only_where_the_persons_eyes_are_open() -> None:
     assert s["compared"] == 40  # every other signal keeps every frame
     half = _result(person, [_row(gaze_x=0.0) if i in (10, 11, 12) else o for i, o in enumerate(output)])
     assert half.summary()["signals"]["gaze_x"]["corr"] == pytest.approx(1.0)
+    faceless = _result(person, [None if i == 0 else o for i, o in enumerate(output)]).summary()
+    assert mc.mean_summary([s, faceless])["gaze_compared"] == 36  # what every size compared
 
 
 def test_several_sizes_are_judged_on_their_mean() -> None:

@@ -114,6 +114,7 @@ def test_pictures_are_read_as_training_read_its_cartoons(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda d: d / "missing.png", "no such picture"),
+    (lambda d: (d / "pictures").mkdir() or d / "pictures", "a folder, not a picture"),
     (lambda d: (d / "notes.png").write_text("hello") and d / "notes.png", "not a picture"),
     (lambda d: _picture(d / "tiny.png", np.full((20, 20, 3), 90, np.uint8)), "too small"),
     (lambda d: _picture(d / "plain.png", np.full((100, 100, 3), (40, 160, 200), np.uint8)), "plain colour"),

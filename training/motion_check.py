@@ -139,6 +139,7 @@ def mean_summary(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
                              "corr_min": None if None in corrs else float(min(corrs))}
     winks = [s["false_wink_rate"] for s in summaries]
     out["false_wink_rate"] = None if None in winks else float(np.mean(winks))
+    out["gaze_compared"] = min(s["gaze_compared"] for s in summaries)  # outputs' faces differ by size
     faces = [s["output_face_rate"] for s in summaries]
     out["output_face_rate"] = None if None in faces else float(min(faces))
     return out
