@@ -31,7 +31,7 @@ from training import checkpoint as ckpt  # noqa: E402
 from training import cli  # noqa: E402
 from training.checkpoint import load_for_export  # noqa: E402
 from training.data import read_image  # noqa: E402
-from training.testing import make_image_folder, tiny_config  # noqa: E402
+from training.testing import ctrl_c_at, make_image_folder, tiny_config  # noqa: E402
 from training.trainer import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -606,23 +606,7 @@ def test_ctrl_c_while_training_leaves_the_sample_grid_of_its_step(tmp_path: Path
             "--size", "32", "--steps", "6", "--val-count", "2", "--no-progress", "--set", "ndf=8",
             "--set", "gen_width=8"]
     assert cli.main([*base, "--out", str(tmp_path / "straight"), "--sample-every", "3"]) == 0
-    real = trainer.create_model
-
-    def ctrl_c_at_the_third_step(*args: object, **kwargs: object) -> torch.nn.Module:
-        model = real(*args, **kwargs)
-        step = model.step
-        calls = []
-
-        def step_once(batch: dict) -> dict:
-            calls.append(1)
-            if len(calls) == 3:
-                os.kill(os.getpid(), signal.SIGINT)
-            return step(batch)
-
-        model.step = step_once
-        return model
-
-    monkeypatch.setattr(trainer, "create_model", ctrl_c_at_the_third_step)
+    monkeypatch.setattr(trainer, "create_model", ctrl_c_at(trainer.create_model, 3))
     run = tmp_path / "stopped"
     with pytest.raises(SystemExit) as stopped:
         cli.main([*base, "--out", str(run)])  # sample_every 500: no scheduled grid

@@ -5,9 +5,7 @@ for Ctrl-C), and a failed start leaves no half-made run folder."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training import cli, trainer  # noqa: E402
-from training.testing import make_image_folder  # noqa: E402
+from training.testing import ctrl_c_at, make_image_folder  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -234,24 +232,7 @@ def test_a_second_ctrl_c_while_training_is_one_line(tmp_path: Path, capsys: pyte
     """The first Ctrl-C asks for a save after the step; a second one during that step (a hung step)
     stops at once: one line saying where the last checkpoint is, or that there is none."""
     photos, cartoons = _data(tmp_path)
-    real = trainer.create_model
-
-    def impatient(*args: object, **kwargs: object) -> torch.nn.Module:
-        model = real(*args, **kwargs)
-        step = model.step
-        calls = []
-
-        def twice_at_the_third(batch: dict) -> dict:
-            calls.append(1)
-            if len(calls) == 3:
-                os.kill(os.getpid(), signal.SIGINT)
-                os.kill(os.getpid(), signal.SIGINT)
-            return step(batch)
-
-        model.step = twice_at_the_third
-        return model
-
-    monkeypatch.setattr(trainer, "create_model", impatient)
+    monkeypatch.setattr(trainer, "create_model", ctrl_c_at(trainer.create_model, 3, presses=2))
     out = tmp_path / "r"
     rc, err = _run([*TINY, "--data-a", str(photos), "--data-b", str(cartoons), "--out", str(out),
                     "--steps", "5", "--save-every", str(save_every)], capsys)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -52,3 +56,23 @@ def tiny_config(tmp: str | Path, model: str = "cyclegan", generator: str = "ligh
                         save_every=1000, log_every=1, progress=False, workers=0, pool_size=4)
     values.update(overrides)
     return TrainConfig.from_dict(values, "tiny_config")
+
+
+def ctrl_c_at(create_model: Callable[..., Any], step: int, presses: int = 1) -> Callable[..., Any]:
+    """`create_model` whose models send this process SIGINT `presses` times as their `step`-th
+    training step starts (a user's Ctrl-C mid-run; patch it over `training.trainer.create_model`)."""
+    def create(*args: object, **kwargs: object) -> Any:
+        model = create_model(*args, **kwargs)
+        real, calls = model.step, []
+
+        def step_once(batch: dict) -> dict:
+            calls.append(1)
+            if len(calls) == step:
+                for _ in range(presses):
+                    os.kill(os.getpid(), signal.SIGINT)
+            return real(batch)
+
+        model.step = step_once
+        return model
+
+    return create
