@@ -14,7 +14,8 @@ colour must not lighten a mouth or a line.
 Regions are in the app's aligned crop (eyes at y ~0.47 and the mouth at ~0.70 of the side for
 photos, DiceBear and anime faces alike): skin is the most common colour of the face's middle
 below the eyes, hair the most common colour of the band over the forehead less the background
-(the top corners' colour) and less anything of skin colour, when that one colour covers a fifth
+(the top corners' colour; where the two differ, either one's when that finds more hair: a tight
+crop's hair can fill a corner) and less anything of skin colour, when that one colour covers a fifth
 of the band (outlines, glasses and squiggles over a bald head are not hair). A band of mostly
 skin colour is a bald head when it is the skin's own fill: its hair colour is the skin's, so the
 hair a generator draws anyway takes the skin's colour; a near colour (pale blond or white hair
@@ -109,16 +110,30 @@ def dominant(pixels: np.ndarray, bin_size: float = 8.0) -> tuple[np.ndarray, int
     return np.median(near, axis=0), len(near)
 
 
+def _backgrounds(lab: np.ndarray) -> list[np.ndarray]:
+    """What may be the colour around the head: the two top corners' median, and, when the corners
+    differ, each one's own too (a tight crop's hair can fill one corner: black anime hair in the
+    right corner made the median black, and the hair over the forehead background)."""
+    corners = [_box(lab, b) for b in CORNER_BOXES]
+    both = np.median(np.concatenate(corners), axis=0)
+    own = [np.median(c, axis=0) for c in corners]
+    return [both] if np.linalg.norm(own[0] - own[1]) <= APART else [both, *own]
+
+
 def crop_palette(rgb: np.ndarray) -> Palette:
-    """The `Palette` of an RGB uint8 aligned crop (module docstring)."""
+    """The `Palette` of an RGB uint8 aligned crop (module docstring); where the top corners
+    differ, the reading (against their median or either one) that finds the most hair."""
     lab = _lab(rgb)
     skin = dominant(_box(lab, SKIN_BOX))[0]
-    background = np.median(np.concatenate([_box(lab, b) for b in CORNER_BOXES]), axis=0)
     band = _box(lab, HAIR_BOX)
-    shown = np.linalg.norm(band - background, axis=1) > APART
     skinlike = np.linalg.norm(band - skin, axis=1) <= SKIN_APART
-    hairlike = shown & ~skinlike
-    hair, covers = dominant(band[hairlike]) if hairlike.any() else (None, 0)
+    readings = []
+    for background in _backgrounds(lab):
+        shown = np.linalg.norm(band - background, axis=1) > APART
+        hairlike = shown & ~skinlike
+        readings.append((*(dominant(band[hairlike]) if hairlike.any() else (None, 0)), shown))
+    best = max(readings, key=lambda r: r[1])  # the corners' median unless another finds hair
+    hair, covers, shown = best if best[1] >= MIN_HAIR * len(band) else readings[0]
     if covers < MIN_HAIR * len(band):
         near = shown & skinlike
         hair = None

@@ -89,6 +89,19 @@ def test_hair_length_is_how_far_down_the_sides_the_hair_falls() -> None:
     assert hair_length(bald, crop_palette(bald)) is None
 
 
+def test_hair_filling_one_top_corner_is_still_the_hair() -> None:
+    """A tight crop whose black hair fills the top right corner: the two corners' median was the
+    hair's colour, so the hair over the forehead counted as background (18 of 400 anime faces had
+    no hair colour for it). Corners that agree still make the background."""
+    hair, n = (25, 20, 25), 128
+    img = _crop((240, 215, 195), hair, bg=(110, 60, 140))
+    img[: int(0.3 * n), int(0.7 * n):] = hair  # the hair falls over the right corner
+    p = crop_palette(img)
+    assert p.hair is not None and np.linalg.norm(np.subtract(p.hair, _lab(hair))) < 3
+    hat = _crop((240, 215, 195), (110, 60, 140), bg=(110, 60, 140))  # a hat of the background's colour
+    assert crop_palette(hat).hair is None
+
+
 def test_an_afro_is_a_round_volume_not_long_hair_and_a_brim_is_not_one() -> None:
     """A big round volume (wide at the temples, down to the mouth, not past the chin) was read
     as long hair; hair that falls past the chin in strips, on both sides or one, and a brim or
