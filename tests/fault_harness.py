@@ -214,6 +214,18 @@ def run_harness(clips: list[Path], styles: list[StyleInfo], corrupt: Path, frame
         return detect(image)
 
     pipe.tracker.detector.detect = faulty_detect  # type: ignore[method-assign]
+    others_covered = pipe._others_covered
+
+    def covered(frame: Frame) -> np.ndarray | None:
+        # overlay mode looks for other faces with the same detector, also to send a held cartoon
+        # on a frame that has already fallen back (no face, a generator fault): a detector fault
+        # there shows the card under the frame's own reason, not as a detector_error fallback
+        out = others_covered(frame)
+        if out is None and frame.fallback is not None:
+            counts["detector_faults_on_fallen_back_frames"] += 1
+        return out
+
+    pipe._others_covered = covered  # type: ignore[method-assign]
 
     counts: Counter[str] = Counter()
     leaks: list[int] = []
@@ -261,6 +273,7 @@ def run_harness(clips: list[Path], styles: list[StyleInfo], corrupt: Path, frame
         "injected": dict(plan.injected),
         "fallbacks": dict(pipe.gate.counts),
         "errors": dict(pipe.stats.errors),
+        "detector_faults_on_fallen_back_frames": counts["detector_faults_on_fallen_back_frames"],
         "style_swaps": counts["style_swaps"],
         "corrupt_style_refused": counts["corrupt_style_refused"],
         "fps": round(counts["frames_checked"] / wall, 1),
