@@ -82,6 +82,15 @@ class PrivacyGate:
         return frame.output
 
 
+def _inside_crop(box: tuple[float, float, float, float], crop_matrix: np.ndarray, n: int) -> bool:
+    """Whether the face box (camera pixels) lies inside the `n`-pixel crop square that
+    `crop_matrix` cuts from the camera frame (where a held overlay pastes its cartoon)."""
+    x, y, w, h = box
+    corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], np.float64)
+    inside = corners @ np.asarray(crop_matrix, np.float64).T
+    return bool((inside >= 0).all() and (inside <= n).all())
+
+
 class LiveHold:
     """A live stream's bridge over short gaps (a missed detection, one failed generator run):
     for up to `frames` frames after the last fresh cartoon, that cartoon is shown instead of
@@ -89,7 +98,8 @@ class LiveHold:
 
     In overlay mode the held cartoon is composited onto the current frame's camera image at the
     last face position, so a held frame never carries camera pixels of an earlier moment; a
-    frame without a camera image (source lost) gets the card."""
+    frame without a camera image (source lost), or whose face was found off that position (the
+    cartoon would cover the old place and send the face), gets the card."""
 
     def __init__(self, frames: int = 12):
         self.frames = frames
@@ -127,6 +137,9 @@ class LiveHold:
         if mode is not Mode.OVERLAY:
             held = self._output
         elif camera and self._cartoon is not None and self._matrix is not None:
+            n = self._cartoon.shape[0]
+            if frame.face is not None and not _inside_crop(frame.face.box, self._matrix, n):
+                return None  # the face moved off the held cartoon (a jump, a fast turn): the card
             image = frame.image if onto is None else onto()
             if image is None:
                 return None

@@ -170,6 +170,29 @@ def test_a_held_picture_is_only_shown_in_the_mode_it_was_made_in() -> None:
     assert hold.recall(missed, comp, mode=Mode.AVATAR) is not None
 
 
+def test_a_held_overlay_is_not_pasted_where_the_face_no_longer_is() -> None:
+    """A held overlay puts the last cartoon where the face was; when this frame's face was found
+    elsewhere (a generator fault on a frame after a jump, a reconnect, a fast turn) the cartoon
+    covered the old place and the face itself went out. The gate's own check compares only
+    same-sized pictures, so nothing caught it."""
+    cam = np.random.default_rng(2).integers(0, 255, (120, 160, 3), np.uint8)
+    comp = Compositor(Mode.OVERLAY, (320, 240))  # sent at another size than the camera's
+    made = _frame(cam)
+    made.output = np.zeros((240, 320, 3), np.uint8)
+    made.cartoon = np.full((64, 64, 3), 128, np.uint8)
+    made.crop_matrix = np.array([[1.0, 0, -10], [0, 1.0, -20]])  # the crop square: x 10-74, y 20-84
+    hold = LiveHold(frames=12)
+    hold.remember(made, Mode.OVERLAY)
+    for box, held in (((20, 30, 40, 40), True), ((95, 40, 40, 40), False)):
+        missed = _frame(cam, 1)
+        missed.fallback = "generator_error"
+        missed.face = Face(box, np.zeros((6, 2), np.float32))
+        out = hold.recall(missed, comp, mode=Mode.OVERLAY)
+        assert (out is not None) is held, box
+    missed.face = None  # no face found: the cartoon stays where the face last was
+    assert hold.recall(missed, comp, mode=Mode.OVERLAY) is not None
+
+
 def test_privacy_gate_blocks_the_camera_frame_itself() -> None:
     gate = PrivacyGate((64, 48))
     cam = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)
