@@ -98,8 +98,9 @@ class LiveHold:
 
     In overlay mode the held cartoon is composited onto the current frame's camera image at the
     last face position, so a held frame never carries camera pixels of an earlier moment; a
-    frame without a camera image (source lost), or whose face was found off that position (the
-    cartoon would cover the old place and send the face), gets the card."""
+    frame without a camera image (source lost), of another stream (its index not after the held
+    one's: a new camera, a reconnect), or whose face was found off that position (the cartoon
+    would cover the old place and send the face), gets the card."""
 
     def __init__(self, frames: int = 12):
         self.frames = frames
@@ -110,6 +111,7 @@ class LiveHold:
         self._cartoon: np.ndarray | None = None
         self._matrix: np.ndarray | None = None
         self._mode: Mode | None = None
+        self._index = -1
         self._since = 0
 
     def remember(self, frame: Frame, mode: Mode) -> None:
@@ -117,6 +119,7 @@ class LiveHold:
         matrix)."""
         self._output, self._mode = frame.output, mode
         self._cartoon, self._matrix = frame.cartoon, frame.crop_matrix
+        self._index = frame.index
         self._since = 0
 
     def recall(self, frame: Frame, compositor: Compositor, camera: bool = True,
@@ -137,6 +140,8 @@ class LiveHold:
         if mode is not Mode.OVERLAY:
             held = self._output
         elif camera and self._cartoon is not None and self._matrix is not None:
+            if frame.index <= self._index:
+                return None  # another stream (a new camera, a reconnect): the face may be anywhere
             n = self._cartoon.shape[0]
             if frame.face is not None and not _inside_crop(frame.face.box, self._matrix, n):
                 return None  # the face moved off the held cartoon (a jump, a fast turn): the card

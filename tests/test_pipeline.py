@@ -172,9 +172,9 @@ def test_a_held_picture_is_only_shown_in_the_mode_it_was_made_in() -> None:
 
 def test_a_held_overlay_is_not_pasted_where_the_face_no_longer_is() -> None:
     """A held overlay puts the last cartoon where the face was; when this frame's face was found
-    elsewhere (a generator fault on a frame after a jump, a reconnect, a fast turn) the cartoon
-    covered the old place and the face itself went out. The gate's own check compares only
-    same-sized pictures, so nothing caught it."""
+    elsewhere (a generator fault on a frame after a jump, a fast turn), or the frame is of a new
+    stream (a reconnect, another camera), the cartoon covered the old place and the face itself
+    could go out. The gate's own check compares only same-sized pictures, so nothing caught it."""
     cam = np.random.default_rng(2).integers(0, 255, (120, 160, 3), np.uint8)
     comp = Compositor(Mode.OVERLAY, (320, 240))  # sent at another size than the camera's
     made = _frame(cam)
@@ -191,6 +191,12 @@ def test_a_held_overlay_is_not_pasted_where_the_face_no_longer_is() -> None:
         assert (out is not None) is held, box
     missed.face = None  # no face found: the cartoon stays where the face last was
     assert hold.recall(missed, comp, mode=Mode.OVERLAY) is not None
+    later = _frame(cam, 40)
+    later.output, later.cartoon, later.crop_matrix = made.output, made.cartoon, made.crop_matrix
+    hold.remember(later, Mode.OVERLAY)
+    restarted = _frame(cam, 2)  # a reconnected or another camera counts from 0: anyone, anywhere
+    restarted.fallback = "no_face"
+    assert hold.recall(restarted, comp, mode=Mode.OVERLAY) is None
 
 
 def test_privacy_gate_blocks_the_camera_frame_itself() -> None:
