@@ -155,6 +155,32 @@ def test_a_bad_inception_weights_file_stops_before_any_work(tmp_path: Path, caps
     assert not generated and not out.exists()
 
 
+def test_weights_of_the_wrong_kind_name_the_file_and_what_is_wrong(tmp_path: Path) -> None:
+    """A pickle with more than tensors in it ended in torch's advice to load it with
+    weights_only=False (not safe, and not ours to give)."""
+    import torch
+
+    pickled = tmp_path / "run.pth"
+    torch.save({"config": Path("x")}, pickled)
+    with pytest.raises(ev.EvalError) as bad:
+        ev.inception_features(str(pickled))
+    assert str(pickled) in str(bad.value) and "a pickle holding more than tensors" in str(bad.value)
+    assert "weights_only" not in str(bad.value)
+
+
+def test_another_models_weights_name_the_file_and_the_key(tmp_path: Path, fidelity: None) -> None:
+    """Another model's weights said only "Error(s) in loading state_dict", without the file or
+    what did not fit."""
+    import torch
+
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(2, 3, 1, 1)}, other)
+    with pytest.raises(ev.EvalError) as wrong:
+        ev.inception_features(str(other))
+    assert str(wrong.value).startswith(f"{other}: not torch-fidelity's Inception-v3 weights (")
+    assert "key" in str(wrong.value)
+
+
 def test_eval_cli_on_a_style_file(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     from training.models import create_model

@@ -143,6 +143,8 @@ def _load_state_dict(path: Path) -> dict:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same problem to the user
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if first.startswith("Weights only load failed"):  # torch's advice to load it unsafely is not ours
+            first = "a pickle holding more than tensors, not a state dict"
         raise EvalError(f"{path}: not a usable Inception state dict ({first[:200]})") from None
 
 
@@ -150,11 +152,14 @@ def inception_features(weights: str | None, device: str = "cpu", batch: int = 16
     """torch-fidelity's Inception-v3 pool3 (2048-d) features, weights loaded without pickle code."""
     import torch
 
+    source = "the downloaded weights"
     if weights:
+        source = weights
         state = _load_state_dict(Path(weights))
     else:
         cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
         if cached.is_file():
+            source = str(cached)
             state = _load_state_dict(cached)
         else:
             try:
@@ -172,9 +177,10 @@ def inception_features(weights: str | None, device: str = "cpu", batch: int = 16
         try:
             net = tf.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
         except RuntimeError as e:
-            first = (str(e).strip().splitlines() or ["mismatch"])[0]
-            raise EvalError(f"Inception weights do not fit torch-fidelity's Inception-v3 ({first[:200]})"
-                            ) from None
+            lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+            keys = ("Missing key", "Unexpected key", "size mismatch")
+            what = next((ln for ln in lines if ln.startswith(keys)), lines[0] if lines else "mismatch")
+            raise EvalError(f"{source}: not torch-fidelity's Inception-v3 weights ({what[:160]})") from None
     net = net.to(device).eval()
 
     def run(images: np.ndarray) -> np.ndarray:
