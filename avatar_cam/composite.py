@@ -74,6 +74,9 @@ DEFAULT_BACKGROUND = "#283040"
 FIELD_CORNER = 0.06  # the cartoon's top corners (share of its side) give its own background colour
 FIELD_EASE = 0.1  # per frame: the field follows the cartoon's background without flicker
 KEY_NEAR, KEY_FAR = 20.0, 45.0  # RGB distance from the cartoon's own background: keyed out .. kept
+# overlay: the share of the face box's inscribed ellipse the cartoon must cover (its rim is hair
+# and background); on the clips, and a face moving up to ~3 face widths a second, it always does
+COVER_REACH = 0.8
 
 
 def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
@@ -186,6 +189,19 @@ class Compositor:
             region = out[y0:y1, x0:x1]
             region[:] = cv2.blendLinear(head, region, m, 1.0 - m)
         return self._finish(out)
+
+    def covers(self, box: tuple[float, float, float, float], crop_matrix: np.ndarray, n: int) -> bool:
+        """Whether an overlay of an `n`-pixel cartoon cut with `crop_matrix` covers the face `box`
+        (camera pixels): every point of the ellipse inscribed in the box, shrunk to `COVER_REACH`,
+        lies where the overlay's mask is at least one half."""
+        x, y, w, h = box
+        a = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+        r = COVER_REACH / 2
+        points = np.stack([x + w / 2 + r * w * np.cos(a), y + h / 2 + r * h * np.sin(a), np.ones_like(a)], 1)
+        at = np.round(points @ np.asarray(crop_matrix, np.float64).T).astype(int)
+        if not ((at >= 0) & (at < n)).all():
+            return False
+        return bool((self._mask("ellipse", n)[0][at[:, 1], at[:, 0]] >= 0.5).all())
 
     def full(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """A whole-frame cartoon (made from a letterboxed frame) resized to the output."""

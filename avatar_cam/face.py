@@ -237,6 +237,11 @@ class FaceTracker:
         self._missed = 0
         self.detections = 0  # detector runs, for the benchmark
 
+    @property
+    def measured(self) -> Face | None:
+        """The face as last measured, before smoothing (the smoothed one trails a fast move)."""
+        return self._raw
+
     def reset(self) -> None:
         """Forget the face (next frame picks afresh)."""
         self._filter.reset()

@@ -21,7 +21,7 @@ from avatar_cam.bystanders import Bystanders
 from avatar_cam.character.params import Calibration, Calibrator
 from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
 from avatar_cam.face import FaceDetector, FaceTracker
-from avatar_cam.frame import Frame
+from avatar_cam.frame import Face, Frame
 from avatar_cam.landmarks import MeshTracker, to_crop
 from avatar_cam.privacy import LiveHold, PrivacyGate, leaks_camera
 from avatar_cam.renderers import FrameRenderer, StyleRenderer, make_renderer
@@ -162,6 +162,7 @@ class Pipeline:
         self._calibrator: Calibrator | None = None
         self._calibrated: Callable[[Calibration | None, str], None] | None = None
         self._calibrating_since: float | None = None
+        self._picture_shape: tuple[int, ...] | None = None  # the last live frame's camera picture
         if style is None:  # the window can open with no usable style and show the 'no style' card
             self.drop_style("no style loaded")
         else:
@@ -267,6 +268,8 @@ class Pipeline:
         mode = self.compositor.mode
         if frame.still and stylizer is not None:
             stylizer.reset()
+        if not frame.still:
+            self._forget_positions_on_resize(frame.image.shape)
         if self.paused:
             frame.fallback = "paused"
         elif stylizer is None:
@@ -279,6 +282,19 @@ class Pipeline:
             self._gate(frame, mode, camera=True, stylizer=stylizer)
         self._give_up_calibrating(frame)
         return frame
+
+    def _forget_positions_on_resize(self, shape: tuple[int, ...]) -> None:
+        """A camera that changes resolution makes every remembered position wrong: the tracked
+        face (its optical flow reads a picture shrunk to a fixed side, the same picture after a
+        switch of the same shape, and kept the face at its old pixels: the cartoon went there,
+        off the face), the other faces and the held cartoon's place. Forget them all."""
+        if self._picture_shape is not None and shape != self._picture_shape:
+            self.tracker.reset()
+            if self.mesh_tracker is not None:
+                self.mesh_tracker.reset()
+            self.bystanders.reset()
+            self.hold.reset()
+        self._picture_shape = shape
 
     def _gate(self, frame: Frame, mode: Mode, camera: bool, stylizer: StyleRenderer | None = None) -> None:
         """The per-frame gate; on a live stream a frame that missed its cartoon may then show
@@ -326,6 +342,9 @@ class Pipeline:
                 return
         elif not self._find_face(frame, stylizer.size):
             return
+        if mode is Mode.OVERLAY and not self._covers_face(frame, stylizer):
+            frame.fallback = "face_moved"
+            return
         if stylizer.draws_frame and mode is not Mode.OVERLAY:
             self._draw_frame(frame, cast(FrameRenderer, stylizer))
             return
@@ -341,6 +360,16 @@ class Pipeline:
             return
         with timed(frame, "composite"):
             frame.output = self.compositor.avatar(frame.cartoon)
+
+    def _covers_face(self, frame: Frame, stylizer: StyleRenderer) -> bool:
+        """Overlay mode: whether the cartoon, pasted where the tracked (smoothed) face is, covers
+        the face as measured on this frame, unsmoothed. After a jump (a fast lean, a cut in a
+        video, a camera changing resolution) the smoothed box trails by most of the jump for a
+        frame or two, and the face itself went out beside the cartoon."""
+        tracker = self.mesh_tracker if stylizer.needs_landmarks else self.tracker
+        measured = None if frame.still or tracker is None else tracker.measured
+        face = cast(Face, measured or frame.face)
+        return self.compositor.covers(face.box, cast(np.ndarray, frame.crop_matrix), stylizer.size)
 
     def _find_face(self, frame: Frame, size: int) -> bool:
         """Track the face (detector and optical flow) and cut the crop a generator reads."""

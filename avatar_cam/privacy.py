@@ -20,7 +20,9 @@ PLACEHOLDER_TEXT = {
     "paused": ("Paused", "back in a moment"),  # the meeting sees it: no instructions for the student
     "source_lost": ("Camera not available", "waiting for it to come back"),
     "raw_blocked": ("Avatar paused", "a frame was held back to protect your privacy"),
+    "face_moved": ("One moment...", "the avatar is catching up with you"),
 }
+NO_HOLD = ("paused", "face_moved")  # a held cartoon would sit where the face was, not where it is
 
 
 def leaks_camera(output: np.ndarray | None, frame: Frame) -> bool:
@@ -134,7 +136,7 @@ class LiveHold:
         which promises no camera picture at all, showed the scene for a dozen frames."""
         self._since += 1
         mode = compositor.mode if mode is None else mode
-        if self._output is None or self._since > self.frames or frame.fallback == "paused" \
+        if self._output is None or self._since > self.frames or frame.fallback in NO_HOLD \
                 or self._mode is not mode:
             return None
         if mode is not Mode.OVERLAY:

@@ -313,3 +313,46 @@ def test_a_gpu_provider_needs_ort_s_own_library_for_it(monkeypatch: pytest.Monke
     assert inference.available_providers() == {"CUDAExecutionProvider", "CPUExecutionProvider"}
     (tmp_path / "capi" / "onnxruntime_providers_tensorrt.dll").touch()
     assert inference.available_providers() == set(listed)
+
+
+def test_an_overlay_never_sends_the_face_beside_a_cartoon_that_lags_behind_it(style_file: Path) -> None:
+    """The tracker smooths the face's box, so after a jump (a fast lean, a cut in a video, the
+    camera switching resolution) the box, and the cartoon pasted on it, trails by most of the
+    jump for a frame or two: the face itself went out beside the cartoon, fresh (no fallback),
+    unless the bystander look happened to fall on that frame. Such a frame gets the card."""
+    from avatar_cam.demo import draw_demo_face
+
+    face = cv2.resize(draw_demo_face(0.4), (320, 240))
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(960, 360)))
+    for i in range(8):  # a jump on frame 5, between the bystander looks (frames 0, 3, 6)
+        x = 0 if i < 5 else 640
+        cam = np.full((360, 960, 3), 90, np.uint8)
+        cam[60:300, x:x + 320] = face
+        frame = pipe.process(_frame(cam, i))
+        assert i < 5 or frame.face is not None, "the face is tracked after the jump"
+        inner = (slice(130, 230), slice(x + 110, x + 210))  # the middle of the face, where it is now
+        same = (np.abs(frame.output[inner].astype(int) - cam[inner]).max(axis=2) <= 6).mean()
+        assert same < 0.2, f"frame {i}: {same:.0%} of the face was sent as the camera saw it"
+
+
+def test_an_overlay_after_the_camera_changes_resolution_covers_the_face_where_it_now_is(
+        style_file: Path) -> None:
+    """The optical flow that follows the face between detections works on a picture shrunk to a
+    fixed side: after a switch to a resolution of the same shape it saw the same picture, kept
+    the face at its old pixel position and the cartoon went there, off the face, until the
+    next detection."""
+    from avatar_cam.demo import draw_demo_face
+
+    small = cv2.copyMakeBorder(cv2.resize(draw_demo_face(0.4), (240, 180)), 0, 0, 0, 240,
+                               cv2.BORDER_CONSTANT, value=(90, 90, 90))  # 480x180, the face left
+    grain = np.random.default_rng(0).integers(-24, 24, small.shape)  # a camera's texture: flow holds on
+    small = np.clip(small + cv2.GaussianBlur(grain.astype(np.float32), (0, 0), 1.5), 0, 255).astype(np.uint8)
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(960, 360)))
+    for i in range(8):  # 960x360 from frame 5 on: between detections and bystander looks
+        cam = small if i < 5 else cv2.resize(small, (960, 360), interpolation=cv2.INTER_LINEAR)
+        frame = pipe.process(_frame(cam, i))
+        s = cam.shape[1] // 480
+        inner = (slice(65 * s, 115 * s), slice(95 * s, 145 * s))  # the middle of the face, in camera pixels
+        out = cv2.resize(frame.output, (cam.shape[1], cam.shape[0]))
+        same = (np.abs(out[inner].astype(int) - cam[inner]).max(axis=2) <= 6).mean()
+        assert same < 0.2, f"frame {i}: {same:.0%} of the face was sent as the camera saw it"

@@ -42,7 +42,7 @@ KEYS_HINT = ("<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl
              "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help")
 FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "paused",
                  "source_lost": "camera not available", "generator_error": "style error",
-                 "no_style": "no style", "raw_blocked": "held back"}
+                 "no_style": "no style", "raw_blocked": "held back", "face_moved": "catching up"}
 
 
 class MainWindow(QMainWindow):
