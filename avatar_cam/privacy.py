@@ -84,15 +84,6 @@ class PrivacyGate:
         return frame.output
 
 
-def _inside_crop(box: tuple[float, float, float, float], crop_matrix: np.ndarray, n: int) -> bool:
-    """Whether the face box (camera pixels) lies inside the `n`-pixel crop square that
-    `crop_matrix` cuts from the camera frame (where a held overlay pastes its cartoon)."""
-    x, y, w, h = box
-    corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], np.float64)
-    inside = corners @ np.asarray(crop_matrix, np.float64).T
-    return bool((inside >= 0).all() and (inside <= n).all())
-
-
 class LiveHold:
     """A live stream's bridge over short gaps (a missed detection, one failed generator run):
     for up to `frames` frames after the last fresh cartoon, that cartoon is shown instead of
@@ -144,8 +135,8 @@ class LiveHold:
         elif camera and self._cartoon is not None and self._matrix is not None:
             if frame.index <= self._index:
                 return None  # another stream (a new camera, a reconnect): the face may be anywhere
-            n = self._cartoon.shape[0]
-            if frame.face is not None and not _inside_crop(frame.face.box, self._matrix, n):
+            if frame.face is not None and not compositor.covers(frame.face.box, self._matrix,
+                                                                 self._cartoon.shape[0]):
                 return None  # the face moved off the held cartoon (a jump, a fast turn): the card
             image = frame.image if onto is None else onto()
             if image is None:

@@ -696,16 +696,14 @@ def trained_names(split_file: Path) -> set[str]:
     source name (`training.data.source_key`: `trainA__female_10016.png` is `female_10016`, the
     rule packs and fine-tunes match by), so a photo and its mesh drawing match. An unreadable
     split: EvalError (one line)."""
+    from training.pack import split_names
+
     try:
-        split = json.loads(split_file.read_text())
+        lists = split_names(split_file)
     except (OSError, ValueError) as e:
         why = getattr(e, "strerror", None) or e
         raise EvalError(f"{split_file}: not a run's split.json ({why})") from None
-    lists = [v for k, v in split.items() if k.startswith("train_") and isinstance(v, list)] \
-        if isinstance(split, dict) else []
-    from training.data import source_key
-
-    return {source_key(str(p)) for names in lists for p in names}
+    return set().union(*(v for k, v in lists.items() if k.startswith("train_")))
 
 
 def untrained(photos: Sequence[Path], split_files: Sequence[Path]) -> tuple[list[Path], int]:

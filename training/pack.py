@@ -124,23 +124,35 @@ def source_name(stem: str) -> str:
     return stem.rsplit("__", 1)[-1]
 
 
+def split_names(split_file: str | Path) -> dict[str, set[str]]:
+    """Every image list of a split.json (`train_A`, `val_B`, the judge's `val_flat`...) as the
+    source names of its images, the names packs, fine-tunes and evaluations match by. ValueError
+    (only why, for the caller's line) for a file that is missing, not JSON or not a split."""
+    f = Path(split_file)
+    if not f.is_file():
+        raise ValueError("a folder" if f.is_dir() else "missing")
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except ValueError as e:  # invalid JSON or not UTF-8
+        raise ValueError(str(e)) from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object of image lists")
+    return {k: {source_name(_stem(Path(str(p)))) for p in v} for k, v in doc.items()
+            if isinstance(v, list) and k.startswith(("train_", "val_"))}
+
+
 def held_out_names(split_files: Sequence[str | Path]) -> set[str]:
     """Source names of every held-out image (every `val_*` list: `val_A`, `val_B`, the judge's
     `val_flat`) in these split.json files. ValueError (one line) for a file that is not one."""
     names: set[str] = set()
     for f in split_files:
-        if not Path(f).is_file():
-            why = "a folder" if Path(f).is_dir() else "missing"
-            raise ValueError(f"--exclude {f}: not a split.json file ({why})")
         try:
-            doc = json.loads(Path(f).read_text(encoding="utf-8"))
-        except ValueError as e:  # invalid JSON or not UTF-8
+            held = [v for k, v in split_names(f).items() if k.startswith("val_")]
+        except ValueError as e:
             raise ValueError(f"--exclude {f}: not a split.json file ({e})") from None
-        lists = {k: v for k, v in doc.items() if k.startswith("val_")} if isinstance(doc, dict) else {}
-        if not lists or not all(isinstance(v, list) for v in lists.values()):
+        if not held:
             raise ValueError(f"--exclude {f}: not a split.json file (no val_* lists of held-out images)")
-        for held in lists.values():
-            names |= {source_name(Path(str(p)).name.split(".")[0]) for p in held}
+        names = names.union(*held)
     return names
 
 

@@ -50,7 +50,6 @@ from training.data import (
     holdout_split,
     load_plain,
     scan_images,
-    source_key,
     to_image,
 )
 from training.distributed import RankLost, Ranks, init_process_group, lost_rank, ranks_from_env
@@ -171,9 +170,9 @@ def _parent_names(cfg: TrainConfig) -> dict[str, tuple[set[str], set[str]]] | No
                     cfg.init_from)
         return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        names = {k: {source_key(p) for p in doc[k]} for k in _LISTS}
-    except (ValueError, KeyError, TypeError) as e:
+        found = pack.split_names(path)
+        names = {k: found[k] for k in _LISTS}
+    except (ValueError, KeyError) as e:
         raise ConfigError(f"{path}: not a run's split.json ({e})") from None
     return {d: (names[f"train_{d}"], names[f"val_{d}"]) for d in "AB"}
 

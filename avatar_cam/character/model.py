@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from avatar_cam.character import body_parts, face_parts, hair_parts
@@ -160,7 +160,7 @@ def _without_picture(ch: Character) -> Character:
     bg = ch.parts["background"]
     kind = "colour" if bg["top"] == bg["bottom"] else "gradient"
     parts = {**ch.parts, "background": {**bg, "kind": kind, "image": ""}}
-    return Character(ch.name, ch.license_note, parts, ch.folder, missing_background=bg["image"])
+    return replace(ch, parts=parts, missing_background=bg["image"])
 
 
 @functools.lru_cache(maxsize=8)

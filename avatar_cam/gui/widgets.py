@@ -282,8 +282,13 @@ class Banner(QFrame):
         self._layout.addWidget(self.close_button)
         self._buttons: list[QPushButton] = []
         self._messages: dict[str, tuple[str, str, list[tuple[str, Callable[[], None]]]]] = {}
-        self.kind = ""
         self.hide()
+
+    @property
+    def kind(self) -> str:
+        """The gravest kind among the messages shown ("" when none): the box's colour."""
+        kinds = [k for _, k, _ in self._messages.values()]
+        return max(kinds, key=lambda k: self.SEVERITY.index(k) if k in self.SEVERITY else 0, default="")
 
     @property
     def topics(self) -> list[str]:
@@ -313,12 +318,9 @@ class Banner(QFrame):
             b.deleteLater()
         self._buttons = []
         if not self._messages:
-            self.kind = ""
             self.hide()
             return
         _, _, actions = self._messages[self.topics[-1]]  # the newest message's buttons
-        kinds = [k for _, k, _ in self._messages.values()]
-        self.kind = max(kinds, key=lambda k: self.SEVERITY.index(k) if k in self.SEVERITY else 0)
         colors = {"warning": "#5a4a1e", "error": "#5c2626", "info": "#23405c"}
         self.setStyleSheet(f"#banner {{ background: {colors.get(self.kind, '#333')}; border-radius: 6px; }}"
                            " #banner QLabel, #banner QToolButton { color: #f0f0f0; }")
