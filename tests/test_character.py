@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import cv2
 import numpy as np
 import pytest
 
 from avatar_cam.align import crop_matrix
 from avatar_cam.character.draw import (
     FACE_GROUP,
+    background,
     draw_frame,
     draw_portrait,
     extent,
@@ -43,7 +45,7 @@ from avatar_cam.character.params import (
     neutral_from,
 )
 from avatar_cam.character.renderer import CharacterRenderer, crop_rotation
-from avatar_cam.character.scene import Scene
+from avatar_cam.character.scene import Scene, shade
 from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face
 from avatar_cam.expression import Expression, ExpressionAnalyzer
@@ -285,6 +287,30 @@ def test_inside_polygon_never_says_inside_for_a_point_too_near_or_past_the_curve
     assert inside_polygon(polygon, np.zeros((0, 2)), 0.0)
 
 
+def test_the_chins_shadow_follows_the_jaw_inside_the_neck() -> None:
+    """The chin's shadow on the neck was a flat-bottomed box wider than the neck: it spilled
+    past the neck's outline onto the background and hid the outline's top. It is now the jaw's
+    curve moved down, kept inside the neck: as deep under the jaw everywhere, nowhere beside it."""
+    ch = load_character(DEFAULT)
+    for pose in (Pose(), Pose(yaw=25, roll=8, mouth_open=0.8)):
+        out = draw_frame(ch, pose, (1280, 720))
+        skin = ch.parts["face"]["skin"]
+        same = (out == shade(skin, 0.78)[::-1]).all(-1).astype(np.uint8)  # BGR, drawn unblended
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(same)  # not a stray blended pixel
+        shadow = labels == 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])
+        ys, xs = np.nonzero(shadow)
+        assert len(xs) > 500
+        bare = (out == background(ch, (1280, 720))[..., :3]).all(-1)
+        near = np.zeros_like(shadow)
+        for dx in range(-3, 4):  # the outline's inner half and its blended edge are ~3 px
+            near |= np.roll(shadow, dx, axis=1)
+        assert not (near & bare).any(), "the shadow reaches the background beside the neck"
+        # its top is the jaw (the head covers the rest): as deep below it in every column
+        x0, x1 = xs.min(), xs.max()
+        deep = [np.ptp(ys[xs == x]) for x in range(x0 + (x1 - x0) // 10, x1 - (x1 - x0) // 10)]
+        assert np.ptp(deep) <= 4, deep
+
+
 def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
     """The face's features are drawn inside the head's clip only when some of them come near or
     past its outline (a full turn); otherwise the clip, which costs a twelfth of the frame, is
@@ -300,8 +326,9 @@ def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
 
     def head_clipped(pose: Pose) -> bool:
         painter = _paint_layers(Clips(), pose)
-        # the features' own clips (eyes, mouth) open inside their layers; the head's before them
-        return any(layer not in FACE_GROUP for layer in painter.clip_layers)
+        # the features' own clips (eyes, mouth) open inside their layers, the neck's (the chin's
+        # shadow) in the body's; the head's before the features
+        return any(layer not in (*FACE_GROUP, "body") for layer in painter.clip_layers)
 
     assert not head_clipped(Pose())
     assert not head_clipped(Pose(yaw=30, pitch=10, roll=10, mouth_open=0.5, smile=1, brow_r=1, brow_l=1))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avatar_cam.character.face_parts import head_path
 from avatar_cam.character.geometry import ellipse, polyline, smooth
 from avatar_cam.character.scene import RGB, Scene, shade
 
@@ -22,6 +23,7 @@ BOTTOM = 3.0  # well below any frame
 LINE = 0.012
 NECK_TOP = 0.3  # head units: the neck starts behind the jaw
 NECK_HALF = 0.19
+CHIN_SHADOW = 0.1  # head units the chin's shadow reaches below the jaw
 
 Draw = Callable[[Scene], None]
 
@@ -72,12 +74,12 @@ def tube(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: 
 
 
 def draw_neck(s: Scene) -> None:
+    """The neck, with the chin's shadow on it: the head's outline moved down the face by
+    `CHIN_SHADOW` and kept inside the neck, so its edge follows the jaw (and drops with it)."""
     skin = s.colour("face", "skin")
     neck = tube(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15)
-    s.outlined(neck, shade(skin, 0.9), s.outline, LINE)
-    chin = s.face(smooth(np.array([[-0.2, 0.42], [0.0, 0.66], [0.2, 0.42], [0.2, 0.8], [-0.2, 0.8]]),
-                         tension=0.6), surface=0.0)
-    s.fill(chin, shade(skin, 0.78))  # the chin's shadow on the neck (the head covers its top)
+    shadow = head_path(s) + CHIN_SHADOW * s.head_m[:, 1]
+    s.outlined(neck, shade(skin, 0.9), s.outline, LINE, shadow=(shadow, shade(skin, 0.78)))
 
 
 def _garment(s: Scene, pts: np.ndarray, colour: RGB, tension: float = 0.6) -> np.ndarray:
