@@ -23,7 +23,7 @@ BOTTOM = 3.0  # well below any frame
 LINE = 0.012
 NECK_TOP = 0.3  # head units: the neck starts behind the jaw
 NECK_HALF = 0.19
-CHIN_SHADOW = 0.1  # head units the chin's shadow reaches below the jaw
+CHIN_SHADOW = 0.18  # head units the chin's shadow reaches below the jaw
 
 Draw = Callable[[Scene], None]
 
