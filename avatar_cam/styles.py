@@ -380,11 +380,13 @@ def probe_field(n: int) -> np.ndarray:
 def passes_through(image: np.ndarray, output: np.ndarray) -> float:
     """How much of `image`'s pattern `output` keeps: |correlation| of their grey levels (1 for
     the picture itself, a blurred, recoloured or inverted copy; a cartoon generator or a coarse
-    mosaic keeps about half or less)."""
-    a, b = image[0].mean(0).ravel(), output[0].mean(0).ravel()
-    if a.std() < 1e-6 or b.std() < 1e-6:
+    mosaic keeps about half or less), the most over the output mirrored, flipped and turned by
+    right angles (the camera mirrored or upside down still shows the face)."""
+    a, out = image[0].mean(0).ravel(), output[0].mean(0)
+    if a.std() < 1e-6 or out.std() < 1e-6:
         return 0.0
-    return abs(float(np.corrcoef(a, b)[0, 1]))
+    turned = [np.rot90(o, k) for o in (out, out[:, ::-1]) for k in range(4)]
+    return max(abs(float(np.corrcoef(a, b.ravel())[0, 1])) for b in turned)
 
 
 def style_stem(path: Path) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from avatar_cam.styles import StyleCatalog, StyleError, builtin_styles_dir, load_style
 from export.placeholder import build_placeholder_style
@@ -82,6 +83,10 @@ def _relu(meta: dict, in_shape: list, out_shape: list, dtype: int = TensorProto.
         ("int_input", "input must be float32"),
         ("identity", "gives back the picture it is given"),  # the camera, resampled: never shown
         ("inverted", "gives back the picture it is given"),
+        # the camera mirrored, upside down or turned is still the camera: never shown
+        ("mirrored", "gives back the picture it is given"),
+        ("upside_down", "gives back the picture it is given"),
+        ("transposed", "gives back the picture it is given"),
     ],
 )
 def test_bad_style_gives_one_clear_line(tmp_path: Path, style_file: Path, case: str, expected: str) -> None:
@@ -126,6 +131,19 @@ def test_bad_style_gives_one_clear_line(tmp_path: Path, style_file: Path, case: 
         op = "Identity" if case == "identity" else "Neg"
         _bad(tmp_path, case, identity_model([tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 32, 32])],
                                             [helper.make_node(op, ["x"], ["y"])], meta))
+    elif case in ("mirrored", "upside_down"):  # a Slice with step -1 along the width or height
+        axis = 3 if case == "mirrored" else 2
+        consts = [numpy_helper.from_array(np.array([v], np.int64), k)
+                  for k, v in (("starts", -1), ("ends", -(2**62)), ("axes", axis), ("steps", -1))]
+        model = identity_model([tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 32, 32])],
+                               [helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"])],
+                               meta)
+        model.graph.initializer.extend(consts)
+        _bad(tmp_path, case, model)
+    elif case == "transposed":
+        _bad(tmp_path, case, identity_model([tensor("x", [1, 3, 32, 32])], [tensor("y", [1, 3, 32, 32])],
+                                            [helper.make_node("Transpose", ["x"], ["y"], perm=[0, 1, 3, 2])],
+                                            meta))
     with pytest.raises(StyleError) as err:
         load_style(p)
     msg = str(err.value)
