@@ -73,16 +73,30 @@ def make_look_from(style: str | None, picture: str) -> str:
 
 
 def _same(a: Path, b: Path) -> bool:
+    """The same file: by path, or by inode where both exist (a hard link to the input)."""
     try:
-        return a.resolve() == b.resolve()
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except (OSError, RuntimeError):
         return False
 
 
+SUMMARY_KEYS = frozenset({"frames_in", "frames_out", "fallbacks", "latency_ms", "style"})
+
+
+def _is_summary(path: Path) -> bool:
+    """Whether `path` holds a summary an earlier run wrote (a JSON object with its keys)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.keys() >= SUMMARY_KEYS
+
+
 def check_paths(spec: str, output: str, stats: Path | None) -> None:
     """`ValueError` (one line) before anything runs when a file the run writes would replace
-    the input (the output the input file or folder; the stats file the input or the output) or
-    an existing file that is not a summary, or when the stats file cannot be written."""
+    the input (the output the input file or folder, also through a hard link; the stats file the
+    input or the output) or an existing file that is not an earlier run's summary, or when the
+    stats file cannot be written."""
     source = Path(spec).expanduser()
     written = [] if output in ("vcam", "none") else [Path(output).expanduser()]
     if source.exists() and any(_same(out, source) for out in written):
@@ -95,8 +109,9 @@ def check_paths(spec: str, output: str, stats: Path | None) -> None:
     if is_input or any(_same(stats, out) for out in written):
         raise ValueError(f"--stats {stats} is the {'input' if is_input else 'output'}; "
                          "give the summary a file of its own (e.g. stats.json)")
-    if stats.is_dir() or (stats.exists() and stats.suffix.lower() != ".json"):
-        raise ValueError(f"--stats {stats}: exists and is not a .json file; the summary would replace it")
+    if stats.is_dir() or (os.path.lexists(stats) and not _is_summary(stats)):
+        raise ValueError(f"--stats {stats}: exists and is not an earlier run's summary; the summary "
+                         "would replace it (give a new file name, e.g. stats.json)")
     try:
         stats.parent.mkdir(parents=True, exist_ok=True)
         try_writing(stats)

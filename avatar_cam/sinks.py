@@ -106,16 +106,85 @@ def video_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(2, size[0] - size[0] % 2), max(2, size[1] - size[1] % 2)
 
 
+MANIFEST = ".avatar-cam-outputs.jsonl"  # in an output's folder: the files avatar-cam wrote there
+
+
+class OutputManifest:
+    """The files avatar-cam wrote in `folder` that are still as it left them, recorded (name,
+    size, modification time) in the folder's `MANIFEST`: an output may replace one of those, and
+    no other file (one changed since is the user's again)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.ours: dict[str, tuple[int, int]] = {}
+        self.lines = 0
+        try:
+            lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return
+        self.lines = len(lines)
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                name, size, mtime = entry["name"], entry["size"], entry["mtime_ns"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(name, str) and Path(name).name == name and isinstance(size, int) \
+                    and isinstance(mtime, int) and _mark(folder / name) == (size, mtime):
+                self.ours[name] = (size, mtime)
+
+    def may_replace(self, name: str) -> bool:
+        """Nothing is there, or avatar-cam wrote it and it has not changed since."""
+        return name in self.ours or not os.path.lexists(self.folder / name)
+
+    def record(self, name: str) -> None:
+        """Note that avatar-cam has just written `name` (one line appended: a run stopped at any
+        point keeps what it recorded)."""
+        mark = _mark(self.folder / name)
+        if mark is None:
+            return
+        self.ours[name] = mark
+        try:
+            with open(self.folder / MANIFEST, "a", encoding="utf-8") as f:
+                f.write(_manifest_line(name, mark))
+        except OSError as e:
+            raise SinkError(f"{self.folder / MANIFEST}: cannot record what was written ({e.strerror})"
+                            ) from None
+        self.lines += 1
+
+    def compact(self) -> None:
+        """Drop the lines of files gone or changed since (re-runs would grow it without end)."""
+        if self.lines <= len(self.ours):
+            return
+        tmp = self.folder / f"{MANIFEST}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            tmp.write_text("".join(_manifest_line(n, m) for n, m in self.ours.items()), encoding="utf-8")
+            os.replace(tmp, self.folder / MANIFEST)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise SinkError(f"{self.folder / MANIFEST}: cannot write ({e.strerror})") from None
+        self.lines = len(self.ours)
+
+
+def _not_ours(path: Path) -> SinkError:
+    return SinkError(f"{path}: already there and not written by avatar-cam (or changed since); not "
+                     "replaced: give a new file name, or move that file first")
+
+
 class VideoFileSink:
     """An .mp4 (or other container) at a fixed frame size and rate; opened on the first frame.
     Odd sides lose their last row or column (`video_size`). `close` reads the file back: a video
-    the disk had no room for is reported, not passed off as written."""
+    the disk had no room for is reported, not passed off as written. It replaces a file only one
+    avatar-cam wrote (`OutputManifest`)."""
 
     def __init__(self, path: Path, fps: float = 30.0):
         self.path = path
         self.fps = fps
         _prepare_dir(path.parent)
         _probe_file(path)
+        self._manifest = OutputManifest(path.parent)
+        if not self._manifest.may_replace(path.name):
+            raise _not_ours(path)
         self._writer: cv2.VideoWriter | None = None
         self.frames = 0
 
@@ -135,6 +204,7 @@ class VideoFileSink:
             return
         self._writer.release()
         self._writer = None
+        self._manifest.record(self.path.name)
         with quiet_native_stderr():  # FFmpeg's own line about a broken file
             video = cv2.VideoCapture(str(self.path))
             readable = video.isOpened() and video.read()[0]
@@ -164,23 +234,25 @@ def _imwrite(path: Path, image_bgr: np.ndarray) -> None:
 
 
 class ImageFileSink:
-    """One image file; holds the latest frame (a still in, a still out)."""
+    """One image file; holds the latest frame (a still in, a still out). It replaces a file only
+    one avatar-cam wrote (`OutputManifest`)."""
 
     def __init__(self, path: Path):
         self.path = path
         _prepare_dir(path.parent)
         _probe_file(path)
+        self._manifest = OutputManifest(path.parent)
+        if not self._manifest.may_replace(path.name):
+            raise _not_ours(path)
         self.frames = 0
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
         _imwrite(self.path, image_bgr)
+        self._manifest.record(self.path.name)
         self.frames += 1
 
     def close(self) -> None:
         pass
-
-
-MANIFEST = ".avatar-cam-outputs.jsonl"  # in a folder output: the files avatar-cam wrote there
 
 
 def numbered(index: int) -> str:
@@ -202,7 +274,7 @@ class FolderSink:
     def __init__(self, path: Path, names: Sequence[str] | None = None, frames: int | None = None):
         self.path = path
         self.frames = 0
-        self._ours, recorded = self._read_manifest()
+        self._manifest = OutputManifest(path)
         clashes = self.clashes(names, frames)
         if clashes:
             more = f" and {len(clashes) - 1} more file(s)" if len(clashes) > 1 else ""
@@ -210,36 +282,7 @@ class FolderSink:
                             "and that avatar-cam did not write; give an empty or new folder (or move "
                             "them)")
         _prepare_dir(path)
-        if recorded > len(self._ours):  # re-runs and files changed since: keep it short
-            self._save_manifest()
-
-    def _read_manifest(self) -> tuple[dict[str, tuple[int, int]], int]:
-        """name -> (size, mtime_ns) of the files an earlier run wrote here that are still as it
-        left them, and how many lines the manifest has."""
-        ours: dict[str, tuple[int, int]] = {}
-        try:
-            lines = (self.path / MANIFEST).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return ours, 0
-        for line in lines:
-            try:
-                entry = json.loads(line)
-                name, size, mtime = entry["name"], entry["size"], entry["mtime_ns"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if isinstance(name, str) and Path(name).name == name and isinstance(size, int) \
-                    and isinstance(mtime, int):
-                ours[name] = (size, mtime)
-        return {name: mark for name, mark in ours.items() if _mark(self.path / name) == mark}, len(lines)
-
-    def _save_manifest(self) -> None:
-        tmp = self.path / f"{MANIFEST}.{uuid.uuid4().hex[:12]}.tmp"
-        try:
-            tmp.write_text("".join(_manifest_line(n, m) for n, m in self._ours.items()), encoding="utf-8")
-            os.replace(tmp, self.path / MANIFEST)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise SinkError(f"{self.path / MANIFEST}: cannot write ({e.strerror})") from None
+        self._manifest.compact()
 
     def clashes(self, names: Sequence[str] | None, frames: int | None) -> list[str]:
         """The files this run would write (`names`, else numbered frames: the first `frames`,
@@ -253,26 +296,17 @@ class FolderSink:
                 entries = []
             there = [n for n in entries if n[:-4].isdigit() and n == numbered(int(n[:-4]))
                      and (frames is None or int(n[:-4]) < frames)]
-        return sorted(n for n in there if n not in self._ours)
+        return sorted(n for n in there if n not in self._manifest.ours)
 
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
         target_name = (name if name and Path(name).suffix.lower() in IMAGE_EXTS
                        else numbered(self.frames))
         target = self.path / target_name
-        if target_name not in self._ours and os.path.lexists(target):
+        if not self._manifest.may_replace(target_name):
             raise SinkError(f"{target}: already there and not written by avatar-cam; not replaced")
         _imwrite(target, image_bgr)
         self.frames += 1
-        mark = _mark(target)
-        if mark is None:
-            return
-        self._ours[target_name] = mark
-        try:  # one line per file, appended: a run stopped at any point keeps what it recorded
-            with open(self.path / MANIFEST, "a", encoding="utf-8") as f:
-                f.write(_manifest_line(target_name, mark))
-        except OSError as e:
-            raise SinkError(f"{self.path / MANIFEST}: cannot record what was written ({e.strerror})"
-                            ) from None
+        self._manifest.record(target_name)
 
     def close(self) -> None:
         pass

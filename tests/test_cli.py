@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -279,9 +280,12 @@ def test_a_bad_reference_exits_1_with_one_line_and_saves_nothing(
 
 def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Output or stats naming the input, a stats path on another file, frames into a folder of
-    an earlier run's frames, a video into one image, a looped video with no end: one error line,
-    exit 1, before anything is written (the helper's sweep overwrote a clip with --stats)."""
+    """Output or stats naming the input (also through a hard link), a stats path on another file
+    (a character's .json too), a video or picture output on a file of the user's, frames into a
+    folder of an earlier run's frames, a video into one image, a looped video with no end: one
+    error line, exit 1, before anything is written (the helper's sweep overwrote a clip with
+    --stats; an audit replaced a clip through a hard link, a saved character with --stats, and
+    a video and a photo with -o)."""
     photos = tmp_path / "photos"
     photos.mkdir()
     photo, clip, old = photos / "p.png", tmp_path / "clip.mp4", tmp_path / "old"
@@ -293,6 +297,10 @@ def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
     old.mkdir()
     (old / "000000.png").write_bytes(b"an earlier run's frame")
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "mine.json").write_text('{"format": "avatar-cam-character/2", "name": "mine"}')
+    os.link(clip, tmp_path / "clip-link.mp4")  # the same file under another name
+    (tmp_path / "other.mp4").write_bytes(clip.read_bytes())  # the user's own files, same kinds
+    (tmp_path / "photo2.png").write_bytes(photo.read_bytes())
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     video = ["-i", str(clip), "-o", str(tmp_path / "o.mp4")]
     cases = [
@@ -300,7 +308,11 @@ def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         (["-i", str(photos), "-o", str(photos)], "is the input"),
         ([*video, "--stats", str(clip)], "is the input"),
         ([*video, "--stats", str(tmp_path / "o.mp4")], "is the output"),
-        ([*video, "--stats", str(tmp_path / "notes.txt")], "not a .json"),
+        ([*video, "--stats", str(tmp_path / "notes.txt")], "not an earlier run's summary"),
+        ([*video, "--stats", str(tmp_path / "mine.json")], "not an earlier run's summary"),
+        (["-i", str(clip), "-o", str(tmp_path / "clip-link.mp4")], "is the input"),
+        (["-i", str(clip), "-o", str(tmp_path / "other.mp4")], "not written by avatar-cam"),
+        (["-i", str(photo), "-o", str(tmp_path / "photo2.png")], "not written by avatar-cam"),
         (["-i", str(clip), "-o", str(old)], "earlier run"),
         (["-i", str(clip), "-o", str(tmp_path / "one.png")], "one image cannot hold"),
         (["-i", str(photos), "-o", str(tmp_path / "one.png")], "a folder of images goes to a folder"),
@@ -312,6 +324,28 @@ def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         assert expected in err and err.count("avatar-cam: error:") == 1, (args, err)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_rerun_replaces_its_own_outputs_until_the_user_changes_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A video, a picture and a summary avatar-cam wrote are replaced by the next run (the usual
+    try-again loop); once the user has changed one it is theirs and is refused."""
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), draw_demo_face(0.0))
+    video, picture, stats = tmp_path / "out" / "o.mp4", tmp_path / "out" / "o.png", tmp_path / "s.json"
+    runs = [["-i", "demo", "-o", str(video), "--max-frames", "2", "--size", "160x90", "--stats", str(stats)],
+            ["-i", str(photo), "-o", str(picture), "--size", "160x90"]]
+    for _ in range(2):
+        for args in runs:
+            assert main(["--headless", *args]) == 0, capsys.readouterr().err
+    assert cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT) == 2
+    for path, args in ((video, runs[0]), (picture, runs[1])):
+        path.write_bytes(path.read_bytes() + b"edited")
+        assert main(["--headless", *args]) == 1
+        assert "not written by avatar-cam" in capsys.readouterr().err
+    stats.write_text("{}")
+    assert main(["--headless", *runs[0][:6], "--stats", str(stats)]) == 1
+    assert "not an earlier run's summary" in capsys.readouterr().err
 
 
 def test_fps_on_a_video_says_the_video_keeps_its_own_rate(clip_651: Path, tmp_path: Path,
