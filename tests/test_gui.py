@@ -477,3 +477,39 @@ def test_the_picked_style_keeps_its_thumbnail_colours(tmp_path: Path, qapp: QApp
     selected = icon.pixmap(32, 32, QIcon.Mode.Selected).toImage()
     assert picker.currentRow() == 0 and selected == normal
     assert selected.pixelColor(16, 16).red() == 230
+
+
+def test_the_wheel_scrolls_the_panel_and_never_changes_a_setting(env) -> None:
+    """The audit scrolled the panel with the mouse wheel: passing over Output mode switched it
+    to Overlay (the camera picture sent, and saved for the next launch) and over Expressiveness
+    dragged it to 25%. Over a drop-down, or a slider not clicked, the wheel scrolls the panel."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QScrollArea
+
+    w = env.window()
+    w.resize(1100, 420)  # short: the panel scrolls
+    pump(0.2)
+    c = w.controls
+    scroll = c.parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea) and scroll.verticalScrollBar().maximum() > 0
+    mode, gain = c.mode_combo.currentIndex(), c.expressiveness_slider.value()
+
+    def wheel(widget, steps: int) -> None:
+        for _ in range(steps):
+            centre = QPointF(widget.width() / 2, widget.height() / 2)
+            event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                                QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                                Qt.ScrollPhase.NoScrollPhase, False)
+            QApplication.sendEvent(widget, event)
+
+    top = scroll.verticalScrollBar().value()
+    wheel(c.mode_combo, 3)
+    wheel(c.expressiveness_slider, 3)
+    assert c.mode_combo.currentIndex() == mode and c.expressiveness_slider.value() == gain
+    assert scroll.verticalScrollBar().value() > top  # the panel scrolled instead
+    c.expressiveness_slider.setFocus()  # clicked: the slider takes the wheel as usual
+    pump(0.05)
+    if c.expressiveness_slider.hasFocus():
+        wheel(c.expressiveness_slider, 1)
+        assert c.expressiveness_slider.value() != gain

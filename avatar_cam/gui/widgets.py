@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -17,6 +21,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
+    QScrollBar,
     QSizePolicy,
     QToolButton,
     QWidget,
@@ -25,6 +31,27 @@ from PySide6.QtWidgets import (
 from avatar_cam.styles import StyleInfo
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+class WheelGuard(QObject):
+    """Installed on the application: the mouse wheel over a drop-down in a scrolling panel, or
+    over a slider or spin box there that the user has not clicked, scrolls the panel instead of
+    changing the value. Scrolling the panel past Output mode switched it to Overlay (the camera
+    picture sent, and saved for the next launch) and dragged Expressiveness to 25%."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() != QEvent.Type.Wheel or isinstance(obj, QScrollBar) \
+                or not isinstance(obj, QComboBox | QAbstractSlider | QAbstractSpinBox):
+            return False
+        if not isinstance(obj, QComboBox) and obj.hasFocus():
+            return False
+        parent = obj.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is None:
+            return False
+        QApplication.sendEvent(parent.verticalScrollBar(), event)  # the panel scrolls by it
+        return True
 
 
 def bgr_to_qimage(bgr: np.ndarray) -> QImage:

@@ -10,6 +10,7 @@ import threading
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QColorDialog,
     QDockWidget,
     QFileDialog,
@@ -33,7 +34,7 @@ from avatar_cam.gui.help import help_html
 from avatar_cam.gui.settings import AppSettings, StartOptions
 from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
-from avatar_cam.gui.widgets import Banner, VideoView, big_font
+from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font
 from avatar_cam.styles import StyleCatalog, StyleInfo
 
 CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
@@ -60,6 +61,8 @@ class MainWindow(QMainWindow):
             else [options.spec]
         self._cameras: list[tuple[int, str]] = []
         self.setWindowTitle("avatar-cam")
+        self._wheel_guard = WheelGuard(self)
+        QApplication.instance().installEventFilter(self._wheel_guard)
         screen = self.screen().availableGeometry()
         self.resize(min(1280, screen.width()), min(780, screen.height()))
         self._build_ui()
