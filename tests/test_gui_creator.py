@@ -434,3 +434,15 @@ def test_the_creators_buttons_fit_in_the_smallest_window_and_at_1050_wide(env) -
                    or b.mapTo(viewport, QPoint(b.width(), 0)).x() > viewport.width()]
             assert not cut, f"cut off at {width} px, help {'open' if help_open else 'closed'}: {cut}"
 
+
+
+def test_the_creator_opens_on_the_default_character_while_a_generated_style_runs(env) -> None:
+    """With an ONNX style running, Ctrl+E opened the first character in the list ("my ada"),
+    not the default the help promises, and switched the live output to it."""
+    shutil.copy(builtin_styles_dir() / "ada.character.json", env.root / "builtin")
+    w = env.window()
+    w.styles.choose(str(env.root / "builtin" / "mosaic.onnx")).result(10)
+    wait_until(lambda: w.engine.pipeline.style.path.name == "mosaic.onnx", what="the mosaic runs")
+    w.show_creator()
+    wait_until(lambda: w.creator.draft is not None, what="the creator opened")
+    assert w.creator.source is not None and w.creator.source.name == "sunny.character.json"

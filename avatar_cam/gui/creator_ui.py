@@ -300,7 +300,10 @@ class CreatorController(QObject):
             return
         current = self.engine.pipeline.style
         if current is None or current.kind != CHARACTER_KIND:
-            current = next((s for s in self.styles.catalog.styles if s.kind == CHARACTER_KIND), None)
+            catalog = self.styles.catalog
+            default = catalog.default() if catalog.styles else None
+            current = default if default is not None and default.kind == CHARACTER_KIND else next(
+                (s for s in catalog.styles if s.kind == CHARACTER_KIND), None)
         if current is not None:
             self.open(current.path)
 
