@@ -136,6 +136,9 @@ class Stats:
         }
 
 
+PAUSED_CALIBRATION = "calibration needs the camera running: resume (Pause, Ctrl+P), then calibrate"
+
+
 class Pipeline:
     """Everything between a camera frame and the picture sinks receive."""
 
@@ -198,6 +201,9 @@ class Pipeline:
             done(None, "calibration needs a drawn character style (it maps face measures, which "
                        "generated styles do not use)")
             return
+        if self.paused:
+            done(None, PAUSED_CALIBRATION)
+            return
         self._calibrator, self._calibrated, self._calibrating_since = Calibrator(seconds), done, None
 
     def _give_up_calibrating(self, frame: Frame) -> None:
@@ -207,6 +213,9 @@ class Pipeline:
             return
         if frame.still:  # a photo (or a folder of them) never gives 2 s of a face: say so now
             self._stop_calibrating("calibration needs a camera or a video: a photo has no 2 s of your face")
+            return
+        if self.paused:  # no face is tracked while paused: not the person's doing
+            self._stop_calibrating(PAUSED_CALIBRATION)
             return
         if self._calibrating_since is None:
             self._calibrating_since = frame.timestamp

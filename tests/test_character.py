@@ -50,7 +50,7 @@ from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face
 from avatar_cam.expression import Expression, ExpressionAnalyzer
 from avatar_cam.frame import Frame
-from avatar_cam.pipeline import CALIBRATE_GIVE_UP_S, Pipeline, PipelineConfig
+from avatar_cam.pipeline import CALIBRATE_GIVE_UP_S, PAUSED_CALIBRATION, Pipeline, PipelineConfig
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, builtin_styles_dir, load_style
 
 CHARACTERS = sorted(builtin_styles_dir().glob("*.character.json"))
@@ -713,6 +713,22 @@ def test_a_pending_calibration_ends_with_a_message_on_a_photo_a_lost_camera_or_a
     for i in range(75):
         pipe.process(Frame(draw_demo_face(i / 30), i, i / 30))
     assert len(said) == 3, "nothing fires later from the calibration that was stopped"
+
+
+def test_calibrating_while_paused_says_the_stream_is_paused() -> None:
+    """Calibrate pressed while paused ran 10 s, then told the person no steady face was found;
+    pausing during a calibration did too. Both now stop at once and say to resume."""
+    pipe = Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240)))
+    said: list[tuple[object, str]] = []
+    pipe.paused = True
+    pipe.calibrate(lambda cal, msg: said.append((cal, msg)))
+    assert said == [(None, PAUSED_CALIBRATION)]
+    pipe.paused = False
+    pipe.calibrate(lambda cal, msg: said.append((cal, msg)))
+    pipe.process(Frame(draw_demo_face(0.0), 0, 0.0))
+    pipe.paused = True
+    pipe.process(Frame(draw_demo_face(0.1), 1, 0.1))
+    assert said[1:] == [(None, PAUSED_CALIBRATION)]
 
 
 def test_calibration_is_refused_without_a_drawn_character(style_file: Path) -> None:

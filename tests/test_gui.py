@@ -457,6 +457,12 @@ def test_calibrate_button_and_expressiveness_slider_are_saved(env) -> None:
     assert w.engine.pipeline.config.calibration.gain == pytest.approx(1.6)
     assert w.controls.expressiveness_label.text() == "160%"
     assert AppSettings(env.settings_path).calibration.gain == pytest.approx(1.6)
+    # a generated style: they would do nothing there, so they are greyed out (and back after)
+    w.styles.choose(str(env.root / "builtin" / "a-fine.onnx")).result(10)
+    wait_until(lambda: not w.controls.calibrate_button.isEnabled(), what="greyed out for a mosaic")
+    assert not w.controls.expressiveness_slider.isEnabled()
+    w.styles.choose(str(env.root / "builtin" / "0-sunny.character.json")).result(10)
+    wait_until(lambda: w.controls.calibrate_button.isEnabled(), what="back for a character")
 
 
 def test_the_picked_style_keeps_its_thumbnail_colours(tmp_path: Path, qapp: QApplication) -> None:

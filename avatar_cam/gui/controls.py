@@ -50,7 +50,8 @@ class ControlPanel(QWidget):
         col.addWidget(self._vcam_group())
         col.addWidget(self._source_group())
         col.addWidget(self._style_group(), 1)  # the picker takes the room left: many styles
-        col.addWidget(self._expression_group())
+        self.expression_group = self._expression_group()
+        col.addWidget(self.expression_group)
         col.addWidget(self._output_group())
 
     # -- virtual camera -------------------------------------------------------------------------
@@ -213,8 +214,15 @@ class ControlPanel(QWidget):
         self.expressiveness_label.setText(f"{round(gain * 100)}%")
 
     def set_calibrating(self, busy: bool) -> None:
-        self.calibrate_button.setEnabled(not busy)
+        self.calibrate_button.setEnabled(not busy and self.expression_group.isEnabled())
         self.calibrate_button.setText("Hold a neutral face..." if busy else "Calibrate")
+
+    def set_expression_used(self, used: bool) -> None:
+        """Calibrate and Expressiveness act on a drawn character only: greyed out, and saying
+        why, for a generated style (they did nothing there)."""
+        self.expression_group.setEnabled(used)
+        self.expression_group.setToolTip("" if used else "Calibration and expressiveness act on a drawn "
+                                         "character; this style is generated from your face")
 
     # -- output ---------------------------------------------------------------------------------
     def _output_group(self) -> QGroupBox:

@@ -35,7 +35,7 @@ from avatar_cam.gui.settings import AppSettings, StartOptions
 from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font
-from avatar_cam.styles import StyleCatalog, StyleInfo
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleInfo
 
 CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
 KEYS_HINT = ("<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
@@ -336,8 +336,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 6000)
 
     def _on_style_changed(self, info: StyleInfo) -> None:
-        """A style the user picked is running: the startup notice (a style not used) is done."""
+        """A style the user picked is running: the startup notice (a style not used) is done;
+        the expression controls act on a drawn character only."""
         self.banner.clear_message("startup")
+        self.controls.set_expression_used(info.kind == CHARACTER_KIND)
 
     # -- output controls ------------------------------------------------------------------------
     def _on_mode_picked(self, index: int) -> None:
