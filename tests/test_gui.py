@@ -519,3 +519,21 @@ def test_the_wheel_scrolls_the_panel_and_never_changes_a_setting(env) -> None:
     if c.expressiveness_slider.hasFocus():
         wheel(c.expressiveness_slider, 1)
         assert c.expressiveness_slider.value() != gain
+
+
+def test_on_a_small_laptop_screen_the_window_fits_and_the_help_floats(env) -> None:
+    """At 1024x600 the window was 1050 px wide (the help beside the panel): the panel's scroll
+    bar and the help's close button were off the screen."""
+    from PySide6.QtCore import QRect
+
+    w = env.window()
+    w.help_dock.show()
+    w.fit_screen(QRect(0, 0, 1024, 600))
+    pump(0.2)
+    assert w.help_dock.isFloating() and w.help_dock.isVisible()
+    assert w.minimumSizeHint().width() <= 1024 and w.width() <= 1024 and w.height() <= 600
+    wide = env.window()
+    wide.help_dock.show()
+    wide.help_dock.setFloating(False)  # (the test screen itself is small)
+    wide.fit_screen(QRect(0, 0, 1920, 1080))
+    assert not wide.help_dock.isFloating()  # room beside the panel: it stays docked

@@ -7,7 +7,7 @@ import contextlib
 import html
 import threading
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._apply_options()
         self._restore_window()
+        self.fit_screen(self.screen().availableGeometry())
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
         self._status_timer.start(250)
@@ -216,6 +217,16 @@ class MainWindow(QMainWindow):
         if self.settings.window_state is not None:
             self.restoreState(self.settings.window_state)
             self.help_dock.setVisible(not self.settings.help_seen)
+
+    def fit_screen(self, available: QRect) -> None:
+        """On a screen narrower than the window with the help beside it (a 1024x600 laptop:
+        1050 px wide, the panel's scroll bar and the help's close button off the screen), the
+        help floats over the window instead of widening it; then the window fits the screen."""
+        if self.minimumSizeHint().width() > available.width():
+            self.help_dock.setFloating(True)
+            self.help_dock.resize(min(420, available.width() // 2), available.height() * 3 // 4)
+            self.help_dock.move(available.right() - self.help_dock.width(), available.top())
+        self.resize(min(self.width(), available.width()), min(self.height(), available.height()))
 
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self) -> None:
