@@ -123,7 +123,8 @@ def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
     try:
-        background, background_image = parse_background(args.background or DEFAULT_BACKGROUND)
+        background, background_image = parse_background(
+            DEFAULT_BACKGROUND if args.background is None else args.background)
         style = StyleCatalog().resolve(args.style)
         if style.kind != CHARACTER_KIND and style.likeness is None:  # listed by name: not yet run
             style = load_style(style.path)

@@ -69,6 +69,9 @@ def check_provider(text: str) -> str:
 
 def parse_background(text: str) -> tuple[tuple[int, int, int], np.ndarray | None]:
     """A colour, or an image file (then the colour is the image's mean, for the card edges)."""
+    if not text.strip():  # '' named no background, and the style's own was replaced by the default
+        raise ValueError("--background is empty; give #RRGGBB, R,G,B or an image file (leave it out "
+                         "for the style's own)")
     path = Path(text).expanduser()
     if path.suffix.lower() in IMAGE_EXTS or path.is_file():
         try:

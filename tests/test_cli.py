@@ -148,6 +148,7 @@ def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFi
         (["-i", "42"], "camera 42 cannot be opened"),
         (["--background", "blue"], "background colour"),
         (["--background", "/nonexistent/bg.png"], "background image"),
+        (["--background", ""], "--background is empty"),  # it replaced the style's own with slate
         (["-o", "vcam"], "virtual camera unavailable"),
         (["--max-frames", "0"], "--max-frames must be at least 1"),
         (["-i", "2147483648"], "no such camera"),
