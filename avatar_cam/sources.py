@@ -158,6 +158,16 @@ class VideoSource:
         self._index += 1
         return Frame(img, self._index - 1, (self._index - 1) / self.fps, name=self.name)
 
+    @property
+    def frames_read(self) -> int:
+        return self._index
+
+    @property
+    def ended_early(self) -> bool:
+        """The file stopped decoding before the frames its container lists (a damaged file):
+        known once `read` has returned None (a count one off is a container's rounding)."""
+        return 0 < self._index < self.frame_count - 1
+
     def close(self) -> None:
         self._cap.release()
 

@@ -349,6 +349,26 @@ def test_a_rerun_replaces_its_own_outputs_until_the_user_changes_them(
     assert "not an earlier run's summary" in capsys.readouterr().err
 
 
+def test_a_damaged_video_that_stops_decoding_says_so(clip_651: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A clip with 20 KB zeroed in the middle decoded 23 of its 62 frames: the run ended with
+    exit 0, a 23-frame output and a summary that looked complete."""
+    data = bytearray(clip_651.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20_000] = bytes(20_000)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    stats = tmp_path / "s.json"
+    run = ["--headless", "-o", "none", "--size", "160x90", "--stats", str(stats), "-i"]
+    assert main([*run, str(damaged)]) == 0
+    ended = json.loads(stats.read_text())["input_ended_early"]
+    assert 0 < ended["frames_read"] < ended["frames_in_file"] == 62
+    assert f"stopped decoding after {ended['frames_read']} of the 62 frames" in capsys.readouterr().err
+    assert main([*run, str(clip_651)]) == 0
+    assert "input_ended_early" not in json.loads(stats.read_text())
+    assert "stopped decoding" not in capsys.readouterr().err
+
+
 def test_fps_on_a_video_says_the_video_keeps_its_own_rate(clip_651: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o.mp4"
