@@ -211,12 +211,13 @@ def run_headless(args: argparse.Namespace) -> int:
         source.close()
     closing = sink_closed(sink)
     if args.calibrate and not calibrated:
-        print("avatar-cam: calibration did not finish: the face was not tracked for 2 s",
-              file=sys.stderr)
+        print("avatar-cam: calibration did not finish: it needs 2 s of your face tracked, and the run "
+              "ended first (nothing saved)", file=sys.stderr)
     summary = stats.summary() | {"provider": pipeline.provider, "style": style.name,
                                  "mode": args.mode, "input": spec, "output": output}
     tracked = faces_tracked(pipeline, args.mode)
     summary["faces_tracked"] = tracked
+    summary["stopped"] = stop.is_set()  # by Ctrl+C or a TERM signal: a file output ends there
     if not tracked:  # no count rather than a count of faces no one looked for
         summary |= {"frames_with_face": None, "files_without_face": None, "names_without_face": None}
     if isinstance(source, FolderSource) and source.skipped:

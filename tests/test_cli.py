@@ -502,3 +502,24 @@ def test_a_character_whose_background_picture_is_gone_says_so_headless(
                  "--size", "160x120"]) == 0
     err = capsys.readouterr().err
     assert "note: " in err and "'backgrounds/beach.png' is missing; using its gradient" in err
+
+
+def test_a_run_stopped_by_ctrl_c_says_so_in_its_summary(tmp_path: Path) -> None:
+    """Ctrl+C ends a headless run cleanly; its summary says it was stopped (a file output ends
+    there), which a complete run's does not."""
+    import signal
+    import time
+
+    stats = tmp_path / "s.json"
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_cam", "--headless", "-i", "demo", "--loop",
+                             "-o", "none", "--size", "160x90", "--stats", str(stats)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # started and running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    summary = json.loads(stats.read_text())
+    assert summary["stopped"] is True and summary["frames_out"] > 0
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "3", "--size", "160x90",
+                 "--stats", str(stats)]) == 0
+    assert json.loads(stats.read_text())["stopped"] is False
