@@ -197,6 +197,8 @@ def test_saving_under_its_own_name_writes_over_a_file_not_named_by_slug(library:
     (json.dumps({"format": "avatar-cam-character/2", "name": "x"}), "x.character.json", "missing"),
     ("hello", "notes.txt", "not a character file"),
     (json.dumps({"format": "something-else/1"}), "y.character.json", "missing"),
+    # a PNG named as a character said "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x89"
+    ("\x89PNG\r\n\x1a\n\x00\xff\xfe", "pic.character.json", "it is not text"),
 ])
 def test_a_bad_or_foreign_import_is_one_message_and_changes_nothing(
         library: CharacterLibrary, tmp_path: Path, content: str, name: str, message: str) -> None:
@@ -204,7 +206,7 @@ def test_a_bad_or_foreign_import_is_one_message_and_changes_nothing(
     (library.folder / "keep.character.json").write_text(SUNNY.read_text())
     before = _files(library.folder)
     bad = tmp_path / name
-    bad.write_text(content)
+    bad.write_bytes(content.encode("latin-1") if content.startswith("\x89") else content.encode())
     with pytest.raises(ValueError, match=message) as err:
         library.import_file(bad)
     assert "\n" not in str(err.value) and _files(library.folder) == before

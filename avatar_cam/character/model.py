@@ -174,8 +174,11 @@ def load_character(path: Path) -> Character:
     """Read and check a character file; `ValueError` (one line) for any problem."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"cannot read ({type(e).__name__}: {e})") from None
+    except UnicodeDecodeError:  # said "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x89 ..."
+        raise ValueError("not a character file: it is not text (a picture or another binary file "
+                         "named .character.json?)") from None
+    except OSError as e:
+        raise ValueError(f"cannot read ({e.strerror or type(e).__name__})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

@@ -590,7 +590,8 @@ class CreatorController(QObject):
         return value.strip() if ok and value.strip() else None
 
     def _confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.window, title, text)
+        no = QMessageBox.StandardButton.No  # the default: Enter does not delete
+        answer = QMessageBox.question(self.window, title, text, QMessageBox.StandardButton.Yes | no, no)
         return answer == QMessageBox.StandardButton.Yes
 
     def _ask_unsaved(self, name: str) -> str:
