@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -92,6 +93,17 @@ def _is_summary(path: Path) -> bool:
     return isinstance(data, dict) and data.keys() >= SUMMARY_KEYS
 
 
+def _missing_dirs(path: Path) -> list[Path]:
+    """`path` and the folders above it that do not exist yet, deepest first (what an output
+    there may create)."""
+    missing = []
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
 def check_paths(spec: str, output: str, stats: Path | None) -> None:
     """`ValueError` (one line) before anything runs when a file the run writes would replace
     the input (the output the input file or folder, also through a hard link; the stats file the
@@ -150,6 +162,7 @@ def run_headless(args: argparse.Namespace) -> int:
         print(f"avatar-cam: note: the output keeps the video's {source.fps:g} fps (--fps sets the rate "
               "of cameras, pictures and the virtual camera)", file=sys.stderr)
     output = args.output or "vcam"
+    new_dirs = _missing_dirs(Path(output).expanduser()) if output not in ("vcam", "none") else []
     try:
         sink = open_sink(output, args.size, fps, folder_input=isinstance(source, FolderSource),
                          **planned_files(source, args.max_frames))
@@ -174,6 +187,9 @@ def run_headless(args: argparse.Namespace) -> int:
         pipeline = Pipeline(style, config)
     except (SinkError, StyleError, ValueError) as e:
         source.close()
+        for d in new_dirs:  # a refused run leaves no folder it made behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
         return _fail(str(e))
 
     stop = threading.Event()

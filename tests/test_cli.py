@@ -325,6 +325,10 @@ def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         assert expected in err and err.count("avatar-cam: error:") == 1, (args, err)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
+    # a refused run leaves no folder it made (a looped video into new/deeper/o.mp4 left new/deeper)
+    deep = tmp_path / "new" / "deeper" / "o.mp4"
+    assert main(["--headless", "-i", str(clip), "--loop", "-o", str(deep)]) == 1
+    assert "--max-frames" in capsys.readouterr().err and not (tmp_path / "new").exists()
 
 
 def test_a_rerun_replaces_its_own_outputs_until_the_user_changes_them(
