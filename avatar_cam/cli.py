@@ -157,6 +157,9 @@ def run_headless(args: argparse.Namespace) -> int:
         return _fail(f"--calibrate learns your neutral face from 2 s of a camera or video; {what} "
                      f"({source.name}) has no 2 s: calibrate with --input 0 (or a video), then run "
                      "the photos without it")
+    if args.expressiveness is not None and style.kind != CHARACTER_KIND:
+        print(f"avatar-cam: note: --expressiveness is not used by {style.name} (it scales a drawn "
+              "character's expressions)", file=sys.stderr)
     fps = (args.fps or DEFAULT_FPS) if source.live or source.still else source.fps
     if args.fps is not None and not (source.live or source.still) and args.fps != source.fps:
         print(f"avatar-cam: note: the output keeps the video's {source.fps:g} fps (--fps sets the rate "
@@ -169,6 +172,9 @@ def run_headless(args: argparse.Namespace) -> int:
         if isinstance(sink, ImageFileSink) and not source.still and args.max_frames != 1:
             raise SinkError(f"{output}: one image cannot hold a {'camera' if source.live else 'video'}'s "
                             "frames; give a video file (.mp4), a folder, or --max-frames 1 for one picture")
+        if isinstance(source, FolderSource) and isinstance(sink, VideoFileSink):
+            raise SinkError(f"{output}: a folder of images goes to a folder (each picture keeps its "
+                            "name) or none, not into a video (a thirtieth of a second each)")
         if (args.loop or source.live) and args.max_frames is None and isinstance(sink, FILE_SINKS):
             raise SinkError(f"{output}: a {'looped video' if args.loop else 'camera'} never ends; give "
                             "--max-frames N to stop writing the file")
