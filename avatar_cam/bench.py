@@ -304,13 +304,14 @@ def _count(low: int) -> Callable[[str], int]:
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="avatar-bench", description=__doc__)
     p.add_argument("--input", help="video file, looped (default: the generated demo clip)")
-    p.add_argument("--frames", type=_count(1), default=300, help="timed frames (after warm-up)")
-    p.add_argument("--warmup", type=_count(0), default=30, help="untimed frames first")
+    p.add_argument("--frames", type=_count(1), default=300, help="timed frames (after warm-up; default 300)")
+    p.add_argument("--warmup", type=_count(0), default=30, help="untimed frames first (default 30)")
     p.add_argument("--pace", type=parse_fps, metavar="FPS",
                    help="feed the clip like a camera at FPS (sleeping between frames) and report the "
                         "CPU share of one core at that rate and camera-to-sink latency")
     p.add_argument("--style", help="style name or file (default: the built-in default)")
-    p.add_argument("--mode", choices=[m.value for m in Mode], default="avatar")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default="avatar",
+                   help="the app's output mode (default avatar)")
     p.add_argument("--size", type=parse_size, default=(1280, 720),
                    help="output size (default 1280x720; --generator-only: the size characters draw at)")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
@@ -319,8 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "export for reference")
     p.add_argument("--styles", nargs="*", help="style files for --generator-only (default: all)")
     p.add_argument("--baseline", help="ResNet-9 export to compare against (default: built once)")
-    p.add_argument("--runs", type=_count(1), default=100, help="timed runs per generator")
-    p.add_argument("--warmup-runs", type=_count(0), default=10)
+    p.add_argument("--runs", type=_count(1), default=100, help="timed runs per generator (default 100)")
+    p.add_argument("--warmup-runs", type=_count(0), default=10,
+                   help="untimed runs per generator first (default 10)")
     p.add_argument("--json", type=Path, help="write the results as JSON")
     return p
 

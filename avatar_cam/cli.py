@@ -176,7 +176,7 @@ def run_headless(args: argparse.Namespace) -> int:
             raise SinkError(f"{output}: a folder of images goes to a folder (each picture keeps its "
                             "name) or none, not into a video (a thirtieth of a second each)")
         if (args.loop or source.live) and args.max_frames is None and isinstance(sink, FILE_SINKS):
-            raise SinkError(f"{output}: a {'looped video' if args.loop else 'camera'} never ends; give "
+            raise SinkError(f"{output}: a {'looped input' if args.loop else 'camera'} never ends; give "
                             "--max-frames N to stop writing the file")
         if isinstance(sink, VideoFileSink) and video_size(args.size) != tuple(args.size):
             w, h = video_size(args.size)
