@@ -253,13 +253,13 @@ class Pipeline:
     def set_mirror(self, mirror: bool) -> None:
         self.compositor.mirror = mirror
 
-    def set_background(self, color: tuple[int, int, int] | None) -> None:
-        """The user's background colour; None: each style's own (a character's, else the
-        default colour)."""
+    def set_background(self, color: tuple[int, int, int] | None, image: np.ndarray | None = None) -> None:
+        """The user's background colour, or picture (BGR; `color` its mean); None: each style's
+        own (a character's, else the default colour)."""
         if color is None:
             self.compositor.set_background(parse_color(DEFAULT_BACKGROUND), custom=False)
         else:
-            self.compositor.set_background(color)
+            self.compositor.set_background(color, image)
 
     @property
     def style(self) -> StyleInfo | None:

@@ -537,3 +537,38 @@ def test_on_a_small_laptop_screen_the_window_fits_and_the_help_floats(env) -> No
     wide.help_dock.setFloating(False)  # (the test screen itself is small)
     wide.fit_screen(QRect(0, 0, 1920, 1080))
     assert not wide.help_dock.isFloating()  # room beside the panel: it stays docked
+
+
+def test_a_background_picture_from_the_window_shows_and_is_kept(env, tmp_path: Path) -> None:
+    """The Output panel's Background offered a colour only (`--background IMAGE` worked headless,
+    and in the window said 'is not #RRGGBB'). A picture is used, saved and there at the next
+    launch; a bad file is one message with the background unchanged; a saved picture deleted
+    since gives each style's own background and says so."""
+    import cv2
+
+    picture, bad = tmp_path / "bg.png", tmp_path / "notes.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (10, 200, 30), np.uint8))
+    bad.write_text("not a picture")
+
+    def corner(w: MainWindow) -> tuple[int, ...]:
+        frame = w.output_view.frame()
+        return tuple(int(v) for v in frame[2, 2]) if frame is not None else ()
+
+    w = env.window()
+    wait_until(lambda: frames_out(w) > 3, what="stream running")
+    w.set_background_picture(str(picture))
+    wait_until(lambda: corner(w) == (10, 200, 30), what="the picture behind the avatar")
+    assert w.controls.background_button.text() == "Picture: bg.png"
+    w.set_background_picture(str(bad))
+    assert w.errors and "notes.png" in w.errors[-1]
+    pump(0.3)
+    assert corner(w) == (10, 200, 30) and w.controls.background_button.text() == "Picture: bg.png"
+    w.close()
+    again = env.window()
+    wait_until(lambda: corner(again) == (10, 200, 30), what="the saved picture at the next launch")
+    assert again.controls.background_button.text() == "Picture: bg.png"
+    again.close()
+    picture.unlink()
+    gone = env.window()
+    assert "the style's own background is used" in gone.banner.label.text()
+    assert gone.controls.background_button.text() == "Style's own"

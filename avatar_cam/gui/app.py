@@ -21,7 +21,7 @@ from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.window import MainWindow
 from avatar_cam.gui.workers import SourceFactory, open_gui_source
 from avatar_cam.inference import provider_chain
-from avatar_cam.options import DEFAULT_FPS, build_parser, check_provider
+from avatar_cam.options import DEFAULT_FPS, build_parser, check_provider, parse_background
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.styles import StyleCatalog, StyleError, StyleInfo, load_style
 
@@ -73,12 +73,14 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
         mode = d.mode
     custom = flag("background") or settings.background is not None
     background = args.background if flag("background") else (settings.background or DEFAULT_BACKGROUND)
+    picture = None
     try:
-        r, g, b = reversed(parse_color(background))
+        (b, g, r), image = parse_background(background)
+        picture = background if image is not None else None
         background = f"#{r:02x}{g:02x}{b:02x}"
-    except ValueError as e:
-        notices.append(str(e))
-        background = DEFAULT_BACKGROUND
+    except ValueError as e:  # a saved picture deleted since: each style's own, and a notice
+        notices.append(f"{e}; the style's own background is used")
+        background, custom = DEFAULT_BACKGROUND, False
     calibration = settings.calibration
     if args.expressiveness is not None:
         calibration = calibration.with_gain(args.expressiveness)
@@ -90,6 +92,7 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
         mirror=bool(args.mirror if flag("mirror") else settings.mirror),
         background=background,
         background_custom=custom,
+        background_picture=picture,
         calibration=calibration,
         vcam=settings.vcam,
         auto_demo=auto_demo,
@@ -128,10 +131,17 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
     except ValueError as e:
         options.notices.append(f"{e}; using auto")
         provider = "auto"
+    picture = None
+    if options.background_picture:
+        try:
+            picture = parse_background(options.background_picture)[1]
+        except ValueError as e:  # gone since start_options read it
+            options.notices.append(str(e))
+            options.background_picture, options.background_custom = None, False
     config = PipelineConfig(mode=Mode(options.mode), output_size=tuple(args.size),
                             mirror=options.mirror, background=parse_color(options.background),
-                            background_custom=options.background_custom, provider=provider,
-                            calibration=options.calibration)
+                            background_image=picture, background_custom=options.background_custom,
+                            provider=provider, calibration=options.calibration)
     pipeline = Pipeline(None, config)
     wanted: list[str | None] = [args.style] if args.style else []
     if settings.style:

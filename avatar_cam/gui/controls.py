@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QSlider,
@@ -233,7 +234,11 @@ class ControlPanel(QWidget):
             self.mode_combo.addItem(label, mode.value)
         form.addRow("Mode", self.mode_combo)
         self.background_button = QPushButton()
-        self.background_button.setToolTip("Background colour behind the avatar")
+        self.background_button.setToolTip("A colour or a picture behind the avatar")
+        menu = QMenu(self.background_button)
+        self.background_colour_action = menu.addAction("Colour...")
+        self.background_picture_action = menu.addAction("Picture...")
+        self.background_button.setMenu(menu)
         self.background_reset = QToolButton()
         self.background_reset.setText("Reset")
         self.background_reset.setToolTip("Use each style's own background (a character's scene, "
@@ -274,6 +279,12 @@ class ControlPanel(QWidget):
             return
         self.background_button.setText(color.name())
         self.background_button.setStyleSheet(f"background: {color.name()}; color: {text_on(color)};")
+
+    def set_background_picture(self, name: str) -> None:
+        """Show that the picture `name` is the background."""
+        self.background_reset.setEnabled(True)
+        self.background_button.setText(f"Picture: {name}")
+        self.background_button.setStyleSheet("")
 
     def set_paused(self, paused: bool) -> None:
         was = self.pause_button.blockSignals(True)

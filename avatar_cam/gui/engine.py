@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from avatar_cam.character.model import Character
@@ -155,8 +156,8 @@ class Engine(QObject):
     def set_mirror(self, mirror: bool) -> None:
         self.pipeline.set_mirror(mirror)
 
-    def set_background(self, bgr: tuple[int, int, int] | None) -> None:
-        self.pipeline.set_background(bgr)
+    def set_background(self, bgr: tuple[int, int, int] | None, picture: np.ndarray | None = None) -> None:
+        self.pipeline.set_background(bgr, picture)
 
     def calibrate(self) -> None:
         """Learn the person's neutral face from the next 2 s of frames (`calibrated` says how it

@@ -186,6 +186,7 @@ class StartOptions:
     mirror: bool = False
     background: str = "#283040"
     background_custom: bool = False  # chosen by the user: characters draw on it too
+    background_picture: str | None = None  # a picture file behind the avatar (`background` its mean)
     calibration: Calibration = field(default_factory=Calibration)
     vcam: bool = False
     auto_demo: bool = False  # the demo clip was picked because no camera exists

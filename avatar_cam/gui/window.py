@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import html
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
@@ -35,6 +36,8 @@ from avatar_cam.gui.settings import AppSettings, StartOptions
 from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font
+from avatar_cam.options import parse_background
+from avatar_cam.sources import IMAGE_EXTS
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleInfo
 
 CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<br><br>"
@@ -182,7 +185,8 @@ class MainWindow(QMainWindow):
         c.refresh_button.clicked.connect(self.refresh_cameras)
         c.size_combo.activated.connect(self._on_size_picked)
         c.mode_combo.activated.connect(self._on_mode_picked)
-        c.background_button.clicked.connect(self._pick_background)
+        c.background_colour_action.triggered.connect(self._pick_background)
+        c.background_picture_action.triggered.connect(self._pick_background_picture)
         c.background_reset.clicked.connect(self.reset_background)
         c.mirror_check.toggled.connect(self._on_mirror)
         c.camera_check.toggled.connect(self._on_show_camera)
@@ -195,7 +199,10 @@ class MainWindow(QMainWindow):
         o, c = self.options, self.controls
         c.set_mode(o.mode)
         c.set_mirror(o.mirror)
-        c.set_background(QColor(o.background) if o.background_custom else None)
+        if o.background_picture:
+            c.set_background_picture(Path(o.background_picture).name)
+        else:
+            c.set_background(QColor(o.background) if o.background_custom else None)
         c.camera_check.setChecked(self.settings.show_camera)
         c.set_expressiveness(self.engine.pipeline.config.calibration.gain)
         self._on_show_camera(self.settings.show_camera)
@@ -372,13 +379,35 @@ class MainWindow(QMainWindow):
             return
         self.engine.set_background(bgr)
         self.controls.set_background(QColor(hex_color))
-        self.options.background = hex_color
+        self.options.background, self.options.background_picture = hex_color, None
         self.settings.background = hex_color
+
+    def _pick_background_picture(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Background picture", "",
+                                              f"Pictures ({' '.join('*' + e for e in sorted(IMAGE_EXTS))})")
+        if path:
+            self.set_background_picture(path)
+
+    def set_background_picture(self, path: str) -> None:
+        """A picture behind the avatar (covering the frame, centre-cropped, never stretched), as
+        `--background IMAGE` does headless; saved, so it is there at the next launch."""
+        try:
+            (b, g, r), picture = parse_background(path)
+            if picture is None:
+                raise ValueError(f"{path}: not a picture")
+        except ValueError as e:  # unreadable, not an image: one message, the background unchanged
+            self.show_error("Background picture", str(e))
+            return
+        self.engine.set_background((b, g, r), picture)
+        self.controls.set_background_picture(Path(path).name)
+        self.options.background, self.options.background_picture = f"#{r:02x}{g:02x}{b:02x}", path
+        self.settings.background = path
 
     def reset_background(self) -> None:
         """Back to each style's own background (a character's scene, a generated cartoon's own colour)."""
         self.engine.set_background(None)
         self.controls.set_background(None)
+        self.options.background_picture = None
         self.settings.background = None
 
     def calibrate(self) -> None:
