@@ -212,6 +212,12 @@ def _face_crop(image: np.ndarray, size: int, image_path: str | Path) -> Referenc
     return crop
 
 
+def picture_crop(image_path: str | Path, size: int) -> ReferenceCrop:
+    """The picture at `image_path` cropped as a reference is for an encoder of side `size`
+    (ReferenceError: not there, unreadable, too small, one plain colour)."""
+    return _face_crop(_picture(image_path), size, image_path)
+
+
 def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.ndarray, ReferenceCrop]:
     """float32 [1, D] style code of the picture at `image_path` for `style`, and its crop."""
     if not style.style_code_dim:
@@ -237,7 +243,25 @@ def style_code_from_image(style: StyleInfo, image_path: str | Path) -> tuple[np.
                              f"needs {style.style_code_dim}")
     if not np.isfinite(code).all():
         raise ReferenceError(f"{encoder}: the style code has NaN/Inf for this picture")
-    return code, crop
+    return within_limits(style, code, crop)
+
+
+def within_limits(style: StyleInfo, code: np.ndarray, crop: ReferenceCrop
+                  ) -> tuple[np.ndarray, ReferenceCrop]:
+    """`code` kept inside the range the style's own kind of picture gives (`code_limits`): a
+    picture far from them (a bald, dark-skinned DiceBear face for anime-mesh) gave a code the
+    generator had never seen, and it drew magenta noise. `crop.how` then says so."""
+    try:
+        limits = style.code_limits()
+    except ValueError as e:
+        raise ReferenceError(str(e)) from None
+    if limits is None:
+        return code, crop
+    kept = np.clip(code, *limits)
+    if np.array_equal(kept, code):
+        return code, crop
+    return kept, dataclasses.replace(crop, how=f"{crop.how}; unlike the pictures {style.name} learned "
+                                              "from, so its look is kept within theirs")
 
 
 def look_colours(style: StyleInfo, code: np.ndarray, crop_rgb: np.ndarray) -> dict[str, Palette]:

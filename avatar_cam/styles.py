@@ -49,6 +49,9 @@ LOOK_FORMAT = "avatar-cam-look/1"
 LOOK_COLOURS_KEY = "look_colours"  # metadata: a look's {"reference": Palette, "drawn": Palette}, JSON
 
 
+CODE_LIMIT_KEYS = ("style_code_low", "style_code_high")
+
+
 def code_text(code: np.ndarray) -> str:
     """A style code as its metadata text (`mean_style_code`), read back by `default_code`."""
     return ",".join(f"{float(v):.9g}" for v in np.ravel(code))
@@ -109,6 +112,24 @@ class StyleInfo:
         if not text:
             return np.zeros((1, self.style_code_dim), np.float32)
         return np.asarray([float(v) for v in text.split(",")], np.float32).reshape(1, -1)
+
+    def code_limits(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """float32 [1, D] low and high: the range each number of the style code takes over
+        pictures of the style's own kind (`style_code_low` / `style_code_high` in the metadata,
+        written by `export.code_limits`), or None. ValueError (one line) for malformed ones."""
+        texts = [self.metadata.get(k, "") for k in CODE_LIMIT_KEYS]
+        if not self.style_code_dim or not all(texts):
+            return None
+        try:
+            low, high = (np.asarray([float(v) for v in t.split(",")], np.float32).reshape(1, -1)
+                         for t in texts)
+        except ValueError:
+            raise ValueError(f"{self.path}: {'/'.join(CODE_LIMIT_KEYS)} are not numbers") from None
+        if low.shape[1] != self.style_code_dim or high.shape[1] != self.style_code_dim \
+                or not (np.isfinite(low).all() and np.isfinite(high).all() and (low <= high).all()):
+            raise ValueError(f"{self.path}: {'/'.join(CODE_LIMIT_KEYS)} are not {self.style_code_dim} "
+                             "finite ranges")
+        return low, high
 
     def summary(self) -> str:
         if self.kind == CHARACTER_KIND:

@@ -272,3 +272,52 @@ def test_the_licence_note_reads_as_sentences_and_names_one_picture(tmp_path: Pat
     b = _drawn(tmp_path / "b.png", skin="#f1c27d", hair="#222222")
     again, _ = make_look(load_style(info.path, probe=False), b, tmp_path / "user")
     assert json.loads(again.path.read_text())["license_note"] == first.replace("a.png", "b.png")
+
+
+def test_a_picture_unlike_the_styles_own_kind_gives_a_code_within_their_range(
+        coded: Path, tmp_path: Path) -> None:
+    """anime-mesh turned a bald, dark-skinned DiceBear face into a code beyond any anime
+    picture's (-7.8 where theirs stop at -5.6) and drew magenta noise. A style file may carry the
+    range its own kind of picture gives (`export.code_limits`); a reference's code is kept inside
+    it, and the look's note says so."""
+    from export.code_limits import main as write_limits_cli
+    from export.code_limits import measure
+
+    own = tmp_path / "own"
+    own.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):  # the style's "own kind": demo faces on grey-blue backgrounds
+        face = draw_demo_face(i / 20)
+        face[:40] = rng.integers(90, 140, 3)
+        cv2.imwrite(str(own / f"{i:03d}.png"), face)
+    low, high, used = measure(load_style(coded), sorted(own.iterdir()))
+    assert used == 60 and low.shape == high.shape == (4,) and (low <= high).all()
+    assert write_limits_cli([str(coded), str(own)]) == 0
+    style = load_style(coded)
+    lo, hi = style.code_limits()
+    np.testing.assert_allclose(lo[0], low, rtol=1e-6)
+
+    unlike = draw_demo_face(0.5)
+    unlike[unlike.sum(-1) > 600] = (255, 0, 255)  # a magenta world around the face
+    code, crop = style_code_from_image(style, _picture(tmp_path / "unlike.png", unlike))
+    assert (code >= lo - 1e-6).all() and (code <= hi + 1e-6).all()
+    assert "kept within theirs" in crop.how
+    _, crop = style_code_from_image(style, own / "010.png")  # one of them: as it is
+    assert "kept within" not in crop.how
+    assert write_limits_cli([str(coded), str(tmp_path / "nothing-here")]) == 1  # one line, no change
+    assert load_style(coded).code_limits() is not None
+
+
+def test_broken_code_limits_in_a_style_are_one_line(coded: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    style = load_style(coded)
+    assert style.code_limits() is None  # none written: any code goes, as before
+    for low, high in (("a,b,c,d", "1,1,1,1"), ("0,0,0", "1,1,1"), ("2,2,2,2", "1,1,1,1")):
+        bad = dataclasses.replace(style, metadata={**style.metadata, "style_code_low": low,
+                                                   "style_code_high": high})
+        with pytest.raises(ValueError, match="style_code_low/style_code_high") as err:
+            bad.code_limits()
+        assert "\n" not in str(err.value)
+        with pytest.raises(ReferenceError, match="style_code_low"):
+            style_code_from_image(bad, _face_picture(tmp_path / "face.png"))
