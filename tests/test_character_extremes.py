@@ -24,7 +24,7 @@ from avatar_cam.character.draw import (
 )
 from avatar_cam.character.face_parts import BEARD_CHIN
 from avatar_cam.character.model import Character, parse_character
-from avatar_cam.character.painter import BoundsPainter
+from avatar_cam.character.painter import BoundsPainter, pieces
 from avatar_cam.character.params import Pose
 
 SIZE = (1280, 720)
@@ -163,3 +163,45 @@ def test_the_figure_is_one_piece_without_holes_at_the_extremes() -> None:
                 where = f"{pose.yaw}/{pose.pitch}/{pose.roll}"
                 failures.append(f"{what} at {where}: holes of {sorted(holes)[-3:]} px")
     assert not failures, "\n".join(failures[:12])
+
+
+class _Paths(BoundsPainter):
+    """Keeps every filled and stroked path by layer (in pixels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fills: dict[str, list[np.ndarray]] = {}
+        self.strokes: dict[str, list[np.ndarray]] = {}
+
+    def fill(self, path, paint, aa=True):  # type: ignore[no-untyped-def]
+        self.fills.setdefault(self.layer, []).append(np.concatenate(pieces(path)))
+
+    def stroke(self, path, paint, width, closed=False):  # type: ignore[no-untyped-def]
+        self.strokes.setdefault(self.layer, []).append(np.concatenate(pieces(path)))
+
+
+def _paths(ch: Character, pose: Pose) -> _Paths:
+    painter = _Paths()
+    place = frame_placement(pose, np.zeros(2), SIZE, 0.0, extent(ch))
+    paint_with(painter, ch, pose, place, on_layer=lambda name: setattr(painter, "layer", name))
+    return painter
+
+
+def test_facial_hair_stays_on_the_chin_and_the_far_glasses_arm_goes_behind_the_face() -> None:
+    """Found by a visual audit: turned 15-25 degrees, a goatee slid off the chin and hung beside
+    it as a slanted slab (it was mapped as face surface, the chin as the head's outline), a full
+    beard's far edge ran up the face as a band, and the far arm of the glasses was drawn across
+    the cheek from the lens to the mouth."""
+    parts = random_parts(np.random.default_rng(3))
+    parts["facial_hair"] = {"style": "goatee", "colour": "#202020"}
+    parts["glasses"] = {"style": "square", "colour": "#303030"}
+    ch = parse_character(character_data("bearded", parts))
+    for yaw in (0.0, 15.0, 25.0, -25.0):
+        p = _paths(ch, Pose(yaw=yaw))
+        chin = p.fills["head"][0]
+        beard = p.fills["facial_hair"][0]
+        chin_x = chin[chin[:, 1] > chin[:, 1].max() - 6, 0].mean()  # the chin's lowest part
+        low = beard[beard[:, 1] > beard[:, 1].max() - 25]  # the goatee's bottom
+        assert abs(low[:, 0].mean() - chin_x) < 12, (yaw, low[:, 0].mean(), chin_x)
+        arms = len(p.strokes["glasses"]) - 3  # two frames and the bridge, then the arms
+        assert arms == (2 if yaw == 0 else 1), (yaw, arms)

@@ -567,13 +567,26 @@ def _beard_points(s: Scene, full: bool) -> np.ndarray:
     return np.array([*edge, *mouth, *left, *outer])
 
 
+def _on_jaw(s: Scene, pts: np.ndarray) -> np.ndarray:
+    """Facial hair (head units) to pixels: near the mouth as the face's surface moves the lips,
+    at the chin, the jaw and the face's sides as the head's outline moves them (`head_path`),
+    blended between. Mapped all as face surface, a goatee slid off the chin when the head turned
+    and hung below it as a slab, and a full beard's far edge ran up the face as a band."""
+    face = s.face(pts, surface=0.8)
+    depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2  # as `_head_path` turns the outline
+    outline = apply(s.head_m, pts + depth[:, None] * s.head.shift(1.0))
+    w = np.maximum(np.clip((pts[:, 1] - MOUTH_Y) / (CHIN_Y - MOUTH_Y), 0, 1),
+                   np.clip((np.abs(pts[:, 0]) - 0.3) / 0.2, 0, 1))[:, None]
+    return face + w * (outline - face)
+
+
 def _in_beard_region(s: Scene, draw: Callable[[], None]) -> None:
     with s.painter.clipped(head_path(s, BEARD_CHIN)):
         draw()
 
 
 def _hair_shape(s: Scene, pts: np.ndarray, colour: tuple[int, int, int], tension: float = 0.8) -> None:
-    path = s.face(smooth(pts, tension=tension), surface=0.8)
+    path = _on_jaw(s, smooth(pts, tension=tension))
     s.outlined(path, colour, shade(colour, 0.6), 0.008)
 
 
@@ -599,7 +612,7 @@ def _stubble(s: Scene) -> None:
 
     def shapes() -> None:
         for pts in (_beard_points(s, True), _moustache_points(s)):
-            s.fill(s.face(smooth(pts, tension=0.8), surface=0.8), c)
+            s.fill(_on_jaw(s, smooth(pts, tension=0.8)), c)
     with s.painter.clipped(head_path(s)):
         shapes()
 
@@ -627,6 +640,9 @@ def _frame_shape(kind: str, cx: float) -> np.ndarray:
     return smooth(pts, tension=0.35 if kind == "square" else 0.8)
 
 
+FAR_ARM_YAW = 8.0  # degrees of turn past which the far side's glasses arm is hidden by the face
+
+
 def _glasses(kind: str, tinted: bool = False) -> Callable[[Scene], None]:
     def draw(s: Scene) -> None:
         c = s.colour("glasses")
@@ -637,7 +653,9 @@ def _glasses(kind: str, tinted: bool = False) -> Callable[[Scene], None]:
             s.stroke(frame, c, 0.016, closed=True)
         bridge = np.array([[-EYE_X + 0.11, -0.02], [0.0, -0.045], [EYE_X - 0.11, -0.02]])
         s.stroke(s.face(smooth(bridge, closed=False), lift=0.08), c, 0.014)
-        for side in (-1, 1):
+        for side in (-1, 1):  # the far arm goes behind the face once the head turns (it was
+            if side * s.pose.yaw > FAR_ARM_YAW:  # drawn across the cheek from the lens to the mouth)
+                continue
             arm = np.array([[side * (EYE_X + 0.13), -0.03], [side * 0.5, -0.04]])
             s.stroke(s.face(polyline(arm, closed=False), lift=0.04), c, 0.014)
     return draw
