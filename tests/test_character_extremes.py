@@ -205,3 +205,24 @@ def test_facial_hair_stays_on_the_chin_and_the_far_glasses_arm_goes_behind_the_f
         assert abs(low[:, 0].mean() - chin_x) < 12, (yaw, low[:, 0].mean(), chin_x)
         arms = len(p.strokes["glasses"]) - 3  # two frames and the bridge, then the arms
         assert arms == (2 if yaw == 0 else 1), (yaw, arms)
+
+
+def test_a_tilted_head_stays_in_a_tall_or_square_picture_and_the_clothes_reach_its_bottom() -> None:
+    """Found by a visual audit: the head's reach was measured over turns and nods but not tilts,
+    so a tilted head went off the side of a 720x1280 or 400x400 picture (and of 1280x720 with
+    the head at the side); a small head in a tall picture showed a flat-cut torso over a strip of
+    background (the clothes stopped 3 head units down)."""
+    from avatar_cam.character.model import load_character
+    from avatar_cam.styles import builtin_styles_dir
+
+    for name in ("amara", "juno", "pip", "noor"):
+        ch = load_character(builtin_styles_dir() / f"{name}.character.json")
+        for size, pose in (((720, 1280), Pose(roll=30)), ((400, 400), Pose(roll=-40)),
+                           ((1280, 720), Pose(roll=30, head_x=1.0)), ((720, 1280), Pose(roll=-40))):
+            painter, _ = _bounds(ch, pose, size)
+            box = painter.union(HEAD_LAYERS)  # sides and top (a scarf falls past the bottom)
+            assert box[0] >= -1.5 and box[1] >= -1.5 and box[2] <= size[0] + 1.5, (name, size, pose, box)
+        for size, pose in (((720, 1280), Pose(head_scale=0.6)),
+                           ((1280, 720), Pose(head_scale=0.6, head_y=-1))):
+            painter, _ = _bounds(ch, pose, size)
+            assert painter.boxes["body"][3] >= size[1], (name, size, painter.boxes["body"])

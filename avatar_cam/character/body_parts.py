@@ -19,7 +19,13 @@ from avatar_cam.character.geometry import ellipse, polyline, smooth
 from avatar_cam.character.scene import RGB, Scene, shade
 
 SHOULDER_Y = 1.02
-BOTTOM = 3.0  # well below any frame
+BOTTOM = 3.0  # body units: below a landscape frame; clothes reach the picture's floor if lower
+
+
+def bottom(s: Scene) -> float:
+    """How far down the clothes go: past the picture's bottom edge (a small head in a tall
+    picture left a strip of background under a flat-cut torso)."""
+    return max(BOTTOM, s.floor)
 LINE = 0.012
 NECK_TOP = 0.3  # head units: the neck starts behind the jaw
 NECK_HALF = 0.19
@@ -46,7 +52,8 @@ def _body_shape(s: Scene, top: np.ndarray, colour: RGB, tension: float = 0.6) ->
     """The torso: filled down out of the frame, outlined along its top edge only (the sides run
     off the picture: stroking them would cost time for nothing seen)."""
     edge = smooth(top, closed=False, tension=tension)
-    down = polyline(np.array([top[-1], (top[-1][0] + 0.04, BOTTOM), (top[0][0] - 0.04, BOTTOM), top[0]]),
+    low = bottom(s)
+    down = polyline(np.array([top[-1], (top[-1][0] + 0.04, low), (top[0][0] - 0.04, low), top[0]]),
                     closed=False)
     s.fill(s.body(np.concatenate([edge, down[1:]])), colour)
     s.stroke(s.body(edge), shade(colour, 0.5), LINE)
@@ -174,7 +181,8 @@ def _blazer(s: Scene) -> None:
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
     _body_shape(s, _torso(0.12), c)
     y = SHOULDER_Y
-    shirt = np.array([[-0.27, y - 0.07], [0.0, y + 0.12], [0.27, y - 0.07], [0.16, BOTTOM], [-0.16, BOTTOM]])
+    low = bottom(s)
+    shirt = np.array([[-0.27, y - 0.07], [0.0, y + 0.12], [0.27, y - 0.07], [0.16, low], [-0.16, low]])
     _garment(s, shirt, accent, tension=0.3)
     for side in (-1, 1):
         point = np.array([[side * 0.27, y - 0.08], [side * 0.02, y + 0.14], [side * 0.16, y + 0.22]])
@@ -190,7 +198,8 @@ def _overalls(s: Scene) -> None:
     _body_shape(s, _torso(0.12), accent)
     y = SHOULDER_Y
     s.stroke(s.body(smooth(_neckline(0.12), closed=False)), shade(accent, 0.8), 0.04)
-    bib = np.array([[-0.5, y + 0.85], [0.5, y + 0.85], [0.56, BOTTOM], [-0.56, BOTTOM]])
+    low = bottom(s)
+    bib = np.array([[-0.5, y + 0.85], [0.5, y + 0.85], [0.56, low], [-0.56, low]])
     _garment(s, bib, c, tension=0.1)
     for side in (-1, 1):
         strap = np.array([[side * 0.5, y + 0.01], [side * 0.7, y + 0.05], [side * 0.54, y + 0.92],

@@ -43,6 +43,7 @@ class Placement:
     scale: float
     head: tuple[float, float]
     body: tuple[float, float]
+    floor: float = 0.0  # body units from the shoulders' centre down to past the picture's bottom
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,10 @@ class Extent:
 
 
 HEAD_LAYERS = ("hair_back", "ears", "head", "hair_front", "headwear", "glasses")
-_EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p, mouth_open=m) for y in (-45, 45) for p in (-35, 35)
-                           for m in (0.0, 1.0)))  # an open mouth tips the head (MOUTH_NOD)
+_EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p, roll=r, mouth_open=m) for y in (-45, 45) for p in (-35, 35)
+                           for r in (-40.0, 0.0, 40.0) for m in (0.0, 1.0)))  # an open mouth tips the
+# head (MOUTH_NOD); a tilt swings the hair, ears and hat out sideways (without it a tilted head
+# went off the side of a tall or square picture)
 _extents: dict[str, Extent] = {}
 _extent_of: dict[int, tuple[Character, Extent]] = {}
 
@@ -103,7 +106,7 @@ def frame_placement(pose: Pose, body_xy: np.ndarray, size: tuple[int, int], brea
     cy = float(np.clip(y, top, max(top, h - 0.3 * scale)))
     bx = w / 2 + float(body_xy[0]) * w * 0.35 + (cx - x)
     by = h * 0.46 + float(body_xy[1]) * h * 0.25 + (cy - y) - breath * 0.008 * scale
-    return Placement(scale, (cx, cy), (bx, by))
+    return Placement(scale, (cx, cy), (bx, by), (h - by) / scale + 0.2)
 
 
 def portrait_placement(n: int, reach: Extent | None = None) -> Placement:
@@ -111,10 +114,10 @@ def portrait_placement(n: int, reach: Extent | None = None) -> Placement:
     `reach`, smaller where needed so the whole character fits, hair, ears and hat (thumbnails)."""
     scale = 0.5 * n
     if reach is None:
-        return Placement(scale, (n / 2, 0.5 * n), (n / 2, 0.5 * n))
+        return Placement(scale, (n / 2, 0.5 * n), (n / 2, 0.5 * n), 0.5 * n / scale + 0.2)
     scale = min(scale, 0.94 * n / (reach.top + 0.85), 0.96 * n / (2 * reach.half))
     y = max(0.5 * n, 0.03 * n + reach.top * scale)
-    return Placement(scale, (n / 2, y), (n / 2, y))
+    return Placement(scale, (n / 2, y), (n / 2, y), (n - y) / scale + 0.2)
 
 
 @functools.lru_cache(maxsize=8)
@@ -179,7 +182,7 @@ def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, br
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
                                                           place.body[1]]])
-    s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth)
+    s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth, place.floor)
     todo = layers(ch)
     i = 0
     while i < len(todo):

@@ -49,6 +49,7 @@ class Scene:
     scale: float  # pixels per head unit
     breath: float  # -1..1
     mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
+    floor: float = 0.0  # body units from the shoulders down to past the picture's bottom edge
     memo: dict = field(default_factory=dict)  # shapes several parts share within this frame
 
     def __post_init__(self) -> None:
