@@ -226,3 +226,15 @@ def test_a_tilted_head_stays_in_a_tall_or_square_picture_and_the_clothes_reach_i
                            ((1280, 720), Pose(head_scale=0.6, head_y=-1))):
             painter, _ = _bounds(ch, pose, size)
             assert painter.boxes["body"][3] >= size[1], (name, size, painter.boxes["body"])
+
+
+def test_markings_leave_the_head_outline_whole() -> None:
+    """A fox's pale muzzle, kept inside the head, covered the inner half of the head's outline:
+    its jaw line was a hairline. The outline is drawn again over the markings."""
+    from avatar_cam.character.model import load_character
+    from avatar_cam.styles import builtin_styles_dir
+
+    ch = load_character(builtin_styles_dir() / "rusty.character.json")
+    assert ch.parts["markings"]["style"] != "none"
+    p = _paths(ch, Pose(yaw=10))
+    np.testing.assert_allclose(p.strokes["markings"][-1], p.fills["head"][0])

@@ -22,6 +22,7 @@ NOSE_Y = 0.2
 MOUTH_Y = 0.4
 CHIN_Y = 0.64
 JAW_DROP = 0.09  # head units the chin moves at mouth_open 1
+HEAD_LINE = 0.012  # head units: the head outline's width
 
 # -- head shape ---------------------------------------------------------------------------------
 # right half of each outline, top centre to chin (x >= 0); mirrored for the left
@@ -74,7 +75,7 @@ def _head_path(s: Scene, chin: float) -> np.ndarray:
 def draw_head(s: Scene) -> None:
     skin = s.colour("face", "skin")
     path = head_path(s)
-    s.outlined(path, skin, s.outline, 0.012)  # flat: a large gradient fill costs ~20x a flat one
+    s.outlined(path, skin, s.outline, HEAD_LINE)  # flat: a large gradient fill costs ~20x a flat one
 
 
 # -- ears -----------------------------------------------------------------------------------------
@@ -515,10 +516,13 @@ def _muzzle(s: Scene) -> None:
 
 
 def _on_face(draw: Callable[[Scene], None]) -> Callable[[Scene], None]:
-    """Markings run to the face's edge: always kept inside the head's outline."""
+    """Markings run to the face's edge: kept inside the head's outline, which is then drawn
+    again over them (they covered its inner half: a fox's jaw line thinned to a hairline)."""
     def clipped(s: Scene) -> None:
-        with s.painter.clipped(head_path(s)):
+        head = head_path(s)
+        with s.painter.clipped(head):
             draw(s)
+        s.stroke(head, s.outline, HEAD_LINE, closed=True)
     return clipped
 
 
