@@ -239,8 +239,10 @@ class FaceTracker:
 
     @property
     def measured(self) -> Face | None:
-        """The face as last measured, before smoothing (the smoothed one trails a fast move)."""
-        return self._raw
+        """The face as measured on the last frame, before smoothing (the smoothed one trails a
+        fast move); None when that frame's face was not found and the tracker only holds the
+        last one (the face may be anywhere by now: a lean the detector missed)."""
+        return self._raw if self._missed == 0 else None
 
     def reset(self) -> None:
         """Forget the face (next frame picks afresh)."""

@@ -317,7 +317,8 @@ class Pipeline:
             return
         held = self._idle(frame, stylizer, mode) if frame.fallback in IDLE_REASONS else None
         if held is None:  # a held overlay goes onto this frame with the other faces covered
-            held = self.hold.recall(frame, self.compositor, camera, lambda: self._others_covered(frame), mode)
+            held = self.hold.recall(frame, self.compositor, camera, lambda: self._others_covered(frame), mode,
+                                    self._measured_face(frame, stylizer))
         if held is not None:
             frame.output = held
 
@@ -375,10 +376,18 @@ class Pipeline:
         the face as measured on this frame, unsmoothed. After a jump (a fast lean, a cut in a
         video, a camera changing resolution) the smoothed box trails by most of the jump for a
         frame or two, and the face itself went out beside the cartoon."""
-        tracker = self.mesh_tracker if stylizer.needs_landmarks else self.tracker
-        measured = None if frame.still or tracker is None else tracker.measured
-        face = cast(Face, measured or frame.face)
-        return self.compositor.covers(face.box, cast(np.ndarray, frame.crop_matrix), stylizer.size)
+        face = self._measured_face(frame, stylizer)
+        return face is not None and self.compositor.covers(face.box, cast(np.ndarray, frame.crop_matrix),
+                                                           stylizer.size)
+
+    def _measured_face(self, frame: Frame, stylizer: StyleRenderer | None) -> Face | None:
+        """The face as measured on this very frame, unsmoothed (a still's own face); None when
+        none was: a miss the tracker bridges with the last face, which may be anywhere by now
+        (a fast lean the detector missed: the cartoon went to the old place and the face out)."""
+        if frame.still:
+            return frame.face
+        tracker = self.mesh_tracker if stylizer is not None and stylizer.needs_landmarks else self.tracker
+        return None if tracker is None else tracker.measured
 
     def _find_face(self, frame: Frame, size: int) -> bool:
         """Track the face (detector and optical flow) and cut the crop a generator reads."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from avatar_cam.composite import Compositor, Mode, placeholder_card
-from avatar_cam.frame import Frame
+from avatar_cam.frame import Face, Frame
 
 PLACEHOLDER_TEXT = {
     "no_face": ("Looking for your face...", "the avatar comes back when a face is found"),
@@ -92,8 +92,8 @@ class LiveHold:
     In overlay mode the held cartoon is composited onto the current frame's camera image at the
     last face position, so a held frame never carries camera pixels of an earlier moment; a
     frame without a camera image (source lost), of another stream (its index not after the held
-    one's: a new camera, a reconnect), or whose face was found off that position (the cartoon
-    would cover the old place and send the face), gets the card."""
+    one's: a new camera, a reconnect), or whose face was not found this frame or found off that
+    position (the cartoon would cover the old place and send the face), gets the card."""
 
     def __init__(self, frames: int = 12):
         self.frames = frames
@@ -117,14 +117,17 @@ class LiveHold:
 
     def recall(self, frame: Frame, compositor: Compositor, camera: bool = True,
                onto: Callable[[], np.ndarray | None] | None = None,
-               mode: Mode | None = None) -> np.ndarray | None:
+               mode: Mode | None = None, measured: Face | None = None) -> np.ndarray | None:
         """The held picture for this frame that missed its cartoon, or None (show the card).
         `camera`: whether `frame.image` is a real camera image; `onto`: makes the picture an
         overlay goes onto (`frame.image` with other people's faces covered; None: no picture,
         the card), called only when a held overlay is made (default: `frame.image`);
         `mode`: the frame's mode (default: the compositor's now). Only a picture made in that
         same mode is held: a full-mode picture (the whole scene restyled) held into avatar mode,
-        which promises no camera picture at all, showed the scene for a dozen frames."""
+        which promises no camera picture at all, showed the scene for a dozen frames.
+        `measured`: the face measured on this frame; an overlay is held only over it (none found:
+        the face may be anywhere, e.g. leaned in too close for the detector, and went out beside
+        the cartoon held at its old place)."""
         self._since += 1
         mode = compositor.mode if mode is None else mode
         if self._output is None or self._since > self.frames or frame.fallback in NO_HOLD \
@@ -135,9 +138,8 @@ class LiveHold:
         elif camera and self._cartoon is not None and self._matrix is not None:
             if frame.index <= self._index:
                 return None  # another stream (a new camera, a reconnect): the face may be anywhere
-            if frame.face is not None and not compositor.covers(frame.face.box, self._matrix,
-                                                                 self._cartoon.shape[0]):
-                return None  # the face moved off the held cartoon (a jump, a fast turn): the card
+            if measured is None or not compositor.covers(measured.box, self._matrix, self._cartoon.shape[0]):
+                return None  # no face found, or it moved off the held cartoon (a jump, a turn): the card
             image = frame.image if onto is None else onto()
             if image is None:
                 return None
