@@ -39,7 +39,9 @@ class Bystanders:
     every: int = 3  # frames between looks (at 30 fps ten a second)
     hold: int = 2  # looks a face is still covered after the detector last found it
     grow: float = 0.5  # each side of a covered face grows by this share of its size
-    same: float = 0.3  # a face overlapping the tracked one by this share is the tracked one
+    # a face mostly inside the tracked one's box is the tracked one (a second detection of it); at
+    # 0.3 a photo held by the cheek, or a child leaning in, was taken for it and went out uncovered
+    same: float = 0.6
     _faces: list[tuple[Box, int]] = field(default_factory=list)  # box, looks since last found
     _frames: int = 0
     _own: Box | None = None  # the tracked face's last box

@@ -104,3 +104,16 @@ def test_a_missed_own_face_keeps_its_last_place() -> None:
     assert b.update(img, own) == [other.box]
     assert b.update(img, None) == [other.box], "the tracked face's last place is still its own"
     assert Bystanders(_Seen([own, other]), grow=0.0).update(img, None) == [own.box, other.box]
+
+
+def test_a_face_beside_the_tracked_one_is_covered_even_touching_it() -> None:
+    """A photo held by the cheek (or a child leaning in) overlapping the tracked face's box by a
+    third was taken for the tracked face: no patch, and the cartoon's ellipse did not reach it,
+    so its eyes and mouth went out. Only a face mostly inside the tracked one's box is it (a
+    second detection of the same face)."""
+    own = Face((200.0, 100.0, 200.0, 200.0), np.zeros((6, 2), np.float32))
+    beside = Face((340.0, 150.0, 150.0, 150.0), np.zeros((6, 2), np.float32))  # 40% of it overlaps
+    again = Face((215.0, 110.0, 180.0, 180.0), np.zeros((6, 2), np.float32))  # the tracked face again
+    cover = Bystanders(_Seen([beside, again]), every=1)  # type: ignore[arg-type]
+    boxes = cover.update(np.zeros((480, 640, 3), np.uint8), own)
+    assert len(boxes) == 1 and boxes[0][0] < 340 < boxes[0][0] + boxes[0][2]
