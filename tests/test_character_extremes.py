@@ -238,3 +238,15 @@ def test_markings_leave_the_head_outline_whole() -> None:
     assert ch.parts["markings"]["style"] != "none"
     p = _paths(ch, Pose(yaw=10))
     np.testing.assert_allclose(p.strokes["markings"][-1], p.fills["head"][0])
+
+
+def test_a_headscarf_covers_the_ears() -> None:
+    """Turned 45 degrees, noor's ears showed through the sides of her hijab."""
+    from avatar_cam.character.model import load_character
+    from avatar_cam.styles import builtin_styles_dir
+
+    ch = load_character(builtin_styles_dir() / "noor.character.json")
+    assert ch.parts["hair"]["style"] == "hijab"
+    for pose in (Pose(), Pose(yaw=45), Pose(yaw=-45, pitch=20)):
+        painter, _ = _bounds(ch, pose)
+        assert "ears" not in painter.boxes, pose

@@ -159,7 +159,9 @@ def layers(ch: Character) -> list[tuple[str, Draw]]:
     wear = hair_parts.HEADWEAR_STYLES[p["headwear"]["style"]]
     out: list[tuple[str, Draw | None]] = [
         ("hair_back", hair.back), ("body", body_parts.draw_body),
-        ("ears", face_parts.EAR_STYLES[p["ears"]["style"]]), ("head", face_parts.draw_head),
+        # a headscarf covers the ears (turned 45 degrees, they showed through its sides)
+        ("ears", None if p["hair"]["style"] == "hijab" else face_parts.EAR_STYLES[p["ears"]["style"]]),
+        ("head", face_parts.draw_head),
         ("markings", face_parts.MARKING_STYLES[p["markings"]["style"]]), ("cheeks", face_parts.draw_cheeks),
         ("snout", face_parts.SNOUT_STYLES[p["snout"]["style"]]), ("eyes", face_parts.draw_eyes),
         ("brows", face_parts.draw_brows), ("nose", face_parts.NOSE_STYLES[p["nose"]["style"]]),
