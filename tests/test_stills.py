@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ from avatar_cam.face import FaceDetector
 from avatar_cam.frame import Frame
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.privacy import PrivacyGate
+from avatar_cam.renderers import StyleRenderer
 from avatar_cam.styles import load_style
 from tests.conftest import DATASETS
 
@@ -93,17 +95,29 @@ def test_a_folder_of_real_tight_face_crops_finds_97_percent(tmp_path: Path, subs
 def test_live_overlay_hold_never_shows_camera_pixels_of_an_earlier_frame(
         demo_face: np.ndarray, style_file: Path) -> None:
     pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(320, 240)))
-    pipe.tracker.config.hold_frames = 0  # the face is gone at once; the gate's hold bridges
+    pipe.tracker.config.hold_frames = 0  # the face is gone at once
     first = pipe.process(Frame(demo_face, 0, 0.0))
     assert first.fallback is None
-    green = np.zeros_like(demo_face)
-    green[:] = (0, 200, 0)
-    later = pipe.process(Frame(green, 1, 1 / 30))
-    assert later.fallback == "no_face"
-    assert not np.array_equal(later.output, pipe.gate.card("no_face")), "the live hold bridges"
+    now = demo_face.copy()
+    now[:12], now[-12:] = (0, 200, 0), (0, 200, 0)  # this moment's picture, the same face
+    stylizer = cast(StyleRenderer, pipe.stylizer)
+    render = stylizer.render
+
+    def broken(frame: Frame) -> np.ndarray:
+        raise RuntimeError("one bad generator run")
+
+    stylizer.render = broken  # type: ignore[method-assign]
+    later = pipe.process(Frame(now, 1, 1 / 30))
+    stylizer.render = render  # type: ignore[method-assign]
+    assert later.fallback == "generator_error"
+    assert not np.array_equal(later.output, pipe.gate.card("generator_error")), "the live hold bridges"
     assert (later.output[5, 5] == (0, 200, 0)).all() and (later.output[-5, -5] == (0, 200, 0)).all(), \
         "outside the face: this moment's camera image, not the first frame's"
     assert not np.array_equal(later.output, first.output)
+    green = np.zeros_like(demo_face)
+    green[:] = (0, 200, 0)
+    gone = pipe.process(Frame(green, 2, 2 / 30))  # no face found: it may be anywhere, so the card
+    assert gone.fallback == "no_face" and np.array_equal(gone.output, pipe.gate.card("no_face"))
 
 
 def test_live_avatar_hold_bridges_a_missed_face_then_gives_the_card(
