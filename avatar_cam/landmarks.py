@@ -320,7 +320,12 @@ class MeshTracker(FaceTracker):
         self._since_anchor = 0
         found = self.mesh.detect(image_bgr, search_region(face, self.crop))
         if not found:
-            return self._read(image_bgr, fallback)
+            # the face outgrew the square it was looked for in (a fast lean) or left it: the whole
+            # picture's detector finds it (read in the old square, the mesh saw part of a face and
+            # called it the face, and overlay mode pasted a small cartoon on the real one)
+            self.detections += 1
+            whole = self._pick(self.detector.detect(image_bgr), image_bgr.shape)
+            return self._read(image_bgr, fallback if whole is None else region_from_face(whole))
         cx, cy = face.center
         box = min(found, key=lambda f: math.hypot(f.center[0] - cx, f.center[1] - cy))
         lm = self._read(image_bgr, region_from_face(box))

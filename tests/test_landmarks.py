@@ -138,3 +138,25 @@ def test_landmarks_agree_with_static_face_mesh_on_a_real_clip(clip_651: Path, tr
             errs.append(np.linalg.norm(tracker.landmarks[:, :2] - ref[:, :2], axis=1).mean() / face.box[2])
     assert tracker.detections - d0 == 1
     assert float(np.median(errs)) < 0.01 and max(errs) < 0.02, (np.median(errs), max(errs))
+
+
+def test_a_face_that_suddenly_grows_is_read_whole() -> None:
+    """A fast lean towards the camera: the face outgrew the square the short-range detector
+    looked in, and the mesh, read in the old square, took part of the face for all of it for
+    several frames (a box a third of the face's): overlay mode pasted a small cartoon on the real
+    face. The whole picture's detector now finds it at once."""
+    from avatar_cam.demo import draw_demo_face
+
+    small = draw_demo_face(0.5, (640, 480))
+    zoom = 2.6
+    m = np.array([[zoom, 0, 320 - zoom * 320], [0, zoom, 240 - zoom * 0.42 * 480]])
+    near = cv2.warpAffine(small, m, (640, 480), borderMode=cv2.BORDER_REPLICATE)
+    tracker = MeshTracker(FaceDetector())
+    for i in range(6):
+        face = tracker.update(small, i / 30)
+    assert face is not None
+    grown = []
+    for i in range(6, 12):
+        tracker.update(near, i / 30)
+        grown.append(None if tracker.measured is None else tracker.measured.box[2] / face.box[2])
+    assert all(g is not None and g > 0.8 * zoom for g in grown), grown
