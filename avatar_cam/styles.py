@@ -53,8 +53,13 @@ CODE_LIMIT_KEYS = ("style_code_low", "style_code_high")
 
 
 def code_text(code: np.ndarray) -> str:
-    """A style code as its metadata text (`mean_style_code`), read back by `default_code`."""
+    """A style code as its metadata text (`mean_style_code`), read back by `code_from_text`."""
     return ",".join(f"{float(v):.9g}" for v in np.ravel(code))
+
+
+def code_from_text(text: str) -> np.ndarray:
+    """float32 [1, D] from `code_text`'s text (ValueError: not numbers)."""
+    return np.asarray([float(v) for v in text.split(",")], np.float32).reshape(1, -1)
 
 
 class StyleError(ValueError):
@@ -111,7 +116,7 @@ class StyleInfo:
         text = self.metadata.get("mean_style_code", "")
         if not text:
             return np.zeros((1, self.style_code_dim), np.float32)
-        return np.asarray([float(v) for v in text.split(",")], np.float32).reshape(1, -1)
+        return code_from_text(text)
 
     def code_limits(self) -> tuple[np.ndarray, np.ndarray] | None:
         """float32 [1, D] low and high: the range each number of the style code takes over
@@ -121,8 +126,7 @@ class StyleInfo:
         if not self.style_code_dim or not all(texts):
             return None
         try:
-            low, high = (np.asarray([float(v) for v in t.split(",")], np.float32).reshape(1, -1)
-                         for t in texts)
+            low, high = (code_from_text(t) for t in texts)
         except ValueError:
             raise ValueError(f"{self.path}: {'/'.join(CODE_LIMIT_KEYS)} are not numbers") from None
         if low.shape[1] != self.style_code_dim or high.shape[1] != self.style_code_dim \

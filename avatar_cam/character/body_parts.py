@@ -20,18 +20,18 @@ from avatar_cam.character.scene import RGB, Scene, shade
 
 SHOULDER_Y = 1.02
 BOTTOM = 3.0  # body units: below a landscape frame; clothes reach the picture's floor if lower
-
-
-def bottom(s: Scene) -> float:
-    """How far down the clothes go: past the picture's bottom edge (a small head in a tall
-    picture left a strip of background under a flat-cut torso)."""
-    return max(BOTTOM, s.floor)
 LINE = 0.012
 NECK_TOP = 0.3  # head units: the neck starts behind the jaw
 NECK_HALF = 0.19
 CHIN_SHADOW = 0.18  # head units the chin's shadow reaches below the jaw
 
 Draw = Callable[[Scene], None]
+
+
+def bottom(s: Scene) -> float:
+    """How far down the clothes go: past the picture's bottom edge (a small head in a tall
+    picture left a strip of background under a flat-cut torso)."""
+    return max(BOTTOM, s.floor)
 
 
 def _torso(neckline: float = 0.1, v: float = 0.0) -> np.ndarray:

@@ -67,7 +67,12 @@ def _head_path(s: Scene, chin: float) -> np.ndarray:
     if chin:
         low = np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
         pts = pts + chin * low[:, None] * [[0.4, 1.0]] * np.stack([np.sign(pts[:, 0]), np.ones(len(pts))], 1)
-    pts = smooth(pts)
+    return _as_outline(s, smooth(pts))
+
+
+def _as_outline(s: Scene, pts: np.ndarray) -> np.ndarray:
+    """Head units to pixels as the head's outline turns: little (it is the skull's silhouette),
+    the chin more (it sticks out)."""
     depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
     return apply(s.head_m, pts + depth[:, None] * s.head.shift(1.0))
 
@@ -456,10 +461,9 @@ def draw_cheeks(s: Scene) -> None:
 
 
 # -- snout (animals) -------------------------------------------------------------------------------
-# how far the snout's pad stands out of the face, and the depth its whiskers slide by: the nose
-# sits on the pad and the whiskers grow from it, so all three move together when the head turns
-# (the nose stood out 0.2 on a pad at 0.06-0.08 and left it at 20 degrees; the whiskers slid as
-# if 0.3 out, across the cheek)
+# how far the snout's pad stands out of the face (the nose sits 0.03 in front of it, so the two
+# move together when the head turns: the nose stood out 0.2 on a pad at 0.06-0.08 and left it at
+# 20 degrees), and the depth the whiskers slide by (drawn flat from the pad's sides)
 SNOUT_LIFT = 0.1
 SNOUT_WHISKERS = 0.3
 
@@ -585,9 +589,7 @@ def _on_jaw(s: Scene, pts: np.ndarray) -> np.ndarray:
     at the chin, the jaw and the face's sides as the head's outline moves them (`head_path`),
     blended between. Mapped all as face surface, a goatee slid off the chin when the head turned
     and hung below it as a slab, and a full beard's far edge ran up the face as a band."""
-    face = s.face(pts, surface=0.8)
-    depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2  # as `_head_path` turns the outline
-    outline = apply(s.head_m, pts + depth[:, None] * s.head.shift(1.0))
+    face, outline = s.face(pts, surface=0.8), _as_outline(s, pts)
     w = np.maximum(np.clip((pts[:, 1] - MOUTH_Y) / (CHIN_Y - MOUTH_Y), 0, 1),
                    np.clip((np.abs(pts[:, 0]) - 0.3) / 0.2, 0, 1))[:, None]
     return face + w * (outline - face)

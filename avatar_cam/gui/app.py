@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+from avatar_cam.character.model import hex_colour
 from avatar_cam.composite import DEFAULT_BACKGROUND, Mode, parse_color
 from avatar_cam.gui.cameras import scan_cameras
 from avatar_cam.gui.controls import DEMO_SPEC
@@ -73,11 +74,11 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
         mode = d.mode
     custom = flag("background") or settings.background is not None
     background = args.background if flag("background") else (settings.background or DEFAULT_BACKGROUND)
-    picture = None
+    picture, image = None, None
     try:
-        (b, g, r), image = parse_background(background)
+        bgr, image = parse_background(background)
         picture = background if image is not None else None
-        background = f"#{r:02x}{g:02x}{b:02x}"
+        background = hex_colour(bgr[::-1])
     except ValueError as e:  # a saved picture deleted since: each style's own, and a notice
         notices.append(f"{e}; the style's own background is used")
         background, custom = DEFAULT_BACKGROUND, False
@@ -93,6 +94,7 @@ def start_options(args: argparse.Namespace, settings: AppSettings,
         background=background,
         background_custom=custom,
         background_picture=picture,
+        background_image=image,
         calibration=calibration,
         vcam=settings.vcam,
         auto_demo=auto_demo,
@@ -131,17 +133,11 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
     except ValueError as e:
         options.notices.append(f"{e}; using auto")
         provider = "auto"
-    picture = None
-    if options.background_picture:
-        try:
-            picture = parse_background(options.background_picture)[1]
-        except ValueError as e:  # gone since start_options read it
-            options.notices.append(str(e))
-            options.background_picture, options.background_custom = None, False
     config = PipelineConfig(mode=Mode(options.mode), output_size=tuple(args.size),
                             mirror=options.mirror, background=parse_color(options.background),
-                            background_image=picture, background_custom=options.background_custom,
-                            provider=provider, calibration=options.calibration)
+                            background_image=options.background_image,
+                            background_custom=options.background_custom, provider=provider,
+                            calibration=options.calibration)
     pipeline = Pipeline(None, config)
     wanted: list[str | None] = [args.style] if args.style else []
     if settings.style:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QSettings
 
 from avatar_cam.character.params import Calibration
@@ -187,6 +188,7 @@ class StartOptions:
     background: str = "#283040"
     background_custom: bool = False  # chosen by the user: characters draw on it too
     background_picture: str | None = None  # a picture file behind the avatar (`background` its mean)
+    background_image: np.ndarray | None = None  # that picture, read (BGR)
     calibration: Calibration = field(default_factory=Calibration)
     vcam: bool = False
     auto_demo: bool = False  # the demo clip was picked because no camera exists

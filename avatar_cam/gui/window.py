@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from avatar_cam.character.model import hex_colour
 from avatar_cam.composite import parse_color
 from avatar_cam.gui.cameras import scan_cameras
 from avatar_cam.gui.controls import DEMO_SPEC, FILE_SPEC, ControlPanel
@@ -380,6 +381,7 @@ class MainWindow(QMainWindow):
         self.engine.set_background(bgr)
         self.controls.set_background(QColor(hex_color))
         self.options.background, self.options.background_picture = hex_color, None
+        self.options.background_image = None
         self.settings.background = hex_color
 
     def _pick_background_picture(self) -> None:
@@ -392,22 +394,23 @@ class MainWindow(QMainWindow):
         """A picture behind the avatar (covering the frame, centre-cropped, never stretched), as
         `--background IMAGE` does headless; saved, so it is there at the next launch."""
         try:
-            (b, g, r), picture = parse_background(path)
+            bgr, picture = parse_background(path)
             if picture is None:
                 raise ValueError(f"{path}: not a picture")
         except ValueError as e:  # unreadable, not an image: one message, the background unchanged
             self.show_error("Background picture", str(e))
             return
-        self.engine.set_background((b, g, r), picture)
+        self.engine.set_background(bgr, picture)
         self.controls.set_background_picture(Path(path).name)
-        self.options.background, self.options.background_picture = f"#{r:02x}{g:02x}{b:02x}", path
+        self.options.background, self.options.background_picture = hex_colour(bgr[::-1]), path
+        self.options.background_image = picture
         self.settings.background = path
 
     def reset_background(self) -> None:
         """Back to each style's own background (a character's scene, a generated cartoon's own colour)."""
         self.engine.set_background(None)
         self.controls.set_background(None)
-        self.options.background_picture = None
+        self.options.background_picture = self.options.background_image = None
         self.settings.background = None
 
     def calibrate(self) -> None:
