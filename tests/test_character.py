@@ -536,6 +536,24 @@ def test_motion_passes_a_blink_within_frames_and_damps_jitter() -> None:
     assert m.track(Pose(yaw=17.0), 10.0).yaw == pytest.approx(17.0)
 
 
+def test_motion_damps_the_eyes_disagreeing_but_not_a_blink_or_a_wink() -> None:
+    """A tracker's frame-to-frame disagreement between two half-open eyes (drawn as flashes of
+    winks) is smoothed, while a blink (both eyes) and a wink (one) still show within two frames."""
+    m = Motion()
+    rng = np.random.default_rng(1)
+    raw = 0.7 + rng.normal(0, 0.08, (90, 2))
+    drawn = np.array([[p.eye_r, p.eye_l] for p in
+                      (m.track(Pose(eye_r=r, eye_l=left), i / 30) for i, (r, left) in enumerate(raw))])
+    assert np.std(np.diff(drawn[10:], axis=1)) < 0.6 * np.std(np.diff(raw[10:], axis=1))
+    assert np.mean(drawn[10:]) == pytest.approx(np.mean(raw[10:]), abs=0.02)
+    blink = [m.track(Pose(eye_r=0.0, eye_l=0.0), (90 + i) / 30) for i in range(2)]
+    assert max(blink[-1].eye_r, blink[-1].eye_l) < 0.15, "a blink shuts both eyes within two frames"
+    for i in range(15):
+        m.track(Pose(), (92 + i) / 30)
+    wink = [m.track(Pose(eye_r=0.0, eye_l=1.0), (107 + i) / 30) for i in range(2)]
+    assert wink[-1].eye_r < 0.3 and wink[-1].eye_l > 0.8, "a wink shows within two frames"
+
+
 def test_a_blink_shuts_both_eyes_or_neither_never_one() -> None:
     """Two eyes measured alike are drawn alike through a blink: both shut or both open (deciding
     each eye from the other's raw value drew a wink for a frame, e.g. 0.09 / 0.13), while a real
