@@ -38,7 +38,7 @@ from avatar_cam.sources import (
     list_cameras,
     open_source,
 )
-from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, load_style
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, StyleInfo, load_style
 
 FILE_SINKS = (VideoFileSink, FolderSink)
 
@@ -131,15 +131,22 @@ def check_paths(spec: str, output: str, stats: Path | None) -> None:
         raise ValueError(f"--stats {stats}: cannot write ({e.strerror})") from None
 
 
+def resolve_style(name: str | None) -> StyleInfo:
+    """The style `name` names (None: the default), checked: a generated one is loaded and run
+    once (`load_style`); `StyleError` otherwise."""
+    style = StyleCatalog().resolve(name)
+    if style.kind != CHARACTER_KIND and style.likeness is None:  # listed by name: not yet run
+        style = load_style(style.path)
+    return style
+
+
 def run_headless(args: argparse.Namespace) -> int:
     from avatar_cam.demo import default_input
 
     try:
         background, background_image = parse_background(
             DEFAULT_BACKGROUND if args.background is None else args.background)
-        style = StyleCatalog().resolve(args.style)
-        if style.kind != CHARACTER_KIND and style.likeness is None:  # listed by name: not yet run
-            style = load_style(style.path)
+        style = resolve_style(args.style)
         spec = default_input(args.input)
         check_paths(spec, args.output or "vcam", args.stats)
         with quiet_native_stderr():  # FFmpeg's and OpenCV's own lines about a file or camera
@@ -182,6 +189,8 @@ def run_headless(args: argparse.Namespace) -> int:
             w, h = video_size(args.size)
             print(f"avatar-cam: note: the video is {w}x{h} (video encoders need even sides)",
                   file=sys.stderr)
+        if args.reference is not None:  # saved only now: a run refused above saved it anyway
+            style = resolve_style(make_look_from(args.style, args.reference))
         settings = AppSettings()
         calibration = settings.calibration
         if args.expressiveness is not None:  # for this run; the window's slider saves it
@@ -359,20 +368,20 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
-    if args.headless or not has_display():  # before --reference saves anything (the window
-        try:                                 # shows a bad name in its banner and uses auto)
+    if args.headless or not has_display():  # refused at once (the window shows a bad name in its
+        try:                                 # banner and uses auto)
             args.provider = check_provider(args.provider)
         except ValueError as e:
             return _fail(str(e))
+    if args.headless:
+        return run_headless(args)  # a --reference look is saved once the run's checks pass
+    if not has_display():
+        return run_without_display(args)
     if args.reference is not None:
         try:
             args.style = make_look_from(args.style, args.reference)
         except (StyleError, ValueError) as e:
             return _fail(str(e))
-    if args.headless:
-        return run_headless(args)
-    if not has_display():
-        return run_without_display(args)
     try:
         from avatar_cam.gui.app import run_gui
     except ImportError as e:

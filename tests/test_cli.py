@@ -279,6 +279,22 @@ def test_a_bad_reference_exits_1_with_one_line_and_saves_nothing(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("style", ["anime-mesh", None])
+def test_a_refused_run_saves_no_look(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str], style: str | None) -> None:
+    """A good reference with a run refused for its input or output: one error line and no look
+    or character saved (an audit's run said 'saved as ...' and then refused to run)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    picture = tmp_path / "pic.png"
+    cv2.imwrite(str(picture), draw_demo_face(0.5))
+    chosen = ["--style", style] if style else []
+    for run in (["-i", str(picture), "-o", str(picture)], ["-i", str(tmp_path / "gone.mp4"), "-o", "none"]):
+        assert main(["--headless", *chosen, "--reference", str(picture), *run]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "avatar-cam: error:" in err and "saved" not in err, err
+        assert not list((tmp_path / "data").rglob("*.json")), "nothing saved for a refused run"
+
+
 def test_a_run_never_writes_over_what_it_reads_or_an_earlier_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Output or stats naming the input (also through a hard link), a stats path on another file
