@@ -113,7 +113,10 @@ def read_picture(path: Path) -> np.ndarray:
     except OSError as e:
         raise ReferenceError(f"{path}: cannot read ({e.strerror or e})") from None
     try:
-        img = decode_image(data, cv2.IMREAD_UNCHANGED, max_pixels=MAX_PIXELS)
+        # a JPEG has no transparency to keep, and reading it as colour turns it as its EXIF says
+        # (a phone's photo lay on its side: IMREAD_UNCHANGED ignores the orientation tag)
+        jpeg = bytes(data[:2]) == b"\xff\xd8"
+        img = decode_image(data, cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED, max_pixels=MAX_PIXELS)
     except TooLarge as e:
         raise ReferenceError(f"{path}: {e}") from None
     if img is None or img.size == 0:

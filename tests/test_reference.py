@@ -112,6 +112,22 @@ def test_pictures_are_read_as_training_read_its_cartoons(tmp_path: Path) -> None
     assert grey.shape == (40, 40, 3) and grey.max() == 255
 
 
+def test_a_jpeg_is_read_turned_as_its_exif_says(tmp_path: Path) -> None:
+    """A phone's photo stores its pixels sideways with an EXIF orientation: the picture is read
+    upright, as viewers show it (it was read lying on its side)."""
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = (0, 0, 255)  # red left half of a wide picture
+    jpeg = cv2.imencode(".jpg", pixels)[1].tobytes()
+    # an APP1 Exif segment: big-endian TIFF, one IFD entry, Orientation (0x0112) = 6 (turn 90 cw)
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" \
+        + b"\x00\x00\x00\x00"
+    app1 = b"\xff\xe1" + (len(tiff) + 8).to_bytes(2, "big") + b"Exif\x00\x00" + tiff
+    (tmp_path / "phone.jpg").write_bytes(jpeg[:2] + app1 + jpeg[2:])
+    img = read_picture(tmp_path / "phone.jpg")
+    assert img.shape == (80, 40, 3), "upright: the wide picture turned a quarter"
+    assert img[5, 20, 2] > 200 and img[75, 20, 2] < 60, "the red half on top after a clockwise turn"
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda d: d / "missing.png", "no such picture"),
     (lambda d: (d / "pictures").mkdir() or d / "pictures", "a folder, not a picture"),
