@@ -20,7 +20,7 @@ from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
 from avatar_cam.gui.help import help_html  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
 from avatar_cam.gui.window import MainWindow  # noqa: E402
-from avatar_cam.styles import StyleCatalog, builtin_styles_dir  # noqa: E402
+from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, builtin_styles_dir  # noqa: E402
 from tests.test_gui_helpers import (  # noqa: E402
     MEDIA,
     FakeFactory,
@@ -189,6 +189,8 @@ def test_style_from_a_cartoon_image(env) -> None:
     note = w.statusBar().currentMessage()
     assert str(env.root) not in note and note.endswith("coded-cartoon.look.json")  # fits the bar
     assert w.statusBar().toolTip() == note  # and reads in full on hover
+    # and stays under the picker while the look is in use (the bar cut it and cleared it in 8 s)
+    assert w.controls.style_note.isVisibleTo(w) and note in w.controls.style_note.text()
     thumbs = w.styles.thumbs.thumbnail(w.engine.pipeline.style)
     assert thumbs.shape[2] == 3
     assert w.controls.reference_button.isEnabled()  # a look takes another picture too
@@ -463,6 +465,15 @@ def test_calibrate_button_and_expressiveness_slider_are_saved(env) -> None:
     assert not w.controls.expressiveness_slider.isEnabled()
     w.styles.choose(str(env.root / "builtin" / "0-sunny.character.json")).result(10)
     wait_until(lambda: w.controls.calibrate_button.isEnabled(), what="back for a character")
+
+
+def test_a_window_opened_on_a_generated_style_greys_out_calibration(env) -> None:
+    """Not only after a switch: a window that opens on a generated style (saved from the last
+    launch) has Calibrate and Expressiveness greyed out (an audit found them on)."""
+    w = env.window(["--input", "0", "--style", "fine"])
+    assert w.engine.pipeline.style is not None and w.engine.pipeline.style.kind != CHARACTER_KIND
+    assert not w.controls.calibrate_button.isEnabled()
+    assert not w.controls.expressiveness_slider.isEnabled()
 
 
 def test_the_picked_style_keeps_its_thumbnail_colours(tmp_path: Path, qapp: QApplication) -> None:

@@ -102,14 +102,16 @@ class StyleController(QObject):
         note = self._note[1] if self._note and self._note[0] == str(info.path) else None
         self._note = None
         self.window.statusBar().showMessage(note or f"Style: {info.name}", 8000 if note else 4000)
-        self._show_notes(info)
+        self._show_notes(info, note)
         self._update_reference()
         self._update_title()
 
-    def _show_notes(self, info: StyleInfo | None) -> None:
-        """Under the picker, what the user should know about the style in use: a part it loaded
-        without (a character's background picture gone) and whether it may leave them recognisable."""
-        notes = (info.load_note, info.privacy_note()) if info is not None else ()
+    def _show_notes(self, info: StyleInfo | None, made: str | None = None) -> None:
+        """Under the picker, what the user should know about the style in use: how a look just
+        made from a picture read it (`made`: the face or a centred square, a code kept within the
+        style's range; the status bar cut it off), a part it loaded without (a character's
+        background picture gone) and whether it may leave them recognisable."""
+        notes = (made, info.load_note, info.privacy_note()) if info is not None else ()
         self.controls.set_style_note("\n".join(n for n in notes if n) or None)
 
     def _on_failed(self, message: str) -> None:

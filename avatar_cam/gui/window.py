@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._apply_options()
+        opened = engine.pipeline.style  # the style the window opens with greys them out too
+        self.controls.set_expression_used(opened is None or opened.kind == CHARACTER_KIND)
         self._restore_window()
         self.fit_screen(self.screen().availableGeometry())
         self._status_timer = QTimer(self)
