@@ -200,6 +200,36 @@ def test_style_from_a_cartoon_image(env) -> None:
     assert w.engine.pipeline.style.path == made and w.controls.style_picker.count() == n + 1
 
 
+def test_the_users_styles_are_deleted_from_the_pickers_menu(env) -> None:
+    """A look, the style file it was made from and a character made from a picture are deleted
+    from the style picker (asked first, No keeps it); the style in use falls back to the default;
+    a built-in style and a look's base while the look exists are not (an audit found no way but
+    the file manager)."""
+    style, _ = style_code_style(env.root / "user" / "coded.onnx", dim=4)
+    w = env.window()
+    n = w.controls.style_picker.count()
+    look = _made_from_a_cartoon(env, w, style, "coded-cartoon.look.json")
+    asked: list[str] = []
+    w.styles.confirm = lambda title, text: asked.append(text) or False
+    assert not w.styles.delete_style(str(look)) and look.is_file() and "coded-cartoon" in asked[-1]
+    assert not w.styles.delete_style(str(style)) and style.is_file()  # the look's base
+    assert "is the base of coded-cartoon" in w.errors[-1]
+    builtin = w.controls.style_picker.paths()[0]
+    assert w.styles.deletable(builtin) is None and not w.styles.delete_style(builtin)
+    w.styles.confirm = lambda title, text: True
+    assert w.styles.delete_style(str(look)) and not look.exists()
+    wait_until(lambda: w.engine.pipeline.style.path != look, what="back to the default")
+    assert w.engine.pipeline.style.path == w.styles.catalog.default().path
+    assert w.settings.style != str(look) and str(look) not in w.controls.style_picker.paths()
+    assert w.styles.delete_style(str(style)) and not style.exists()
+    assert w.controls.style_picker.count() == n - 1
+    made = _made_from_a_cartoon(env, w, builtin_styles_dir() / "sunny.character.json",
+                                "sunny-cartoon.character.json")
+    w.creator.confirm = lambda title, text: True
+    assert w.styles.delete_style(str(made)) and not made.exists()
+    assert str(made) not in w.controls.style_picker.paths()
+
+
 def test_a_drawn_character_from_a_cartoon_image(env) -> None:
     """With a drawn character the button is on too: the picture's colours make a new character,
     saved with the user's styles, listed and picked."""

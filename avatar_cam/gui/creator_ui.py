@@ -47,7 +47,7 @@ from avatar_cam.character.model import BOOL, COLOUR, SCHEMA, SUFFIX, V1_SUFFIX, 
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.styles_ui import StyleController
-from avatar_cam.gui.widgets import ButtonGrid, text_on
+from avatar_cam.gui.widgets import ButtonGrid, ask_yes_no, text_on
 from avatar_cam.styles import CHARACTER_KIND, StyleInfo
 
 SECTIONS = {  # panel order and titles
@@ -262,7 +262,7 @@ class CreatorController(QObject):
         self._gone: str | None = None  # the opened file's background picture was missing: the note
         self.rng = np.random.default_rng()
         self.ask_text = self._ask_text
-        self.confirm = self._confirm
+        self.confirm = lambda title, text: ask_yes_no(window, title, text)
         self.ask_open = lambda title, filt: QFileDialog.getOpenFileName(window, title, "", filt)[0]
         self.ask_save = lambda title, name, filt: QFileDialog.getSaveFileName(window, title, name, filt)[0]
         self.ask_colour = self._ask_colour
@@ -549,6 +549,15 @@ class CreatorController(QObject):
         self.window.statusBar().showMessage(f"Deleted {path.name}", 5000)
         return True
 
+    def delete_path(self, path: Path) -> bool:
+        """Delete the user's character at `path` (the style picker's menu) as Delete does here,
+        with it open; unsaved changes to another character are dropped only after a yes."""
+        d = self.draft
+        if (d is not None and d.dirty and (self.source is None or self.source.resolve() != path.resolve())
+                and not self.confirm("Unsaved character", f"Discard your changes to {d.name}?")):
+            return False
+        return self.open(path) and self.delete()
+
     def import_file(self, source: str | Path | None = None) -> Path | None:
         """Add a character file (checked first: a bad or foreign file changes nothing)."""
         source = source or self.ask_open("Import a character", f"Characters (*{SUFFIX} *{V1_SUFFIX})")
@@ -588,11 +597,6 @@ class CreatorController(QObject):
     def _ask_text(self, title: str, prompt: str, text: str) -> str | None:
         value, ok = QInputDialog.getText(self.window, title, prompt, QLineEdit.EchoMode.Normal, text)
         return value.strip() if ok and value.strip() else None
-
-    def _confirm(self, title: str, text: str) -> bool:
-        no = QMessageBox.StandardButton.No  # the default: Enter does not delete
-        answer = QMessageBox.question(self.window, title, text, QMessageBox.StandardButton.Yes | no, no)
-        return answer == QMessageBox.StandardButton.Yes
 
     def _ask_unsaved(self, name: str) -> str:
         buttons = QMessageBox.StandardButton

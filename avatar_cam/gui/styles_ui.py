@@ -8,15 +8,22 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMainWindow
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
 
 from avatar_cam.character.creator import CharacterLibrary
 from avatar_cam.gui.controls import ControlPanel
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
-from avatar_cam.reference import ReferenceError, install_style, make_look, supports_reference
+from avatar_cam.gui.widgets import PATH_ROLE, ask_yes_no
+from avatar_cam.reference import (
+    ReferenceError,
+    find_style_encoder,
+    install_style,
+    make_look,
+    supports_reference,
+)
 from avatar_cam.styles import (
     CHARACTER_KIND,
     RENAMED,
@@ -47,6 +54,9 @@ class StyleController(QObject):
         self._note: tuple[str, str] | None = None  # (style path, status line once it is in use)
         # asked before a user's pick switches (the creator: a character replaces its draft)
         self.may_switch: Callable[[str], bool] = lambda path: True
+        # a character is deleted by the creator (its draft may be that character); the window sets it
+        self.delete_character: Callable[[Path], bool] = lambda path: False
+        self.confirm = lambda title, text: ask_yes_no(window, title, text)  # test hook
         self.picker.picked.connect(self.choose)
         engine.style_changed.connect(self._on_changed)
         engine.style_failed.connect(self._on_failed)
@@ -56,6 +66,8 @@ class StyleController(QObject):
         self.controls.reference_button.clicked.connect(self._ask_reference)
         self.style_added.connect(self._on_added)
         self.look_made.connect(self._on_look)
+        self.picker.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.picker.customContextMenuRequested.connect(self._menu)
         self.reload()
         self._show_notes(engine.pipeline.style)  # the style the window opened with
 
@@ -124,6 +136,55 @@ class StyleController(QObject):
     def _update_title(self) -> None:
         style = self.engine.pipeline.style
         self.window.setWindowTitle(f"avatar-cam - {style.name}" if style else "avatar-cam")
+
+    # -- delete ---------------------------------------------------------------------------------
+    def deletable(self, path: str) -> StyleInfo | None:
+        """The style at `path` when it is the user's own (in their styles folder), else None."""
+        info = next((s for s in self.catalog.styles if str(s.path) == path), None)
+        return info if info is not None and info.path.parent.resolve() == self.user_dir.resolve() else None
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.picker.itemAt(pos)
+        info = self.deletable(item.data(PATH_ROLE)) if item is not None else None
+        if info is None:
+            return
+        menu = QMenu(self.picker)
+        menu.addAction(f"Delete {info.name}...", lambda: self.delete_style(str(info.path)))
+        menu.exec(self.picker.viewport().mapToGlobal(pos))
+
+    def delete_style(self, path: str) -> bool:
+        """Delete one of the user's styles (a look, an added style file, a character), asked
+        first; the style in use falls back to the default. A style that looks are made from
+        stays until they are gone (they would stop working)."""
+        info = self.deletable(path)
+        if info is None:
+            return False
+        if info.kind == CHARACTER_KIND:
+            return self.delete_character(info.path)
+        looks = [s.name for s in self.catalog.styles if s.model_file is not None
+                 and s.path != info.path and s.model_path.resolve() == info.path.resolve()]
+        if looks:
+            self.show_error("Not deleted", f"{info.name} is the base of {', '.join(looks)}: delete "
+                            f"{'that look' if len(looks) == 1 else 'those looks'} first")
+            return False
+        if not self.confirm("Delete style", f"Delete {info.name} ({info.path.name})? This cannot be undone."):
+            return False
+        encoder = find_style_encoder(info) if info.model_file is None else None
+        try:
+            info.path.unlink()
+            if encoder is not None and encoder.parent.resolve().is_relative_to(self.user_dir.resolve()):
+                encoder.unlink(missing_ok=True)  # its style encoder, copied in with it
+        except OSError as e:
+            self.show_error("Not deleted", f"{info.path}: {e.strerror or e}")
+            return False
+        if self.settings.style == path or self.requested == path:
+            self.settings.style = None
+        current = self.engine.pipeline.style
+        self.reload()
+        if current is not None and current.path == info.path:
+            self.pick(str(self.catalog.default().path))
+        self.window.statusBar().showMessage(f"Deleted {info.name}", 5000)
+        return True
 
     # -- add style ------------------------------------------------------------------------------
     def _ask_add(self) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLayoutItem,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QScrollBar,
@@ -188,6 +189,13 @@ class VideoView(QWidget):
         target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, img)
+
+
+def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
+    """A yes/no question with No as the default (Enter does not delete)."""
+    no = QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | no, no) \
+        == QMessageBox.StandardButton.Yes
 
 
 class StylePicker(QListWidget):

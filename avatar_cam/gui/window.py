@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
                                       thumbs, settings)
         self.creator = CreatorController(self, self.creator_panel, engine, self.styles, settings,
                                          self.show_error)
+        self.styles.delete_character = self.creator.delete_path
         self.tabs.currentChanged.connect(self._on_tab)
         self._build_actions()
         self._connect()
