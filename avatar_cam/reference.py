@@ -43,7 +43,7 @@ from avatar_cam.character.creator import (
 )
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
 from avatar_cam.character.model import load_character, parse_character, save_character
-from avatar_cam.image_files import TooLarge, decode_image
+from avatar_cam.image_files import TooLarge, decode_image, image_size
 from avatar_cam.palette import Palette, crop_palette, hair_length
 from avatar_cam.sources import flatten_alpha
 from avatar_cam.styles import (
@@ -118,11 +118,17 @@ def read_picture(path: Path) -> np.ndarray:
         jpeg = bytes(data[:2]) == b"\xff\xd8"
         img = decode_image(data, cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED, max_pixels=MAX_PIXELS)
     except TooLarge as e:
-        raise ReferenceError(f"{path}: {e}") from None
+        raise ReferenceError(f"{path}: {e}; at most {MAX_PIXELS // 1_000_000} megapixels") from None
     if img is None or img.size == 0:
+        head = bytes(data[:6])
+        if head in (b"GIF87a", b"GIF89a"):
+            raise ReferenceError(f"{path}: a GIF, which is not read; save the picture as PNG or JPEG")
+        if image_size(data) is not None:  # a PNG or JPEG header, pixels that do not decode
+            raise ReferenceError(f"{path}: damaged or incomplete (its header reads, its pixels do not)")
         raise ReferenceError(f"{path}: not a picture (no image format OpenCV reads)")
     if img.shape[0] * img.shape[1] > MAX_PIXELS:
-        raise ReferenceError(f"{path}: too large ({img.shape[1]}x{img.shape[0]} px)")
+        raise ReferenceError(f"{path}: too large ({img.shape[1]}x{img.shape[0]} px); at most "
+                             f"{MAX_PIXELS // 1_000_000} megapixels")
     if img.dtype != np.uint8:
         img = (img / (257.0 if img.dtype == np.uint16 else max(float(img.max()), 1e-6) / 255.0)
                ).clip(0, 255).astype(np.uint8)
@@ -198,7 +204,7 @@ def _picture(image_path: str | Path) -> np.ndarray:
     if path.is_dir():
         raise ReferenceError(f"{path}: a folder, not a picture (give one picture in it)")
     if not path.is_file():
-        raise ReferenceError(f"{path}: no such picture")
+        raise ReferenceError(f"{path}: {'not a file' if path.exists() else 'no such picture'}")
     image = read_picture(path)
     if min(image.shape[:2]) < MIN_SIDE:
         raise ReferenceError(f"{path}: too small ({image.shape[1]}x{image.shape[0]} px) to take a look "
@@ -325,6 +331,8 @@ def make_look(style: StyleInfo, picture: str | Path, folder: Path) -> tuple[Styl
     `folder`; returns the new style and one line on what was done. The same picture with the same
     base style gives the same file again. A drawn character gives a new character in the
     picture's colours (`character_look`)."""
+    if not str(picture).strip():  # Path("") is the working folder
+        raise ReferenceError("no picture given: name a picture file (PNG or JPEG)")
     if style.kind == CHARACTER_KIND:
         return character_look(style, picture, folder)
     base = load_style(style.model_path, probe=False) if style.model_file is not None else style

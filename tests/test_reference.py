@@ -128,6 +128,12 @@ def test_a_jpeg_is_read_turned_as_its_exif_says(tmp_path: Path) -> None:
     assert img[5, 20, 2] > 200 and img[75, 20, 2] < 60, "the red half on top after a clockwise turn"
 
 
+def _cut_half(path: Path) -> Path:
+    data = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8))[1]
+    path.write_bytes(data.tobytes()[: len(data) // 2])
+    return path
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda d: d / "missing.png", "no such picture"),
     (lambda d: (d / "pictures").mkdir() or d / "pictures", "a folder, not a picture"),
@@ -136,7 +142,10 @@ def test_a_jpeg_is_read_turned_as_its_exif_says(tmp_path: Path) -> None:
     (lambda d: _picture(d / "plain.png", np.full((100, 100, 3), (40, 160, 200), np.uint8)), "plain colour"),
     (lambda d: huge_png(d / "huge.png"), "too large"),  # over OpenCV's pixel limit: cv2.error before
     # refused from its header (it was decoded first: 2.4 GB and 7 s for a real one)
-    (lambda d: huge_png(d / "big.png", 20_000), "too large .20000x20000 px"),
+    (lambda d: huge_png(d / "big.png", 20_000), "too large .20000x20000 px.; at most 50 megapixels"),
+    (lambda d: (d / "anim.gif").write_bytes(b"GIF89a" + bytes(64)) and d / "anim.gif", "a GIF"),
+    (lambda d: _cut_half(d / "cut.png"), "damaged or incomplete"),
+    (lambda d: "", "no picture given"),
 ])
 def test_a_bad_picture_is_one_line_and_saves_nothing(coded: Path, tmp_path: Path,
                                                      make: Callable[[Path], Path], message: str) -> None:
