@@ -171,6 +171,11 @@ def _not_ours(path: Path) -> SinkError:
                      "replaced: give a new file name, or move that file first")
 
 
+# the containers a video is written in, and the codec OpenCV's FFmpeg writes into each (.webm wants
+# VP8/VP9 and .mpg MPEG-1/2, which it may not have: both failed only after the whole run)
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
 class VideoFileSink:
     """An .mp4 (or other container) at a fixed frame size and rate; opened on the first frame.
     Odd sides lose their last row or column (`video_size`). `close` reads the file back: a video
@@ -191,11 +196,12 @@ class VideoFileSink:
     def write(self, image_bgr: np.ndarray, name: str | None = None) -> None:
         w, h = video_size((image_bgr.shape[1], image_bgr.shape[0]))
         if self._writer is None:
-            mp4 = self.path.suffix.lower() in (".mp4", ".m4v", ".mov")
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if mp4 else "MJPG"))
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
-            if not self._writer.isOpened():
+            fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS.get(self.path.suffix.lower(), "mp4v"))
+            with quiet_native_stderr():  # FFmpeg's own lines about a container or codec
+                writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
+            if not writer.isOpened():  # every frame says so (one kept unopened dropped the rest)
                 raise SinkError(f"{self.path}: cannot write a video here")
+            self._writer = writer
         self._writer.write(np.ascontiguousarray(image_bgr[:h, :w]))
         self.frames += 1
 
@@ -204,11 +210,20 @@ class VideoFileSink:
             return
         self._writer.release()
         self._writer = None
-        self._manifest.record(self.path.name)
         with quiet_native_stderr():  # FFmpeg's own line about a broken file
             video = cv2.VideoCapture(str(self.path))
             readable = video.isOpened() and video.read()[0]
             video.release()
+        try:
+            self._manifest.record(self.path.name)
+        except SinkError as e:
+            if readable:
+                raise
+            # nowhere to record it (a full disk) and unplayable: this run's broken file goes, or
+            # no later run could replace it (it was not recorded as avatar-cam's)
+            self.path.unlink(missing_ok=True)
+            raise SinkError(f"{self.path}: the video could not be written, and its unplayable part was "
+                            f"removed ({e})") from None
         if self.frames and not readable:  # reported, not removed: a reader may be what failed
             raise SinkError(f"{self.path}: the video could not be written (is the disk full?)")
 
@@ -347,6 +362,9 @@ def open_sink(spec: str, size: tuple[int, int], fps: float, folder_input: bool =
         return NullSink()
     path = Path(spec).expanduser()
     ext = path.suffix.lower()
+    if ext in VIDEO_EXTS and ext not in VIDEO_CODECS:
+        raise SinkError(f"{spec}: avatar-cam does not write {ext} videos; use "
+                        f"{', '.join(VIDEO_CODECS)}")
     if ext in VIDEO_EXTS:
         return VideoFileSink(path, fps)
     if ext in IMAGE_EXTS and not folder_input:

@@ -53,6 +53,34 @@ def test_video_source_reads_every_frame_and_loops(tmp_path: Path) -> None:
     assert sum(looped.read() is not None for _ in range(25)) == 25
 
 
+def test_a_video_is_read_upright_as_its_rotation_says_and_a_stop_is_not_damage(tmp_path: Path) -> None:
+    """A phone's video: sideways pixels and a display rotation in the track header (written here
+    into the MP4's matrix) are read upright (a face lay sideways: 19 of 35 frames missed it). A
+    video read only partly (a run stopped by Ctrl+C) has not 'ended early' (a false 'damaged
+    file?' note)."""
+    import struct
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:, :32] = (0, 0, 255)  # red left half
+    writer = cv2.VideoWriter(str(tmp_path / "r.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for _ in range(5):
+        writer.write(img)
+    writer.release()
+    data = bytearray((tmp_path / "r.mp4").read_bytes())
+    at = data.find(b"tkhd") + 44  # version 0: the display matrix, 9 x 16.16 / 2.30 fixed point
+    data[at:at + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)  # 90 degrees
+    (tmp_path / "phone.mp4").write_bytes(bytes(data))
+    src = VideoSource(tmp_path / "phone.mp4")
+    frame = src.read()
+    assert frame is not None and frame.image.shape == (64, 48, 3), "turned upright"
+    assert frame.image[4, 24, 2] > 200 and frame.image[60, 24, 2] < 60, "the red half on top"
+    assert not src.ended_early, "one of five frames read: stopped, not ended"
+    while src.read() is not None:
+        pass
+    assert not src.ended_early
+    src.close()
+
+
 def test_truncated_video_gives_the_frames_it_has_or_one_clear_error(tmp_path: Path) -> None:
     data = _video(tmp_path / "v.mp4", n=30).read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
@@ -224,6 +252,40 @@ def test_a_video_sink_writes_even_sides_and_reports_a_video_it_could_not_keep(tm
     (tmp_path / "lost.mp4").unlink()  # the writer keeps writing to a file no one can read back
     with pytest.raises(SinkError, match="could not be written"):
         lost.close()
+
+
+def test_a_video_container_it_cannot_write_is_refused_before_the_run(tmp_path: Path) -> None:
+    """.webm and .mpg are read as inputs but not written (MJPG there failed only after the whole
+    run, once as 'is the disk full?'): one line naming what is written, and no file."""
+    for name in ("a.webm", "a.mpg"):
+        with pytest.raises(SinkError, match=r"does not write \.(webm|mpg) videos; use \.mp4, .*\.mkv"):
+            open_sink(str(tmp_path / name), (32, 24), 30)
+        assert not (tmp_path / name).exists()
+    for name in ("a.mp4", "a.avi", "a.mkv", "a.mov"):
+        sink = open_sink(str(tmp_path / name), (32, 24), 30)
+        sink.write(np.full((24, 32, 3), 90, np.uint8))
+        sink.close()
+        assert cv2.VideoCapture(str(tmp_path / name)).read()[0], name
+
+
+def test_a_video_that_could_neither_be_written_nor_recorded_is_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk: the video is unplayable and the outputs list cannot take its line. The broken
+    file is removed and the error says the video failed (it said only that the list could not be
+    written, and the unrecorded file then blocked every later run from replacing it)."""
+    sink = VideoFileSink(tmp_path / "a.mp4", fps=10)
+    for _ in range(3):
+        sink.write(np.full((48, 64, 3), 90, np.uint8))
+    (tmp_path / "a.mp4").write_bytes(b"")  # what a full disk leaves: no playable video
+
+    def full(name: str) -> None:
+        raise SinkError(f"{tmp_path}/.avatar-cam-outputs.jsonl: cannot record what was written "
+                        "(No space left on device)")
+
+    monkeypatch.setattr(sink._manifest, "record", full)
+    with pytest.raises(SinkError, match="could not be written, and its unplayable part was removed"):
+        sink.close()
+    assert not (tmp_path / "a.mp4").exists()
 
 
 def test_an_output_that_cannot_be_a_file_is_refused_before_any_frame(tmp_path: Path) -> None:
