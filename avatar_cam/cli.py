@@ -225,8 +225,8 @@ def run_headless(args: argparse.Namespace) -> int:
         def done(cal: Calibration | None, message: str) -> None:
             if cal is not None:
                 settings.calibration = replace(cal, gain=settings.calibration.gain)
-                settings.sync()
-                message += f" (saved in {settings.location})"
+                problem = settings.sync()
+                message += f" (not saved: {problem})" if problem else f" (saved in {settings.location})"
             calibrated.append(message)
             print(f"avatar-cam: {message}", file=sys.stderr)
 
@@ -241,6 +241,12 @@ def run_headless(args: argparse.Namespace) -> int:
     finally:
         source.close()
     closing = sink_closed(sink)
+    if isinstance(source, FolderSource) and source.skipped and not stats.stills:
+        for d in new_dirs:  # nothing was written into a folder this run made
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        return _fail(f"{source.path}: none of its {len(source.skipped)} picture files could be read "
+                     f"({source.skipped[0]})")
     if args.calibrate and not calibrated:
         print("avatar-cam: calibration did not finish: it needs 2 s of your face tracked, and the run "
               "ended first (nothing saved)", file=sys.stderr)
@@ -253,7 +259,7 @@ def run_headless(args: argparse.Namespace) -> int:
         summary |= {"frames_with_face": None, "files_without_face": None, "names_without_face": None}
     if isinstance(source, FolderSource) and source.skipped:
         summary["skipped_inputs"] = source.skipped
-    if isinstance(source, VideoSource) and source.ended_early \
+    if isinstance(source, VideoSource) and source.ended_early and not stop.is_set() \
             and (args.max_frames is None or source.frames_read < args.max_frames):
         summary["input_ended_early"] = {"frames_read": source.frames_read,
                                         "frames_in_file": source.frame_count}

@@ -88,12 +88,14 @@ class Stats:
         self._t_first = self._t_first or now
         self._t_last = now
         self.frames_out += 1
-        if frame.face is not None:
-            self.frames_with_face += 1
+        # a face only held from an earlier frame, with no landmarks this frame, is a `no_face`
+        # fallback, not a frame with a face (the two counts added up to more than the frames)
+        found = frame.face is not None and frame.fallback != "no_face"
+        self.frames_with_face += found
         if frame.still:
             self.stills += 1
-            self.files_without_face += frame.face is None
-            if frame.face is None and frame.name and len(self.names_without_face) < 1000:
+            self.files_without_face += not found
+            if not found and frame.name and len(self.names_without_face) < 1000:
                 self.names_without_face.append(frame.name)
         if frame.fallback:
             self.fallbacks[frame.fallback] += 1

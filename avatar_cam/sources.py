@@ -137,9 +137,13 @@ class VideoSource:
         self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened():
             raise SourceError(f"{path}: cannot open as a video")
+        # a phone's video stores its pixels sideways and says how to turn them: upright, as players
+        # show it (this OpenCV leaves the turn off: a face lay sideways and was missed half the time)
+        self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._index = 0
+        self._ended = False  # `read` has returned None: the file ran out
         ok, first = self._cap.read()
         if not ok:
             raise SourceError(f"{path}: video has no readable frames")
@@ -154,6 +158,7 @@ class VideoSource:
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, img = self._cap.read()
             if not ok:
+                self._ended = True
                 return None
         self._index += 1
         return Frame(img, self._index - 1, (self._index - 1) / self.fps, name=self.name)
@@ -165,8 +170,9 @@ class VideoSource:
     @property
     def ended_early(self) -> bool:
         """The file stopped decoding before the frames its container lists (a damaged file):
-        known once `read` has returned None (a count one off is a container's rounding)."""
-        return 0 < self._index < self.frame_count - 1
+        known once `read` has returned None, not for a run stopped before (a count one off is a
+        container's rounding)."""
+        return self._ended and 0 < self._index < self.frame_count - 1
 
     def close(self) -> None:
         self._cap.release()

@@ -215,6 +215,12 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     assert "calibrated: your neutral face" in err and str(tmp_path / "s.ini") in err
     saved = AppSettings().calibration
     assert saved != Calibration() and saved.gain == 1.0, "the flag's gain is for this run only"
+    (tmp_path / "afile").write_text("a file where the settings' folder would be")
+    monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "afile" / "s.ini"))
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "80", "--size", "320x180",
+                 "--calibrate"]) == 0
+    err = capsys.readouterr().err
+    assert "(not saved: " in err and "cannot be written" in err and "saved in" not in err, err
     with pytest.raises(SystemExit) as bad:
         main(["--headless", "-i", "demo", "--expressiveness", "9"])
     err = capsys.readouterr().err
@@ -525,6 +531,20 @@ def test_a_character_whose_background_picture_is_gone_says_so_headless(
     assert "note: " in err and "'backgrounds/beach.png' is missing; using its gradient" in err
 
 
+def test_a_folder_whose_pictures_cannot_be_read_is_one_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Files with picture names, none readable: exit 1 with one line and no output folder (it
+    said 'wrote 0 files' and exited 0)."""
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "b.jpg").write_text("not a picture")
+    (junk / "a.txt").write_text("notes")
+    assert main(["--headless", "-i", str(junk), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "none of its 1 picture files could be read" in err and err.count("avatar-cam: error:") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_run_stopped_by_ctrl_c_says_so_in_its_summary(tmp_path: Path) -> None:
     """Ctrl+C ends a headless run cleanly; its summary says it was stopped (a file output ends
     there), which a complete run's does not."""
@@ -541,6 +561,7 @@ def test_a_run_stopped_by_ctrl_c_says_so_in_its_summary(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     summary = json.loads(stats.read_text())
     assert summary["stopped"] is True and summary["frames_out"] > 0
+    assert "input_ended_early" not in summary and "stopped decoding" not in err, "stopped, not damaged"
     assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "3", "--size", "160x90",
                  "--stats", str(stats)]) == 0
     assert json.loads(stats.read_text())["stopped"] is False

@@ -11,7 +11,7 @@ import pytest
 from avatar_cam.composite import Compositor, Mode, parse_color, placeholder_card
 from avatar_cam.frame import Face, Frame
 from avatar_cam.inference import Stylizer, provider_chain
-from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
 from avatar_cam.privacy import LiveHold, PrivacyGate
 from avatar_cam.sources import VideoSource
 from avatar_cam.styles import load_style
@@ -359,3 +359,16 @@ def test_an_overlay_after_the_camera_changes_resolution_covers_the_face_where_it
         out = cv2.resize(frame.output, (cam.shape[1], cam.shape[0]))
         same = (np.abs(out[inner].astype(int) - cam[inner]).max(axis=2) <= 6).mean()
         assert same < 0.2, f"frame {i}: {same:.0%} of the face was sent as the camera saw it"
+
+
+def test_a_face_only_held_is_not_counted_as_a_frame_with_a_face() -> None:
+    """A landmark style's frame whose face is held from an earlier frame (no landmarks on this
+    one) is a `no_face` fallback: counted there only, so the counts never add up to more frames
+    than there were (an audit's clip: 20 with a face + 19 no_face of 35)."""
+    stats = Stats()
+    face = Face(box=(0.0, 0.0, 10.0, 10.0), keypoints=np.zeros((6, 2), np.float32))
+    for fallback in (None, "no_face"):
+        frame = Frame(np.zeros((8, 8, 3), np.uint8), 0, 0.0)
+        frame.face, frame.fallback = face, fallback
+        stats.add(frame, 1.0)
+    assert stats.frames_with_face == 1 and stats.fallbacks["no_face"] == 1

@@ -56,8 +56,13 @@ class AppSettings:
     def _bool(self, key: str, default: bool) -> bool:
         return _as_bool(self.qs.value(key), default)
 
-    def sync(self) -> None:
+    def sync(self) -> str | None:
+        """Write the settings out now; what went wrong, in words, else None."""
         self.qs.sync()
+        if self.qs.status() == QSettings.Status.NoError:
+            return None
+        access = self.qs.status() == QSettings.Status.AccessError
+        return f"{self.location} {'cannot be written' if access else 'is not a settings file'}"
 
     @property
     def location(self) -> str:
