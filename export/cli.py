@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     meta = dict(source.metadata)
     if args.name:
-        meta["name"] = args.name
+        meta["name"] = args.name.strip()
     if args.trained_on:
         meta["trained_on"] = args.trained_on
     if args.license_note:
@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         problem = "--generator and --model apply to --random-init only (a run's config decides)"
     elif args.size is not None and args.size <= 0:
         problem = f"--size must be positive, not {args.size}"
+    elif args.name is not None and args.name and not args.name.strip():
+        problem = "--name is only spaces (the app would list a blank style); give a name or leave it out"
     if problem:
         print(f"avatar-export: error: {problem}", file=sys.stderr)
         return 2

@@ -30,6 +30,7 @@ from avatar_cam.face import quiet_native_stderr
 from avatar_cam.reference import ReferenceError, encode, encoder_size, find_style_encoder, picture_crop
 from avatar_cam.sources import IMAGE_EXTS
 from avatar_cam.styles import CODE_LIMIT_KEYS, StyleError, StyleInfo, code_text, load_style
+from training.cli_errors import one_line
 from training.pack import source_name, split_names
 
 PERCENTILES = (0.5, 99.5)
@@ -68,6 +69,7 @@ def write_limits(path: Path, low: np.ndarray, high: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+@one_line("code_limits")
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.code_limits", description=__doc__.split("\n\n")[0])
     p.add_argument("style", type=Path, help="a style file with a style encoder (flat-mesh, anime-mesh)")
@@ -77,16 +79,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split", type=Path, help="the training run's split.json: only its train_B pictures "
                    "(the ones the style learned from; the held-out ones stay out)")
     args = p.parse_args(argv)
+    if args.count < 1:
+        print(f"code_limits: error: --count must be at least 1 (got {args.count})", file=sys.stderr)
+        return 1
     try:
         style = load_style(args.style, probe=False)
         if not style.style_code_dim:
             raise ValueError(f"{args.style}: takes no style code")
+        if not args.pictures.is_dir():
+            raise ValueError(f"{args.pictures}: not a folder of pictures")
         files = sorted(f for f in args.pictures.iterdir() if f.suffix.lower() in IMAGE_EXTS)
         if args.split:
             try:
-                learned = split_names(args.split).get("train_B", set())
+                learned = split_names(args.split).get("train_B")
             except ValueError as e:
                 raise ValueError(f"--split {args.split}: {e}") from None
+            if learned is None:
+                raise ValueError(f"--split {args.split}: no train_B list (a run's split.json has one)")
             files = [f for f in files if source_name(f.stem) in learned]
         files = files[:: max(1, len(files) // max(args.count, 1))][: args.count]  # spread over the folder
         low, high, used = measure(style, files)

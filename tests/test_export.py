@@ -300,6 +300,7 @@ def test_random_init_light_is_honest_about_being_untrained(tmp_path: Path,
     (["--run", "r", "--generator", "light"], "apply to --random-init only"),
     (["--random-init", "--style-input"], "--style-input needs --model content-invariant"),
     (["--random-init", "--generator", "light", "--size", "36"], "multiple of 8"),
+    (["--random-init", "--name", "   "], "--name is only spaces"),  # listed as a blank style
 ])
 def test_cli_usage_errors_are_one_line(argv: list[str], message: str, tmp_path: Path,
                                        capsys: pytest.CaptureFixture) -> None:

@@ -173,3 +173,15 @@ def test_faces_the_styles_run_trained_on_are_left_out(inputs: list[str], tmp_pat
         look_check.main(["--style", "flat-mesh", *inputs])
     assert [Path(p) for p in ran.value.args[2]] == [Path(judge_faces[1])]
     assert "1 held-out photos of" in capsys.readouterr().err
+
+
+def test_a_holdout_that_is_not_a_run_says_so(inputs: list[str], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """--holdout naming no run (or the default runs/judge from another folder) said 'need >= 2
+    references (2) and held-out photos (0)'."""
+    assert look_check.main(["--style", "flat-mesh", *inputs, "--holdout", str(tmp_path / "nope")]) == 2
+    err = _error(capsys)
+    assert "--holdout" in err and "is not a training run" in err
+    pictures = inputs[inputs.index("--pictures") + 1]
+    assert look_check.main(["--style", "flat-mesh", *inputs, "--out", pictures]) == 2
+    assert "is the pictures folder" in _error(capsys)

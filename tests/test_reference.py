@@ -300,7 +300,7 @@ def test_the_licence_note_reads_as_sentences_and_names_one_picture(tmp_path: Pat
 
 
 def test_a_picture_unlike_the_styles_own_kind_gives_a_code_within_their_range(
-        coded: Path, tmp_path: Path) -> None:
+        coded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """anime-mesh turned a bald, dark-skinned DiceBear face into a code beyond any anime
     picture's (-7.8 where theirs stop at -5.6) and drew magenta noise. A style file may carry the
     range its own kind of picture gives (`export.code_limits`); a reference's code is kept inside
@@ -331,6 +331,14 @@ def test_a_picture_unlike_the_styles_own_kind_gives_a_code_within_their_range(
     assert "kept within" not in crop.how
     assert write_limits_cli([str(coded), str(tmp_path / "nothing-here")]) == 1  # one line, no change
     assert load_style(coded).code_limits() is not None
+    # arguments named in the line (each said "only 0 usable pictures; give at least 50" or Errno 2)
+    (tmp_path / "notsplit.json").write_text('{"val_A": []}')
+    for extra, message in ((["--count", "0"], "--count must be at least 1"),
+                           (["--split", str(tmp_path / "notsplit.json")], "no train_B list")):
+        assert write_limits_cli([str(coded), str(own), *extra]) == 1
+        assert message in capsys.readouterr().err
+    assert write_limits_cli([str(coded), str(tmp_path / "nothing-here")]) == 1
+    assert "not a folder of pictures" in capsys.readouterr().err
 
 
 def test_broken_code_limits_in_a_style_are_one_line(coded: Path, tmp_path: Path) -> None:

@@ -35,13 +35,17 @@ def test_bad_files_are_warned_once_each_skipped_and_counted(tmp_path: Path,
     (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     (d / "empty.png").write_bytes(b"")
     (d / ".DS_Store").write_bytes(b"x")  # hidden: ignored silently
+    cv2.imwrite(str(d / "dot.png"), np.zeros((1, 1, 3), np.uint8))  # OpenCV's traceback before
+    cv2.imwrite(str(d / "sliver.png"), np.zeros((4, 400, 3), np.uint8))
     with caplog.at_level(logging.WARNING, logger="training.data"):
         res = scan_images([d])
     assert len(res.paths) == 3
-    assert sorted(Path(p).name for p, _ in res.skipped) == ["broken.jpg", "empty.png", "notes.txt"]
-    assert dict((Path(p).name, r) for p, r in res.skipped)["notes.txt"] == "not an image file"
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 3
-    assert "3 files skipped" in res.summary("A")
+    assert sorted(Path(p).name for p, _ in res.skipped) == ["broken.jpg", "dot.png", "empty.png", "notes.txt",
+                                                           "sliver.png"]
+    reasons = dict((Path(p).name, r) for p, r in res.skipped)
+    assert reasons["notes.txt"] == "not an image file" and "1x1 px, too small" in reasons["dot.png"]
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 5
+    assert "5 files skipped" in res.summary("A")
 
 
 def test_a_file_pattern_takes_a_subset_of_a_folder(tmp_path: Path) -> None:

@@ -132,6 +132,9 @@ def test_eval_cli_on_a_run_without_inception_weights(tmp_path: Path, capsys: pyt
     res = json.loads((run / "eval" / "eval.json").read_text())
     assert res["fid"] is None and "--inception-weights PATH" in res["fid_error"]
     assert res["n_photos"] == 3 and res["expression"]["n"] == 3  # held-out photos from split.json
+    # a checkpoint file of the run finds the run's held-out split too (it asked for --photos)
+    assert ev.main(["--run", str(run / "checkpoints" / "latest.json"), "--no-judge", "--no-identity",
+                    "--no-fid"]) == 0
 
 
 def test_a_bad_inception_weights_file_stops_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -323,6 +326,26 @@ def test_a_mesh_run_is_measured_on_its_photos_not_its_mesh_drawings(tmp_path: Pa
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("avatar-eval: error: ") and "--photos" in err, err
     assert not (tmp_path / "eval2").exists()
+
+
+def test_a_judge_file_asked_for_that_does_not_load_is_one_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    """--judge naming a file that is not judge weights gave a safetensors traceback, one that is
+    missing only a note; --frames 0 ran the clips, then failed writing the sheet."""
+    photos = make_image_folder(tmp_path / "p", 2, 40, "A")
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 64)
+    for judge, message in (("junk.safetensors", "not style judge weights"),
+                           ("gone.safetensors", "not found")):
+        assert ev.main(["--passthrough", "--photos", str(photos), "--no-fid", "--no-identity",
+                        "--judge", str(tmp_path / judge), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("avatar-eval: error:") == 1 and "Traceback" not in err, err
+    assert ev.main(["--passthrough", "--motion", "--frames", "0"]) == 2
+    assert "--frames must be at least 1 (got 0)" in capsys.readouterr().err
+    # the contact sheet into the photo folder would be a photo of the next evaluation
+    assert ev.main(["--passthrough", "--photos", str(photos), "--no-fid", "--no-judge", "--no-identity",
+                    "--out", str(photos)]) == 2
+    assert "is the image folder" in capsys.readouterr().err and len(list(photos.iterdir())) == 2
 
 
 def test_limit_must_be_at_least_one(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

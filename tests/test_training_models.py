@@ -119,6 +119,13 @@ def test_cli_trains_from_a_recipe_with_flag_overrides(tmp_path: Path, capsys: py
     # a second run into the same folder without --resume is refused with one line
     assert cli.main(argv) == 2
     assert "already holds a run" in capsys.readouterr().err
+    # a folder of the user's that is not a run: refused, their config.json untouched (it was replaced)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"foo": 1}')
+    assert cli.main([str(mine) if a == str(out) else a for a in argv]) == 2
+    assert "holds files that are not a training run's" in capsys.readouterr().err
+    assert (mine / "config.json").read_text() == '{"foo": 1}' and len(list(mine.iterdir())) == 1
     # resuming with a different model option is refused
     assert cli.main(["--resume", "--out", str(out), "--set", "lambda_cycle=3", "--no-progress"]) == 2
     assert "lambda_cycle" in capsys.readouterr().err

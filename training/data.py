@@ -112,7 +112,11 @@ def decode_image(path: str | Path, flags: int = cv2.IMREAD_COLOR, min_side: int 
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if img is not None and img.ndim == 3 and img.shape[2] == 4:
             return flatten_alpha(img), ""
-    img = cv2.imdecode(data, flags)
+    try:
+        img = cv2.imdecode(data, flags)
+    except cv2.error:  # a reduced decode of a picture under 8 px a side fails inside OpenCV
+        size = f"{wh[0]}x{wh[1]} px, " if wh is not None else ""
+        return None, f"unreadable image ({size}too small or corrupt)"
     if img is None or img.size == 0:
         return None, "unreadable image (truncated, corrupt or an unsupported format)"
     return img, ""

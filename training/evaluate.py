@@ -66,7 +66,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from training.cli_errors import one_line
+from training.cli_errors import one_line, overlaps
 
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
@@ -634,8 +634,15 @@ def judge_and_identity(weights: Path | None, no_judge: bool, no_identity: bool
 
         try:
             judge = Judge(weights or DEFAULT_WEIGHTS)
-        except (FileNotFoundError, OSError) as e:
+        except OSError as e:
+            if weights is not None:  # asked for: a missing file is an error, not a note
+                raise EvalError(f"--judge {weights}: {e.strerror or e}") from None
             why["judge_error"] = str(e)
+        except Exception as e:  # not judge weights: safetensors and torch each say so their own way
+            from avatar_cam.styles import first_line
+
+            raise EvalError(f"{weights or DEFAULT_WEIGHTS}: not style judge weights "
+                            f"({first_line(e, 160)})") from None
     if no_identity:
         why["identity_error"] = "skipped (--no-identity)"
     else:
@@ -757,6 +764,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="1280x720",
                    help="--motion: output size WxH, or several (comma-separated): judged on their mean")
     args = p.parse_args(argv)
+    if args.frames < 1:
+        print(f"avatar-eval: error: --frames must be at least 1 (got {args.frames})", file=sys.stderr)
+        return 2
     if args.motion:
         return motion_main(args)
     if args.limit is not None and args.limit < 1:
@@ -771,8 +781,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.run:
             generate, size, source, cfg = run_generator(args.run)
             extra = {"config": cfg}
-            run_dir = Path(args.run)
-            run_dir = run_dir if run_dir.is_dir() and (run_dir / "config.json").exists() else None
+            given = Path(args.run)  # a run folder, or a checkpoint file in its checkpoints/
+            run_dir = next((d for d in ((given,) if given.is_dir() else (given.parent.parent, given.parent))
+                            if (d / "config.json").exists()), None)
             default_out = (run_dir or Path(".")) / "eval"
         else:
             if args.passthrough:
@@ -803,6 +814,10 @@ def main(argv: list[str] | None = None) -> int:
         if not photos:
             raise EvalError("no photo left to evaluate that the run did not train on")
         out = Path(args.out) if args.out else default_out
+        for folder in [*(args.photos or []), *(args.cartoons or [])]:
+            if overlaps(out, folder):
+                raise EvalError(f"--out {out} is the image folder {folder}, inside it or around it: the "
+                                "contact sheet would be read as a photo next time; give a folder of its own")
         if args.limit is not None:
             photos, cartoons = photos[: args.limit], cartoons[: args.limit]
         fid_error = "skipped (--no-fid)" if args.no_fid else None

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from training.cli_errors import one_line
+from training.cli_errors import one_line, overlaps
 
 if TYPE_CHECKING:
     from avatar_cam.styles import StyleInfo
@@ -329,7 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         style = mesh_reference_style(args.style)
         refs = held_out_pictures(args.held_out, args.pictures, args.refs)
-        photos, trained = untrained(photo_crops(args.holdout, held_out(args.holdout)[0]), [args.held_out])
+        held = held_out(args.holdout)[0]
+        if not held:
+            raise ValueError(f"--holdout {args.holdout} is not a training run with held-out photos (no "
+                             "split.json there; the default runs/judge is relative to the project folder)")
+        photos, trained = untrained(photo_crops(args.holdout, held), [args.held_out])
         photos = photos[: args.faces]
     except (ValueError, EvalError) as e:
         return fail(str(e))
@@ -341,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or Path("runs/look") / style_stem(style.path)
     if out.exists() and not out.is_dir():
         return fail(f"--out {out} is a file, not a folder")
+    if overlaps(out, args.pictures):
+        return fail(f"--out {out} is the pictures folder {args.pictures}, inside it or around it: the look "
+                    "sheet would be read as a reference next time; give a folder of its own")
     out.mkdir(parents=True, exist_ok=True)  # an output it cannot write fails now, not after the run
     r = run(style, refs, photos, args.domain, out, args.sheet_faces)
 

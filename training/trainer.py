@@ -346,6 +346,9 @@ def prepare_run(cfg: TrainConfig, resume: bool, write: bool = True) -> tuple[Tra
     else:
         if ckpt.has_checkpoint(run_dir):
             raise ConfigError(f"{run_dir} already holds a run; use --resume or another --out")
+        if run_dir.is_dir() and any(run_dir.iterdir()) and not _an_earlier_run(cfg_path):
+            raise ConfigError(f"--out {run_dir} holds files that are not a training run's (its config.json, "
+                              "samples and logs would replace or mix with them); give a new or empty folder")
         for entry in [cfg.dataroot, *cfg.data_a, *cfg.data_b]:
             if entry and overlaps(run_dir, entry_folder(entry)):
                 raise ConfigError(f"--out {run_dir} is the data folder {entry_folder(entry)}, inside it or "
@@ -356,6 +359,16 @@ def prepare_run(cfg: TrainConfig, resume: bool, write: bool = True) -> tuple[Tra
     if write:
         run_dir.mkdir(parents=True, exist_ok=True)
     return cfg, run_dir, changes
+
+
+def _an_earlier_run(cfg_path: Path) -> bool:
+    """`cfg_path` is the config.json of a run that never reached a checkpoint (a new run may
+    start over in its folder)."""
+    try:
+        ckpt.load_config(cfg_path)
+    except (OSError, ValueError, ckpt.CheckpointError):  # a binary config.json: UnicodeDecodeError
+        return False
+    return True
 
 
 def _discard_start(run_dir: Path, created: bool) -> None:
