@@ -8,6 +8,7 @@ MediaPipe finds the face in every frame."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -85,6 +86,10 @@ def ensure_demo_clip(path: Path | None = None) -> Path:
         writer.write(draw_demo_face(i / DEMO_FPS))
     writer.release()
     tmp.replace(path)
+    for old in path.parent.glob("demo-face-v*.mp4"):  # earlier versions' clips (2.4 MB each) go
+        if old != path:
+            with contextlib.suppress(OSError):  # another copy of the app may be reading it
+                old.unlink()
     return path
 
 

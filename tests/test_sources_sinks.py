@@ -358,3 +358,17 @@ def test_a_folder_of_pictures_into_one_image_says_to_give_a_folder(tmp_path: Pat
     assert "unknown output type" not in str(err.value) and not (tmp_path / "out.png").exists()
     (tmp_path / "album.png").mkdir()  # an existing folder named like a picture is a folder
     assert isinstance(open_sink(str(tmp_path / "album.png"), (32, 24), 30, folder_input=True), FolderSink)
+
+
+def test_a_new_demo_clip_replaces_the_cached_clips_of_earlier_versions(tmp_path: Path) -> None:
+    """Each drawing-code version writes its own demo clip (2.4 MB); the earlier ones stayed in the
+    cache for ever."""
+    from avatar_cam.demo import ensure_demo_clip
+
+    old = tmp_path / "demo-face-v2-deadbeef.mp4"
+    old.write_bytes(b"an earlier version's clip")
+    mine = tmp_path / "keep.mp4"
+    mine.write_bytes(b"not a demo clip")
+    new = ensure_demo_clip(tmp_path / "demo-face-v2-0123abcd.mp4")
+    assert new.is_file() and cv2.VideoCapture(str(new)).read()[0]
+    assert not old.exists() and mine.exists()
