@@ -178,11 +178,10 @@ def _back(s: Scene, pts: np.ndarray, hang: bool = False, tension: float = 0.8) -
 
 def _skull_back(grow: float) -> Draw:
     """Hair behind the top of the head (as far down as the ears): fills any gap a turn or tilt
-    opens between the front hair and the head."""
+    opens between the front hair and the head. Outlined like the rest of the hair: below the ears
+    and past a turned head's far side it shows (a flat patch of colour there read as a smudge)."""
     def draw(s: Scene) -> None:
-        _, back, _ = _colours(s)  # no outline: only ever seen through a gap
-        s.fill(s.flat(smooth(np.concatenate([arc(s, 25, -205, grow, n=10), [(0.0, -0.1)]])), BACK_DEPTH),
-               back)
+        _back(s, np.concatenate([arc(s, 25, -205, grow, n=10), [(0.0, -0.1)]]))
     return draw
 
 
