@@ -110,6 +110,24 @@ def test_random_characters_vary_and_are_valid() -> None:
     assert all(not (p["hair"]["style"] == "hijab" and p["headwear"]["style"] != "none") for p in parts)
 
 
+def test_random_characters_keep_hair_and_brows_off_the_skin_and_parts_that_fit() -> None:
+    """A visual audit of 150 random characters: brown hair on mocha skin (3 apart in Lab) and
+    platinum on porcelain merged with the face, their brows vanished; a headscarf came with a
+    beard in the hair's colour (a second scarf); a headband or bow floated over a bald head."""
+    from avatar_cam.character.creator import BROW_APART, HAIR_APART, _apart
+
+    rng = np.random.default_rng(1)
+    people = [p for p in (random_parts(rng) for _ in range(400)) if p["ears"]["style"] == "human"]
+    assert len(people) > 250
+    for p in people:
+        skin = p["face"]["skin"]
+        if p["hair"]["style"] not in ("hijab", "bald"):
+            assert _apart(p["hair"]["colour"], skin) >= HAIR_APART, p["hair"]
+        assert _apart(p["brows"]["colour"], skin) >= min(BROW_APART, 12.0), (p["brows"], skin)
+        assert not (p["hair"]["style"] == "hijab" and p["facial_hair"]["style"] != "none")
+        assert not (p["hair"]["style"] in ("bald", "buzz") and p["headwear"]["style"] in ("headband", "bow"))
+
+
 def test_save_lists_it_and_the_cli_draws_it_by_name(draft: CharacterDraft, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from avatar_cam.character.model import (
@@ -99,16 +100,33 @@ def _pick(rng: np.random.Generator, choices: Iterable[str]) -> str:
     return items[int(rng.integers(len(items)))]
 
 
+def _apart(a: str, b: str) -> float:
+    """CIE Lab distance between two colours."""
+    lab = cv2.cvtColor(np.stack([_rgb(a), _rgb(b)])[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
+    return float(np.linalg.norm(lab[0] - lab[1]))
+
+
+# random hair this close to the skin merged with the face (brown on mocha 3, dark brown on ebony 3,
+# platinum on porcelain 9); black on ebony (18) reads, with its outline
+HAIR_APART = 15.0
+BROW_APART = 20.0  # brows a shade of the hair, darker until they stand off the skin
+
+
+def _brows_for(hair: str, skin: str) -> str:
+    return next((c for c in (_shade(hair, f) for f in (0.85, 0.65, 0.45)) if _apart(c, skin) >= BROW_APART),
+                _shade(hair, 0.25))
+
+
 def random_parts(rng: np.random.Generator) -> dict[str, dict]:
     """A random character that makes sense (a person, sometimes an animal), as file sections."""
     animal = rng.random() < 0.15
-    hair_colour = _pick(rng, HAIR_COLOURS.values()) if rng.random() < 0.25 else _pick(rng,
-                                                                                      list(HAIR_COLOURS.values())[:9])
+    skin = _pick(rng, SKIN_TONES.values())
+    colours = list(HAIR_COLOURS.values()) if rng.random() < 0.25 else list(HAIR_COLOURS.values())[:9]
+    hair_colour = _pick(rng, [c for c in colours if _apart(c, skin) >= HAIR_APART])
     cloth = list(CLOTHING_COLOURS.values())
     top = _pick(rng, BACKGROUND_COLOURS.values())
     parts: dict[str, dict] = {
-        "face": {"shape": _pick(rng, SCHEMA["face"]["shape"]), "skin": _pick(rng, SKIN_TONES.values()),
-                  # type: ignore[arg-type]
+        "face": {"shape": _pick(rng, SCHEMA["face"]["shape"]), "skin": skin,  # type: ignore[arg-type]
                  "blush": round(float(rng.uniform(0.0, 0.6)), 2) if rng.random() < 0.6 else 0.0,
                  "freckles": bool(rng.random() < 0.15)},
         "ears": {"style": "human", "inner": "#000000"},
@@ -117,7 +135,7 @@ def random_parts(rng: np.random.Generator) -> dict[str, dict]:
                  "size": round(float(rng.uniform(0.9, 1.15)), 2), "lashes": bool(rng.random() < 0.4)},
         "brows": {"style": _pick(rng, [b for b in SCHEMA["brows"]["style"] if b != "none"]),
                    # type: ignore[attr-defined]
-                  "colour": _shade(hair_colour, 0.85)},
+                  "colour": _brows_for(hair_colour, skin)},
         "nose": {"style": _pick(rng, HUMAN_NOSES)},
         "mouth": {"lips": "#000000"},
         "snout": {"style": "none", "colour": "#fbe9d7", "nose": "#3a2a2a"},
@@ -140,9 +158,12 @@ def random_parts(rng: np.random.Generator) -> dict[str, dict]:
         "background": {"kind": "gradient" if rng.random() < 0.7 else "colour", "top": top,
                        "bottom": _shade(top, 0.82), "image": ""},
     }
-    if parts["hair"]["style"] == "hijab":
-        parts["hair"]["colour"] = _pick(rng, cloth)
+    if parts["hair"]["style"] == "hijab":  # a scarf: no hat over it, no beard under it (a beard in the
+        parts["hair"]["colour"] = _pick(rng, cloth)  # hair's colour read as a second scarf)
         parts["headwear"]["style"] = "none"
+        parts["facial_hair"]["style"] = "none"
+    if parts["hair"]["style"] in ("bald", "buzz") and parts["headwear"]["style"] in ("headband", "bow"):
+        parts["headwear"]["style"] = "none"  # nothing to hold it: it floated over the scalp
     if animal:
         kind = _pick(rng, ANIMAL_EARS)
         fur = _pick(rng, FUR_COLOURS.values())
