@@ -346,14 +346,14 @@ def prepare_run(cfg: TrainConfig, resume: bool, write: bool = True) -> tuple[Tra
     else:
         if ckpt.has_checkpoint(run_dir):
             raise ConfigError(f"{run_dir} already holds a run; use --resume or another --out")
-        if run_dir.is_dir() and any(run_dir.iterdir()) and not _an_earlier_run(cfg_path):
-            raise ConfigError(f"--out {run_dir} holds files that are not a training run's (its config.json, "
-                              "samples and logs would replace or mix with them); give a new or empty folder")
         for entry in [cfg.dataroot, *cfg.data_a, *cfg.data_b]:
             if entry and overlaps(run_dir, entry_folder(entry)):
                 raise ConfigError(f"--out {run_dir} is the data folder {entry_folder(entry)}, inside it or "
                                   "around it: checkpoints and sample grids would mix with the images (and a "
                                   "later run train on them); give a folder of its own")
+        if run_dir.is_dir() and not _a_run_folder(run_dir):
+            raise ConfigError(f"--out {run_dir} holds files that are not a training run's (its config.json, "
+                              "samples and logs would replace or mix with them); give a new or empty folder")
         if cfg.lr_decay_start < 0:
             cfg.lr_decay_start = cfg.steps // 2
     if write:
@@ -361,11 +361,18 @@ def prepare_run(cfg: TrainConfig, resume: bool, write: bool = True) -> tuple[Tra
     return cfg, run_dir, changes
 
 
-def _an_earlier_run(cfg_path: Path) -> bool:
-    """`cfg_path` is the config.json of a run that never reached a checkpoint (a new run may
-    start over in its folder)."""
+RUN_ENTRIES = frozenset({"config.json", "split.json", "train.log", "metrics.jsonl", "samples", "checkpoints"})
+
+
+def _a_run_folder(run_dir: Path) -> bool:
+    """`run_dir` holds nothing but what a run writes (empty; a start that failed, or a run that
+    never reached a checkpoint): a new run may start in it."""
+    if any(p.name not in RUN_ENTRIES for p in run_dir.iterdir()):
+        return False
+    if not (run_dir / "config.json").exists():
+        return True
     try:
-        ckpt.load_config(cfg_path)
+        ckpt.load_config(run_dir / "config.json")
     except (OSError, ValueError, ckpt.CheckpointError):  # a binary config.json: UnicodeDecodeError
         return False
     return True
