@@ -754,3 +754,33 @@ def test_calibration_is_refused_without_a_drawn_character(style_file: Path) -> N
     results: list[tuple[object, str]] = []
     pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
     assert results and results[0][0] is None and "drawn character" in results[0][1]
+
+
+def test_a_mouth_at_the_highest_expressiveness_stays_under_the_nose_and_above_the_chin() -> None:
+    """The gain multiplied the whole measured lip shape's height: at 150% the upper lip covered
+    the nose, at 300% the lower lip hung past the jaw (a student's first-day walkthrough). The
+    opening and the corners' lift take the gain, the lips keep their thickness, and the mouth is
+    kept between the nose and the chin."""
+    from avatar_cam.character.face_parts import CHIN_ROOM, LIPS_TOP, lip_lines, outline_points
+    from avatar_cam.character.params import LIP_LINES, mouth_shape
+
+    wide = np.zeros((478, 2))
+    x = np.linspace(-0.2, 0.2, 11)
+    bend = 1 - (x / 0.2) ** 2  # corners shut, the middle open
+    lines = {0: -0.02 * bend, 1: 0.16 * bend, 2: -0.06 * bend, 3: 0.2 * bend}  # a wide-open mouth
+    for k, ys in lines.items():
+        for i, lx, ly in zip(LIP_LINES[k], x, ys, strict=True):
+            wide[i] = (lx, ly)
+    shape = mouth_shape(wide)
+    plain, strong = Calibration().mouth(shape), Calibration(gain=3.0).mouth(shape)
+    assert plain is not None and strong is not None
+    np.testing.assert_allclose(strong[2:, :, 1] - strong[:2, :, 1], plain[2:, :, 1] - plain[:2, :, 1])
+    assert np.ptp(strong[:2, :, 1]) > 2.5 * np.ptp(plain[:2, :, 1]), "the opening takes the gain"
+    ch = load_character(CHARACTERS[0])
+    pose = Pose(mouth_open=1.0)
+    scene = Scene(BoundsPainter(), ch.parts, pose, Head3D(), np.eye(2, 3), np.eye(2, 3), 1.0, 0.0, strong)
+    lines_drawn = lip_lines(scene)[:4]
+    chin = float(outline_points(ch.parts["face"]["shape"], 1.0)[:, 1].max())
+    assert min(float(p[:, 1].min()) for p in lines_drawn) >= LIPS_TOP - 1e-9
+    assert max(float(p[:, 1].max()) for p in lines_drawn) <= chin - CHIN_ROOM + 1e-9
+    assert float(np.max(lines_drawn[1][:, 1] - lines_drawn[0][:, 1])) > 0.15, "still wide open"

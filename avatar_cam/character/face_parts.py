@@ -359,6 +359,7 @@ MOUTH_HALF_WIDTH, MOUTH_GAP = 0.175, 0.27
 # a measured mouth opens up to 1.6x wider than the person's (legible, read back best), easing off
 # for wide-open mouths so a yawn stays on the face
 LIPS_OPEN, LIPS_EASE = 1.6, 0.8
+LIPS_TOP, CHIN_ROOM = 0.235, 0.025  # a measured mouth reaches no higher (the nose), nor nearer the chin
 MOUTH_SHUT_GAP = 0.004  # head units: lips closer than this are drawn as one line
 MOUTH_ARCH = 0.05  # head units the lips' middle stands out over their corners
 CORNER_DROP = 0.25  # measured: the read-back smile then barely moves as the mouth opens
@@ -400,7 +401,7 @@ def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
         mid = (pts[0] + pts[1]) / 2  # the line the lips meet on; the opening grows about it
         ratio = float(np.max(pts[1, :, 1] - pts[0, :, 1])) / (2 * MOUTH_HALF_WIDTH)
         pts[:2] = mid + (pts[:2] - mid) * (LIPS_OPEN / (1 + LIPS_EASE * max(ratio, 0.0)))
-        pts = pts + (0.0, MOUTH_Y)
+        pts = _inside_face(s, pts + (0.0, MOUTH_Y))
         w = float(np.abs(pts[2:, [0, -1], 0]).max())
         return pts[0], pts[1], pts[2], pts[3], w
     upper, lower, w = mouth_curves(s)
@@ -409,6 +410,22 @@ def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     outer_up = upper - xy(np.zeros_like(_MU), 0.022 * bend**0.5 + bow)
     outer_low = lower + xy(np.zeros_like(_MU), 0.034 * bend**0.5)
     return upper, lower, outer_up, outer_low, w
+
+
+def _inside_face(s: Scene, pts: np.ndarray) -> np.ndarray:
+    """A measured lip shape (head units) pressed, above and below the mouth's line, to stay under
+    the nose and above the chin: the expressiveness gain multiplies its height (at 150% the upper
+    lip covered the nose, at 300% the lower one hung past the jaw)."""
+    chin = float(outline_points(s.parts["face"]["shape"], s.pose.mouth_open)[:, 1].max())
+    top, bottom = float(pts[:, :, 1].min()), float(pts[:, :, 1].max())
+    up = min(1.0, (MOUTH_Y - LIPS_TOP) / max(MOUTH_Y - top, 1e-6))
+    down = min(1.0, (chin - CHIN_ROOM - MOUTH_Y) / max(bottom - MOUTH_Y, 1e-6))
+    if up == down == 1.0:
+        return pts
+    y = pts[..., 1] - MOUTH_Y
+    out = pts.copy()
+    out[..., 1] = MOUTH_Y + y * np.where(y < 0, up, down)
+    return out
 
 
 def draw_mouth(s: Scene) -> None:

@@ -189,11 +189,14 @@ class Calibration:
 
     def mouth(self, shape: np.ndarray | None) -> np.ndarray | None:
         """A measured lip shape in the person's neutral mouth widths, its opening and lift times
-        the gain: what the character's mouth (of width 1 in those units) is drawn from."""
+        the gain: what the character's mouth (of width 1 in those units) is drawn from. The lips
+        keep their own thickness (scaled with the rest, at 300% they hung to the chin)."""
         if shape is None:
             return None
         out = shape / max(self.neutral.mouth_width, 1e-3)
-        out[..., 1] *= self.gain
+        thick = out[2:, :, 1] - out[:2, :, 1]  # outer lines over the inner: the lips themselves
+        out[:2, :, 1] *= self.gain
+        out[2:, :, 1] = out[:2, :, 1] + thick
         return out
 
     def to_dict(self) -> dict:
