@@ -19,6 +19,7 @@ from avatar_cam.character.params import Calibration  # noqa: E402
 from avatar_cam.gui.app import build_window, parse_gui_args  # noqa: E402
 from avatar_cam.gui.help import help_html  # noqa: E402
 from avatar_cam.gui.settings import AppSettings  # noqa: E402
+from avatar_cam.gui.widgets import PATH_ROLE  # noqa: E402
 from avatar_cam.gui.window import MainWindow  # noqa: E402
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, builtin_styles_dir  # noqa: E402
 from tests.test_gui_helpers import (  # noqa: E402
@@ -228,6 +229,16 @@ def test_the_users_styles_are_deleted_from_the_pickers_menu(env) -> None:
     w.creator.confirm = lambda title, text: True
     assert w.styles.delete_style(str(made)) and not made.exists()
     assert str(made) not in w.controls.style_picker.paths()
+    # a right-click opens the menu only: it switched the style (what the meeting sees) too
+    picker = w.controls.style_picker
+    wait_until(lambda: w.engine.pipeline.style.path != made, what="back to the default")
+    pump(0.3)
+    before = w.engine.pipeline.style.path
+    other = next(i for i in range(picker.count()) if picker.item(i).data(PATH_ROLE) != str(before))
+    QTest.mouseClick(picker.viewport(), Qt.MouseButton.RightButton,
+                     pos=picker.visualItemRect(picker.item(other)).center())
+    pump(0.3)
+    assert w.engine.pipeline.style.path == before and picker.current_path() == str(before)
 
 
 def test_a_drawn_character_from_a_cartoon_image(env) -> None:

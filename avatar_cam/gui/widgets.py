@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
@@ -287,6 +287,12 @@ class StylePicker(QListWidget):
     def _on_current(self, current: QListWidgetItem | None, _previous: object) -> None:
         if current is not None:
             self.picked.emit(current.data(PATH_ROLE))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.RightButton:  # the menu, not a pick: a right-click
+            event.accept()  # switched what the meeting sees to the style under the mouse
+            return
+        super().mousePressEvent(event)
 
 
 class Banner(QFrame):
