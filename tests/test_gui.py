@@ -624,3 +624,25 @@ def test_a_background_picture_from_the_window_shows_and_is_kept(env, tmp_path: P
     gone = env.window()
     assert "the style's own background is used" in gone.banner.label.text()
     assert gone.controls.background_button.text() == "Style's own"
+
+
+def test_file_dialogs_open_where_a_file_was_last_picked_not_in_the_apps_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: QApplication) -> None:
+    """Every file dialog opened in the working folder (a clone's source tree) and forgot the
+    folder the student had just used."""
+    from avatar_cam.gui import widgets
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(widgets, "_last_folder", [])
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    monkeypatch.setattr(widgets.QStandardPaths, "writableLocation", lambda kind: str(pictures))
+    assert widgets.start_folder() == str(pictures)
+    photos = tmp_path / "class photos"
+    photos.mkdir()
+    assert widgets.picked_file("") == "" and widgets.start_folder() == str(pictures)
+    assert widgets.picked_file(str(photos / "me.png")) == str(photos / "me.png")
+    assert widgets.start_folder() == str(photos)
+    monkeypatch.setattr(widgets.QStandardPaths, "writableLocation", lambda kind: "")
+    monkeypatch.setattr(widgets, "_last_folder", [])
+    assert widgets.start_folder() == str(Path.home())

@@ -47,7 +47,7 @@ from avatar_cam.character.model import BOOL, COLOUR, SCHEMA, SUFFIX, V1_SUFFIX, 
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.styles_ui import StyleController
-from avatar_cam.gui.widgets import ButtonGrid, ask_yes_no, text_on
+from avatar_cam.gui.widgets import ButtonGrid, ask_yes_no, open_file, picked_file, start_folder, text_on
 from avatar_cam.styles import CHARACTER_KIND, StyleInfo
 
 SECTIONS = {  # panel order and titles
@@ -263,8 +263,9 @@ class CreatorController(QObject):
         self.rng = np.random.default_rng()
         self.ask_text = self._ask_text
         self.confirm = lambda title, text: ask_yes_no(window, title, text)
-        self.ask_open = lambda title, filt: QFileDialog.getOpenFileName(window, title, "", filt)[0]
-        self.ask_save = lambda title, name, filt: QFileDialog.getSaveFileName(window, title, name, filt)[0]
+        self.ask_open = lambda title, filt: open_file(window, title, filt)
+        self.ask_save = lambda title, name, filt: picked_file(QFileDialog.getSaveFileName(
+            window, title, str(Path(start_folder()) / name), filt)[0])
         self.ask_colour = self._ask_colour
         self.ask_unsaved = self._ask_unsaved
         p = panel

@@ -8,15 +8,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+from PySide6.QtCore import QObject, QPoint, QStandardPaths, Qt, Signal
+from PySide6.QtWidgets import QMainWindow, QMenu
 
 from avatar_cam.character.creator import CharacterLibrary
 from avatar_cam.gui.controls import ControlPanel
 from avatar_cam.gui.engine import Engine
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.gui.thumbnails import ThumbnailMaker
-from avatar_cam.gui.widgets import PATH_ROLE, ask_yes_no
+from avatar_cam.gui.widgets import PATH_ROLE, ask_yes_no, open_file
 from avatar_cam.reference import (
     ReferenceError,
     find_style_encoder,
@@ -188,8 +188,9 @@ class StyleController(QObject):
 
     # -- add style ------------------------------------------------------------------------------
     def _ask_add(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Add a style file", "",
-                                              "Style files (*.onnx *.character.json *.look.json *.rig.json)")
+        path = open_file(self.window, "Add a style file",
+                         "Style files (*.onnx *.character.json *.look.json *.rig.json)",
+                         QStandardPaths.StandardLocation.DownloadLocation)
         if path:
             self.add_style_file(path)
 
@@ -239,8 +240,8 @@ class StyleController(QObject):
             "take a picture)")
 
     def _ask_reference(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Cartoon picture to take the look from",
-                                              "", "Pictures (*.png *.jpg *.jpeg *.bmp *.webp)")
+        path = open_file(self.window, "Cartoon picture to take the look from",
+                         "Pictures (*.png *.jpg *.jpeg *.bmp *.webp)")
         if path:
             self.apply_reference(path)
 

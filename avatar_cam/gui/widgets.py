@@ -4,15 +4,17 @@ that wraps."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -189,6 +191,32 @@ class VideoView(QWidget):
         target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, img)
+
+
+_last_folder: list[Path] = []  # the folder a file was last picked from, this session
+Location = QStandardPaths.StandardLocation
+PICTURES = Location.PicturesLocation
+
+
+def start_folder(kind: Location = PICTURES) -> str:
+    """Where a file dialog opens: the folder a file was last picked from, else the user's Pictures
+    (or Videos...) folder, else home; never the app's working folder (its source tree)."""
+    if _last_folder and _last_folder[0].is_dir():
+        return str(_last_folder[0])
+    found = QStandardPaths.writableLocation(kind)
+    return found if found and Path(found).is_dir() else str(Path.home())
+
+
+def picked_file(path: str) -> str:
+    """Remember where `path` (a dialog's answer, '' for none) was picked from; returns it."""
+    if path:
+        _last_folder[:] = [Path(path).parent]
+    return path
+
+
+def open_file(parent: QWidget, title: str, filt: str, kind: Location = PICTURES) -> str:
+    """A file to open, '' for none (`start_folder`, `picked_file`)."""
+    return picked_file(QFileDialog.getOpenFileName(parent, title, start_folder(kind), filt)[0])
 
 
 def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:

@@ -8,13 +8,12 @@ import html
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QColorDialog,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -36,7 +35,7 @@ from avatar_cam.gui.help import help_html
 from avatar_cam.gui.settings import AppSettings, StartOptions
 from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
-from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font
+from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font, open_file
 from avatar_cam.options import parse_background
 from avatar_cam.sources import IMAGE_EXTS
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleInfo
@@ -307,9 +306,9 @@ class MainWindow(QMainWindow):
     def _on_source_picked(self, index: int) -> None:
         spec = self.controls.camera_combo.itemData(index)
         if spec == FILE_SPEC:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Play a video or image", "",
-                "Video or image (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.png *.jpg *.jpeg *.bmp *.webp)")
+            path = open_file(self, "Play a video or image", "Video or image (*.mp4 *.avi *.mov *.mkv "
+                             "*.webm *.m4v *.png *.jpg *.jpeg *.bmp *.webp)",
+                             QStandardPaths.StandardLocation.MoviesLocation)
             if not path:
                 self.controls.select_source(self.engine.spec)
                 return
@@ -388,8 +387,8 @@ class MainWindow(QMainWindow):
         self.settings.background = hex_color
 
     def _pick_background_picture(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Background picture", "",
-                                              f"Pictures ({' '.join('*' + e for e in sorted(IMAGE_EXTS))})")
+        path = open_file(self, "Background picture",
+                         f"Pictures ({' '.join('*' + e for e in sorted(IMAGE_EXTS))})")
         if path:
             self.set_background_picture(path)
 
