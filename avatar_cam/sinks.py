@@ -32,9 +32,9 @@ class Sink(Protocol):
 
 VCAM_SETUP_HELP = {
     "Linux": (
-        "Install v4l2loopback and load it so browsers accept it: "
-        "`sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback devices=1 "
-        "exclusive_caps=1 card_label=avatar-cam` (exclusive_caps=1 is what Chrome/Meet needs)."
+        "Install v4l2loopback and load it so browsers accept it, in a terminal: "
+        "sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback devices=1 "
+        "exclusive_caps=1 card_label=avatar-cam (exclusive_caps=1 is what Chrome/Meet needs)."
     ),
     "Windows": "Install OBS Studio (26+) once; its 'OBS Virtual Camera' is what avatar-cam drives.",
     "Darwin": (
@@ -46,6 +46,15 @@ VCAM_SETUP_HELP = {
 
 def vcam_setup_help(system: str | None = None) -> str:
     return VCAM_SETUP_HELP.get(system or platform.system(), "No virtual camera backend for this OS.")
+
+
+class VcamUnavailable(SinkError):
+    """No virtual camera could open: `reasons`, each backend's in one line, and `setup`, how to get
+    one on this OS. The window shows the setup and keeps the reasons as details."""
+
+    def __init__(self, reasons: str, setup: str):
+        self.reasons, self.setup = reasons, setup
+        super().__init__(f"virtual camera unavailable: {reasons.rstrip('.')}. {setup}")
 
 
 class VirtualCameraSink:
@@ -61,7 +70,7 @@ class VirtualCameraSink:
                                             backend=backend, device=device)
         except Exception as e:  # pyvirtualcam raises RuntimeError listing each backend's reason
             reasons = " ".join(str(e).split()) or "no backend is registered for this OS"  # one line
-            raise SinkError(f"virtual camera unavailable: {reasons}. {vcam_setup_help()}") from None
+            raise VcamUnavailable(reasons, vcam_setup_help()) from None
         self.device = self._cam.device
         self.backend = self._cam.backend
 

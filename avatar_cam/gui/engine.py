@@ -25,7 +25,7 @@ from avatar_cam.gui.workers import (
     open_gui_source,
 )
 from avatar_cam.pipeline import Pipeline
-from avatar_cam.sinks import Sink, VirtualCameraSink
+from avatar_cam.sinks import Sink, VcamUnavailable, VirtualCameraSink
 from avatar_cam.styles import StyleError, StyleInfo, first_line, load_style
 
 VcamFactory = Callable[[tuple[int, int], float], Sink]
@@ -234,7 +234,11 @@ class Engine(QObject):
             return True
         try:
             sink = self.vcam_factory(self.pipeline.config.output_size, self.fps)
-        except Exception as e:  # SinkError carries the per-backend reasons and the setup steps
+        except VcamUnavailable as e:  # what to do first, the libraries' own reasons last
+            self.vcam_state.emit(False, f"No virtual camera is set up on this computer yet.\n{e.setup}\n"
+                                        f"{e.reasons}")
+            return False
+        except Exception as e:
             self.vcam_state.emit(False, str(e).strip() or type(e).__name__)
             return False
         self.sinks.add("vcam", sink)

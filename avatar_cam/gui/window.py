@@ -472,10 +472,13 @@ class MainWindow(QMainWindow):
             self.controls.set_vcam(False, "Off: the preview still runs; the meeting app sees "
                                           "nothing from avatar-cam.")
         else:
-            reason, _, steps = text.partition("\n")
-            body = html.escape(reason).replace("\n", "<br>")
+            reason, _, rest = text.partition("\n")
+            steps, _, detail = rest.partition("\n")
+            body = html.escape(reason)
             if steps:
                 body += f"<br><br><b>To set it up:</b> {html.escape(steps)}"
+            if detail:
+                body += f"<br><small style='color:#666'>Details: {html.escape(detail)}</small>"
             self.controls.set_vcam(False, "<b style='color:#c62828'>Not available: the preview "
                                           f"still runs.</b><br>{body}<br>(F1: full setup help)")
             self.show_error("Virtual camera", text, dialog=False)
