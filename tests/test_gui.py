@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 
 from PySide6.QtCore import Qt, qInstallMessageHandler  # noqa: E402
+from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -363,6 +364,13 @@ def test_first_run_help_panel(env) -> None:
         text = help_html(system)
         assert needle in text and "Zoom" in text and "Meet" in text and "Teams" in text
         assert "(this computer)" in text
+    # every window key is in the help's table (Ctrl+E and Ctrl+Q were not), and what the window's
+    # controls are for, not only the virtual camera's setup
+    for action in w.findChildren(QAction):
+        for key in action.shortcuts():
+            name = key.toString()
+            assert name in text or name.replace("Ctrl+", "") in text, name
+    assert "make your own" in text and "Calibrate" in text
 
 
 def test_hotkeys(env) -> None:

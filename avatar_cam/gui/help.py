@@ -54,7 +54,9 @@ HOTKEYS = [
     ("Ctrl+P  or  Pause", "pause: the meeting sees a 'Paused' card"),
     ("Ctrl+Shift+V", "virtual camera on/off"),
     ("Ctrl+K", "show/hide the camera preview"),
+    ("Ctrl+E", "make a character; in it Ctrl+S save, Ctrl+R random, Ctrl+Z / Ctrl+Shift+Z undo / redo"),
     ("F1", "this help"),
+    ("Ctrl+Q", "quit"),
 ]
 
 
@@ -75,6 +77,12 @@ def help_html(system: str | None = None) -> str:
         "<h2>Use avatar-cam in your class</h2>",
         "<p>The big picture is exactly what the meeting sees. Your camera image is never sent: "
         "when no face is found or you pause, a card is shown instead.</p>",
+        "<p><b>Pick a character</b> under Style (or Ctrl+Right / Ctrl+Left), or <b>make your own</b> "
+        "(Ctrl+E: face, hair, glasses, clothes, colours; Random for ideas). <b>Style from a cartoon "
+        "image...</b> gives it the colours of any cartoon picture. <b>Calibrate</b>: look at the camera "
+        "with a relaxed face for 2 seconds, so your resting face is the character's; "
+        "<b>Expressiveness</b> makes its expressions bigger or smaller.</p>",
+        "<p>Then turn on the <b>virtual camera</b> and pick it in your meeting app:</p>",
     ]
     parts += [_os_section(s, i == 0 and s == system) for i, s in enumerate(order)]
     keys = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>"
