@@ -242,6 +242,18 @@ def test_the_users_styles_are_deleted_from_the_pickers_menu(env) -> None:
     assert w.engine.pipeline.style.path == before and picker.current_path() == str(before)
 
 
+def test_the_picker_lists_your_characters_then_the_built_in_ones_then_generated_styles(env) -> None:
+    """Generated styles (a 144 px painting, a style that keeps the camera's likeness) sat among
+    the characters by name; a student's own character came last."""
+    shutil.copy(builtin_styles_dir() / "sunny.character.json", env.root / "builtin" / "sunny.character.json")
+    shutil.copy(builtin_styles_dir() / "tabby.character.json", env.root / "user" / "zz-mine.character.json")
+    w = env.window()
+    kinds = [(s.path.parent.name, s.kind == CHARACTER_KIND)
+             for s in (w.styles.catalog.resolve(p) for p in w.controls.style_picker.paths())]
+    assert kinds[0] == ("user", True) and kinds[1] == ("builtin", True), kinds
+    assert all(not character for _, character in kinds[2:]), kinds
+
+
 def test_a_drawn_character_from_a_cartoon_image(env) -> None:
     """With a drawn character the button is on too: the picture's colours make a new character,
     saved with the user's styles, listed and picked."""

@@ -75,11 +75,23 @@ class StyleController(QObject):
     def user_dir(self) -> Path:
         return self.catalog.dirs[-1]
 
+    def in_picker_order(self, styles: list[StyleInfo]) -> list[StyleInfo]:
+        """The picker's order: the user's own characters, the built-in ones, then the generated
+        styles (mixed in by name, a 144 px painting and a camera-derived style sat among the
+        characters a student picks from), each group by name as the catalog lists it."""
+        def group(s: StyleInfo) -> int:
+            if s.kind != CHARACTER_KIND:
+                return 2
+            return 0 if s.path.parent.resolve() == self.user_dir.resolve() else 1
+
+        return sorted(styles, key=group)  # stable: the catalog's order within a group
+
     def reload(self, select: str | None = None) -> None:
         """Re-read the style folders and make thumbnails for new files."""
         self.catalog.refresh()
         current = self.engine.pipeline.style
-        self.picker.set_styles(self.catalog.styles, select or (str(current.path) if current else None))
+        self.picker.set_styles(self.in_picker_order(self.catalog.styles),
+                               select or (str(current.path) if current else None))
         self.controls.set_problems(self.catalog.problems)
         self.thumbs.request(self.catalog.styles)
         self._update_reference()
