@@ -83,3 +83,25 @@ def test_each_cast_member_has_a_whole_thumbnail(tmp_path: Path) -> None:
             assert np.abs(rgb[0].astype(int) - corner).max() < 40, f"{info.name}: something cut at the top"
     finally:
         maker.close()
+
+
+def test_a_headscarf_covers_the_neck_under_a_turned_chin() -> None:
+    """The scarf's face opening was draped on the skull: at a 30 degree turn its chin slid off the
+    face's and the neck showed under the chin (580 neck-coloured pixels at 1280x720 against 100 of
+    the thin strip facing the camera). Round the cheeks and chin it now turns as the face does."""
+    from avatar_cam.character.draw import draw_frame
+    from avatar_cam.character.params import Pose
+    from avatar_cam.character.scene import shade
+
+    noor = load_character(builtin_styles_dir() / "noor.character.json")
+    assert noor.parts["hair"]["style"] == "hijab"
+    skin = noor.parts["face"]["skin"]
+    neck = [np.array(shade(skin, f))[::-1] for f in (0.9, 0.78)]  # the neck and its shadow, BGR
+
+    def neck_pixels(yaw: float) -> int:
+        img = draw_frame(noor, Pose(yaw=yaw), (1280, 720)).astype(int)
+        return sum(int((np.abs(img - c).max(-1) <= 2).sum()) for c in neck)
+
+    facing = neck_pixels(0.0)
+    for yaw in (-30.0, 30.0, 45.0):
+        assert neck_pixels(yaw) < 1.5 * facing + 20, yaw

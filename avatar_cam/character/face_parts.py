@@ -67,10 +67,10 @@ def _head_path(s: Scene, chin: float) -> np.ndarray:
     if chin:
         low = np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
         pts = pts + chin * low[:, None] * [[0.4, 1.0]] * np.stack([np.sign(pts[:, 0]), np.ones(len(pts))], 1)
-    return _as_outline(s, smooth(pts))
+    return as_outline(s, smooth(pts))
 
 
-def _as_outline(s: Scene, pts: np.ndarray) -> np.ndarray:
+def as_outline(s: Scene, pts: np.ndarray) -> np.ndarray:
     """Head units to pixels as the head's outline turns: little (it is the skull's silhouette),
     the chin more (it sticks out)."""
     depth = 0.08 + 0.22 * np.clip(pts[:, 1] / 0.64, 0, 1) ** 2
@@ -606,7 +606,7 @@ def _on_jaw(s: Scene, pts: np.ndarray) -> np.ndarray:
     at the chin, the jaw and the face's sides as the head's outline moves them (`head_path`),
     blended between. Mapped all as face surface, a goatee slid off the chin when the head turned
     and hung below it as a slab, and a full beard's far edge ran up the face as a band."""
-    face, outline = s.face(pts, surface=0.8), _as_outline(s, pts)
+    face, outline = s.face(pts, surface=0.8), as_outline(s, pts)
     w = np.maximum(np.clip((pts[:, 1] - MOUTH_Y) / (CHIN_Y - MOUTH_Y), 0, 1),
                    np.clip((np.abs(pts[:, 0]) - 0.3) / 0.2, 0, 1))[:, None]
     return face + w * (outline - face)

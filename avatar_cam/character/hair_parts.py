@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avatar_cam.character.face_parts import outline_points
+from avatar_cam.character.face_parts import as_outline, outline_points
 from avatar_cam.character.geometry import Pose2D, apply, ellipse, join, reverse, smooth
 from avatar_cam.character.scene import RGB, Scene, shade
 
@@ -530,7 +530,11 @@ def _hijab_front(s: Scene) -> None:
     One shape with the face opening cut out (the opening runs the other way round)."""
     c, _, line = _scarf_colours(s)
     outer_px = _hijab_outer(s)
-    hole = s.draped(reverse(_face_opening(s)))
+    opening = reverse(_face_opening(s))
+    # draped round the eyes (a turned face shows its far eye), turned as the face's outline under
+    # the cheeks: draped all round, its chin slid off the face's at a turn and showed the neck
+    chin = np.clip((opening[:, 1] - 0.2) / 0.35, 0.0, 1.0)[:, None]
+    hole = (1 - chin) * s.draped(opening) + chin * as_outline(s, opening)
     ring = join(outer_px, hole, outer_px[:1])
     s.fill(ring, c)
     s.stroke(outer_px, line, LINE, closed=True)
