@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from avatar_cam.character.creator import (
+    HUMAN_NOSES,
     PRESETS,
     SKIN_TONES,
     CharacterDraft,
@@ -316,3 +317,14 @@ def test_each_slider_drag_is_its_own_undo_step() -> None:
     assert d.get("eyes", "size") == 0.95
     d.undo()
     assert d.get("eyes", "size") == start
+
+
+def test_the_nose_goes_with_the_snout(draft: CharacterDraft) -> None:
+    """Snout set to none on an animal left its black animal nose on the face; a snout on a person
+    kept the person's nose on the pad. One undo step takes both back."""
+    draft.set("snout", "style", "cat")
+    assert draft.data()["nose"]["style"] == "animal"
+    draft.set("snout", "style", "none")
+    assert draft.data()["nose"]["style"] in HUMAN_NOSES
+    draft.undo()
+    assert draft.data()["snout"]["style"] == "cat" and draft.data()["nose"]["style"] == "animal"

@@ -342,6 +342,12 @@ class CharacterDraft:
             raise ValueError(f"no such setting {section}.{key}")
         data = self.data()
         data[section][key] = value
+        if (section, key) == ("snout", "style"):  # the nose goes with the snout (its pad or a person's):
+            animal = data["nose"]["style"] == "animal"  # no snout left a black animal nose on a face
+            if value == "none" and animal:
+                data["nose"]["style"] = HUMAN_NOSES[0]
+            elif value != "none" and not animal:
+                data["nose"]["style"] = "animal"
         self._change(data, (section, key), merge)
 
     def set_parts(self, parts: dict[str, dict]) -> None:
