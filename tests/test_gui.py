@@ -603,7 +603,11 @@ def test_on_a_small_laptop_screen_the_window_fits_and_the_help_floats(env) -> No
     w.fit_screen(QRect(0, 0, 1024, 600))
     pump(0.2)
     assert w.help_dock.isFloating() and w.help_dock.isVisible()
-    assert w.minimumSizeHint().width() <= 1024 and w.width() <= 1024 and w.height() <= 600
+    assert w.minimumSizeHint().width() <= 1024 and w.width() <= 1024 and w.height() <= 600 - 32
+    tall = env.window()
+    tall.resize(1280, 780)
+    tall.fit_screen(QRect(0, 0, 1366, 768))  # with its title bar, the whole window on the screen
+    assert tall.height() <= 768 - 32
     wide = env.window()
     wide.help_dock.show()
     wide.help_dock.setFloating(False)  # (the test screen itself is small)

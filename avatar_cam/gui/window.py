@@ -49,6 +49,9 @@ FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "pau
                  "no_style": "no style", "raw_blocked": "held back", "face_moved": "catching up"}
 
 
+TITLE_BAR = 32  # px a window manager's title bar usually takes, before the window is shown
+
+
 class MainWindow(QMainWindow):
     """avatar-cam's window. Test hooks: `errors` (every error shown), `banner`, `controls`."""
 
@@ -236,7 +239,10 @@ class MainWindow(QMainWindow):
             self.help_dock.setFloating(True)
             self.help_dock.resize(min(420, available.width() // 2), available.height() * 3 // 4)
             self.help_dock.move(available.right() - self.help_dock.width(), available.top())
-        self.resize(min(self.width(), available.width()), min(self.height(), available.height()))
+        # the title bar is outside the window's own height: a 780 px window on a 768 px screen
+        # put the status bar under the taskbar
+        frame = max(self.frameGeometry().height() - self.geometry().height(), TITLE_BAR)
+        self.resize(min(self.width(), available.width()), min(self.height(), available.height() - frame))
 
     # -- frames and status ----------------------------------------------------------------------
     def _on_frame(self) -> None:
