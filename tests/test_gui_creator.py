@@ -201,6 +201,11 @@ def test_a_picture_background_shows_live_and_a_bad_picture_is_refused(env, tmp_p
     (tmp_path / "fake.png").write_text("not a picture")
     assert not w.creator.set_background_image(tmp_path / "fake.png")
     assert len(w.errors) == errors + 1 and "picture" in w.errors[-1]
+    # the window's own Output background wins: the creator says so (its Background seemed dead)
+    assert "Output background" not in w.creator_panel.status.text()
+    w.set_background("#ff0000")
+    w.creator.edit("background", "top", "#123456")
+    assert "Output background is shown instead" in w.creator_panel.status.text()
 
 
 def test_a_character_whose_background_picture_was_deleted_stays_and_is_edited(env, tmp_path: Path) -> None:

@@ -418,6 +418,9 @@ class CreatorController(QObject):
         own = d.path is not None
         where = f"saved as {d.path.name}" if own else "not saved yet"
         note = self._picture_note(d)
+        if self.engine.pipeline.compositor.custom:  # its Background section seemed to do nothing
+            note = ((note + " ") if note else "") + ("The window's Output background is shown instead of "
+                                                     "the character's own (Output, Background, Reset).")
         note_html = f"<br><span style='color: #e0a040;'>{html.escape(note, quote=False)}</span>" \
             if note else ""
         p.status.setText(f"<b>{d.name}</b>: {where}{' (unsaved changes)' if d.dirty and own else ''}. "
