@@ -784,3 +784,19 @@ def test_a_mouth_at_the_highest_expressiveness_stays_under_the_nose_and_above_th
     assert min(float(p[:, 1].min()) for p in lines_drawn) >= LIPS_TOP - 1e-9
     assert max(float(p[:, 1].max()) for p in lines_drawn) <= chin - CHIN_ROOM + 1e-9
     assert float(np.max(lines_drawn[1][:, 1] - lines_drawn[0][:, 1])) > 0.15, "still wide open"
+
+
+def test_a_goatee_tapers_and_a_moustache_leaves_the_smile() -> None:
+    """A visual audit: the goatee hung below the chin as a square slab, and the moustache's tips
+    hung below the mouth's corners so a smile read as a frown."""
+    from avatar_cam.character.face_parts import _beard_points, _moustache_points, lip_lines
+
+    ch = load_character(CHARACTERS[0])
+    scene = Scene(BoundsPainter(), ch.parts, Pose(smile=0.8), Head3D(), np.eye(2, 3), np.eye(2, 3), 1.0, 0.0)
+    goatee = _beard_points(scene, full=False)
+    top, bottom = goatee[:, 1].min(), goatee[:, 1].max()
+    low = goatee[goatee[:, 1] > bottom - 0.25 * (bottom - top)]
+    assert np.ptp(low[:, 0]) < 0.5 * np.ptp(goatee[:, 0]), "narrow at the bottom, not a slab"
+    _, _, outer_up, _, _ = lip_lines(scene)
+    tips = _moustache_points(scene)[[0, len(outer_up) - 1]]
+    assert (tips[:, 1] <= outer_up[[0, -1], 1] + 0.01).all(), "the tips end level with the corners"

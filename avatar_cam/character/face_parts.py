@@ -575,8 +575,9 @@ def _moustache_points(s: Scene) -> np.ndarray:
     _, _, outer_up, _, w = lip_lines(s)
     xs, lip = outer_up[:, 0] * 1.12, outer_up[:, 1]  # the upper lip's top edge
     top = lip - 0.055 * np.sqrt(np.clip(1 - (outer_up[:, 0] / max(w, 1e-3)) ** 2, 0, 1)) - 0.012
-    right = [(w + 0.035, lip[-1] + 0.03)]
-    left = [(-w - 0.035, lip[0] + 0.03)]
+    # the tips end level with the mouth's corners (hanging 0.03 below them, they hid a smile)
+    right = [(w + 0.03, lip[-1] + 0.006)]
+    left = [(-w - 0.03, lip[0] + 0.006)]
     bottom = xy(xs, lip - 0.004)[-2:0:-1]
     return np.concatenate([left, xy(xs, top)[1:-1], right, bottom])
 
@@ -591,8 +592,11 @@ def _beard_points(s: Scene, full: bool) -> np.ndarray:
         bottom = max(CHIN_Y + jaw, float(under.max()) + 0.08) + BEARD_CHIN
         mid = np.abs(xs) <= 0.55 * w
         edge = np.interp([-0.7 * w, 0.7 * w], xs, under)
+        chin = bottom - BEARD_CHIN  # tapering past the chin to a rounded tip (its straight sides and
+        # square corners hung below the chin as a slab)
         return np.array([(-w * 0.7, edge[0]), *zip(xs[mid], under[mid], strict=True), (w * 0.7, edge[1]),
-                         (w * 0.55, bottom - 0.03), (0.0, bottom), (-w * 0.55, bottom - 0.03)])
+                         (w * 0.5, chin - 0.02), (w * 0.22, bottom - 0.015), (0.0, bottom),
+                         (-w * 0.22, bottom - 0.015), (-w * 0.5, chin - 0.02)])
     edge = [(0.62, -0.06), (0.5, -0.06), (0.46, 0.16), (0.34, 0.3), (w + 0.04, float(under[-1]) - 0.03)]
     mouth = list(zip(xs[-2:0:-1], under[-2:0:-1], strict=True))
     low = max(0.95 + jaw, float(under.max()) + 0.12)
