@@ -33,7 +33,7 @@ from avatar_cam.character.model import (
     parse_colour,
     save_character,
 )
-from avatar_cam.character.painter import BoundsPainter
+from avatar_cam.character.painter import BoundsPainter, RecordingPainter
 from avatar_cam.character.params import (
     IDLE_SECONDS,
     NEUTRAL,
@@ -800,3 +800,17 @@ def test_a_goatee_tapers_and_a_moustache_leaves_the_smile() -> None:
     _, _, outer_up, _, _ = lip_lines(scene)
     tips = _moustache_points(scene)[[0, len(outer_up) - 1]]
     assert (tips[:, 1] <= outer_up[[0, -1], 1] + 0.01).all(), "the tips end level with the corners"
+
+
+def test_stubble_is_never_lighter_than_the_skin() -> None:
+    """Blond or platinum stubble on dark skin drew a pale mask over the lower face."""
+    from avatar_cam.character.face_parts import FACIAL_HAIR_STYLES
+
+    ch = load_character(CHARACTERS[0])
+    parts = {**ch.parts, "face": {**ch.parts["face"], "skin": (70, 45, 30)},
+             "facial_hair": {**ch.parts["facial_hair"], "colour": (235, 230, 220)}}
+    rec = RecordingPainter()
+    scene = Scene(rec, parts, Pose(), Head3D(), np.eye(2, 3), np.eye(2, 3), 1.0, 0.0)
+    FACIAL_HAIR_STYLES["stubble"](scene)
+    fills = [op for op in rec.calls if op[0] == "fill"]
+    assert fills and all(sum(op[2].colour[:3]) <= sum((70, 45, 30)) for op in fills)

@@ -643,8 +643,10 @@ def _beard(full: bool, moustache: bool) -> Callable[[Scene], None]:
 
 
 def _stubble(s: Scene) -> None:
-    """Short stubble: the beard and moustache area in a colour between skin and hair, no line."""
-    c = _mix(s.colour("face", "skin"), s.colour("facial_hair"), 0.3)
+    """Short stubble: the beard and moustache area in a colour between skin and hair, no line;
+    never lighter than the skin (blond stubble on dark skin was a pale mask: a shade instead)."""
+    skin, hair = s.colour("face", "skin"), s.colour("facial_hair")
+    c = _mix(skin, hair, 0.3) if sum(hair) < sum(skin) else shade(skin, 0.86)
 
     def shapes() -> None:
         for pts in (_beard_points(s, True), _moustache_points(s)):
