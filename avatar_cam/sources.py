@@ -134,12 +134,7 @@ class VideoSource:
         self.path = path
         self.name = path.name
         self.loop = loop
-        self._cap = cv2.VideoCapture(str(path))
-        if not self._cap.isOpened():
-            raise SourceError(f"{path}: cannot open as a video")
-        # a phone's video stores its pixels sideways and says how to turn them: upright, as players
-        # show it (this OpenCV leaves the turn off: a face lay sideways and was missed half the time)
-        self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        self._cap = self._open()
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._index = 0
@@ -155,13 +150,36 @@ class VideoSource:
         else:
             ok, img = self._cap.read()
             if not ok and self.loop and self._index > 0:
-                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                ok, img = self._cap.read()
+                ok, img = self._restart()
             if not ok:
                 self._ended = True
                 return None
         self._index += 1
         return Frame(img, self._index - 1, (self._index - 1) / self.fps, name=self.name)
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise SourceError(f"{self.path}: cannot open as a video")
+        # a phone's video stores its pixels sideways and says how to turn them: upright, as players
+        # show it (this OpenCV leaves the turn off: a face lay sideways and was missed half the time)
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        return cap
+
+    def _restart(self) -> tuple[bool, np.ndarray | None]:
+        """The first frame again: by seeking back, or, where that reads nothing (OpenCV's FFmpeg
+        reader cannot seek back in a one-frame video: a looped still ended after one frame), by
+        opening the file again."""
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        ok, img = self._cap.read()
+        if not ok:
+            self._cap.release()
+            try:
+                self._cap = self._open()
+            except SourceError:  # gone since: the video ends here
+                return False, None
+            ok, img = self._cap.read()
+        return ok, img
 
     @property
     def frames_read(self) -> int:

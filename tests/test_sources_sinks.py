@@ -53,6 +53,14 @@ def test_video_source_reads_every_frame_and_loops(tmp_path: Path) -> None:
     assert sum(looped.read() is not None for _ in range(25)) == 25
 
 
+def test_a_looped_one_frame_video_keeps_playing(tmp_path: Path) -> None:
+    """OpenCV cannot seek back in a one-frame video: `--loop` on it stopped after one frame."""
+    looped = VideoSource(_video(tmp_path / "one.mp4", n=1), loop=True)
+    frames = [looped.read() for _ in range(5)]
+    assert all(f is not None for f in frames)
+    assert [f.index for f in frames if f is not None] == [0, 1, 2, 3, 4]
+
+
 def test_a_video_is_read_upright_as_its_rotation_says_and_a_stop_is_not_damage(tmp_path: Path) -> None:
     """A phone's video: sideways pixels and a display rotation in the track header (written here
     into the MP4's matrix) are read upright (a face lay sideways: 19 of 35 frames missed it). A
