@@ -230,7 +230,7 @@ def run_headless(args: argparse.Namespace) -> int:
             calibrated.append(message)
             print(f"avatar-cam: {message}", file=sys.stderr)
 
-        print("avatar-cam: calibrating: look at the camera with a relaxed, neutral face for 2 s",
+        print("avatar-cam: calibrating: look at the camera with a relaxed, neutral face for 3 s",
               file=sys.stderr)
         pipeline.calibrate(done)
     try:

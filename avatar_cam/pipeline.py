@@ -47,6 +47,7 @@ def timed(frame: Frame, stage: str) -> Iterator[None]:
         frame.cpu_ms[stage] = (time.process_time() - cpu) * 1e3
 
 
+CALIBRATE_SETTLE_S = 1.0  # seconds of face a calibration leaves out (the person turns to the camera)
 CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before calibrating stops
 
 
@@ -194,10 +195,12 @@ class Pipeline:
         if stylizer is not None and stylizer.draws_frame:
             cast(FrameRenderer, stylizer).calibration = calibration
 
-    def calibrate(self, done: Callable[[Calibration | None, str], None], seconds: float = 2.0) -> None:
-        """Learn the neutral face from the next `seconds` of tracked frames of a drawn character,
-        then use it (keeping the current gain) and call `done(calibration, message)`; `done(None,
-        why)` when it cannot (no drawn character). Runs on the processing thread's frames."""
+    def calibrate(self, done: Callable[[Calibration | None, str], None], seconds: float = 2.0,
+                  settle: float = CALIBRATE_SETTLE_S) -> None:
+        """Learn the neutral face from `seconds` of tracked frames of a drawn character, after the
+        first `settle` seconds of them, then use it (keeping the current gain) and call
+        `done(calibration, message)`; `done(None, why)` when it cannot (no drawn character). Runs
+        on the processing thread's frames."""
         stylizer = self.stylizer
         if stylizer is None or not stylizer.draws_frame:
             done(None, "calibration needs a drawn character style (it maps face measures, which "
@@ -206,7 +209,8 @@ class Pipeline:
         if self.paused:
             done(None, PAUSED_CALIBRATION)
             return
-        self._calibrator, self._calibrated, self._calibrating_since = Calibrator(seconds), done, None
+        self._calibrator = Calibrator(seconds, settle=settle)
+        self._calibrated, self._calibrating_since = done, None
 
     def _give_up_calibrating(self, frame: Frame) -> None:
         """Stop a calibration that got no steady face for `CALIBRATE_GIVE_UP_S` of the stream

@@ -39,6 +39,7 @@ from avatar_cam.character.params import (
     NEUTRAL,
     PARAMETERS,
     Calibration,
+    Calibrator,
     Measures,
     Motion,
     Pose,
@@ -632,6 +633,17 @@ def test_calibration_neutral_and_gain() -> None:
         neutral_from([])
 
 
+def test_calibration_leaves_out_the_settling_second() -> None:
+    """Clicking Calibrate, the person still looks at the button: the first second of frames
+    (their face turned down to the screen) is not their neutral face."""
+    turned = Measures(**{**NEUTRAL.__dict__, "pitch": 20.0, "gaze_y": 0.3})
+    calibrator = Calibrator(seconds=2.0, settle=1.0)
+    done = [calibrator.add(turned if i < 30 else NEUTRAL, i / 30) for i in range(91)]
+    assert done.index(True) == 90, "done after the settling second and two measured seconds"
+    assert calibrator.result().pitch == pytest.approx(NEUTRAL.pitch)
+    assert len(calibrator.samples) == 61
+
+
 def test_both_drawing_backends_draw_the_same_picture() -> None:
     ch = load_character(DEFAULT)
     pose = Pose(yaw=15, mouth_open=0.6, smile=0.5, brow_l=0.7, gaze_x=0.5)
@@ -677,7 +689,7 @@ def test_calibration_learns_the_neutral_face_from_two_seconds_of_frames() -> Non
     pipe = Pipeline(load_style(CHARACTERS[0]), PipelineConfig(output_size=(320, 240)))
     results: list[tuple[object, str]] = []
     pipe.calibrate(lambda cal, msg: results.append((cal, msg)))
-    for i in range(75):  # 2.5 s of the demo clip at 30 fps
+    for i in range(105):  # 3.5 s of the demo clip at 30 fps (a settling second, 2 s measured)
         pipe.process(Frame(draw_demo_face(i / 30), i, i / 30))
     assert len(results) == 1
     cal, message = results[0]

@@ -209,7 +209,7 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     from avatar_cam.gui.settings import AppSettings
 
     monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "s.ini"))
-    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "80", "--size", "320x180",
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "110", "--size", "320x180",
                  "--calibrate", "--expressiveness", "1.5"]) == 0
     err = capsys.readouterr().err
     assert "calibrated: your neutral face" in err and str(tmp_path / "s.ini") in err
@@ -217,7 +217,7 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     assert saved != Calibration() and saved.gain == 1.0, "the flag's gain is for this run only"
     (tmp_path / "afile").write_text("a file where the settings' folder would be")
     monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "afile" / "s.ini"))
-    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "80", "--size", "320x180",
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "110", "--size", "320x180",
                  "--calibrate"]) == 0
     err = capsys.readouterr().err
     assert "(not saved: " in err and "cannot be written" in err and "saved in" not in err, err

@@ -513,6 +513,8 @@ def test_calibrate_button_and_expressiveness_slider_are_saved(env) -> None:
     assert w.controls.expressiveness_label.text() == "100%"
     QTest.mouseClick(w.controls.calibrate_button, Qt.MouseButton.LeftButton)
     assert not w.controls.calibrate_button.isEnabled()
+    assert w.controls.calibrate_button.text() == "Look at the camera..."  # a second to settle
+    wait_until(lambda: w.controls.calibrate_button.text() == "Hold a neutral face...", what="measuring")
     wait_until(lambda: w.controls.calibrate_button.isEnabled(), timeout=30, what="calibration done")
     saved = AppSettings(env.settings_path).calibration
     assert saved == w.engine.pipeline.config.calibration and saved.neutral != Calibration().neutral

@@ -224,18 +224,22 @@ class Calibration:
 
 
 class Calibrator:
-    """Collects the person's neutral face: `seconds` of tracked frames, then `result()`."""
+    """Collects the person's neutral face: after `settle` seconds of tracked frames (left out:
+    the person is still turning from the Calibrate button, or the terminal, to the camera),
+    `seconds` of them, then `result()`."""
 
-    def __init__(self, seconds: float = 2.0, min_samples: int = 8):
-        self.seconds, self.min_samples = seconds, min_samples
+    def __init__(self, seconds: float = 2.0, min_samples: int = 8, settle: float = 0.0):
+        self.seconds, self.min_samples, self.settle = seconds, min_samples, settle
         self.samples: list[Measures] = []
         self._t0: float | None = None
 
     def add(self, m: Measures, t: float) -> bool:
         """Take one frame's measures at time `t`; True once enough were seen."""
         self._t0 = t if self._t0 is None else self._t0
+        if t - self._t0 < self.settle:
+            return False
         self.samples.append(m)
-        return t - self._t0 >= self.seconds and len(self.samples) >= self.min_samples
+        return t - self._t0 >= self.settle + self.seconds and len(self.samples) >= self.min_samples
 
     def result(self) -> Measures:
         return neutral_from(self.samples)

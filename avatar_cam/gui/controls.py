@@ -37,6 +37,7 @@ MODE_LABELS = {Mode.AVATAR: "Avatar (no camera picture at all)", Mode.OVERLAY: "
                "camera)", Mode.FULL: "Full frame (everything cartoon)"}
 DEMO_SPEC = "demo"
 FILE_SPEC = "__file__"
+CALIBRATE_TEXT = {"settle": "Look at the camera...", "hold": "Hold a neutral face..."}
 
 
 class ControlPanel(QWidget):
@@ -192,7 +193,7 @@ class ControlPanel(QWidget):
         box = QGroupBox("Expression")
         form = QFormLayout(box)
         self.calibrate_button = QPushButton("Calibrate")
-        self.calibrate_button.setToolTip("Look at the camera with a relaxed, neutral face for 2 s: "
+        self.calibrate_button.setToolTip("Look at the camera with a relaxed, neutral face for 3 s: "
                                          "the character learns your resting eyes, brows and mouth")
         form.addRow(self.calibrate_button)
         self.expressiveness_slider = QSlider(Qt.Orientation.Horizontal)
@@ -214,9 +215,11 @@ class ControlPanel(QWidget):
         self.expressiveness_slider.blockSignals(was)
         self.expressiveness_label.setText(f"{round(gain * 100)}%")
 
-    def set_calibrating(self, busy: bool) -> None:
-        self.calibrate_button.setEnabled(not busy and self.expression_group.isEnabled())
-        self.calibrate_button.setText("Hold a neutral face..." if busy else "Calibrate")
+    def set_calibrating(self, phase: str | None) -> None:
+        """Calibrate's button while calibrating: "settle" (the person turns to the camera), then
+        "hold" (the face is measured); None: not calibrating."""
+        self.calibrate_button.setEnabled(phase is None and self.expression_group.isEnabled())
+        self.calibrate_button.setText(CALIBRATE_TEXT[phase] if phase else "Calibrate")
 
     def set_expression_used(self, used: bool) -> None:
         """Calibrate and Expressiveness act on a drawn character only: greyed out, and saying

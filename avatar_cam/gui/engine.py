@@ -160,8 +160,8 @@ class Engine(QObject):
         self.pipeline.set_background(bgr, picture)
 
     def calibrate(self) -> None:
-        """Learn the person's neutral face from the next 2 s of frames (`calibrated` says how it
-        went; the window saves it)."""
+        """Learn the person's neutral face from 2 s of frames after a settling second
+        (`calibrated` says how it went; the window saves it)."""
         self.pipeline.calibrate(lambda cal, message: self.calibrated.emit(cal is not None, message))
 
     def set_expressiveness(self, gain: float) -> Calibration:

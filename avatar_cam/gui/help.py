@@ -80,8 +80,8 @@ def help_html(system: str | None = None) -> str:
         "<p><b>Pick a character</b> under Style (or Ctrl+Right / Ctrl+Left), or <b>make your own</b> "
         "(Ctrl+E: face, hair, glasses, clothes, colours; Random for ideas). <b>Style from a cartoon "
         "image...</b> gives it the colours of any cartoon picture. <b>Calibrate</b>: look at the camera "
-        "with a relaxed face for 2 seconds, so your resting face is the character's; "
-        "<b>Expressiveness</b> makes its expressions bigger or smaller.</p>",
+        "with a relaxed face for 3 seconds (the first one to settle), so your resting face is the "
+        "character's; <b>Expressiveness</b> makes its expressions bigger or smaller.</p>",
         "<p>Then turn on the <b>virtual camera</b> and pick it in your meeting app:</p>",
     ]
     parts += [_os_section(s, i == 0 and s == system) for i, s in enumerate(order)]

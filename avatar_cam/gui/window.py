@@ -37,6 +37,7 @@ from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font, open_file
 from avatar_cam.options import parse_background
+from avatar_cam.pipeline import CALIBRATE_SETTLE_S
 from avatar_cam.sources import IMAGE_EXTS
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleInfo
 
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.controls.set_expression_used(opened is None or opened.kind == CHARACTER_KIND)
         self._restore_window()
         self.fit_screen(self.screen().availableGeometry())
+        self._calibration, self._calibrating = 0, False  # the last Calibrate click's number; pending?
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
         self._status_timer.start(250)
@@ -422,13 +424,24 @@ class MainWindow(QMainWindow):
         self.settings.background = None
 
     def calibrate(self) -> None:
-        self.controls.set_calibrating(True)
+        self._calibration += 1
+        self._calibrating = True
+        self.controls.set_calibrating("settle")
         self.statusBar().showMessage("Calibrating: look at the camera with a relaxed, neutral face "
-                                     "for 2 seconds", 5000)
+                                     "for 3 seconds", 5000)
         self.engine.calibrate()
+        this = self._calibration
+        QTimer.singleShot(round(CALIBRATE_SETTLE_S * 1000), lambda: self._calibration_measures(this))
+
+    def _calibration_measures(self, this: int) -> None:
+        """The settling second is over: the face is being measured (unless that calibration
+        already ended)."""
+        if this == self._calibration and self._calibrating:
+            self.controls.set_calibrating("hold")
 
     def _on_calibrated(self, ok: bool, message: str) -> None:
-        self.controls.set_calibrating(False)
+        self._calibrating = False
+        self.controls.set_calibrating(None)
         if ok:  # the measured face; the gain stays the saved one (a typed --expressiveness is not saved)
             self.settings.calibration = self.engine.pipeline.config.calibration.with_gain(
                 self.settings.calibration.gain)
