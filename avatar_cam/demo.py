@@ -12,6 +12,8 @@ import contextlib
 import functools
 import hashlib
 import math
+import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 DEMO_SCRIPT = 2  # bump when `demo_pose` changes; the person's file is hashed into the name too
 DEMO_FRAMES = 360
 DEMO_FPS = 30.0
+DEMO_CLIP_KEPT_S = 86400.0  # another version's cached clip is removed once unused this long
 SAMPLE_TIME_S = 0.5  # a demo-face moment with open eyes and a slight turn (thumbnails, looks)
 
 
@@ -75,9 +78,12 @@ def demo_clip_path() -> Path:
 
 
 def ensure_demo_clip(path: Path | None = None) -> Path:
-    """Write the demo clip once (about a second of work) and return its path."""
+    """Write the demo clip once (about a second of work) and return its path. Each use marks
+    the clip used (its time), so that a clip another version of the app still plays is kept."""
     path = path or demo_clip_path()
     if path.is_file() and path.stat().st_size > 0:
+        with contextlib.suppress(OSError):
+            os.utime(path)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.mp4")
@@ -86,9 +92,9 @@ def ensure_demo_clip(path: Path | None = None) -> Path:
         writer.write(draw_demo_face(i / DEMO_FPS))
     writer.release()
     tmp.replace(path)
-    for old in path.parent.glob("demo-face-v*.mp4"):  # earlier versions' clips (2.4 MB each) go
-        if old != path:
-            with contextlib.suppress(OSError):  # another copy of the app may be reading it
+    for old in path.parent.glob("demo-face-v*.mp4"):  # other versions' clips (2.4 MB each) unused
+        with contextlib.suppress(OSError):  # for a day go (one still playing may be opened again)
+            if old != path and time.time() - old.stat().st_mtime > DEMO_CLIP_KEPT_S:
                 old.unlink()
     return path
 

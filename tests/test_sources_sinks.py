@@ -370,13 +370,20 @@ def test_a_folder_of_pictures_into_one_image_says_to_give_a_folder(tmp_path: Pat
 
 def test_a_new_demo_clip_replaces_the_cached_clips_of_earlier_versions(tmp_path: Path) -> None:
     """Each drawing-code version writes its own demo clip (2.4 MB); the earlier ones stayed in the
-    cache for ever."""
+    cache for ever. One used within a day is kept: another version of the app may be playing it
+    (removed, a test run beside another checkout could not open its clip again)."""
     from avatar_cam.demo import ensure_demo_clip
 
     old = tmp_path / "demo-face-v2-deadbeef.mp4"
     old.write_bytes(b"an earlier version's clip")
+    day = time.time() - 86400 - 60
+    os.utime(old, (day, day))
+    recent = tmp_path / "demo-face-v2-00c0ffee.mp4"  # another version, still playing (or played today)
+    recent.write_bytes(b"another version's clip")
     mine = tmp_path / "keep.mp4"
     mine.write_bytes(b"not a demo clip")
     new = ensure_demo_clip(tmp_path / "demo-face-v2-0123abcd.mp4")
     assert new.is_file() and cv2.VideoCapture(str(new)).read()[0]
-    assert not old.exists() and mine.exists()
+    assert not old.exists() and mine.exists() and recent.exists()
+    os.utime(new, (day, day))
+    assert ensure_demo_clip(new) == new and time.time() - new.stat().st_mtime < 60, "a use marks it used"
