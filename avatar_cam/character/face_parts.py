@@ -181,14 +181,16 @@ def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.nd
 
 # below this openness the eye is drawn shut: a blink or closed eyes measure 0.02-0.09 on Face Mesh
 # (openness 0.07-0.3 on the population's neutral 0.29), and drawn as a slit they looked like eyes
-# glancing down, not a blink
-EYE_SHUT = 0.3
+# glancing down, not a blink. Just above it the eye is a thin slit (a quarter of its height): an
+# eye closing or opening through a blink reads 0.07-0.15 on the person, and the third-open slit
+# drawn there before read 0.15 (7154235's frame 14: 0.085 on the camera, 0.148 drawn)
+EYE_SHUT = 0.35
 EYE_SYNC = 0.8
 EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymmetry of a real face
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
 # at 1280x720: a thin slit reads as a closed eye, half open as ~0.26, fully open as ~0.46)
-_EYE_DRAWN = ((EYE_SHUT, 0.34), (0.375, 0.35), (0.56, 0.4), (0.72, 0.5), (0.875, 0.7), (1.125, 0.85),
+_EYE_DRAWN = ((EYE_SHUT, 0.26), (0.375, 0.3), (0.56, 0.4), (0.72, 0.5), (0.875, 0.7), (1.125, 0.85),
               (1.2, 1.0), (1.5, 1.05))
 
 
