@@ -573,7 +573,7 @@ def test_a_blink_shuts_both_eyes_or_neither_never_one() -> None:
 def test_eyes_measured_shut_are_drawn_shut() -> None:
     """Face Mesh measures closed eyes at 0.02-0.09 (open ~0.3): on the population's neutral
     face that is drawn as the closed lid, not as a slit that reads as eyes glancing down; a
-    half-open squint stays open."""
+    half-open squint stays open; an eye on its way through a blink is a thin slit."""
     from dataclasses import replace
 
     from avatar_cam.character.face_parts import eye_openness
@@ -583,6 +583,11 @@ def test_eyes_measured_shut_are_drawn_shut() -> None:
         assert list(eye_openness(pose).values()) == [0.0, 0.0], shut
     squint = Calibration().pose(replace(NEUTRAL, eye_r=0.13, eye_l=0.13))
     assert min(eye_openness(squint).values()) > 0.3
+    # an eye closing or opening through a blink (0.1-0.11) is shut or a thin slit: drawn a third
+    # open it read 0.15 back, where the person's read 0.085 (7154235's blink)
+    for closing in (0.1, 0.11):
+        pose = Calibration().pose(replace(NEUTRAL, eye_r=closing, eye_l=closing))
+        assert max(eye_openness(pose).values()) < 0.31, closing
 
 
 def test_open_eyes_are_outlined_all_round() -> None:
