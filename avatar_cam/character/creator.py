@@ -109,7 +109,8 @@ def _apart(a: str, b: str) -> float:
 # random hair this close to the skin merged with the face (brown on mocha 3, dark brown on ebony 3,
 # platinum on porcelain 9); black on ebony (18) reads, with its outline
 HAIR_APART = 15.0
-BROW_APART = 20.0  # brows a shade of the hair, darker until they stand off the skin
+BROW_APART = 32.0  # brows a shade of the hair, darker until they stand off the skin (at 20 blond
+# and platinum brows on light skin all but vanished at 1280x720; a teacher reads the brows)
 
 
 def _brows_for(hair: str, skin: str) -> str:
