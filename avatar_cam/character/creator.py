@@ -109,13 +109,23 @@ def _apart(a: str, b: str) -> float:
 # random hair this close to the skin merged with the face (brown on mocha 3, dark brown on ebony 3,
 # platinum on porcelain 9); black on ebony (18) reads, with its outline
 HAIR_APART = 15.0
-BROW_APART = 32.0  # brows a shade of the hair, darker until they stand off the skin (at 20 blond
-# and platinum brows on light skin all but vanished at 1280x720; a teacher reads the brows)
+# brows a shade of the hair, darkened until their lightness (CIE L*) is this far from the skin's: a
+# thin line shows by its lightness, not its hue (blond or grey brows 20-30 apart in Lab on light
+# skin, most of it hue, all but vanished at 1280x720; a teacher reads the brows). Where no shade
+# gets there (black hair on dark skin), the one furthest from the skin.
+BROW_CONTRAST = 25.0
+_BROW_SHADES = (0.85, 0.65, 0.45, 0.3, 0.2)
+
+
+def _lightness(c: str) -> float:
+    return float(cv2.cvtColor(_rgb(c)[None, None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0, 0, 0])
 
 
 def _brows_for(hair: str, skin: str) -> str:
-    return next((c for c in (_shade(hair, f) for f in (0.85, 0.65, 0.45)) if _apart(c, skin) >= BROW_APART),
-                _shade(hair, 0.25))
+    skin_l = _lightness(skin)
+    shades = [_shade(hair, f) for f in _BROW_SHADES]
+    return next((c for c in shades if abs(_lightness(c) - skin_l) >= BROW_CONTRAST),
+                max(shades, key=lambda c: abs(_lightness(c) - skin_l)))
 
 
 def random_parts(rng: np.random.Generator) -> dict[str, dict]:
