@@ -431,7 +431,7 @@ class MainWindow(QMainWindow):
                                      "for 3 seconds", 5000)
         self.engine.calibrate()
         this = self._calibration
-        QTimer.singleShot(round(CALIBRATE_SETTLE_S * 1000), lambda: self._calibration_measures(this))
+        QTimer.singleShot(round(CALIBRATE_SETTLE_S * 1000), self, lambda: self._calibration_measures(this))
 
     def _calibration_measures(self, this: int) -> None:
         """The settling second is over: the face is being measured (unless that calibration
