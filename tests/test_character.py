@@ -819,6 +819,26 @@ def test_a_goatee_tapers_and_a_moustache_leaves_the_smile() -> None:
     assert (tips[:, 1] <= outer_up[[0, -1], 1] + 0.01).all(), "the tips end level with the corners"
 
 
+@pytest.mark.parametrize("name", ["leo", "omar", "sam"])
+def test_facial_hair_leaves_an_open_mouth_open_at_a_turn(name: str) -> None:
+    """A visual audit: a beard's opening is mapped as the lips are, so it stays round the mouth
+    (mapped on the skull's curve, it slid across an open mouth as the head turned: a quarter of
+    the mouth hidden at 30 degrees, cut by a diagonal edge; a goatee covered the tongue)."""
+    def inside(img: np.ndarray) -> int:  # the open mouth's inside, teeth and tongue (BGR)
+        return int(sum((np.abs(img.astype(int) - c).sum(2) < 6).sum()
+                       for c in ((32, 22, 70), (110, 96, 222), (242, 248, 250))))
+
+    from dataclasses import replace
+
+    ch = load_character(builtin_styles_dir() / f"{name}.character.json")
+    assert ch.parts["facial_hair"]["style"] != "none"
+    bare = replace(ch, parts={**ch.parts, "facial_hair": {**ch.parts["facial_hair"], "style": "none"}})
+    for pose in (Pose(yaw=30, mouth_open=0.8), Pose(yaw=-20, pitch=-10, mouth_open=0.8, smile=0.5),
+                 Pose(yaw=15, mouth_open=0.6)):
+        shown, whole = inside(draw_frame(ch, pose, (1280, 720))), inside(draw_frame(bare, pose, (1280, 720)))
+        assert whole > 500 and shown >= 0.98 * whole, (pose, shown, whole)
+
+
 def test_stubble_is_never_lighter_than_the_skin() -> None:
     """Blond or platinum stubble on dark skin drew a pale mask over the lower face."""
     from avatar_cam.character.face_parts import FACIAL_HAIR_STYLES

@@ -397,7 +397,14 @@ def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
 def lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """Inner upper, inner lower, outer upper and outer lower lip lines (corner to corner, head
     units) and the mouth's half-width: from the measured lip shape when the scene has one (the
-    person's own mouth, scaled to the character's), else from the pose's mouth parameters."""
+    person's own mouth, scaled to the character's), else from the pose's mouth parameters. Made
+    once a frame (the mouth and the facial hair round it share them)."""
+    if "lip_lines" not in s.memo:
+        s.memo["lip_lines"] = _lip_lines(s)
+    return s.memo["lip_lines"]
+
+
+def _lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     if s.mouth is not None:
         pts = s.mouth[:, ::2] * (2 * MOUTH_HALF_WIDTH)  # every other landmark: smooth enough
         mid = (pts[0] + pts[1]) / 2  # the line the lips meet on; the opening grows about it
@@ -430,19 +437,24 @@ def _inside_face(s: Scene, pts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _on_lips(s: Scene, path: np.ndarray) -> np.ndarray:
+    """Head units to pixels round the mouth. The lips curve round the teeth: the middle stands
+    out, the corners sit back, so turning and nodding move them apart as on a face. Top to bottom
+    they stand at the depth of the mouth's line, not on the skull's curve: the lip shape measured
+    on the person's picture already carries their nod, and the curve drew it again (a face tracker
+    read the same mouth 23% less open at 10 degrees down and 35% more at 10 up)."""
+    w = lip_lines(s)[4]
+    x = path[:, 0] * (1 / (1.3 * w))
+    level = xy(path[:, 0], np.full(len(path), MOUTH_Y))
+    return s.face(path, lift=s.head.depth(level) + MOUTH_ARCH * np.maximum(1 - x * x, 0), surface=0.0)
+
+
 def draw_mouth(s: Scene) -> None:
     upper, lower, outer_up, outer_low, w = lip_lines(s)
     lip = s.colour("mouth", "lips")
 
     def on_lips(path: np.ndarray) -> np.ndarray:
-        """The lips curve round the teeth: the middle stands out, the corners sit back, so
-        turning and nodding move them apart as on a face. Top to bottom they stand at the depth
-        of the mouth's line, not on the skull's curve: the lip shape measured on the person's
-        picture already carries their nod, and the curve drew it again (a face tracker read the
-        same mouth 23% less open at 10 degrees down and 35% more at 10 up)."""
-        x = path[:, 0] * (1 / (1.3 * w))
-        level = xy(path[:, 0], np.full(len(path), MOUTH_Y))
-        return s.face(path, lift=s.head.depth(level) + MOUTH_ARCH * np.maximum(1 - x * x, 0), surface=0.0)
+        return _on_lips(s, path)
 
     lips = on_lips(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
     s.fill(lips, lip)
@@ -608,12 +620,16 @@ def _beard_points(s: Scene, full: bool) -> np.ndarray:
 
 
 def _on_jaw(s: Scene, pts: np.ndarray) -> np.ndarray:
-    """Facial hair (head units) to pixels: near the mouth as the face's surface moves the lips,
-    at the chin, the jaw and the face's sides as the head's outline moves them (`head_path`),
-    blended between. Mapped all as face surface, a goatee slid off the chin when the head turned
-    and hung below it as a slab, and a full beard's far edge ran up the face as a band."""
-    face, outline = s.face(pts, surface=0.8), as_outline(s, pts)
-    w = np.maximum(np.clip((pts[:, 1] - MOUTH_Y) / (CHIN_Y - MOUTH_Y), 0, 1),
+    """Facial hair (head units) to pixels: near the mouth as the lips move (`_on_lips`), at the
+    chin, the jaw and the face's sides as the head's outline moves them (`head_path`), blended
+    between. Mapped all as face surface, a goatee slid off the chin when the head turned and hung
+    below it as a slab, and a full beard's far edge ran up the face as a band; mapped near the
+    mouth on the skull's curve (not the lips'), a beard's opening slid across an open mouth at a
+    turn and a goatee covered the lower lip of a wide-open one."""
+    face, outline = _on_lips(s, pts), as_outline(s, pts)
+    lips = float(lip_lines(s)[3][:, 1].max()) + 0.016  # under the lower lip: as the lips still
+    chin = CHIN_Y + JAW_DROP * drawn_opening(s.pose.mouth_open)
+    w = np.maximum(np.clip((pts[:, 1] - lips) / max(chin - lips, 0.05), 0, 1),
                    np.clip((np.abs(pts[:, 0]) - 0.3) / 0.2, 0, 1))[:, None]
     return face + w * (outline - face)
 
