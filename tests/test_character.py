@@ -858,6 +858,29 @@ def test_an_animal_nose_stays_on_its_snout_at_a_turn(kind: str) -> None:
         assert abs(nose[:, 0].mean() - middle) < 0.12 * np.ptp(pad[:, 0]), (kind, yaw)
 
 
+def test_a_muzzle_marking_stays_below_the_eyes_at_its_sides() -> None:
+    """A visual audit: a fox's pale muzzle rose to eye level at the face's sides, and at a turn
+    it ran up past the far eye as a white flame. Beside each eye (outward of its outer corner) the
+    muzzle's outline now stays below the eye."""
+    from avatar_cam.character.face_parts import MARKING_STYLES, draw_eyes
+
+    ch = load_character(builtin_styles_dir() / "rusty.character.json")
+    assert ch.parts["markings"]["style"] == "muzzle"
+    for yaw in (-15.0, 0.0, 15.0):
+        rec = RecordingPainter()
+        scene = Scene(rec, ch.parts, Pose(yaw=yaw), Head3D(yaw=yaw), np.eye(2, 3) * 100, np.eye(2, 3) * 100,
+                      100.0, 0.0)
+        MARKING_STYLES["muzzle"](scene)
+        n = len(rec.calls)
+        draw_eyes(scene)
+        muzzle = next(op[1] for op in rec.calls[:n] if op[0] == "fill")
+        balls = next(op[1] for op in rec.calls[n:] if op[0] == "fill")
+        for ball in balls:
+            out = np.sign(ball[:, 0].mean())
+            beside = muzzle[(muzzle[:, 0] - (ball[:, 0] * out).max() * out) * out > 0]
+            assert len(beside) and beside[:, 1].min() > ball[:, 1].max(), (yaw, out)
+
+
 def test_stubble_is_never_lighter_than_the_skin() -> None:
     """Blond or platinum stubble on dark skin drew a pale mask over the lower face."""
     from avatar_cam.character.face_parts import FACIAL_HAIR_STYLES

@@ -565,8 +565,8 @@ def _spots(s: Scene) -> None:
 def _muzzle(s: Scene) -> None:
     """Pale fur over the cheeks and chin (a fox, a husky), rising to a point between the eyes."""
     jaw = JAW_DROP * drawn_opening(s.pose.mouth_open)
-    pts = np.array([(-0.62, 0.02), (-0.36, 0.1), (-0.18, 0.06), (-0.06, -0.08), (0.0, -0.12), (0.06, -0.08),
-                    (0.18, 0.06), (0.36, 0.1), (0.62, 0.02), (0.6, 0.5), (0.3, 0.8 + jaw), (-0.3, 0.8 + jaw),
+    pts = np.array([(-0.62, 0.12), (-0.36, 0.13), (-0.18, 0.06), (-0.06, -0.08), (0.0, -0.12), (0.06, -0.08),
+                    (0.18, 0.06), (0.36, 0.13), (0.62, 0.12), (0.6, 0.5), (0.3, 0.8 + jaw), (-0.3, 0.8 + jaw),
                     (-0.6, 0.5)])
     s.fill(s.face(smooth(pts, tension=0.8), surface=0.8), s.colour("markings"))
 
