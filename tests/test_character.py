@@ -881,6 +881,25 @@ def test_a_muzzle_marking_stays_below_the_eyes_at_its_sides() -> None:
             assert len(beside) and beside[:, 1].min() > ball[:, 1].max(), (yaw, out)
 
 
+@pytest.mark.parametrize("kind", ["bear", "dog"])
+def test_a_bear_or_dog_muzzle_holds_the_mouth(kind: str) -> None:
+    """A visual audit: bruno's lips sat across his muzzle's bottom edge, and an open mouth spilled
+    onto the fur; the muzzle now goes round the mouth and down with the jaw."""
+    from avatar_cam.character.face_parts import SNOUT_STYLES, draw_mouth
+
+    ch = load_character(builtin_styles_dir() / "bruno.character.json")
+    for pose in (Pose(), Pose(smile=-0.8), Pose(mouth_open=0.5), Pose(smile=0.6, mouth_open=0.3)):
+        rec = RecordingPainter()
+        scene = Scene(rec, ch.parts, pose, Head3D(), np.eye(2, 3) * 100, np.eye(2, 3) * 100, 100.0, 0.0)
+        SNOUT_STYLES[kind](scene)
+        n = len(rec.calls)
+        draw_mouth(scene)
+        pad = next(op[1] for op in rec.calls[:n] if op[0] == "fill")  # an ellipse, facing us
+        lips = next(op[1] for op in rec.calls[n:] if op[0] == "fill")
+        centre, half = (pad.min(0) + pad.max(0)) / 2, (pad.max(0) - pad.min(0)) / 2
+        assert (((lips - centre) / half) ** 2).sum(1).max() <= 1.0, pose
+
+
 def test_stubble_is_never_lighter_than_the_skin() -> None:
     """Blond or platinum stubble on dark skin drew a pale mask over the lower face."""
     from avatar_cam.character.face_parts import FACIAL_HAIR_STYLES

@@ -517,8 +517,11 @@ def _snout(kind: str) -> Callable[[Scene], None]:
             pads = [ellipse(side * 0.065, NOSE_Y + 0.07, 0.085, 0.07) for side in (-1, 1)]
             s.fill(s.faces(pads, lift=z, surface=0.0), colour)
         else:
-            w, h = (0.21, 0.16) if kind == "bear" else (0.17, 0.15)
-            s.fill(s.face(ellipse(0.0, NOSE_Y + 0.09, w, h), lift=z - 0.02, surface=0.0), colour)
+            # round the mouth, down with the jaw (the lips sat across its bottom edge and an open
+            # mouth spilled onto the fur)
+            jaw = 0.6 * JAW_DROP * drawn_opening(s.pose.mouth_open)
+            w, h = (0.26, 0.21) if kind == "bear" else (0.24, 0.21)
+            s.fill(s.face(ellipse(0.0, NOSE_Y + 0.13 + jaw, w, h + jaw), lift=z - 0.02, surface=0.0), colour)
         if kind in ("cat", "bunny"):
             whiskers = []
             for side in (-1, 1):
