@@ -18,7 +18,7 @@ from avatar_cam.composite import DEFAULT_BACKGROUND, Mode
 from avatar_cam.face import quiet_native_stderr
 from avatar_cam.gui.settings import AppSettings
 from avatar_cam.options import DEFAULT_FPS, build_parser, check_provider, parse_background
-from avatar_cam.pipeline import Pipeline, PipelineConfig
+from avatar_cam.pipeline import CALIBRATE_SECONDS, CALIBRATE_SETTLE_S, Pipeline, PipelineConfig
 from avatar_cam.sinks import (
     FolderSink,
     ImageFileSink,
@@ -230,9 +230,13 @@ def run_headless(args: argparse.Namespace) -> int:
             calibrated.append(message)
             print(f"avatar-cam: {message}", file=sys.stderr)
 
-        print("avatar-cam: calibrating: look at the camera with a relaxed, neutral face for 3 s",
+        # a camera: a second to settle (the person turns from the terminal); a video plays as
+        # recorded (the shared clips are 2.3-2.6 s: with the second, none calibrated)
+        settle = CALIBRATE_SETTLE_S if source.live else 0.0
+        needs = f"{CALIBRATE_SECONDS + settle:g} s"
+        print(f"avatar-cam: calibrating: look at the camera with a relaxed, neutral face for {needs}",
               file=sys.stderr)
-        pipeline.calibrate(done)
+        pipeline.calibrate(done, CALIBRATE_SECONDS, settle)
     try:
         stats = pipeline.run(source, [sink], max_frames=args.max_frames, stop=stop, reopen=reopen)
     except Exception as e:  # a sink that kept failing (disk full, device gone): say so, exit 1
@@ -248,8 +252,9 @@ def run_headless(args: argparse.Namespace) -> int:
         return _fail(f"{source.path}: none of its {len(source.skipped)} picture files could be read "
                      f"({source.skipped[0]})")
     if args.calibrate and not calibrated:
-        print("avatar-cam: calibration did not finish: it needs 2 s of your face tracked, and the run "
-              "ended first (nothing saved)", file=sys.stderr)
+        print(f"avatar-cam: calibration did not finish: it needs {needs} of your face tracked, and the "
+              "run ended first (nothing saved; a short video calibrates with --loop --max-frames N)",
+              file=sys.stderr)
     summary = stats.summary() | {"provider": pipeline.provider, "style": style.name,
                                  "mode": args.mode, "input": spec, "output": output}
     tracked = faces_tracked(pipeline, args.mode)

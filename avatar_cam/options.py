@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "style's own: a character's scene, a generated cartoon's own background "
                         "colour)")
     p.add_argument("--calibrate", action="store_true",
-                   help="hold a neutral face for the first 2 s: the character learns your resting "
-                        "eyes, brows, mouth and head angle (saved with the settings, used from then on)")
+                   help="hold a neutral face for the first 3 s of a camera (2 s of a video): the "
+                        "character learns your resting eyes, brows, mouth and head angle (saved with "
+                        "the settings, used from then on)")
     p.add_argument("--expressiveness", type=parse_gain, default=None, metavar="GAIN",
                    help="how strongly the character shows your expression, 0.25-3 (default: the "
                         "saved value, else 1)")

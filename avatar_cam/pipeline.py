@@ -47,6 +47,7 @@ def timed(frame: Frame, stage: str) -> Iterator[None]:
         frame.cpu_ms[stage] = (time.process_time() - cpu) * 1e3
 
 
+CALIBRATE_SECONDS = 2.0  # of a steady face a calibration measures
 CALIBRATE_SETTLE_S = 1.0  # seconds of face a calibration leaves out (the person turns to the camera)
 CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before calibrating stops
 
@@ -195,7 +196,7 @@ class Pipeline:
         if stylizer is not None and stylizer.draws_frame:
             cast(FrameRenderer, stylizer).calibration = calibration
 
-    def calibrate(self, done: Callable[[Calibration | None, str], None], seconds: float = 2.0,
+    def calibrate(self, done: Callable[[Calibration | None, str], None], seconds: float = CALIBRATE_SECONDS,
                   settle: float = CALIBRATE_SETTLE_S) -> None:
         """Learn the neutral face from `seconds` of tracked frames of a drawn character, after the
         first `settle` seconds of them, then use it (keeping the current gain) and call

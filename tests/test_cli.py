@@ -209,10 +209,13 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     from avatar_cam.gui.settings import AppSettings
 
     monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "s.ini"))
-    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "110", "--size", "320x180",
+    # a video plays as recorded: no settling second, so 2.4 s of it calibrate (the shared clips
+    # are 2.3-2.6 s long)
+    assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "72", "--size", "320x180",
                  "--calibrate", "--expressiveness", "1.5"]) == 0
     err = capsys.readouterr().err
     assert "calibrated: your neutral face" in err and str(tmp_path / "s.ini") in err
+    assert "neutral face for 2 s" in err
     saved = AppSettings().calibration
     assert saved != Calibration() and saved.gain == 1.0, "the flag's gain is for this run only"
     (tmp_path / "afile").write_text("a file where the settings' folder would be")
