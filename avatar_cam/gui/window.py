@@ -415,6 +415,7 @@ class MainWindow(QMainWindow):
         self.options.background, self.options.background_picture = hex_colour(bgr[::-1]), path
         self.options.background_image = picture
         self.settings.background = path
+        self.statusBar().showMessage(f"Background: {Path(path).name}", 4000)  # over an earlier error
 
     def reset_background(self) -> None:
         """Back to each style's own background (a character's scene, a generated cartoon's own colour)."""
@@ -422,6 +423,7 @@ class MainWindow(QMainWindow):
         self.controls.set_background(None)
         self.options.background_picture = self.options.background_image = None
         self.settings.background = None
+        self.statusBar().showMessage("Background: each style's own", 4000)  # over an earlier error
 
     def calibrate(self) -> None:
         self._calibration += 1
