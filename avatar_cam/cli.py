@@ -213,6 +213,12 @@ def run_headless(args: argparse.Namespace) -> int:
     if args.background is not None and not faces_tracked(pipeline, args.mode):
         print(f"avatar-cam: note: --background is not used in full mode with {style.name}: the whole "
               "picture is restyled (it is in avatar mode)", file=sys.stderr)
+    elif args.background is not None and Mode(args.mode) is Mode.OVERLAY:
+        print("avatar-cam: note: --background is not used in overlay mode: the camera picture is "
+              "around the cartoon face (it is in avatar mode)", file=sys.stderr)
+    made = [d for d in new_dirs if d.is_dir()]
+    if made:  # a mistyped folder is made without a word otherwise
+        print(f"avatar-cam: note: made the folder {made[-1]} for the output", file=sys.stderr)
     for note in (style.load_note, style.privacy_note()):
         if note:
             print(f"avatar-cam: note: {note}", file=sys.stderr)
@@ -297,7 +303,8 @@ def run_headless(args: argparse.Namespace) -> int:
         n = summary["frames_out"]
         rate = f"{summary['fps']} fps, " if n > 1 else ""  # one frame has no rate
         frames = f"{n} frame{'' if n == 1 else 's'}"
-        print(f"avatar-cam: {frames}, {faces}, {summary['frames_fallback']} fallback, {rate}{latency}",
+        ended = " (stopped: Ctrl+C or TERM)" if stop.is_set() else ""
+        print(f"avatar-cam: {frames}, {faces}, {summary['frames_fallback']} fallback, {rate}{latency}{ended}",
               file=sys.stderr)
     if lost:
         return _fail(f"output {output}: {lost} frame(s) not written: {pipeline.sink_error}")

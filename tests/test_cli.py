@@ -564,10 +564,28 @@ def test_a_run_stopped_by_ctrl_c_says_so_in_its_summary(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     summary = json.loads(stats.read_text())
     assert summary["stopped"] is True and summary["frames_out"] > 0
+    assert "(stopped: Ctrl+C or TERM)" in err.strip().splitlines()[-1], err
     assert "input_ended_early" not in summary and "stopped decoding" not in err, "stopped, not damaged"
     assert main(["--headless", "-i", "demo", "-o", "none", "--max-frames", "3", "--size", "160x90",
                  "--stats", str(stats)]) == 0
     assert json.loads(stats.read_text())["stopped"] is False
+
+
+def test_background_in_overlay_mode_and_a_made_folder_are_notes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A first-day walkthrough: --background in overlay mode changed nothing and said nothing, and
+    a mistyped output folder was made without a word."""
+    argv = ["--headless", "-i", "demo", "--max-frames", "1", "--size", "160x90", "--background", "0,128,0"]
+    assert main([*argv, "-o", "none", "--mode", "overlay"]) == 0
+    assert "--background is not used in overlay mode" in capsys.readouterr().err
+    assert main([*argv, "-o", "none"]) == 0
+    assert "--background is not used" not in capsys.readouterr().err
+    out = tmp_path / "typo" / "deeper" / "x.png"
+    assert main([*argv, "-o", str(out)]) == 0 and out.is_file()
+    err = capsys.readouterr().err
+    assert f"made the folder {tmp_path / 'typo'} for the output" in err
+    assert main([*argv, "-o", str(tmp_path / "typo" / "y.png")]) == 0
+    assert "made the folder" not in capsys.readouterr().err
 
 
 def test_expressiveness_with_a_generated_style_is_a_note(capsys: pytest.CaptureFixture[str]) -> None:
