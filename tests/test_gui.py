@@ -318,6 +318,8 @@ def test_settings_round_trip(env) -> None:
     w.styles.pick(w.controls.style_picker.paths()[1]).result(10)
     wait_until(lambda: w.engine.pipeline.style.name == "coarse", what="style picked")
     pump(0.1)
+    # the status bar names the mode while the output shows the cartoon ("avatar" in every mode)
+    wait_until(lambda: w.status_face.text() == "full", what="status: the mode")
     w.close()
 
     saved = AppSettings(env.settings_path).geometry

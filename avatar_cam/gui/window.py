@@ -45,7 +45,7 @@ CAMERA_HINT = "<b>Left:</b> your camera and the tracked face (only you see it).<
 KEYS_HINT = ("<b>Keys:</b> Ctrl+Right / Ctrl+Left (or ] / [) style &middot; Ctrl+M mirror "
              "&middot; Ctrl+P pause &middot; Ctrl+Shift+V virtual camera &middot; "
              "Ctrl+K camera preview &middot; Ctrl+E make a character &middot; F1 help")
-FALLBACK_TEXT = {None: "avatar", "no_face": "looking for a face", "paused": "paused",
+FALLBACK_TEXT = {"no_face": "looking for a face", "paused": "paused",
                  "source_lost": "camera not available", "generator_error": "style error",
                  "no_style": "no style", "raw_blocked": "held back", "face_moved": "catching up"}
 
@@ -270,7 +270,9 @@ class MainWindow(QMainWindow):
             fps, latency, provider, fallback = info
             self.status_fps.setText(f"{fps:4.1f} fps")
             self.status_latency.setText(f"latency {latency:3.0f} ms")
-            self.status_face.setText(FALLBACK_TEXT.get(fallback, fallback or ""))
+            # the mode while it shows the cartoon (it said "avatar" in overlay and full modes too)
+            shown = self.engine.pipeline.compositor.mode.value if fallback is None else fallback
+            self.status_face.setText(FALLBACK_TEXT.get(shown, shown))
         self.status_provider.setText(f"provider {provider}")
         on = self.engine.vcam_on
         self.status_vcam.setText("virtual camera ON" if on else "virtual camera off (preview only)")
