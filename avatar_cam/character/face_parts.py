@@ -344,7 +344,7 @@ def _nose_line(s: Scene) -> None:
 
 def _nose_animal(s: Scene) -> None:
     tri = np.array([[-0.06, NOSE_Y - 0.035], [0.06, NOSE_Y - 0.035], [0.0, NOSE_Y + 0.03]])
-    path = s.face(smooth(tri, tension=0.45), lift=snout_depth(s) + 0.03, surface=0.0)  # on the pad
+    path = s.face(smooth(tri, tension=0.45), lift=SNOUT_LIFT + 0.03)  # on the snout's pad
     colour = s.colour("snout", "nose") if "snout" in s.parts else (60, 40, 40)
     s.outlined(path, colour, s.outline, 0.008)
 
@@ -496,40 +496,28 @@ def draw_cheeks(s: Scene) -> None:
 # move together when the head turns: the nose stood out 0.2 on a pad at 0.06-0.08 and left it at
 # 20 degrees), and the depth the whiskers slide by (drawn flat from the pad's sides)
 SNOUT_LIFT = 0.1
-_SNOUT_CENTRE = np.array([[0.0, NOSE_Y + 0.07]])
-
-
-def snout_depth(s: Scene) -> float:
-    """How far the snout stands out (head units): one piece at its centre's depth on the face
-    plus `SNOUT_LIFT`. Its pad, nose and whiskers all move by it, so at a turn they stay
-    together (each point at its own depth on the face, the pad's sides slid less than its middle,
-    the nose ended on the pad's edge and the far whiskers started at the nose)."""
-    if "snout_depth" not in s.memo:
-        s.memo["snout_depth"] = float(s.head.depth(_SNOUT_CENTRE)[0]) + SNOUT_LIFT
-    return s.memo["snout_depth"]
+SNOUT_WHISKERS = 0.3
 
 
 def _snout(kind: str) -> Callable[[Scene], None]:
     def draw(s: Scene) -> None:
         colour = s.colour("snout")
-        z = snout_depth(s)
         if kind in ("cat", "bunny"):
             pads = [ellipse(side * 0.065, NOSE_Y + 0.07, 0.085, 0.07) for side in (-1, 1)]
-            s.fill(s.faces(pads, lift=z, surface=0.0), colour)
+            s.fill(s.faces(pads, lift=SNOUT_LIFT), colour)
         else:
             # round the mouth, down with the jaw (the lips sat across its bottom edge and an open
             # mouth spilled onto the fur)
             jaw = 0.6 * JAW_DROP * drawn_opening(s.pose.mouth_open)
             w, h = (0.26, 0.21) if kind == "bear" else (0.24, 0.21)
-            s.fill(s.face(ellipse(0.0, NOSE_Y + 0.13 + jaw, w, h + jaw), lift=z - 0.02, surface=0.0), colour)
+            s.fill(s.face(ellipse(0.0, NOSE_Y + 0.13 + jaw, w, h + jaw), lift=SNOUT_LIFT - 0.02), colour)
         if kind in ("cat", "bunny"):
-            whiskers = []
             for side in (-1, 1):
                 for k in (-1, 0, 1):
                     start = np.array([side * 0.16, NOSE_Y + 0.07 + k * 0.03])
                     end = start + [side * 0.2, k * 0.045 - 0.01]
-                    whiskers.append(polyline(np.stack([start, end]), closed=False))
-            s.stroke(s.faces(whiskers, lift=z, surface=0.0), s.outline, 0.006)  # one shape: one call
+                    whisker = polyline(np.stack([start, end]), closed=False)
+                    s.stroke(s.flat(whisker, SNOUT_WHISKERS), s.outline, 0.006)
     return draw
 
 

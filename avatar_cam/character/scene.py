@@ -68,14 +68,13 @@ class Scene:
         out += self._face_t
         return out
 
-    def faces(self, shapes: list[np.ndarray], lift: float | Sequence[float] = 0.0,
-              surface: float = 1.0) -> list[np.ndarray]:
+    def faces(self, shapes: list[np.ndarray], lift: float | Sequence[float] = 0.0) -> list[np.ndarray]:
         """`face` of several shapes in one transform (each numpy call costs more than its few
         points here; a part with many shapes maps them together); `lift` is one for all or one
         per shape."""
         sizes = [len(p) for p in shapes]
         z = lift if isinstance(lift, float | int) else np.repeat(np.asarray(lift, np.float64), sizes)
-        return _split(self.face(np.concatenate(shapes), z, surface), sizes)
+        return _split(self.face(np.concatenate(shapes), z), sizes)
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
