@@ -270,7 +270,7 @@ def run_headless(args: argparse.Namespace) -> int:
         summary |= {"frames_with_face": None, "files_without_face": None, "names_without_face": None}
     if isinstance(source, FolderSource) and source.skipped:
         summary["skipped_inputs"] = source.skipped
-    if isinstance(source, VideoSource) and source.ended_early and not stop.is_set() \
+    if isinstance(source, VideoSource) and source.ended_early \
             and (args.max_frames is None or source.frames_read < args.max_frames):
         summary["input_ended_early"] = {"frames_read": source.frames_read,
                                         "frames_in_file": source.frame_count}

@@ -100,10 +100,14 @@ def _pick(rng: np.random.Generator, choices: Iterable[str]) -> str:
     return items[int(rng.integers(len(items)))]
 
 
+def _lab(c: str) -> np.ndarray:
+    """A colour in CIE Lab (L* 0-100)."""
+    return cv2.cvtColor(_rgb(c)[None, None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0, 0]
+
+
 def _apart(a: str, b: str) -> float:
     """CIE Lab distance between two colours."""
-    lab = cv2.cvtColor(np.stack([_rgb(a), _rgb(b)])[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
-    return float(np.linalg.norm(lab[0] - lab[1]))
+    return float(np.linalg.norm(_lab(a) - _lab(b)))
 
 
 # random hair this close to the skin merged with the face (brown on mocha 3, dark brown on ebony 3,
@@ -118,14 +122,14 @@ _BROW_SHADES = (0.85, 0.65, 0.45, 0.3, 0.2)
 
 
 def _lightness(c: str) -> float:
-    return float(cv2.cvtColor(_rgb(c)[None, None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0, 0, 0])
+    return float(_lab(c)[0])
 
 
 def _brows_for(hair: str, skin: str) -> str:
     skin_l = _lightness(skin)
-    shades = [_shade(hair, f) for f in _BROW_SHADES]
-    return next((c for c in shades if abs(_lightness(c) - skin_l) >= BROW_CONTRAST),
-                max(shades, key=lambda c: abs(_lightness(c) - skin_l)))
+    contrast = {c: abs(_lightness(c) - skin_l) for c in (_shade(hair, f) for f in _BROW_SHADES)}
+    return next((c for c, d in contrast.items() if d >= BROW_CONTRAST),
+                max(contrast, key=contrast.__getitem__))
 
 
 def random_parts(rng: np.random.Generator) -> dict[str, dict]:

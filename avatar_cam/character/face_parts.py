@@ -437,7 +437,7 @@ def _inside_face(s: Scene, pts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _on_lips(s: Scene, path: np.ndarray) -> np.ndarray:
+def on_lips(s: Scene, path: np.ndarray) -> np.ndarray:
     """Head units to pixels round the mouth. The lips curve round the teeth: the middle stands
     out, the corners sit back, so turning and nodding move them apart as on a face. Top to bottom
     they stand at the depth of the mouth's line, not on the skull's curve: the lip shape measured
@@ -453,26 +453,23 @@ def draw_mouth(s: Scene) -> None:
     upper, lower, outer_up, outer_low, w = lip_lines(s)
     lip = s.colour("mouth", "lips")
 
-    def on_lips(path: np.ndarray) -> np.ndarray:
-        return _on_lips(s, path)
-
-    lips = on_lips(join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
+    lips = on_lips(s, join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
     s.fill(lips, lip)
     line = shade(lip, 0.55)
     gap = float(np.max(lower[:, 1] - upper[:, 1]))
     if gap > MOUTH_SHUT_GAP:
-        inside = on_lips(join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
+        inside = on_lips(s, join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
         s.fill(inside, (70, 22, 32))
         with s.painter.clipped(inside):
             teeth_h = min(TEETH_MAX, TEETH_SHARE * gap)
             teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
-            s.fill(on_lips(smooth(teeth, tension=0.5)), (250, 248, 242))
+            s.fill(on_lips(s, smooth(teeth, tension=0.5)), (250, 248, 242))
             mid = lower[len(lower) // 2]
             tongue = ellipse(float(mid[0]), float(mid[1]) + 0.01, w * 0.62, max(0.03, 0.35 * gap))
-            s.fill(on_lips(tongue), (222, 96, 110))
+            s.fill(on_lips(s, tongue), (222, 96, 110))
         s.stroke(inside, line, 0.008, closed=True)
     else:
-        s.stroke(on_lips(smooth((upper + lower) / 2, closed=False)), line, 0.011)
+        s.stroke(on_lips(s, smooth((upper + lower) / 2, closed=False)), line, 0.011)
     s.stroke(lips, shade(lip, 0.75), 0.006, closed=True, alpha=170)
 
 
@@ -623,13 +620,13 @@ def _beard_points(s: Scene, full: bool) -> np.ndarray:
 
 
 def _on_jaw(s: Scene, pts: np.ndarray) -> np.ndarray:
-    """Facial hair (head units) to pixels: near the mouth as the lips move (`_on_lips`), at the
+    """Facial hair (head units) to pixels: near the mouth as the lips move (`on_lips`), at the
     chin, the jaw and the face's sides as the head's outline moves them (`head_path`), blended
     between. Mapped all as face surface, a goatee slid off the chin when the head turned and hung
     below it as a slab, and a full beard's far edge ran up the face as a band; mapped near the
     mouth on the skull's curve (not the lips'), a beard's opening slid across an open mouth at a
     turn and a goatee covered the lower lip of a wide-open one."""
-    face, outline = _on_lips(s, pts), as_outline(s, pts)
+    face, outline = on_lips(s, pts), as_outline(s, pts)
     lips = float(lip_lines(s)[3][:, 1].max()) + 0.016  # under the lower lip: as the lips still
     chin = CHIN_Y + JAW_DROP * drawn_opening(s.pose.mouth_open)
     w = np.maximum(np.clip((pts[:, 1] - lips) / max(chin - lips, 0.05), 0, 1),

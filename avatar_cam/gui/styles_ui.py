@@ -80,9 +80,7 @@ class StyleController(QObject):
         styles (mixed in by name, a 144 px painting and a camera-derived style sat among the
         characters a student picks from), each group by name as the catalog lists it."""
         def group(s: StyleInfo) -> int:
-            if s.kind != CHARACTER_KIND:
-                return 2
-            return 0 if s.path.parent.resolve() == self.user_dir.resolve() else 1
+            return 2 if s.kind != CHARACTER_KIND else 0 if self._users(s) else 1
 
         return sorted(styles, key=group)  # stable: the catalog's order within a group
 
@@ -153,7 +151,11 @@ class StyleController(QObject):
     def deletable(self, path: str) -> StyleInfo | None:
         """The style at `path` when it is the user's own (in their styles folder), else None."""
         info = next((s for s in self.catalog.styles if str(s.path) == path), None)
-        return info if info is not None and info.path.parent.resolve() == self.user_dir.resolve() else None
+        return info if info is not None and self._users(info) else None
+
+    def _users(self, info: StyleInfo) -> bool:
+        """Whether `info` is the user's own (in their styles folder)."""
+        return info.path.parent.resolve() == self.user_dir.resolve()
 
     def _menu(self, pos: QPoint) -> None:
         item = self.picker.itemAt(pos)

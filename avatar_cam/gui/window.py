@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
         self.controls.set_expression_used(opened is None or opened.kind == CHARACTER_KIND)
         self._restore_window()
         self.fit_screen(self.screen().availableGeometry())
-        self._calibration, self._calibrating = 0, False  # the last Calibrate click's number; pending?
+        self._calibration = 0  # counts Calibrate clicks and their ends: a stale timer sees it moved
         self._status_timer = QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
         self._status_timer.start(250)
@@ -429,7 +429,6 @@ class MainWindow(QMainWindow):
 
     def calibrate(self) -> None:
         self._calibration += 1
-        self._calibrating = True
         self.controls.set_calibrating("settle")
         self.statusBar().showMessage("Calibrating: look at the camera with a relaxed, neutral face "
                                      "for 3 seconds", 5000)
@@ -440,11 +439,11 @@ class MainWindow(QMainWindow):
     def _calibration_measures(self, this: int) -> None:
         """The settling second is over: the face is being measured (unless that calibration
         already ended)."""
-        if this == self._calibration and self._calibrating:
+        if this == self._calibration:
             self.controls.set_calibrating("hold")
 
     def _on_calibrated(self, ok: bool, message: str) -> None:
-        self._calibrating = False
+        self._calibration += 1  # ended: its settling timer changes nothing now
         self.controls.set_calibrating(None)
         if ok:  # the measured face; the gain stays the saved one (a typed --expressiveness is not saved)
             self.settings.calibration = self.engine.pipeline.config.calibration.with_gain(
