@@ -17,6 +17,7 @@ import pytest
 from avatar_cam.align import crop_matrix
 from avatar_cam.character.draw import (
     FACE_GROUP,
+    Placement,
     background,
     draw_frame,
     draw_portrait,
@@ -33,7 +34,7 @@ from avatar_cam.character.model import (
     parse_colour,
     save_character,
 )
-from avatar_cam.character.painter import BoundsPainter, RecordingPainter
+from avatar_cam.character.painter import BoundsPainter, RecordingPainter, Solid
 from avatar_cam.character.params import (
     IDLE_SECONDS,
     NEUTRAL,
@@ -335,6 +336,32 @@ def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
     assert not head_clipped(Pose(yaw=30, pitch=10, roll=10, mouth_open=0.5, smile=1, brow_r=1, brow_l=1))
     assert head_clipped(Pose(mouth_open=1.0))  # the open lips come near the chin
     assert head_clipped(Pose(yaw=60, pitch=35))  # the far eye reaches the silhouette
+
+
+def test_a_cats_cheek_stripes_fade_out_as_the_cheek_turns_away() -> None:
+    """Turned 30 degrees, the far cheek's stripes were squeezed into two dots beside the outline
+    (they are round the side of the head there): they fade as they shorten and are gone by then,
+    while the near cheek's and the forehead's stay whole."""
+    ch = load_character(builtin_styles_dir() / "tabby.character.json")
+    marking = ch.parts["markings"]["colour"]
+
+    def stripes(yaw: float) -> dict[str, list[int]]:
+        painter = RecordingPainter()
+        paint_with(painter, ch, Pose(yaw=yaw), Placement(200.0, (640.0, 360.0), (640.0, 500.0)))
+        seen: dict[str, list[int]] = {"forehead": [], "image-left": [], "image-right": []}
+        for _, path, paint, *_ in (c for c in painter.calls if c[0] == "fill"):
+            if isinstance(paint, Solid) and paint.colour[:3] == marking:
+                x, y = np.asarray(path).mean(0)
+                part = "forehead" if y < 300 else "image-left" if x < 640 else "image-right"
+                seen[part].append(paint.colour[3])
+        return seen
+
+    facing = stripes(0.0)
+    assert facing == {"forehead": [255] * 3, "image-left": [255] * 2, "image-right": [255] * 2}
+    turned = stripes(30.0)  # turned towards image right: the image-right cheek turns away
+    assert turned["forehead"] == [255] * 3 and turned["image-left"] == [255] * 2
+    assert turned["image-right"] == []
+    assert all(0 < a < 255 for a in stripes(23.0)["image-right"])  # on its way out
 
 
 def test_skia_paths_read_from_bytes_are_the_paths_built_call_by_call() -> None:

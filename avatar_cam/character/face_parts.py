@@ -525,6 +525,9 @@ SNOUT_STYLES: dict[str, Callable[[Scene], None]] = {
 
 
 # -- markings (animals) ------------------------------------------------------------------------------
+# a cheek band is drawn whole seen at least this share of its length, fades out below, and is
+# gone at STRIPE_GONE (about 20 and 28 degrees of turn)
+STRIPE_SEEN, STRIPE_GONE = 0.55, 0.25
 def _stripes(s: Scene) -> None:
     c = s.colour("markings")
     for x in (-0.16, 0.0, 0.16):
@@ -535,7 +538,13 @@ def _stripes(s: Scene) -> None:
         for k in (0, 1):
             y = 0.08 + 0.09 * k
             band = np.array([[side * 0.53, y - 0.02], [side * 0.38, y], [side * 0.53, y + 0.02]])
-            s.fill(s.face(smooth(band, tension=0.4), surface=0.6), c)
+            # on a cheek turning away a band shortens into a dot beside the outline (it is round
+            # the side of the head there): it fades out as it shortens
+            drawn = s.face(band, surface=0.6)
+            seen = np.hypot(*(drawn[1] - drawn[0])) / s.px(0.15)
+            alpha = round(255 * min(max((seen - STRIPE_GONE) / (STRIPE_SEEN - STRIPE_GONE), 0.0), 1.0))
+            if alpha:
+                s.tint(s.face(smooth(band, tension=0.4), surface=0.6), c, alpha)
 
 
 def _mask(s: Scene) -> None:
