@@ -74,6 +74,14 @@ def crop_matrix(
     return m
 
 
+def resized_crop(matrix: np.ndarray, k: float) -> np.ndarray:
+    """`matrix` (image -> crop) for the same crop `k` times as many pixels on a side (pixel
+    centres map as a resize maps them)."""
+    out = np.asarray(matrix, np.float64) * k
+    out[:, 2] += (k - 1) / 2
+    return out
+
+
 def crop_square(face: Face, spec: CropSpec = DEFAULT_CROP) -> tuple[tuple[float, float], float]:
     """The centre (image pixels) and side (pixels) of the square the crop of `face` shows."""
     eye_r, eye_l = face.eyes

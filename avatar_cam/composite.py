@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 
 import cv2
@@ -64,6 +65,9 @@ def field_matte(cartoon_rgb: np.ndarray) -> np.ndarray:
 
 def _ellipse_mask(n: int, feather: float) -> np.ndarray:
     """(n, n) float32 mask of a centred ellipse with a feathered rim, for pasting a face back."""
+    if n > MASK_SIDE:  # the rim is soft: the mask made small and resized is the same mask (its
+        # blur at 1024 px took ~40 ms, a hitch each time a drawn cartoon's side changed)
+        return cv2.resize(_ellipse_mask(MASK_SIDE, feather), (n, n), interpolation=cv2.INTER_LINEAR)
     mask = np.zeros((n, n), np.float32)
     cv2.ellipse(mask, (n // 2, int(n * 0.52)), (int(n * 0.36), int(n * 0.44)), 0, 0, 360, 1.0, -1)
     k = max(3, int(n * feather) | 1)
@@ -77,6 +81,11 @@ KEY_NEAR, KEY_FAR = 20.0, 45.0  # RGB distance from the cartoon's own background
 # overlay: the share of the face box's inscribed ellipse the cartoon must cover (its rim is hair
 # and background); on the clips, and a face moving up to ~3 face widths a second, it always does
 COVER_REACH = 0.8
+MASK_SIDE = 256  # larger overlay masks are this one resized
+# overlay: a drawn cartoon (a character) is drawn at about one of its pixels an output pixel, in
+# steps (its masks are cached by side), up to this side; a 256 px portrait warped onto the output
+# was scaled up 2-3x on a webcam's face at 1280x720 and came out soft
+DRAWN_STEP, DRAWN_MAX = 64, 1024
 
 
 def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
@@ -129,6 +138,8 @@ class Compositor:
         """(weight, 1 - weight) for a square (avatar) or ellipse (overlay) of side n."""
         key = (kind, n)
         if key not in self._mask_cache:
+            if len(self._mask_cache) >= 8:  # a drawn cartoon's side follows the face's size
+                self._mask_cache.clear()
             m = _soft_square_mask(n, 0.06) if kind == "square" else _ellipse_mask(n, 0.12)
             self._mask_cache[key] = (m, 1.0 - m)
         return self._mask_cache[key]
@@ -189,6 +200,17 @@ class Compositor:
             region = out[y0:y1, x0:x1]
             region[:] = cv2.blendLinear(head, region, m, 1.0 - m)
         return self._finish(out)
+
+    def drawn_side(self, camera_shape: tuple[int, ...], crop_matrix: np.ndarray, n: int) -> int:
+        """The side to draw a cartoon at (a character, which can be drawn at any size) so that
+        the `n`-pixel crop `crop_matrix` cuts from a camera frame of `camera_shape` lands on the
+        output at about one cartoon pixel an output pixel: at least `n`, in steps of
+        `DRAWN_STEP`, at most `DRAWN_MAX`."""
+        h, w = camera_shape[:2]
+        out_per_camera = max(self.size[0] / w, self.size[1] / h)
+        crop_per_camera = math.sqrt(abs(float(np.linalg.det(np.asarray(crop_matrix)[:, :2]))))
+        side = n * out_per_camera / max(crop_per_camera, 1e-6)
+        return int(min(max(math.ceil(side / DRAWN_STEP) * DRAWN_STEP, n), max(DRAWN_MAX, n)))
 
     def covers(self, box: tuple[float, float, float, float], crop_matrix: np.ndarray, n: int) -> bool:
         """Whether an overlay of an `n`-pixel cartoon cut with `crop_matrix` covers the face `box`

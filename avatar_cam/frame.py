@@ -53,11 +53,12 @@ class Frame:
     name: str | None = None  # file name for folder sources, so outputs keep it
     still: bool = False  # a photo, processed on its own: nothing carries over from other frames
     face: Face | None = None
-    crop_matrix: np.ndarray | None = None  # 2x3 affine, image -> crop
+    crop_matrix: np.ndarray | None = None  # 2x3 affine, image -> crop (-> the cartoon's pixels, when larger)
     crop: np.ndarray | None = None  # RGB uint8 at the style's input size (full mode: the whole
     # frame); None for styles drawn from landmarks, which never read it
     landmarks: np.ndarray | None = None  # (478, 3) Face Mesh points in crop pixels, for landmark styles
-    cartoon: np.ndarray | None = None  # RGB uint8 at the style's input size
+    # RGB uint8 at the style's input size (a character in overlay mode: larger, `drawn_side`)
+    cartoon: np.ndarray | None = None
     output: np.ndarray | None = None  # BGR uint8 at the output size
     fallback: str | None = None  # why the output is not a fresh cartoon (no_face, generator_error, ...)
     timings_ms: dict[str, float] = field(default_factory=dict)  # wall ms per stage

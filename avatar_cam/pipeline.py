@@ -16,7 +16,7 @@ from typing import cast
 import cv2
 import numpy as np
 
-from avatar_cam.align import CropSpec, face_crop_matrix, warp_crop
+from avatar_cam.align import CropSpec, face_crop_matrix, resized_crop, warp_crop
 from avatar_cam.bystanders import Bystanders
 from avatar_cam.character.params import Calibration, Calibrator
 from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
@@ -365,7 +365,11 @@ class Pipeline:
         if stylizer.draws_frame and mode is not Mode.OVERLAY:
             self._draw_frame(frame, cast(FrameRenderer, stylizer))
             return
-        if not self._run_generator(frame, stylizer):
+        side = None  # a character pasted on the face is drawn at the output's scale
+        if mode is Mode.OVERLAY and stylizer.draws_frame:
+            side = self.compositor.drawn_side(frame.image.shape, cast(np.ndarray, frame.crop_matrix),
+                                              stylizer.size)
+        if not self._run_generator(frame, stylizer, side):
             return
         if mode is Mode.OVERLAY:
             camera = self._others_covered(frame)
@@ -454,10 +458,18 @@ class Pipeline:
                 self.stats.errors[f"generator:{type(e).__name__}"] += 1
                 frame.fallback = "generator_error"
 
-    def _run_generator(self, frame: Frame, stylizer: StyleRenderer) -> bool:
+    def _run_generator(self, frame: Frame, stylizer: StyleRenderer, side: int | None = None) -> bool:
+        """`frame.cartoon` from `stylizer`; a drawn one at `side` pixels, when given, with
+        `frame.crop_matrix` then mapping to its pixels (the cartoon and its matrix travel together
+        into the overlay and the held cartoon)."""
         with timed(frame, "inference"):
             try:
-                frame.cartoon = stylizer.render(frame)
+                if side is None:
+                    frame.cartoon = stylizer.render(frame)
+                else:
+                    frame.cartoon = cast(FrameRenderer, stylizer).render_portrait(frame, side)
+                    matrix = cast(np.ndarray, frame.crop_matrix)
+                    frame.crop_matrix = resized_crop(matrix, side / stylizer.size)
             except Exception as e:  # any generator fault becomes a counted fallback, never a crash
                 self.stats.errors[f"generator:{type(e).__name__}"] += 1
                 frame.fallback = "generator_error"

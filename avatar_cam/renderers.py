@@ -63,6 +63,11 @@ class FrameRenderer(StyleRenderer, Protocol):
         the user chose one); raises on a fault."""
         ...
 
+    def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
+        """RGB uint8 (n, n, 3): `render`'s portrait drawn at any side `n` (overlay mode draws it
+        at the output's scale); raises on a fault."""
+        ...
+
     def idle_frame(self, t: float, size: tuple[int, int],
                    background: np.ndarray | None = None) -> np.ndarray | None:
         """The picture at time `t` while no face is tracked, or None: show the card."""

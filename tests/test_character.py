@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from avatar_cam.align import crop_matrix
+from avatar_cam.align import crop_matrix, face_crop_matrix, resized_crop
 from avatar_cam.character.draw import (
     FACE_GROUP,
     Placement,
@@ -513,6 +513,35 @@ def test_in_every_mode_then_no_face_idles_then_shows_the_card(mode: Mode) -> Non
     idle = [f.output for f, t in zip(outs, times, strict=True) if t - t0 < IDLE_SECONDS - 0.1]
     assert not any(np.array_equal(o, card) for o in idle), "the character idles before the card"
     assert any(not np.array_equal(idle[0], o) for o in idle[1:]), "idling moves (breathing, blinks)"
+
+
+def test_overlay_pastes_the_character_drawn_at_the_outputs_scale() -> None:
+    """Overlay mode pasted a 256 px portrait on the face, scaled up 2-3x on a webcam's face at
+    1280x720: soft outlines. The character is now drawn at about one of its pixels an output
+    pixel and lands where the small one did."""
+    pipe = Pipeline(load_style(DEFAULT), PipelineConfig(mode=Mode.OVERLAY, output_size=(1280, 720)))
+    frame = pipe.process(Frame(draw_demo_face(0.5), 0, 0.5, still=True))
+    assert frame.fallback is None
+    side = frame.cartoon.shape[0]
+    small = face_crop_matrix(frame.face, 256, pipe.config.crop)
+    assert side == pipe.compositor.drawn_side(frame.image.shape, small, 256) and side >= 512
+    assert np.allclose(frame.crop_matrix, resized_crop(small, side / 256))
+    renderer = pipe.stylizer
+    assert isinstance(renderer, CharacterRenderer)
+    portrait = draw_portrait(renderer.character, renderer.pose, 256, mouth=renderer.mouth)
+    upscaled = pipe.compositor.overlay(portrait, frame.image, small)
+    skin = np.array(renderer.character.parts["face"]["skin"][::-1])
+
+    def face_of(out: np.ndarray) -> tuple[np.ndarray, float]:
+        near = np.abs(out.astype(int) - skin).sum(-1) < 12
+        ys, xs = np.nonzero(near)
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        grey = cv2.cvtColor(out[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+        return np.array([xs.mean(), ys.mean()]), float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+    (at, sharp), (was_at, was_sharp) = face_of(frame.output), face_of(upscaled)
+    assert np.abs(at - was_at).max() < 2.0, (at, was_at)
+    assert sharp > 2 * was_sharp, (sharp, was_sharp)
 
 
 def test_idle_eases_the_head_to_centre_and_looks_at_the_camera() -> None:
