@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from avatar_cam.align import crop_matrix, face_crop_matrix, resized_crop
+from avatar_cam.character.body_parts import CLOTHING_STYLES
 from avatar_cam.character.draw import (
     FACE_GROUP,
     Placement,
@@ -311,6 +312,21 @@ def test_the_chins_shadow_follows_the_jaw_inside_the_neck() -> None:
         x0, x1 = xs.min(), xs.max()
         deep = [np.ptp(ys[xs == x]) for x in range(x0 + (x1 - x0) // 10, x1 - (x1 - x0) // 10)]
         assert np.ptp(deep) <= 4, deep
+
+
+@pytest.mark.parametrize("clothing", list(CLOTHING_STYLES))
+def test_no_background_shows_between_the_chin_and_the_clothes(clothing: str) -> None:
+    """Under the chin, down the middle, are the neck and the clothes: a V-neck's V showed the
+    picture's background below the neck's foot (a blue triangle on ada and mia)."""
+    ch = load_character(DEFAULT)
+    ch.parts["clothing"]["style"] = clothing
+    for pose in (Pose(), Pose(yaw=20, pitch=-10)):
+        place = frame_placement(pose, np.zeros(2), (1280, 720), 0.0, extent(ch))
+        out = draw_frame(ch, pose, (1280, 720), body_xy=np.zeros(2))
+        x = round(place.body[0])
+        below = slice(round(place.head[1] + 0.75 * place.scale), 720)  # from below the chin
+        bare = (out[below, x - 3:x + 4] == background(ch, (1280, 720))[below, x - 3:x + 4, :3]).all(-1)
+        assert not bare.any(), f"{clothing}: background at rows {np.nonzero(bare.any(1))[0][:5]}"
 
 
 def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:

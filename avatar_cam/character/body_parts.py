@@ -16,7 +16,8 @@ import numpy as np
 
 from avatar_cam.character.face_parts import head_path
 from avatar_cam.character.geometry import ellipse, polyline, smooth
-from avatar_cam.character.scene import RGB, Scene, shade
+from avatar_cam.character.painter import Solid
+from avatar_cam.character.scene import RGB, Scene, rgba, shade
 
 SHOULDER_Y = 1.02
 BOTTOM = 3.0  # body units: below a landscape frame; clothes reach the picture's floor if lower
@@ -65,10 +66,10 @@ def _neckline(neckline: float = 0.1) -> np.ndarray:
                      (0.2, y - 0.01 + neckline * 0.3), (0.27, y - 0.07)])
 
 
-def tube(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: float,
-         pinch: float = 0.08) -> np.ndarray:
-    """A closed tube from the head (a band `top_half` wide at `top_y`, head units, fixed to the
-    head) to the body (at `bottom_y`, body units): the neck, a turtleneck."""
+def _tube_sides(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: float,
+                pinch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ends (pixels, left to right at the top, right to left at the bottom) and the sides
+    (top to bottom on the right, bottom to top on the left) of `tube`."""
     top = s.face(np.array([[-top_half, top_y], [top_half, top_y]]), surface=0.0)
     bottom = s.body(np.array([[bottom_half, bottom_y], [-bottom_half, bottom_y]]))
     mid_r, mid_l = (top[1] + bottom[0]) / 2, (top[0] + bottom[1]) / 2
@@ -76,17 +77,31 @@ def tube(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: 
     mid_r, mid_l = mid_r + (centre - mid_r) * pinch, mid_l + (centre - mid_l) * pinch
     right = smooth(np.stack([top[1], mid_r, bottom[0]]), closed=False)
     left = smooth(np.stack([bottom[1], mid_l, top[0]]), closed=False)
+    return top, bottom, right, left
+
+
+def tube(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: float,
+         pinch: float = 0.08) -> np.ndarray:
+    """A closed tube from the head (a band `top_half` wide at `top_y`, head units, fixed to the
+    head) to the body (at `bottom_y`, body units): the neck, a turtleneck."""
+    top, bottom, right, left = _tube_sides(s, top_y, top_half, bottom_y, bottom_half, pinch)
     return np.concatenate([top[:1], polyline(top, closed=False)[1:], right[1:],
-                           polyline(np.stack([bottom[0], bottom[1]]), closed=False)[1:], left[1:]])
+                           polyline(bottom, closed=False)[1:], left[1:]])
 
 
 def draw_neck(s: Scene) -> None:
     """The neck, with the chin's shadow on it: the head's outline moved down the face by
-    `CHIN_SHADOW` and kept inside the neck, so its edge follows the jaw (and drops with it)."""
+    `CHIN_SHADOW` and kept inside the neck, so its edge follows the jaw (and drops with it).
+    Only its sides are outlined: its top lies under the head and its foot under the clothes (the
+    whole outline cost twice the stroking for nothing seen)."""
     skin = s.colour("face", "skin")
-    neck = tube(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15)
-    shadow = head_path(s) + CHIN_SHADOW * s.head_m[:, 1]
-    s.outlined(neck, shade(skin, 0.9), s.outline, LINE, shadow=(shadow, shade(skin, 0.78)))
+    top, bottom, right, left = _tube_sides(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15, 0.08)
+    neck = np.concatenate([top[:1], polyline(top, closed=False)[1:], right[1:],
+                           polyline(bottom, closed=False)[1:], left[1:]])
+    s.painter.fill(neck, Solid(rgba(shade(skin, 0.9))), aa=False)
+    with s.painter.clipped(neck):
+        s.fill(head_path(s) + CHIN_SHADOW * s.head_m[:, 1], shade(skin, 0.78))
+    s.stroke([right, left], s.outline, LINE)
 
 
 def _garment(s: Scene, pts: np.ndarray, colour: RGB, tension: float = 0.6) -> np.ndarray:
@@ -114,7 +129,11 @@ def _tshirt(s: Scene) -> None:
 
 
 def _vneck(s: Scene) -> None:
+    """The V shows the chest below the neck (the neck's foot is above the V's point: the picture's
+    background showed through it)."""
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
+    chest = np.array([[-0.2, SHOULDER_Y + 0.05], [0.2, SHOULDER_Y + 0.05], [0.0, SHOULDER_Y + 0.45]])
+    s.painter.fill(s.body(polyline(chest)), Solid(rgba(shade(s.colour("face", "skin"), 0.9))), aa=False)
     _body_shape(s, _torso(v=0.4), c, tension=0.5)
     v = np.array([[-0.27, SHOULDER_Y - 0.07], [0.0, SHOULDER_Y + 0.4], [0.27, SHOULDER_Y - 0.07]])
     s.stroke(s.body(polyline(v, closed=False)), accent, 0.04)
