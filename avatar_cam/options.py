@@ -4,6 +4,8 @@ benchmark."""
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -87,8 +89,27 @@ class OneLineParser(argparse.ArgumentParser):
     """Bad flags are bad input like any other: one `avatar-cam: error: ...` line and exit 1
     (argparse prints the whole usage and exits 2)."""
 
+    _args: list[str] = []
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        self._args = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(1, f"{self.prog}: error: {message}{self._dash_hint(message)} (see {self.prog} --help)\n")
+
+    def _dash_hint(self, message: str) -> str:
+        """argparse reads a value that starts with '-' (`--size -5x10`) as a flag and says only
+        'expected one argument': name the value and how to pass it."""
+        found = re.fullmatch(r"argument (\S+): expected one argument", message)
+        if found is None:
+            return ""
+        for flag in found.group(1).split("/"):
+            at = self._args.index(flag) if flag in self._args else -1
+            if 0 <= at < len(self._args) - 1 and self._args[at + 1].startswith("-"):
+                value = self._args[at + 1]
+                return f"; {value!r} starts with '-' and was read as a flag (write {flag}={value})"
+        return ""
 
 
 def build_parser() -> argparse.ArgumentParser:

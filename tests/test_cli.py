@@ -129,6 +129,9 @@ def test_a_bad_flag_value_is_one_line_and_exit_1(flag: str, value: str,
     err = capsys.readouterr().err
     assert bad.value.code == 1 and err.count("\n") == 1
     assert err.startswith(f"avatar-cam: error: argument {flag}")
+    # a value starting with '-' is read as a flag by argparse ('expected one argument'): the
+    # line names the value and how to pass it
+    assert value in err and ("expected one argument" not in err or f"write {flag}={value}" in err), err
 
 
 def test_an_odd_video_size_is_announced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
