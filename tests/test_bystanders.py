@@ -40,6 +40,20 @@ def test_overlay_covers_a_second_persons_face(style_file: Path, still: bool) -> 
     assert np.array_equal(frame.output[:40, 280:360], camera[:40, 280:360]), "the rest is the camera's"
 
 
+def test_someone_coming_in_between_looks_is_covered_on_the_frame_they_come_in(style_file: Path) -> None:
+    """The detector looks every third frame; a second person appearing on the frame after a
+    look went out as they were until the next one."""
+    two = _two_people()
+    one = two.copy()
+    one[:, 330:] = two[5:6, 330:]  # only the background on the right (its top row, repeated)
+    pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(640, 480)))
+    assert pipe.process(Frame(one, 0, 0.0)).fallback is None  # a look: one person
+    frame = pipe.process(Frame(two, 1, 1 / 30))  # between looks: the other one comes in
+    assert frame.fallback is None
+    out, cam = frame.output[OTHER].astype(int), two[OTHER].astype(int)
+    assert np.abs(out - cam).mean() > 20 and out.std(axis=(0, 1)).max() < 3, "sent uncovered"
+
+
 def test_overlay_with_one_person_leaves_the_camera_picture_alone(style_file: Path) -> None:
     camera = cv2.copyMakeBorder(draw_demo_face(1.0, (320, 240)), 120, 120, 160, 160, cv2.BORDER_REPLICATE)
     pipe = Pipeline(load_style(style_file), PipelineConfig(mode=Mode.OVERLAY, output_size=(640, 480)))
@@ -76,6 +90,33 @@ def test_a_face_stays_covered_between_looks_and_for_a_missed_look() -> None:
     assert boxes[0] == [other.box] and boxes[2] == [other.box], "covered between looks"
     assert boxes[3] == [other.box] and boxes[5] == [other.box], "covered through one missed look"
     assert boxes[6] == [], "gone after the second missed look"
+
+
+def test_a_picture_moving_away_from_the_known_faces_makes_the_detector_look_at_once() -> None:
+    """Between looks someone coming in went out uncovered for up to two frames: a frame whose
+    picture changed away from the tracked face (and from the covered ones) is looked at at once;
+    the tracked face moving is not a reason, and a face missed by the extra looks stays covered
+    as long as before (its hold counts frames, not looks)."""
+    own, other = _face(10, 10), _face(200, 10)
+    seen = _Seen([own], [own], [own, other], *[[own]] * 6)
+    b = Bystanders(seen, every=3, hold=1, grow=0.0)
+    still = np.full((100, 300, 3), 60, np.uint8)
+    assert b.update(still, own) == [] and seen.n == 1  # frame 0: a periodic look
+    talking = still.copy()
+    talking[12:48, 12:48] = 200  # the tracked face changes
+    assert b.update(talking, own) == [] and seen.n == 1, "the tracked face's own movement"
+    coming = talking.copy()
+    coming[10:60, 190:250] = 220  # someone comes in at the right
+    assert b.update(coming, own) == [] and seen.n == 2, "a look at once (this one finds nobody yet)"
+    boxes = [b.update(coming, own)]  # frame 3: periodic; now the face is found
+    assert seen.n == 3 and boxes[0] == [other.box]
+    for _ in range(6):  # the picture keeps moving there: a look every frame, none finds them
+        coming = coming.copy()
+        coming[10:60, 190:250] ^= 0x40
+        boxes.append(b.update(coming, own))
+    assert seen.n == 9
+    assert boxes[1:3] == [[other.box]] * 2, "still covered through looks that miss it (frames 4-5)"
+    assert boxes[-1] == [], "gone once a periodic look's time has passed with no find (frame 9)"
 
 
 def test_the_tracked_face_is_never_covered_and_covers_grow() -> None:
