@@ -329,6 +329,23 @@ def test_no_background_shows_between_the_chin_and_the_clothes(clothing: str) -> 
         assert not bare.any(), f"{clothing}: background at rows {np.nonzero(bare.any(1))[0][:5]}"
 
 
+def test_glasses_arms_go_under_a_headscarf() -> None:
+    """The arms ran from the lenses over the scarf to where the ears would be: under a
+    headscarf they end at its face opening, and the scarf itself is left as it was drawn."""
+    ch = load_character(builtin_styles_dir() / "noor.character.json")
+    assert ch.parts["hair"]["style"] == "hijab"
+    scarf = np.array(ch.parts["hair"]["colour"][::-1])
+    for pose in (Pose(), Pose(yaw=20, roll=-8)):
+        ch.parts["glasses"]["style"] = "none"
+        bare = draw_frame(ch, pose, (1280, 720))
+        ch.parts["glasses"]["style"] = "square"
+        worn = draw_frame(ch, pose, (1280, 720))
+        changed = (worn != bare).any(-1)
+        assert changed.sum() > 500, "the glasses are drawn"
+        on_scarf = changed & (bare == scarf).all(-1)
+        assert on_scarf.sum() == 0, f"{on_scarf.sum()} pixels of the scarf drawn over"
+
+
 def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
     """The face's features are drawn inside the head's clip only when some of them come near or
     past its outline (a full turn); otherwise the clip, which costs a twelfth of the frame, is
