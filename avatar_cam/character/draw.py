@@ -2,8 +2,8 @@
 parameters it listens to, through one `Painter`.
 
     back hair ─ body (behind the neck, neck, clothes) ─ ears ─ head ─ [markings, cheeks, snout,
-    eyes, brows, nose, mouth: inside the head's outline] ─ facial hair ─ front hair ─ headwear ─
-    glasses
+    eyes, brows, nose, mouth: inside the head's outline] ─ facial hair ─ glasses' arms ─ front
+    hair ─ headwear ─ glasses
 
 `frame` is a webcam framing: head and shoulders fill the picture, the head where the person's
 is (`head_x`, `head_y`, `head_scale`), shoulders where `Motion.body` says. `portrait` is the head
@@ -55,7 +55,7 @@ class Extent:
     top: float
 
 
-HEAD_LAYERS = ("hair_back", "ears", "head", "hair_front", "headwear", "glasses")
+HEAD_LAYERS = ("hair_back", "ears", "head", "glasses_arms", "hair_front", "headwear", "glasses")
 _EXTENT_POSES = (Pose(), *(Pose(yaw=y, pitch=p, roll=r, mouth_open=m) for y in (-45, 45) for p in (-35, 35)
                            for r in (-40.0, 0.0, 40.0) for m in (0.0, 1.0)))  # an open mouth tips the
 # head (MOUTH_NOD); a tilt swings the hair, ears and hat out sideways (without it a tilted head
@@ -167,6 +167,7 @@ def layers(ch: Character) -> list[tuple[str, Draw]]:
         ("brows", face_parts.draw_brows), ("nose", face_parts.NOSE_STYLES[p["nose"]["style"]]),
         ("mouth", face_parts.draw_mouth),
         ("facial_hair", face_parts.FACIAL_HAIR_STYLES[p["facial_hair"]["style"]]),
+        ("glasses_arms", None if p["glasses"]["style"] == "none" else face_parts.draw_glasses_arms),
         ("hair_front", hair.front), ("headwear", wear),
         ("glasses", face_parts.GLASSES_STYLES[p["glasses"]["style"]]),
     ]

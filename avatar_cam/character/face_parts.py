@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import nullcontext
 
 import numpy as np
 
@@ -709,11 +708,6 @@ def _frame_shape(kind: str, cx: float) -> np.ndarray:
 FAR_ARM_YAW = 8.0  # degrees of turn past which the far side's glasses arm is hidden by the face
 
 
-# a headscarf's face opening in pixels, in the frame's memo (`hair_parts`): what goes under the
-# scarf (the glasses' arms) is drawn inside it
-FACE_OPENING = "face_opening"
-
-
 def _glasses(kind: str, tinted: bool = False) -> Callable[[Scene], None]:
     def draw(s: Scene) -> None:
         c = s.colour("glasses")
@@ -724,17 +718,18 @@ def _glasses(kind: str, tinted: bool = False) -> Callable[[Scene], None]:
             s.stroke(frame, c, 0.016, closed=True)
         bridge = np.array([[-EYE_X + 0.11, -0.02], [0.0, -0.045], [EYE_X - 0.11, -0.02]])
         s.stroke(s.face(smooth(bridge, closed=False), lift=0.08), c, 0.014)
-        # the far arm goes behind the face once the head turns (it was drawn across the cheek
-        # from the lens to the mouth); under a headscarf the arms go under it at its opening
-        # (they ran on over the scarf to where the ear would be)
-        arms = [s.face(polyline(np.array([[side * (EYE_X + 0.13), -0.03], [side * 0.5, -0.04]]),
-                                closed=False), lift=0.04)
-                for side in (-1, 1) if side * s.pose.yaw <= FAR_ARM_YAW]
-        opening = s.memo.get(FACE_OPENING)
-        with nullcontext() if opening is None else s.painter.clipped(opening):
-            for arm in arms:
-                s.stroke(arm, c, 0.014)
     return draw
+
+
+def draw_glasses_arms(s: Scene) -> None:
+    """The glasses' arms, from the lenses back to the sides of the head: a layer under the front
+    hair, so hair over the temples or a headscarf covers them (drawn over everything, they ran on
+    across the hair or the scarf and ended on it). The far arm goes behind the face once the head
+    turns (it was drawn across the cheek from the lens to the mouth)."""
+    for side in (-1, 1):
+        if side * s.pose.yaw <= FAR_ARM_YAW:
+            arm = np.array([[side * (EYE_X + 0.13), -0.03], [side * 0.5, -0.04]])
+            s.stroke(s.face(polyline(arm, closed=False), lift=0.04), s.colour("glasses"), 0.014)
 
 
 GLASSES_STYLES: dict[str, Callable[[Scene], None]] = {

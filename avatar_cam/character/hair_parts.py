@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avatar_cam.character.face_parts import FACE_OPENING, as_outline, outline_points
+from avatar_cam.character.face_parts import as_outline, outline_points
 from avatar_cam.character.geometry import Pose2D, apply, ellipse, join, reverse, smooth
 from avatar_cam.character.scene import RGB, Scene, shade
 
@@ -535,7 +535,6 @@ def _hijab_front(s: Scene) -> None:
     # the cheeks: draped all round, its chin slid off the face's at a turn and showed the neck
     chin = np.clip((opening[:, 1] - 0.2) / 0.35, 0.0, 1.0)[:, None]
     hole = (1 - chin) * s.draped(opening) + chin * as_outline(s, opening)
-    s.memo[FACE_OPENING] = hole
     ring = join(outer_px, hole, outer_px[:1])
     s.fill(ring, c)
     s.stroke(outer_px, line, LINE, closed=True)
