@@ -677,3 +677,31 @@ def test_file_dialogs_open_where_a_file_was_last_picked_not_in_the_apps_folder(
     monkeypatch.setattr(widgets.QStandardPaths, "writableLocation", lambda kind: "")
     monkeypatch.setattr(widgets, "_last_folder", [])
     assert widgets.start_folder() == str(Path.home())
+
+
+def test_the_video_view_paints_the_frame_in_its_colours_once_converted(qapp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The view hands Qt the frame in the window's own pixel format, converted once a frame: Qt
+    converted and smooth-scaled a BGR888 frame on its thread pool on every paint (a sixth of a
+    core at 30 fps). The picture is the frame's, aspect kept, red as red and blue as blue."""
+    import cv2
+
+    from avatar_cam.gui import widgets
+
+    frame = np.zeros((90, 160, 3), np.uint8)
+    frame[:, :80] = (0, 0, 255)  # BGR: red on the left, blue on the right
+    frame[:, 80:] = (255, 0, 0)
+    conversions = []
+    real = cv2.cvtColor
+    monkeypatch.setattr(widgets.cv2, "cvtColor", lambda *a, **k: conversions.append(1) or real(*a, **k))
+    view = widgets.VideoView()
+    view.resize(400, 300)
+    view.set_frame(frame)
+    shots = [view.grab().toImage() for _ in range(3)]  # three paints of one frame
+    assert len(conversions) == 1
+    img = shots[-1]
+    left, right, band = img.pixelColor(100, 150), img.pixelColor(300, 150), img.pixelColor(200, 10)
+    assert (left.red(), left.blue()) == (255, 0) and (right.red(), right.blue()) == (0, 255)
+    assert (band.red(), band.green(), band.blue()) == (24, 26, 30), "letterboxed: 400x225 in 400x300"
+    view.set_frame(frame.copy())
+    view.grab()
+    assert len(conversions) == 2, "a new frame is converted again"
