@@ -252,3 +252,29 @@ def test_a_headscarf_covers_the_ears() -> None:
     for pose in (Pose(), Pose(yaw=45), Pose(yaw=-45, pitch=20)):
         painter, _ = _bounds(ch, pose)
         assert "ears" not in painter.boxes, pose
+
+
+def test_braids_hang_from_behind_the_head_and_never_cross_the_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a visual audit: turned away 28 degrees with a tilt, the far plait was drawn across
+    the cheek from the eye down. The plaits hang from behind the ears: nothing of them is drawn
+    over the head's silhouette, at any turn, and beside the face they still show."""
+    from avatar_cam.character import hair_parts
+    from avatar_cam.character.draw import draw_frame
+
+    parts = random_parts(np.random.default_rng(5))
+    parts["hair"]["style"] = "braids"
+    parts["headwear"]["style"] = "none"
+    ch = parse_character(character_data("plaited", parts))
+    for pose in (Pose(), Pose(yaw=-28, pitch=-15, roll=-12, mouth_open=0.9), Pose(yaw=28, roll=12)):
+        with_braids = draw_frame(ch, pose, SIZE)
+        with monkeypatch.context() as m:
+            plain = hair_parts.HAIR_STYLES["braids"]
+            m.setitem(hair_parts.HAIR_STYLES, "braids",
+                      hair_parts.HairStyle(plain.back, hair_parts._parted_cap, plain.volume))
+            without = draw_frame(ch, pose, SIZE)
+        braids = (with_braids != without).any(-1)
+        head = np.zeros(braids.shape, np.uint8)
+        cv2.fillPoly(head, [np.round(_paths(ch, pose).fills["head"][0]).astype(np.int32)], 1)
+        inside = cv2.erode(head, np.ones((7, 7), np.uint8)).astype(bool)  # the outline's width in
+        assert braids.sum() > 3000, "the plaits show beside the face"
+        assert not (braids & inside).any(), f"{(braids & inside).sum()} plait pixels over the face at {pose}"

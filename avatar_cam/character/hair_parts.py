@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avatar_cam.character.face_parts import as_outline, outline_points
-from avatar_cam.character.geometry import Pose2D, apply, ellipse, join, reverse, smooth
+from avatar_cam.character.face_parts import as_outline, head_path, outline_points
+from avatar_cam.character.geometry import Pose2D, apply, ellipse, join, polyline, reverse, smooth
 from avatar_cam.character.scene import RGB, Scene, shade
 
 Draw = Callable[[Scene], None]
@@ -381,8 +381,9 @@ def _afro_front(s: Scene) -> None:
         s.stroke(s.draped(smooth(curl, closed=False)), d, 0.008)
 
 
-def _braid(s: Scene, side: int) -> None:
-    """One plait from behind the ear down over the shoulder: overlapping slanted links."""
+def _braid(s: Scene, side: int) -> list[tuple[np.ndarray, RGB, bool]]:
+    """One plait from behind the ear down over the shoulder: overlapping slanted links, as
+    (pixels, colour, outlined) shapes in drawing order."""
     c, _, line = _colours(s)
     x0, n = side * 0.56 * width(s), 6
     k = np.arange(n)
@@ -390,16 +391,33 @@ def _braid(s: Scene, side: int) -> None:
     links = np.stack([np.stack([x0 - w, y - 0.02 - tilt], 1), np.stack([np.full(n, x0), y - 0.1], 1),
                       np.stack([x0 + w, y - 0.02 + tilt], 1), np.stack([np.full(n, x0), y + 0.08], 1)], 1)
     paths = smooth_many(links, 0.9)
-    for i, px in enumerate(_hang(s, paths.reshape(-1, 2), 0.05).reshape(paths.shape)):
-        s.outlined(px, c if i % 2 else shade(c, 0.9), line, 0.009)
+    shapes = [(px, c if i % 2 else shade(c, 0.9), True)
+              for i, px in enumerate(_hang(s, paths.reshape(-1, 2), 0.05).reshape(paths.shape))]
     end = 0.2 + 0.16 * n
-    tie = _hang(s, ellipse(x0, end - 0.06, 0.05, 0.025), 0.05)
-    s.fill(tie, shade(c, 0.45))
+    shapes.append((_hang(s, ellipse(x0, end - 0.06, 0.05, 0.025), 0.05), shade(c, 0.45), False))
     tuft = np.array([[x0 - 0.04, end - 0.05], [x0 + 0.04, end - 0.05], [x0 + 0.06, end + 0.1], [x0,
                                                                                                 end + 0.06],
                      [x0 - 0.06, end + 0.1]])
-    px = _hang(s, smooth(tuft, tension=0.5), 0.05)
-    s.outlined(px, c, line, 0.009)
+    shapes.append((_hang(s, smooth(tuft, tension=0.5), 0.05), c, True))
+    return shapes
+
+
+def _behind_head(s: Scene, shapes: list[np.ndarray]) -> list[np.ndarray]:
+    """The region around `shapes` (pixels) less the head's silhouette: a clip for what hangs from
+    behind the head (one contour each way round, so the head is a hole under either fill rule)."""
+    pts = np.concatenate(shapes)
+    (x0, y0), (x1, y1) = pts.min(0) - 4, pts.max(0) + 4
+    head = head_path(s)
+    box = polyline(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+    if _turning(box) == _turning(head):
+        head = reverse(head)
+    return [box, head]
+
+
+def _turning(path: np.ndarray) -> bool:
+    """Whether the closed chain runs clockwise on the screen (its points' shoelace sign)."""
+    x, y = path[:, 0], path[:, 1]
+    return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) > 0
 
 
 def _parted_cap(s: Scene, grow: float = 0.04) -> None:
@@ -419,9 +437,17 @@ def _braids_back(s: Scene) -> None:
 
 
 def _braids_front(s: Scene) -> None:
+    """The plaits hang from behind the ears: the head hides what of them lies over it (turned, the
+    far plait was drawn across the cheek)."""
     _parted_cap(s)
-    for side in (-1, 1):
-        _braid(s, side)
+    shapes = _braid(s, -1) + _braid(s, 1)
+    line = _colours(s)[2]
+    with s.painter.clipped(_behind_head(s, [px for px, _, _ in shapes])):
+        for px, colour, outlined in shapes:
+            if outlined:
+                s.outlined(px, colour, line, 0.009)
+            else:
+                s.fill(px, colour)
 
 
 LOC_W = 0.06
