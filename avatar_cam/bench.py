@@ -140,7 +140,7 @@ def _cpu_pct(values: list[float]) -> dict[str, float]:
 
 def bench_pipeline(args: argparse.Namespace) -> dict:
     style = StyleCatalog().resolve(args.style)
-    spec = args.input or str(ensure_demo_clip())
+    spec = str(ensure_demo_clip()) if args.input in (None, "demo") else args.input  # as avatar-cam reads it
     with quiet_native_stderr():  # FFmpeg's own line about a file that is not a video
         probe = open_source(spec, loop=True)
     if not isinstance(probe, VideoSource):
@@ -303,7 +303,7 @@ def _count(low: int) -> Callable[[str], int]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="avatar-bench", description=__doc__)
-    p.add_argument("--input", help="video file, looped (default: the generated demo clip)")
+    p.add_argument("--input", help="video file, looped (default or 'demo': the generated demo clip)")
     p.add_argument("--frames", type=_count(1), default=300, help="timed frames (after warm-up; default 300)")
     p.add_argument("--warmup", type=_count(0), default=30, help="untimed frames first (default 30)")
     p.add_argument("--pace", type=parse_fps, metavar="FPS",

@@ -32,7 +32,7 @@ def _sane(r: dict) -> None:
 
 def test_full_speed_run_reports_cpu_per_frame_and_per_stage(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture) -> None:
-    r = _run(tmp_path)
+    r = _run(tmp_path, "--input", "demo")  # the demo clip by name, as avatar-cam takes it
     _sane(r)
     assert r["pace_fps"] is None and "frames_dropped" not in r
     text = capsys.readouterr().out
