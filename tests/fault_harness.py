@@ -130,8 +130,14 @@ class FaultyStylizer:
                    background: np.ndarray | None = None) -> np.ndarray | None:
         return cast(FrameRenderer, self.real).idle_frame(t, size, background)
 
+    def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
+        """A character in overlay mode: its head drawn at the output's scale."""
+        if self.plan.hit("generator_error"):
+            raise RuntimeError("injected renderer fault")
+        return cast(FrameRenderer, self.real).render_portrait(frame, n)
+
     def render(self, frame: Frame) -> np.ndarray:
-        if self.real.draws_frame:  # a character in overlay mode draws the head for the crop
+        if self.real.draws_frame:  # a character's head for the crop
             if self.plan.hit("generator_error"):
                 raise RuntimeError("injected renderer fault")
             return self.real.render(frame)
