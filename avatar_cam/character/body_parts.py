@@ -16,8 +16,7 @@ import numpy as np
 
 from avatar_cam.character.face_parts import head_path
 from avatar_cam.character.geometry import ellipse, polyline, smooth
-from avatar_cam.character.painter import Solid
-from avatar_cam.character.scene import RGB, Scene, rgba, shade
+from avatar_cam.character.scene import RGB, Scene, shade
 
 SHOULDER_Y = 1.02
 BOTTOM = 3.0  # body units: below a landscape frame; clothes reach the picture's floor if lower
@@ -80,13 +79,16 @@ def _tube_sides(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom
     return top, bottom, right, left
 
 
+def _closed_tube(top: np.ndarray, bottom: np.ndarray, right: np.ndarray, left: np.ndarray) -> np.ndarray:
+    return np.concatenate([top[:1], polyline(top, closed=False)[1:], right[1:],
+                           polyline(bottom, closed=False)[1:], left[1:]])
+
+
 def tube(s: Scene, top_y: float, top_half: float, bottom_y: float, bottom_half: float,
          pinch: float = 0.08) -> np.ndarray:
     """A closed tube from the head (a band `top_half` wide at `top_y`, head units, fixed to the
     head) to the body (at `bottom_y`, body units): the neck, a turtleneck."""
-    top, bottom, right, left = _tube_sides(s, top_y, top_half, bottom_y, bottom_half, pinch)
-    return np.concatenate([top[:1], polyline(top, closed=False)[1:], right[1:],
-                           polyline(bottom, closed=False)[1:], left[1:]])
+    return _closed_tube(*_tube_sides(s, top_y, top_half, bottom_y, bottom_half, pinch))
 
 
 def draw_neck(s: Scene) -> None:
@@ -95,13 +97,12 @@ def draw_neck(s: Scene) -> None:
     Only its sides are outlined: its top lies under the head and its foot under the clothes (the
     whole outline cost twice the stroking for nothing seen)."""
     skin = s.colour("face", "skin")
-    top, bottom, right, left = _tube_sides(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15, 0.08)
-    neck = np.concatenate([top[:1], polyline(top, closed=False)[1:], right[1:],
-                           polyline(bottom, closed=False)[1:], left[1:]])
-    s.painter.fill(neck, Solid(rgba(shade(skin, 0.9))), aa=False)
+    sides = _tube_sides(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15, 0.08)
+    neck = _closed_tube(*sides)
+    s.fill(neck, shade(skin, 0.9), aa=False)
     with s.painter.clipped(neck):
         s.fill(head_path(s) + CHIN_SHADOW * s.head_m[:, 1], shade(skin, 0.78))
-    s.stroke([right, left], s.outline, LINE)
+    s.stroke([sides[2], sides[3]], s.outline, LINE)
 
 
 def _garment(s: Scene, pts: np.ndarray, colour: RGB, tension: float = 0.6) -> np.ndarray:
@@ -133,7 +134,7 @@ def _vneck(s: Scene) -> None:
     background showed through it)."""
     c, accent = s.colour("clothing"), s.colour("clothing", "accent")
     chest = np.array([[-0.2, SHOULDER_Y + 0.05], [0.2, SHOULDER_Y + 0.05], [0.0, SHOULDER_Y + 0.45]])
-    s.painter.fill(s.body(polyline(chest)), Solid(rgba(shade(s.colour("face", "skin"), 0.9))), aa=False)
+    s.fill(s.body(polyline(chest)), shade(s.colour("face", "skin"), 0.9), aa=False)
     _body_shape(s, _torso(v=0.4), c, tension=0.5)
     v = np.array([[-0.27, SHOULDER_Y - 0.07], [0.0, SHOULDER_Y + 0.4], [0.27, SHOULDER_Y - 0.07]])
     s.stroke(s.body(polyline(v, closed=False)), accent, 0.04)

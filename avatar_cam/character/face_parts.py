@@ -528,6 +528,8 @@ SNOUT_STYLES: dict[str, Callable[[Scene], None]] = {
 # a cheek band is drawn whole seen at least this share of its length, fades out below, and is
 # gone at STRIPE_GONE (about 20 and 28 degrees of turn)
 STRIPE_SEEN, STRIPE_GONE = 0.55, 0.25
+
+
 def _stripes(s: Scene) -> None:
     c = s.colour("markings")
     for x in (-0.16, 0.0, 0.16):

@@ -384,7 +384,7 @@ def _afro_front(s: Scene) -> None:
 def _braid(s: Scene, side: int) -> list[tuple[np.ndarray, RGB, bool]]:
     """One plait from behind the ear down over the shoulder: overlapping slanted links, as
     (pixels, colour, outlined) shapes in drawing order."""
-    c, _, line = _colours(s)
+    c = _colours(s)[0]
     x0, n = side * 0.56 * width(s), 6
     k = np.arange(n)
     y, w, tilt = 0.2 + 0.16 * k, 0.085 - 0.004 * k, 0.035 * np.where(k % 2, 1.0, -1.0)
@@ -409,12 +409,12 @@ def _behind_head(s: Scene, shapes: list[np.ndarray]) -> list[np.ndarray]:
     (x0, y0), (x1, y1) = pts.min(0) - 4, pts.max(0) + 4
     head = head_path(s)
     box = polyline(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
-    if _turning(box) == _turning(head):
+    if _clockwise(box) == _clockwise(head):
         head = reverse(head)
     return [box, head]
 
 
-def _turning(path: np.ndarray) -> bool:
+def _clockwise(path: np.ndarray) -> bool:
     """Whether the closed chain runs clockwise on the screen (its points' shoelace sign)."""
     x, y = path[:, 0], path[:, 1]
     return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) > 0

@@ -109,15 +109,16 @@ class Scene:
     def colour(self, section: str, key: str = "colour") -> RGB:
         return self.parts[section][key]
 
-    def fill(self, path: Path, paint: Paint | RGB) -> None:
-        self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)))
+    def fill(self, path: Path, paint: Paint | RGB, aa: bool = True) -> None:
+        """`aa=False`: a fill whose edge another part's line or fill covers (`Painter.fill`)."""
+        self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)), aa)
 
     def outlined(self, path: Path, colour: RGB, line: RGB, width_units: float,
                  shadow: tuple[Path, RGB] | None = None) -> None:
         """A closed shape with an outline: the fill's edge lies under the line, so it is drawn
         without anti-aliasing (a quarter of the cost; the line carries the smooth edge). A
         `shadow` (path, colour) is filled inside the shape, under the line."""
-        self.painter.fill(path, Solid(rgba(colour)), aa=width_units * self.scale < 1.5)
+        self.fill(path, colour, aa=width_units * self.scale < 1.5)
         if shadow is not None:
             with self.painter.clipped(path):
                 self.fill(*shadow)
