@@ -89,10 +89,10 @@ class OneLineParser(argparse.ArgumentParser):
     """Bad flags are bad input like any other: one `avatar-cam: error: ...` line and exit 1
     (argparse prints the whole usage and exits 2)."""
 
-    _args: list[str] = []
+    _args: tuple[str, ...] = ()  # the last parse's arguments (for `_dash_hint`)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
-        self._args = list(sys.argv[1:] if args is None else args)
+        self._args = tuple(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
