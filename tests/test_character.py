@@ -346,6 +346,17 @@ def test_glasses_arms_go_under_a_headscarf() -> None:
         assert on_scarf.sum() == 0, f"{on_scarf.sum()} pixels of the scarf drawn over"
 
 
+def test_a_blink_shows_through_sunglasses() -> None:
+    """Teachers read blinks: behind `sam`'s sunglasses a blink changed no pixel by more than 40
+    levels at 1280x720 (the lenses were near black). The lenses are tinted now: still dark
+    glasses, with the eyes and a blink seen through them."""
+    ch = load_character(builtin_styles_dir() / "sam.character.json")
+    assert ch.parts["glasses"]["style"] == "sunglasses"
+    awake = draw_frame(ch, Pose(), (1280, 720)).astype(int)
+    blink = draw_frame(ch, Pose(eye_r=0.0, eye_l=0.0), (1280, 720)).astype(int)
+    assert (np.abs(awake - blink).max(-1) > 40).sum() > 300
+
+
 def test_features_skip_the_head_clip_only_when_well_inside_it() -> None:
     """The face's features are drawn inside the head's clip only when some of them come near or
     past its outline (a full turn); otherwise the clip, which costs a twelfth of the frame, is

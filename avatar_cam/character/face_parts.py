@@ -715,8 +715,8 @@ def _glasses(kind: str, tinted: bool = False) -> Callable[[Scene], None]:
         c = s.colour("glasses")
         for side in (-1, 1):
             frame = s.face(_frame_shape(kind, side * EYE_X), lift=0.06)
-            if tinted:
-                s.tint(frame, (25, 25, 35), 215)
+            if tinted:  # dark, but the eyes show through (at 215 a blink changed ~10 levels)
+                s.tint(frame, (25, 25, 35), 160)
             s.stroke(frame, c, 0.016, closed=True)
         bridge = np.array([[-EYE_X + 0.11, -0.02], [0.0, -0.045], [EYE_X - 0.11, -0.02]])
         s.stroke(s.face(smooth(bridge, closed=False), lift=0.08), c, 0.014)
