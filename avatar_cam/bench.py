@@ -29,7 +29,7 @@ import platformdirs
 from avatar_cam.align import face_crop_matrix
 from avatar_cam.character.renderer import CharacterRenderer
 from avatar_cam.composite import Mode
-from avatar_cam.demo import draw_demo_face, ensure_demo_clip
+from avatar_cam.demo import default_input, draw_demo_face
 from avatar_cam.face import FaceDetector, quiet_native_stderr
 from avatar_cam.frame import Frame
 from avatar_cam.inference import Stylizer, default_threads
@@ -140,7 +140,7 @@ def _cpu_pct(values: list[float]) -> dict[str, float]:
 
 def bench_pipeline(args: argparse.Namespace) -> dict:
     style = StyleCatalog().resolve(args.style)
-    spec = str(ensure_demo_clip()) if args.input in (None, "demo") else args.input  # as avatar-cam reads it
+    spec = default_input(args.input or "demo")  # the demo clip by default and by name, as avatar-cam
     with quiet_native_stderr():  # FFmpeg's own line about a file that is not a video
         probe = open_source(spec, loop=True)
     if not isinstance(probe, VideoSource):

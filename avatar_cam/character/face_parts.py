@@ -542,11 +542,11 @@ def _stripes(s: Scene) -> None:
             band = np.array([[side * 0.53, y - 0.02], [side * 0.38, y], [side * 0.53, y + 0.02]])
             # on a cheek turning away a band shortens into a dot beside the outline (it is round
             # the side of the head there): it fades out as it shortens
-            drawn = s.face(band, surface=0.6)
-            seen = np.hypot(*(drawn[1] - drawn[0])) / s.px(0.15)
+            drawn = s.face(smooth(band, tension=0.4), surface=0.6)  # through the band's points
+            seen = np.hypot(*(drawn[3] - drawn[0])) / s.px(0.15)  # its outer end to its tip
             alpha = round(255 * min(max((seen - STRIPE_GONE) / (STRIPE_SEEN - STRIPE_GONE), 0.0), 1.0))
             if alpha:
-                s.tint(s.face(smooth(band, tension=0.4), surface=0.6), c, alpha)
+                s.tint(drawn, c, alpha)
 
 
 def _mask(s: Scene) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import platform
 
+from avatar_cam.pipeline import CALIBRATE_SECONDS, CALIBRATE_SETTLE_S
+
 OS_NAMES = {"Linux": "Linux", "Windows": "Windows", "Darwin": "macOS"}
 
 SETUP_STEPS = {
@@ -80,7 +82,8 @@ def help_html(system: str | None = None) -> str:
         "<p><b>Pick a character</b> under Style (or Ctrl+Right / Ctrl+Left), or <b>make your own</b> "
         "(Ctrl+E: face, hair, glasses, clothes, colours; Random for ideas). <b>Style from a cartoon "
         "image...</b> gives it the colours of any cartoon picture. <b>Calibrate</b>: look at the camera "
-        "with a relaxed face for 3 seconds (the first one to settle), so your resting face is the "
+        f"with a relaxed face for {CALIBRATE_SETTLE_S + CALIBRATE_SECONDS:g} seconds (the first "
+        f"{CALIBRATE_SETTLE_S:g} s to settle), so your resting face is the "
         "character's; <b>Expressiveness</b> makes its expressions bigger or smaller.</p>",
         "<p>Then turn on the <b>virtual camera</b> and pick it in your meeting app:</p>",
     ]

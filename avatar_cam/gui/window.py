@@ -37,7 +37,7 @@ from avatar_cam.gui.styles_ui import StyleController
 from avatar_cam.gui.thumbnails import ThumbnailMaker
 from avatar_cam.gui.widgets import Banner, VideoView, WheelGuard, big_font, open_file
 from avatar_cam.options import parse_background
-from avatar_cam.pipeline import CALIBRATE_SETTLE_S
+from avatar_cam.pipeline import CALIBRATE_SECONDS, CALIBRATE_SETTLE_S
 from avatar_cam.sources import IMAGE_EXTS
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleInfo
 
@@ -431,7 +431,7 @@ class MainWindow(QMainWindow):
         self._calibration += 1
         self.controls.set_calibrating("settle")
         self.statusBar().showMessage("Calibrating: look at the camera with a relaxed, neutral face "
-                                     "for 3 seconds", 5000)
+                                     f"for {CALIBRATE_SETTLE_S + CALIBRATE_SECONDS:g} seconds", 5000)
         self.engine.calibrate()
         this = self._calibration
         QTimer.singleShot(round(CALIBRATE_SETTLE_S * 1000), self, lambda: self._calibration_measures(this))
