@@ -86,6 +86,38 @@ MASK_SIDE = 256  # larger overlay masks are this one resized
 # steps (its masks are cached by side), up to this side; a 256 px portrait warped onto the output
 # was scaled up 2-3x on a webcam's face at 1280x720 and came out soft
 DRAWN_STEP, DRAWN_MAX = 64, 1024
+# overlay: a drawn character's scene round it is the camera's colours from where the face's
+# ellipse weighs under SURROUND_KNOWN (the camera shows there anyway), read every
+# SURROUND_STRIDE-th pixel and smoothed over a SURROUND_CELLS grid (its own sky-blue scene made
+# a blue egg round the head in the camera picture)
+SURROUND_KNOWN, SURROUND_STRIDE, SURROUND_CELLS = 0.05, 4, 32
+
+
+def surroundings(picture_bgr: np.ndarray, known: np.ndarray) -> np.ndarray | None:
+    """(h, w, 3) uint8: `picture_bgr` smoothed from its `known` pixels ((h, w) bool) alone, the
+    others filled from around them (push-pull over a `SURROUND_CELLS` grid of every
+    `SURROUND_STRIDE`th pixel); None when no pixel is known. Overlay mode fills a drawn
+    character's scene with it: the camera's colours round the face's ellipse carried in, and
+    not one of the face's own pixels."""
+    h, w = known.shape
+    every = (max(1, w // SURROUND_STRIDE), max(1, h // SURROUND_STRIDE))
+    k = cv2.resize(known.view(np.uint8), every, interpolation=cv2.INTER_NEAREST).astype(np.float32)
+    sample = cv2.resize(picture_bgr, every, interpolation=cv2.INTER_NEAREST).astype(np.float32) * k[..., None]
+    g = SURROUND_CELLS
+    levels = [(cv2.resize(sample, (g, g), interpolation=cv2.INTER_AREA),
+               cv2.resize(k, (g, g), interpolation=cv2.INTER_AREA))]
+    while g > 1:  # each level the means of the one below: known colour and known share
+        g //= 2
+        levels.append(tuple(cv2.resize(a, (g, g), interpolation=cv2.INTER_AREA) for a in levels[-1]))
+    colour, share = levels[-1]
+    if share[0, 0] <= 0:
+        return None
+    fill = colour.reshape(1, 1, 3) / share[0, 0]
+    for colour, share in reversed(levels[:-1]):  # known where known, the coarser fill elsewhere
+        up = cv2.resize(fill, colour.shape[1::-1], interpolation=cv2.INTER_LINEAR).reshape(colour.shape)
+        fill = colour + (1.0 - share)[..., None] * up
+    small = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
@@ -171,7 +203,9 @@ class Compositor:
         return self._field_image[1]
 
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
-        """The cartoon warped back onto the face in the camera frame, feathered at the rim.
+        """The cartoon warped back onto the face in the camera frame, feathered at the rim. A
+        premultiplied RGBA cartoon (a drawn character) has the camera's `surroundings` of the
+        face's ellipse round it.
 
         The camera frame's visible window (the output's aspect, centred) is resized to cover the
         output: no stretching. The cartoon and its mask are warped and blended only over the
@@ -193,11 +227,18 @@ class Compositor:
         if x1 > x0 and y1 > y0:
             at = back - np.array([[0, 0, x0], [0, 0, y0]])  # the same map into the box
             box = (int(x1 - x0), int(y1 - y0))
-            head = cv2.warpAffine(cv2.cvtColor(cartoon_rgb, cv2.COLOR_RGB2BGR), at, box,
-                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            head = cv2.warpAffine(cartoon_rgb, at, box, flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT)
             m = cv2.warpAffine(self._mask("ellipse", n)[0], at, box, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT)
             region = out[y0:y1, x0:x1]
+            if head.shape[2] == 4:  # a drawn character without its scene: the camera round it
+                fill = surroundings(region, m < SURROUND_KNOWN)
+                bare = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(head, 3)), cv2.COLOR_GRAY2BGR)
+                head = cv2.add(cv2.cvtColor(head, cv2.COLOR_RGBA2BGR),
+                               bare // 2 if fill is None else cv2.multiply(fill, bare, scale=1 / 255))
+            else:
+                head = cv2.cvtColor(head, cv2.COLOR_RGB2BGR)
             region[:] = cv2.blendLinear(head, region, m, 1.0 - m)
         return self._finish(out)
 

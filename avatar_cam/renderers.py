@@ -64,8 +64,9 @@ class FrameRenderer(StyleRenderer, Protocol):
         ...
 
     def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
-        """RGB uint8 (n, n, 3): `render`'s portrait drawn at any side `n` (overlay mode draws it
-        at the output's scale); raises on a fault."""
+        """RGBA uint8 (n, n, 4), premultiplied: `render`'s portrait drawn at any side `n`
+        without its scene (overlay mode draws it at the output's scale and fills round it from
+        the camera); raises on a fault."""
         ...
 
     def idle_frame(self, t: float, size: tuple[int, int],

@@ -588,6 +588,23 @@ def test_overlay_pastes_the_character_drawn_at_the_outputs_scale() -> None:
     assert sharp > 2 * was_sharp, (sharp, was_sharp)
 
 
+def test_overlay_fills_round_the_character_from_the_camera_not_its_scene() -> None:
+    """Overlay mode pasted the portrait in its scene: the sky-blue backdrop filled the face's
+    ellipse round the head, a blue egg in the camera picture. Round the character is now the
+    camera's own colours from outside the ellipse."""
+    pipe = Pipeline(load_style(DEFAULT), PipelineConfig(mode=Mode.OVERLAY, output_size=(1280, 720)))
+    frame = pipe.process(Frame(draw_demo_face(0.5), 0, 0.5, still=True))
+    assert frame.fallback is None and frame.cartoon.shape[2] == 4, "the portrait without its scene"
+    renderer = pipe.stylizer
+    assert isinstance(renderer, CharacterRenderer)
+    scene = background(renderer.character, (64, 64))[..., :3].reshape(-1, 3).astype(int)  # BGR
+    out = frame.output.reshape(-1, 1, 3).astype(int)
+    camera = cv2.resize(frame.image, (1280, 960))[120:840].reshape(-1, 1, 3).astype(int)
+    near = (np.abs(out - scene[None, ::97]).sum(-1) < 24).any(1).sum()
+    near_camera = (np.abs(camera - scene[None, ::97]).sum(-1) < 24).any(1).sum()
+    assert near <= near_camera + 200, (near, near_camera)
+
+
 def test_idle_eases_the_head_to_centre_and_looks_at_the_camera() -> None:
     m = Motion()
     m.track(Pose(yaw=30, gaze_x=1, head_x=0.5, eye_r=0.2, eye_l=0.2), 0.0)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from avatar_cam.composite import Compositor, Mode, parse_color, placeholder_card
+from avatar_cam.composite import Compositor, Mode, parse_color, placeholder_card, surroundings
 from avatar_cam.frame import Face, Frame
 from avatar_cam.inference import Stylizer, provider_chain
 from avatar_cam.pipeline import Pipeline, PipelineConfig, Stats
@@ -127,6 +127,36 @@ def test_overlay_covers_the_face_and_keeps_the_rest() -> None:
     out = Compositor(Mode.OVERLAY, (640, 480)).overlay(np.zeros((128, 128, 3), np.uint8), cam,
                                                        np.array([[1.0, 0, 1000], [0, 1.0, 1000]]))
     assert out[20, 320].min() > 150 and out[40, 320].max() < 50, "aspect kept, not stretched"
+
+
+def test_the_surroundings_round_a_drawn_character_take_no_face_pixel() -> None:
+    """Overlay mode fills round a drawn character from the camera outside the face's ellipse:
+    what is inside it (the face) changes nothing, and a plain surrounding fills it plainly."""
+    rng = np.random.default_rng(3)
+    picture = np.full((180, 160, 3), (40, 120, 200), np.uint8)
+    yy, xx = np.mgrid[:180, :160]
+    inside = ((xx - 80) / 55.0) ** 2 + ((yy - 95) / 70.0) ** 2 < 1
+    fills = []
+    for _ in range(2):
+        picture[inside] = rng.integers(0, 256, (int(inside.sum()), 3))  # a different face each time
+        fill = surroundings(picture, ~inside)
+        assert fill is not None and fill.shape == picture.shape
+        fills.append(fill)
+    assert np.array_equal(fills[0], fills[1]), "a face pixel reached the fill"
+    assert np.abs(fills[0].astype(int) - (40, 120, 200)).max() <= 1
+    assert surroundings(picture, np.zeros((180, 160), bool)) is None
+
+
+def test_overlay_puts_a_drawn_character_on_the_camera_round_it() -> None:
+    cam = np.full((240, 320, 3), (30, 160, 90), np.uint8)
+    cam[85:160, 135:185] = (0, 0, 255)  # the face, inside the overlay's ellipse
+    portrait = np.zeros((128, 128, 4), np.uint8)
+    portrait[50:80, 54:74] = 255  # a white head on transparency
+    m = np.array([[1.0, 0, -96], [0, 1.0, -56]])  # a 128px crop at (96, 56)
+    out = Compositor(Mode.OVERLAY, (320, 240)).overlay(portrait, cam, m)
+    assert (out[120, 160] == 255).all(), "the character"
+    around = out[95:150, 138:147].astype(int)  # the face beside the head
+    assert np.abs(around - (30, 160, 90)).max() <= 2, "round it, the camera's surroundings"
 
 
 def _frame(image: np.ndarray, i: int = 0) -> Frame:

@@ -255,9 +255,10 @@ def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.nda
 
 
 def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
-                  mouth: np.ndarray | None = None, whole: bool = False) -> np.ndarray:
+                  mouth: np.ndarray | None = None, whole: bool = False, scene: bool = True) -> np.ndarray:
     """RGB uint8 (n, n, 3): the head and shoulders centred in a square (`whole`: all of the
-    character in it, for a thumbnail)."""
-    target = background(ch, (n, n)).copy()
+    character in it, for a thumbnail). Without its `scene`: RGBA (n, n, 4), premultiplied, the
+    character alone on transparency (overlay mode puts the camera's surroundings round it)."""
+    target = background(ch, (n, n)).copy() if scene else np.zeros((n, n, 4), np.uint8)
     paint(ch, pose, target, portrait_placement(n, extent(ch) if whole else None), 0.0, backend, mouth)
-    return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB if scene else cv2.COLOR_BGRA2RGBA)

@@ -87,13 +87,15 @@ class CharacterRenderer:
         return self.calibration.mouth(self.motion.mouth)
 
     def render(self, frame: Frame) -> np.ndarray:
-        """RGB (size, size) portrait of the pose."""
-        return self.render_portrait(frame, self.size)
+        """RGB (size, size) portrait of the pose in its scene."""
+        pose = self._track(frame)
+        return draw_portrait(self.character, pose, self.size, self.backend, self.mouth)
 
     def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
-        """RGB (n, n) portrait of the pose (overlay mode pastes it on the face)."""
+        """RGBA (n, n), premultiplied: the pose's portrait without its scene (overlay mode
+        pastes it on the face, with the camera's surroundings round it)."""
         pose = self._track(frame)
-        return draw_portrait(self.character, pose, n, self.backend, self.mouth)
+        return draw_portrait(self.character, pose, n, self.backend, self.mouth, scene=False)
 
     def render_frame(self, frame: Frame, size: tuple[int, int],
                      background: np.ndarray | None = None) -> np.ndarray:
