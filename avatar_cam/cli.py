@@ -192,6 +192,9 @@ def run_headless(args: argparse.Namespace) -> int:
         if args.reference is not None:  # saved only now: a run refused above saved it anyway
             style = resolve_style(make_look_from(args.style, args.reference))
         settings = AppSettings()
+        if settings.problem:
+            print(f"avatar-cam: note: {settings.problem}: the saved calibration is not used",
+                  file=sys.stderr)
         calibration = settings.calibration
         if args.expressiveness is not None:  # for this run; the window's slider saves it
             calibration = calibration.with_gain(args.expressiveness)

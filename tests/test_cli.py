@@ -233,6 +233,21 @@ def test_calibrate_saves_the_neutral_face_and_expressiveness_is_checked(
     assert bad.value.code == 1 and "outside 0.25 .. 3" in err and err.count("\n") == 1, err
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_pipe_as_the_settings_file_gets_a_note_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Qt's settings reader blocked on a named pipe for good (run in a process of its own, so
+    that a block fails this test instead of hanging the suite)."""
+    os.mkfifo(tmp_path / "pipe.ini")
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys; from avatar_cam.cli import main; sys.exit(main(sys.argv[1:]))",
+         "--headless", "-i", "demo", "-o", "none", "--max-frames", "2", "--size", "320x180"],
+        env={**os.environ, "AVATAR_CAM_SETTINGS": str(tmp_path / "pipe.ini")}, capture_output=True,
+        text=True, timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert "pipe.ini is a pipe or device, not a settings file" in run.stderr
+    assert run.stderr.count("note:") == 1, run.stderr
+
+
 def test_reference_makes_a_look_saves_it_and_runs_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """`--style anime-mesh --reference PICTURE`: the picture's look, saved per user, listed, used."""

@@ -3,6 +3,7 @@ styles are refused, settings round-trip, help and hotkeys."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.test_gui_helpers import (  # noqa: E402
     mosaic_style,
     nan_style,
     pump,
+    settings_open_in_time,
     style_code_style,
     wait_until,
 )
@@ -449,6 +451,17 @@ def test_startup_problems_stay_while_the_source_runs(env) -> None:
     assert w2.banner.isVisible()
     w2.banner.close_button.click()
     assert not w2.banner.isVisible()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_pipe_as_the_settings_file_is_a_notice_and_the_window_runs(env) -> None:
+    os.mkfifo(env.root / "pipe.ini")
+    assert settings_open_in_time(env.root / "pipe.ini"), "reading the settings blocked on the pipe"
+    env.settings_path = env.root / "pipe.ini"
+    w = env.window()
+    wait_until(lambda: w.engine.state == "running" and frames_out(w) > 3, what="stream running")
+    assert w.banner.isVisible()
+    assert "pipe.ini is a pipe or device, not a settings file" in w.banner.label.text()
 
 
 def test_a_startup_notice_and_a_camera_problem_show_together(qapp) -> None:

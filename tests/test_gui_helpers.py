@@ -3,6 +3,8 @@ pyvirtualcam backend and a Qt wait loop."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -177,3 +179,14 @@ def pump(seconds: float) -> None:
     while time.monotonic() < end:
         QApplication.processEvents()
         time.sleep(0.01)
+
+
+def settings_open_in_time(path: Path, seconds: float = 60) -> bool:
+    """Whether `AppSettings(path)` returns, tried in a process of its own: Qt's settings reader
+    blocked on a named pipe for good (holding the interpreter's lock, so a thread cannot guard
+    it), and a test that hangs the suite is no test."""
+    code = "import sys; from avatar_cam.gui.settings import AppSettings; AppSettings(sys.argv[1]).mirror"
+    try:
+        return subprocess.run([sys.executable, "-c", code, str(path)], timeout=seconds).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False

@@ -3,6 +3,7 @@ reconnect, sinks that fail, GUI sources, thumbnails on the demo face."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from avatar_cam.gui.workers import (  # noqa: E402
 )
 from avatar_cam.sources import ImageSource, VideoSource  # noqa: E402
 from avatar_cam.styles import load_style  # noqa: E402
-from tests.test_gui_helpers import FakeFactory, mosaic_style  # noqa: E402
+from tests.test_gui_helpers import FakeFactory, mosaic_style, settings_open_in_time  # noqa: E402
 
 
 def test_frame_queue_keeps_only_the_newest() -> None:
@@ -153,6 +154,21 @@ def test_settings_file_is_where_it_is_told(tmp_path: Path, monkeypatch) -> None:
     assert t.mirror is False and t.vcam and t.help_seen
     monkeypatch.setenv("AVATAR_CAM_SETTINGS", str(tmp_path / "env.ini"))
     assert AppSettings().location == str(tmp_path / "env.ini")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_pipe_as_the_settings_file_is_said_once_and_never_blocks(tmp_path: Path) -> None:
+    """Qt's settings reader blocked for good on a named pipe: the window never opened. Now the
+    values live for this run only and the pipe is named as the problem."""
+    pipe = tmp_path / "settings.ini"
+    os.mkfifo(pipe)
+    assert settings_open_in_time(pipe), "reading the settings blocked on the pipe"
+    s = AppSettings(pipe)
+    assert s.location == str(pipe) and s.mirror is None and "pipe or device" in (s.problem or "")
+    s.mirror = True
+    assert s.mirror is True, "kept for this run"
+    assert s.sync() == s.problem
+    assert pipe.is_fifo(), "the pipe is left as it was"
 
 
 def test_camera_scan_skips_the_busy_camera_and_our_own_output(monkeypatch) -> None:

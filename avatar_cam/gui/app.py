@@ -127,6 +127,8 @@ def build_window(args: argparse.Namespace, settings: AppSettings | None = None,
     settings = settings or AppSettings()
     catalog = catalog or StyleCatalog()
     options = start_options(args, settings, has_camera)
+    if settings.problem:
+        options.notices.append(f"{settings.problem}: settings are not saved this time")
     try:
         provider = check_provider(args.provider)  # a typo says so; CUDA is cuda
         provider_chain(provider)

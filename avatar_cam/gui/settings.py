@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class AppSettings:
 
     def __init__(self, path: str | Path | None = None):
         path = path or os.environ.get(SETTINGS_ENV) or None
+        self.problem: str | None = None  # why no settings are read or saved, in words
+        self._location: str | None = None
+        if path and Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):
+            # a pipe or a device: Qt's reader blocks on a pipe for good. The values are kept for
+            # this run in a private file instead, and the user is told once
+            self.problem = f"{path} is a pipe or device, not a settings file"
+            self._location, self._scratch = str(path), tempfile.TemporaryDirectory(prefix="avatar-cam-")
+            path = Path(self._scratch.name) / "settings.ini"
         if path:
             self.qs = QSettings(str(path), QSettings.Format.IniFormat)
         else:
@@ -59,6 +68,8 @@ class AppSettings:
     def sync(self) -> str | None:
         """Write the settings out now; what went wrong, in words, else None."""
         self.qs.sync()
+        if self.problem:
+            return self.problem
         if self.qs.status() == QSettings.Status.NoError:
             return None
         access = self.qs.status() == QSettings.Status.AccessError
@@ -66,7 +77,7 @@ class AppSettings:
 
     @property
     def location(self) -> str:
-        return self.qs.fileName()
+        return self._location or self.qs.fileName()
 
     # -- values ---------------------------------------------------------------------------------
     @property
