@@ -117,14 +117,18 @@ class FaultyStylizer:
     def reset(self) -> None:
         self.real.reset()
 
-    def render_frame(self, frame: Frame, size: tuple[int, int],
-                     background: np.ndarray | None = None) -> np.ndarray:
-        real = cast(FrameRenderer, self.real)
+    def _character_faults(self, frame: Frame) -> None:
+        """A drawn character's injected faults, whichever picture it is asked for (the whole
+        frame, or its head for overlay mode and the crop): an exception, or NaN landmarks."""
         if self.plan.hit("generator_error"):
             raise RuntimeError("injected renderer fault")
         if self.plan.hit("generator_nan") and frame.landmarks is not None:
             frame.landmarks = np.full_like(frame.landmarks, np.nan)
-        return real.render_frame(frame, size, background)
+
+    def render_frame(self, frame: Frame, size: tuple[int, int],
+                     background: np.ndarray | None = None) -> np.ndarray:
+        self._character_faults(frame)
+        return cast(FrameRenderer, self.real).render_frame(frame, size, background)
 
     def idle_frame(self, t: float, size: tuple[int, int],
                    background: np.ndarray | None = None) -> np.ndarray | None:
@@ -132,14 +136,12 @@ class FaultyStylizer:
 
     def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
         """A character in overlay mode: its head drawn at the output's scale."""
-        if self.plan.hit("generator_error"):
-            raise RuntimeError("injected renderer fault")
+        self._character_faults(frame)
         return cast(FrameRenderer, self.real).render_portrait(frame, n)
 
     def render(self, frame: Frame) -> np.ndarray:
         if self.real.draws_frame:  # a character's head for the crop
-            if self.plan.hit("generator_error"):
-                raise RuntimeError("injected renderer fault")
+            self._character_faults(frame)
             return self.real.render(frame)
         # the ONNX generator: the style's own, or the one a mesh style runs on its drawing
         real = cast(Stylizer, self.real.stylizer if isinstance(self.real, MeshStylizer) else self.real)
