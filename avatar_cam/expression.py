@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from avatar_cam.mediapipe_loader import load_mediapipe
+
 N_LANDMARKS = 478  # 468 mesh points + 10 iris points (refine_landmarks=True)
 
 # landmark indices (MediaPipe face mesh topology)
@@ -133,7 +135,7 @@ class ExpressionAnalyzer:
     """MediaPipe Face Mesh (static images, refined iris landmarks) -> `Expression` or None."""
 
     def __init__(self, min_confidence: float = 0.5):
-        import mediapipe as mp  # heavy import, kept out of module import time
+        mp = load_mediapipe()  # heavy import, kept out of module import time
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=True,

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from avatar_cam.frame import Face
+from avatar_cam.mediapipe_loader import load_mediapipe
 
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
@@ -67,7 +68,7 @@ class FaceDetector:
     """
 
     def __init__(self, min_confidence: float = 0.5, model_selection: int = 1, max_side: int = 640):
-        import mediapipe as mp  # heavy import, kept out of module import time
+        mp = load_mediapipe()  # heavy import, kept out of module import time
 
         with quiet_native_stderr():
             self._mp = mp.solutions.face_detection.FaceDetection(

@@ -33,6 +33,7 @@ from avatar_cam.align import CropSpec, crop_square
 from avatar_cam.expression import N_LANDMARKS
 from avatar_cam.face import FaceDetector, FaceTracker, TrackerConfig, quiet_native_stderr
 from avatar_cam.frame import Face
+from avatar_cam.mediapipe_loader import load_mediapipe
 
 # MediaPipe's own subgraphs (as static Face Mesh runs them), each fed a region of the frame
 _LANDMARK_GRAPH = """
@@ -171,7 +172,7 @@ class _Graph:
     `SolutionBase.process` does, without its per-call result type (0.3 ms a call)."""
 
     def __init__(self, text: str, output: str, side_packets: dict | None = None):
-        import mediapipe as mp
+        mp = load_mediapipe()  # first: the imports below would import MediaPipe without it
         from google.protobuf import text_format
         from mediapipe.framework import calculator_pb2
         from mediapipe.modules.face_detection import face_detection_pb2  # noqa: F401 (options type)
@@ -237,8 +238,7 @@ class FaceMesh:
     handed over."""
 
     def __init__(self) -> None:
-        import mediapipe as mp
-
+        mp = load_mediapipe()
         with quiet_native_stderr():
             self._landmarks = _Graph(_LANDMARK_GRAPH, "landmarks",
                                      {"with_attention": mp.packet_creator.create_bool(True)})
