@@ -120,6 +120,14 @@ def surroundings(picture_bgr: np.ndarray, known: np.ndarray) -> np.ndarray | Non
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _over(drawing_rgba: np.ndarray, under_bgr: np.ndarray | None) -> np.ndarray:
+    """BGR: a premultiplied RGBA drawing over `under_bgr` (None: mid grey, when no camera pixel
+    round the face was there to fill from)."""
+    bare = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(drawing_rgba, 3)), cv2.COLOR_GRAY2BGR)
+    under = bare // 2 if under_bgr is None else cv2.multiply(under_bgr, bare, scale=1 / 255)
+    return cv2.add(cv2.cvtColor(drawing_rgba, cv2.COLOR_RGBA2BGR), under)
+
+
 def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
     """A (h, w, 3) uint8 picture of one colour: one row, then copied down (numpy broadcasting a
     colour over 1280x720 pixel by pixel took 10 ms)."""
@@ -233,10 +241,7 @@ class Compositor:
                                borderMode=cv2.BORDER_CONSTANT)
             region = out[y0:y1, x0:x1]
             if head.shape[2] == 4:  # a drawn character without its scene: the camera round it
-                fill = surroundings(region, m < SURROUND_KNOWN)
-                bare = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(head, 3)), cv2.COLOR_GRAY2BGR)
-                head = cv2.add(cv2.cvtColor(head, cv2.COLOR_RGBA2BGR),
-                               bare // 2 if fill is None else cv2.multiply(fill, bare, scale=1 / 255))
+                head = _over(head, surroundings(region, m < SURROUND_KNOWN))
             else:
                 head = cv2.cvtColor(head, cv2.COLOR_RGB2BGR)
             region[:] = cv2.blendLinear(head, region, m, 1.0 - m)

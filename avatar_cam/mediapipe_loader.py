@@ -12,8 +12,8 @@ _LOCK = threading.Lock()
 
 def load_mediapipe() -> types.ModuleType:
     """The `mediapipe` package. Its package init imports `solutions.drawing_utils`, which imports
-    matplotlib's pyplot for one plotting helper (`plot_landmarks`) the app never calls: 0.65-0.95
-    s and ~40 MB of every start here. While MediaPipe is first imported, empty stand-ins take
+    matplotlib's pyplot for one plotting helper (`plot_landmarks`) the app never calls: 0.4-0.9 s
+    and ~43 MB of every start here. While MediaPipe is first imported, empty stand-ins take
     matplotlib's place (unless it was imported already), and they are taken out again, so what
     imports matplotlib later gets the real one. One thread at a time: another must not see the
     stand-ins or a half-imported MediaPipe."""

@@ -39,6 +39,7 @@ class AppSettings:
         path = path or os.environ.get(SETTINGS_ENV) or None
         self.problem: str | None = None  # why no settings are read or saved, in words
         self._location: str | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None  # where a pipe's values go
         if path and Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):
             # a pipe or a device: Qt's reader blocks on a pipe for good. The values are kept for
             # this run in a private file instead, and the user is told once
