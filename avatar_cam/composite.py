@@ -91,6 +91,9 @@ DRAWN_STEP, DRAWN_MAX = 64, 1024
 # SURROUND_STRIDE-th pixel and smoothed over a SURROUND_CELLS grid (its own sky-blue scene made
 # a blue egg round the head in the camera picture)
 SURROUND_KNOWN, SURROUND_STRIDE, SURROUND_CELLS = 0.05, 4, 32
+# overlay: the face's outline (Face Mesh's hull) is covered grown by this share of the cartoon's
+# side (2.5 times the rim's feathering), so that the feathering lies outside the face
+COVER_MARGIN = 0.045
 
 
 def surroundings(picture_bgr: np.ndarray, known: np.ndarray) -> np.ndarray | None:
@@ -118,6 +121,23 @@ def surroundings(picture_bgr: np.ndarray, known: np.ndarray) -> np.ndarray | Non
         fill = colour + (1.0 - share)[..., None] * up
     small = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _outline_mask(outline: np.ndarray, at: np.ndarray, box: tuple[int, int], n: int) -> np.ndarray:
+    """(h, w) float32 over `box`: the convex `outline` (cartoon pixels of an `n`-pixel cartoon,
+    mapped by `at`) grown by `COVER_MARGIN` of the side and feathered as the ellipse is (drawn at
+    most half `MASK_SIDE` across, then enlarged: the blur is what costs)."""
+    w, h = box
+    scale = min(1.0, MASK_SIDE / 2 / max(w, h))
+    side = n * scale * math.sqrt(abs(float(np.linalg.det(at[:, :2]))))  # the cartoon's side, small
+    small = np.zeros((max(1, round(h * scale)), max(1, round(w * scale))), np.uint8)
+    points = (outline @ at[:, :2].T + at[:, 2]) * scale
+    cv2.fillConvexPoly(small, np.round(points * 16).astype(np.int32), 255, cv2.LINE_8, 4)
+    r = max(1, round(COVER_MARGIN * side))
+    small = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    k = max(3, int(0.12 * side) | 1)
+    soft = cv2.GaussianBlur(small.astype(np.float32) * (1 / 255), (k, k), 0)
+    return cv2.resize(soft, box, interpolation=cv2.INTER_LINEAR)
 
 
 def _over(drawing_rgba: np.ndarray, under_bgr: np.ndarray | None) -> np.ndarray:
@@ -210,10 +230,12 @@ class Compositor:
             self._field_image = (bgr, _filled(self.size, bgr))
         return self._field_image[1]
 
-    def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray) -> np.ndarray:
-        """The cartoon warped back onto the face in the camera frame, feathered at the rim. A
-        premultiplied RGBA cartoon (a drawn character) has the camera's `surroundings` of the
-        face's ellipse round it.
+    def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray,
+                cover: np.ndarray | None = None) -> np.ndarray:
+        """The cartoon warped back onto the face in the camera frame, feathered at the rim: over
+        its ellipse and, when given, the face's `cover` outline (cartoon pixels, convex; grown by
+        `COVER_MARGIN` so that the feathered rim falls outside the face). A premultiplied RGBA
+        cartoon (a drawn character) has the camera's `surroundings` of what is covered round it.
 
         The camera frame's visible window (the output's aspect, centred) is resized to cover the
         output: no stretching. The cartoon and its mask are warped and blended only over the
@@ -239,6 +261,8 @@ class Compositor:
                                   borderMode=cv2.BORDER_CONSTANT)
             m = cv2.warpAffine(self._mask("ellipse", n)[0], at, box, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT)
+            if cover is not None:
+                m = np.maximum(m, _outline_mask(cover, at, box, n))
             region = out[y0:y1, x0:x1]
             if head.shape[2] == 4:  # a drawn character without its scene: the camera round it
                 head = _over(head, surroundings(region, m < SURROUND_KNOWN))

@@ -57,8 +57,12 @@ class Frame:
     crop: np.ndarray | None = None  # RGB uint8 at the style's input size (full mode: the whole
     # frame); None for styles drawn from landmarks, which never read it
     landmarks: np.ndarray | None = None  # (478, 3) Face Mesh points in crop pixels, for landmark styles
-    # RGB uint8 at the style's input size (a character in overlay mode: larger, `drawn_side`)
+    # RGB uint8 at the style's input size (a character in overlay mode: larger, `drawn_side`, and
+    # premultiplied RGBA without its scene)
     cartoon: np.ndarray | None = None
+    # overlay mode: the face's outline (convex, cartoon pixels) the paste must cover beside its
+    # ellipse, from the landmarks (a turned face's near cheek reaches past the ellipse)
+    cover: np.ndarray | None = None
     output: np.ndarray | None = None  # BGR uint8 at the output size
     fallback: str | None = None  # why the output is not a fresh cartoon (no_face, generator_error, ...)
     timings_ms: dict[str, float] = field(default_factory=dict)  # wall ms per stage

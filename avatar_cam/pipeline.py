@@ -52,6 +52,16 @@ CALIBRATE_SETTLE_S = 1.0  # seconds of face a calibration leaves out (the person
 CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before calibrating stops
 
 
+def _face_outline(frame: Frame, size: int) -> np.ndarray | None:
+    """Overlay mode: the face's outline in the cartoon's pixels (the hull of its landmarks, which
+    are in the pixels of a `size` crop), for the paste to cover beside its ellipse; None without
+    landmarks (a style read from the crop)."""
+    if frame.landmarks is None or frame.cartoon is None:
+        return None
+    points = frame.landmarks[:, :2] * (frame.cartoon.shape[0] / size)
+    return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
+
+
 @dataclass
 class PipelineConfig:
     mode: Mode = Mode.AVATAR
@@ -376,8 +386,9 @@ class Pipeline:
             if camera is None:
                 frame.fallback = "detector_error"
                 return
+            frame.cover = _face_outline(frame, stylizer.size)
             with timed(frame, "composite"):
-                frame.output = self.compositor.overlay(frame.cartoon, camera, frame.crop_matrix)
+                frame.output = self.compositor.overlay(frame.cartoon, camera, frame.crop_matrix, frame.cover)
             return
         with timed(frame, "composite"):
             frame.output = self.compositor.avatar(frame.cartoon)

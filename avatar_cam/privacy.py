@@ -103,15 +103,16 @@ class LiveHold:
         self._output: np.ndarray | None = None
         self._cartoon: np.ndarray | None = None
         self._matrix: np.ndarray | None = None
+        self._cover: np.ndarray | None = None
         self._mode: Mode | None = None
         self._index = -1
         self._since = 0
 
     def remember(self, frame: Frame, mode: Mode) -> None:
-        """Keep `frame`'s fresh output, made in `mode` (and from face modes its cartoon and crop
-        matrix)."""
+        """Keep `frame`'s fresh output, made in `mode` (and from face modes its cartoon, crop
+        matrix and the face outline it covers)."""
         self._output, self._mode = frame.output, mode
-        self._cartoon, self._matrix = frame.cartoon, frame.crop_matrix
+        self._cartoon, self._matrix, self._cover = frame.cartoon, frame.crop_matrix, frame.cover
         self._index = frame.index
         self._since = 0
 
@@ -143,7 +144,7 @@ class LiveHold:
             image = frame.image if onto is None else onto()
             if image is None:
                 return None
-            held = compositor.overlay(self._cartoon, image, self._matrix)
+            held = compositor.overlay(self._cartoon, image, self._matrix, self._cover)
         else:
             return None
         if held.shape[:2] != (compositor.size[1], compositor.size[0]) or leaks_camera(held, frame):

@@ -159,6 +159,23 @@ def test_overlay_puts_a_drawn_character_on_the_camera_round_it() -> None:
     assert np.abs(around - (30, 160, 90)).max() <= 2, "round it, the camera's surroundings"
 
 
+def test_overlay_covers_the_faces_outline_beyond_its_ellipse() -> None:
+    """A turned face's near cheek reaches past the paste's ellipse: with the face's outline given,
+    what lies inside it never reaches the output."""
+    rng = np.random.default_rng(5)
+    cam = np.full((240, 320, 3), 90, np.uint8)
+    m = np.array([[1.0, 0, -96], [0, 1.0, -56]])  # a 128px crop at (96, 56)
+    cheek = np.array([[8.0, 30], [30, 30], [30, 110], [8, 110]])  # crop pixels, past the ellipse's left
+    comp, cartoon = Compositor(Mode.OVERLAY, (320, 240)), np.full((128, 128, 3), 250, np.uint8)
+    other = cam.copy()
+    other[86:166, 104:126] = rng.integers(0, 256, (80, 22, 3))  # the cheek's camera pixels changed
+    without = np.abs(comp.overlay(cartoon, cam, m).astype(int) - comp.overlay(cartoon, other, m))
+    assert without.max() > 24, "the ellipse alone lets the cheek through"
+    covered = np.abs(comp.overlay(cartoon, cam, m, cheek).astype(int)
+                     - comp.overlay(cartoon, other, m, cheek))
+    assert covered.max() <= 4, covered.max()  # the rim's feathering 2.5 sigmas out: under 1.5%
+
+
 def _frame(image: np.ndarray, i: int = 0) -> Frame:
     return Frame(image, i, i / 30)
 
