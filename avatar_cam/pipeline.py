@@ -53,12 +53,24 @@ CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before cal
 
 
 def _face_outline(frame: Frame, size: int) -> np.ndarray | None:
-    """Overlay mode: the face's outline in the cartoon's pixels (the hull of its landmarks, which
-    are in the pixels of a `size` crop), for the paste to cover beside its ellipse; None without
-    landmarks (a style read from the crop)."""
-    if frame.landmarks is None or frame.cartoon is None:
+    """Overlay mode: the face's outline in the cartoon's pixels, for the paste to cover beside its
+    ellipse: the hull of its landmarks (in the pixels of a `size` crop), or for a style read from
+    the crop, of the detector's box's inscribed ellipse and its ear points drawn out over the
+    cheeks' height (a turned face's near ear marks its near cheek's edge); None without a face."""
+    if frame.cartoon is None:
         return None
-    points = frame.landmarks[:, :2] * (frame.cartoon.shape[0] / size)
+    if frame.landmarks is not None:
+        points = frame.landmarks[:, :2] * (frame.cartoon.shape[0] / size)
+    elif frame.face is not None and frame.crop_matrix is not None:
+        x, y, w, h = frame.face.box
+        turn = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+        ring = np.stack([x + w / 2 * (1 + np.cos(turn)), y + h / 2 * (1 + np.sin(turn))], 1)
+        ears = frame.face.keypoints[4:6]
+        ears = ears + (ears - (x + w / 2, 0)) * (0.1, 0)  # a tenth further out from the middle
+        camera = np.vstack([ring, ears - (0, 0.4 * h), ears, ears + (0, 0.4 * h)])  # the cheeks' edges
+        points = camera @ frame.crop_matrix[:, :2].T + frame.crop_matrix[:, 2]
+    else:
+        return None
     return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
 
 
