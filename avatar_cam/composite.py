@@ -183,8 +183,7 @@ class Compositor:
     own background colour (its top corners', eased over frames), so the square it is drawn in does
     not show as a card.
 
-    Masks (as weight pairs for `cv2.blendLinear`, ~25x faster than numpy float blending) and the
-    background are made once per (mask kind, size) and reused."""
+    Masks and the background are made once per (mask kind, size) and reused."""
 
     def __init__(
         self,
@@ -199,7 +198,7 @@ class Compositor:
         self.size = size
         self.mirror = mirror
         self.set_background(background, background_image, custom)
-        self._mask_cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._mask_cache: dict[tuple[str, int], np.ndarray] = {}
 
     def set_background(self, color: tuple[int, int, int], image: np.ndarray | None = None,
                        custom: bool = True) -> None:
@@ -212,14 +211,13 @@ class Compositor:
         else:
             self._background = _filled(self.size, color)
 
-    def _mask(self, kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(weight, 1 - weight) for a square (avatar) or ellipse (overlay) of side n."""
+    def _mask(self, kind: str, n: int) -> np.ndarray:
+        """(n, n) float32 weights of a square (avatar) or ellipse (overlay) of side n."""
         key = (kind, n)
         if key not in self._mask_cache:
             if len(self._mask_cache) >= 8:  # a drawn cartoon's side follows the face's size
                 self._mask_cache.clear()
-            m = _soft_square_mask(n, 0.06) if kind == "square" else _ellipse_mask(n, 0.12)
-            self._mask_cache[key] = (m, 1.0 - m)
+            self._mask_cache[key] = _soft_square_mask(n, 0.06) if kind == "square" else _ellipse_mask(n, 0.12)
         return self._mask_cache[key]
 
     def avatar(self, cartoon_rgb: np.ndarray) -> np.ndarray:
@@ -231,11 +229,10 @@ class Compositor:
         out = (self._background if self.custom else self._own_field(cartoon_rgb)).copy()
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
-        m, inv = self._mask("square", n)
+        m = self._mask("square", n)
         if self.custom:  # the chosen background, not the generator's own square, around the head
             m = m * cv2.resize(field_matte(cartoon_rgb), (n, n), interpolation=cv2.INTER_LINEAR)
-            inv = 1.0 - m
-        region[:] = cv2.blendLinear(head, region, m, inv)
+        region[:] = _blend(head, region, cv2.convertScaleAbs(m, alpha=255))
         return self._finish(out)
 
     def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:
@@ -308,7 +305,7 @@ class Compositor:
         at = np.round(points @ np.asarray(crop_matrix, np.float64).T).astype(int)
         if not ((at >= 0) & (at < n)).all():
             return False
-        return bool((self._mask("ellipse", n)[0][at[:, 1], at[:, 0]] >= 0.5).all())
+        return bool((self._mask("ellipse", n)[at[:, 1], at[:, 0]] >= 0.5).all())
 
     def full(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """A whole-frame cartoon (made from a letterboxed frame) resized to the output."""
