@@ -69,7 +69,8 @@ def _ellipse_mask(n: int, feather: float) -> np.ndarray:
         # blur at 1024 px took ~40 ms, a hitch each time a drawn cartoon's side changed)
         return cv2.resize(_ellipse_mask(MASK_SIDE, feather), (n, n), interpolation=cv2.INTER_LINEAR)
     mask = np.zeros((n, n), np.float32)
-    cv2.ellipse(mask, (n // 2, int(n * 0.52)), (int(n * 0.36), int(n * 0.44)), 0, 0, 360, 1.0, -1)
+    cx, cy, ax, ay = PASTE_ELLIPSE
+    cv2.ellipse(mask, (int(n * cx), int(n * cy)), (int(n * ax), int(n * ay)), 0, 0, 360, 1.0, -1)
     k = max(3, int(n * feather) | 1)
     return cv2.GaussianBlur(mask, (k, k), 0)
 
@@ -82,16 +83,17 @@ KEY_NEAR, KEY_FAR = 20.0, 45.0  # RGB distance from the cartoon's own background
 # and background); on the clips, and a face moving up to ~3 face widths a second, it always does
 COVER_REACH = 0.8
 MASK_SIDE = 256  # larger overlay masks are this one resized
+PASTE_ELLIPSE = (0.5, 0.52, 0.36, 0.44)  # overlay: the pasted ellipse's centre and half axes (of the side)
 # overlay: a drawn cartoon (a character) is drawn at about one of its pixels an output pixel, in
 # steps (its masks are cached by side), up to this side; a 256 px portrait warped onto the output
 # was scaled up 2-3x on a webcam's face at 1280x720 and came out soft
 DRAWN_STEP, DRAWN_MAX = 64, 1024
-# overlay: a drawn character's scene round it is the camera's colours from where the face's
-# ellipse weighs under SURROUND_KNOWN (the camera shows there anyway), read every
+# overlay: a drawn character's scene round it is the camera's colours from where the paste
+# weighs under SURROUND_KNOWN (the camera shows there anyway), read every
 # SURROUND_STRIDE-th pixel and smoothed over a SURROUND_CELLS grid (its own sky-blue scene made
 # a blue egg round the head in the camera picture)
 SURROUND_KNOWN, SURROUND_STRIDE, SURROUND_CELLS = 0.05, 4, 32
-# overlay: the face's outline (Face Mesh's hull) is covered grown by this share of the cartoon's
+# overlay: the face's outline (its landmarks' hull) is covered grown by this share of the cartoon's
 # side (2.5 times the rim's feathering), so that the feathering lies outside the face
 COVER_MARGIN = 0.045
 
@@ -138,7 +140,8 @@ def _paste_mask(n: int, at: np.ndarray, box: tuple[int, int], outline: np.ndarra
                            255, cv2.LINE_AA, 4)
 
     turn = np.linspace(0.0, 2 * np.pi, 48, endpoint=False)
-    fill(np.stack([n / 2 + 0.36 * n * np.cos(turn), 0.52 * n + 0.44 * n * np.sin(turn)], 1), small)
+    cx, cy, ax, ay = PASTE_ELLIPSE
+    fill(n * np.stack([cx + ax * np.cos(turn), cy + ay * np.sin(turn)], 1), small)
     if outline is not None:
         face = np.zeros_like(small)
         fill(outline, face)
