@@ -20,6 +20,7 @@ from avatar_cam.align import CropSpec, face_crop_matrix, resized_crop, warp_crop
 from avatar_cam.bystanders import Bystanders
 from avatar_cam.character.params import Calibration, Calibrator
 from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
+from avatar_cam.expression import CHIN, FOREHEAD, UPPER_FOREHEAD
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Face, Frame
 from avatar_cam.landmarks import MeshTracker, to_crop
@@ -52,6 +53,9 @@ CALIBRATE_SETTLE_S = 1.0  # seconds of face a calibration leaves out (the person
 CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before calibrating stops
 
 
+FOREHEAD_REACH = 0.15  # overlay: the forehead's top (the mesh's) raised this share of the face's height
+
+
 def _face_outline(frame: Frame, size: int) -> np.ndarray | None:
     """Overlay mode: the face's outline in the cartoon's pixels, for the paste to cover beside its
     ellipse: the hull of its landmarks (in the pixels of a `size` crop), or for a style read from
@@ -61,6 +65,8 @@ def _face_outline(frame: Frame, size: int) -> np.ndarray | None:
         return None
     if frame.landmarks is not None:
         points = frame.landmarks[:, :2] * (frame.cartoon.shape[0] / size)
+        up = points[FOREHEAD] - points[CHIN]  # the mesh stops below the hairline
+        points = np.vstack([points, points[list(UPPER_FOREHEAD)] + FOREHEAD_REACH * up])
     elif frame.face is not None and frame.crop_matrix is not None:
         x, y, w, h = frame.face.box
         turn = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)

@@ -51,7 +51,7 @@ from avatar_cam.character.renderer import CharacterRenderer, crop_rotation
 from avatar_cam.character.scene import Scene, shade
 from avatar_cam.composite import Mode
 from avatar_cam.demo import draw_demo_face
-from avatar_cam.expression import Expression, ExpressionAnalyzer
+from avatar_cam.expression import CHIN, FOREHEAD, UPPER_FOREHEAD, Expression, ExpressionAnalyzer
 from avatar_cam.frame import Frame
 from avatar_cam.pipeline import CALIBRATE_GIVE_UP_S, PAUSED_CALIBRATION, Pipeline, PipelineConfig
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, builtin_styles_dir, load_style
@@ -630,6 +630,26 @@ def test_overlay_never_sends_the_turned_faces_cheek(style: str) -> None:
 
     assert shown(None) > 0.02, "the ellipse alone lets the cheek through"
     assert shown(frame.cover) < 0.005, (shown(None), shown(frame.cover))
+
+
+def test_overlay_covers_the_forehead_up_to_the_hairline() -> None:
+    """Face Mesh's points stop below the hairline: the forehead above them showed a skin-coloured
+    edge in the paste's feathering (1.2-2.8% of the demo face up to its hairline). The outline
+    now reaches up to it."""
+    pipe = Pipeline(load_style(DEFAULT), PipelineConfig(mode=Mode.OVERLAY, output_size=(1280, 720)))
+    frame = pipe.process(Frame(draw_demo_face(2.0), 0, 2.0, still=True))
+    with ExpressionAnalyzer() as analyzer:
+        lm = analyzer.landmarks(frame.image)
+    assert frame.fallback is None and lm is not None
+    points = lm[:, :2]
+    hairline = points[list(UPPER_FOREHEAD)] + 0.12 * (points[FOREHEAD] - points[CHIN])
+    face = np.zeros(frame.image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(face, cv2.convexHull(np.vstack([points, hairline]).astype(np.int32)), 1)
+    other = frame.image.copy()
+    other[face > 0] = 255 - other[face > 0]
+    after = pipe.compositor.overlay(frame.cartoon, other, frame.crop_matrix, frame.cover)
+    moved = (np.abs(frame.output.astype(int) - after).max(2) > 24).sum()
+    assert moved < 0.002 * face.sum() * 4, moved / (face.sum() * 4)
 
 
 def test_idle_eases_the_head_to_centre_and_looks_at_the_camera() -> None:
