@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 from avatar_cam.align import cover, invert
+from avatar_cam.expression import CHIN, FOREHEAD, UPPER_FOREHEAD
+from avatar_cam.frame import Face, Frame
 
 
 class Mode(str, Enum):
@@ -96,6 +98,7 @@ SURROUND_KNOWN, SURROUND_STRIDE, SURROUND_CELLS = 0.05, 4, 32
 # overlay: the face's outline (its landmarks' hull) is covered grown by this share of the cartoon's
 # side (2.5 times the rim's feathering), so that the feathering lies outside the face
 COVER_MARGIN = 0.045
+FOREHEAD_REACH = 0.15  # overlay: the mesh's forehead top raised this share of the face's height
 
 
 def surroundings(picture_bgr: np.ndarray, known: np.ndarray) -> np.ndarray | None:
@@ -125,6 +128,41 @@ def surroundings(picture_bgr: np.ndarray, known: np.ndarray) -> np.ndarray | Non
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _box_ellipse(box: tuple[float, float, float, float], reach: float = 1.0, count: int = 16) -> np.ndarray:
+    """(count, 2): points round the ellipse inscribed in `box` (x, y, w, h), shrunk to `reach`."""
+    x, y, w, h = box
+    turn = np.linspace(0.0, 2 * np.pi, count, endpoint=False)
+    return np.stack([x + w / 2 * (1 + reach * np.cos(turn)), y + h / 2 * (1 + reach * np.sin(turn))], 1)
+
+
+def _detected_outline(face: Face) -> np.ndarray:
+    """Camera pixels round a face known only from the detector: its box's inscribed ellipse and
+    its ear points, a tenth further out and drawn out over the cheeks' height (a turned face's
+    near ear marks its near cheek's edge)."""
+    x, _, w, h = face.box
+    ears = face.keypoints[Face.EARS]
+    ears = ears + (ears - (x + w / 2, 0)) * (0.1, 0)
+    return np.vstack([_box_ellipse(face.box), ears - (0, 0.4 * h), ears, ears + (0, 0.4 * h)])
+
+
+def face_outline(frame: Frame, size: int) -> np.ndarray | None:
+    """Overlay mode: the face's outline in the cartoon's pixels, for the paste to cover beside
+    its ellipse (convex): the hull of the landmarks (in the pixels of a `size` crop) with the
+    forehead's top raised `FOREHEAD_REACH` of the face's height (the mesh stops below the
+    hairline), or for a style read from the crop, of `_detected_outline`; None without a face."""
+    if frame.cartoon is None:
+        return None
+    if frame.landmarks is not None:
+        points = frame.landmarks[:, :2] * (frame.cartoon.shape[0] / size)
+        up = points[FOREHEAD] - points[CHIN]
+        points = np.vstack([points, points[list(UPPER_FOREHEAD)] + FOREHEAD_REACH * up])
+    elif frame.face is not None and frame.crop_matrix is not None:
+        points = cv2.transform(_detected_outline(frame.face)[None], frame.crop_matrix)[0]
+    else:
+        return None
+    return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
+
+
 def _paste_mask(n: int, at: np.ndarray, box: tuple[int, int], outline: np.ndarray | None) -> np.ndarray:
     """(h, w) uint8 weights over `box` for pasting an `n`-pixel cartoon mapped by `at`: its ellipse
     (as `_ellipse_mask`) and, when given, the convex `outline` (cartoon pixels) grown by
@@ -136,8 +174,8 @@ def _paste_mask(n: int, at: np.ndarray, box: tuple[int, int], outline: np.ndarra
     small = np.zeros((max(1, round(h * scale)), max(1, round(w * scale))), np.uint8)
 
     def fill(points: np.ndarray, into: np.ndarray) -> None:  # cartoon pixels -> small pixels
-        cv2.fillConvexPoly(into, np.round((points @ at[:, :2].T + at[:, 2]) * scale * 16).astype(np.int32),
-                           255, cv2.LINE_AA, 4)
+        mapped = cv2.transform(points[None].astype(np.float64), at)[0]
+        cv2.fillConvexPoly(into, np.round(mapped * scale * 16).astype(np.int32), 255, cv2.LINE_AA, 4)
 
     turn = np.linspace(0.0, 2 * np.pi, 48, endpoint=False)
     cx, cy, ax, ay = PASTE_ELLIPSE
@@ -301,11 +339,8 @@ class Compositor:
         """Whether an overlay of an `n`-pixel cartoon cut with `crop_matrix` covers the face `box`
         (camera pixels): every point of the ellipse inscribed in the box, shrunk to `COVER_REACH`,
         lies where the overlay's mask is at least one half."""
-        x, y, w, h = box
-        a = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
-        r = COVER_REACH / 2
-        points = np.stack([x + w / 2 + r * w * np.cos(a), y + h / 2 + r * h * np.sin(a), np.ones_like(a)], 1)
-        at = np.round(points @ np.asarray(crop_matrix, np.float64).T).astype(int)
+        points = _box_ellipse(box, COVER_REACH)
+        at = np.round(cv2.transform(points[None], np.asarray(crop_matrix, np.float64))[0]).astype(int)
         if not ((at >= 0) & (at < n)).all():
             return False
         return bool((self._mask("ellipse", n)[at[:, 1], at[:, 0]] >= 0.5).all())

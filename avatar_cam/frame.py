@@ -23,6 +23,7 @@ class Face:
     LEFT_EYE = 1
     NOSE = 2
     MOUTH = 3
+    EARS = slice(4, 6)  # the person's right ear, then left
 
     @property
     def center(self) -> tuple[float, float]:

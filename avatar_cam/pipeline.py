@@ -19,8 +19,14 @@ import numpy as np
 from avatar_cam.align import CropSpec, face_crop_matrix, resized_crop, warp_crop
 from avatar_cam.bystanders import Bystanders
 from avatar_cam.character.params import Calibration, Calibrator
-from avatar_cam.composite import DEFAULT_BACKGROUND, Compositor, Mode, full_frame_input, parse_color
-from avatar_cam.expression import CHIN, FOREHEAD, UPPER_FOREHEAD
+from avatar_cam.composite import (
+    DEFAULT_BACKGROUND,
+    Compositor,
+    Mode,
+    face_outline,
+    full_frame_input,
+    parse_color,
+)
 from avatar_cam.face import FaceDetector, FaceTracker
 from avatar_cam.frame import Face, Frame
 from avatar_cam.landmarks import MeshTracker, to_crop
@@ -51,33 +57,6 @@ def timed(frame: Frame, stage: str) -> Iterator[None]:
 CALIBRATE_SECONDS = 2.0  # of a steady face a calibration measures
 CALIBRATE_SETTLE_S = 1.0  # seconds of face a calibration leaves out (the person turns to the camera)
 CALIBRATE_GIVE_UP_S = 10.0  # seconds of stream without a steady face before calibrating stops
-
-
-FOREHEAD_REACH = 0.15  # overlay: the forehead's top (the mesh's) raised this share of the face's height
-
-
-def _face_outline(frame: Frame, size: int) -> np.ndarray | None:
-    """Overlay mode: the face's outline in the cartoon's pixels, for the paste to cover beside its
-    ellipse: the hull of its landmarks (in the pixels of a `size` crop), or for a style read from
-    the crop, of the detector's box's inscribed ellipse and its ear points drawn out over the
-    cheeks' height (a turned face's near ear marks its near cheek's edge); None without a face."""
-    if frame.cartoon is None:
-        return None
-    if frame.landmarks is not None:
-        points = frame.landmarks[:, :2] * (frame.cartoon.shape[0] / size)
-        up = points[FOREHEAD] - points[CHIN]  # the mesh stops below the hairline
-        points = np.vstack([points, points[list(UPPER_FOREHEAD)] + FOREHEAD_REACH * up])
-    elif frame.face is not None and frame.crop_matrix is not None:
-        x, y, w, h = frame.face.box
-        turn = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
-        ring = np.stack([x + w / 2 * (1 + np.cos(turn)), y + h / 2 * (1 + np.sin(turn))], 1)
-        ears = frame.face.keypoints[4:6]
-        ears = ears + (ears - (x + w / 2, 0)) * (0.1, 0)  # a tenth further out from the middle
-        camera = np.vstack([ring, ears - (0, 0.4 * h), ears, ears + (0, 0.4 * h)])  # the cheeks' edges
-        points = camera @ frame.crop_matrix[:, :2].T + frame.crop_matrix[:, 2]
-    else:
-        return None
-    return cv2.convexHull(points.astype(np.float32)).reshape(-1, 2)
 
 
 @dataclass
@@ -404,7 +383,7 @@ class Pipeline:
             if camera is None:
                 frame.fallback = "detector_error"
                 return
-            frame.cover = _face_outline(frame, stylizer.size)
+            frame.cover = face_outline(frame, stylizer.size)
             with timed(frame, "composite"):
                 frame.output = self.compositor.overlay(frame.cartoon, camera, frame.crop_matrix, frame.cover)
             return
