@@ -133,13 +133,17 @@ def _look_lines(look: dict[str, Any] | None) -> list[str]:
             "own reference is the nearest (pairwise: the share of other references it is nearer its own "
             "than to). A look runs with its picture's skin and hair colours matched "
             "(`avatar_cam/palette.py`); the generator's own colours are the column before the match. "
+            "Read as dominant colours: the same with each picture's most common colour of the face's "
+            "middle and of the band over the forehead (the cheek boxes land on big, low-drawn eyes). "
             "Mouth and eye corr: over the held-out photos (most rest their mouths); swept: the same "
             "faces' meshes with the lips parted and the lids lowered step by step.", "",
-            "| colours: own reference nearest | pairwise | before the colour match | judge: reference's "
-            "domain | dlib ≥ 0.6 | rank-1 (chance) | mouth corr | eye corr | mouth / eyes swept |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| colours: own reference nearest | pairwise | before the colour match | read as dominant "
+            "colours (before the match) | judge: reference's domain | dlib ≥ 0.6 | rank-1 (chance) | "
+            "mouth corr | eye corr | mouth / eyes swept |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             f"| {100 * look['colour_rank1']:.1f}% | {100 * look['colour_pairwise']:.1f}% | "
-            f"{_pct(look.get('colour_rank1_unmatched'))} | "
+            f"{_pct(look.get('colour_rank1_unmatched'))} | {_pct(look.get('colour_rank1_dominant'))} "
+            f"({_pct(look.get('colour_rank1_dominant_unmatched'))}) | "
             f"{100 * look['judge_domain_rate']:.1f}% | {100 * look['identity_frac_ge_0_6']:.1f}% | "
             f"{100 * look['identity_rank1']:.1f}% ({100 * look['identity_chance']:.1f}%) | "
             f"{_f(look['mouth_open_corr'], 2)} | {_f(look['eye_open_corr'], 2)} | "

@@ -344,7 +344,8 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     (tmp_path / "look").mkdir()
     (tmp_path / "look" / "look.json").write_text(json.dumps({
         "references": 16, "faces": 50, "domain": "flat", "colour_rank1": 0.55, "colour_pairwise": 0.903,
-        "colour_rank1_unmatched": 0.3, "judge_domain_rate": 0.976, "identity_frac_ge_0_6": 0.918,
+        "colour_rank1_unmatched": 0.3, "colour_rank1_dominant": 0.956,
+        "colour_rank1_dominant_unmatched": 0.595, "judge_domain_rate": 0.976, "identity_frac_ge_0_6": 0.918,
         "identity_rank1": 0.042,
         "identity_chance": 0.02, "mouth_open_corr": 0.76, "eye_open_corr": 0.71, "mouth_sweep_corr": 0.91,
         "eye_sweep_corr": 0.88}))
@@ -354,7 +355,8 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
     text = style.with_suffix(".md").read_text()
     assert "## Motion check" in text and "| 651.mp4 | 0.50 |" in text and "| 0.81 |" in text
     assert "16 held-out flat references x 50 held-out photos" in text
-    assert "| 55.0% | 90.3% | 30.0% | 97.6% | 91.8% | 4.2% (2.0%) | 0.76 | 0.71 | 0.91 / 0.88 |" in text
+    assert ("| 55.0% | 90.3% | 30.0% | 95.6% (59.5%) | 97.6% | 91.8% | 4.2% (2.0%) | 0.76 | 0.71 "
+            "| 0.91 / 0.88 |") in text
     assert "no eval.json" in capsys.readouterr().err
 
 

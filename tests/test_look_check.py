@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -185,3 +186,25 @@ def test_a_holdout_that_is_not_a_run_says_so(inputs: list[str], tmp_path: Path,
     pictures = inputs[inputs.index("--pictures") + 1]
     assert look_check.main(["--style", "flat-mesh", *inputs, "--out", pictures]) == 2
     assert "is the pictures folder" in _error(capsys)
+
+
+def test_dominant_colours_read_the_skin_where_big_low_eyes_cover_the_cheek_boxes() -> None:
+    """An anime or `adventurer` picture draws its eyes over the fixed cheek boxes: their median
+    is the eyes' white and black, not the skin. The dominant reading finds the skin and hair."""
+    n = 128
+    skin, hair, sky = (236, 200, 170), (120, 70, 40), (170, 210, 240)
+    img = np.full((n, n, 3), sky, np.uint8)
+    cv2.ellipse(img, (n // 2, int(0.55 * n)), (int(0.36 * n), int(0.42 * n)), 0, 0, 360, skin, -1)
+    img[int(0.04 * n):int(0.26 * n), int(0.18 * n):int(0.82 * n)] = hair
+    for cx in (0.34, 0.66):  # big eyes, low: white with a large dark iris, over the cheek boxes
+        cv2.ellipse(img, (int(cx * n), int(0.57 * n)), (int(0.11 * n), int(0.09 * n)), 0, 0, 360,
+                    (250, 250, 250), -1)
+        cv2.circle(img, (int(cx * n), int(0.59 * n)), int(0.065 * n), (40, 30, 60), -1)
+
+    def lab(rgb: tuple[int, int, int]) -> np.ndarray:
+        return cv2.cvtColor(np.array([[rgb]], np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0, 0]
+
+    boxes, dominant = look_check.colours(img), look_check.dominant_colours(img)
+    assert np.linalg.norm(boxes["skin"] - lab(skin)) > 20  # the flaw the dominant reading mends
+    assert np.linalg.norm(dominant["skin"] - lab(skin)) < 3
+    assert np.linalg.norm(dominant["hair"] - lab(hair)) < 3
