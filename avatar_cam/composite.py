@@ -65,18 +65,6 @@ def field_matte(cartoon_rgb: np.ndarray) -> np.ndarray:
     return cv2.erode(np.where(reached, keep, np.float32(1.0)), np.ones((3, 3), np.uint8))
 
 
-def _ellipse_mask(n: int, feather: float) -> np.ndarray:
-    """(n, n) float32 mask of a centred ellipse with a feathered rim, for pasting a face back."""
-    if n > MASK_SIDE:  # the rim is soft: the mask made small and resized is the same mask (its
-        # blur at 1024 px took ~40 ms, a hitch each time a drawn cartoon's side changed)
-        return cv2.resize(_ellipse_mask(MASK_SIDE, feather), (n, n), interpolation=cv2.INTER_LINEAR)
-    mask = np.zeros((n, n), np.float32)
-    cx, cy, ax, ay = PASTE_ELLIPSE
-    cv2.ellipse(mask, (int(n * cx), int(n * cy)), (int(n * ax), int(n * ay)), 0, 0, 360, 1.0, -1)
-    k = max(3, int(n * feather) | 1)
-    return cv2.GaussianBlur(mask, (k, k), 0)
-
-
 DEFAULT_BACKGROUND = "#283040"
 FIELD_CORNER = 0.06  # the cartoon's top corners (share of its side) give its own background colour
 FIELD_EASE = 0.1  # per frame: the field follows the cartoon's background without flicker
@@ -84,7 +72,7 @@ KEY_NEAR, KEY_FAR = 20.0, 45.0  # RGB distance from the cartoon's own background
 # overlay: the share of the face box's inscribed ellipse the cartoon must cover (its rim is hair
 # and background); on the clips, and a face moving up to ~3 face widths a second, it always does
 COVER_REACH = 0.8
-MASK_SIDE = 256  # larger overlay masks are this one resized
+PASTE_SMALL = 128  # overlay: the paste's mask is drawn at most this many pixels across, then enlarged
 PASTE_ELLIPSE = (0.5, 0.52, 0.36, 0.44)  # overlay: the pasted ellipse's centre and half axes (of the side)
 # overlay: a drawn cartoon (a character) is drawn at about one of its pixels an output pixel, in
 # steps (its masks are cached by side), up to this side; a 256 px portrait warped onto the output
@@ -165,11 +153,12 @@ def face_outline(frame: Frame, size: int) -> np.ndarray | None:
 
 def _paste_mask(n: int, at: np.ndarray, box: tuple[int, int], outline: np.ndarray | None) -> np.ndarray:
     """(h, w) uint8 weights over `box` for pasting an `n`-pixel cartoon mapped by `at`: its ellipse
-    (as `_ellipse_mask`) and, when given, the convex `outline` (cartoon pixels) grown by
-    `COVER_MARGIN` of the side, feathered alike. Drawn at most half `MASK_SIDE` across and
-    enlarged (warping a float mask of the box's size cost as much as warping the cartoon)."""
+    (`PASTE_ELLIPSE`, weight one half on its edge) and, when given, the convex `outline` (cartoon
+    pixels) grown by `COVER_MARGIN` of the side, feathered alike. Drawn at most `PASTE_SMALL`
+    across and enlarged (warping a float mask of the box's size cost as much as warping the
+    cartoon)."""
     w, h = box
-    scale = min(1.0, MASK_SIDE / 2 / max(w, h))
+    scale = min(1.0, PASTE_SMALL / max(w, h))
     side = n * scale * math.sqrt(abs(float(np.linalg.det(at[:, :2]))))  # the cartoon's side, small
     small = np.zeros((max(1, round(h * scale)), max(1, round(w * scale))), np.uint8)
 
@@ -239,7 +228,7 @@ class Compositor:
         self.size = size
         self.mirror = mirror
         self.set_background(background, background_image, custom)
-        self._mask_cache: dict[tuple[str, int], np.ndarray] = {}
+        self._mask_cache: dict[int, np.ndarray] = {}
 
     def set_background(self, color: tuple[int, int, int], image: np.ndarray | None = None,
                        custom: bool = True) -> None:
@@ -252,14 +241,13 @@ class Compositor:
         else:
             self._background = _filled(self.size, color)
 
-    def _mask(self, kind: str, n: int) -> np.ndarray:
-        """(n, n) float32 weights of a square (avatar) or ellipse (overlay) of side n."""
-        key = (kind, n)
-        if key not in self._mask_cache:
-            if len(self._mask_cache) >= 8:  # a drawn cartoon's side follows the face's size
+    def _square_mask(self, n: int) -> np.ndarray:
+        """(n, n) float32 weights of the avatar's square of side n (cached by side)."""
+        if n not in self._mask_cache:
+            if len(self._mask_cache) >= 8:
                 self._mask_cache.clear()
-            self._mask_cache[key] = _soft_square_mask(n, 0.06) if kind == "square" else _ellipse_mask(n, 0.12)
-        return self._mask_cache[key]
+            self._mask_cache[n] = _soft_square_mask(n, 0.06)
+        return self._mask_cache[n]
 
     def avatar(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """The cartoon head centred and filling the output height, on the background."""
@@ -270,7 +258,7 @@ class Compositor:
         out = (self._background if self.custom else self._own_field(cartoon_rgb)).copy()
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
-        m = self._mask("square", n)
+        m = self._square_mask(n)
         if self.custom:  # the chosen background, not the generator's own square, around the head
             m = m * cv2.resize(field_matte(cartoon_rgb), (n, n), interpolation=cv2.INTER_LINEAR)
         region[:] = _blend(head, region, cv2.convertScaleAbs(m, alpha=255))
@@ -338,12 +326,12 @@ class Compositor:
     def covers(self, box: tuple[float, float, float, float], crop_matrix: np.ndarray, n: int) -> bool:
         """Whether an overlay of an `n`-pixel cartoon cut with `crop_matrix` covers the face `box`
         (camera pixels): every point of the ellipse inscribed in the box, shrunk to `COVER_REACH`,
-        lies where the overlay's mask is at least one half."""
+        lies inside the pasted ellipse (`PASTE_ELLIPSE`, where the paste's weight is one half).
+        The face's outline, which the paste also covers, is not counted."""
         points = _box_ellipse(box, COVER_REACH)
-        at = np.round(cv2.transform(points[None], np.asarray(crop_matrix, np.float64))[0]).astype(int)
-        if not ((at >= 0) & (at < n)).all():
-            return False
-        return bool((self._mask("ellipse", n)[at[:, 1], at[:, 0]] >= 0.5).all())
+        at = cv2.transform(points[None], np.asarray(crop_matrix, np.float64))[0] / n
+        cx, cy, ax, ay = PASTE_ELLIPSE
+        return bool((((at[:, 0] - cx) / ax) ** 2 + ((at[:, 1] - cy) / ay) ** 2 <= 1.0).all())
 
     def full(self, cartoon_rgb: np.ndarray) -> np.ndarray:
         """A whole-frame cartoon (made from a letterboxed frame) resized to the output."""

@@ -419,3 +419,31 @@ def test_a_face_only_held_is_not_counted_as_a_frame_with_a_face() -> None:
         frame.face, frame.fallback = face, fallback
         stats.add(frame, 1.0)
     assert stats.frames_with_face == 1 and stats.fallbacks["no_face"] == 1
+
+
+def test_the_cover_check_reads_the_ellipse_the_paste_draws() -> None:
+    """`Compositor.covers` says a face box is covered exactly when the points it checks lie where
+    the paste's own mask (`_paste_mask`, drawn afresh each frame) weighs at least one half: the
+    check and the paste share one ellipse, to within the face size's 2% steps."""
+    from avatar_cam.composite import COVER_REACH, _box_ellipse, _paste_mask
+
+    n = 256
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])  # camera pixels = cartoon pixels = output pixels
+    mask = _paste_mask(n, identity, (n, n), None)
+    comp = Compositor(Mode.OVERLAY, (1280, 720))
+    cx, cy = 0.5 * n, 0.52 * n
+    for shift in (0.0, 0.1, -0.12):  # the box centred, and off to either side
+        flips = {}
+        for name in ("check", "paste"):
+            for side in np.arange(0.40, 1.2, 0.02) * n:
+                box = (cx + shift * n - side / 2, cy - side / 2, side, side)
+                if name == "check":
+                    inside = comp.covers(box, identity, n)
+                else:
+                    at = np.round(_box_ellipse(box, COVER_REACH)).astype(int)
+                    ok = ((at >= 0) & (at < n)).all()
+                    inside = bool(ok and (mask[at[:, 1], at[:, 0]] >= 128).all())
+                if not inside:
+                    flips[name] = side
+                    break
+        assert abs(flips["check"] - flips["paste"]) <= 0.02 * n + 1e-9, (shift, flips)
