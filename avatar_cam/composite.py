@@ -75,7 +75,7 @@ COVER_REACH = 0.8
 PASTE_SMALL = 128  # overlay: the paste's mask is drawn at most this many pixels across, then enlarged
 PASTE_ELLIPSE = (0.5, 0.52, 0.36, 0.44)  # overlay: the pasted ellipse's centre and half axes (of the side)
 # overlay: a drawn cartoon (a character) is drawn at about one of its pixels an output pixel, in
-# steps (its masks are cached by side), up to this side; a 256 px portrait warped onto the output
+# steps, up to this side; a 256 px portrait warped onto the output
 # was scaled up 2-3x on a webcam's face at 1280x720 and came out soft
 DRAWN_STEP, DRAWN_MAX = 64, 1024
 # overlay: a drawn character's scene round it is the camera's colours from where the paste
