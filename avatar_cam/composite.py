@@ -74,6 +74,9 @@ KEY_NEAR, KEY_FAR = 20.0, 45.0  # RGB distance from the cartoon's own background
 COVER_REACH = 0.8
 PASTE_SMALL = 128  # overlay: the paste's mask is drawn at most this many pixels across, then enlarged
 PASTE_ELLIPSE = (0.5, 0.52, 0.36, 0.44)  # overlay: the pasted ellipse's centre and half axes (of the side)
+_TURN = np.linspace(0.0, 2 * np.pi, 48, endpoint=False)
+_PASTE_RING = np.stack([PASTE_ELLIPSE[0] + PASTE_ELLIPSE[2] * np.cos(_TURN),
+                        PASTE_ELLIPSE[1] + PASTE_ELLIPSE[3] * np.sin(_TURN)], 1)  # of the side
 # overlay: a drawn cartoon (a character) is drawn at about one of its pixels an output pixel, in
 # steps, up to this side; a 256 px portrait warped onto the output
 # was scaled up 2-3x on a webcam's face at 1280x720 and came out soft
@@ -166,9 +169,7 @@ def _paste_mask(n: int, at: np.ndarray, box: tuple[int, int], outline: np.ndarra
         mapped = cv2.transform(points[None].astype(np.float64), at)[0]
         cv2.fillConvexPoly(into, np.round(mapped * scale * 16).astype(np.int32), 255, cv2.LINE_AA, 4)
 
-    turn = np.linspace(0.0, 2 * np.pi, 48, endpoint=False)
-    cx, cy, ax, ay = PASTE_ELLIPSE
-    fill(n * np.stack([cx + ax * np.cos(turn), cy + ay * np.sin(turn)], 1), small)
+    fill(n * _PASTE_RING, small)
     if outline is not None:
         face = np.zeros_like(small)
         fill(outline, face)
@@ -213,7 +214,7 @@ class Compositor:
     own background colour (its top corners', eased over frames), so the square it is drawn in does
     not show as a card.
 
-    Masks and the background are made once per (mask kind, size) and reused."""
+    The avatar's square mask (per side) and the background are made once and reused."""
 
     def __init__(
         self,
@@ -228,7 +229,7 @@ class Compositor:
         self.size = size
         self.mirror = mirror
         self.set_background(background, background_image, custom)
-        self._mask_cache: dict[int, np.ndarray] = {}
+        self._mask_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def set_background(self, color: tuple[int, int, int], image: np.ndarray | None = None,
                        custom: bool = True) -> None:
@@ -241,12 +242,14 @@ class Compositor:
         else:
             self._background = _filled(self.size, color)
 
-    def _square_mask(self, n: int) -> np.ndarray:
-        """(n, n) float32 weights of the avatar's square of side n (cached by side)."""
+    def _square_mask(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The avatar's square of side n as (n, n) weights, float32 and as `_blend` takes them
+        (uint8, 255: all cartoon), cached by side."""
         if n not in self._mask_cache:
             if len(self._mask_cache) >= 8:
                 self._mask_cache.clear()
-            self._mask_cache[n] = _soft_square_mask(n, 0.06)
+            m = _soft_square_mask(n, 0.06)
+            self._mask_cache[n] = (m, cv2.convertScaleAbs(m, alpha=255))
         return self._mask_cache[n]
 
     def avatar(self, cartoon_rgb: np.ndarray) -> np.ndarray:
@@ -258,10 +261,11 @@ class Compositor:
         out = (self._background if self.custom else self._own_field(cartoon_rgb)).copy()
         x0, y0 = (w - n) // 2, (h - n) // 2
         region = out[y0 : y0 + n, x0 : x0 + n]
-        m = self._square_mask(n)
+        m, weight = self._square_mask(n)
         if self.custom:  # the chosen background, not the generator's own square, around the head
-            m = m * cv2.resize(field_matte(cartoon_rgb), (n, n), interpolation=cv2.INTER_LINEAR)
-        region[:] = _blend(head, region, cv2.convertScaleAbs(m, alpha=255))
+            matte = cv2.resize(field_matte(cartoon_rgb), (n, n), interpolation=cv2.INTER_LINEAR)
+            weight = cv2.convertScaleAbs(m * matte, alpha=255)
+        region[:] = _blend(head, region, weight)
         return self._finish(out)
 
     def _own_field(self, cartoon_rgb: np.ndarray) -> np.ndarray:
