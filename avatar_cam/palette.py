@@ -56,7 +56,7 @@ PAST_CHIN = ((0.04, 0.25, 0.90, 1.0), (0.75, 0.96, 0.90, 1.0))
 AFRO_PAST = 0.15
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
-MIN_APART = 10.0  # Lab distance under which the drawn hair and skin are one colour to the match
+MIN_APART = 10.0  # Lab distance under which the match tells the drawn hair from the skin by place only
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -174,18 +174,22 @@ class ColourMatch:
     """RGB uint8 -> RGB uint8 with `drawn`'s skin and hair moved to `wanted`'s (module docstring).
     The shift is a Gaussian radial-basis interpolation in Lab: exact at the drawn colours, a
     smooth blend between them, fading to nothing for colours far from both. A colour that
-    either palette lacks (no hair), or a hair too close to the skin to tell apart, is not moved
-    on its own; inside the face (where the caller says) only the skin moves."""
+    either palette lacks (no hair) is not moved on its own; inside the face (where the caller
+    says) only the skin moves. A drawn hair too close to the drawn skin to tell apart by colour
+    (white hair over pale skin) is told apart by place: it moves to the wanted hair only outside
+    the face, and not at all where the caller gives no face."""
 
     def __init__(self, drawn: Palette, wanted: Palette, reach: float = REACH):
-        pairs = [(drawn.skin, wanted.skin)]
-        if (drawn.hair is not None and wanted.hair is not None
-                and np.linalg.norm(np.subtract(drawn.hair, drawn.skin)) > MIN_APART):
-            pairs.append((drawn.hair, wanted.hair))
+        skin = (drawn.skin, wanted.skin)
         self.scale = -1.0 / (2 * reach ** 2)
         # inside the face only the skin moves (a dark hair colour must not lighten the mouth)
-        self._face = self._table(pairs[:1])
-        self._hair = self._table(pairs) if len(pairs) > 1 else None
+        self._face = self._table([skin])
+        self._hair: np.ndarray | None = None
+        self._hair_by_place = False  # the hair table holds the hair alone: outside the face only
+        if drawn.hair is not None and wanted.hair is not None:
+            hair = (drawn.hair, wanted.hair)
+            self._hair_by_place = bool(np.linalg.norm(np.subtract(drawn.hair, drawn.skin)) <= MIN_APART)
+            self._hair = self._table([hair] if self._hair_by_place else [skin, hair])
 
     def exact(self, rgb: np.ndarray, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]]
               ) -> np.ndarray:
@@ -216,7 +220,7 @@ class ColourMatch:
         cells = 256 // LUT_STEP
         idx = (q[..., 0].astype(np.int32) * cells + q[..., 1]) * cells + q[..., 2]
         shift = self._face[idx]
-        if self._hair is not None:
+        if self._hair is not None and not (outside is None and self._hair_by_place):
             hair = self._hair[idx]
             if outside is None:
                 shift = hair

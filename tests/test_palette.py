@@ -205,3 +205,27 @@ def test_inside_the_face_a_dark_hair_colour_does_not_lighten_the_mouth(
     assert np.abs(out[c, c].astype(int) - dark).max() <= 3
     assert np.abs(out[0, 0].astype(int) - (190, 120, 60)).max() <= 8
     assert np.abs(match(img)[c, c].astype(int) - (190, 120, 60)).max() <= 8  # no mask: anywhere
+
+
+def test_a_hair_as_pale_as_the_skin_takes_the_pictures_hair_outside_the_face(
+        demo_crop: Callable[[float], tuple[np.ndarray, np.ndarray]]) -> None:
+    """A look whose code draws white hair over pale skin (under `MIN_APART` apart: one colour to a
+    colour match) and whose picture has pink hair: outside the face the white becomes the pink,
+    inside it stays the skin's; with no face given, nothing turns pink."""
+    from avatar_cam.mesh_drawing import draw_face_mesh
+    from avatar_cam.mesh_style import outside_face
+    from avatar_cam.palette import MIN_APART
+
+    skin, white, pink = (250, 232, 220), (248, 240, 238), (225, 160, 175)
+    assert np.linalg.norm(_lab(skin) - _lab(white)) < MIN_APART
+    match = ColourMatch(Palette(tuple(_lab(skin)), tuple(_lab(white))),  # type: ignore[arg-type]
+                        Palette(tuple(_lab(skin)), tuple(_lab(pink))))  # type: ignore[arg-type]
+    crop, lm = demo_crop(3.5)
+    n = crop.shape[0]
+    outside = outside_face(np.ascontiguousarray(draw_face_mesh(lm, n)[..., ::-1]))
+    c = n // 2
+    img = np.full((n, n, 3), white, np.uint8)
+    out = match(img, outside)
+    assert np.abs(out[0, 0].astype(int) - pink).max() <= 8  # the hair, outside the face
+    assert np.abs(out[c, c].astype(int) - white).max() <= 4  # inside: the skin's shift (none)
+    assert np.abs(match(img)[0, 0].astype(int) - white).max() <= 4  # no face given: not moved
