@@ -64,9 +64,10 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def _box(lab: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The pixels of `box` in a row: (n, 3) of an image, (n,) of a mask."""
     h, w = lab.shape[:2]
     x0, x1, y0, y1 = box
-    return lab[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)].reshape(-1, 3)
+    return lab[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)].reshape(-1, *lab.shape[2:])
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,24 @@ def crop_palette(rgb: np.ndarray) -> Palette:
             hair = skin if np.linalg.norm(own - skin) <= BALD_SAME else own
     return Palette(tuple(float(v) for v in skin),  # type: ignore[arg-type]
                    None if hair is None else tuple(float(v) for v in hair))  # type: ignore[arg-type]
+
+
+def drawn_palette(rgb: np.ndarray, outside: np.ndarray) -> Palette:
+    """The `Palette` a generator draws in the RGB uint8 aligned crop `rgb`, where `outside`
+    ((size, size) in [0, 1]) says where its face is not: `crop_palette`'s, and where that finds
+    no hair colour because the hair is shaded (no one colour covers a fifth of the band: a pink
+    to orange sweep), the median of the band's pixels outside the face and off the background,
+    when they cover a fifth of the band. A picture's hair is read without this: a hat or a sky
+    lies outside its face too."""
+    palette = crop_palette(rgb)
+    if palette.hair is not None:
+        return palette
+    lab = _lab(rgb)
+    band = _box(lab, HAIR_BOX)
+    hair = (_box(outside, HAIR_BOX) > 0.5) & (np.linalg.norm(band - _backgrounds(lab)[0], axis=1) > APART)
+    if hair.sum() < MIN_HAIR * len(band):
+        return palette
+    return Palette(palette.skin, tuple(float(v) for v in np.median(band[hair], axis=0)))  # type: ignore[arg-type]
 
 
 def hair_length(rgb: np.ndarray, palette: Palette) -> str | None:

@@ -44,7 +44,7 @@ from avatar_cam.character.creator import (
 from avatar_cam.character.model import SUFFIX as CHARACTER_SUFFIX
 from avatar_cam.character.model import load_character, parse_character, save_character
 from avatar_cam.image_files import TooLarge, decode_image, image_size
-from avatar_cam.palette import Palette, crop_palette, hair_length
+from avatar_cam.palette import Palette, crop_palette, drawn_palette, hair_length
 from avatar_cam.sources import flatten_alpha
 from avatar_cam.styles import (
     CHARACTER_KIND,
@@ -277,13 +277,20 @@ def look_colours(style: StyleInfo, code: np.ndarray, crop_rgb: np.ndarray) -> di
     """The reference crop's palette ("reference") and the one `style` draws with `code` on the
     demo face ("drawn"): the colour match's two ends."""
     from avatar_cam.demo import sample_face_crop
+    from avatar_cam.mesh_style import MeshStylizer, outside_face
     from avatar_cam.renderers import make_renderer
 
     coded = dataclasses.replace(style, metadata={
         **{k: v for k, v in style.metadata.items() if k != LOOK_COLOURS_KEY},
         "mean_style_code": code_text(code)})
-    drawn = make_renderer(coded, "cpu", threads=1).preview(sample_face_crop(style.size))
-    return {"reference": crop_palette(crop_rgb), "drawn": crop_palette(drawn)}
+    renderer = make_renderer(coded, "cpu", threads=1)
+    face = sample_face_crop(style.size)
+    if isinstance(renderer, MeshStylizer):  # it knows where the face it draws is
+        drawing = renderer.drawing(face)
+        drawn = drawn_palette(renderer.cartoon(drawing), outside_face(drawing))
+    else:
+        drawn = crop_palette(renderer.preview(face))
+    return {"reference": crop_palette(crop_rgb), "drawn": drawn}
 
 
 def _sha256(path: Path) -> str:

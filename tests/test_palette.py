@@ -229,3 +229,33 @@ def test_a_hair_as_pale_as_the_skin_takes_the_pictures_hair_outside_the_face(
     assert np.abs(out[0, 0].astype(int) - pink).max() <= 8  # the hair, outside the face
     assert np.abs(out[c, c].astype(int) - white).max() <= 4  # inside: the skin's shift (none)
     assert np.abs(match(img)[0, 0].astype(int) - white).max() <= 4  # no face given: not moved
+
+
+def test_a_generators_shaded_hair_is_read_outside_its_face_and_matched() -> None:
+    """Hair drawn in many shades (no one colour covers a fifth of the band: `crop_palette` finds
+    none) is read as the median of the band outside the face, so a look's match moves it."""
+    from avatar_cam.palette import drawn_palette
+
+    def _lab_image(rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+    n, rng = 144, np.random.default_rng(0)
+    img = np.full((n, n, 3), (90, 80, 200), np.uint8)
+    hair, face = np.zeros((n, n), np.uint8), np.zeros((n, n), np.uint8)
+    cv2.ellipse(hair, (n // 2, int(0.45 * n)), (int(0.42 * n), int(0.45 * n)), 0, 0, 360, 255, -1)
+    cv2.ellipse(face, (n // 2, int(0.6 * n)), (int(0.3 * n), int(0.36 * n)), 0, 0, 360, 255, -1)
+    shades = np.stack([rng.integers(200, 256, (n, n)), rng.integers(80, 200, (n, n)),
+                       rng.integers(60, 170, (n, n))], -1).astype(np.uint8)  # pink to orange
+    img[hair > 0] = shades[hair > 0]
+    img[face > 0] = (230, 190, 160)
+    outside = (face == 0).astype(np.float32)
+    shown = (hair > 0) & (face == 0)
+    assert crop_palette(img).hair is None
+    drawn = drawn_palette(img, outside)
+    assert drawn.hair is not None
+    assert np.linalg.norm(np.subtract(drawn.hair, np.median(_lab_image(img)[shown], axis=0))) < 3
+    blond = (225, 200, 120)
+    out = ColourMatch(drawn, Palette(drawn.skin, tuple(_lab(blond))))(img, outside)  # type: ignore[arg-type]
+    before = np.linalg.norm(np.median(_lab_image(img)[shown], axis=0) - _lab(blond))
+    after = np.linalg.norm(np.median(_lab_image(out)[shown], axis=0) - _lab(blond))
+    assert after < 0.5 * before, (before, after)  # the far shades move less (`REACH`)
