@@ -61,6 +61,9 @@ class Frame:
     # RGB uint8 at the style's input size (a character in overlay mode: larger, `drawn_side`, and
     # premultiplied RGBA without its scene)
     cartoon: np.ndarray | None = None
+    # a character in overlay mode, drawn straight into its paste box (`Compositor.paste_box`):
+    # the side of the square cartoon it stands for (`crop_matrix` maps to that square)
+    cartoon_side: int | None = None
     # overlay mode: the face's outline (convex, cartoon pixels) the paste must cover beside its
     # ellipse, from the landmarks (a turned face's near cheek reaches past the ellipse)
     cover: np.ndarray | None = None

@@ -385,7 +385,8 @@ class Pipeline:
                 return
             frame.cover = face_outline(frame, stylizer.size)
             with timed(frame, "composite"):
-                frame.output = self.compositor.overlay(frame.cartoon, camera, frame.crop_matrix, frame.cover)
+                frame.output = self.compositor.overlay(frame.cartoon, camera, frame.crop_matrix, frame.cover,
+                                                       frame.cartoon_side)
             return
         with timed(frame, "composite"):
             frame.output = self.compositor.avatar(frame.cartoon)
@@ -467,17 +468,21 @@ class Pipeline:
                 frame.fallback = "generator_error"
 
     def _run_generator(self, frame: Frame, stylizer: StyleRenderer, side: int | None = None) -> bool:
-        """`frame.cartoon` from `stylizer`; a drawn one at `side` pixels, when given, with
-        `frame.crop_matrix` then mapping to its pixels (the cartoon and its matrix travel together
-        into the overlay and the held cartoon)."""
+        """`frame.cartoon` from `stylizer`; a drawn one for a `side`-pixel crop, when given,
+        drawn straight into the box overlay mode pastes it in (`frame.cartoon_side`), with
+        `frame.crop_matrix` then mapping to that crop's pixels (the cartoon and its matrix travel
+        together into the overlay and the held cartoon)."""
         with timed(frame, "inference"):
             try:
                 if side is None:
                     frame.cartoon = stylizer.render(frame)
                 else:
-                    frame.cartoon = cast(FrameRenderer, stylizer).render_portrait(frame, side)
-                    matrix = cast(np.ndarray, frame.crop_matrix)
-                    frame.crop_matrix = resized_crop(matrix, side / stylizer.size)
+                    matrix = resized_crop(cast(np.ndarray, frame.crop_matrix), side / stylizer.size)
+                    placed = self.compositor.paste_box(frame.image.shape, matrix, side)
+                    onto = None if placed is None else (placed[0], placed[2])
+                    frame.cartoon = cast(FrameRenderer, stylizer).render_portrait(frame, side, onto)
+                    frame.crop_matrix = matrix
+                    frame.cartoon_side = None if placed is None else side
             except Exception as e:  # any generator fault becomes a counted fallback, never a crash
                 self.stats.errors[f"generator:{type(e).__name__}"] += 1
                 frame.fallback = "generator_error"

@@ -84,6 +84,14 @@ class PrivacyGate:
         return frame.output
 
 
+def _fits(compositor: Compositor, image: np.ndarray, matrix: np.ndarray, side: int,
+          cartoon: np.ndarray) -> bool:
+    """Whether a cartoon drawn into its paste box for a `side`-pixel crop still fills that box on
+    `image` (the camera's or the output's size may have changed since)."""
+    placed = compositor.paste_box(image.shape, matrix, side)
+    return placed is not None and placed[2] == cartoon.shape[1::-1]
+
+
 class LiveHold:
     """A live stream's bridge over short gaps (a missed detection, one failed generator run):
     for up to `frames` frames after the last fresh cartoon, that cartoon is shown instead of
@@ -102,6 +110,7 @@ class LiveHold:
     def reset(self) -> None:
         self._output: np.ndarray | None = None
         self._cartoon: np.ndarray | None = None
+        self._side: int | None = None
         self._matrix: np.ndarray | None = None
         self._cover: np.ndarray | None = None
         self._mode: Mode | None = None
@@ -113,6 +122,7 @@ class LiveHold:
         matrix and the face outline it covers)."""
         self._output, self._mode = frame.output, mode
         self._cartoon, self._matrix, self._cover = frame.cartoon, frame.crop_matrix, frame.cover
+        self._side = frame.cartoon_side
         self._index = frame.index
         self._since = 0
 
@@ -139,12 +149,14 @@ class LiveHold:
         elif camera and self._cartoon is not None and self._matrix is not None:
             if frame.index <= self._index:
                 return None  # another stream (a new camera, a reconnect): the face may be anywhere
-            if measured is None or not compositor.covers(measured.box, self._matrix, self._cartoon.shape[0]):
+            side = self._cartoon.shape[0] if self._side is None else self._side
+            if measured is None or not compositor.covers(measured.box, self._matrix, side):
                 return None  # no face found, or it moved off the held cartoon (a jump, a turn): the card
             image = frame.image if onto is None else onto()
-            if image is None:
-                return None
-            held = compositor.overlay(self._cartoon, image, self._matrix, self._cover)
+            if image is None or (self._side is not None and not _fits(compositor, image, self._matrix,
+                                                                      self._side, self._cartoon)):
+                return None  # drawn into its paste box for another camera or output size
+            held = compositor.overlay(self._cartoon, image, self._matrix, self._cover, self._side)
         else:
             return None
         if held.shape[:2] != (compositor.size[1], compositor.size[0]) or leaks_camera(held, frame):

@@ -63,10 +63,12 @@ class FrameRenderer(StyleRenderer, Protocol):
         the user chose one); raises on a fault."""
         ...
 
-    def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
+    def render_portrait(self, frame: Frame, n: int,
+                        onto: tuple[np.ndarray, tuple[int, int]] | None = None) -> np.ndarray:
         """RGBA uint8 (n, n, 4), premultiplied: `render`'s portrait drawn at any side `n`
-        without its scene (overlay mode draws it at the output's scale and fills round it from
-        the camera); raises on a fault."""
+        without its scene (overlay mode fills round it from the camera); with `onto` (a
+        similarity from those n-pixel coordinates to a box's, and the box's (w, h)), drawn
+        straight into that box, (h, w, 4), as overlay mode pastes it; raises on a fault."""
         ...
 
     def idle_frame(self, t: float, size: tuple[int, int],

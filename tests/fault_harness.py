@@ -134,10 +134,11 @@ class FaultyStylizer:
                    background: np.ndarray | None = None) -> np.ndarray | None:
         return cast(FrameRenderer, self.real).idle_frame(t, size, background)
 
-    def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
+    def render_portrait(self, frame: Frame, n: int,
+                        onto: tuple[np.ndarray, tuple[int, int]] | None = None) -> np.ndarray:
         """A character in overlay mode: its head drawn at the output's scale."""
         self._character_faults(frame)
-        return cast(FrameRenderer, self.real).render_portrait(frame, n)
+        return cast(FrameRenderer, self.real).render_portrait(frame, n, onto)
 
     def render(self, frame: Frame) -> np.ndarray:
         if self.real.draws_frame:  # a character's head for the crop

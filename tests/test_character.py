@@ -561,19 +561,24 @@ def test_in_every_mode_then_no_face_idles_then_shows_the_card(mode: Mode) -> Non
 
 def test_overlay_pastes_the_character_drawn_at_the_outputs_scale() -> None:
     """Overlay mode pasted a 256 px portrait on the face, scaled up 2-3x on a webcam's face at
-    1280x720: soft outlines. The character is now drawn at about one of its pixels an output
-    pixel and lands where the small one did."""
+    1280x720: soft outlines. The character is now drawn in the output's own pixels, straight
+    into the box it is pasted in (stop 42 drew it at about the output's scale and warped it: a
+    resampling, which rounded its edges, and 2.7 ms a frame), and lands where the small one did."""
     pipe = Pipeline(load_style(DEFAULT), PipelineConfig(mode=Mode.OVERLAY, output_size=(1280, 720)))
     frame = pipe.process(Frame(draw_demo_face(0.5), 0, 0.5, still=True))
     assert frame.fallback is None
-    side = frame.cartoon.shape[0]
+    side = frame.cartoon_side
     small = face_crop_matrix(frame.face, 256, pipe.config.crop)
     assert side == pipe.compositor.drawn_side(frame.image.shape, small, 256) and side >= 512
     assert np.allclose(frame.crop_matrix, resized_crop(small, side / 256))
+    placed = pipe.compositor.paste_box(frame.image.shape, frame.crop_matrix, side)
+    assert placed is not None and frame.cartoon.shape == (placed[2][1], placed[2][0], 4)
     renderer = pipe.stylizer
     assert isinstance(renderer, CharacterRenderer)
     portrait = draw_portrait(renderer.character, renderer.pose, 256, mouth=renderer.mouth)
     upscaled = pipe.compositor.overlay(portrait, frame.image, small)
+    square = draw_portrait(renderer.character, renderer.pose, side, mouth=renderer.mouth, scene=False)
+    warped = pipe.compositor.overlay(square, frame.image, frame.crop_matrix)
     skin = np.array(renderer.character.parts["face"]["skin"][::-1])
 
     def face_of(out: np.ndarray) -> tuple[np.ndarray, float]:
@@ -583,9 +588,10 @@ def test_overlay_pastes_the_character_drawn_at_the_outputs_scale() -> None:
         grey = cv2.cvtColor(out[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
         return np.array([xs.mean(), ys.mean()]), float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
-    (at, sharp), (was_at, was_sharp) = face_of(frame.output), face_of(upscaled)
-    assert np.abs(at - was_at).max() < 2.0, (at, was_at)
+    (at, sharp), (was_at, was_sharp), (warp_at, warp_sharp) = map(face_of, (frame.output, upscaled, warped))
+    assert np.abs(at - was_at).max() < 2.0 and np.abs(at - warp_at).max() < 0.5, (at, was_at, warp_at)
     assert sharp > 2 * was_sharp, (sharp, was_sharp)
+    assert sharp > 1.1 * warp_sharp, (sharp, warp_sharp)
 
 
 def test_overlay_fills_round_the_character_from_the_camera_not_its_scene() -> None:
@@ -624,8 +630,8 @@ def test_overlay_never_sends_the_turned_faces_cheek(style: str) -> None:
     other = frame.image.copy()
     other[face > 0] = 255 - other[face > 0]
     def shown(cover: np.ndarray | None) -> float:  # the share of the face's output pixels it moves
-        before = pipe.compositor.overlay(frame.cartoon, frame.image, frame.crop_matrix, cover)
-        after = pipe.compositor.overlay(frame.cartoon, other, frame.crop_matrix, cover)
+        before, after = (pipe.compositor.overlay(frame.cartoon, image, frame.crop_matrix, cover,
+                                                 frame.cartoon_side) for image in (frame.image, other))
         return float((np.abs(before.astype(int) - after).max(2) > 24).sum() / (face.sum() * 4))
 
     assert shown(None) > 0.02, "the ellipse alone lets the cheek through"
@@ -647,7 +653,7 @@ def test_overlay_covers_the_forehead_up_to_the_hairline() -> None:
     cv2.fillConvexPoly(face, cv2.convexHull(np.vstack([points, hairline]).astype(np.int32)), 1)
     other = frame.image.copy()
     other[face > 0] = 255 - other[face > 0]
-    after = pipe.compositor.overlay(frame.cartoon, other, frame.crop_matrix, frame.cover)
+    after = pipe.compositor.overlay(frame.cartoon, other, frame.crop_matrix, frame.cover, frame.cartoon_side)
     moved = (np.abs(frame.output.astype(int) - after).max(2) > 24).sum()
     assert moved < 0.002 * face.sum() * 4, moved / (face.sum() * 4)
 

@@ -249,6 +249,42 @@ def test_a_held_overlay_is_not_pasted_where_the_face_no_longer_is() -> None:
     assert hold.recall(restarted, comp, mode=Mode.OVERLAY, measured=on_it) is None
 
 
+def test_a_cartoon_drawn_into_its_paste_box_is_pasted_and_held_as_the_square_was() -> None:
+    """A character in overlay mode is drawn straight into the box it is pasted in (no warp):
+    pasted, and held over a missed frame, it lands as the square cartoon it stands for does;
+    held onto a camera of another size (its box no longer fits), the card."""
+    cam = np.random.default_rng(3).integers(0, 255, (120, 160, 3), np.uint8)
+    comp = Compositor(Mode.OVERLAY, (320, 240))
+    matrix = np.array([[0.98, 0.17, -20], [-0.17, 0.98, -5]])  # a turned crop, as a tilted head's
+    placed = comp.paste_box(cam.shape, matrix, 64)
+    assert placed is not None
+    at, _, (w, h) = placed
+    square = np.zeros((64, 64, 4), np.uint8)
+    square[..., :3], square[..., 3] = (200, 120, 40), 255
+    drawn = cv2.warpAffine(square, at, (w, h), flags=cv2.INTER_NEAREST)  # what the renderer draws there
+    ok = cv2.warpAffine(np.ones((64, 64), np.uint8), at, (w, h), flags=cv2.INTER_NEAREST) > 0
+    drawn[~ok] = 0
+    expected = comp.overlay(square, cam, matrix)
+    pasted = comp.overlay(drawn, cam, matrix, side=64)
+    # the same picture, but for a few levels where the square's resampled rim meets the feathering
+    assert np.abs(pasted.astype(int) - expected).max() <= 8
+    assert np.abs(pasted.astype(int) - cv2.resize(cam, (320, 240))).max() > 100, "the cartoon is there"
+    with pytest.raises(ValueError, match="paste box"):
+        comp.overlay(square, cam, matrix, side=64)
+    made = _frame(cam)
+    made.output, made.cartoon, made.crop_matrix, made.cartoon_side = pasted, drawn, matrix, 64
+    hold = LiveHold(frames=12)
+    hold.remember(made, Mode.OVERLAY)
+    missed = _frame(cam, 1)
+    missed.fallback = "generator_error"
+    missed.face = Face((25, 25, 30, 30), np.zeros((6, 2), np.float32))
+    held = hold.recall(missed, comp, mode=Mode.OVERLAY, measured=missed.face)
+    assert held is not None and np.array_equal(held, pasted)
+    bigger = _frame(np.zeros((240, 320, 3), np.uint8), 2)
+    bigger.fallback = "generator_error"
+    assert hold.recall(bigger, comp, mode=Mode.OVERLAY, measured=missed.face) is None
+
+
 def test_privacy_gate_blocks_the_camera_frame_itself() -> None:
     gate = PrivacyGate((64, 48))
     cam = np.random.default_rng(1).integers(0, 255, (48, 64, 3), np.uint8)

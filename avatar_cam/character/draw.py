@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -44,6 +45,8 @@ class Placement:
     head: tuple[float, float]
     body: tuple[float, float]
     floor: float = 0.0  # body units from the shoulders' centre down to past the picture's bottom
+    # a similarity (2x3) from these pixels to the target's: drawn straight where it is pasted
+    onto: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,12 @@ def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, br
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
                                                           place.body[1]]])
-    s = Scene(painter, ch.parts, pose, head, head_m, body_m, place.scale, breath, mouth, place.floor)
+    scale = place.scale
+    if place.onto is not None:  # every point goes through the maps, and widths scale alike
+        onto = np.asarray(place.onto, np.float64)
+        head_m, body_m = (onto[:, :2] @ m + np.outer(onto[:, 2], (0.0, 0.0, 1.0)) for m in (head_m, body_m))
+        scale *= math.sqrt(abs(float(np.linalg.det(onto[:, :2]))))
+    s = Scene(painter, ch.parts, pose, head, head_m, body_m, scale, breath, mouth, place.floor)
     todo = layers(ch)
     i = 0
     while i < len(todo):
@@ -255,10 +263,20 @@ def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.nda
 
 
 def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
-                  mouth: np.ndarray | None = None, whole: bool = False, scene: bool = True) -> np.ndarray:
+                  mouth: np.ndarray | None = None, whole: bool = False, scene: bool = True,
+                  onto: tuple[np.ndarray, tuple[int, int]] | None = None) -> np.ndarray:
     """RGB uint8 (n, n, 3): the head and shoulders centred in a square (`whole`: all of the
     character in it, for a thumbnail). Without its `scene`: RGBA (n, n, 4), premultiplied, the
-    character alone on transparency (overlay mode puts the camera's surroundings round it)."""
-    target = background(ch, (n, n)).copy() if scene else np.zeros((n, n, 4), np.uint8)
-    paint(ch, pose, target, portrait_placement(n, extent(ch) if whole else None), 0.0, backend, mouth)
+    character alone on transparency (overlay mode puts the camera's surroundings round it);
+    `onto` (a similarity from the square's pixels to a picture's, and that picture's (w, h)):
+    the same drawn straight into that picture, (h, w, 4), where a warp would have put it."""
+    place = portrait_placement(n, extent(ch) if whole else None)
+    if onto is None:
+        target = background(ch, (n, n)).copy() if scene else np.zeros((n, n, 4), np.uint8)
+    elif scene:
+        raise ValueError("a portrait drawn onto another picture has no scene")
+    else:
+        target = np.zeros((onto[1][1], onto[1][0], 4), np.uint8)
+        place = replace(place, onto=onto[0])
+    paint(ch, pose, target, place, 0.0, backend, mouth)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2RGB if scene else cv2.COLOR_BGRA2RGBA)

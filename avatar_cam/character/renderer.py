@@ -91,11 +91,13 @@ class CharacterRenderer:
         pose = self._track(frame)
         return draw_portrait(self.character, pose, self.size, self.backend, self.mouth)
 
-    def render_portrait(self, frame: Frame, n: int) -> np.ndarray:
+    def render_portrait(self, frame: Frame, n: int,
+                        onto: tuple[np.ndarray, tuple[int, int]] | None = None) -> np.ndarray:
         """RGBA (n, n), premultiplied: the pose's portrait without its scene (overlay mode
-        pastes it on the face, with the camera's surroundings round it)."""
+        pastes it on the face, with the camera's surroundings round it); `onto`: drawn straight
+        into the box it is pasted in (`draw_portrait`)."""
         pose = self._track(frame)
-        return draw_portrait(self.character, pose, n, self.backend, self.mouth, scene=False)
+        return draw_portrait(self.character, pose, n, self.backend, self.mouth, scene=False, onto=onto)
 
     def render_frame(self, frame: Frame, size: tuple[int, int],
                      background: np.ndarray | None = None) -> np.ndarray:
