@@ -591,7 +591,7 @@ def test_overlay_pastes_the_character_drawn_at_the_outputs_scale() -> None:
     (at, sharp), (was_at, was_sharp), (warp_at, warp_sharp) = map(face_of, (frame.output, upscaled, warped))
     assert np.abs(at - was_at).max() < 2.0 and np.abs(at - warp_at).max() < 0.5, (at, was_at, warp_at)
     assert sharp > 2 * was_sharp, (sharp, was_sharp)
-    assert sharp > 1.1 * warp_sharp, (sharp, warp_sharp)
+    assert sharp > 1.5 * warp_sharp, (sharp, warp_sharp)  # 694 against 340 when written
 
 
 def test_overlay_fills_round_the_character_from_the_camera_not_its_scene() -> None:
