@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -207,6 +208,15 @@ def _filled(size: tuple[int, int], bgr: tuple[int, int, int]) -> np.ndarray:
     return image
 
 
+class PasteBox(NamedTuple):
+    """Where overlay mode pastes a cartoon: `at` (2x3) maps the cartoon's pixels into the output
+    box whose top left is `origin` (x, y) and whose size is `size` (w, h)."""
+
+    at: np.ndarray
+    origin: tuple[int, int]
+    size: tuple[int, int]
+
+
 class Compositor:
     """Builds the output frame (BGR, `size` = (width, height)) from a cartoon. `custom`: the
     background was chosen by the user, so a character draws on it instead of its own.
@@ -290,19 +300,18 @@ class Compositor:
         sx, sy = ow / cw, oh / ch  # resize maps pixel centres: x_out + 0.5 = (x - cx + 0.5) * sx
         return (cx, cy, cw, ch), np.array([[sx, 0, (0.5 - cx) * sx - 0.5], [0, sy, (0.5 - cy) * sy - 0.5]])
 
-    def paste_box(self, camera_shape: tuple[int, ...], crop_matrix: np.ndarray, n: int
-                  ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]] | None:
+    def paste_box(self, camera_shape: tuple[int, ...], crop_matrix: np.ndarray, n: int) -> PasteBox | None:
         """Where overlay mode pastes an `n`-pixel cartoon cut with `crop_matrix` from a camera
-        frame of `camera_shape`: the map (2x3) from its pixels into the output box, the box's
-        top left (x, y) and size (w, h): the cartoon square's bounds, within the output. None
-        when that is off the output."""
+        frame of `camera_shape`: the cartoon square's bounds on the output, within it (None when
+        they are off it)."""
         back = self._window(camera_shape)[1] @ np.vstack([invert(crop_matrix), [0, 0, 1]])
         corners = np.array([[0, 0, 1], [n, 0, 1], [0, n, 1], [n, n, 1]], np.float64) @ back.T
         x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
         x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, self.size)
         if x1 <= x0 or y1 <= y0:
             return None
-        return back - np.array([[0, 0, x0], [0, 0, y0]]), (int(x0), int(y0)), (int(x1 - x0), int(y1 - y0))
+        return PasteBox(back - np.array([[0, 0, x0], [0, 0, y0]]), (int(x0), int(y0)),
+                        (int(x1 - x0), int(y1 - y0)))
 
     def overlay(self, cartoon_rgb: np.ndarray, camera_bgr: np.ndarray, crop_matrix: np.ndarray,
                 cover: np.ndarray | None = None, side: int | None = None) -> np.ndarray:

@@ -58,8 +58,8 @@ class Frame:
     crop: np.ndarray | None = None  # RGB uint8 at the style's input size (full mode: the whole
     # frame); None for styles drawn from landmarks, which never read it
     landmarks: np.ndarray | None = None  # (478, 3) Face Mesh points in crop pixels, for landmark styles
-    # RGB uint8 at the style's input size (a character in overlay mode: larger, `drawn_side`, and
-    # premultiplied RGBA without its scene)
+    # RGB uint8 at the style's input size (a character in overlay mode: premultiplied RGBA without
+    # its scene, drawn straight into its paste box, `cartoon_side`)
     cartoon: np.ndarray | None = None
     # a character in overlay mode, drawn straight into its paste box (`Compositor.paste_box`):
     # the side of the square cartoon it stands for (`crop_matrix` maps to that square)

@@ -479,7 +479,7 @@ class Pipeline:
                 else:
                     matrix = resized_crop(cast(np.ndarray, frame.crop_matrix), side / stylizer.size)
                     placed = self.compositor.paste_box(frame.image.shape, matrix, side)
-                    onto = None if placed is None else (placed[0], placed[2])
+                    onto = None if placed is None else (placed.at, placed.size)
                     frame.cartoon = cast(FrameRenderer, stylizer).render_portrait(frame, side, onto)
                     frame.crop_matrix = matrix
                     frame.cartoon_side = None if placed is None else side

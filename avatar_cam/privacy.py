@@ -89,7 +89,7 @@ def _fits(compositor: Compositor, image: np.ndarray, matrix: np.ndarray, side: i
     """Whether a cartoon drawn into its paste box for a `side`-pixel crop still fills that box on
     `image` (the camera's or the output's size may have changed since)."""
     placed = compositor.paste_box(image.shape, matrix, side)
-    return placed is not None and placed[2] == cartoon.shape[1::-1]
+    return placed is not None and placed.size == cartoon.shape[1::-1]
 
 
 class LiveHold:

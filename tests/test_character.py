@@ -572,7 +572,7 @@ def test_overlay_pastes_the_character_drawn_at_the_outputs_scale() -> None:
     assert side == pipe.compositor.drawn_side(frame.image.shape, small, 256) and side >= 512
     assert np.allclose(frame.crop_matrix, resized_crop(small, side / 256))
     placed = pipe.compositor.paste_box(frame.image.shape, frame.crop_matrix, side)
-    assert placed is not None and frame.cartoon.shape == (placed[2][1], placed[2][0], 4)
+    assert placed is not None and frame.cartoon.shape == (placed.size[1], placed.size[0], 4)
     renderer = pipe.stylizer
     assert isinstance(renderer, CharacterRenderer)
     portrait = draw_portrait(renderer.character, renderer.pose, 256, mouth=renderer.mouth)
