@@ -196,11 +196,13 @@ class ColourMatch:
     either palette lacks (no hair) is not moved on its own; inside the face (where the caller
     says) only the skin moves. A drawn hair too close to the drawn skin to tell apart by colour
     (white hair over pale skin) is told apart by place: it moves to the wanted hair only outside
-    the face, and not at all where the caller gives no face."""
+    the face, and not at all where the caller gives no face; with no skin colour beside it to
+    hold the rest, its shift reaches only as far as `MIN_APART` (at `REACH` a white background
+    took a quarter of a pink hair's shift)."""
 
     def __init__(self, drawn: Palette, wanted: Palette, reach: float = REACH):
         skin = (drawn.skin, wanted.skin)
-        self.scale = -1.0 / (2 * reach ** 2)
+        self.reach = reach
         # inside the face only the skin moves (a dark hair colour must not lighten the mouth)
         self._face = self._table([skin])
         self._hair: np.ndarray | None = None
@@ -208,15 +210,18 @@ class ColourMatch:
         if drawn.hair is not None and wanted.hair is not None:
             hair = (drawn.hair, wanted.hair)
             self._hair_by_place = bool(np.linalg.norm(np.subtract(drawn.hair, drawn.skin)) <= MIN_APART)
-            self._hair = self._table([hair] if self._hair_by_place else [skin, hair])
+            self._hair = (self._table([hair], min(reach, MIN_APART)) if self._hair_by_place
+                          else self._table([skin, hair]))
 
-    def exact(self, rgb: np.ndarray, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]]
-              ) -> np.ndarray:
-        """The shift interpolated per pixel (what the tables in `__call__` stand for)."""
+    def exact(self, rgb: np.ndarray, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]],
+              reach: float | None = None) -> np.ndarray:
+        """The shift interpolated per pixel (what the tables in `__call__` stand for); `reach`
+        the match's own unless given."""
         centres = np.array([p[0] for p in pairs], np.float32)  # (k, 3)
+        scale = -1.0 / (2 * (self.reach if reach is None else reach) ** 2)
 
         def kernel(lab: np.ndarray) -> np.ndarray:
-            return np.exp(((lab[..., None, :] - centres) ** 2).sum(-1) * self.scale)
+            return np.exp(((lab[..., None, :] - centres) ** 2).sum(-1) * scale)
 
         shifts = np.array([np.subtract(p[1], p[0]) for p in pairs], np.float64)
         weights = np.linalg.solve(kernel(centres), shifts).astype(np.float32)
@@ -224,11 +229,12 @@ class ColourMatch:
         lab += kernel(lab) @ weights
         return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0
 
-    def _table(self, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]]) -> np.ndarray:
+    def _table(self, pairs: list[tuple[tuple[float, ...], tuple[float, ...]]],
+               reach: float | None = None) -> np.ndarray:
         """The shift (RGB levels) at the middle of every LUT_STEP-level RGB cell (~0.2 s)."""
         levels = np.arange(LUT_STEP / 2 - 0.5, 256, LUT_STEP, dtype=np.float32)
         grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 1, 3)
-        return np.round(self.exact(grid, pairs) - grid).reshape(-1, 3).astype(np.int16)
+        return np.round(self.exact(grid, pairs, reach) - grid).reshape(-1, 3).astype(np.int16)
 
     def __call__(self, rgb: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
         """`rgb` matched by table: the shift of each pixel's RGB cell added to it (1-2 ms at 144

@@ -229,6 +229,11 @@ def test_a_hair_as_pale_as_the_skin_takes_the_pictures_hair_outside_the_face(
     assert np.abs(out[0, 0].astype(int) - pink).max() <= 8  # the hair, outside the face
     assert np.abs(out[c, c].astype(int) - white).max() <= 4  # inside: the skin's shift (none)
     assert np.abs(match(img)[0, 0].astype(int) - white).max() <= 4  # no face given: not moved
+    # a pale blue background 17 Lab from that hair keeps most of its colour (with no skin colour
+    # beside the hair's to hold it, a white background went a quarter of the way to pink)
+    sky = np.array([[white, (200, 215, 235)]], np.uint8)
+    moved = np.abs(match(sky, np.ones((1, 2), np.float32)).astype(int) - sky)
+    assert moved[0, 1].max() < moved[0, 0].max() / 3, moved
 
 
 def test_a_generators_shaded_hair_is_read_outside_its_face_and_matched() -> None:
