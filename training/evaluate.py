@@ -7,6 +7,7 @@
         [--judge PATH | --no-judge] [--no-identity]
     avatar-eval --passthrough (--photos DIR | --holdout RUN_DIR)    # the photo as its own cartoon
     avatar-eval --motion --style NAME|PATH [--clips VIDEO ...] [--frames N] [--size WxH[,WxH...]]
+    avatar-eval --cover --style NAME|PATH [--clips VIDEO ...] [--frames N] [--size WxH]
 
 For a run, photos and cartoons default to the run's held-out images (split.json). Photos should
 be aligned crops (`avatar-train prepare`), as the app feeds the generator.
@@ -61,12 +62,15 @@ import sys
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from training.cli_errors import one_line, overlaps
+
+if TYPE_CHECKING:
+    from avatar_cam.styles import StyleInfo
 
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
@@ -760,15 +764,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity measures")
     p.add_argument("--motion", action="store_true",
                    help="with --style: the motion check on the rendered output of --clips")
-    p.add_argument("--frames", type=int, default=300, help="--motion: at most this many frames a clip")
+    p.add_argument("--cover", action="store_true",
+                   help="with --style: the cover check, overlay mode's output against the person's face, "
+                   "on --clips")
+    p.add_argument("--frames", type=int, default=300,
+                   help="--motion, --cover: at most this many frames a clip")
     p.add_argument("--size", default="1280x720",
-                   help="--motion: output size WxH, or several (comma-separated): judged on their mean")
+                   help="--motion: output size WxH, or several (comma-separated): judged on their mean; "
+                   "--cover: the first")
     args = p.parse_args(argv)
     if args.frames < 1:
         print(f"avatar-eval: error: --frames must be at least 1 (got {args.frames})", file=sys.stderr)
         return 2
-    if args.motion:
-        return motion_main(args)
+    if args.motion or args.cover:
+        return motion_main(args) if args.motion else cover_main(args)
     if args.limit is not None and args.limit < 1:
         print(f"avatar-eval: error: --limit must be at least 1 (got {args.limit})", file=sys.stderr)
         return 2
@@ -873,26 +882,59 @@ def default_clips() -> list[Path]:
     return [ensure_demo_clip(), *sorted(shared.glob("*.mp4"))]
 
 
-def motion_main(args: argparse.Namespace) -> int:
-    """`avatar-eval --motion`: the motion check, printed as a table and written to OUT."""
+def _clip_check_inputs(args: argparse.Namespace, flag: str
+                      ) -> tuple[StyleInfo, list[tuple[int, int]], list[Path]] | None:
+    """The style, output sizes and clips of `--motion` or `--cover` (None: said why, on stderr)."""
     from avatar_cam.options import parse_size
     from avatar_cam.styles import StyleCatalog, StyleError, builtin_styles_dir, user_styles_dir
-    from training import motion_check as mc
 
     if not args.style:
-        print("avatar-eval: error: --motion needs --style NAME|PATH", file=sys.stderr)
-        return 2
+        print(f"avatar-eval: error: {flag} needs --style NAME|PATH", file=sys.stderr)
+        return None
     try:
         style = StyleCatalog([builtin_styles_dir(), user_styles_dir()]).resolve(args.style)
         sizes = [parse_size(v) for v in args.size.split(",")]
     except (StyleError, argparse.ArgumentTypeError) as e:
         print(f"avatar-eval: error: {e}", file=sys.stderr)
-        return 2
-    clips = args.clips or default_clips()
-    missing = [str(c) for c in clips if not Path(c).is_file()]
+        return None
+    clips = [Path(c) for c in args.clips] or default_clips()
+    missing = [str(c) for c in clips if not c.is_file()]
     if missing:
         print(f"avatar-eval: error: no such clip: {', '.join(missing)}", file=sys.stderr)
+        return None
+    return style, sizes, clips
+
+
+def cover_main(args: argparse.Namespace) -> int:
+    """`avatar-eval --cover`: the cover check (overlay mode), printed as a table and written to OUT."""
+    from avatar_cam.expression import ExpressionAnalyzer
+    from training import cover_check as cc
+
+    inputs = _clip_check_inputs(args, "--cover")
+    if inputs is None:
         return 2
+    style, sizes, clips = inputs
+    with ExpressionAnalyzer() as analyzer:
+        results = {clip.name: cc.run_clip(style, clip, sizes[0], args.frames, analyzer) for clip in clips}
+    out = Path(args.out) if args.out else Path(f"eval_{style.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cover.json").write_text(json.dumps({"style": style.name, "size": list(sizes[0]),
+                                                "changed_levels": cc.CHANGED, "clips": results}, indent=2))
+    print(f"cover check, {style.name} in overlay mode at {sizes[0][0]}x{sizes[0][1]} (the person's face "
+          "pixels that reach the output):")
+    print(cc.table(results))
+    print(f"wrote {out / 'cover.json'}")
+    return 0
+
+
+def motion_main(args: argparse.Namespace) -> int:
+    """`avatar-eval --motion`: the motion check, printed as a table and written to OUT."""
+    from training import motion_check as mc
+
+    inputs = _clip_check_inputs(args, "--motion")
+    if inputs is None:
+        return 2
+    style, sizes, clips = inputs
     out = Path(args.out) if args.out else Path(f"eval_{style.name}")
     runs, per_size = [], {}
     from avatar_cam.expression import ExpressionAnalyzer
