@@ -8,7 +8,7 @@ instance) finds the face on the camera frame, and the frame is composited again 
 compositor with the same cartoon onto the camera picture with the pixels inside that face's hull
 inverted. Output pixels that change by more than `CHANGED` levels are face pixels the output
 shows; per clip, their share of the face's area on the output, at most and on average, and the
-frames with any. A held or fallback frame is not measured (the card or the hold have their own
+frames with any. A held or fallback frame is not measured (the card and the hold have their own
 guards: `tests/fault_harness.py`).
 
 No torch: the app and MediaPipe only."""
