@@ -25,8 +25,8 @@ from avatar_cam.composite import Compositor, Mode
 from avatar_cam.expression import ExpressionAnalyzer
 from avatar_cam.frame import Frame
 from avatar_cam.pipeline import Pipeline, PipelineConfig
-from avatar_cam.sources import VideoSource
 from avatar_cam.styles import StyleInfo
+from training.motion_check import app_frames
 
 CHANGED = 24  # levels: a pixel that moves more than this with the face is the face shown
 
@@ -50,16 +50,11 @@ def run_clip(style: StyleInfo, clip: Path, output_size: tuple[int, int] = (1280,
              max_frames: int | None = None, analyzer: ExpressionAnalyzer | None = None) -> dict[str, Any]:
     """`clip` through a fresh app pipeline in overlay mode (no mirror), each fresh frame checked."""
     pipeline = Pipeline(style, PipelineConfig(mode=Mode.OVERLAY, output_size=output_size))
-    source = VideoSource(clip)
     own = analyzer is None
     analyzer = analyzer or ExpressionAnalyzer()
     frames, shares = 0, []
     try:
-        while max_frames is None or frames < max_frames:
-            frame = source.read()
-            if frame is None:
-                break
-            pipeline.process(frame)
+        for frame in app_frames(pipeline, clip, max_frames):
             frames += 1
             if frame.fallback is not None or frame.cartoon is None or frame.crop_matrix is None:
                 continue
@@ -67,7 +62,6 @@ def run_clip(style: StyleInfo, clip: Path, output_size: tuple[int, int] = (1280,
             if landmarks is not None:
                 shares.append(shown_share(pipeline.compositor, frame, landmarks))
     finally:
-        source.close()
         if own:
             analyzer.close()
     return {"frames": frames, "checked": len(shares),

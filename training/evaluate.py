@@ -776,8 +776,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames < 1:
         print(f"avatar-eval: error: --frames must be at least 1 (got {args.frames})", file=sys.stderr)
         return 2
-    if args.motion or args.cover:
-        return motion_main(args) if args.motion else cover_main(args)
+    if args.motion:
+        return motion_main(args)
+    if args.cover:
+        return cover_main(args)
     if args.limit is not None and args.limit < 1:
         print(f"avatar-eval: error: --limit must be at least 1 (got {args.limit})", file=sys.stderr)
         return 2

@@ -22,8 +22,9 @@ No torch: the app and MediaPipe only."""
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import numpy as np
 
 from avatar_cam.composite import Mode
 from avatar_cam.expression import Expression, ExpressionAnalyzer
+from avatar_cam.frame import Frame
 from avatar_cam.pipeline import Pipeline, PipelineConfig
 from avatar_cam.sources import VideoSource
 from avatar_cam.styles import StyleInfo
@@ -149,27 +151,32 @@ def _rate(values: Sequence[object]) -> float | None:
     return sum(v is not None for v in values) / len(values) if values else None
 
 
+def app_frames(pipeline: Pipeline, clip: Path, max_frames: int | None = None) -> Iterator[Frame]:
+    """`clip`'s frames, each as `pipeline` (the app's own) has just processed it."""
+    source = VideoSource(clip)
+    try:
+        for frame in itertools.islice(iter(source.read, None), max_frames):  # None: the clip's end
+            pipeline.process(frame)
+            yield frame
+    finally:
+        source.close()
+
+
 def run_clip(style: StyleInfo, clip: Path, output_size: tuple[int, int] = (1280, 720),
              max_frames: int | None = None, analyzer: ExpressionAnalyzer | None = None) -> ClipResult:
     """`clip` through a fresh app pipeline (avatar mode, no mirror), both sides measured."""
     pipeline = Pipeline(style, PipelineConfig(mode=Mode.AVATAR, output_size=output_size))
-    source = VideoSource(clip)
     own = analyzer is None
     analyzer = analyzer or ExpressionAnalyzer()
     cameras, outputs = [], []
     try:
-        while max_frames is None or len(outputs) < max_frames:
-            frame = source.read()
-            if frame is None:
-                break
-            pipeline.process(frame)
+        for frame in app_frames(pipeline, clip, max_frames):
             cameras.append(frame.image)
             outputs.append(frame.output.copy())
         cam = [_measure(analyzer, img) for img in cameras]
         flipped = [_measure(analyzer, cv2.flip(img, 1)) for img in cameras]
         out = [_measure(analyzer, img) for img in outputs]
     finally:
-        source.close()
         if own:
             analyzer.close()
     return ClipResult(clip.name, cam, out, outputs, cameras, [m and mirrored(m) for m in flipped])
