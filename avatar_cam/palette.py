@@ -57,6 +57,7 @@ AFRO_PAST = 0.15
 REACH = 16.0  # Lab distance at which a pixel takes about 60% of a colour's shift
 LUT_STEP = 4  # RGB levels per cell of the match's table
 MIN_APART = 10.0  # Lab distance under which the match tells the drawn hair from the skin by place only
+HAIR_SHADES = 24.0  # Lab distance from a drawn hair's most common colour its other shades lie within
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -124,7 +125,10 @@ def _backgrounds(lab: np.ndarray) -> list[np.ndarray]:
 def crop_palette(rgb: np.ndarray) -> Palette:
     """The `Palette` of an RGB uint8 aligned crop (module docstring); where the top corners
     differ, the reading (against their median or either one) that finds the most hair."""
-    lab = _lab(rgb)
+    return _palette(_lab(rgb))
+
+
+def _palette(lab: np.ndarray) -> Palette:
     skin = dominant(_box(lab, SKIN_BOX))[0]
     band = _box(lab, HAIR_BOX)
     skinlike = np.linalg.norm(band - skin, axis=1) <= SKIN_APART
@@ -147,17 +151,24 @@ def crop_palette(rgb: np.ndarray) -> Palette:
 
 def drawn_palette(rgb: np.ndarray, outside: np.ndarray) -> Palette:
     """The `Palette` a generator draws in the RGB uint8 aligned crop `rgb`, where `outside`
-    ((size, size) in [0, 1]) says where its face is not: `crop_palette`'s, and where that finds
-    no hair colour because the hair is shaded (no one colour covers a fifth of the band: a pink
-    to orange sweep), the median of the band's pixels outside the face and off the background,
-    when they cover a fifth of the band. A picture's hair is read without this: a hat or a sky
-    lies outside its face too."""
-    palette = crop_palette(rgb)
-    if palette.hair is not None:
-        return palette
+    ((size, size) in [0, 1]) says where its face is not: `crop_palette`'s skin, and its hair as
+    the median of the band's pixels outside the face within `HAIR_SHADES` of the most common hair
+    colour (a generator shades its hair: anime 1069's reddish brown spread over two 8-level Lab
+    cells, and the match centred on the fuller one moved the rest past the picture's hair). Where
+    `crop_palette` finds no hair colour because the hair is shaded (no one colour covers a fifth
+    of the band: a pink to orange sweep), the median of the band's pixels outside the face and
+    off the background, when they cover a fifth of the band. A picture's hair is read without
+    this: a hat or a sky lies outside its face too."""
     lab = _lab(rgb)
+    palette = _palette(lab)
     band = _box(lab, HAIR_BOX)
-    hair = (_box(outside, HAIR_BOX) > 0.5) & (np.linalg.norm(band - _backgrounds(lab)[0], axis=1) > APART)
+    off_face = _box(outside, HAIR_BOX) > 0.5
+    if palette.hair is None:
+        hair = off_face & (np.linalg.norm(band - _backgrounds(lab)[0], axis=1) > APART)
+    elif palette.bald:
+        return palette
+    else:
+        hair = off_face & (np.linalg.norm(band - palette.hair, axis=1) < HAIR_SHADES)
     if hair.sum() < MIN_HAIR * len(band):
         return palette
     return Palette(palette.skin, tuple(float(v) for v in np.median(band[hair], axis=0)))  # type: ignore[arg-type]

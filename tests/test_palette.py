@@ -264,3 +264,40 @@ def test_a_generators_shaded_hair_is_read_outside_its_face_and_matched() -> None
     before = np.linalg.norm(np.median(_lab_image(img)[shown], axis=0) - _lab(blond))
     after = np.linalg.norm(np.median(_lab_image(out)[shown], axis=0) - _lab(blond))
     assert after < 0.5 * before, (before, after)  # the far shades move less (`REACH`)
+
+
+def test_a_generators_shaded_hair_is_matched_at_the_middle_of_its_shades() -> None:
+    """Hair a generator draws in a spread of shades is matched from the median of its shades (the
+    band outside the face near its most common colour), not from that most common colour alone:
+    from there the whole hair moved past the picture's colour (anime 1069's reddish brown came out
+    a greyer brown). After the match the hair's median lands on the picture's hair."""
+    from avatar_cam.palette import drawn_palette
+
+    n = 144
+    dark, light, skin = np.array([150, 80, 70]), np.array([200, 140, 90]), (235, 200, 180)
+    img = _crop(skin, (150, 80, 70), n=n)
+    hair = (img == (150, 80, 70)).all(-1)
+    rows = (np.arange(n) - 0.05 * n) / (0.19 * n)  # 0 to 1 down the band over the forehead
+    t = (np.clip(rows, 0, 1) ** 2)[:, None, None]  # most of its rows near the dark end
+    shades = np.broadcast_to(np.round(dark + t * (light - dark)), (n, n, 3)).astype(np.uint8)
+    img[hair] = shades[hair]
+    face = np.zeros((n, n), np.uint8)
+    cv2.ellipse(face, (n // 2, int(0.55 * n)), (int(0.3 * n), int(0.36 * n)), 0, 0, 360, 255, -1)
+    outside = (face == 0).astype(np.float32)
+    band = np.zeros((n, n), bool)
+    band[int(0.05 * n):int(0.24 * n), int(0.25 * n):int(0.75 * n)] = True
+    shown = hair & band & (face == 0)
+    lab = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    wanted = _lab((120, 60, 40))
+
+    def off_by(drawn: Palette) -> float:  # the matched hair's median from the wanted colour
+        out = ColourMatch(drawn, Palette(drawn.skin, tuple(wanted)))(img, outside)  # type: ignore[arg-type]
+        return float(np.linalg.norm(np.median(cv2.cvtColor(out.astype(np.float32) / 255.0,
+                                                           cv2.COLOR_RGB2LAB)[shown], axis=0) - wanted))
+
+    common, drawn = crop_palette(img), drawn_palette(img, outside)
+    assert common.hair is not None and drawn.hair is not None
+    assert np.linalg.norm(np.subtract(drawn.hair, np.median(lab[shown], axis=0))) < 1.5
+    assert off_by(drawn) < 0.5 < 1.5 < off_by(common), (off_by(drawn), off_by(common))
+    bald = _crop(skin, skin, n=n)  # a bald drawing keeps its hair the skin's own
+    assert drawn_palette(bald, outside).bald
