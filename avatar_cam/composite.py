@@ -144,6 +144,12 @@ def _detected_outline(face: Face) -> np.ndarray:
                       ears + (0, 0.4 * h)])
 
 
+def cartoon_side(cartoon: np.ndarray, drawn_side: int | None) -> int:
+    """The side of the square crop a cartoon stands for: its own, or for one drawn straight into
+    its paste box (`Frame.cartoon_side`), the side it was drawn at."""
+    return cartoon.shape[0] if drawn_side is None else drawn_side
+
+
 def face_outline(frame: Frame, size: int) -> np.ndarray | None:
     """Overlay mode: the face's outline in the cartoon's pixels, for the paste to cover beside
     its ellipse (convex): the hull of the landmarks (in the pixels of a `size` crop) with the
@@ -152,7 +158,7 @@ def face_outline(frame: Frame, size: int) -> np.ndarray | None:
     if frame.cartoon is None:
         return None
     if frame.landmarks is not None:
-        side = frame.cartoon.shape[0] if frame.cartoon_side is None else frame.cartoon_side
+        side = cartoon_side(frame.cartoon, frame.cartoon_side)
         points = frame.landmarks[:, :2] * (side / size)
         up = points[FOREHEAD] - points[CHIN]
         points = np.vstack([points, points[list(UPPER_FOREHEAD)] + FOREHEAD_REACH * up])
@@ -333,7 +339,7 @@ class Compositor:
         output: no stretching. The cartoon and its mask are warped and blended only over the
         face's bounding box in output pixels (warping them over the whole frame cost 22 ms of
         the 1280x720 overlay's 23)."""
-        n = cartoon_rgb.shape[0] if side is None else side
+        n = cartoon_side(cartoon_rgb, side)
         (cx, cy, cw, ch), _ = self._window(camera_bgr.shape)
         out = cv2.resize(camera_bgr[cy:cy + ch, cx:cx + cw], self.size, interpolation=cv2.INTER_LINEAR)
         placed = self.paste_box(camera_bgr.shape, crop_matrix, n)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from avatar_cam.composite import Compositor, Mode, placeholder_card
+from avatar_cam.composite import Compositor, Mode, cartoon_side, placeholder_card
 from avatar_cam.frame import Face, Frame
 
 PLACEHOLDER_TEXT = {
@@ -149,7 +149,7 @@ class LiveHold:
         elif camera and self._cartoon is not None and self._matrix is not None:
             if frame.index <= self._index:
                 return None  # another stream (a new camera, a reconnect): the face may be anywhere
-            side = self._cartoon.shape[0] if self._side is None else self._side
+            side = cartoon_side(self._cartoon, self._side)
             if measured is None or not compositor.covers(measured.box, self._matrix, side):
                 return None  # no face found, or it moved off the held cartoon (a jump, a turn): the card
             image = frame.image if onto is None else onto()
