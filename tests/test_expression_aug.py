@@ -140,6 +140,31 @@ def test_redrawn_eyes_look_where_the_moved_irises_are(demo_pair: tuple[np.ndarra
     assert whites(redraw_eyes(rgb, shut)) == 0 < whites(redraw_eyes(rgb, lm))
 
 
+def test_a_covered_eye_takes_a_large_cartoon_eyes_lower_half(
+        demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """An anime eye sits lower than Face Mesh's outline of it, and its lower half joins the fringe
+    through the lashes: the blobs leave it under the redrawn eye; the ellipse takes it."""
+    rgb, lm = demo_pair
+    eye = lm[RIGHT_EYE, :2]
+    centre, width = eye.mean(0), float(np.ptp(eye[:, 0]))
+    drawn = rgb.copy()
+    low = (round(centre[0]), round(centre[1] + 0.45 * width))
+    cv2.circle(drawn, low, round(0.22 * width), (90, 40, 120), -1)  # the big iris's lower half
+    cv2.line(drawn, low, (low[0] - round(0.5 * width), 0), (90, 40, 120), 2)  # lashes to the fringe
+    blob = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.circle(blob, low, round(0.15 * width), 255, -1)
+
+    def purple(img: np.ndarray) -> float:
+        return float((np.abs(img[blob > 0].astype(int) - (90, 40, 120)).max(-1) < 30).mean())
+
+    assert purple(redraw_eyes(drawn, lm)) > 0.5  # the blobs alone leave it
+    covered = redraw_eyes(drawn, lm, 2.0)
+    assert purple(covered) == 0.0
+    assert np.array_equal(covered[:5], drawn[:5])  # the fringe above the face is not painted over
+    assert np.array_equal(covered[100:], drawn[100:])  # nor the mouth and chin
+    assert np.array_equal(redraw_eyes(rgb, lm, 0.0), redraw_eyes(rgb, lm))
+
+
 def test_brows_move_with_their_landmarks_and_the_eyes_stay(demo_pair: tuple[np.ndarray, np.ndarray]) -> None:
     rgb, lm = demo_pair
     up, lm_up = move_brows(rgb, lm, (-0.05, -0.05))
@@ -275,3 +300,5 @@ def test_expression_needs_landmarks_and_mesh_model(prepared: Path, tmp_path: Pat
         tiny_config(tmp_path, "content-invariant", eye_redraw=1.0).validate()
     with pytest.raises(ConfigError, match="chances"):
         tiny_config(tmp_path, "mesh-conditioned", expression_gaze=2.0).validate()
+    with pytest.raises(ConfigError, match="eye_cover must be >= 0"):
+        tiny_config(tmp_path, "mesh-conditioned", eye_cover=-1.0).validate()

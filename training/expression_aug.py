@@ -55,6 +55,10 @@ MOUTH_DARK = (70, 22, 34)  # RGB: the inside of a drawn open mouth
 TONGUE = (200, 80, 90)
 EYE_WHITE = (250, 250, 250)
 CHEEKS = (234, 454)
+# `_eye_cover`'s ellipse: its height over its width, and how far below the eye's centre it sits
+# (eye widths); on 217 anime pairs it takes the drawn eye's lower half where the blobs left it
+COVER_ASPECT, COVER_DROP = 0.7, 0.2
+COVER_SKIN = (0.5, 0.9)  # the skin it is painted with: read between the eyes' and mouth's middles
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class ExpressionAugConfig:
     gaze: float = 0.0                  # chance the irises move first (in pairs whose eyes are redrawn)
     gaze_shift: tuple[float, float] = (0.25, 0.1)  # largest move (x, y), in eye widths
     brow_redraw: float = 0.0           # chance the brows are painted over and drawn from the landmarks
+    eye_cover: float = 0.0             # also paint over an ellipse this many eye widths across (0: off)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
@@ -163,8 +168,10 @@ def open_mouth(rgb: np.ndarray, lm: np.ndarray, amount: float, rng: np.random.Ge
     return out, new
 
 
-def _skin_colour(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    """Median colour of the cheeks below the eyes (inside the face oval, away from features)."""
+def _skin_colour(rgb: np.ndarray, lm: np.ndarray, band: tuple[float, float] = (0.0, 0.5)) -> np.ndarray:
+    """Median colour of the cheeks below the eyes (inside the face oval, away from features),
+    between `band` of the way from the eyes down to the mouth (lower down, an anime face's big
+    eyes are not in it)."""
     size = rgb.shape[0]
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [np.round(lm[FACE_OVAL, :2]).astype(np.int32)], 255)
@@ -174,9 +181,9 @@ def _skin_colour(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     features = cv2.dilate(features, np.ones((5, 5), np.uint8), iterations=max(1, size // 64))
     eyes_y = lm[[33, 263], 1].mean()
     mouth_y = lm[list(MOUTH_CORNERS), 1].mean()
-    band = np.zeros_like(mask)
-    band[int(eyes_y):int((eyes_y + mouth_y) / 2)] = 255
-    sel = (mask > 0) & (features == 0) & (band > 0)
+    rows = np.zeros_like(mask)
+    rows[int(eyes_y + band[0] * (mouth_y - eyes_y)):int(eyes_y + band[1] * (mouth_y - eyes_y))] = 255
+    sel = (mask > 0) & (features == 0) & (rows > 0)
     if sel.sum() < 10:
         sel = mask > 0
     return np.median(rgb[sel], axis=0)
@@ -245,7 +252,7 @@ def augment_expression(rgb: np.ndarray, lm: np.ndarray, rng: np.random.Generator
         if rng.random() < cfg.gaze:
             gx, gy = cfg.gaze_shift
             lm = look(lm, float(rng.uniform(-gx, gx)), float(rng.uniform(-gy, gy)))
-        rgb = redraw_eyes(rgb, lm)
+        rgb = redraw_eyes(rgb, lm, cfg.eye_cover)
     return rgb, lm
 
 
@@ -349,17 +356,27 @@ def look(lm: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return new
 
 
-def _eye_cover(rgb: np.ndarray, outline: np.ndarray, skin: np.ndarray, line: int) -> np.ndarray:
+def _eye_cover(rgb: np.ndarray, outline: np.ndarray, skin: np.ndarray, line: int,
+               face: np.ndarray | None = None, ellipse: float = 0.0) -> np.ndarray:
     """Mask of a drawn eye to paint over: the mesh's eye outline grown by a third, plus every
     blob of non-skin colour that overlaps it inside a box 1.8 eye widths wide (cartoon eyes are
     often larger than the mesh's outline, or sit a little off it), except blobs reaching the box's
-    top (brows, fringe)."""
+    top (brows, fringe). With `ellipse` > 0, also an ellipse that many eye widths across
+    (`COVER_ASPECT` as tall, `COVER_DROP` widths below the eye's centre) inside the `face` mask:
+    an anime eye is larger and sits lower than Face Mesh's outline of it, and its lower half and
+    lashes are often a blob of their own or one joined to the fringe, which the blobs leave."""
     size = rgb.shape[0]
     centre = outline.mean(0)
     width = float(np.ptp(outline[:, 0])) or 1.0
     grown = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(grown, [np.round((centre + 1.35 * (outline - centre)) * 16).astype(np.int32)], 255,
                  cv2.LINE_8, 4)
+    if ellipse > 0 and face is not None:
+        oval = np.zeros_like(grown)
+        axes = (round(ellipse / 2 * width * 16), round(ellipse / 2 * COVER_ASPECT * width * 16))
+        cv2.ellipse(oval, (round(centre[0] * 16), round((centre[1] + COVER_DROP * width) * 16)), axes,
+                    0, 0, 360, 255, -1, cv2.LINE_8, 4)
+        grown |= oval & face
     x0, x1 = (int(np.clip(centre[0] + k * 0.9 * width, 0, size)) for k in (-1, 1))
     y0, y1 = (int(np.clip(centre[1] + k * 0.6 * width, 0, size)) for k in (-1, 1))
     box = np.zeros_like(grown)
@@ -374,15 +391,19 @@ def _eye_cover(rgb: np.ndarray, outline: np.ndarray, skin: np.ndarray, line: int
     return cv2.dilate(grown, np.ones((3, 3), np.uint8), iterations=line)
 
 
-def redraw_eyes(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
+def redraw_eyes(rgb: np.ndarray, lm: np.ndarray, cover: float = 0.0) -> np.ndarray:
     """Paint over each drawn eye with skin and draw it where the landmarks put it: the opening
     (the mesh's outline grown by `EYE_SCALE`) white, the iris in the cartoon's own eye colour with
     a darker pupil where the mesh's iris is, clipped by the lids, and a lid line; a shut eye is
     only the lid line. Face Mesh reads cartoon irises poorly, so the mesh's irises seldom match
-    the cartoon's; drawn from the landmarks, they always do."""
+    the cartoon's; drawn from the landmarks, they always do. `cover`: `_eye_cover`'s ellipse."""
     size = rgb.shape[0]
     out = rgb.copy()
-    skin = _skin_colour(rgb, lm)
+    skin = _skin_colour(rgb, lm, COVER_SKIN if cover > 0 else (0.0, 0.5))
+    face = None
+    if cover > 0:
+        face = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(face, [np.round(lm[FACE_OVAL, :2]).astype(np.int32)], 255)
     dark = np.percentile(rgb.reshape(-1, 3), 2, axis=0)  # the drawing's outline colour
     line = max(1, round(size / 96))
     shift = 4
@@ -390,7 +411,7 @@ def redraw_eyes(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     for (lower, upper), iris in zip(_EYES, (RIGHT_IRIS, LEFT_IRIS), strict=True):
         outline = lm[[*lower, *upper[::-1][1:-1]], :2]
         centre = outline.mean(0)
-        covered = _eye_cover(rgb, outline, skin, line)
+        covered = _eye_cover(rgb, outline, skin, line, face, cover)
         drawn = rgb[covered > 0].astype(np.float64)
         if len(drawn) == 0:
             continue

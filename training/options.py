@@ -24,7 +24,7 @@ _MINIMUM = {"log_every": 1, "sample_every": 1, "save_every": 1, "ndf": 1, "d_lay
             "style_lowpass": 0, "lambda_features": 0.0, "lambda_look": 0.0, "expression_mouth": 0.0,
             "expression_eyes": 0.0, "expression_winks": 0.0, "mouth_redraw": 0.0, "expression_brows": 0.0,
             "expression_pitch": 0.0, "expression_gaze": 0.0, "eye_redraw": 0.0, "brow_redraw": 0.0,
-            "g_ema": 0.0, "dist_timeout": 1.0, "seed": 0, "lr_decay_start": -1,
+            "eye_cover": 0.0, "g_ema": 0.0, "dist_timeout": 1.0, "seed": 0, "lr_decay_start": -1,
             # loss weights: a negative one would train towards the opposite of its term
             "lambda_gan": 0.0, "lambda_cycle": 0.0, "lambda_identity": 0.0, "lambda_rec": 0.0,
             "lambda_content": 0.0, "lambda_self": 0.0, "lambda_style": 0.0, "lambda_distill": 0.0}
@@ -99,6 +99,8 @@ class TrainConfig:
     eye_redraw: float = 0.0            # chance a cartoon's eyes are redrawn from its landmarks
     expression_gaze: float = 0.0       # share of those whose irises move first
     brow_redraw: float = 0.0           # chance a cartoon's brows are redrawn from its landmarks
+    eye_cover: float = 0.0             # a redrawn eye also paints over an ellipse this many eye
+    # widths across around it (anime eyes, larger and lower than the mesh's outline; 0: off)
     # fine-tuning: every net's weights (EMA included) from this run dir or checkpoint of the same
     # model and generator; the step count, optimisers and LR schedule start fresh, the size may
     # differ (the networks are fully convolutional): progressive size

@@ -456,7 +456,7 @@ def _train(cfg: TrainConfig, resume: bool) -> Path:
                                           wink=cfg.expression_winks, redraw=cfg.mouth_redraw,
                                           brows=cfg.expression_brows, pitch=cfg.expression_pitch,
                                           eye_redraw=cfg.eye_redraw, gaze=cfg.expression_gaze,
-                                          brow_redraw=cfg.brow_redraw)
+                                          brow_redraw=cfg.brow_redraw, eye_cover=cfg.eye_cover)
                       if cfg.expression_edits else None)
         dataset = UnpairedSteps(split.train_a, split.train_b, cfg.size, cfg.batch_size, cfg.steps, cfg.seed,
                                 AugmentConfig(cfg.flip, cfg.min_scale, jitter=cfg.jitter),
