@@ -111,7 +111,9 @@ def _motion_lines(motion: dict[str, Any] | None) -> list[str]:
     from training.motion_check import table
 
     w, h = motion["size"]
-    return ["", f"## Motion check (`avatar-eval --motion`, the app's pipeline at {w}x{h})", "",
+    sizes = motion.get("sizes") or [f"{w}x{h}"]  # several: the clips' table is their mean
+    at = f"at {sizes[0]}" if len(sizes) == 1 else f"the mean over {', '.join(sizes)}"
+    return ["", f"## Motion check (`avatar-eval --motion`, the app's pipeline, {at})", "",
             "Correlation over time of each measure read by an independent Face Mesh on the output "
             "frames with the same on the camera frames; `~`: the person barely moves it in that clip.",
             "", table(motion["clips"])]

@@ -354,6 +354,13 @@ def test_model_card_from_style_run_and_eval(runs: dict, tmp_path: Path,
                       "--look", str(tmp_path / "look")]) == 0
     text = style.with_suffix(".md").read_text()
     assert "## Motion check" in text and "| 651.mp4 | 0.50 |" in text and "| 0.81 |" in text
+    assert "pipeline, at 1280x720)" in text
+    doc = json.loads((tmp_path / "motion" / "motion.json").read_text())
+    (tmp_path / "motion" / "motion.json").write_text(json.dumps({**doc, "size": [1232, 693],
+                                                                 "sizes": ["1232x693", "1280x720"]}))
+    assert card.main(["--style", str(style), "--run", str(run), "--eval", str(tmp_path / "eval"),
+                      "--recipe", "r.toml", "--motion", str(tmp_path / "motion")]) == 0
+    assert "pipeline, the mean over 1232x693, 1280x720)" in style.with_suffix(".md").read_text()
     assert "16 held-out flat references x 50 held-out photos" in text
     assert ("| 55.0% | 90.3% | 30.0% | 95.6% (59.5%) | 97.6% | 91.8% | 4.2% (2.0%) | 0.76 | 0.71 "
             "| 0.91 / 0.88 |") in text
