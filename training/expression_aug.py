@@ -182,7 +182,8 @@ def _skin_colour(rgb: np.ndarray, lm: np.ndarray, band: tuple[float, float] = (0
     eyes_y = lm[[33, 263], 1].mean()
     mouth_y = lm[list(MOUTH_CORNERS), 1].mean()
     rows = np.zeros_like(mask)
-    rows[int(eyes_y + band[0] * (mouth_y - eyes_y)):int(eyes_y + band[1] * (mouth_y - eyes_y))] = 255
+    top, bottom = (eyes_y * (1 - f) + mouth_y * f for f in band)  # (0, 0.5): exactly the rows of before
+    rows[int(top):int(bottom)] = 255
     sel = (mask > 0) & (features == 0) & (rows > 0)
     if sel.sum() < 10:
         sel = mask > 0
