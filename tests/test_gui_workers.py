@@ -144,6 +144,22 @@ def test_sample_crop_and_thumbnails(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_looks_thumbnail_is_drawn_again_when_its_base_style_changes(tmp_path: Path) -> None:
+    import dataclasses
+
+    from avatar_cam.gui.thumbnails import cache_key
+
+    base = load_style(mosaic_style(tmp_path / "s" / "m.onnx", "m", block=8))
+    look_file = tmp_path / "s" / "m-pic.look.json"
+    look_file.write_text("{}")
+    look = dataclasses.replace(base, path=look_file, model_file=base.path)
+    before, plain = cache_key(look), cache_key(base)
+    st = base.path.stat()
+    os.utime(base.path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the base style updated
+    assert cache_key(look) != before and cache_key(base) != plain
+    assert cache_key(look) == cache_key(dataclasses.replace(look))  # nothing else moves it
+
+
 def test_settings_file_is_where_it_is_told(tmp_path: Path, monkeypatch) -> None:
     s = AppSettings(tmp_path / "a.ini")
     assert s.location == str(tmp_path / "a.ini")

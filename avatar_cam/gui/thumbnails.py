@@ -27,9 +27,11 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(style: StyleInfo) -> str:
-    st = style.path.stat()
-    raw = f"{style.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{style.size}"
-    return hashlib.sha1(raw.encode()).hexdigest()[:20]
+    """The style file's path, size and time, and its model's where that is another file: a saved
+    look is drawn again when its base style is updated."""
+    files = dict.fromkeys((style.path, style.model_path))
+    raw = "|".join(f"{p.resolve()}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in files)
+    return hashlib.sha1(f"{raw}|{style.size}".encode()).hexdigest()[:20]
 
 
 class ThumbnailMaker(QObject):
