@@ -29,8 +29,8 @@ def default_cache_dir() -> Path:
 def cache_key(style: StyleInfo) -> str:
     """The style file's path, size and time, and its model's where that is another file: a saved
     look is drawn again when its base style is updated."""
-    files = dict.fromkeys((style.path, style.model_path))
-    raw = "|".join(f"{p.resolve()}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in files)
+    stats = {p: p.stat() for p in (style.path, style.model_path)}  # one file for most styles
+    raw = "|".join(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}" for p, st in stats.items())
     return hashlib.sha1(f"{raw}|{style.size}".encode()).hexdigest()[:20]
 
 
