@@ -50,6 +50,7 @@ class Scene:
     breath: float  # -1..1
     mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
     floor: float = 0.0  # body units from the shoulders down to past the picture's bottom edge
+    eye_makeup: bool = True  # a turned head's near eye opened for a tracker (`face_parts.NEAR_EYE_MAKEUP`)
     memo: dict = field(default_factory=dict)  # shapes several parts share within this frame
 
     def __post_init__(self) -> None:
