@@ -211,24 +211,34 @@ class _Graph:
         self._graph.close()
 
 
-# a landmark on the wire when it holds just x, y and z: its key and length, then three floats
-_WIRE = np.dtype([("key", "u1"), ("length", "u1"), ("x_key", "u1"), ("x", "<f4"), ("y_key", "u1"),
-                  ("y", "<f4"), ("z_key", "u1"), ("z", "<f4")])
-_WIRE_KEYS = {"key": 0x0A, "length": 15, "x_key": 0x0D, "y_key": 0x15, "z_key": 0x1D}
+# a landmark on the wire when it holds just x, y and z: its key and length, then three tagged floats
+_WIRE_SIZE = 17
+_WIRE_KEY_AT, _WIRE_KEYS = [0, 1, 2, 7, 12], np.array([0x0A, 15, 0x0D, 0x15, 0x1D], np.uint8)
+_WIRE_FLOATS_AT = [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]
 
 
-def points(landmark_list: object) -> np.ndarray:
-    """(n, 3) float32 x, y, z of a `NormalizedLandmarkList`. Read from its serialised form with
-    numpy when every landmark is exactly three floats, as the landmark model writes them (reading
-    1,434 attributes one by one cost ~0.3 ms a frame); field by field otherwise (a landmark with
-    a field unset, or with a visibility or presence, changes the layout)."""
-    data = landmark_list.SerializeToString()  # type: ignore[attr-defined]
-    if data and len(data) % _WIRE.itemsize == 0:
-        wire = np.frombuffer(data, _WIRE)
-        if all((wire[k] == v).all() for k, v in _WIRE_KEYS.items()):
-            return np.stack([wire["x"], wire["y"], wire["z"]], axis=1).astype(np.float32, copy=False)
-    return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark],  # type: ignore[attr-defined]
-                    np.float32).reshape(-1, 3)
+def points(data: bytes) -> np.ndarray:
+    """(n, 3) float32 x, y, z of a serialised `NormalizedLandmarkList`. Read with numpy when every
+    landmark is exactly three floats, as the landmark model writes them (reading 1,434 attributes
+    one by one cost ~0.3 ms a frame); field by field otherwise (a landmark with a field unset, or
+    with a visibility or presence, changes the layout)."""
+    if data and len(data) % _WIRE_SIZE == 0:
+        wire = np.frombuffer(data, np.uint8).reshape(-1, _WIRE_SIZE)
+        if (wire[:, _WIRE_KEY_AT] == _WIRE_KEYS).all():
+            return wire[:, _WIRE_FLOATS_AT].copy().view("<f4")
+    from mediapipe.framework.formats import landmark_pb2
+
+    found = landmark_pb2.NormalizedLandmarkList.FromString(data)
+    return np.array([(p.x, p.y, p.z) for p in found.landmark], np.float32).reshape(-1, 3)
+
+
+def _serialised(mp: object, packet: object) -> bytes:
+    """A proto packet's bytes as MediaPipe holds them: its private getter skips building the
+    message in Python only to write it out again (~60 us a frame); the public one otherwise."""
+    getter = getattr(mp.packet_getter, "_packet_getter", None)  # type: ignore[attr-defined]
+    if getter is not None and hasattr(getter, "_get_serialized_proto"):
+        return bytes(getter._get_serialized_proto(packet))
+    return mp.packet_getter.get_proto(packet).SerializeToString()  # type: ignore[attr-defined]
 
 
 class FaceMesh:
@@ -254,7 +264,7 @@ class FaceMesh:
         packet = self._landmarks(part, inside)
         if packet is None:
             return None
-        pts = points(self._landmarks._mp.packet_getter.get_proto(packet))
+        pts = points(_serialised(self._landmarks._mp, packet))
         if len(pts) < N_LANDMARKS:
             return None
         h, w = part.shape[:2]

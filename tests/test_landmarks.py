@@ -80,13 +80,31 @@ def test_landmarks_read_from_the_wire_are_the_landmarks_field_by_field() -> None
     found = landmark_pb2.NormalizedLandmarkList()
     for x, y, z in xyz:
         found.landmark.add(x=x, y=y, z=z)
-    np.testing.assert_array_equal(points(found), xyz)
+    np.testing.assert_array_equal(points(found.SerializeToString()), xyz)
     # one landmark without z, another with a visibility: as long as before, but not all alike
     found.landmark[7].ClearField("z")
     found.landmark[9].visibility = 0.5
     xyz[7, 2] = 0.0
-    np.testing.assert_array_equal(points(found), xyz)
-    assert points(landmark_pb2.NormalizedLandmarkList()).shape == (0, 3)
+    np.testing.assert_array_equal(points(found.SerializeToString()), xyz)
+    assert points(b"").shape == (0, 3)
+
+
+def test_a_packets_landmarks_are_read_as_mediapipe_holds_them() -> None:
+    """The bytes read straight from a packet are the message the public getter builds, written
+    out (the tracker reads them without building it)."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from avatar_cam.landmarks import _serialised
+    from avatar_cam.mediapipe_loader import load_mediapipe
+
+    mp = load_mediapipe()
+    found = landmark_pb2.NormalizedLandmarkList()
+    for i in range(478):
+        found.landmark.add(x=i / 478, y=1 - i / 478, z=0.01 * i)
+    packet = mp.packet_creator.create_proto(found)
+    data = _serialised(mp, packet)
+    assert data == mp.packet_getter.get_proto(packet).SerializeToString()
+    assert points(data)[477] == pytest.approx([477 / 478, 1 / 478, 4.77])
 
 
 def test_to_crop_maps_points_and_scales_depth() -> None:
