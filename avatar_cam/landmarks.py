@@ -225,7 +225,7 @@ def points(data: bytes) -> np.ndarray:
     if data and len(data) % _WIRE_SIZE == 0:
         wire = np.frombuffer(data, np.uint8).reshape(-1, _WIRE_SIZE)
         if (wire[:, _WIRE_KEY_AT] == _WIRE_KEYS).all():
-            return wire[:, _WIRE_FLOATS_AT].copy().view("<f4")
+            return wire[:, _WIRE_FLOATS_AT].copy().view("<f4")  # the index alone is not row-contiguous
     from mediapipe.framework.formats import landmark_pb2
 
     found = landmark_pb2.NormalizedLandmarkList.FromString(data)
