@@ -487,7 +487,8 @@ def test_a_turned_heads_eyes_read_back_as_open_as_each_other(read_back: Callable
 
 def test_the_turn_make_up_leaves_slits_a_face_on_head_and_the_demo_person_as_drawn() -> None:
     """A blink's slit keeps its height at any turn, an eye facing the camera and a far eye are drawn
-    as before, and the demo clip's person (the input the avatars are measured on) has no make-up."""
+    as before, a near eye is opened no further past 25 degrees, and the demo clip's person (the
+    input the avatars are measured on) has no make-up."""
     from avatar_cam.character.face_parts import eye_openness
 
     for eye in (0.36, 0.375):  # just above the shut threshold: drawn under 0.4 open
@@ -497,6 +498,10 @@ def test_the_turn_make_up_leaves_slits_a_face_on_head_and_the_demo_person_as_dra
     wide = eye_openness(Pose(yaw=20.0))
     plain = eye_openness(Pose(yaw=20.0), made_up=False)
     assert wide[-1] > 1.1 * plain[-1] and wide[1] == plain[1]  # near: -1 at a turn to image right
+    # past the turns it was measured at (25 degrees), a near eye is opened no further
+    ratio = {yaw: eye_openness(Pose(yaw=yaw))[-1] / eye_openness(Pose(yaw=yaw), made_up=False)[-1]
+             for yaw in (25.0, 45.0)}
+    assert ratio[45.0] == pytest.approx(ratio[25.0])
     t = 1.7  # the demo person turned well away from the camera
     assert abs(demo_pose(t).yaw) > 10
     person = draw_frame(demo_person(), demo_pose(t), (640, 480), eye_makeup=False)

@@ -193,6 +193,7 @@ EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymm
 # much more open (70% of it), faded in from a drawn opening of 0.4 to 0.6 so that a blink's slits
 # keep their height. The far eye is not made up: drawn less open it read as a squint at 1280x720.
 NEAR_EYE_MAKEUP = 0.006  # a degree the head turns towards the eye
+NEAR_EYE_MAKEUP_TURN = 25.0  # degrees: the bias was measured to here; past it, no more (a big round eye)
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
 # at 1280x720: a thin slit reads as a closed eye, half open as ~0.26, fully open as ~0.46)
@@ -235,7 +236,7 @@ def eye_openness(pose: Pose, made_up: bool = True) -> dict[int, float]:
 def _turn_makeup(side: int, yaw: float, drawn: float) -> float:
     """What an eye drawn `drawn` open is multiplied by on a head turned `yaw` degrees: the near
     eye opened so that a face tracker reads it as open as facing the camera (`NEAR_EYE_MAKEUP`)."""
-    towards = -side * yaw  # degrees the head turns towards this eye: > 0 it is the near eye
+    towards = min(-side * yaw, NEAR_EYE_MAKEUP_TURN)  # > 0: the head turns towards it, the near eye
     if towards <= 0:
         return 1.0
     fade = min(max((drawn - 0.4) / 0.2, 0.0), 1.0)
