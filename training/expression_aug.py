@@ -168,13 +168,20 @@ def open_mouth(rgb: np.ndarray, lm: np.ndarray, amount: float, rng: np.random.Ge
     return out, new
 
 
-def _skin_colour(rgb: np.ndarray, lm: np.ndarray, band: tuple[float, float] = (0.0, 0.5)) -> np.ndarray:
-    """Median colour of the cheeks below the eyes (inside the face oval, away from features),
-    between `band` of the way from the eyes down to the mouth (lower down, an anime face's big
-    eyes are not in it)."""
-    size = rgb.shape[0]
+def _face_mask(lm: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8: 255 inside the mesh's face oval."""
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [np.round(lm[FACE_OVAL, :2]).astype(np.int32)], 255)
+    return mask
+
+
+def _skin_colour(rgb: np.ndarray, lm: np.ndarray, band: tuple[float, float] = (0.0, 0.5),
+                 face: np.ndarray | None = None) -> np.ndarray:
+    """Median colour of the cheeks below the eyes (inside the face oval, away from features),
+    between `band` of the way from the eyes down to the mouth (lower down, an anime face's big
+    eyes are not in it). `face`: the face oval's mask when the caller has it (`_face_mask`)."""
+    size = rgb.shape[0]
+    mask = _face_mask(lm, size) if face is None else face
     features = np.zeros_like(mask)
     for idx in (RIGHT_EYE, LEFT_EYE, LIPS_OUTER):
         cv2.fillPoly(features, [np.round(lm[idx, :2]).astype(np.int32)], 255)
@@ -264,7 +271,8 @@ def redraw_mouth(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     mouth drawn from the landmarks makes the target's mouth a function of the mesh alone."""
     size = rgb.shape[0]
     out = rgb.copy()
-    skin = _skin_colour(rgb, lm)
+    face = _face_mask(lm, size)
+    skin = _skin_colour(rgb, lm, face=face)
     shift = 4
     outer = lm[LIPS_OUTER, :2]
     centre = outer.mean(0)
@@ -272,8 +280,6 @@ def redraw_mouth(rgb: np.ndarray, lm: np.ndarray) -> np.ndarray:
     cv2.fillPoly(cover, [np.round((centre + 1.5 * (outer - centre)) * (1 << shift)).astype(np.int32)], 255,
                  cv2.LINE_8, shift)
     cover = cv2.dilate(cover, np.ones((3, 3), np.uint8), iterations=max(1, size // 64))
-    face = np.zeros_like(cover)
-    cv2.fillPoly(face, [np.round(lm[FACE_OVAL, :2]).astype(np.int32)], 255)
     out[(cover > 0) & (face > 0)] = skin.astype(np.uint8)
     lip = np.clip(skin * np.array([0.85, 0.55, 0.55]), 0, 255)
     cv2.fillPoly(out, [np.round(outer * (1 << shift)).astype(np.int32)], tuple(float(v) for v in lip),
@@ -357,8 +363,8 @@ def look(lm: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return new
 
 
-def _eye_cover(rgb: np.ndarray, outline: np.ndarray, skin: np.ndarray, line: int,
-               face: np.ndarray | None = None, ellipse: float = 0.0) -> np.ndarray:
+def _eye_cover(rgb: np.ndarray, outline: np.ndarray, skin: np.ndarray, line: int, face: np.ndarray,
+               ellipse: float = 0.0) -> np.ndarray:
     """Mask of a drawn eye to paint over: the mesh's eye outline grown by a third, plus every
     blob of non-skin colour that overlaps it inside a box 1.8 eye widths wide (cartoon eyes are
     often larger than the mesh's outline, or sit a little off it), except blobs reaching the box's
@@ -372,7 +378,7 @@ def _eye_cover(rgb: np.ndarray, outline: np.ndarray, skin: np.ndarray, line: int
     grown = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(grown, [np.round((centre + 1.35 * (outline - centre)) * 16).astype(np.int32)], 255,
                  cv2.LINE_8, 4)
-    if ellipse > 0 and face is not None:
+    if ellipse > 0:
         oval = np.zeros_like(grown)
         axes = (round(ellipse / 2 * width * 16), round(ellipse / 2 * COVER_ASPECT * width * 16))
         cv2.ellipse(oval, (round(centre[0] * 16), round((centre[1] + COVER_DROP * width) * 16)), axes,
@@ -400,11 +406,8 @@ def redraw_eyes(rgb: np.ndarray, lm: np.ndarray, cover: float = 0.0) -> np.ndarr
     the cartoon's; drawn from the landmarks, they always do. `cover`: `_eye_cover`'s ellipse."""
     size = rgb.shape[0]
     out = rgb.copy()
-    skin = _skin_colour(rgb, lm, COVER_SKIN if cover > 0 else (0.0, 0.5))
-    face = None
-    if cover > 0:
-        face = np.zeros((size, size), np.uint8)
-        cv2.fillPoly(face, [np.round(lm[FACE_OVAL, :2]).astype(np.int32)], 255)
+    face = _face_mask(lm, size)
+    skin = _skin_colour(rgb, lm, COVER_SKIN if cover > 0 else (0.0, 0.5), face)
     dark = np.percentile(rgb.reshape(-1, 3), 2, axis=0)  # the drawing's outline colour
     line = max(1, round(size / 96))
     shift = 4
