@@ -23,6 +23,7 @@ against 0.98 this way (0.98 for Face Mesh on the crop before)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,13 +233,14 @@ def points(data: bytes) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in found.landmark], np.float32).reshape(-1, 3)
 
 
-def _serialised(mp: object, packet: object) -> bytes:
-    """A proto packet's bytes as MediaPipe holds them: its private getter skips building the
-    message in Python only to write it out again (~60 us a frame); the public one otherwise."""
+def _bytes_reader(mp: object) -> Callable[[object], bytes]:
+    """How to read a proto packet's bytes as MediaPipe holds them, chosen once: its private getter
+    skips building the message in Python only to write it out again (~26 us a landmark call);
+    the public one where a release lacks it."""
     getter = getattr(mp.packet_getter, "_packet_getter", None)  # type: ignore[attr-defined]
     if getter is not None and hasattr(getter, "_get_serialized_proto"):
-        return bytes(getter._get_serialized_proto(packet))
-    return mp.packet_getter.get_proto(packet).SerializeToString()  # type: ignore[attr-defined]
+        return lambda packet: bytes(getter._get_serialized_proto(packet))
+    return lambda packet: mp.packet_getter.get_proto(packet).SerializeToString()  # type: ignore[attr-defined]
 
 
 class FaceMesh:
@@ -253,6 +255,7 @@ class FaceMesh:
             self._landmarks = _Graph(_LANDMARK_GRAPH, "landmarks",
                                      {"with_attention": mp.packet_creator.create_bool(True)})
             self._detector = _Graph(_DETECTOR_GRAPH, "detections")
+            self._landmark_bytes = _bytes_reader(mp)
             blank, square = np.zeros((64, 64, 3), np.uint8), Region((32.0, 32.0), 64.0, 0.0)
             self.landmarks(blank, square)  # warm-up: the graphs print their banners here
             self.detect(blank, square)
@@ -264,7 +267,7 @@ class FaceMesh:
         packet = self._landmarks(part, inside)
         if packet is None:
             return None
-        pts = points(_serialised(self._landmarks._mp, packet))
+        pts = points(self._landmark_bytes(packet))
         if len(pts) < N_LANDMARKS:
             return None
         h, w = part.shape[:2]

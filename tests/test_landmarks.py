@@ -94,7 +94,7 @@ def test_a_packets_landmarks_are_read_as_mediapipe_holds_them() -> None:
     out (the tracker reads them without building it)."""
     from mediapipe.framework.formats import landmark_pb2
 
-    from avatar_cam.landmarks import _serialised
+    from avatar_cam.landmarks import _bytes_reader
     from avatar_cam.mediapipe_loader import load_mediapipe
 
     mp = load_mediapipe()
@@ -102,7 +102,7 @@ def test_a_packets_landmarks_are_read_as_mediapipe_holds_them() -> None:
     for i in range(478):
         found.landmark.add(x=i / 478, y=1 - i / 478, z=0.01 * i)
     packet = mp.packet_creator.create_proto(found)
-    data = _serialised(mp, packet)
+    data = _bytes_reader(mp)(packet)
     assert data == mp.packet_getter.get_proto(packet).SerializeToString()
     assert points(data)[477] == pytest.approx([477 / 478, 1 / 478, 4.77])
 
