@@ -65,10 +65,10 @@ def demo_pose(t: float) -> Pose:
 
 def draw_demo_face(t: float, size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """One BGR frame of the demo face at time `t` seconds. The person stands in for a camera's:
-    its eyes are drawn without the make-up for a tracker's read of a turned drawn eye that the
-    avatars get (`face_parts.NEAR_EYE_MAKEUP`), so the clip the avatars are measured on does not
-    change when that make-up does."""
-    return draw_frame(demo_person(), demo_pose(t), size, eye_makeup=False)
+    it is drawn without what the avatars' drawing does for a tracker or for speed (`Scene.stand_in`:
+    the near eye's make-up, flat irises, aliased edges under lines), so the clip the avatars are
+    measured on does not change when those do."""
+    return draw_frame(demo_person(), demo_pose(t), size, stand_in=True)
 
 
 def demo_clip_path() -> Path:

@@ -100,7 +100,7 @@ def draw_neck(s: Scene) -> None:
     sides = _tube_sides(s, NECK_TOP, NECK_HALF, SHOULDER_Y + 0.15, NECK_HALF * 1.15, 0.08)
     neck = _closed_tube(*sides)
     s.fill(neck, shade(skin, 0.9), aa=False)
-    with s.painter.clipped(neck):
+    with s.painter.clipped(neck, aa=not s.aliased_under(LINE)):  # under its lines, the head, the clothes
         s.fill(head_path(s) + CHIN_SHADOW * s.head_m[:, 1], shade(skin, 0.78))
     s.stroke([sides[2], sides[3]], s.outline, LINE)
 

@@ -179,12 +179,12 @@ def layers(ch: Character) -> list[tuple[str, Draw]]:
 
 def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, breath: float = 0.0,
                mouth: np.ndarray | None = None, on_layer: Callable[[str], None] | None = None,
-               eye_makeup: bool = True) -> None:
+               stand_in: bool = False) -> None:
     """Draw `ch` with `painter`. The face's features are drawn inside the head's outline (the
     markings clip themselves), so at the extremes they are hidden by the silhouette, never drawn
     past it. `on_layer` is told each layer's name before it is drawn (tests check where
     each part lands). The mouth is drawn from a measured lip shape when `mouth` is given
-    (`Calibration.mouth`), else from the pose. `eye_makeup`: see `Scene`."""
+    (`Calibration.mouth`), else from the pose. `stand_in`: see `Scene`."""
     head = Head3D(yaw=pose.yaw, pitch=pose.pitch - MOUTH_NOD * pose.mouth_open)
     head_m = Pose2D(place.scale, place.head, pose.roll).matrix()
     body_m = np.array([[place.scale, 0, place.body[0]], [0, place.scale * (1 + 0.006 * breath),
@@ -195,7 +195,7 @@ def paint_with(painter: Painter, ch: Character, pose: Pose, place: Placement, br
         head_m, body_m = (onto[:, :2] @ m + np.outer(onto[:, 2], (0.0, 0.0, 1.0)) for m in (head_m, body_m))
         scale *= math.sqrt(abs(float(np.linalg.det(onto[:, :2]))))
     s = Scene(painter, ch.parts, pose, head, head_m, body_m, scale, breath, mouth, place.floor,
-              eye_makeup=eye_makeup)
+              stand_in=stand_in)
     todo = layers(ch)
     i = 0
     while i < len(todo):
@@ -241,27 +241,27 @@ def _draw_features(s: Scene, painter: Painter, group: list[tuple[str, Draw]], he
 
 
 def paint(ch: Character, pose: Pose, target: np.ndarray, place: Placement, breath: float = 0.0,
-          backend: str = "skia", mouth: np.ndarray | None = None, eye_makeup: bool = True) -> None:
+          backend: str = "skia", mouth: np.ndarray | None = None, stand_in: bool = False) -> None:
     """Draw `ch` into `target` ((h, w, 4) BGRA, background already there)."""
     painter = make_painter(backend, target)
     try:
-        paint_with(painter, ch, pose, place, breath, mouth, eye_makeup=eye_makeup)
+        paint_with(painter, ch, pose, place, breath, mouth, stand_in=stand_in)
     finally:
         painter.close()
 
 
 def draw_frame(ch: Character, pose: Pose, size: tuple[int, int], body_xy: np.ndarray | None = None,
                breath: float = 0.0, backend: str = "skia", backdrop: np.ndarray | None = None,
-               mouth: np.ndarray | None = None, eye_makeup: bool = True) -> np.ndarray:
+               mouth: np.ndarray | None = None, stand_in: bool = False) -> np.ndarray:
     """BGR uint8 (h, w, 3): the character framed as a webcam shows a person, on its own
-    background or on `backdrop` (BGR at `size`). `eye_makeup`: see `Scene`."""
+    background or on `backdrop` (BGR at `size`). `stand_in`: see `Scene`."""
     body = np.array([pose.head_x, pose.head_y]) if body_xy is None else body_xy
     if backdrop is not None:
         target = cv2.cvtColor(backdrop, cv2.COLOR_BGR2BGRA)
     else:
         target = background(ch, size).copy()
     paint(ch, pose, target, frame_placement(pose, body, size, breath, extent(ch)), breath, backend, mouth,
-          eye_makeup)
+          stand_in)
     return cv2.cvtColor(target, cv2.COLOR_BGRA2BGR)
 
 

@@ -162,6 +162,7 @@ EYE_SHAPES = {
 _U = np.linspace(-1.0, 1.0, 7)  # across the eye, inner corner (-1) to outer (+1)
 _EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
+IRIS_INNER = 0.78  # the iris's lighter middle, in iris radii (its dark ring is the rest)
 
 
 def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +260,7 @@ def draw_eyes(s: Scene) -> None:
     a, b, _, _, weight = EYE_SHAPES[s.parts["eyes"]["shape"]]
     size = float(s.parts["eyes"]["size"])
     line = s.outline
-    openness = eye_openness(p, s.eye_makeup)
+    openness = eye_openness(p, made_up=not s.stand_in)
     shut = [side for side in (-1, 1) if openness[side] == 0.0]
     if shut:  # the lid over the eye, a shade darker than the skin, and the lash line across it
         lids, lashes = [], []
@@ -275,7 +276,7 @@ def draw_eyes(s: Scene) -> None:
         return
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
     iris = s.colour("eyes", "iris")
-    shapes: list[np.ndarray] = []  # per eye: ball, top, bottom, shadow, ring, pupil, glint[, flick]
+    shapes: list[np.ndarray] = []  # per eye: ball, top, bottom, shadow, ring, iris, pupil, glint[, flick]
     flicked = bool(s.parts["eyes"]["lashes"])
     for side in sides:
         upper, lower = _eye_curves(s, side, openness[side])
@@ -285,23 +286,28 @@ def draw_eyes(s: Scene) -> None:
         # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
         shapes += [join(top, reverse(bottom)), top, bottom,
                    join(top, reverse(top + (0, 0.022 * size))),  # the upper lid's shadow
-                   _UNIT_CIRCLE * iris_r + (gx, gy), _UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy),
+                   _UNIT_CIRCLE * iris_r + (gx, gy), _UNIT_CIRCLE * (iris_r * IRIS_INNER) + (gx, gy),
+                   _UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy),
                    _UNIT_CIRCLE * (iris_r * 0.24) + (gx + iris_r * 0.35, gy - iris_r * 0.38)]
         if flicked:
             outer = upper[-1]
             flick = np.array([outer, outer + [side * 0.03 * size, -0.03 * size]])
             shapes.append(polyline(flick, closed=False))
-    mapped, per = s.faces(shapes), 8 if flicked else 7
-    balls, tops, bottoms, shadows, rings, pupils, glints, *rest = (mapped[i::per] for i in range(per))
+    mapped, per = s.faces(shapes), 9 if flicked else 8
+    balls, tops, bottoms, shadows, rings, irises, pupils, glints, *rest = (mapped[i::per] for i in range(per))
     flicks = rest[0] if rest else []
-    s.fill(balls, _EYEBALL)
-    with s.painter.clipped(balls):
-        for ring in rings:  # a gradient each: its centre is the iris's
-            s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
+    lid = 0.009 * size  # the lower lid's line; the upper's is thicker
+    s.fill(balls, _EYEBALL, aa=not s.aliased_under(lid))  # edged by the lids' lines, drawn last
+    with s.painter.clipped(balls, aa=not s.aliased_under(lid)):
+        if s.stand_in:  # a gradient each, centred on its iris
+            for ring in rings:
+                s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
+        else:  # flat, as flat avatar art draws them: a gradient cost Skia ~25 us an iris
+            s.fill(rings, shade(iris, 0.8))
         s.fill(pupils, (22, 18, 24))
         s.fill(glints, (255, 255, 255))
         s.fill(shadows, shade(_EYEBALL, 0.85))
-    s.stroke(bottoms, line, 0.009 * size)
+    s.stroke(bottoms, line, lid)
     lash = 0.016 * weight * size
     s.stroke(tops, line, lash)
     if flicks:
@@ -383,6 +389,7 @@ LIPS_OPEN, LIPS_EASE = 1.6, 0.8
 LIPS_TOP, CHIN_ROOM = 0.235, 0.025  # a measured mouth reaches no higher (the nose), nor nearer the chin
 MOUTH_SHUT_GAP = 0.004  # head units: lips closer than this are drawn as one line
 MOUTH_ARCH = 0.05  # head units the lips' middle stands out over their corners
+INSIDE_LINE = 0.008  # head units: the line round the open mouth's inside
 CORNER_DROP = 0.25  # measured: the read-back smile then barely moves as the mouth opens
 TEETH_MAX, TEETH_SHARE = 0.05, 0.3  # the upper teeth: head units at most, share of the gap (a
 # larger share hid the gap of a smiling open mouth from a face tracker: 908 mouth 0.87 -> 0.92)
@@ -478,15 +485,15 @@ def draw_mouth(s: Scene) -> None:
     gap = float(np.max(lower[:, 1] - upper[:, 1]))
     if gap > MOUTH_SHUT_GAP:
         inside = on_lips(s, join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
-        s.fill(inside, (70, 22, 32))
-        with s.painter.clipped(inside):
+        s.fill(inside, (70, 22, 32), aa=not s.aliased_under(INSIDE_LINE))  # edged by its line, drawn last
+        with s.painter.clipped(inside, aa=not s.aliased_under(INSIDE_LINE)):
             teeth_h = min(TEETH_MAX, TEETH_SHARE * gap)
             teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
             s.fill(on_lips(s, smooth(teeth, tension=0.5)), (250, 248, 242))
             mid = lower[len(lower) // 2]
             tongue = ellipse(float(mid[0]), float(mid[1]) + 0.01, w * 0.62, max(0.03, 0.35 * gap))
             s.fill(on_lips(s, tongue), (222, 96, 110))
-        s.stroke(inside, line, 0.008, closed=True)
+        s.stroke(inside, line, INSIDE_LINE, closed=True)
     else:
         s.stroke(on_lips(s, smooth((upper + lower) / 2, closed=False)), line, 0.011)
     s.stroke(lips, shade(lip, 0.75), 0.006, closed=True, alpha=170)

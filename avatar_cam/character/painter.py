@@ -58,8 +58,11 @@ class Painter(Protocol):
         """Stroke `path` with round caps and joins."""
         ...
 
-    def clipped(self, path: Path) -> AbstractContextManager[None]:
-        """Inside the `with`, drawing is kept within the closed `path`."""
+    def clipped(self, path: Path, aa: bool = True) -> AbstractContextManager[None]:
+        """Inside the `with`, drawing is kept within the closed `path`; `aa=False` for a clip whose
+        edge a line drawn after it covers: it may then be aliased (Skia's is: drawing through an
+        anti-aliased clip costs more), or stay anti-aliased where a backend cannot alias a clip
+        alone (Qt)."""
         ...
 
     def close(self) -> None:
@@ -113,7 +116,7 @@ class BoundsPainter:
         self._add(path, max(width, 0.5) / 2)
 
     @contextmanager
-    def clipped(self, path: Path) -> Iterator[None]:
+    def clipped(self, path: Path, aa: bool = True) -> Iterator[None]:
         pts = np.concatenate(pieces(path))
         self._clips.append(np.concatenate([pts.min(0), pts.max(0)]))
         try:
@@ -162,8 +165,8 @@ class RecordingPainter:
         self.pad = max(self.pad, max(width, 0.5) / 2)
 
     @contextmanager
-    def clipped(self, path: Path) -> Iterator[None]:
-        self.calls.append(("clip", path))
+    def clipped(self, path: Path, aa: bool = True) -> Iterator[None]:
+        self.calls.append(("clip", path, aa))
         try:
             yield
         finally:
@@ -181,7 +184,7 @@ class RecordingPainter:
                 painter.stroke(*args)
             elif kind == "clip":
                 clips.append(ExitStack())
-                clips[-1].enter_context(painter.clipped(args[0]))
+                clips[-1].enter_context(painter.clipped(*args))
             elif kind == "end":
                 clips.pop().close()
             elif on_layer is not None:

@@ -73,7 +73,8 @@ class QtPainter:
         self._p.drawPath(_path(path, closed))
 
     @contextmanager
-    def clipped(self, path: Path) -> Iterator[None]:
+    def clipped(self, path: Path, aa: bool = True) -> Iterator[None]:
+        # Qt applies a clip path with each drawing's own anti-aliasing: `aa` cannot alias it alone
         self._p.save()
         self._p.setClipPath(_path(path, True), Qt.ClipOperation.IntersectClip)
         try:

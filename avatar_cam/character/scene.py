@@ -15,6 +15,7 @@ from avatar_cam.character.painter import RGBA, Linear, Paint, Painter, Path, Rad
 from avatar_cam.character.params import Pose
 
 RGB = tuple[int, int, int]
+HIDING_LINE = 1.5  # pixels: a line at least this wide hides the steps of an aliased edge under it
 
 
 @functools.lru_cache(maxsize=512)
@@ -50,7 +51,10 @@ class Scene:
     breath: float  # -1..1
     mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
     floor: float = 0.0  # body units from the shoulders down to past the picture's bottom edge
-    eye_makeup: bool = True  # a turned head's near eye opened for a tracker (`face_parts.NEAR_EYE_MAKEUP`)
+    # the demo clip's person, a camera's stand-in: drawn without what is made for the avatars (the
+    # near eye's make-up for a tracker, `face_parts.NEAR_EYE_MAKEUP`; flat irises), so the motion
+    # check's input stays the same when they change
+    stand_in: bool = False
     memo: dict = field(default_factory=dict)  # shapes several parts share within this frame
 
     def __post_init__(self) -> None:
@@ -114,12 +118,19 @@ class Scene:
         """`aa=False`: a fill whose edge another part's line or fill covers (`Painter.fill`)."""
         self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)), aa)
 
+    def aliased_under(self, width_units: float) -> bool:
+        """Whether a fill or a clip whose edge a line `width_units` wide then covers can be drawn
+        without anti-aliasing, the line hiding its steps (a quarter of the cost of a fill; drawing
+        through an aliased clip costs less too). Not on the stand-in: its picture stays as it was
+        first drawn."""
+        return not self.stand_in and width_units * self.scale >= HIDING_LINE
+
     def outlined(self, path: Path, colour: RGB, line: RGB, width_units: float,
                  shadow: tuple[Path, RGB] | None = None) -> None:
         """A closed shape with an outline: the fill's edge lies under the line, so it is drawn
         without anti-aliasing (a quarter of the cost; the line carries the smooth edge). A
         `shadow` (path, colour) is filled inside the shape, under the line."""
-        self.fill(path, colour, aa=width_units * self.scale < 1.5)
+        self.fill(path, colour, aa=width_units * self.scale < HIDING_LINE)
         if shadow is not None:
             with self.painter.clipped(path):
                 self.fill(*shadow)

@@ -120,9 +120,9 @@ class SkiaPainter:
         self._canvas.drawPath(_path(path, closed), p)
 
     @contextmanager
-    def clipped(self, path: Path) -> Iterator[None]:
+    def clipped(self, path: Path, aa: bool = True) -> Iterator[None]:
         self._canvas.save()
-        self._canvas.clipPath(_path(path, True), skia.ClipOp.kIntersect, True)
+        self._canvas.clipPath(_path(path, True), skia.ClipOp.kIntersect, aa)
         try:
             yield
         finally:
