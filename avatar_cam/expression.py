@@ -18,7 +18,6 @@ Measures (all from the 478 refined landmarks; "right" is the person's right, ima
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -66,51 +65,65 @@ class Expression:
         return ((pts - mid) @ rot.T) / max(self.face_size, 1e-6)
 
 
-def _dist(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a[:2] - b[:2]))
+_MEASURED = (RIGHT_CHEEK, LEFT_CHEEK, LIP_INNER_TOP, LIP_INNER_BOTTOM, MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER,
+             RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM, RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_TOP, LEFT_EYE_BOTTOM,
+             LEFT_EYE_OUTER, LEFT_EYE_INNER, CHIN, FOREHEAD, RIGHT_IRIS, LEFT_IRIS, UPPER_LIP_TOP,
+             LOWER_LIP_BOTTOM, *RIGHT_BROW, *LEFT_BROW)
 
 
 def measures_from_landmarks(lm: np.ndarray) -> Expression:
-    """All measures from (478, 3) pixel landmarks (pure geometry, testable without MediaPipe)."""
+    """All measures from (478, 3) pixel landmarks (pure geometry, testable without MediaPipe).
+    Computed on the few points they use as plain floats (numpy's per-call cost on 2-vectors was
+    most of the time: this runs on every frame the character is drawn)."""
     lm = np.asarray(lm, dtype=np.float64)
     if lm.shape != (N_LANDMARKS, 3):
         raise ValueError(f"need ({N_LANDMARKS}, 3) landmarks, got {lm.shape}")
-    face = _dist(lm[RIGHT_CHEEK], lm[LEFT_CHEEK])
-    mouth = _dist(lm[LIP_INNER_TOP], lm[LIP_INNER_BOTTOM]) / max(_dist(lm[MOUTH_LEFT_CORNER],
-                                                                     lm[MOUTH_RIGHT_CORNER]), 1e-6)
-    eye_r = _dist(lm[RIGHT_EYE_TOP], lm[RIGHT_EYE_BOTTOM]) / max(_dist(lm[RIGHT_EYE_OUTER],
-                                                                       lm[RIGHT_EYE_INNER]), 1e-6)
-    eye_l = _dist(lm[LEFT_EYE_TOP], lm[LEFT_EYE_BOTTOM]) / max(_dist(lm[LEFT_EYE_OUTER],
-                                                                     lm[LEFT_EYE_INNER]), 1e-6)
-    ex = lm[LEFT_EYE_OUTER] - lm[RIGHT_EYE_OUTER]
+    p = dict(zip(_MEASURED, lm[list(_MEASURED)].tolist(), strict=True))
+
+    def dist(a: int, b: int) -> float:
+        return math.hypot(p[a][0] - p[b][0], p[a][1] - p[b][1])
+
+    face = dist(RIGHT_CHEEK, LEFT_CHEEK)
+    mouth = dist(LIP_INNER_TOP, LIP_INNER_BOTTOM) / max(dist(MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER), 1e-6)
+    eye_r = dist(RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM) / max(dist(RIGHT_EYE_OUTER, RIGHT_EYE_INNER), 1e-6)
+    eye_l = dist(LEFT_EYE_TOP, LEFT_EYE_BOTTOM) / max(dist(LEFT_EYE_OUTER, LEFT_EYE_INNER), 1e-6)
+    ex = [p[LEFT_EYE_OUTER][k] - p[RIGHT_EYE_OUTER][k] for k in range(3)]
     roll = math.degrees(math.atan2(ex[1], ex[0]))
-    cheeks = lm[LEFT_CHEEK] - lm[RIGHT_CHEEK]
+    cheeks = [p[LEFT_CHEEK][k] - p[RIGHT_CHEEK][k] for k in range(3)]
     yaw = math.degrees(math.atan2(cheeks[2], math.hypot(cheeks[0], cheeks[1])))
-    vert = lm[CHIN] - lm[FOREHEAD]
+    vert = [p[CHIN][k] - p[FOREHEAD][k] for k in range(3)]
     pitch = math.degrees(math.atan2(-vert[2], math.hypot(vert[0], vert[1])))
     # gaze along the eye line
-    u = ex[:2] / max(np.linalg.norm(ex[:2]), 1e-6)
-    v = np.array([-u[1], u[0]])
+    length = max(math.hypot(ex[0], ex[1]), 1e-6)
+    u = (ex[0] / length, ex[1] / length)
+    v = (-u[1], u[0])
     offs = []
     for iris, outer, inner in ((RIGHT_IRIS, RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
                                (LEFT_IRIS, LEFT_EYE_OUTER, LEFT_EYE_INNER)):
-        centre = (lm[outer, :2] + lm[inner, :2]) / 2
-        width = max(_dist(lm[outer], lm[inner]), 1e-6)
-        d = lm[iris, :2] - centre
-        offs.append((float(d @ u) / width, float(d @ v) / width))
-    gaze = (float(np.mean([o[0] for o in offs])), float(np.mean([o[1] for o in offs])))
-    e = Expression(landmarks=lm, face_size=face, mouth_open=mouth, eye_open=(eye_r, eye_l),
-                   yaw=yaw, pitch=pitch, roll=roll, gaze=gaze)
-    n = e.normalized()
-    mouth_w = float(np.linalg.norm(n[MOUTH_LEFT_CORNER] - n[MOUTH_RIGHT_CORNER]))
-    corners_y = (n[MOUTH_LEFT_CORNER, 1] + n[MOUTH_RIGHT_CORNER, 1]) / 2
-    centre_y = (n[UPPER_LIP_TOP, 1] + n[LOWER_LIP_BOTTOM, 1]) / 2
-    corners_r = (n[RIGHT_EYE_OUTER, 1] + n[RIGHT_EYE_INNER, 1]) / 2
-    corners_l = (n[LEFT_EYE_OUTER, 1] + n[LEFT_EYE_INNER, 1]) / 2
-    brows = (float(corners_r - n[list(RIGHT_BROW), 1].mean()),
-             float(corners_l - n[list(LEFT_BROW), 1].mean()))
-    return dataclasses.replace(e, brows=brows, smile=float((centre_y - corners_y) / max(mouth_w, 1e-6)),
-                               mouth_width=mouth_w)
+        width = max(dist(outer, inner), 1e-6)
+        dx = p[iris][0] - (p[outer][0] + p[inner][0]) / 2
+        dy = p[iris][1] - (p[outer][1] + p[inner][1]) / 2
+        offs.append(((dx * u[0] + dy * u[1]) / width, (dx * v[0] + dy * v[1]) / width))
+    gaze = ((offs[0][0] + offs[1][0]) / 2, (offs[0][1] + offs[1][1]) / 2)
+    # on the levelled face (`Expression.normalized`): only the heights and one width are needed
+    mx = (p[RIGHT_EYE_OUTER][0] + p[LEFT_EYE_OUTER][0]) / 2
+    my = (p[RIGHT_EYE_OUTER][1] + p[LEFT_EYE_OUTER][1]) / 2
+    a = -math.radians(roll)
+    sin, cos, size = math.sin(a), math.cos(a), max(face, 1e-6)
+
+    def y(i: int) -> float:
+        return (sin * (p[i][0] - mx) + cos * (p[i][1] - my)) / size
+
+    mouth_w = dist(MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER) / size  # a rotation keeps lengths
+    corners_y = (y(MOUTH_LEFT_CORNER) + y(MOUTH_RIGHT_CORNER)) / 2
+    centre_y = (y(UPPER_LIP_TOP) + y(LOWER_LIP_BOTTOM)) / 2
+    corners_r = (y(RIGHT_EYE_OUTER) + y(RIGHT_EYE_INNER)) / 2
+    corners_l = (y(LEFT_EYE_OUTER) + y(LEFT_EYE_INNER)) / 2
+    brows = (corners_r - sum(y(i) for i in RIGHT_BROW) / len(RIGHT_BROW),
+             corners_l - sum(y(i) for i in LEFT_BROW) / len(LEFT_BROW))
+    return Expression(landmarks=lm, face_size=face, mouth_open=mouth, eye_open=(eye_r, eye_l), yaw=yaw,
+                      pitch=pitch, roll=roll, gaze=gaze, brows=brows,
+                      smile=(centre_y - corners_y) / max(mouth_w, 1e-6), mouth_width=mouth_w)
 
 
 def compare(ref: Expression, out: Expression) -> dict[str, float]:

@@ -61,6 +61,24 @@ def test_roll_and_rotation_invariance() -> None:
     np.testing.assert_allclose(a.normalized(), b.normalized(), atol=1e-9)
 
 
+def test_the_levelled_measures_are_those_of_the_levelled_face() -> None:
+    """Brows, smile and mouth width are read from a few points levelled as plain floats; on a
+    tilted, noisy face they equal the same measures taken on `normalized()` (all 478 points)."""
+    rng = np.random.default_rng(3)
+    for tilt in (-25.0, 0.0, 12.0):
+        lm = _rotate(_face(mouth_gap=6) + rng.normal(0, 2.0, (ex.N_LANDMARKS, 3)), tilt)
+        e = ex.measures_from_landmarks(lm)
+        n = e.normalized()
+        corners = (n[ex.MOUTH_LEFT_CORNER, 1] + n[ex.MOUTH_RIGHT_CORNER, 1]) / 2
+        width = float(np.linalg.norm(n[ex.MOUTH_LEFT_CORNER] - n[ex.MOUTH_RIGHT_CORNER]))
+        lip = (n[ex.UPPER_LIP_TOP, 1] + n[ex.LOWER_LIP_BOTTOM, 1]) / 2
+        brow_r = (n[ex.RIGHT_EYE_OUTER, 1] + n[ex.RIGHT_EYE_INNER, 1]) / 2 - n[list(ex.RIGHT_BROW), 1].mean()
+        brow_l = (n[ex.LEFT_EYE_OUTER, 1] + n[ex.LEFT_EYE_INNER, 1]) / 2 - n[list(ex.LEFT_BROW), 1].mean()
+        assert e.mouth_width == pytest.approx(width, abs=1e-12)
+        assert e.smile == pytest.approx((lip - corners) / width, abs=1e-12)
+        assert e.brows == pytest.approx((brow_r, brow_l), abs=1e-12)
+
+
 def test_compare() -> None:
     a = ex.measures_from_landmarks(_face(mouth_gap=4))
     assert all(v == pytest.approx(0) for v in ex.compare(a, a).values())
