@@ -1135,6 +1135,7 @@ class _Flags(RecordingPainter):
         super().__init__()
         self.clip_aa: dict[str, list[bool]] = {}
         self.paints: list[object] = []
+        self.fills: list[tuple[str, object, bool]] = []  # layer, paint, anti-aliased
 
     def clipped(self, path, aa=True):  # type: ignore[no-untyped-def]
         self.clip_aa.setdefault(self.layer, []).append(aa)
@@ -1142,6 +1143,7 @@ class _Flags(RecordingPainter):
 
     def fill(self, path, paint, aa=True):  # type: ignore[no-untyped-def]
         self.paints.append(paint)
+        self.fills.append((self.layer, paint, aa))
         super().fill(path, paint, aa)
 
 
@@ -1196,3 +1198,17 @@ def test_the_avatars_irises_are_flat_and_the_demo_persons_shaded() -> None:
     pose = Pose(gaze_x=0.3)
     assert all(isinstance(p, Solid) for p in _flags(pose, (1280, 720)).paints)
     assert sum(isinstance(p, Radial) for p in _flags(pose, (1280, 720), stand_in=True).paints) == 2
+
+
+def test_the_torso_is_filled_aliased_only_where_its_outline_covers_every_edge_seen() -> None:
+    """The torso is outlined along its top edge, down the arms; its fill's other edges run below
+    the picture in a landscape frame, so there it needs no anti-aliasing (the same pixels at
+    1280x720). In a phone-shaped picture the arms end inside it: their unlined ends keep it."""
+    clothes = load_character(DEFAULT).parts["clothing"]["colour"]
+
+    def torso_aa(size: tuple[int, int]) -> list[bool]:
+        return [aa for layer, paint, aa in _flags(Pose(), size).fills
+                if layer == "body" and isinstance(paint, Solid) and paint.colour[:3] == clothes]
+
+    assert torso_aa((1280, 720)) == [False]
+    assert torso_aa((720, 1280)) == [True]

@@ -50,12 +50,14 @@ def _torso(neckline: float = 0.1, v: float = 0.0) -> np.ndarray:
 
 def _body_shape(s: Scene, top: np.ndarray, colour: RGB, tension: float = 0.6) -> None:
     """The torso: filled down out of the frame, outlined along its top edge only (the sides run
-    off the picture: stroking them would cost time for nothing seen)."""
+    off the picture: stroking them would cost time for nothing seen). Where the arms' ends, the
+    outline's, are below the picture too, every edge of the fill that shows is under the line."""
     edge = smooth(top, closed=False, tension=tension)
     low = bottom(s)
     down = polyline(np.array([top[-1], (top[-1][0] + 0.04, low), (top[0][0] - 0.04, low), top[0]]),
                     closed=False)
-    s.fill(s.body(np.concatenate([edge, down[1:]])), colour)
+    hidden = s.aliased_under(LINE) and min(top[0][1], top[-1][1]) >= s.floor
+    s.fill(s.body(np.concatenate([edge, down[1:]])), colour, aa=not hidden)
     s.stroke(s.body(edge), shade(colour, 0.5), LINE)
 
 
