@@ -26,22 +26,15 @@ class Solid:
 
 
 @dataclass(frozen=True)
-class Linear:
-    """A gradient from `start` to `end` (pixels) through evenly spaced `colours`."""
-
-    start: tuple[float, float]
-    end: tuple[float, float]
-    colours: tuple[RGBA, ...]
-
-
-@dataclass(frozen=True)
 class Radial:
+    """A gradient out from `centre` to `radius` (pixels) through evenly spaced `colours`."""
+
     centre: tuple[float, float]
     radius: float
     colours: tuple[RGBA, ...]
 
 
-Paint = Solid | Linear | Radial
+Paint = Solid | Radial
 
 
 class Painter(Protocol):

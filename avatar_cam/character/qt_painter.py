@@ -10,16 +10,14 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QGradient,
     QImage,
-    QLinearGradient,
     QPainter,
     QPainterPath,
     QPen,
     QRadialGradient,
 )
 
-from avatar_cam.character.painter import Linear, Paint, Path, Radial, Solid, pieces, segments
+from avatar_cam.character.painter import Paint, Path, Solid, pieces, segments
 
 
 def _path(shape: Path, closed: bool) -> QPainterPath:
@@ -36,11 +34,7 @@ def _path(shape: Path, closed: bool) -> QPainterPath:
 def _brush(paint: Paint) -> QBrush:
     if isinstance(paint, Solid):
         return QBrush(QColor(*paint.colour))
-    grad: QGradient
-    if isinstance(paint, Linear):
-        grad = QLinearGradient(QPointF(*paint.start), QPointF(*paint.end))
-    elif isinstance(paint, Radial):
-        grad = QRadialGradient(QPointF(*paint.centre), paint.radius)
+    grad = QRadialGradient(QPointF(*paint.centre), paint.radius)
     n = len(paint.colours)
     for i, c in enumerate(paint.colours):
         grad.setColorAt(i / max(n - 1, 1), QColor(*c))

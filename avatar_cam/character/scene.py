@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from avatar_cam.character.geometry import Head3D, apply
-from avatar_cam.character.painter import RGBA, Linear, Paint, Painter, Path, Radial, Solid
+from avatar_cam.character.painter import RGBA, Paint, Painter, Path, Radial, Solid
 from avatar_cam.character.params import Pose
 
 RGB = tuple[int, int, int]
@@ -125,25 +125,15 @@ class Scene:
         first drawn."""
         return not self.stand_in and width_units * self.scale >= HIDING_LINE
 
-    def outlined(self, path: Path, colour: RGB, line: RGB, width_units: float,
-                 shadow: tuple[Path, RGB] | None = None) -> None:
+    def outlined(self, path: Path, colour: RGB, line: RGB, width_units: float) -> None:
         """A closed shape with an outline: the fill's edge lies under the line, so it is drawn
-        without anti-aliasing (a quarter of the cost; the line carries the smooth edge). A
-        `shadow` (path, colour) is filled inside the shape, under the line."""
+        without anti-aliasing (a quarter of the cost; the line carries the smooth edge)."""
         self.fill(path, colour, aa=width_units * self.scale < HIDING_LINE)
-        if shadow is not None:
-            with self.painter.clipped(path):
-                self.fill(*shadow)
         self.stroke(path, line, width_units, closed=True)
 
     def stroke(self, path: Path, colour: RGB, width_units: float, closed: bool = False,
                alpha: int = 255) -> None:
         self.painter.stroke(path, Solid(rgba(colour, alpha)), self.px(width_units), closed)
-
-    def vertical(self, top: np.ndarray, bottom: np.ndarray, c0: RGB, c1: RGB) -> Linear:
-        """A gradient between two pixel points."""
-        return Linear((float(top[0]), float(top[1])), (float(bottom[0]), float(bottom[1])),
-                      (rgba(c0), rgba(c1)))
 
     def glow(self, centre: np.ndarray, radius_units: float, c0: RGB, c1: RGB, a0: int = 255,
              a1: int = 255) -> Radial:

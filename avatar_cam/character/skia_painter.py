@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import skia
 
-from avatar_cam.character.painter import Linear, Paint, Path, Radial, Solid, pieces, segments
+from avatar_cam.character.painter import Paint, Path, Radial, Solid, pieces, segments
 
 
 @functools.lru_cache(maxsize=512)
@@ -93,13 +93,9 @@ class SkiaPainter:
             skia.Paint(AntiAlias=True, Style=line, StrokeCap=cap, StrokeJoin=join) for _ in range(2))
 
     @staticmethod
-    def _shade(p: skia.Paint, paint: Linear | Radial) -> skia.Paint:
-        if isinstance(paint, Linear):
-            p.setShader(skia.GradientShader.MakeLinear(
-                [skia.Point(*paint.start), skia.Point(*paint.end)], [_colour(c) for c in paint.colours]))
-        else:
-            p.setShader(skia.GradientShader.MakeRadial(
-                skia.Point(*paint.centre), max(paint.radius, 1e-3), [_colour(c) for c in paint.colours]))
+    def _shade(p: skia.Paint, paint: Radial) -> skia.Paint:
+        p.setShader(skia.GradientShader.MakeRadial(
+            skia.Point(*paint.centre), max(paint.radius, 1e-3), [_colour(c) for c in paint.colours]))
         return p
 
     def fill(self, path: Path, paint: Paint, aa: bool = True) -> None:
