@@ -162,7 +162,6 @@ EYE_SHAPES = {
 _U = np.linspace(-1.0, 1.0, 7)  # across the eye, inner corner (-1) to outer (+1)
 _EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
-IRIS_INNER = 0.78  # the iris's lighter middle, in iris radii (its dark ring is the rest)
 
 
 def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.ndarray]:
@@ -276,7 +275,7 @@ def draw_eyes(s: Scene) -> None:
         return
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
     iris = s.colour("eyes", "iris")
-    shapes: list[np.ndarray] = []  # per eye: ball, top, bottom, shadow, ring, iris, pupil, glint[, flick]
+    shapes: list[np.ndarray] = []  # per eye: ball, top, bottom, shadow, ring, pupil, glint[, flick]
     flicked = bool(s.parts["eyes"]["lashes"])
     for side in sides:
         upper, lower = _eye_curves(s, side, openness[side])
@@ -286,15 +285,14 @@ def draw_eyes(s: Scene) -> None:
         # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
         shapes += [join(top, reverse(bottom)), top, bottom,
                    join(top, reverse(top + (0, 0.022 * size))),  # the upper lid's shadow
-                   _UNIT_CIRCLE * iris_r + (gx, gy), _UNIT_CIRCLE * (iris_r * IRIS_INNER) + (gx, gy),
-                   _UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy),
+                   _UNIT_CIRCLE * iris_r + (gx, gy), _UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy),
                    _UNIT_CIRCLE * (iris_r * 0.24) + (gx + iris_r * 0.35, gy - iris_r * 0.38)]
         if flicked:
             outer = upper[-1]
             flick = np.array([outer, outer + [side * 0.03 * size, -0.03 * size]])
             shapes.append(polyline(flick, closed=False))
-    mapped, per = s.faces(shapes), 9 if flicked else 8
-    balls, tops, bottoms, shadows, rings, irises, pupils, glints, *rest = (mapped[i::per] for i in range(per))
+    mapped, per = s.faces(shapes), 8 if flicked else 7
+    balls, tops, bottoms, shadows, rings, pupils, glints, *rest = (mapped[i::per] for i in range(per))
     flicks = rest[0] if rest else []
     lid = 0.009 * size  # the lower lid's line; the upper's is thicker
     s.fill(balls, _EYEBALL, aa=not s.aliased_under(lid))  # edged by the lids' lines, drawn last

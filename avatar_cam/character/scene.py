@@ -51,9 +51,9 @@ class Scene:
     breath: float  # -1..1
     mouth: np.ndarray | None = None  # a measured lip shape (`Calibration.mouth`), else None
     floor: float = 0.0  # body units from the shoulders down to past the picture's bottom edge
-    # the demo clip's person, a camera's stand-in: drawn without what is made for the avatars (the
-    # near eye's make-up for a tracker, `face_parts.NEAR_EYE_MAKEUP`; flat irises), so the motion
-    # check's input stays the same when they change
+    # the demo clip's person, a camera's stand-in: drawn without what is done for the avatars (the
+    # near eye's make-up for a tracker, `face_parts.NEAR_EYE_MAKEUP`; flat irises; aliased edges
+    # under lines, `aliased_under`), so the motion check's input stays the same when they change
     stand_in: bool = False
     memo: dict = field(default_factory=dict)  # shapes several parts share within this frame
 
