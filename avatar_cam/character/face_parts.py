@@ -295,8 +295,9 @@ def draw_eyes(s: Scene) -> None:
     balls, tops, bottoms, shadows, rings, pupils, glints, *rest = (mapped[i::per] for i in range(per))
     flicks = rest[0] if rest else []
     lid = 0.009 * size  # the lower lid's line; the upper's is thicker
-    s.fill(balls, _EYEBALL, aa=not s.aliased_under(lid))  # edged by the lids' lines, drawn last
-    with s.painter.clipped(balls, aa=not s.aliased_under(lid)):
+    smooth_edge = not s.aliased_under(lid)  # the whites are edged by the lids' lines, drawn last
+    s.fill(balls, _EYEBALL, aa=smooth_edge)
+    with s.painter.clipped(balls, aa=smooth_edge):
         if s.stand_in:  # a gradient each, centred on its iris
             for ring in rings:
                 s.fill(ring, s.glow(ring.mean(0), iris_r, shade(iris, 1.25), shade(iris, 0.7)))
@@ -483,8 +484,9 @@ def draw_mouth(s: Scene) -> None:
     gap = float(np.max(lower[:, 1] - upper[:, 1]))
     if gap > MOUTH_SHUT_GAP:
         inside = on_lips(s, join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
-        s.fill(inside, (70, 22, 32), aa=not s.aliased_under(INSIDE_LINE))  # edged by its line, drawn last
-        with s.painter.clipped(inside, aa=not s.aliased_under(INSIDE_LINE)):
+        smooth_edge = not s.aliased_under(INSIDE_LINE)  # edged by its line, drawn last
+        s.fill(inside, (70, 22, 32), aa=smooth_edge)
+        with s.painter.clipped(inside, aa=smooth_edge):
             teeth_h = min(TEETH_MAX, TEETH_SHARE * gap)
             teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
             s.fill(on_lips(s, smooth(teeth, tension=0.5)), (250, 248, 242))

@@ -118,17 +118,21 @@ class Scene:
         """`aa=False`: a fill whose edge another part's line or fill covers (`Painter.fill`)."""
         self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)), aa)
 
+    def _hides_steps(self, width_units: float) -> bool:
+        """Whether a line `width_units` wide hides the steps of an aliased edge under it."""
+        return width_units * self.scale >= HIDING_LINE
+
     def aliased_under(self, width_units: float) -> bool:
         """Whether a fill or a clip whose edge a line `width_units` wide then covers can be drawn
         without anti-aliasing, the line hiding its steps (a quarter of the cost of a fill; drawing
         through an aliased clip costs less too). Not on the stand-in: its picture stays as it was
-        first drawn."""
-        return not self.stand_in and width_units * self.scale >= HIDING_LINE
+        first drawn (`outlined` shapes were aliased before it existed, on the stand-in too)."""
+        return not self.stand_in and self._hides_steps(width_units)
 
     def outlined(self, path: Path, colour: RGB, line: RGB, width_units: float) -> None:
         """A closed shape with an outline: the fill's edge lies under the line, so it is drawn
         without anti-aliasing (a quarter of the cost; the line carries the smooth edge)."""
-        self.fill(path, colour, aa=width_units * self.scale < HIDING_LINE)
+        self.fill(path, colour, aa=not self._hides_steps(width_units))
         self.stroke(path, line, width_units, closed=True)
 
     def stroke(self, path: Path, colour: RGB, width_units: float, closed: bool = False,
