@@ -46,13 +46,21 @@ from avatar_cam.character.params import (
     Measures,
     Motion,
     Pose,
+    measure,
     neutral_from,
 )
 from avatar_cam.character.renderer import CharacterRenderer, crop_rotation
 from avatar_cam.character.scene import Scene, shade
 from avatar_cam.composite import Mode
 from avatar_cam.demo import demo_person, demo_pose, draw_demo_face
-from avatar_cam.expression import CHIN, FOREHEAD, UPPER_FOREHEAD, Expression, ExpressionAnalyzer
+from avatar_cam.expression import (
+    CHIN,
+    FOREHEAD,
+    UPPER_FOREHEAD,
+    Expression,
+    ExpressionAnalyzer,
+    measures_from_landmarks,
+)
 from avatar_cam.frame import Frame
 from avatar_cam.pipeline import CALIBRATE_GIVE_UP_S, PAUSED_CALIBRATION, Pipeline, PipelineConfig
 from avatar_cam.styles import CHARACTER_KIND, StyleCatalog, StyleError, builtin_styles_dir, load_style
@@ -484,6 +492,32 @@ def test_a_turned_heads_eyes_read_back_as_open_as_each_other(read_back: Callable
                 far, near = (read[1], read[0]) if yaw > 0 else (read[0], read[1])
                 ratios.append(far / near)
     assert 0.8 < float(np.exp(np.mean(np.log(ratios)))) < 1.15, np.round(ratios, 2)
+
+
+def test_the_eyes_openness_is_the_eyes_own_whatever_the_turn() -> None:
+    """The character's eyes open as the person's eyes do, not as the turn shows them: the demo
+    person's landmarks (eyes open, facing the camera) turned 25 degrees either way in 3D give each
+    eye the openness it had facing the camera, within 3%, where its height over its width on the
+    picture opens the far eye by over 15% (and the character's own turn would open it again)."""
+    t = 3.4  # the demo person facing the camera, eyes open
+    assert abs(demo_pose(t).yaw) < 2 and min(demo_pose(t).eye_r, demo_pose(t).eye_l) > 0.95
+    with ExpressionAnalyzer() as a:
+        found = a.analyze(draw_demo_face(t))
+    assert found is not None
+    lm, c = found.landmarks, found.landmarks.mean(axis=0)
+
+    def turned(deg: float) -> tuple[tuple[float, float], tuple[float, float]]:
+        r, out = np.radians(deg), lm.copy()
+        dx, dz = lm[:, 0] - c[0], lm[:, 2] - c[2]
+        out[:, 0], out[:, 2] = c[0] + dx * np.cos(r) + dz * np.sin(r), c[2] - dx * np.sin(r) + dz * np.cos(r)
+        m = measure(out, 0.0, (0.0, 0.0, 100.0, 100.0), (640, 480))[0]
+        return (m.eye_r, m.eye_l), measures_from_landmarks(out).eye_open
+
+    own, seen = turned(0.0)
+    for deg in (-25.0, 25.0):
+        own_t, seen_t = turned(deg)
+        assert own_t == pytest.approx(own, rel=0.03), deg
+        assert max(b / a for a, b in zip(seen, seen_t, strict=True)) > 1.15, deg
 
 
 def test_the_turn_make_up_leaves_slits_a_face_on_head_and_the_demo_person_as_drawn() -> None:

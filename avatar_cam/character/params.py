@@ -15,7 +15,13 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from avatar_cam.expression import measures_from_landmarks
+from avatar_cam.expression import (
+    LEFT_EYE_INNER,
+    LEFT_EYE_OUTER,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_OUTER,
+    measures_from_landmarks,
+)
 from avatar_cam.face import OneEuroFilter
 
 INNER_BROWS = (107, 336)  # the inner ends of the right and left brow
@@ -119,17 +125,40 @@ class Measures:
         return np.array(list(self.__dict__.values()), np.float64)  # the fields, in order
 
 
+# an eye's width on the picture over its width in Face Mesh's 3D on a frontal face (its outer
+# corner lies deeper than its inner): the median over the 152 frontal faces (turn under 5 degrees,
+# nod under 8) of 600 UTKFace photos, 0.98 for each eye
+FRONTAL_EYE_WIDTH = 0.98
+
+
+def unturned(landmarks: np.ndarray, outer: int, inner: int) -> float:
+    """How much wider an eye is than the picture shows it: 1 facing the camera, more as the head
+    turns it away (its width in Face Mesh's 3D over its width on the picture, times the frontal
+    ratio)."""
+    (ox, oy, oz), (ix, iy, iz) = landmarks[outer].tolist(), landmarks[inner].tolist()
+    seen = math.hypot(ox - ix, oy - iy)
+    return FRONTAL_EYE_WIDTH * math.sqrt(seen * seen + (oz - iz) ** 2) / max(seen, 1e-6)
+
+
 def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, float, float, float],
             image_size: tuple[int, int]) -> tuple[Measures, np.ndarray]:
     """`Measures` and the lip shape (`mouth_shape`) from (478, 3) crop landmarks, the roll the
     crop took out (degrees), and the tracked face box in the camera image (x, y, w, h) of an image
-    (width, height)."""
+    (width, height).
+
+    Each eye's openness is the eye's own, as if it faced the camera: its height over its width in
+    3D (`unturned`), not on the picture. A turned head's far eye is narrower on the picture, so its
+    height over that width reads more open; the character's own turn narrows the drawn eye again,
+    and the far eye was opened twice (the demo clip's left eye, read on the output, followed the
+    turn at 0.002 a degree more than on the camera)."""
     e = measures_from_landmarks(landmarks)
     n = e.normalized()
     x, y, w, h = face_box
     iw, ih = image_size
+    eye_r = e.eye_open[0] / unturned(landmarks, RIGHT_EYE_OUTER, RIGHT_EYE_INNER)
+    eye_l = e.eye_open[1] / unturned(landmarks, LEFT_EYE_OUTER, LEFT_EYE_INNER)
     return Measures(
-        yaw=e.yaw, pitch=e.pitch, roll=e.roll + crop_roll, eye_r=e.eye_open[0], eye_l=e.eye_open[1],
+        yaw=e.yaw, pitch=e.pitch, roll=e.roll + crop_roll, eye_r=eye_r, eye_l=eye_l,
         gaze_x=e.gaze[0], gaze_y=e.gaze[1], brow_r=e.brows[0], brow_l=e.brows[1],
         brow_gap=float(np.linalg.norm(n[INNER_BROWS[0]] - n[INNER_BROWS[1]])),
         mouth_open=e.mouth_open, mouth_width=e.mouth_width, smile=e.smile,
