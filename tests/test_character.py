@@ -482,8 +482,8 @@ def test_closed_loop_a_drawn_pose_reads_back_as_that_pose(read_back: Callable[..
 def test_a_turned_heads_eyes_read_back_as_open_as_each_other(read_back: Callable[..., Expression]) -> None:
     """A face tracker reads a turned drawn face's near eye less open than its far one, which a
     person's eyes do not do; the near eye is drawn made up for it: over turns of 20 degrees either
-    way, level and nodding, wide and less open, the far eye reads 0.8-1.15 times as open as the
-    near one (1.22 without the make-up)."""
+    way, level and nodding, wide and less open, the far eye reads 0.95-1.06 times as open as the
+    near one (geometric mean; 1.18 without the make-up, 1.10 with stop 48's)."""
     ratios = []
     for eye in (1.0, 0.8):
         for pitch in (0.0, 8.0):
@@ -491,7 +491,7 @@ def test_a_turned_heads_eyes_read_back_as_open_as_each_other(read_back: Callable
                 read = read_back(yaw=yaw, pitch=pitch, eye_r=eye, eye_l=eye).eye_open
                 far, near = (read[1], read[0]) if yaw > 0 else (read[0], read[1])
                 ratios.append(far / near)
-    assert 0.8 < float(np.exp(np.mean(np.log(ratios)))) < 1.15, np.round(ratios, 2)
+    assert 0.95 < float(np.exp(np.mean(np.log(ratios)))) < 1.06, np.round(ratios, 2)
 
 
 def test_the_eyes_openness_is_the_eyes_own_whatever_the_turn() -> None:

@@ -190,9 +190,11 @@ EYE_TURN = 0.5  # the far eye keeps half its foreshortening: the read-back asymm
 # A face tracker reads a turned drawn face's near eye about 15% less open at 20 degrees than facing
 # the camera (and the far eye 28% more), which a person's eyes do not do (800 random poses of
 # `sunny` at 1280x720, none from a clip: -0.009 / +0.015 a degree). The near eye is drawn that
-# much more open (70% of it), faded in from a drawn opening of 0.4 to 0.6 so that a blink's slits
-# keep their height. The far eye is not made up: drawn less open it read as a squint at 1280x720.
-NEAR_EYE_MAKEUP = 0.006  # a degree the head turns towards the eye
+# much more open (0.0085: where equal eyes, turned 20 degrees either way, level and nodding, read
+# back as open as each other; 0.006 when the eyes' measure still carried the person's turn, stop
+# 48), faded in from a drawn opening of 0.4 to 0.6 so that a blink's slits keep their height. The
+# far eye is not made up: drawn less open it read as a squint at 1280x720.
+NEAR_EYE_MAKEUP = 0.0085  # a degree the head turns towards the eye
 NEAR_EYE_MAKEUP_TURN = 25.0  # degrees: the bias was measured to here; past it, no more (a big round eye)
 # openness parameter -> drawn openness (1: the shape's full height), so that the eye opening a face
 # tracker reads back from the drawing is proportional to the parameter (measured on the round eye
