@@ -149,8 +149,8 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
     Each eye's openness is the eye's own, as if it faced the camera: its height over its width in
     3D (`unturned`), not on the picture. A turned head's far eye is narrower on the picture, so its
     height over that width reads more open; the character's own turn narrows the drawn eye again,
-    and the far eye was opened twice (the demo clip's left eye, read on the output, followed the
-    turn at 0.002 a degree more than on the camera)."""
+    and the far eye was opened twice (read back from the output, the demo clip's eyes opened and
+    closed with the turn, 0.002 a degree, on top of the pose they were drawn from)."""
     e = measures_from_landmarks(landmarks)
     n = e.normalized()
     x, y, w, h = face_box
