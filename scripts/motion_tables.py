@@ -17,7 +17,9 @@ def main(dirs: list[str]) -> int:
         data = json.loads((Path(d) / "motion.json").read_text())
         clips = {"demo (generated)" if name.startswith("demo-face") else name: s
                  for name, s in data["clips"].items()}
-        print(f"`{data['style']}` at {data['size'][0]}x{data['size'][1]}:\n")
+        sizes = data.get("sizes") or [f"{data['size'][0]}x{data['size'][1]}"]
+        at = sizes[0] if len(sizes) == 1 else f"the mean of {', '.join(sizes)}"
+        print(f"`{data['style']}` at {at}:\n")
         print(table(clips))
         print()
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -121,6 +123,9 @@ def test_motion_check_at_several_sizes_writes_each_and_their_mean(
     assert record["clips"]["clip.mp4"]["signals"]["yaw"]["corr"] == pytest.approx(np.mean(per))
     printed = capsys.readouterr().out
     assert "at 352x198:" in printed and "mean over 320x180, 352x198 (judged):" in printed
+    tables = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "scripts" / "motion_tables.py"),
+                             str(out)], capture_output=True, text=True, check=True).stdout
+    assert "`sunny` at the mean of 320x180, 352x198:" in tables  # the table is the mean, not one size
     assert main(["--motion", "--style", "sunny", "--clips", str(clip), "--size", "320x180,big"]) == 2
     assert "'big' is not WIDTHxHEIGHT" in capsys.readouterr().err
 
