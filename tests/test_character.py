@@ -520,6 +520,13 @@ def test_the_eyes_openness_is_the_eyes_own_whatever_the_turn() -> None:
         assert max(b / a for a, b in zip(seen, seen_t, strict=True)) > 1.15, deg
 
 
+def test_eyes_of_landmarks_all_at_one_point_are_shut_not_an_error() -> None:
+    """Degenerate landmarks (every point the same: no width on the picture or in 3D) give finite
+    measures, as every other measure does, not a division by zero."""
+    m = measure(np.full((478, 3), 5.0), 0.0, (0.0, 0.0, 100.0, 100.0), (640, 480))[0]
+    assert np.isfinite(m.vector()).all() and m.eye_r == m.eye_l == 0.0
+
+
 def test_the_turn_make_up_leaves_slits_a_face_on_head_and_the_demo_person_as_drawn() -> None:
     """A blink's slit keeps its height at any turn, an eye facing the camera and a far eye are drawn
     as before, a near eye is opened no further past 25 degrees, and the demo clip's person (the

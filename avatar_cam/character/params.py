@@ -16,10 +16,14 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from avatar_cam.expression import (
+    LEFT_EYE_BOTTOM,
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
+    LEFT_EYE_TOP,
+    RIGHT_EYE_BOTTOM,
     RIGHT_EYE_INNER,
     RIGHT_EYE_OUTER,
+    RIGHT_EYE_TOP,
     measures_from_landmarks,
 )
 from avatar_cam.face import OneEuroFilter
@@ -131,13 +135,14 @@ class Measures:
 FRONTAL_EYE_WIDTH = 0.98
 
 
-def unturned(landmarks: np.ndarray, outer: int, inner: int) -> float:
-    """How much wider an eye is than the picture shows it: 1 facing the camera, more as the head
-    turns it away (its width in Face Mesh's 3D over its width on the picture, times the frontal
-    ratio)."""
+def own_openness(landmarks: np.ndarray, top: int, bottom: int, outer: int, inner: int) -> float:
+    """An eye's openness as if it faced the camera: its lids' distance on the picture over its
+    width in Face Mesh's 3D (x, y, z in pixels), which a turn does not narrow, times the frontal
+    ratio (`FRONTAL_EYE_WIDTH`: facing the camera, the same as over its width on the picture)."""
+    (tx, ty, _), (bx, by, _) = landmarks[top].tolist(), landmarks[bottom].tolist()
     (ox, oy, oz), (ix, iy, iz) = landmarks[outer].tolist(), landmarks[inner].tolist()
-    seen = math.hypot(ox - ix, oy - iy)
-    return FRONTAL_EYE_WIDTH * math.sqrt(seen * seen + (oz - iz) ** 2) / max(seen, 1e-6)
+    width = math.sqrt((ox - ix) ** 2 + (oy - iy) ** 2 + (oz - iz) ** 2)
+    return math.hypot(tx - bx, ty - by) / max(FRONTAL_EYE_WIDTH * width, 1e-6)
 
 
 def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, float, float, float],
@@ -147,7 +152,7 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
     (width, height).
 
     Each eye's openness is the eye's own, as if it faced the camera: its height over its width in
-    3D (`unturned`), not on the picture. A turned head's far eye is narrower on the picture, so its
+    3D (`own_openness`), not on the picture. A turned head's far eye is narrower on the picture, so its
     height over that width reads more open; the character's own turn narrows the drawn eye again,
     and the far eye was opened twice (read back from the output, the demo clip's eyes opened and
     closed with the turn, 0.002 a degree, on top of the pose they were drawn from)."""
@@ -155,8 +160,8 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
     n = e.normalized()
     x, y, w, h = face_box
     iw, ih = image_size
-    eye_r = e.eye_open[0] / unturned(landmarks, RIGHT_EYE_OUTER, RIGHT_EYE_INNER)
-    eye_l = e.eye_open[1] / unturned(landmarks, LEFT_EYE_OUTER, LEFT_EYE_INNER)
+    eye_r = own_openness(landmarks, RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM, RIGHT_EYE_OUTER, RIGHT_EYE_INNER)
+    eye_l = own_openness(landmarks, LEFT_EYE_TOP, LEFT_EYE_BOTTOM, LEFT_EYE_OUTER, LEFT_EYE_INNER)
     return Measures(
         yaw=e.yaw, pitch=e.pitch, roll=e.roll + crop_roll, eye_r=eye_r, eye_l=eye_l,
         gaze_x=e.gaze[0], gaze_y=e.gaze[1], brow_r=e.brows[0], brow_l=e.brows[1],
