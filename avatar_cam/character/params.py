@@ -139,8 +139,7 @@ def own_openness(landmarks: np.ndarray, top: int, bottom: int, outer: int, inner
     """An eye's openness as if it faced the camera: its lids' distance on the picture over its
     width in Face Mesh's 3D (x, y, z in pixels), which a turn does not narrow, that width scaled
     by `FRONTAL_EYE_WIDTH` so that facing the camera the openness is the one on the picture."""
-    (tx, ty, _), (bx, by, _) = landmarks[top].tolist(), landmarks[bottom].tolist()
-    (ox, oy, oz), (ix, iy, iz) = landmarks[outer].tolist(), landmarks[inner].tolist()
+    (tx, ty, _), (bx, by, _), (ox, oy, oz), (ix, iy, iz) = landmarks[[top, bottom, outer, inner]].tolist()
     width = math.sqrt((ox - ix) ** 2 + (oy - iy) ** 2 + (oz - iz) ** 2)
     return math.hypot(tx - bx, ty - by) / max(FRONTAL_EYE_WIDTH * width, 1e-6)
 
