@@ -30,6 +30,12 @@ def rgba(c: RGB, a: int = 255) -> RGBA:
     return (c[0], c[1], c[2], a)
 
 
+@functools.lru_cache(maxsize=512)
+def solid(c: RGB, a: int = 255) -> Solid:
+    """The paint of colour `c` at alpha `a`, made once (a frame paints ~40 shapes in a few colours)."""
+    return Solid(rgba(c, a))
+
+
 def _split(points: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """`points` cut into consecutive pieces of `sizes` (np.split costs ~25 us a call here)."""
     out, start = [], 0
@@ -116,7 +122,7 @@ class Scene:
 
     def fill(self, path: Path, paint: Paint | RGB, aa: bool = True) -> None:
         """`aa=False`: a fill whose edge another part's line or fill covers (`Painter.fill`)."""
-        self.painter.fill(path, paint if not isinstance(paint, tuple) else Solid(rgba(paint)), aa)
+        self.painter.fill(path, paint if not isinstance(paint, tuple) else solid(paint), aa)
 
     def _hides_steps(self, width_units: float) -> bool:
         """Whether a line `width_units` wide hides the steps of an aliased edge under it."""
@@ -137,7 +143,7 @@ class Scene:
 
     def stroke(self, path: Path, colour: RGB, width_units: float, closed: bool = False,
                alpha: int = 255) -> None:
-        self.painter.stroke(path, Solid(rgba(colour, alpha)), self.px(width_units), closed)
+        self.painter.stroke(path, solid(colour, alpha), self.px(width_units), closed)
 
     def glow(self, centre: np.ndarray, radius_units: float, c0: RGB, c1: RGB, a0: int = 255,
              a1: int = 255) -> Radial:
@@ -147,7 +153,7 @@ class Scene:
 
     def tint(self, path: Path, colour: RGB, alpha: int) -> None:
         """Fill with a see-through colour."""
-        self.painter.fill(path, Solid(rgba(colour, alpha)))
+        self.painter.fill(path, solid(colour, alpha))
 
     @property
     def outline(self) -> RGB:

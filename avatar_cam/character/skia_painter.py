@@ -36,21 +36,23 @@ _MOVE, _CUBIC, _CLOSE = b"\x00", b"\x04", b"\x05"  # SkPath's verbs
 
 
 @functools.lru_cache(maxsize=1024)
-def _verbs(lengths: tuple[int, ...], closed: bool) -> tuple[int, bytes]:
-    """The verb count and verb bytes (padded to 4) of chains of `lengths` points."""
+def _framing(lengths: tuple[int, ...], closed: bool) -> tuple[bytes, bytes]:
+    """The header and the verb bytes (padded to 4) of SkPath's serialised form for chains of
+    `lengths` points: the points go between them."""
     verbs = b"".join(_MOVE + _CUBIC * ((n - 1) // 3) + (_CLOSE if closed else b"") for n in lengths)
-    return len(verbs), verbs + b"\x00" * (-len(verbs) % 4)
+    header = struct.pack("<4i", 5, sum(lengths), 0, len(verbs))  # version 5, winding fill, verb count
+    return header, verbs + b"\x00" * (-len(verbs) % 4)
 
 
 def _read(shape: Path, closed: bool) -> skia.Path | None:
     """The path read from SkPath's serialised form, made with numpy (None: Skia refused it)."""
-    chains = pieces(shape)
-    pts = chains[0] if len(chains) == 1 else np.concatenate(chains)
-    count, verbs = _verbs(tuple(len(c) for c in chains), closed)
+    if isinstance(shape, list):
+        pts, lengths = (shape[0] if len(shape) == 1 else np.concatenate(shape)), tuple(map(len, shape))
+    else:
+        pts, lengths = shape, (len(shape),)
+    header, verbs = _framing(lengths, closed)
     path = skia.Path()
-    read = path.readFromMemory(struct.pack("<4i", 5, len(pts), 0, count)  # version 5, winding
-                               + pts.astype("<f4").tobytes() + verbs)
-    return path if read else None
+    return path if path.readFromMemory(header + pts.astype("<f4").tobytes() + verbs) else None
 
 
 def _path_from_memory(shape: Path, closed: bool) -> skia.Path:
