@@ -174,11 +174,17 @@ class Head3D:
     ry: float = 0.66
     rz: float = 0.55
 
-    def depth(self, pts: np.ndarray) -> np.ndarray:
-        # (x/rx)^2 + (y/ry)^2 as one product: this runs ~30x a frame on small arrays, where each
-        # numpy call's overhead is the cost
-        q = (pts * pts) @ self._inverse_squares
-        return self.rz * np.sqrt(np.maximum(1.0 - q, 0.0))
+    def depth(self, pts: np.ndarray, scale: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+        """How far each point of the face stands out of the rotation axis, times `scale` (into
+        `out` when given)."""
+        # rz^2 (1 - (x/rx)^2 - (y/ry)^2), scaled, as one product and one subtraction: this runs
+        # ~30x a frame on small arrays, where each numpy call's overhead is the cost
+        k = self.rz * scale
+        q = (pts * pts) @ (self._inverse_squares * (k * k))
+        z = np.sqrt(np.maximum(k * k - q, 0.0, out=q), out=out)
+        if k < 0:
+            np.negative(z, out=z)
+        return z
 
     @functools.cached_property
     def _inverse_squares(self) -> np.ndarray:

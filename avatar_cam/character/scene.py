@@ -36,7 +36,7 @@ def solid(c: RGB, a: int = 255) -> Solid:
     return Solid(rgba(c, a))
 
 
-def _split(points: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+def split_points(points: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """`points` cut into consecutive pieces of `sizes` (np.split costs ~25 us a call here)."""
     out, start = [], 0
     for n in sizes:
@@ -66,18 +66,23 @@ class Scene:
     def __post_init__(self) -> None:
         a, b = self.head.linear()
         m2 = self.head_m[:, :2].T
-        self._face_a, self._face_b, self._face_t = a @ m2, b @ m2, self.head_m[:, 2]
+        # (x, y, depth, 1) -> pixels: `Head3D.turn` and the placement as one matrix
+        self._face = np.concatenate([a @ m2, (b @ m2)[None], self.head_m[:, 2][None]])
 
     # -- coordinates ------------------------------------------------------------------------------
     def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
         """Points on the face surface (turned with depth) to pixels: `Head3D.turn` and the
-        placement as one affine map plus the depth term."""
-        z = self.head.depth(pts) * surface if surface else np.zeros(len(pts))  # 0: off the curve
-        z += lift
-        out = pts @ self._face_a
-        out += z[:, None] * self._face_b
-        out += self._face_t
-        return out
+        placement as one matrix product, the depth written straight into its column."""
+        xyz1 = np.empty((len(pts), 4))
+        xyz1[:, :2] = pts
+        if surface:
+            self.head.depth(pts, surface, out=xyz1[:, 2])
+        else:  # off the curve
+            xyz1[:, 2] = 0.0
+        if not isinstance(lift, float | int) or lift:
+            xyz1[:, 2] += lift
+        xyz1[:, 3] = 1.0
+        return xyz1 @ self._face
 
     def faces(self, shapes: list[np.ndarray], lift: float | Sequence[float] = 0.0) -> list[np.ndarray]:
         """`face` of several shapes in one transform (each numpy call costs more than its few
@@ -85,7 +90,7 @@ class Scene:
         per shape."""
         sizes = [len(p) for p in shapes]
         z = lift if isinstance(lift, float | int) else np.repeat(np.asarray(lift, np.float64), sizes)
-        return _split(self.face(np.concatenate(shapes), z), sizes)
+        return split_points(self.face(np.concatenate(shapes), z), sizes)
 
     def flat(self, pts: np.ndarray, depth: float) -> np.ndarray:
         """A part drawn flat that slides with the head as a point `depth` in front of its axis
@@ -94,7 +99,7 @@ class Scene:
 
     def draped_all(self, shapes: list[np.ndarray]) -> list[np.ndarray]:
         """`draped` of several shapes in one transform (as `faces`)."""
-        return _split(self.draped(np.concatenate(shapes)), [len(p) for p in shapes])
+        return split_points(self.draped(np.concatenate(shapes)), [len(p) for p in shapes])
 
     def draped(self, pts: np.ndarray, base: float = 0.1, gain: float = 0.6) -> np.ndarray:
         """Points lying over the skull (hair, hats): each slides by its own depth on the head, not
