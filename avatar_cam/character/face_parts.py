@@ -7,6 +7,7 @@ mouth is ~55 px tall, a raised brow moves ~16 px, the irises travel half an eye 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from avatar_cam.character.geometry import apply, ellipse, join, polyline, reverse, smooth, xy
 from avatar_cam.character.params import Pose
-from avatar_cam.character.scene import Scene, shade
+from avatar_cam.character.scene import Scene, shade, split_points
 
 EYE_X, EYE_Y = 0.215, 0.0
 BROW_Y = -0.13  # Face Mesh reads a raised brow only up to ~0.2 face widths over the eye
@@ -251,6 +252,36 @@ def _turned_width(side: int, yaw: float) -> float:
     return math.cos(at + math.radians(yaw)) / math.cos(at)
 
 
+@functools.lru_cache(maxsize=32)
+def _open_eye_basis(shape: str, size: float, flicked: bool) -> tuple[np.ndarray, tuple[int, ...]]:
+    """An open eye's pieces (ball, top lid, bottom lid, the upper lid's shadow, iris, pupil,
+    glint[, the lashes' flick], head units) are linear in five numbers: the side (-1: image-left),
+    1, how open it is drawn (0..1.5), and the iris's centre x and y. Returns (5, 2 n) their
+    parts, so that a row of those numbers times it is the pieces' n points (one matrix product
+    for both eyes), and each piece's point count."""
+    a, b, low, lift, _ = EYE_SHAPES[shape]
+    a, b = a * size, b * size
+    iris_r = 0.06 * size
+    rows = []
+    for side, one, opening, gx, gy in np.eye(5):
+        lower = xy(side * (EYE_X + a * _U), one * (EYE_Y + b * low * _EYE_BULGE - lift * (_U + 1) / 2))
+        upper = lower - xy(0.0 * _U, opening * b * (1 + low) * _EYE_BULGE**0.8)
+        top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
+        # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
+        pieces = [join(top, reverse(bottom)), top, bottom,
+                  join(top, reverse(top + (0, 0.022 * size * one))),  # the upper lid's shadow
+                  _UNIT_CIRCLE * (iris_r * one) + (gx, gy), _UNIT_CIRCLE * (iris_r * 0.5 * one) + (gx, gy),
+                  _UNIT_CIRCLE * (iris_r * 0.24 * one) + (gx + iris_r * 0.35 * one, gy - iris_r * 0.38 * one)]
+        if flicked:
+            outer = upper[-1]
+            tip = outer + [side * 0.03 * size, -0.03 * size * one]
+            pieces.append(polyline(np.array([outer, tip]), closed=False))
+        rows.append(np.concatenate(pieces).ravel())
+    basis = np.stack(rows)
+    basis.flags.writeable = False
+    return basis, tuple(len(piece) for piece in pieces)
+
+
 _EYEBALL = (252, 252, 250)
 
 
@@ -277,23 +308,13 @@ def draw_eyes(s: Scene) -> None:
         return
     iris_r = 0.06 * size  # a human-sized iris: Face Mesh reads its position
     iris = s.colour("eyes", "iris")
-    shapes: list[np.ndarray] = []  # per eye: ball, top, bottom, shadow, ring, pupil, glint[, flick]
     flicked = bool(s.parts["eyes"]["lashes"])
-    for side in sides:
-        upper, lower = _eye_curves(s, side, openness[side])
-        top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
-        gx = side * EYE_X + p.gaze_x * a * size * 0.7
-        gy = EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
-        # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
-        shapes += [join(top, reverse(bottom)), top, bottom,
-                   join(top, reverse(top + (0, 0.022 * size))),  # the upper lid's shadow
-                   _UNIT_CIRCLE * iris_r + (gx, gy), _UNIT_CIRCLE * (iris_r * 0.5) + (gx, gy),
-                   _UNIT_CIRCLE * (iris_r * 0.24) + (gx + iris_r * 0.35, gy - iris_r * 0.38)]
-        if flicked:
-            outer = upper[-1]
-            flick = np.array([outer, outer + [side * 0.03 * size, -0.03 * size]])
-            shapes.append(polyline(flick, closed=False))
-    mapped, per = s.faces(shapes), 8 if flicked else 7
+    basis, sizes = _open_eye_basis(s.parts["eyes"]["shape"], size, flicked)
+    gaze_x, gaze_y = p.gaze_x * a * size * 0.7, EYE_Y - 0.1 * b * size + p.gaze_y * b * size * 0.45
+    weights = np.array([(side, 1.0, min(max(openness[side], 0.0), 1.5), side * EYE_X + gaze_x, gaze_y)
+                        for side in sides])
+    # per eye: ball, top, bottom, shadow, ring, pupil, glint[, flick]
+    mapped, per = split_points(s.face((weights @ basis).reshape(-1, 2)), list(sizes) * len(sides)), len(sizes)
     balls, tops, bottoms, shadows, rings, pupils, glints, *rest = (mapped[i::per] for i in range(per))
     flicks = rest[0] if rest else []
     lid = 0.009 * size  # the lower lid's line; the upper's is thicker
@@ -332,19 +353,43 @@ def draw_brows(s: Scene) -> None:
     """Both brows as one shape."""
     style = BROW_STYLES[s.parts["brows"]["style"]]
     if style[0] > 0:
-        s.fill(s.faces([_brow(s.pose, style, -1), _brow(s.pose, style, 1)], lift=0.03), s.colour("brows"))
+        s.fill(s.faces(_brows(s.pose, style), lift=0.03), s.colour("brows"))
 
 
-def _brow(p: Pose, style: tuple[float, float, float], side: int) -> np.ndarray:
-    """One brow's outline in head units (`style`: thickness, arch, length)."""
+def _brows(p: Pose, style: tuple[float, float, float]) -> list[np.ndarray]:
+    """Both brows' outlines in head units (`style`: thickness, arch, length), right (side -1)
+    then left: a brow is linear in five numbers a pose gives (`_brow_shapes`), so the two are one
+    small matrix product."""
+    weights = []
+    for side, v in ((-1, p.brow_r), (1, p.brow_l)):
+        dy = -BROW_RAISE * v if v > 0 else -BROW_LOWER * v
+        # raised brows lift most at the inner end
+        weights.append((side, side * p.frown, BROW_Y + dy, 0.05 * p.frown - 0.02 * max(v, 0.0), 1.0))
+    return list((np.array(weights) @ _brow_shapes(style)).reshape(2, -1, 2))
+
+
+@functools.lru_cache(maxsize=16)
+def _brow_shapes(style: tuple[float, float, float]) -> np.ndarray:
+    """(5, 2 n) the smoothed brow outline's parts: its x where the side is +1, the frown's pull
+    inwards, its height (all points), the inner end's lift, and the rest (arch, slope, thickness):
+    a brow is their sum weighted by (side, side x frown, height, inner lift, 1). The outline runs
+    along the brow's top, inner to outer, and back along its bottom."""
     thick, arch, length = style
-    v = p.brow_r if side < 0 else p.brow_l
-    dy = -BROW_RAISE * v if v > 0 else -BROW_LOWER * v
-    x = side * (EYE_X + 0.01 + length * _BU - 0.025 * p.frown * _BROW_INNER)
-    y = (BROW_Y + dy - arch * _BROW_ARCH + 0.012 * _BU
-         + (0.05 * p.frown - 0.02 * max(v, 0.0)) * _BROW_INNER)  # raised brows lift most at the inner end
     half = (thick / 2) * _BROW_TAPER
-    return smooth(xy(np.concatenate([x, x[::-1]]), np.concatenate([y - half, (y + half)[::-1]])), tension=0.8)
+    middle = -arch * _BROW_ARCH + 0.012 * _BU
+
+    def outline(x: np.ndarray, y_top: np.ndarray, y_bottom: np.ndarray) -> np.ndarray:
+        pts = xy(np.concatenate([x, x[::-1]]), np.concatenate([y_top, y_bottom[::-1]]))
+        return smooth(pts, tension=0.8).ravel()  # smoothing is linear: the sum of smoothed parts
+
+    none = np.zeros_like(_BU)
+    shapes = np.stack([outline(EYE_X + 0.01 + length * _BU, none, none),
+                       outline(-0.025 * _BROW_INNER, none, none),
+                       outline(none, none + 1.0, none + 1.0),
+                       outline(none, _BROW_INNER, _BROW_INNER),
+                       outline(none, middle - half, middle + half)])
+    shapes.flags.writeable = False
+    return shapes
 
 
 # -- nose -----------------------------------------------------------------------------------------
