@@ -1253,3 +1253,45 @@ def test_the_torso_is_filled_aliased_only_where_its_outline_covers_every_edge_se
 
     assert torso_aa((1280, 720)) == [False]
     assert torso_aa((720, 1280)) == [True]
+
+
+def test_both_brows_blended_mirror_each_other_and_frown_inwards() -> None:
+    from avatar_cam.character import face_parts
+
+    style = face_parts.BROW_STYLES["natural"]
+    for v, frown in ((0.0, 0.0), (0.8, 0.0), (-0.6, 0.7)):
+        right, left = face_parts._brows(Pose(brow_r=v, brow_l=v, frown=frown), style)
+        assert np.allclose(right * (-1, 1), left, atol=1e-12), (v, frown)  # mirrored across the nose
+    (r0, _), (r1, _) = (face_parts._brows(Pose(frown=f), style) for f in (0.0, 1.0))
+    inner = np.argmin(np.abs(r0[:, 0]))  # the point nearest the nose
+    assert r1[inner, 0] > r0[inner, 0] + 0.01 and r1[inner, 1] > r0[inner, 1] + 0.01  # in and down
+    (up, _), (rest, _) = (face_parts._brows(Pose(brow_r=b), style) for b in (1.0, 0.0))
+    rise = rest[:, 1] - up[:, 1]
+    assert np.all(rise > 0.95 * face_parts.BROW_RAISE)  # the whole brow goes up,
+    assert rise[inner] > rise[np.argmax(np.abs(rest[:, 0]))] + 0.01  # the inner end most
+
+
+def test_an_open_eyes_blended_pieces_follow_its_numbers() -> None:
+    from avatar_cam.character import face_parts
+
+    a, b, low, _, _ = face_parts.EYE_SHAPES["round"]
+    for flicked in (False, True):
+        basis, sizes = face_parts._open_eye_basis("round", 1.2, flicked)
+        assert len(sizes) == (8 if flicked else 7) and basis.shape == (5, 2 * sum(sizes))
+
+        def pieces(side: float, opening: float, gx: float, gy: float,
+                   basis: np.ndarray = basis, sizes: tuple[int, ...] = sizes) -> list[np.ndarray]:
+            pts = (np.array([side, 1.0, opening, gx, gy]) @ basis).reshape(-1, 2)
+            return np.split(pts, np.cumsum(sizes)[:-1])
+
+        _, top, bottom, _, ring, pupil, _, *_ = pieces(1.0, 0.0, 0.3, 0.1)
+        assert np.allclose(top, bottom)  # shut: the lids meet
+        assert np.allclose(ring.mean(0), (0.3, 0.1), atol=0.02)
+        assert np.ptp(ring[:, 0]) == pytest.approx(2 * 0.06 * 1.2)
+        assert np.ptp(pupil[:, 0]) == pytest.approx(0.06 * 1.2)
+        _, top, bottom, *_ = pieces(1.0, 1.0, 0.3, 0.1)
+        middle = len(top) // 2  # the lids' middle point: the eye's full height there
+        assert bottom[middle, 1] - top[middle, 1] == pytest.approx(b * 1.2 * (1 + low))
+        assert bottom[-1, 0] == pytest.approx(face_parts.EYE_X + a * 1.2)  # the outer corner, image-right
+        mirrored = pieces(-1.0, 1.0, -0.3, 0.1)
+        assert np.allclose(mirrored[1] * (-1, 1), top)  # the other eye is its mirror image
