@@ -522,27 +522,33 @@ def on_lips(s: Scene, path: np.ndarray) -> np.ndarray:
 
 
 def draw_mouth(s: Scene) -> None:
+    """The lips, and when parted the inside with the upper teeth and the tongue (all the mouth's
+    shapes mapped to pixels in one `on_lips`)."""
     upper, lower, outer_up, outer_low, w = lip_lines(s)
     lip = s.colour("mouth", "lips")
-
-    lips = on_lips(s, join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False))))
-    s.fill(lips, lip)
     line = shade(lip, 0.55)
     gap = float(np.max(lower[:, 1] - upper[:, 1]))
+    shapes = [join(smooth(outer_up, closed=False), reverse(smooth(outer_low, closed=False)))]
     if gap > MOUTH_SHUT_GAP:
-        inside = on_lips(s, join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))))
+        teeth_h = min(TEETH_MAX, TEETH_SHARE * gap)
+        mid = lower[len(lower) // 2]
+        shapes += [join(smooth(upper, closed=False), reverse(smooth(lower, closed=False))),
+                   smooth(np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]]), tension=0.5),
+                   ellipse(float(mid[0]), float(mid[1]) + 0.01, w * 0.62, max(0.03, 0.35 * gap))]
+    else:
+        shapes.append(smooth((upper + lower) / 2, closed=False))
+    lips, *rest = split_points(on_lips(s, np.concatenate(shapes)), [len(shape) for shape in shapes])
+    s.fill(lips, lip)
+    if gap > MOUTH_SHUT_GAP:
+        inside, teeth, tongue = rest
         smooth_edge = not s.aliased_under(INSIDE_LINE)  # edged by its line, drawn last
         s.fill(inside, (70, 22, 32), aa=smooth_edge)
         with s.painter.clipped(inside, aa=smooth_edge):
-            teeth_h = min(TEETH_MAX, TEETH_SHARE * gap)
-            teeth = np.concatenate([upper - [0, 0.02], (upper + [0, teeth_h])[::-1]])
-            s.fill(on_lips(s, smooth(teeth, tension=0.5)), (250, 248, 242))
-            mid = lower[len(lower) // 2]
-            tongue = ellipse(float(mid[0]), float(mid[1]) + 0.01, w * 0.62, max(0.03, 0.35 * gap))
-            s.fill(on_lips(s, tongue), (222, 96, 110))
+            s.fill(teeth, (250, 248, 242))
+            s.fill(tongue, (222, 96, 110))
         s.stroke(inside, line, INSIDE_LINE, closed=True)
     else:
-        s.stroke(on_lips(s, smooth((upper + lower) / 2, closed=False)), line, 0.011)
+        s.stroke(rest[0], line, 0.011)
     s.stroke(lips, shade(lip, 0.75), 0.006, closed=True, alpha=170)
 
 
