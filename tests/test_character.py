@@ -1295,3 +1295,13 @@ def test_an_open_eyes_blended_pieces_follow_its_numbers() -> None:
         assert bottom[-1, 0] == pytest.approx(face_parts.EYE_X + a * 1.2)  # the outer corner, image-right
         mirrored = pieces(-1.0, 1.0, -0.3, 0.1)
         assert np.allclose(mirrored[1] * (-1, 1), top)  # the other eye is its mirror image
+
+
+def test_turning_one_point_in_floats_is_the_arrays_turn() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        head = Head3D(yaw=float(rng.uniform(-45, 45)), pitch=float(rng.uniform(-35, 35)))
+        (x, y), lift = rng.uniform(-0.6, 0.6, 2), float(rng.uniform(-0.2, 0.2))
+        surface = float(rng.uniform(-1, 1))
+        expected = head.turn(np.array([[x, y]]), lift=lift, surface=surface)[0]
+        assert np.allclose(head.turn_point(float(x), float(y), lift, surface), expected, atol=1e-12)

@@ -99,12 +99,10 @@ def _human_ears(s: Scene) -> None:
         # the near ear blends from turning round the axis to sliding with the silhouette
         k = min(1.0, 4 * near)
         both = np.concatenate([ear, smooth(curl, closed=False)])
-        if k == 0.0:  # the far ear, and both facing the camera: turning round the axis only
-            placed = s.anchored(both, anchor, -0.05)
-        elif k == 1.0:
-            placed = s.flat(both, 0.08)
-        else:
-            placed = (1 - k) * s.anchored(both, anchor, -0.05) + k * s.flat(both, 0.08)
+        # (the far ear, and both facing the camera, k = 0: turning round the axis only); both
+        # ways move every point alike, so the blend is one move
+        (ax, ay), (fx, fy) = s.anchor_shift(anchor, -0.05), s.head.shift(0.08).tolist()
+        placed = apply(s.head_m, both + ((1 - k) * ax + k * fx, (1 - k) * ay + k * fy))
         path, curl_px = placed[:len(ear)], placed[len(ear):]
         s.outlined(path, skin, s.outline, 0.012)
         s.stroke(curl_px, shade(inner, 0.85), 0.014)

@@ -200,6 +200,14 @@ class Head3D:
         y = pts[:, 1] * math.cos(b) - z1 * math.sin(b)
         return xy(x, y)
 
+    def turn_point(self, x: float, y: float, lift: float = 0.0, surface: float = 1.0) -> tuple[float, float]:
+        """`turn` of one point, in plain floats (numpy's per-call cost is most of a 1-point turn)."""
+        q = (x / self.rx) ** 2 + (y / self.ry) ** 2
+        z = self.rz * math.sqrt(max(1.0 - q, 0.0)) * surface + lift
+        a, b = math.radians(self.yaw), math.radians(self.pitch)
+        z1 = -x * math.sin(a) + z * math.cos(a)
+        return x * math.cos(a) + z * math.sin(a), y * math.cos(b) - z1 * math.sin(b)
+
     def linear(self) -> tuple[np.ndarray, np.ndarray]:
         """`turn` as (A, b): turned = pts @ A + z[:, None] * b, so callers can fold it into one
         affine with the placement (one matrix product a path instead of several)."""

@@ -111,9 +111,12 @@ class Scene:
         """A part fixed to the head at `anchor` and depth `z` (ears: on the sides, z ~ 0): it
         moves as that point does when the head turns, so both ears swing round, the far one
         behind the head."""
-        a = np.array([anchor])
-        moved = self.head.turn(a, lift=z, surface=0.0) - a
-        return apply(self.head_m, pts + moved)
+        return apply(self.head_m, pts + self.anchor_shift(anchor, z))
+
+    def anchor_shift(self, anchor: tuple[float, float], z: float) -> tuple[float, float]:
+        """How far (head units) the turn moves `anchor` at depth `z` (`anchored`)."""
+        x, y = self.head.turn_point(anchor[0], anchor[1], lift=z, surface=0.0)
+        return x - anchor[0], y - anchor[1]
 
     def body(self, pts: np.ndarray) -> np.ndarray:
         return apply(self.body_m, pts)
