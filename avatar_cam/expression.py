@@ -56,13 +56,14 @@ class Expression:
     smile: float = 0.0
     mouth_width: float = 0.0
 
-    def normalized(self) -> np.ndarray:
-        """(478, 2) landmarks centred on the eye midpoint, eye line horizontal, face size 1."""
+    def normalized(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """(478, 2) landmarks centred on the eye midpoint, eye line horizontal, face size 1 (only
+        those at `indices`, in that order, when given)."""
         pts = self.landmarks[:, :2]
         mid = (pts[RIGHT_EYE_OUTER] + pts[LEFT_EYE_OUTER]) / 2
         a = -math.radians(self.roll)
         rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-        return ((pts - mid) @ rot.T) / max(self.face_size, 1e-6)
+        return ((pts if indices is None else pts[indices]) - mid) @ (rot.T / max(self.face_size, 1e-6))
 
 
 _MEASURED = (RIGHT_CHEEK, LEFT_CHEEK, LIP_INNER_TOP, LIP_INNER_BOTTOM, MOUTH_LEFT_CORNER, MOUTH_RIGHT_CORNER,

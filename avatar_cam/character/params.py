@@ -35,6 +35,9 @@ LIP_LINES = ((78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308),  # inner upper
              (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291),  # outer upper
              (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291))  # outer lower
 MOUTH_CORNERS = (61, 291)
+assert LIP_LINES[2][0] == MOUTH_CORNERS[0] and LIP_LINES[2][-1] == MOUTH_CORNERS[1]
+_LIP_POINTS = np.array(LIP_LINES).ravel()
+_LEVELLED = np.concatenate([INNER_BROWS, _LIP_POINTS])  # what `measure` levels (not all 478)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
     and the far eye was opened twice (read back from the output, the demo clip's eyes opened and
     closed with the turn, 0.002 a degree, on top of the pose they were drawn from)."""
     e = measures_from_landmarks(landmarks)
-    n = e.normalized()
+    n = e.normalized(_LEVELLED)  # the inner brows, then the lips (`mouth_shape`'s points)
     x, y, w, h = face_box
     iw, ih = image_size
     eye_r = own_openness(landmarks, RIGHT_EYE_TOP, RIGHT_EYE_BOTTOM, RIGHT_EYE_OUTER, RIGHT_EYE_INNER)
@@ -164,10 +167,10 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
     return Measures(
         yaw=e.yaw, pitch=e.pitch, roll=e.roll + crop_roll, eye_r=eye_r, eye_l=eye_l,
         gaze_x=e.gaze[0], gaze_y=e.gaze[1], brow_r=e.brows[0], brow_l=e.brows[1],
-        brow_gap=float(np.linalg.norm(n[INNER_BROWS[0]] - n[INNER_BROWS[1]])),
+        brow_gap=float(np.linalg.norm(n[0] - n[1])),
         mouth_open=e.mouth_open, mouth_width=e.mouth_width, smile=e.smile,
         face_x=float((x + w / 2) / iw * 2 - 1), face_y=float((y + h / 2) / ih * 2 - 1),
-        face_size=float(h / ih)), mouth_shape(n)
+        face_size=float(h / ih)), _lip_shape(n[2:])
 
 
 def mouth_shape(n: np.ndarray) -> np.ndarray:
@@ -176,8 +179,14 @@ def mouth_shape(n: np.ndarray) -> np.ndarray:
     character's mouth is drawn from this shape (scaled to its own mouth), so its opening, width,
     smile, pout and any lopsided shape are the person's; a face tracker then reads the drawing
     back as it read the person."""
-    centre = n[list(MOUTH_CORNERS)].mean(axis=0)
-    return np.stack([n[list(line)] - centre for line in LIP_LINES])
+    return _lip_shape(n[_LIP_POINTS])
+
+
+def _lip_shape(lips: np.ndarray) -> np.ndarray:
+    """`mouth_shape` from the levelled lip lines' points, (44, 2) in `LIP_LINES` order."""
+    lines = lips.reshape(len(LIP_LINES), -1, 2)
+    # the corners are each outer line's ends
+    return lines - (lines[2, 0] + lines[2, -1]) / 2
 
 
 # population neutral (adults looking at a webcam; measured on the shared clips' calm frames)
