@@ -119,8 +119,8 @@ class OneEuroFilter:
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0):
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
+        self._x: np.ndarray | float | None = None
+        self._dx: np.ndarray | float | None = None
         self._t: float | None = None
 
     @staticmethod
@@ -131,18 +131,20 @@ class OneEuroFilter:
     def reset(self) -> None:
         self._x = self._dx = self._t = None
 
-    def __call__(self, x: np.ndarray, t: float, scale: float = 1.0) -> np.ndarray:
+    def __call__(self, x: np.ndarray | float, t: float, scale: float = 1.0) -> np.ndarray | float:
         """Filter sample `x` taken at time `t` (seconds). Speeds are divided by `scale` before
-        `beta` applies, so a pixel signal can be judged in face sizes per second."""
-        x = np.asarray(x, dtype=np.float64)
+        `beta` applies, so a pixel signal can be judged in face sizes per second. A plain float
+        is filtered in plain floats (numpy's per-call cost is most of a one-number filter)."""
+        if not isinstance(x, float):
+            x = np.asarray(x, dtype=np.float64)
         if self._x is None or self._t is None or t <= self._t:
-            self._x, self._dx, self._t = x, np.zeros_like(x), t
+            self._x, self._dx, self._t = x, (np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0), t
             return x
         dt = t - self._t
         dx = (x - self._x) / dt
         a_d = self._alpha(self.d_cutoff, dt)
         self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx) / scale
+        cutoff = self.min_cutoff + self.beta * abs(self._dx) / scale
         a = self._alpha(cutoff, dt)
         self._x = a * x + (1 - a) * self._x
         self._t = t

@@ -1305,3 +1305,13 @@ def test_turning_one_point_in_floats_is_the_arrays_turn() -> None:
         surface = float(rng.uniform(-1, 1))
         expected = head.turn(np.array([[x, y]]), lift=lift, surface=surface)[0]
         assert np.allclose(head.turn_point(float(x), float(y), lift, surface), expected, atol=1e-12)
+
+
+def test_a_one_euro_filter_of_a_plain_float_follows_the_arrays() -> None:
+    from avatar_cam.face import OneEuroFilter
+
+    floats, arrays = OneEuroFilter(2.0, 2.0), OneEuroFilter(2.0, 2.0)
+    rng = np.random.default_rng(5)
+    for i, v in enumerate(np.cumsum(rng.normal(0, 0.1, 60))):
+        a, b = floats(float(v), i / 30), arrays(np.array([v]), i / 30)
+        assert isinstance(a, float) and a == pytest.approx(float(b[0]), abs=1e-12)

@@ -354,7 +354,7 @@ class Motion:
         r, left = x[_EYES[0]], x[_EYES[1]]
         x[list(_EYES)] = (r + left) / 2  # both eyes' slots carry their mean, filtered alike
         v = self._filter(x / _RANGE, t) * _RANGE
-        half = float(self._wink_filter(np.array([(r - left) / 2 / _EYE_RANGE]), t)[0]) * _EYE_RANGE
+        half = float(self._wink_filter(float(r - left) / 2 / _EYE_RANGE, t)) * _EYE_RANGE
         v[_EYES[0]] += half
         v[_EYES[1]] -= half
         self.pose = Pose.from_vector(v)
