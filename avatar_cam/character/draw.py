@@ -100,13 +100,13 @@ def frame_placement(pose: Pose, body_xy: np.ndarray, size: tuple[int, int], brea
     w, h = size
     widest = max(0.6, reach.half if reach else 0.0)  # half the character's width, in head units
     # sized by the picture's height, but never wider than it (a tall, phone-shaped picture)
-    scale = min(FACE_HEIGHT * h, 0.45 * w / widest) * float(np.clip(pose.head_scale, 0.6, 1.6)) ** 0.8
+    scale = min(FACE_HEIGHT * h, 0.45 * w / widest) * min(max(float(pose.head_scale), 0.6), 1.6) ** 0.8
     half = widest * scale
     top = max(0.8, reach.top if reach else 0.0) * scale
     x = w / 2 + pose.head_x * w * 0.35
     y = h * 0.46 + pose.head_y * h * 0.25
-    cx = float(np.clip(x, half, w - half)) if w > 2 * half else w / 2
-    cy = float(np.clip(y, top, max(top, h - 0.3 * scale)))
+    cx = float(min(max(x, half), w - half)) if w > 2 * half else w / 2
+    cy = float(min(max(y, top), max(top, h - 0.3 * scale)))
     bx = w / 2 + float(body_xy[0]) * w * 0.35 + (cx - x)
     by = h * 0.46 + float(body_xy[1]) * h * 0.25 + (cy - y) - breath * 0.008 * scale
     return Placement(scale, (cx, cy), (bx, by), (h - by) / scale + 0.2)

@@ -426,6 +426,12 @@ NOSE_STYLES: dict[str, Callable[[Scene], None]] = {
 
 # -- mouth ----------------------------------------------------------------------------------------
 _MU = np.linspace(-1.0, 1.0, 7)  # across the mouth; few points keep the paths cheap
+_MU2 = _MU**2
+_MOUTH_BEND = np.clip(1 - _MU2, 0, 1)  # 1 in the middle, 0 at the corners
+# the outer lip lines' offsets from the inner ones: the lips' thickness, with a cupid's bow on top
+_CUPIDS_BOW = 0.012 * np.exp(-((np.abs(_MU) - 0.28) / 0.2) ** 2)
+_UPPER_LIP = xy(np.zeros_like(_MU), 0.022 * _MOUTH_BEND**0.5 + _CUPIDS_BOW)
+_LOWER_LIP = xy(np.zeros_like(_MU), 0.034 * _MOUTH_BEND**0.5)
 MOUTH_HALF_WIDTH, MOUTH_GAP = 0.175, 0.27
 # a measured mouth opens up to 1.6x wider than the person's (legible, read back best), easing off
 # for wide-open mouths so a yawn stays on the face
@@ -454,11 +460,11 @@ def mouth_curves(s: Scene) -> tuple[np.ndarray, np.ndarray, float]:
     rounded = max(-p.mouth_width, 0.0)
     w = MOUTH_HALF_WIDTH * (1 + 0.45 * p.mouth_width)
     gap = 2 * w * MOUTH_GAP / (2 * MOUTH_HALF_WIDTH) * opening
-    bend = np.clip(1 - _MU**2, 0, 1) ** (0.9 - 0.4 * rounded)
-    lift = (w / MOUTH_HALF_WIDTH) * (0.06 * p.smile * _MU**2 + 0.012 * p.smile)  # corners up or down
+    bend = _MOUTH_BEND ** (0.9 - 0.4 * rounded)
+    lift = (w / MOUTH_HALF_WIDTH) * (0.06 * p.smile * _MU2 + 0.012 * p.smile)  # corners up or down
     cy = MOUTH_Y + 0.3 * JAW_DROP * opening
     x = w * _MU
-    corners = CORNER_DROP * gap * _MU**2  # the jaw carries the corners down as the mouth opens
+    corners = CORNER_DROP * gap * _MU2  # the jaw carries the corners down as the mouth opens
     upper = cy - lift - 0.12 * gap * bend + corners
     lower = cy - lift + 0.88 * gap * bend + corners + 0.025 * max(p.smile, 0) * bend * (opening > 0)
     return xy(x, upper), xy(x, lower), w
@@ -484,11 +490,7 @@ def _lip_lines(s: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         w = float(np.abs(pts[2:, [0, -1], 0]).max())
         return pts[0], pts[1], pts[2], pts[3], w
     upper, lower, w = mouth_curves(s)
-    bend = np.clip(1 - _MU**2, 0, 1)
-    bow = 0.012 * np.exp(-((np.abs(_MU) - 0.28) / 0.2) ** 2)  # cupid's bow
-    outer_up = upper - xy(np.zeros_like(_MU), 0.022 * bend**0.5 + bow)
-    outer_low = lower + xy(np.zeros_like(_MU), 0.034 * bend**0.5)
-    return upper, lower, outer_up, outer_low, w
+    return upper, lower, upper - _UPPER_LIP, lower + _LOWER_LIP, w
 
 
 def _inside_face(s: Scene, pts: np.ndarray) -> np.ndarray:
