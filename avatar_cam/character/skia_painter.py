@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -79,6 +80,22 @@ def _reads_back() -> bool:
 _path = _path_from_memory if _reads_back() else _path_by_calls
 
 
+class _Paints(threading.local):
+    """One paint per use, made once per thread (a frame then changes only colours, widths and
+    gradients; each draw sets what it uses, so nothing carries over between painters)."""
+
+    def __init__(self) -> None:
+        fill, line = skia.Paint.kFill_Style, skia.Paint.kStroke_Style
+        self.fill, self.aliased, self.shaded_fill = (
+            skia.Paint(AntiAlias=aa, Style=fill) for aa in (True, False, True))
+        cap, join = skia.Paint.kRound_Cap, skia.Paint.kRound_Join
+        self.line, self.shaded_line = (
+            skia.Paint(AntiAlias=True, Style=line, StrokeCap=cap, StrokeJoin=join) for _ in range(2))
+
+
+_PAINTS = _Paints()
+
+
 class SkiaPainter:
     name = "skia"
 
@@ -86,13 +103,9 @@ class SkiaPainter:
         self._surface = skia.Surface(target, colorType=skia.kBGRA_8888_ColorType,
                                      alphaType=skia.kPremul_AlphaType)
         self._canvas = self._surface.getCanvas()
-        # one paint per use, set up once: a frame then changes only colours and widths
-        fill, line = skia.Paint.kFill_Style, skia.Paint.kStroke_Style
-        self._fill, self._aliased, self._shaded_fill = (
-            skia.Paint(AntiAlias=aa, Style=fill) for aa in (True, False, True))
-        cap, join = skia.Paint.kRound_Cap, skia.Paint.kRound_Join
-        self._line, self._shaded_line = (
-            skia.Paint(AntiAlias=True, Style=line, StrokeCap=cap, StrokeJoin=join) for _ in range(2))
+        paints = _PAINTS
+        self._fill, self._aliased, self._shaded_fill = paints.fill, paints.aliased, paints.shaded_fill
+        self._line, self._shaded_line = paints.line, paints.shaded_line
 
     @staticmethod
     def _shade(p: skia.Paint, paint: Radial) -> skia.Paint:
