@@ -44,13 +44,21 @@ FACE_SHAPES = tuple(_OUTLINES)
 
 def outline_points(shape: str, jaw: float) -> np.ndarray:
     """The closed head outline (n, 2) in head units; the lower face stretches with `jaw`."""
+    pts, low = _outline_at_rest(shape)
+    out = pts.copy()
+    out[:, 1] += (JAW_DROP * drawn_opening(jaw)) * low
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _outline_at_rest(shape: str) -> tuple[np.ndarray, np.ndarray]:
+    """The head outline with the mouth shut, and how much of the jaw's drop each point takes."""
     right = np.array(_OUTLINES[shape])
-    jaw = drawn_opening(jaw)
     left = right[:0:-1] * [-1, 1]
     pts = np.concatenate([right, [(0.0, right[-1, 1] + 0.02)], left])
     low = np.clip(pts[:, 1] / 0.6, 0, 1) ** 1.5
-    pts[:, 1] += JAW_DROP * jaw * low
-    return pts
+    pts.flags.writeable = low.flags.writeable = False
+    return pts, low
 
 
 def head_path(s: Scene, chin: float = 0.0) -> np.ndarray:
