@@ -107,8 +107,8 @@ def _human_ears(s: Scene) -> None:
         # the near ear blends from turning round the axis to sliding with the silhouette
         k = min(1.0, 4 * near)
         both = np.concatenate([ear, smooth(curl, closed=False)])
-        # (the far ear, and both facing the camera, k = 0: turning round the axis only); both
-        # ways move every point alike, so the blend is one move
+        # k = 0 (the far ear; both facing the camera): turning round the axis only; k = 1: sliding
+        # with the silhouette. Each way moves every point alike, so the blend is one move
         (ax, ay), (fx, fy) = s.anchor_shift(anchor, -0.05), s.head.shift(0.08).tolist()
         placed = apply(s.head_m, both + ((1 - k) * ax + k * fx, (1 - k) * ay + k * fy))
         path, curl_px = placed[:len(ear)], placed[len(ear):]
