@@ -171,19 +171,16 @@ _EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
-def _eye_curves(s: Scene, side: int, openness: float) -> tuple[np.ndarray, np.ndarray]:
-    """Upper and lower lid (head units), both inner corner to outer corner."""
-    a, b, low, lift, _ = EYE_SHAPES[s.parts["eyes"]["shape"]]
-    size = float(s.parts["eyes"]["size"])
+def _lids(shape: str, size: float, side: float, opening: float,
+          one: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower lid (head units), both inner corner to outer corner, of an eye `shape` of
+    `size` on `side`, drawn `opening` open (0..1.5). Linear in `side`, `one` (1 for an eye; the
+    unit weights for `_open_eye_basis`) and `opening`."""
+    a, b, low, lift, _ = EYE_SHAPES[shape]
     a, b = a * size, b * size
-    cx = side * EYE_X
-    x = cx + side * a * _U  # inner corner nearest the nose
-    bulge = _EYE_BULGE
-    corner = lift * (_U + 1) / 2  # the outer corner sits higher on almond eyes
-    lower = EYE_Y + b * low * bulge - corner
-    opening = b * (1 + low) * min(max(openness, 0.0), 1.5)
-    upper = lower - opening * bulge**0.8
-    return xy(x, upper), xy(x, lower)
+    # inner corner nearest the nose; the outer corner sits higher on almond eyes
+    lower = xy(side * (EYE_X + a * _U), one * (EYE_Y + b * low * _EYE_BULGE - lift * (_U + 1) / 2))
+    return lower - xy(0.0 * _U, opening * b * (1 + low) * _EYE_BULGE**0.8), lower
 
 
 # below this openness the eye is drawn shut: a blink or closed eyes measure 0.02-0.09 on Face Mesh
@@ -265,13 +262,10 @@ def _open_eye_basis(shape: str, size: float, flicked: bool) -> tuple[np.ndarray,
     1, how open it is drawn (0..1.5), and the iris's centre x and y. Returns (5, 2 n) their
     parts, so that a row of those numbers times it is the pieces' n points (one matrix product
     for both eyes), and each piece's point count."""
-    a, b, low, lift, _ = EYE_SHAPES[shape]
-    a, b = a * size, b * size
     iris_r = 0.06 * size
     rows = []
     for side, one, opening, gx, gy in np.eye(5):
-        lower = xy(side * (EYE_X + a * _U), one * (EYE_Y + b * low * _EYE_BULGE - lift * (_U + 1) / 2))
-        upper = lower - xy(0.0 * _U, opening * b * (1 + low) * _EYE_BULGE**0.8)
+        upper, lower = _lids(shape, size, side, opening, one)
         top, bottom = smooth(upper, closed=False), smooth(lower, closed=False)
         # iris, pupil and highlight: one unit circle scaled and moved (on the face, so they turn)
         pieces = [join(top, reverse(bottom)), top, bottom,
@@ -303,7 +297,7 @@ def draw_eyes(s: Scene) -> None:
     if shut:  # the lid over the eye, a shade darker than the skin, and the lash line across it
         lids, lashes = [], []
         for side in shut:
-            open_lid, lower = _eye_curves(s, side, 1.0)
+            open_lid, lower = _lids(s.parts["eyes"]["shape"], size, side, 1.0)
             lash_line = smooth(lower - xy(np.zeros_like(_U), 0.02 * _EYE_BULGE), closed=False)
             lids.append(s.face(join(smooth(open_lid, closed=False), reverse(lash_line))))
             lashes.append(s.face(lash_line))
