@@ -20,7 +20,7 @@ from avatar_cam.character.body_parts import CLOTHING_STYLES
 from avatar_cam.character.draw import (
     FACE_GROUP,
     Placement,
-    background,
+    canvas,
     draw_frame,
     draw_portrait,
     extent,
@@ -152,6 +152,22 @@ def test_a_background_picture_gone_after_loading_draws_the_gradient(tmp_path: Pa
     picture.unlink()
     frame = draw_frame(ch, Pose(), (320, 160))  # another size: the background is made again
     assert tuple(frame[0, 0]) == (0x30, 0x20, 0x10) and tuple(frame[-1, 0])[0] > 0x50
+
+
+@pytest.mark.parametrize("kind", ["gradient", "colour"])
+def test_a_canvas_holds_the_background_row_by_row_and_is_new_each_time(tmp_path: Path, kind: str) -> None:
+    """A gradient's or a colour's canvas is written from one pixel a row (no whole picture
+    copied each frame): every row is its blend of top and bottom, and each canvas is its own."""
+    ch = load_character(_mutated(tmp_path, lambda d: d["background"].update(
+        kind=kind, top="#102030", bottom="#f0e0d0")))
+    first = canvas(ch, (40, 30))
+    t = np.linspace(0.0, 1.0, 30) if kind == "gradient" else np.zeros(30)
+    rgb = (1 - t)[:, None] * (0x10, 0x20, 0x30) + t[:, None] * (0xF0, 0xE0, 0xD0)
+    want = np.concatenate([rgb[:, ::-1].round(), np.full((30, 1), 255)], 1).astype(np.uint8)
+    assert first.shape == (30, 40, 4) and first.flags.writeable
+    assert (first == want[:, None, :]).all()
+    first[:] = 0  # drawn on
+    assert (canvas(ch, (40, 30)) == want[:, None, :]).all()
 
 
 @pytest.mark.parametrize(("top", "kind", "what"), [("#102030", "gradient", "gradient"),
@@ -312,7 +328,7 @@ def test_the_chins_shadow_follows_the_jaw_inside_the_neck() -> None:
         shadow = labels == 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])
         ys, xs = np.nonzero(shadow)
         assert len(xs) > 500
-        bare = (out == background(ch, (1280, 720))[..., :3]).all(-1)
+        bare = (out == canvas(ch, (1280, 720))[..., :3]).all(-1)
         near = np.zeros_like(shadow)
         for dx in range(-3, 4):  # the outline's inner half and its blended edge are ~3 px
             near |= np.roll(shadow, dx, axis=1)
@@ -334,7 +350,7 @@ def test_no_background_shows_between_the_chin_and_the_clothes(clothing: str) -> 
         out = draw_frame(ch, pose, (1280, 720), body_xy=np.zeros(2))
         x = round(place.body[0])
         below = slice(round(place.head[1] + 0.75 * place.scale), 720)  # from below the chin
-        bare = (out[below, x - 3:x + 4] == background(ch, (1280, 720))[below, x - 3:x + 4, :3]).all(-1)
+        bare = (out[below, x - 3:x + 4] == canvas(ch, (1280, 720))[below, x - 3:x + 4, :3]).all(-1)
         assert not bare.any(), f"{clothing}: background at rows {np.nonzero(bare.any(1))[0][:5]}"
 
 
@@ -684,7 +700,7 @@ def test_overlay_fills_round_the_character_from_the_camera_not_its_scene() -> No
     assert frame.fallback is None and frame.cartoon.shape[2] == 4, "the portrait without its scene"
     renderer = pipe.stylizer
     assert isinstance(renderer, CharacterRenderer)
-    scene = background(renderer.character, (64, 64))[..., :3].reshape(-1, 3).astype(int)  # BGR
+    scene = canvas(renderer.character, (64, 64))[..., :3].reshape(-1, 3).astype(int)  # BGR
     out = frame.output.reshape(-1, 1, 3).astype(int)
     camera = cv2.resize(frame.image, (1280, 960))[120:840].reshape(-1, 1, 3).astype(int)
     near = (np.abs(out - scene[None, ::97]).sum(-1) < 24).any(1).sum()
@@ -1223,7 +1239,7 @@ def test_clips_under_a_line_are_aliased_where_the_line_hides_their_edge() -> Non
     pictures = []
     for painter in (RecordingPainter(), Smooth()):
         paint_with(painter, ch, talking, place)
-        target = background(ch, (1280, 720)).copy()
+        target = canvas(ch, (1280, 720))
         skia = make_painter("skia", target)
         painter.replay(skia)
         skia.close()
