@@ -1055,7 +1055,7 @@ def test_a_mouth_at_the_highest_expressiveness_stays_under_the_nose_and_above_th
     for k, ys in lines.items():
         for i, lx, ly in zip(LIP_LINES[k], x, ys, strict=True):
             wide[i] = (lx, ly)
-    shape = mouth_shape(wide)
+    shape = mouth_shape(wide[np.ravel(LIP_LINES)])
     plain, strong = Calibration().mouth(shape), Calibration(gain=3.0).mouth(shape)
     assert plain is not None and strong is not None
     np.testing.assert_allclose(strong[2:, :, 1] - strong[:2, :, 1], plain[2:, :, 1] - plain[:2, :, 1])
@@ -1319,7 +1319,9 @@ def test_turning_one_point_in_floats_is_the_arrays_turn() -> None:
         head = Head3D(yaw=float(rng.uniform(-45, 45)), pitch=float(rng.uniform(-35, 35)))
         (x, y), lift = rng.uniform(-0.6, 0.6, 2), float(rng.uniform(-0.2, 0.2))
         surface = float(rng.uniform(-1, 1))
-        expected = head.turn(np.array([[x, y]]), lift=lift, surface=surface)[0]
+        a, b = head.linear()  # the turn every path is drawn with
+        z = head.depth(np.array([[x, y]]))[0] * surface + lift
+        expected = np.array([x, y]) @ a + z * b
         assert np.allclose(head.turn_point(float(x), float(y), lift, surface), expected, atol=1e-12)
 
 

@@ -168,6 +168,7 @@ EYE_SHAPES = {
 }
 _U = np.linspace(-1.0, 1.0, 7)  # across the eye, inner corner (-1) to outer (+1)
 _EYE_BULGE = np.sqrt(np.maximum(1 - _U**2, 0))
+_ZERO_X = np.zeros_like(_U)  # a lid moved straight up or down: no x offsets
 _UNIT_CIRCLE = ellipse(0.0, 0.0, 1.0, 1.0)
 
 
@@ -180,7 +181,7 @@ def _lids(shape: str, size: float, side: float, opening: float,
     a, b = a * size, b * size
     # inner corner nearest the nose; the outer corner sits higher on almond eyes
     lower = xy(side * (EYE_X + a * _U), one * (EYE_Y + b * low * _EYE_BULGE - lift * (_U + 1) / 2))
-    return lower - xy(0.0 * _U, opening * b * (1 + low) * _EYE_BULGE**0.8), lower
+    return lower - xy(_ZERO_X, opening * b * (1 + low) * _EYE_BULGE**0.8), lower
 
 
 # below this openness the eye is drawn shut: a blink or closed eyes measure 0.02-0.09 on Face Mesh
@@ -298,7 +299,7 @@ def draw_eyes(s: Scene) -> None:
         lids, lashes = [], []
         for side in shut:
             open_lid, lower = _lids(s.parts["eyes"]["shape"], size, side, 1.0)
-            lash_line = smooth(lower - xy(np.zeros_like(_U), 0.02 * _EYE_BULGE), closed=False)
+            lash_line = smooth(lower - xy(_ZERO_X, 0.02 * _EYE_BULGE), closed=False)
             lids.append(s.face(join(smooth(open_lid, closed=False), reverse(lash_line))))
             lashes.append(s.face(lash_line))
         s.fill(lids, shade(s.colour("face", "skin"), 0.9))

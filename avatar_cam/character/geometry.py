@@ -198,18 +198,9 @@ class Head3D:
             np.negative(z, out=z)
         return z
 
-    def turn(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
-        """`pts` (n, 2) turned. `surface` scales how far the point sits out of the rotation axis:
-        1 on the face, ~0.3 for the head outline, negative for the back of the head."""
-        z = self.depth(pts) * surface + lift
-        a, b = math.radians(self.yaw), math.radians(self.pitch)
-        x = pts[:, 0] * math.cos(a) + z * math.sin(a)
-        z1 = -pts[:, 0] * math.sin(a) + z * math.cos(a)
-        y = pts[:, 1] * math.cos(b) - z1 * math.sin(b)
-        return xy(x, y)
-
     def turn_point(self, x: float, y: float, lift: float = 0.0, surface: float = 1.0) -> tuple[float, float]:
-        """`turn` of one point, in plain floats (numpy's per-call cost is most of a 1-point turn)."""
+        """Where (x, y) is seen with the head turned (`linear`, for one point in plain floats:
+        numpy's per-call cost is most of a one-point turn); `lift` and `surface` as in `linear`."""
         q = (x / self.rx) ** 2 + (y / self.ry) ** 2
         z = self.rz * math.sqrt(max(1.0 - q, 0.0)) * surface + lift
         a, b = math.radians(self.yaw), math.radians(self.pitch)
@@ -217,8 +208,10 @@ class Head3D:
         return x * math.cos(a) + z * math.sin(a), y * math.cos(b) - z1 * math.sin(b)
 
     def linear(self) -> tuple[np.ndarray, np.ndarray]:
-        """`turn` as (A, b): turned = pts @ A + z[:, None] * b, so callers can fold it into one
-        affine with the placement (one matrix product a path instead of several)."""
+        """The turn as (A, b): points (n, 2) are seen at pts @ A + z[:, None] * b, where z is how
+        far each stands out of the rotation axis: `depth` times `surface` (1 on the face, ~0.3 for
+        the head outline, negative for the back of the head, 0 off the curve) plus a `lift`.
+        Callers fold it into one affine with the placement (one matrix product a path)."""
         a, b = math.radians(self.yaw), math.radians(self.pitch)
         ca, sa, cb, sb = math.cos(a), math.sin(a), math.cos(b), math.sin(b)
         return np.array([[ca, sa * sb], [0.0, cb]]), np.array([sa, -ca * sb])

@@ -36,8 +36,7 @@ LIP_LINES = ((78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308),  # inner upper
              (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291))  # outer lower
 MOUTH_CORNERS = (61, 291)
 assert LIP_LINES[2][0] == MOUTH_CORNERS[0] and LIP_LINES[2][-1] == MOUTH_CORNERS[1]
-_LIP_POINTS = np.array(LIP_LINES).ravel()
-_LEVELLED = np.concatenate([INNER_BROWS, _LIP_POINTS])  # what `measure` levels (not all 478)
+_LEVELLED = np.concatenate([INNER_BROWS, np.ravel(LIP_LINES)])  # what `measure` levels (not all 478)
 
 
 @dataclass(frozen=True)
@@ -170,20 +169,15 @@ def measure(landmarks: np.ndarray, crop_roll: float, face_box: tuple[float, floa
         brow_gap=float(np.linalg.norm(n[0] - n[1])),
         mouth_open=e.mouth_open, mouth_width=e.mouth_width, smile=e.smile,
         face_x=float((x + w / 2) / iw * 2 - 1), face_y=float((y + h / 2) / ih * 2 - 1),
-        face_size=float(h / ih)), _lip_shape(n[2:])
+        face_size=float(h / ih)), mouth_shape(n[2:])
 
 
-def mouth_shape(n: np.ndarray) -> np.ndarray:
-    """The lips as measured on the levelled face `n` (`Expression.normalized()`): (4, 11, 2)
-    points of the four lip lines, origin between the mouth corners, in face widths. The
-    character's mouth is drawn from this shape (scaled to its own mouth), so its opening, width,
-    smile, pout and any lopsided shape are the person's; a face tracker then reads the drawing
-    back as it read the person."""
-    return _lip_shape(n[_LIP_POINTS])
-
-
-def _lip_shape(lips: np.ndarray) -> np.ndarray:
-    """`mouth_shape` from the levelled lip lines' points, (44, 2) in `LIP_LINES` order."""
+def mouth_shape(lips: np.ndarray) -> np.ndarray:
+    """The lips as measured: (4, 11, 2) points of the four lip lines, origin between the mouth
+    corners, in face widths, from the levelled face's (`Expression.normalized`) lip points, (44,
+    2) in `LIP_LINES` order. The character's mouth is drawn from this shape (scaled to its own
+    mouth), so its opening, width, smile, pout and any lopsided shape are the person's; a face
+    tracker then reads the drawing back as it read the person."""
     lines = lips.reshape(len(LIP_LINES), -1, 2)
     # the corners are each outer line's ends
     return lines - (lines[2, 0] + lines[2, -1]) / 2

@@ -66,12 +66,12 @@ class Scene:
     def __post_init__(self) -> None:
         a, b = self.head.linear()
         m2 = self.head_m[:, :2].T
-        # (x, y, depth, 1) -> pixels: `Head3D.turn` and the placement as one matrix
+        # (x, y, depth, 1) -> pixels: `Head3D.linear` and the placement as one matrix
         self._face = np.concatenate([a @ m2, (b @ m2)[None], self.head_m[:, 2][None]])
 
     # -- coordinates ------------------------------------------------------------------------------
     def face(self, pts: np.ndarray, lift: float | np.ndarray = 0.0, surface: float = 1.0) -> np.ndarray:
-        """Points on the face surface (turned with depth) to pixels: `Head3D.turn` and the
+        """Points on the face surface (turned with depth) to pixels: `Head3D.linear` and the
         placement as one matrix product, the depth written straight into its column."""
         xyz1 = np.empty((len(pts), 4))
         xyz1[:, :2] = pts
