@@ -447,6 +447,43 @@ def test_skia_paths_read_from_bytes_are_the_paths_built_call_by_call() -> None:
             assert bytes(read.serialize()) == bytes(skia_painter._path_by_calls(shape, closed).serialize())
 
 
+def test_the_skia_painter_draws_a_frames_calls_in_one_pass_at_close() -> None:
+    """Calls are recorded and drawn together at `close` (the rasteriser runs with its code in the
+    cache): nothing lands before, and after it the target holds the same pixels as each call
+    drawn straight onto a Skia surface, clip and gradient included."""
+    import skia
+
+    from avatar_cam.character import skia_painter
+    from avatar_cam.character.painter import Radial, Solid
+
+    blob = np.array([[20, 40], [20, 10], [80, 10], [80, 40], [80, 70], [20, 70], [20, 40]], np.float64)
+    line = np.array([[5, 5], [40, 60], [60, -10], [95, 50]], np.float64)
+    target = np.zeros((80, 100, 4), np.uint8)
+    target[..., 3] = 255
+    painter = skia_painter.SkiaPainter(target)
+    painter.fill(blob, Radial((50.0, 40.0), 30.0, ((255, 200, 0, 255), (0, 80, 200, 255))))
+    with painter.clipped(blob + [[10, 5]]):
+        painter.stroke(line, Solid((20, 30, 40, 255)), 6.0)
+    assert target[..., :3].max() == 0  # recorded, not drawn yet
+    painter.close()
+
+    straight = np.zeros_like(target)
+    straight[..., 3] = 255
+    canvas = skia.Surface(straight, colorType=skia.kBGRA_8888_ColorType,
+                          alphaType=skia.kPremul_AlphaType).getCanvas()
+    gradient = skia.GradientShader.MakeRadial(skia.Point(50, 40), 30.0,
+                                              [skia.Color(255, 200, 0), skia.Color(0, 80, 200)])
+    canvas.drawPath(skia_painter._path(blob, True), skia.Paint(AntiAlias=True, Shader=gradient))
+    canvas.save()
+    canvas.clipPath(skia_painter._path(blob + [[10, 5]], True), skia.ClipOp.kIntersect, True)
+    canvas.drawPath(skia_painter._path(line, False), skia.Paint(
+        AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=6.0, StrokeCap=skia.Paint.kRound_Cap,
+        StrokeJoin=skia.Paint.kRound_Join, Color=skia.Color(20, 30, 40)))
+    canvas.restore()
+    assert target[..., :3].max() > 0
+    np.testing.assert_array_equal(target, straight)
+
+
 def test_crop_rotation_is_the_eye_line_angle_the_crop_levelled() -> None:
     for angle in (-20.0, 0.0, 13.0):
         a = np.radians(angle)
