@@ -447,6 +447,28 @@ def test_skia_paths_read_from_bytes_are_the_paths_built_call_by_call() -> None:
             assert bytes(read.serialize()) == bytes(skia_painter._path_by_calls(shape, closed).serialize())
 
 
+@pytest.mark.parametrize("backend", ["skia", "qt"])
+def test_a_painter_lays_its_ground_just_before_its_first_pixel(backend: str) -> None:
+    """`ground` is called once: at close where the calls are recorded (Skia: the fresh ground is
+    in the cache when drawn on), at once where each call draws (Qt); the drawing lies on it."""
+    from avatar_cam.character.painter import Solid
+
+    laid = []
+
+    def ground(target: np.ndarray) -> None:
+        laid.append(target)
+        target[:] = (200, 150, 100, 255)
+
+    target = np.zeros((40, 60, 4), np.uint8)
+    painter = make_painter(backend, target, ground)
+    painter.fill(polyline(np.array([[10, 10], [40, 10], [40, 30], [10, 30]])), Solid((0, 0, 255, 255)))
+    assert len(laid) == (0 if backend == "skia" else 1)
+    painter.close()
+    assert len(laid) == 1 and laid[0] is target
+    assert tuple(target[2, 2]) == (200, 150, 100, 255)  # the ground
+    assert tuple(target[20, 25][:3]) == (255, 0, 0)  # the fill on it (BGRA)
+
+
 def test_the_skia_painter_draws_a_frames_calls_in_one_pass_at_close() -> None:
     """Calls are recorded and drawn together at `close` (the rasteriser runs with its code in the
     cache): nothing lands before, and after it the target holds the same pixels as each call
@@ -969,6 +991,8 @@ def test_a_chosen_background_replaces_the_characters_own() -> None:
     img = draw_frame(ch, Pose(), (320, 240), backdrop=backdrop)
     assert tuple(img[2, 2]) == (10, 200, 30)
     assert tuple(draw_frame(ch, Pose(), (320, 240))[2, 2]) != (10, 200, 30)
+    with pytest.raises(ValueError, match="backdrop is 320x240, the picture 640x480"):
+        draw_frame(ch, Pose(), (640, 480), backdrop=backdrop)  # not drawn on a stale buffer
 
 
 def test_portrait_for_overlay_and_thumbnails() -> None:

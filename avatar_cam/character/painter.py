@@ -38,7 +38,10 @@ Paint = Solid | Radial
 
 
 class Painter(Protocol):
-    """Draws paths into `target`, a (h, w, 4) uint8 BGRA array (premultiplied, opaque)."""
+    """Draws paths into `target`, a (h, w, 4) uint8 BGRA array (premultiplied, opaque). Made
+    with a `ground(target)` callable, it has that lay what the drawing goes on just before its
+    first pixel: at once where each call draws at once (Qt), at `close` where the calls are
+    recorded and drawn together (Skia)."""
 
     name: str
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -44,7 +44,9 @@ def _brush(paint: Paint) -> QBrush:
 class QtPainter:
     name = "qt"
 
-    def __init__(self, target: np.ndarray):
+    def __init__(self, target: np.ndarray, ground: Callable[[np.ndarray], None] | None = None):
+        if ground is not None:
+            ground(target)  # each call draws at once
         h, w = target.shape[:2]
         self._target = target  # the QImage borrows this memory; keep it alive
         self._image = QImage(target.data, w, h, w * 4, QImage.Format.Format_ARGB32_Premultiplied)

@@ -3,14 +3,15 @@ handed over in Skia's own serialised form, written with numpy (one call into the
 where building it cubic by cubic took one a cubic); paints are set up once per painter. A frame's
 calls are recorded into a picture and drawn in one pass at `close`: Skia's rasteriser then runs
 with its code and data in the cache, not between stretches of our Python geometry (3% of a
-frame, the same pixels)."""
+frame, the same pixels); the ground (`Painter`) is laid just before that pass, so the fresh
+background is still in the cache when drawn on."""
 
 from __future__ import annotations
 
 import functools
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -105,8 +106,9 @@ class SkiaPainter:
 
     name = "skia"
 
-    def __init__(self, target: np.ndarray):
+    def __init__(self, target: np.ndarray, ground: Callable[[np.ndarray], None] | None = None):
         self._target = target
+        self._ground = ground
         self._recorder = skia.PictureRecorder()
         self._canvas = self._recorder.beginRecording(target.shape[1], target.shape[0])
         self._paints = _PAINTS
@@ -144,6 +146,8 @@ class SkiaPainter:
             self._canvas.restore()
 
     def close(self) -> None:
+        if self._ground is not None:
+            self._ground(self._target)
         surface = skia.Surface(self._target, colorType=skia.kBGRA_8888_ColorType,
                                alphaType=skia.kPremul_AlphaType)
         self._recorder.finishRecordingAsPicture().playback(surface.getCanvas())
