@@ -20,17 +20,18 @@ from avatar_cam.character.body_parts import CLOTHING_STYLES
 from avatar_cam.character.draw import (
     FACE_GROUP,
     Placement,
-    canvas,
     draw_frame,
     draw_portrait,
     extent,
     frame_placement,
+    lay_ground,
     paint_with,
 )
 from avatar_cam.character.geometry import Head3D, Pose2D, convex_polygon, inside_polygon, join, polyline
 from avatar_cam.character.model import (
     FORMAT,
     V1_FORMAT,
+    Character,
     load_character,
     parse_character,
     parse_colour,
@@ -154,20 +155,28 @@ def test_a_background_picture_gone_after_loading_draws_the_gradient(tmp_path: Pa
     assert tuple(frame[0, 0]) == (0x30, 0x20, 0x10) and tuple(frame[-1, 0])[0] > 0x50
 
 
+def canvas(ch: Character, size: tuple[int, int]) -> np.ndarray:
+    """A new BGRA picture of `ch`'s background alone (what a frame is drawn on)."""
+    out = np.empty((size[1], size[0], 4), np.uint8)
+    lay_ground(ch, out)
+    return out
+
+
 @pytest.mark.parametrize("kind", ["gradient", "colour"])
-def test_a_canvas_holds_the_background_row_by_row_and_is_new_each_time(tmp_path: Path, kind: str) -> None:
-    """A gradient's or a colour's canvas is written from one pixel a row (no whole picture
-    copied each frame): every row is its blend of top and bottom, and each canvas is its own."""
+def test_the_ground_is_the_background_row_by_row_over_whatever_was_there(tmp_path: Path, kind: str) -> None:
+    """A gradient's or a colour's ground is written from one pixel a row (no whole picture
+    copied each frame): every pixel of the target becomes its row's blend of top and bottom, and
+    the rows kept stay as they were when a target is drawn on."""
     ch = load_character(_mutated(tmp_path, lambda d: d["background"].update(
         kind=kind, top="#102030", bottom="#f0e0d0")))
-    first = canvas(ch, (40, 30))
     t = np.linspace(0.0, 1.0, 30) if kind == "gradient" else np.zeros(30)
     rgb = (1 - t)[:, None] * (0x10, 0x20, 0x30) + t[:, None] * (0xF0, 0xE0, 0xD0)
     want = np.concatenate([rgb[:, ::-1].round(), np.full((30, 1), 255)], 1).astype(np.uint8)
-    assert first.shape == (30, 40, 4) and first.flags.writeable
-    assert (first == want[:, None, :]).all()
-    first[:] = 0  # drawn on
-    assert (canvas(ch, (40, 30)) == want[:, None, :]).all()
+    for _ in range(2):
+        target = np.random.default_rng(0).integers(0, 256, (30, 40, 4), np.uint8)  # a used buffer
+        lay_ground(ch, target)
+        assert (target == want[:, None, :]).all()
+        target[:] = 0  # drawn on: the next ground is the same
 
 
 @pytest.mark.parametrize(("top", "kind", "what"), [("#102030", "gradient", "gradient"),

@@ -159,13 +159,6 @@ def lay_ground(ch: Character, target: np.ndarray) -> None:
         target.view(np.uint32)[..., 0] = rows.view(np.uint32)[..., 0]  # (h, w) from (h, 1): a row its pixel
 
 
-def canvas(ch: Character, size: tuple[int, int]) -> np.ndarray:
-    """A new BGRA canvas (h, w, 4) with `ch`'s background in it (`lay_ground`)."""
-    out = np.empty((size[1], size[0], 4), np.uint8)
-    lay_ground(ch, out)
-    return out
-
-
 Draw = Callable[[Scene], None]
 FACE_GROUP = ("cheeks", "snout", "eyes", "brows", "nose", "mouth")  # kept inside the head outline
 CLIP_MARGIN = 2.0  # pixels: past this far inside its outline, the head's anti-aliased clip covers fully
