@@ -294,9 +294,10 @@ def draw_portrait(ch: Character, pose: Pose, n: int, backend: str = "skia",
     the same drawn straight into that picture, (h, w, 4), where a warp would have put it."""
     place = portrait_placement(n, extent(ch) if whole else None)
     ground = None
-    if onto is None:
-        target = np.empty((n, n, 4), np.uint8) if scene else np.zeros((n, n, 4), np.uint8)
-        ground = functools.partial(lay_ground, ch) if scene else None
+    if onto is None and scene:
+        target, ground = np.empty((n, n, 4), np.uint8), functools.partial(lay_ground, ch)
+    elif onto is None:
+        target = np.zeros((n, n, 4), np.uint8)
     elif scene:
         raise ValueError("a portrait drawn onto another picture has no scene")
     else:
